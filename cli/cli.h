@@ -1,0 +1,16 @@
+/* cli/cli.h — the automodel command: one function per sub-command, all over the public API. */
+#ifndef AM_CLI_H
+#define AM_CLI_H
+#include "automodel.h"
+
+/* Each command gets argv without the program name (argv[0] is the command name) and returns the
+ * process exit status. Errors go to stderr as "automodel: <message>". */
+typedef int (*am_cli_fn)(int argc, char **argv);
+int am_cli_fail(const char *what); /* prints am_last_error() and returns 1 */
+int am_cli_usage_error(const char *fmt, ...);
+
+int am_cli_info(int argc, char **argv);
+int am_cli_forward(int argc, char **argv);
+int am_cli_save(int argc, char **argv);
+int am_cli_tokenize(int argc, char **argv);
+#endif

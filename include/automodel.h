@@ -1,0 +1,316 @@
+/* automodel.h — the one public header of automodel: transformers' model loading and
+ * management, in C. Everything not declared here is internal.
+ *
+ * Conventions: every public name starts with am_/AM_; functions return an am_status (AM_OK on
+ * success) or NULL on failure, with a readable message in am_last_error(). Handles are opaque and
+ * freed with their *_free function (freeing NULL is a no-op). Option structs come from
+ * am_*_options_default() and start with their own size, so they can grow without breaking callers.
+ * Ownership of every returned pointer is written next to the function. */
+#ifndef AUTOMODEL_H
+#define AUTOMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AM_VERSION_MAJOR 0
+#define AM_VERSION_MINOR 1
+#define AM_VERSION_PATCH 0
+const char *am_version(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* X-macro table: code, name. Append only. */
+#define AM_STATUS_TABLE(X)                                                                         \
+    X(AM_OK, "ok")                                                                                 \
+    X(AM_ERR_INVALID_ARGUMENT, "invalid argument")                                                 \
+    X(AM_ERR_IO, "i/o error")                                                                      \
+    X(AM_ERR_NOT_FOUND, "not found")                                                               \
+    X(AM_ERR_FORMAT, "bad file format")                                                            \
+    X(AM_ERR_UNSUPPORTED, "unsupported")                                                           \
+    X(AM_ERR_NO_MEMORY, "out of memory")                                                           \
+    X(AM_ERR_SHAPE, "shape mismatch")                                                              \
+    X(AM_ERR_NETWORK, "network error")                                                             \
+    X(AM_ERR_AUTH, "authentication required")                                                      \
+    X(AM_ERR_INTERNAL, "internal error")
+
+typedef enum am_status {
+#define AM__STATUS_ENUM(code, name) code,
+    AM_STATUS_TABLE(AM__STATUS_ENUM)
+#undef AM__STATUS_ENUM
+        AM_STATUS_COUNT
+} am_status;
+
+/* The message of the last failure on this thread (borrowed; valid until the next call that fails). */
+const char *am_last_error(void);
+/* A short name for a status code (static string). */
+const char *am_status_name(am_status s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Logging                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum am_log_level {
+    AM_LOG_DEBUG = 10,
+    AM_LOG_INFO = 20,
+    AM_LOG_WARNING = 30,
+    AM_LOG_ERROR = 40,
+    AM_LOG_OFF = 100
+} am_log_level;
+
+/* Messages at or above `level` go to the callback (default: stderr, level WARNING, or the
+ * AM_LOG_LEVEL environment variable: debug|info|warning|error|off). */
+typedef void (*am_log_fn)(am_log_level level, const char *msg, void *user);
+void am_log_set_level(am_log_level level);
+am_log_level am_log_get_level(void);
+/* NULL restores the default stderr sink. */
+void am_log_set_callback(am_log_fn fn, void *user);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Threads                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Number of worker threads used by kernels. Defaults to AM_NUM_THREADS, else OMP_NUM_THREADS,
+ * else the number of online CPUs. */
+void am_set_num_threads(int n);
+int am_get_num_threads(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensors                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum am_dtype {
+    AM_F32 = 0,
+    AM_F16,
+    AM_BF16,
+    AM_F64,
+    AM_I64,
+    AM_I32,
+    AM_I16,
+    AM_I8,
+    AM_U8,
+    AM_BOOL,
+    AM_DTYPE_COUNT,
+    AM_DTYPE_AUTO = 100 /* load option only: the checkpoint's own dtype */
+} am_dtype;
+
+#define AM_MAX_DIMS 8
+
+typedef struct am_tensor am_tensor;
+
+/* PyTorch's name of a dtype ("float32", "bfloat16", "int64", ...). */
+const char *am_dtype_name(am_dtype dt);
+/* safetensors' code ("F32", "BF16", "I64", ...). */
+const char *am_dtype_st_name(am_dtype dt);
+size_t am_dtype_size(am_dtype dt);
+/* Parse "float32"/"fp32"/"f32"/"bfloat16"/"auto"/...; returns AM_OK and sets *out. */
+am_status am_dtype_parse(const char *s, am_dtype *out);
+
+/* New zero-filled contiguous tensor (owned; am_tensor_free). */
+am_tensor *am_tensor_new(am_dtype dt, int ndim, const int64_t *shape);
+/* New contiguous tensor holding a copy of `data`. */
+am_tensor *am_tensor_from_data(am_dtype dt, int ndim, const int64_t *shape, const void *data);
+/* Tensors are reference counted: retain adds a reference, free drops one. */
+am_tensor *am_tensor_retain(am_tensor *t);
+void am_tensor_free(am_tensor *t);
+am_dtype am_tensor_dtype(const am_tensor *t);
+int am_tensor_ndim(const am_tensor *t);
+int64_t am_tensor_dim(const am_tensor *t, int i); /* negative i counts from the end */
+const int64_t *am_tensor_shape(const am_tensor *t);
+int64_t am_tensor_numel(const am_tensor *t);
+size_t am_tensor_nbytes(const am_tensor *t);
+/* Pointer to the first element (borrowed; valid while the tensor lives). Tensors handed out by
+ * the public API are contiguous. */
+void *am_tensor_data(am_tensor *t);
+const void *am_tensor_cdata(const am_tensor *t);
+
+/* A list of named tensors: model inputs and outputs, the contents of a safetensors file. */
+typedef struct am_tensors am_tensors;
+am_tensors *am_tensors_new(void);
+void am_tensors_free(am_tensors *ts);
+/* Adds (or replaces) `name`; takes a new reference to `t`. */
+am_status am_tensors_set(am_tensors *ts, const char *name, am_tensor *t);
+/* Borrowed; NULL when absent. */
+am_tensor *am_tensors_get(const am_tensors *ts, const char *name);
+size_t am_tensors_count(const am_tensors *ts);
+const char *am_tensors_name(const am_tensors *ts, size_t i);
+am_tensor *am_tensors_at(const am_tensors *ts, size_t i);
+/* Read every tensor of a safetensors file (copies; the file is not kept open). */
+am_tensors *am_tensors_load_safetensors(const char *path);
+/* Write as transformers' save_file does (name-sorted, 8-byte padded header,
+ * __metadata__ {"format": "pt"}); written to a temporary file and renamed into place. */
+am_status am_tensors_save_safetensors(const am_tensors *ts, const char *path);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration (transformers' PretrainedConfig)                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct am_config am_config;
+
+/* Read DIR/config.json (or a config.json path) with the architecture's transformers defaults. */
+am_config *am_config_from_pretrained(const char *path);
+/* Parse config JSON text; `origin` names it in error messages. */
+am_config *am_config_from_json(const char *json, const char *origin);
+am_config *am_config_copy(const am_config *c);
+void am_config_free(am_config *c);
+const char *am_config_model_type(const am_config *c); /* borrowed */
+bool am_config_has(const am_config *c, const char *key);
+/* Getters return AM_ERR_NOT_FOUND for an absent key, AM_ERR_INVALID_ARGUMENT for a wrong type. */
+am_status am_config_get_int(const am_config *c, const char *key, int64_t *out);
+am_status am_config_get_float(const am_config *c, const char *key, double *out);
+am_status am_config_get_bool(const am_config *c, const char *key, bool *out);
+/* Borrowed string, valid until the key is changed or the config freed. */
+am_status am_config_get_string(const am_config *c, const char *key, const char **out);
+am_status am_config_set_int(am_config *c, const char *key, int64_t v);
+am_status am_config_set_float(am_config *c, const char *key, double v);
+am_status am_config_set_bool(am_config *c, const char *key, bool v);
+am_status am_config_set_string(am_config *c, const char *key, const char *v);
+/* Any JSON value (object, list, null, ...), e.g. am_config_set_json(c, "id2label", "{...}"). */
+am_status am_config_set_json(am_config *c, const char *key, const char *json);
+/* Owned string: the value of one key as JSON (free with am_free). */
+char *am_config_get_json(const am_config *c, const char *key);
+int am_config_num_labels(const am_config *c);
+/* Sets num_labels and resets id2label/label2id to LABEL_0..LABEL_{n-1}, as transformers does. */
+am_status am_config_set_num_labels(am_config *c, int n);
+/* Borrowed; NULL when out of range. */
+const char *am_config_id2label(const am_config *c, int id);
+/* The config as transformers' `print(model.config)` shows it (owned, am_free). */
+char *am_config_repr(const am_config *c);
+/* The text save_pretrained writes to config.json (owned, am_free). */
+char *am_config_to_json_string(const am_config *c);
+
+/* Frees memory the library handed out as a plain buffer (strings, arrays). */
+void am_free(void *p);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum am_task {
+    AM_TASK_AUTO = 0, /* from config.json's `architectures` */
+    AM_TASK_BASE,
+    AM_TASK_SEQUENCE_CLASSIFICATION,
+    AM_TASK_TOKEN_CLASSIFICATION,
+    AM_TASK_QUESTION_ANSWERING,
+    AM_TASK_CAUSAL_LM,
+    AM_TASK_MASKED_LM,
+    AM_TASK_SEQ2SEQ_LM,
+    AM_TASK_IMAGE_CLASSIFICATION,
+    AM_TASK_OBJECT_DETECTION,
+    AM_TASK_IMAGE_SEGMENTATION,
+    AM_TASK_SEMANTIC_SEGMENTATION,
+    AM_TASK_AUDIO_CLASSIFICATION,
+    AM_TASK_SPEECH_SEQ2SEQ,
+    AM_TASK_VISION2SEQ,
+    AM_TASK_COUNT
+} am_task;
+
+/* "sequence-classification" <-> AM_TASK_SEQUENCE_CLASSIFICATION. */
+const char *am_task_name(am_task t);
+am_status am_task_parse(const char *s, am_task *out);
+
+typedef enum am_attn_impl { AM_ATTN_DEFAULT = 0, AM_ATTN_EAGER, AM_ATTN_SDPA, AM_ATTN_FLASH } am_attn_impl;
+
+typedef struct am_load_options {
+    size_t size;               /* sizeof(am_load_options) */
+    am_dtype dtype;            /* torch_dtype: AM_F32 (default), AM_F16, AM_BF16, AM_DTYPE_AUTO */
+    am_attn_impl attn;         /* attn_implementation */
+    int num_labels;            /* > 0 overrides config.num_labels */
+    bool ignore_mismatched_sizes;
+    bool use_safetensors;      /* default true; false skips model.safetensors(.index.json) */
+    const am_config *config;   /* borrowed; replaces config.json when set */
+    const char *revision;      /* hub options */
+    const char *cache_dir;
+    const char *token;
+    bool local_files_only;
+    bool force_download;
+    const char *subfolder;
+    const char *device_map;
+} am_load_options;
+am_load_options am_load_options_default(void);
+
+typedef struct am_model am_model;
+
+/* AutoModelFor<task>.from_pretrained(path). Owned; am_model_free. */
+am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts);
+/* AutoModelFor<task>.from_config(config) with transformers' random init, seeded. The model is in
+ * training mode, as transformers leaves it. */
+am_model *am_model_from_config(am_task task, const am_config *cfg, uint64_t seed);
+void am_model_free(am_model *m);
+
+const char *am_model_class_name(const am_model *m); /* "BertForSequenceClassification" */
+am_task am_model_task(const am_model *m);
+const am_config *am_model_config(const am_model *m); /* borrowed */
+am_dtype am_model_dtype(const am_model *m);
+int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
+int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
+void am_model_train(am_model *m, bool training);
+bool am_model_is_training(const am_model *m);
+/* print(model): the same text as PyTorch's repr, plus a newline. */
+am_status am_model_print(const am_model *m, FILE *out);
+/* Owned string (am_free). */
+char *am_model_repr(const am_model *m);
+
+/* The loading report (output_loading_info=True). Borrowed arrays valid while the model lives. */
+typedef struct am_loading_info {
+    size_t n_missing, n_unexpected, n_mismatched;
+    const char *const *missing_keys;    /* sorted */
+    const char *const *unexpected_keys; /* sorted */
+    const char *const *mismatched_keys; /* sorted by key */
+    const char *const *mismatched_ckpt_shapes;  /* "[2, 32]" */
+    const char *const *mismatched_model_shapes;
+    size_t n_log;
+    const am_log_level *log_levels;     /* transformers' logger messages during the load */
+    const char *const *log_messages;
+} am_loading_info;
+const am_loading_info *am_model_loading_info(const am_model *m);
+
+/* Named parameters / state dict (tied aliases included, non-persistent buffers excluded). */
+size_t am_model_state_dict_count(const am_model *m);
+const char *am_model_state_dict_name(const am_model *m, size_t i);
+am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i); /* borrowed */
+am_tensor *am_model_get_parameter(const am_model *m, const char *name); /* borrowed or NULL */
+
+typedef struct am_forward_options {
+    size_t size;
+    bool output_hidden_states;
+} am_forward_options;
+am_forward_options am_forward_options_default(void);
+
+/* model(**inputs). Inputs are named as transformers' forward arguments (input_ids,
+ * attention_mask, token_type_ids, ...); unknown names are an error. Outputs are named as
+ * transformers' output fields. Owned result (am_tensors_free). */
+am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts);
+
+typedef enum am_save_format { AM_SAVE_SAFETENSORS = 0, AM_SAVE_BIN } am_save_format;
+typedef struct am_save_options {
+    size_t size;
+    am_save_format format;       /* safe_serialization */
+    const char *max_shard_size;  /* "10GB" (transformers' default), "20KB", ... */
+    am_dtype dtype;              /* AM_DTYPE_AUTO: keep the model's dtype */
+} am_save_options;
+am_save_options am_save_options_default(void);
+/* save_pretrained: config.json (+ generation_config.json when the model can generate) and the
+ * weights. Files are written under temporary names and renamed, so nothing half-written is left. */
+am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts);
+
+/* ---- tokenizers section (src/tokenizers) ---- */
+/* ---- end tokenizers section ---- */
+
+/* ---- hub section (src/hub) ---- */
+/* ---- end hub section ---- */
+
+/* ---- generation section (src/generate) ---- */
+/* ---- end generation section ---- */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

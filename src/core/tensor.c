@@ -1,0 +1,367 @@
+/* core/tensor.c — tensors, storages, file mappings and dtype conversions. */
+#include "core/tensor.h"
+#include "core/error.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct {
+    const char *name, *st;
+    size_t size;
+} k_dtypes[AM_DTYPE_COUNT] = {
+    [AM_F32] = {"float32", "F32", 4}, [AM_F16] = {"float16", "F16", 2}, [AM_BF16] = {"bfloat16", "BF16", 2},
+    [AM_F64] = {"float64", "F64", 8}, [AM_I64] = {"int64", "I64", 8},   [AM_I32] = {"int32", "I32", 4},
+    [AM_I16] = {"int16", "I16", 2},   [AM_I8] = {"int8", "I8", 1},       [AM_U8] = {"uint8", "U8", 1},
+    [AM_BOOL] = {"bool", "BOOL", 1},
+};
+
+const char *am_dtype_name(am_dtype dt) {
+    if (dt == AM_DTYPE_AUTO) return "auto";
+    return (unsigned)dt < AM_DTYPE_COUNT ? k_dtypes[dt].name : "unknown";
+}
+const char *am_dtype_st_name(am_dtype dt) { return (unsigned)dt < AM_DTYPE_COUNT ? k_dtypes[dt].st : "?"; }
+size_t am_dtype_size(am_dtype dt) { return (unsigned)dt < AM_DTYPE_COUNT ? k_dtypes[dt].size : 0; }
+
+am_status am_dtype_parse(const char *s, am_dtype *out) {
+    static const struct {
+        const char *n;
+        am_dtype d;
+    } alias[] = {{"auto", AM_DTYPE_AUTO}, {"float32", AM_F32}, {"fp32", AM_F32},   {"f32", AM_F32},
+                 {"float", AM_F32},       {"float16", AM_F16}, {"fp16", AM_F16},   {"f16", AM_F16},
+                 {"half", AM_F16},        {"bfloat16", AM_BF16}, {"bf16", AM_BF16}, {"float64", AM_F64},
+                 {"double", AM_F64},      {"int64", AM_I64},   {"int32", AM_I32},  {"int16", AM_I16},
+                 {"int8", AM_I8},         {"uint8", AM_U8},    {"bool", AM_BOOL}};
+    if (!s) return am__error(AM_ERR_INVALID_ARGUMENT, "dtype: NULL name");
+    const char *p = strncmp(s, "torch.", 6) == 0 ? s + 6 : s;
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (!strcasecmp(p, alias[i].n)) {
+            *out = alias[i].d;
+            return AM_OK;
+        }
+    return am__error(AM_ERR_INVALID_ARGUMENT, "unknown dtype '%s' (expected auto, float32, float16 or bfloat16)", s);
+}
+
+bool am__dtype_is_float(am_dtype dt) { return dt == AM_F32 || dt == AM_F16 || dt == AM_BF16 || dt == AM_F64; }
+
+int64_t am__shape_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+const char *am__shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, n - o, "[");
+    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+    return buf;
+}
+
+void *am__aligned_alloc(size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64) != 0) return NULL;
+    return p;
+}
+
+/* ---- mappings ---- */
+
+am__mapping *am__mapping_open(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        am__error(errno == ENOENT ? AM_ERR_NOT_FOUND : AM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        am__error(AM_ERR_IO, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    am__mapping *m = calloc(1, sizeof *m);
+    if (!m) {
+        close(fd);
+        am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+        return NULL;
+    }
+    m->refcount = 1;
+    m->len = (size_t)st.st_size;
+    m->path = strdup(path);
+    if (m->len) {
+        m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m->addr == MAP_FAILED) {
+            am__error(AM_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+            close(fd);
+            free(m->path);
+            free(m);
+            return NULL;
+        }
+    }
+    close(fd);
+    return m;
+}
+
+am__mapping *am__mapping_retain(am__mapping *m) {
+    if (m) __atomic_add_fetch(&m->refcount, 1, __ATOMIC_RELAXED);
+    return m;
+}
+
+void am__mapping_release(am__mapping *m) {
+    if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (m->addr) munmap(m->addr, m->len);
+    free(m->path);
+    free(m);
+}
+
+/* ---- tensors ---- */
+
+static am_tensor *tensor_alloc_header(am_dtype dt, int ndim, const int64_t *shape) {
+    if ((unsigned)dt >= AM_DTYPE_COUNT || ndim < 0 || ndim > AM_MAX_DIMS) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "tensor: bad dtype or rank %d", ndim);
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            am__error(AM_ERR_INVALID_ARGUMENT, "tensor: negative dimension");
+            return NULL;
+        }
+    am_tensor *t = calloc(1, sizeof *t);
+    if (!t) {
+        am__error(AM_ERR_NO_MEMORY, "tensor: out of memory");
+        return NULL;
+    }
+    t->refcount = 1;
+    t->dtype = dt;
+    t->ndim = ndim;
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t->shape[i] = shape[i];
+        t->strides[i] = s;
+        s *= shape[i];
+    }
+    return t;
+}
+
+am_tensor *am__tensor_empty(am_dtype dt, int ndim, const int64_t *shape) {
+    am_tensor *t = tensor_alloc_header(dt, ndim, shape);
+    if (!t) return NULL;
+    size_t n = (size_t)am__shape_numel(ndim, shape) * am_dtype_size(dt);
+    am__storage *st = calloc(1, sizeof *st);
+    void *p = am__aligned_alloc(n);
+    if (!st || !p) {
+        free(st);
+        free(p);
+        free(t);
+        am__error(AM_ERR_NO_MEMORY, "tensor: cannot allocate %zu bytes", n);
+        return NULL;
+    }
+    st->refcount = 1;
+    st->ptr = p;
+    st->nbytes = n;
+    t->storage = st;
+    t->data = p;
+    return t;
+}
+
+am_tensor *am_tensor_new(am_dtype dt, int ndim, const int64_t *shape) {
+    am_tensor *t = am__tensor_empty(dt, ndim, shape);
+    if (t) memset(t->data, 0, t->storage->nbytes);
+    return t;
+}
+
+am_tensor *am_tensor_from_data(am_dtype dt, int ndim, const int64_t *shape, const void *data) {
+    am_tensor *t = am__tensor_empty(dt, ndim, shape);
+    if (t && data) memcpy(t->data, data, am_tensor_nbytes(t));
+    return t;
+}
+
+am_tensor *am__tensor_view_mapping(am__mapping *map, const void *ptr, am_dtype dt, int ndim, const int64_t *shape) {
+    am_tensor *t = tensor_alloc_header(dt, ndim, shape);
+    if (!t) return NULL;
+    am__storage *st = calloc(1, sizeof *st);
+    if (!st) {
+        free(t);
+        am__error(AM_ERR_NO_MEMORY, "tensor: out of memory");
+        return NULL;
+    }
+    st->refcount = 1;
+    st->ptr = (void *)ptr;
+    st->nbytes = (size_t)am__shape_numel(ndim, shape) * am_dtype_size(dt);
+    st->map = am__mapping_retain(map);
+    t->storage = st;
+    t->data = (void *)ptr;
+    return t;
+}
+
+am_tensor *am__tensor_reshape(am_tensor *t, int ndim, const int64_t *shape) {
+    if (am__shape_numel(ndim, shape) != am_tensor_numel(t) || !am__tensor_is_contiguous(t)) {
+        am__error(AM_ERR_SHAPE, "reshape: element count differs");
+        return NULL;
+    }
+    am_tensor *r = tensor_alloc_header(t->dtype, ndim, shape);
+    if (!r) return NULL;
+    r->storage = t->storage;
+    __atomic_add_fetch(&t->storage->refcount, 1, __ATOMIC_RELAXED);
+    r->data = t->data;
+    return r;
+}
+
+bool am__tensor_is_mapped(const am_tensor *t) { return t && t->storage && t->storage->map; }
+
+am_tensor *am_tensor_retain(am_tensor *t) {
+    if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+void am_tensor_free(am_tensor *t) {
+    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (t->packed && t->packed_free) t->packed_free(t->packed);
+    am__storage *st = t->storage;
+    if (st && __atomic_sub_fetch(&st->refcount, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (st->map) am__mapping_release(st->map);
+        else free(st->ptr);
+        free(st);
+    }
+    free(t);
+}
+
+am_dtype am_tensor_dtype(const am_tensor *t) { return t->dtype; }
+int am_tensor_ndim(const am_tensor *t) { return t->ndim; }
+int64_t am_tensor_dim(const am_tensor *t, int i) {
+    if (i < 0) i += t->ndim;
+    return (i >= 0 && i < t->ndim) ? t->shape[i] : 0;
+}
+const int64_t *am_tensor_shape(const am_tensor *t) { return t->shape; }
+int64_t am_tensor_numel(const am_tensor *t) { return am__shape_numel(t->ndim, t->shape); }
+size_t am_tensor_nbytes(const am_tensor *t) { return (size_t)am_tensor_numel(t) * am_dtype_size(t->dtype); }
+void *am_tensor_data(am_tensor *t) { return t->data; }
+const void *am_tensor_cdata(const am_tensor *t) { return t->data; }
+
+bool am__tensor_is_contiguous(const am_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->strides[i] != s) return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+/* ---- half precision ---- */
+
+float am__f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else { /* subnormal */
+            float f = ldexpf((float)man, -24);
+            memcpy(&bits, &f, 4);
+            bits |= sign;
+        }
+    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
+    else bits = sign | ((exp + 112) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t am__f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* overflow -> inf */
+    if (ax < 0x38800000u) {                                   /* subnormal or zero */
+        float a;
+        memcpy(&a, &ax, 4);
+        float scaled = a * 16777216.0f; /* 2^24 */
+        uint32_t m = (uint32_t)lrintf(scaled);
+        return (uint16_t)(sign | m);
+    }
+    uint32_t mant = ax & 0x7fffff, exp = (ax >> 23) - 112;
+    uint32_t h = (exp << 10) | (mant >> 13);
+    uint32_t rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+float am__bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t am__f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+
+static double load_as_double(const void *p, am_dtype dt, int64_t i) {
+    switch (dt) {
+    case AM_F32: return ((const float *)p)[i];
+    case AM_F16: return am__f16_to_f32(((const uint16_t *)p)[i]);
+    case AM_BF16: return am__bf16_to_f32(((const uint16_t *)p)[i]);
+    case AM_F64: return ((const double *)p)[i];
+    case AM_I64: return (double)((const int64_t *)p)[i];
+    case AM_I32: return ((const int32_t *)p)[i];
+    case AM_I16: return ((const int16_t *)p)[i];
+    case AM_I8: return ((const int8_t *)p)[i];
+    case AM_U8: return ((const uint8_t *)p)[i];
+    case AM_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return 0;
+    }
+}
+
+am_tensor *am__tensor_convert(const am_tensor *t, am_dtype dt) {
+    am_tensor *r = am__tensor_empty(dt, t->ndim, t->shape);
+    if (!r) return NULL;
+    int64_t n = am_tensor_numel(t);
+    const void *src = t->data;
+    void *dst = r->data;
+    if (t->dtype == dt) {
+        memcpy(dst, src, am_tensor_nbytes(t));
+        return r;
+    }
+    if (dt == AM_F32 && t->dtype == AM_BF16) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = am__bf16_to_f32(((const uint16_t *)src)[i]);
+        return r;
+    }
+    if (dt == AM_F32 && t->dtype == AM_F16) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = am__f16_to_f32(((const uint16_t *)src)[i]);
+        return r;
+    }
+    if (t->dtype == AM_F32 && dt == AM_BF16) {
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = am__f32_to_bf16(((const float *)src)[i]);
+        return r;
+    }
+    if (t->dtype == AM_F32 && dt == AM_F16) {
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = am__f32_to_f16(((const float *)src)[i]);
+        return r;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double v = load_as_double(src, t->dtype, i);
+        switch (dt) {
+        case AM_F32: ((float *)dst)[i] = (float)v; break;
+        case AM_F16: ((uint16_t *)dst)[i] = am__f32_to_f16((float)v); break;
+        case AM_BF16: ((uint16_t *)dst)[i] = am__f32_to_bf16((float)v); break;
+        case AM_F64: ((double *)dst)[i] = v; break;
+        case AM_I64: ((int64_t *)dst)[i] = (int64_t)v; break;
+        case AM_I32: ((int32_t *)dst)[i] = (int32_t)v; break;
+        case AM_I16: ((int16_t *)dst)[i] = (int16_t)v; break;
+        case AM_I8: ((int8_t *)dst)[i] = (int8_t)v; break;
+        case AM_U8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
+        case AM_BOOL: ((uint8_t *)dst)[i] = v != 0; break;
+        default: break;
+        }
+    }
+    return r;
+}

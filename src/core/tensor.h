@@ -1,0 +1,61 @@
+/* core/tensor.h — the tensor: dtype, shape, strides and a reference-counted storage that is either
+ * owned (aligned heap memory) or a view into a memory-mapped file. */
+#ifndef AM_CORE_TENSOR_H
+#define AM_CORE_TENSOR_H
+#include "automodel.h"
+
+/* A read-only memory mapping of a whole file, shared by every tensor that views it. */
+typedef struct am__mapping {
+    int refcount;
+    void *addr;
+    size_t len;
+    char *path;
+} am__mapping;
+
+/* Maps `path` read-only (an empty file gives len 0, addr NULL). NULL + error on failure. */
+am__mapping *am__mapping_open(const char *path);
+am__mapping *am__mapping_retain(am__mapping *m);
+void am__mapping_release(am__mapping *m);
+
+typedef struct am__storage {
+    int refcount;
+    void *ptr;
+    size_t nbytes;
+    am__mapping *map; /* non-NULL: ptr lies inside map (not owned) */
+} am__storage;
+
+struct am_tensor {
+    int refcount;
+    am_dtype dtype;
+    int ndim;
+    int64_t shape[AM_MAX_DIMS];
+    int64_t strides[AM_MAX_DIMS]; /* in elements */
+    void *data;
+    am__storage *storage;
+    void *packed;      /* kernel-private packed copy (e.g. oneDNN weights), freed with the tensor */
+    void (*packed_free)(void *);
+};
+
+/* Uninitialised contiguous tensor (64-byte aligned). */
+am_tensor *am__tensor_empty(am_dtype dt, int ndim, const int64_t *shape);
+/* A contiguous tensor viewing `nbytes` at `ptr` inside `map` (retains the mapping). */
+am_tensor *am__tensor_view_mapping(am__mapping *map, const void *ptr, am_dtype dt, int ndim, const int64_t *shape);
+/* A new tensor sharing t's storage with another shape (contiguous, same numel). */
+am_tensor *am__tensor_reshape(am_tensor *t, int ndim, const int64_t *shape);
+/* Deep copy converted to `dt` (floating <-> floating, int <-> int, bool). */
+am_tensor *am__tensor_convert(const am_tensor *t, am_dtype dt);
+bool am__tensor_is_contiguous(const am_tensor *t);
+bool am__dtype_is_float(am_dtype dt);
+int64_t am__shape_numel(int ndim, const int64_t *shape);
+/* "[2, 32]" into buf. */
+const char *am__shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
+bool am__tensor_is_mapped(const am_tensor *t);
+
+/* Element conversions. */
+float am__f16_to_f32(uint16_t h);
+uint16_t am__f32_to_f16(float f);
+float am__bf16_to_f32(uint16_t h);
+uint16_t am__f32_to_bf16(float f); /* round to nearest even, as torch does */
+
+void *am__aligned_alloc(size_t n);
+#endif

@@ -1,0 +1,37 @@
+/* core/util.h — small shared utilities: files, paths, growable buffers, strings. */
+#ifndef AM_CORE_UTIL_H
+#define AM_CORE_UTIL_H
+#include "automodel.h"
+
+/* Read a whole file (NUL-terminated, *len excludes the NUL). Error names the path. */
+am_status am__read_file(const char *path, char **out, size_t *len);
+/* Write `data` to path atomically: PATH.tmp.<pid> then rename; nothing is left on failure. */
+am_status am__write_file_atomic(const char *path, const void *data, size_t len);
+/* "a" + "/" + "b" (malloc'd). */
+char *am__path_join(const char *a, const char *b);
+bool am__is_dir(const char *path);
+bool am__is_file(const char *path);
+/* mkdir -p */
+am_status am__mkdirs(const char *path);
+
+/* A growable byte buffer. */
+typedef struct am__buf {
+    char *data;
+    size_t len, cap;
+    bool failed; /* an allocation failed: contents are incomplete */
+} am__buf;
+void am__buf_put(am__buf *b, const void *p, size_t n);
+void am__buf_puts(am__buf *b, const char *s);
+void am__buf_printf(am__buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Returns the NUL-terminated string and hands ownership to the caller. */
+char *am__buf_take(am__buf *b);
+void am__buf_free(am__buf *b);
+
+char *am__strdup(const char *s);
+/* Python's repr of a float as json.dumps writes it (shortest round-trip, "1e-12", "0.1", "1.0"). */
+void am__format_py_float(double v, char *buf, size_t n);
+#endif

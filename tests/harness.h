@@ -1,0 +1,42 @@
+/* tests/harness.h — a minimal test harness: CHECK records a failure and continues, so one run
+ * reports every mismatch; main() comes from harness.c and calls the file's am_test_main(). */
+#ifndef AM_TEST_HARNESS_H
+#define AM_TEST_HARNESS_H
+#include "automodel.h"
+#include <stdio.h>
+#include <string.h>
+
+extern int am_test_failures;
+extern int am_test_checks;
+int am_test_main(int argc, char **argv);
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        am_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            am_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
+        }                                                                                          \
+    } while (0)
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        am_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            am_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+#define CHECK_OK(expr)                                                                             \
+    do {                                                                                           \
+        am_status s_ = (expr);                                                                     \
+        CHECKF(s_ == AM_OK, "%s -> %s: %s", #expr, am_status_name(s_), am_last_error());          \
+    } while (0)
+
+/* Fixture root (AM_FIXTURES env, else tests/fixtures relative to cwd); joined path in a static buffer. */
+const char *am_test_fixture(const char *rel);
+/* Run a shell command, capture stdout into a malloc'd string (may be NULL); returns exit status. */
+int am_test_run(const char *cmd, char **out);
+char *am_test_read_file(const char *path, size_t *len);
+#endif

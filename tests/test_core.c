@@ -1,0 +1,65 @@
+/* tests/test_core.c — tensors, dtype conversions, errors, the thread pool. */
+#include "core/error.h"
+#include "core/tensor.h"
+#include "core/threadpool.h"
+#include "core/util.h"
+#include "harness.h"
+#include <math.h>
+#include <stdlib.h>
+
+static void sum_range(void *ctx, int64_t b, int64_t e) {
+    int64_t *acc = ctx;
+    for (int64_t i = b; i < e; i++) __atomic_add_fetch(acc, i, __ATOMIC_RELAXED);
+}
+
+int am_test_main(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    int64_t shape[2] = {3, 4};
+    am_tensor *t = am_tensor_new(AM_F32, 2, shape);
+    CHECK(t && am_tensor_numel(t) == 12 && am_tensor_nbytes(t) == 48);
+    CHECK(am_tensor_dim(t, -1) == 4);
+    am_tensor *r = am_tensor_retain(t);
+    am_tensor_free(r);
+    am_tensor_free(t);
+
+    /* bf16/f16 round trips of representable values are exact; rounding is to nearest even */
+    CHECK(am__bf16_to_f32(am__f32_to_bf16(1.5f)) == 1.5f);
+    CHECK(am__f16_to_f32(am__f32_to_f16(-2.25f)) == -2.25f);
+    CHECK(am__f16_to_f32(am__f32_to_f16(65504.0f)) == 65504.0f);
+    CHECK(isinf(am__f16_to_f32(am__f32_to_f16(1e6f))));
+    CHECK(am__f16_to_f32(am__f32_to_f16(5.960464477539063e-08f)) == 5.960464477539063e-08f);
+    CHECK(am__f32_to_bf16(1.00390625f) == 0x3f80); /* tie to even */
+
+    am_dtype d;
+    CHECK(am_dtype_parse("torch.bfloat16", &d) == AM_OK && d == AM_BF16);
+    CHECK(am_dtype_parse("complex64", &d) == AM_ERR_INVALID_ARGUMENT && strstr(am_last_error(), "complex64"));
+
+    char buf[64];
+    am__format_py_float(1e-12, buf, sizeof buf);
+    CHECK(!strcmp(buf, "1e-12"));
+    am__format_py_float(0.1, buf, sizeof buf);
+    CHECK(!strcmp(buf, "0.1"));
+    am__format_py_float(1.0, buf, sizeof buf);
+    CHECK(!strcmp(buf, "1.0"));
+    am__format_py_float(1e-05, buf, sizeof buf);
+    CHECK(!strcmp(buf, "1e-05"));
+    am__format_py_float(10000.0, buf, sizeof buf);
+    CHECK(!strcmp(buf, "10000.0"));
+    am__format_py_float(0.0001, buf, sizeof buf);
+    CHECK(!strcmp(buf, "0.0001"));
+
+    int64_t acc = 0;
+    am_set_num_threads(2);
+    am__parallel_for(1000, sum_range, &acc);
+    CHECK(acc == 999 * 1000 / 2);
+    acc = 0;
+    am_set_num_threads(1);
+    am__parallel_for(10, sum_range, &acc);
+    CHECK(acc == 45);
+    am_set_num_threads(0);
+
+    CHECK(am__error(AM_ERR_IO, "x.json: %s", "bad") == AM_ERR_IO && !strcmp(am_last_error(), "x.json: bad"));
+    CHECK(!strcmp(am_status_name(AM_ERR_FORMAT), "bad file format"));
+    return 0;
+}
