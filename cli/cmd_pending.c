@@ -10,7 +10,4 @@
         fprintf(stderr, "automodel: the '%s' command is not available in this build\n", name);    \
         return 2;                                                                                  \
     }
-AM_PENDING(am_cli_info, "info")
-AM_PENDING(am_cli_forward, "forward")
-AM_PENDING(am_cli_save, "save")
 AM_PENDING(am_cli_tokenize, "tokenize")
