@@ -437,15 +437,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         am__model_apply_ties(m);
     }
     if (s == AM_OK) {
-        qsort(missing.v, missing.n, sizeof *missing.v, cmp_str);
-        qsort(unexpected.v, unexpected.n, sizeof *unexpected.v, cmp_str);
+        if (missing.n) qsort(missing.v, missing.n, sizeof *missing.v, cmp_str);
+        if (unexpected.n) qsort(unexpected.v, unexpected.n, sizeof *unexpected.v, cmp_str);
         m->missing = missing.v;
         m->n_missing = missing.n;
         m->unexpected = unexpected.v;
         m->n_unexpected = unexpected.n;
         missing = (strv){0};
         unexpected = (strv){0};
-        qsort(mms, n_mm, sizeof *mms, cmp_mm); /* checkpoint (name) order, as _find_mismatched_keys walks it */
+        if (n_mm) qsort(mms, n_mm, sizeof *mms, cmp_mm); /* checkpoint (name) order, as _find_mismatched_keys walks it */
         m->mismatched = calloc(n_mm + 1, sizeof(char *));
         m->mm_ckpt = calloc(n_mm + 1, sizeof(char *));
         m->mm_model = calloc(n_mm + 1, sizeof(char *));

@@ -295,8 +295,9 @@ am_status am__st_write(const char *path, size_t n, const char *const *names, am_
     qsort(items, n, sizeof *items, cmp_item);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(items[i].name, items[i - 1].name)) {
+            am_status s = am__error(AM_ERR_INVALID_ARGUMENT, "%s: tensor name '%s' given twice", path, items[i].name);
             free(items);
-            return am__error(AM_ERR_INVALID_ARGUMENT, "%s: tensor name '%s' given twice", path, items[i].name);
+            return s;
         }
     am__buf h = {0};
     am__buf_puts(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
