@@ -158,3 +158,76 @@ void am__bmm_f32(int64_t batch, int64_t M, int64_t N, int64_t K, const float *A,
     for (int64_t b = 0; b < batch; b++)
         ref_gemm(M, N, K, A + b * batch_a, lda, B + b * batch_b, ldb, trans_b, alpha, NULL, C + b * batch_c, ldc);
 }
+
+/* ---- general strided batched matmul (attention): C = A · B over up to 5 dims ---- */
+
+typedef struct nd_key {
+    int nd;
+    dnnl_dims_t ad, as, bd, bs, cd, cs;
+} nd_key;
+
+typedef struct nd_entry {
+    nd_key k;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t a, b, c;
+    struct nd_entry *next;
+} nd_entry;
+static nd_entry *g_nd_cache;
+
+bool am__matmul_nd_f32(int nd, const int64_t *ad, const int64_t *as, const float *A, const int64_t *bd, const int64_t *bs, const float *B,
+                       const int64_t *cd, const int64_t *cs, float *C) {
+    if (nd < 2 || nd > 5 || getenv("AM_NO_DNNL")) return false;
+    nd_key k;
+    memset(&k, 0, sizeof k);
+    k.nd = nd;
+    for (int i = 0; i < nd; i++) {
+        k.ad[i] = ad[i], k.as[i] = as[i], k.bd[i] = bd[i], k.bs[i] = bs[i], k.cd[i] = cd[i], k.cs[i] = cs[i];
+    }
+    pthread_mutex_lock(&g_mu);
+    int nt = am__num_threads();
+    if (nt != g_threads_set) {
+        omp_set_num_threads(nt);
+        g_threads_set = nt;
+    }
+    nd_entry *e;
+    for (e = g_nd_cache; e; e = e->next)
+        if (!memcmp(&e->k, &k, sizeof k)) break;
+    if (!e && ensure_engine()) {
+        e = calloc(1, sizeof *e);
+        bool ok = e != NULL;
+        if (ok) {
+            e->k = k;
+            ok = dnnl_memory_desc_init_by_strides(&e->a, nd, k.ad, dnnl_f32, k.as) == dnnl_success &&
+                 dnnl_memory_desc_init_by_strides(&e->b, nd, k.bd, dnnl_f32, k.bs) == dnnl_success &&
+                 dnnl_memory_desc_init_by_strides(&e->c, nd, k.cd, dnnl_f32, k.cs) == dnnl_success;
+        }
+        dnnl_matmul_desc_t md;
+        dnnl_primitive_desc_t pd = NULL;
+        ok = ok && dnnl_matmul_desc_init(&md, &e->a, &e->b, NULL, &e->c) == dnnl_success;
+        ok = ok && dnnl_primitive_desc_create(&pd, &md, NULL, g_engine, NULL) == dnnl_success;
+        ok = ok && dnnl_primitive_create(&e->prim, pd) == dnnl_success;
+        if (pd) dnnl_primitive_desc_destroy(pd);
+        if (!ok) {
+            free(e);
+            e = NULL;
+        } else {
+            e->next = g_nd_cache;
+            g_nd_cache = e;
+        }
+    }
+    bool ok = false;
+    if (e) {
+        dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
+        ok = dnnl_memory_create(&ma, &e->a, g_engine, (void *)A) == dnnl_success &&
+             dnnl_memory_create(&mb, &e->b, g_engine, (void *)B) == dnnl_success && dnnl_memory_create(&mc, &e->c, g_engine, C) == dnnl_success;
+        if (ok) {
+            dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+            ok = dnnl_primitive_execute(e->prim, g_stream, 3, args) == dnnl_success && dnnl_stream_wait(g_stream) == dnnl_success;
+        }
+        if (ma) dnnl_memory_destroy(ma);
+        if (mb) dnnl_memory_destroy(mb);
+        if (mc) dnnl_memory_destroy(mc);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return ok;
+}

@@ -15,6 +15,11 @@ void am__linear_kn_f32(int64_t M, int64_t N, int64_t K, const float *x, const fl
 void am__bmm_f32(int64_t batch, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int64_t batch_a, const float *B,
                  int64_t ldb, int64_t batch_b, bool trans_b, float alpha, float *C, int64_t ldc, int64_t batch_c);
 
+/* C = A · B batched over the leading nd-2 dims (size-1 dims broadcast), arbitrary strides, via
+ * oneDNN; false when unavailable (callers fall back). */
+bool am__matmul_nd_f32(int nd, const int64_t *ad, const int64_t *as, const float *A, const int64_t *bd, const int64_t *bs, const float *B,
+                       const int64_t *cd, const int64_t *cs, float *C);
+
 void am__layernorm_f32(int64_t rows, int64_t dim, const float *x, const float *w, const float *b, double eps, float *y);
 void am__rmsnorm_f32(int64_t rows, int64_t dim, const float *x, const float *w, double eps, float *y);
 

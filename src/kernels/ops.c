@@ -180,9 +180,61 @@ static void attn_task(void *vctx, int64_t t0, int64_t t1) {
     free(scores);
 }
 
+typedef struct {
+    int64_t Tq, tq, Tk, q0, b; /* full query length, rows per head in this chunk */
+    float *S;
+    const float *mask, *bias;
+    bool causal;
+    float scale;
+} sm_ctx;
+
+/* scale, position bias, padding and causal masks, then softmax, on rows of S [Hq, tq, Tk] */
+static void mask_softmax_rows(void *vctx, int64_t r0, int64_t r1) {
+    sm_ctx *c = vctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *row = c->S + r * c->Tk;
+        int64_t h = r / c->tq, i = c->q0 + r % c->tq;
+        for (int64_t j = 0; j < c->Tk; j++) {
+            float s = row[j] * c->scale;
+            if (c->bias) s += c->bias[(h * c->Tq + i) * c->Tk + j];
+            if (c->mask) s += c->mask[c->b * c->Tk + j];
+            if (c->causal && j > i + (c->Tk - c->Tq)) s += AM_FINFO_MIN_F32;
+            if (s < AM_FINFO_MIN_F32) s = AM_FINFO_MIN_F32; /* finfo.min twice saturates, never -inf */
+            row[j] = s;
+        }
+        am__softmax_f32(1, c->Tk, row);
+    }
+}
+
 void am__attention_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride, const float *k,
                        int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal, const float *bias, float scale,
                        float *out, int64_t out_stride) {
+    /* Per batch row and query chunk: S = Q·Kᵀ and O = P·V as oneDNN batched matmuls over
+     * [Hkv, group] (K/V broadcast over the query heads of a group), softmax in between. The
+     * chunk bounds S to about 16 MB. */
+    int64_t G = Hq / Hkv;
+    int64_t chunk = Tq;
+    while (chunk > 1 && Hq * chunk * Tk > (int64_t)4 << 20) chunk = (chunk + 1) / 2;
+    float *S = malloc((size_t)(Hq * chunk * Tk) * sizeof(float));
+    bool ok = S != NULL;
+    for (int64_t b = 0; ok && b < B; b++)
+        for (int64_t q0 = 0; ok && q0 < Tq; q0 += chunk) {
+            int64_t tq = Tq - q0 < chunk ? Tq - q0 : chunk;
+            const float *qb = q + (b * Tq + q0) * q_stride, *kb = k + b * Tk * k_stride, *vb = v + b * Tk * v_stride;
+            int64_t ad[4] = {Hkv, G, tq, D}, as[4] = {G * D, D, q_stride, 1};
+            int64_t bd[4] = {Hkv, 1, D, Tk}, bs[4] = {D, 1, 1, k_stride};
+            int64_t cd[4] = {Hkv, G, tq, Tk}, cs[4] = {G * tq * Tk, tq * Tk, Tk, 1};
+            ok = am__matmul_nd_f32(4, ad, as, qb, bd, bs, kb, cd, cs, S);
+            if (!ok) break;
+            sm_ctx sc = {Tq, tq, Tk, q0, b, S, mask_add, bias, causal, scale};
+            am__parallel_for(Hq * tq, mask_softmax_rows, &sc);
+            int64_t pd[4] = {Hkv, G, tq, Tk}, ps[4] = {G * tq * Tk, tq * Tk, Tk, 1};
+            int64_t vd[4] = {Hkv, 1, Tk, D}, vs[4] = {D, 1, v_stride, 1};
+            int64_t od[4] = {Hkv, G, tq, D}, os[4] = {G * D, D, out_stride, 1};
+            ok = am__matmul_nd_f32(4, pd, ps, S, vd, vs, vb, od, os, out + (b * Tq + q0) * out_stride);
+        }
+    free(S);
+    if (ok) return;
     attn_ctx c = {B, Tq, Tk, Hq, Hkv, D, q, k, v, mask_add, bias, q_stride, k_stride, v_stride, out_stride, causal, scale, out};
     am__parallel_for(B * Hq, attn_task, &c);
 }
