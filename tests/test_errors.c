@@ -96,19 +96,19 @@ int am_test_main(int argc, char **argv) {
 
     /* config.json problems */
     write_st(g_tmp, "{\"__metadata__\":{\"format\":\"pt\"}}", 0);
-    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\", \"hidden_size\": \"big\"}", 46);
+    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\", \"hidden_size\": \"big\"}", strlen("{\"model_type\": \"bert\", \"hidden_size\": \"big\"}"));
     expect_fail("wrong type", "config.json", "\"hidden_size\" must be a number");
-    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\", \"id2label\": [1]}", 39);
+    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\", \"id2label\": [1]}", strlen("{\"model_type\": \"bert\", \"id2label\": [1]}"));
     expect_fail("id2label list", "config.json", "id2label");
-    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\", \"num_attention_heads\": 5, \"hidden_size\": 8}", 67);
+    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\", \"num_attention_heads\": 5, \"hidden_size\": 8}", strlen("{\"model_type\": \"bert\", \"num_attention_heads\": 5, \"hidden_size\": 8}"));
     expect_fail("heads do not divide", "hidden_size", "num_attention_heads");
-    write_file(g_tmp, "config.json", "{\"model_type\": \"blorp\"}", 23);
+    write_file(g_tmp, "config.json", "{\"model_type\": \"blorp\"}", strlen("{\"model_type\": \"blorp\"}"));
     expect_fail("unknown model_type", "config.json", "unknown model_type \"blorp\"");
-    write_file(g_tmp, "config.json", "{\"hidden_size\": 8}", 18);
+    write_file(g_tmp, "config.json", "{\"hidden_size\": 8}", strlen("{\"hidden_size\": 8}"));
     expect_fail("no model_type", "config.json", "model_type");
-    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\",", 22);
+    write_file(g_tmp, "config.json", "{\"model_type\": \"bert\",", strlen("{\"model_type\": \"bert\","));
     expect_fail("truncated config", "config.json", "not valid JSON");
-    write_file(g_tmp, "config.json", "[]", 2);
+    write_file(g_tmp, "config.json", "[]", strlen("[]"));
     expect_fail("config not object", "config.json", "JSON object");
 
     /* missing files */
