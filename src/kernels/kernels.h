@@ -37,6 +37,10 @@ typedef enum am__act {
 bool am__act_parse(const char *name, am__act *out, const char **cls);
 void am__act_f32(am__act a, int64_t n, float *x);
 
+/* Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p). The mask is
+ * a pure function of (seed, index), so it does not depend on the thread count. */
+void am__dropout_f32(int64_t n, float *x, float p, uint64_t seed);
+
 /* Row softmax in place over `n` columns. */
 void am__softmax_f32(int64_t rows, int64_t n, float *x);
 
@@ -49,6 +53,11 @@ void am__softmax_f32(int64_t rows, int64_t n, float *x);
 void am__attention_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride,
                        const float *k, int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal,
                        const float *bias /* [Hq, Tq, Tk] or NULL (T5 position bias) */, float scale, float *out, int64_t out_stride);
+
+/* am__attention_f32 with dropout on the attention probabilities (training mode). */
+void am__attention_dropout_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride,
+                               const float *k, int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal,
+                               const float *bias, float scale, float dropout_p, uint64_t seed, float *out, int64_t out_stride);
 
 #define AM_FINFO_MIN_F32 (-3.4028234663852886e+38f)
 #endif

@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 typedef struct {
     int64_t dim;
     const float *x, *w, *b;
@@ -121,6 +127,17 @@ void am__act_f32(am__act a, int64_t n, float *x) {
     else am__parallel_for(n, act_range, &c);
 }
 
+void am__dropout_f32(int64_t n, float *x, float p, uint64_t seed) {
+    if (p <= 0) return;
+    if (p >= 1) {
+        memset(x, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    uint64_t thr = (uint64_t)(p * 18446744073709551616.0);
+    float keep = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; i++) x[i] = mix64(seed * 0x9e3779b97f4a7c15ull + (uint64_t)i) < thr ? 0.0f : x[i] * keep;
+}
+
 void am__softmax_f32(int64_t rows, int64_t n, float *x) {
     for (int64_t r = 0; r < rows; r++) {
         float *p = x + r * n;
@@ -143,6 +160,8 @@ typedef struct {
     bool causal;
     float scale;
     float *out;
+    float dropout_p;
+    uint64_t seed;
 } attn_ctx;
 
 static void attn_task(void *vctx, int64_t t0, int64_t t1) {
@@ -167,6 +186,7 @@ static void attn_task(void *vctx, int64_t t0, int64_t t1) {
                 scores[j] = s;
             }
             am__softmax_f32(1, c->Tk, scores);
+            if (c->dropout_p > 0) am__dropout_f32(c->Tk, scores, c->dropout_p, mix64(c->seed + (uint64_t)((b * 1000003 + h) * 1000003 + i)));
             float *o = c->out + (b * c->Tq + i) * c->os + h * c->D;
             for (int64_t d = 0; d < c->D; d++) o[d] = 0;
             for (int64_t j = 0; j < c->Tk; j++) {
@@ -186,6 +206,8 @@ typedef struct {
     const float *mask, *bias;
     bool causal;
     float scale;
+    float dropout_p;
+    uint64_t seed;
 } sm_ctx;
 
 /* scale, position bias, padding and causal masks, then softmax, on rows of S [Hq, tq, Tk] */
@@ -203,12 +225,19 @@ static void mask_softmax_rows(void *vctx, int64_t r0, int64_t r1) {
             row[j] = s;
         }
         am__softmax_f32(1, c->Tk, row);
+        if (c->dropout_p > 0) am__dropout_f32(c->Tk, row, c->dropout_p, mix64(c->seed + (uint64_t)((c->b * 1000003 + h) * 1000003 + i)));
     }
 }
 
 void am__attention_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride, const float *k,
                        int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal, const float *bias, float scale,
                        float *out, int64_t out_stride) {
+    am__attention_dropout_f32(B, Tq, Tk, Hq, Hkv, D, q, q_stride, k, k_stride, v, v_stride, mask_add, causal, bias, scale, 0.0f, 0, out, out_stride);
+}
+
+void am__attention_dropout_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride,
+                               const float *k, int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal,
+                               const float *bias, float scale, float dropout_p, uint64_t seed, float *out, int64_t out_stride) {
     /* Per batch row and query chunk: S = Q·Kᵀ and O = P·V as oneDNN batched matmuls over
      * [Hkv, group] (K/V broadcast over the query heads of a group), softmax in between. The
      * chunk bounds S to about 16 MB. */
@@ -226,7 +255,7 @@ void am__attention_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hk
             int64_t cd[4] = {Hkv, G, tq, Tk}, cs[4] = {G * tq * Tk, tq * Tk, Tk, 1};
             ok = am__matmul_nd_f32(4, ad, as, qb, bd, bs, kb, cd, cs, S);
             if (!ok) break;
-            sm_ctx sc = {Tq, tq, Tk, q0, b, S, mask_add, bias, causal, scale};
+            sm_ctx sc = {Tq, tq, Tk, q0, b, S, mask_add, bias, causal, scale, dropout_p, seed};
             am__parallel_for(Hq * tq, mask_softmax_rows, &sc);
             int64_t pd[4] = {Hkv, G, tq, Tk}, ps[4] = {G * tq * Tk, tq * Tk, Tk, 1};
             int64_t vd[4] = {Hkv, 1, Tk, D}, vs[4] = {D, 1, v_stride, 1};
@@ -235,6 +264,6 @@ void am__attention_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hk
         }
     free(S);
     if (ok) return;
-    attn_ctx c = {B, Tq, Tk, Hq, Hkv, D, q, k, v, mask_add, bias, q_stride, k_stride, v_stride, out_stride, causal, scale, out};
+    attn_ctx c = {B, Tq, Tk, Hq, Hkv, D, q, k, v, mask_add, bias, q_stride, k_stride, v_stride, out_stride, causal, scale, out, dropout_p, seed};
     am__parallel_for(B * Hq, attn_task, &c);
 }

@@ -27,6 +27,7 @@ typedef struct bert_impl {
     int64_t pad;
     bool roberta;
     am__module *rob_dense, *rob_out; /* RobertaClassificationHead */
+    am__module *emb_drop, *cls_drop, *rob_drop;
 } bert_impl;
 
 static am_status check_dims(am_model *m, int64_t H, int64_t heads) {
@@ -72,12 +73,12 @@ am_status am__bert_encoder_build(am_model *m, am__module *parent, const char *pr
         l->q = am__nn_linear(self, "query", enc->H, enc->H, true);
         l->k = am__nn_linear(self, "key", enc->H, enc->H, true);
         l->v = am__nn_linear(self, "value", enc->H, enc->H, true);
-        am__nn_dropout(self, "dropout", ap);
+        l->probs_drop = am__nn_dropout(self, "dropout", ap);
         snprintf(n, sizeof n, "%sSelfOutput", prefix);
         am__module *so = am__module_new(att, "output", n);
         l->attn_out = am__nn_linear(so, "dense", enc->H, enc->H, true);
         l->attn_ln = am__nn_layernorm(so, "LayerNorm", enc->H, enc->eps);
-        am__nn_dropout(so, "dropout", hp);
+        l->so_drop = am__nn_dropout(so, "dropout", hp);
         snprintf(n, sizeof n, "%sIntermediate", prefix);
         am__module *im = am__module_new(L, "intermediate", n);
         l->inter = am__nn_linear(im, "dense", enc->H, enc->inter, true);
@@ -86,7 +87,7 @@ am_status am__bert_encoder_build(am_model *m, am__module *parent, const char *pr
         am__module *om = am__module_new(L, "output", n);
         l->out = am__nn_linear(om, "dense", enc->inter, enc->H, true);
         l->out_ln = am__nn_layernorm(om, "LayerNorm", enc->H, enc->eps);
-        am__nn_dropout(om, "dropout", hp);
+        l->out_drop = am__nn_dropout(om, "dropout", hp);
     }
     return AM_OK;
 }
@@ -98,7 +99,7 @@ static am_status put_hidden(am_tensors *out, int idx, int64_t B, int64_t T, int6
     return am__put_output(out, name, 3, shape, x);
 }
 
-am_status am__bert_encoder_forward(const am__bert_encoder *enc, int64_t B, int64_t T, float *x, const float *mask_add, am_tensors *out,
+am_status am__bert_encoder_forward(am_model *m, const am__bert_encoder *enc, int64_t B, int64_t T, float *x, const float *mask_add, am_tensors *out,
                                    bool output_hidden_states) {
     int64_t H = enc->H, M = B * T, D = H / enc->heads;
     float *q = malloc((size_t)(M * H) * sizeof(float)), *k = malloc((size_t)(M * H) * sizeof(float));
@@ -112,13 +113,16 @@ am_status am__bert_encoder_forward(const am__bert_encoder *enc, int64_t B, int64
         am__linear_fwd(l->q, M, x, q);
         am__linear_fwd(l->k, M, x, k);
         am__linear_fwd(l->v, M, x, v);
-        am__attention_f32(B, T, T, enc->heads, enc->heads, D, q, H, k, H, v, H, mask_add, false, NULL, 1.0f / sqrtf((float)D), ctx, H);
+        am__attention_dropout_f32(B, T, T, enc->heads, enc->heads, D, q, H, k, H, v, H, mask_add, false, NULL, 1.0f / sqrtf((float)D),
+                                  am__dropout_p(l->probs_drop), am__dropout_seed(m), ctx, H);
         am__linear_fwd(l->attn_out, M, ctx, a);
+        am__dropout_fwd(m, l->so_drop, M * H, a);
         for (int64_t i = 0; i < M * H; i++) a[i] += x[i];
         am__layernorm_fwd(l->attn_ln, M, a, a, enc->eps);
         am__linear_fwd(l->inter, M, a, inter);
         am__act_f32(enc->act, M * enc->inter, inter);
         am__linear_fwd(l->out, M, inter, x);
+        am__dropout_fwd(m, l->out_drop, M * H, x);
         for (int64_t i = 0; i < M * H; i++) x[i] += a[i];
         am__layernorm_fwd(l->out_ln, M, x, x, enc->eps);
         if (output_hidden_states) s = put_hidden(out, (int)li + 1, B, T, H, x);
@@ -231,7 +235,8 @@ static am_status bert_base_forward(am_model *m, const am_tensors *in, const am_f
     if (s == AM_OK) {
         am__layernorm_fwd(b->emb_ln, B * T, x, x, b->enc.eps);
         madd = am__additive_mask(mask, B, T);
-        s = am__bert_encoder_forward(&b->enc, B, T, x, madd, out, opts && opts->output_hidden_states);
+        am__dropout_fwd(m, b->emb_drop, B * T * H, x);
+        s = am__bert_encoder_forward(m, &b->enc, B, T, x, madd, out, opts && opts->output_hidden_states);
     }
     if (s == AM_OK && emit_base_outputs) {
         int64_t shape[3] = {B, T, H};
@@ -286,10 +291,13 @@ static am_status bert_forward(am_model *m, const am_tensors *in, const am_forwar
         if (!logits || !tmp || !first) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
         else if (b->roberta) { /* RobertaClassificationHead on <s> */
             for (int64_t bi = 0; bi < B; bi++) memcpy(first + bi * H, h + bi * T * H, (size_t)H * sizeof(float));
+            am__dropout_fwd(m, b->rob_drop, B * H, first);
             am__linear_fwd(b->rob_dense, B, first, tmp);
             am__act_f32(AM_ACT_TANH, B * H, tmp);
+            am__dropout_fwd(m, b->rob_drop, B * H, tmp);
             am__linear_fwd(b->rob_out, B, tmp, logits);
         } else {
+            am__dropout_fwd(m, b->cls_drop, B * H, pooled);
             am__linear_fwd(b->classifier, B, pooled, logits);
         }
         if (s == AM_OK) {
@@ -301,7 +309,10 @@ static am_status bert_forward(am_model *m, const am_tensors *in, const am_forwar
         free(first);
         break;
     }
-    case AM_TASK_TOKEN_CLASSIFICATION: s = am__token_head_forward(b->classifier, B, T, h, out); break;
+    case AM_TASK_TOKEN_CLASSIFICATION:
+        am__dropout_fwd(m, b->cls_drop, B * T * H, h);
+        s = am__token_head_forward(b->classifier, B, T, h, out);
+        break;
     case AM_TASK_QUESTION_ANSWERING: s = am__qa_head_forward(b->qa, B, T, h, out); break;
     case AM_TASK_MASKED_LM: {
         int64_t M = B * T;
@@ -365,7 +376,7 @@ static am_status build_family(am_model *m, bool roberta) {
     b->pos = am__nn_embedding(emb, "position_embeddings", P_, H, roberta ? pad : -1);
     b->type = am__nn_embedding(emb, "token_type_embeddings", TV, H, -1);
     b->emb_ln = am__nn_layernorm(emb, "LayerNorm", H, eps);
-    am__nn_dropout(emb, "dropout", hp);
+    b->emb_drop = am__nn_dropout(emb, "dropout", hp);
     int64_t bs[2] = {1, P_};
     am__module_buffer(emb, "position_ids", AM_I64, 2, bs, false)->init = AM_INIT_ARANGE;
     am__module_buffer(emb, "token_type_ids", AM_I64, 2, bs, false);
@@ -388,15 +399,15 @@ static am_status build_family(am_model *m, bool roberta) {
         if (roberta) {
             am__module *ch = am__module_new(root, "classifier", "RobertaClassificationHead");
             b->rob_dense = am__nn_linear(ch, "dense", H, H, true);
-            am__nn_dropout(ch, "dropout", cd);
+            b->rob_drop = am__nn_dropout(ch, "dropout", cd);
             b->rob_out = am__nn_linear(ch, "out_proj", H, L, true);
         } else {
-            am__nn_dropout(root, "dropout", cd);
+            b->cls_drop = am__nn_dropout(root, "dropout", cd);
             b->classifier = am__nn_linear(root, "classifier", H, L, true);
         }
         break;
     case AM_TASK_TOKEN_CLASSIFICATION:
-        am__nn_dropout(root, "dropout", cd);
+        b->cls_drop = am__nn_dropout(root, "dropout", cd);
         b->classifier = am__nn_linear(root, "classifier", H, L, true);
         break;
     case AM_TASK_QUESTION_ANSWERING: b->qa = am__nn_linear(root, "qa_outputs", H, L, true); break;

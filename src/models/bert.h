@@ -5,6 +5,7 @@
 
 typedef struct am__bert_layer {
     am__module *q, *k, *v, *attn_out, *attn_ln, *inter, *out, *out_ln;
+    am__module *probs_drop, *so_drop, *out_drop;
 } am__bert_layer;
 
 typedef struct am__bert_encoder {
@@ -17,7 +18,7 @@ typedef struct am__bert_encoder {
 /* Builds `<prefix>Encoder` (ModuleList of `<prefix>Layer`) under parent as "encoder". */
 am_status am__bert_encoder_build(am_model *m, am__module *parent, const char *prefix, am__bert_encoder *enc);
 /* x: [B*T, H] in/out. hidden_states (optional): called after every layer with the layer index. */
-am_status am__bert_encoder_forward(const am__bert_encoder *enc, int64_t B, int64_t T, float *x, const float *mask_add, am_tensors *out,
+am_status am__bert_encoder_forward(am_model *m, const am__bert_encoder *enc, int64_t B, int64_t T, float *x, const float *mask_add, am_tensors *out,
                                    bool output_hidden_states);
 /* Classification heads shared by the BERT family. */
 am_status am__token_head_forward(const am__module *classifier, int64_t B, int64_t T, const float *h, am_tensors *out);

@@ -72,6 +72,14 @@ am_status am__put_output(am_tensors *out, const char *name, int ndim, const int6
     return s;
 }
 
+void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x) {
+    if (!drop || !drop->training || drop->p <= 0) return;
+    am__dropout_f32(n, x, (float)drop->p, ++m->dropout_seed);
+}
+
+float am__dropout_p(const am__module *drop) { return drop && drop->training ? (float)drop->p : 0.0f; }
+uint64_t am__dropout_seed(am_model *m) { return ++m->dropout_seed; }
+
 float *am__additive_mask(const am_tensor *mask, int64_t B, int64_t T) {
     float *m = malloc((size_t)(B * T) * sizeof(float));
     if (!m) return NULL;

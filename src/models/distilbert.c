@@ -16,7 +16,7 @@ const am__config_default am__distilbert_defaults[] = {
 static const char *const k_inputs[] = {"input_ids", "attention_mask", NULL};
 
 typedef struct {
-    am__module *q, *k, *v, *o, *sa_ln, *lin1, *lin2, *out_ln;
+    am__module *q, *k, *v, *o, *sa_ln, *lin1, *lin2, *out_ln, *probs_drop, *ffn_drop;
 } dlayer;
 
 typedef struct {
@@ -24,7 +24,7 @@ typedef struct {
     am__act act;
     am__module *word, *pos, *emb_ln;
     dlayer *layer;
-    am__module *pre, *classifier, *qa, *vt, *vln, *vp;
+    am__module *pre, *classifier, *qa, *vt, *vln, *vp, *emb_drop, *head_drop;
 } dimpl;
 
 static void dimpl_free(void *p) {
@@ -74,6 +74,7 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
     bool ohs = opts && opts->output_hidden_states;
     if (s == AM_OK) {
         am__layernorm_fwd(d->emb_ln, M, x, x, 1e-12);
+        am__dropout_fwd(m, d->emb_drop, M * H, x);
         if (ohs) s = put_hidden(out, 0, B, T, H, x);
     }
     for (int64_t li = 0; s == AM_OK && li < d->layers; li++) {
@@ -81,13 +82,15 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
         am__linear_fwd(l->q, M, x, q);
         am__linear_fwd(l->k, M, x, k);
         am__linear_fwd(l->v, M, x, v);
-        am__attention_f32(B, T, T, d->heads, d->heads, D, q, H, k, H, v, H, madd, false, NULL, 1.0f / sqrtf((float)D), ctx, H);
+        am__attention_dropout_f32(B, T, T, d->heads, d->heads, D, q, H, k, H, v, H, madd, false, NULL, 1.0f / sqrtf((float)D),
+                                  am__dropout_p(l->probs_drop), am__dropout_seed(m), ctx, H);
         am__linear_fwd(l->o, M, ctx, a);
         for (int64_t i = 0; i < M * H; i++) a[i] += x[i];
         am__layernorm_fwd(l->sa_ln, M, a, a, 1e-12);
         am__linear_fwd(l->lin1, M, a, f);
         am__act_f32(d->act, M * d->hidden, f);
         am__linear_fwd(l->lin2, M, f, x);
+        am__dropout_fwd(m, l->ffn_drop, M * H, x);
         for (int64_t i = 0; i < M * H; i++) x[i] += a[i];
         am__layernorm_fwd(l->out_ln, M, x, x, 1e-12);
         if (ohs) s = put_hidden(out, (int)li + 1, B, T, H, x);
@@ -108,6 +111,7 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
                 for (int64_t bi = 0; bi < B; bi++) memcpy(first + bi * H, x + bi * T * H, (size_t)H * sizeof(float));
                 am__linear_fwd(d->pre, B, first, pre);
                 am__act_f32(AM_ACT_RELU, B * H, pre);
+                am__dropout_fwd(m, d->head_drop, B * H, pre);
                 am__linear_fwd(d->classifier, B, pre, logits);
                 int64_t shape[2] = {B, L};
                 s = am__put_output(out, "logits", 2, shape, logits);
@@ -117,8 +121,14 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
             free(logits);
             break;
         }
-        case AM_TASK_TOKEN_CLASSIFICATION: s = am__token_head_forward(d->classifier, B, T, x, out); break;
-        case AM_TASK_QUESTION_ANSWERING: s = am__qa_head_forward(d->qa, B, T, x, out); break;
+        case AM_TASK_TOKEN_CLASSIFICATION:
+            am__dropout_fwd(m, d->head_drop, M * H, x);
+            s = am__token_head_forward(d->classifier, B, T, x, out);
+            break;
+        case AM_TASK_QUESTION_ANSWERING:
+            am__dropout_fwd(m, d->head_drop, M * H, x);
+            s = am__qa_head_forward(d->qa, B, T, x, out);
+            break;
         case AM_TASK_MASKED_LM: {
             int64_t VV = am__module_find_param(d->vp, "weight")->shape[0];
             float *logits = malloc((size_t)(M * VV) * sizeof(float));
@@ -179,7 +189,7 @@ am_status am__distilbert_build(am_model *m) {
     d->pos = am__nn_embedding(emb, "position_embeddings", P, d->dim, -1);
     if (am__config_bool(c, "sinusoidal_pos_embds", false)) d->pos->params[0].trainable = false;
     d->emb_ln = am__nn_layernorm(emb, "LayerNorm", d->dim, 1e-12);
-    am__nn_dropout(emb, "dropout", dp);
+    d->emb_drop = am__nn_dropout(emb, "dropout", dp);
     int64_t bs[2] = {1, P};
     am__module_buffer(emb, "position_ids", AM_I64, 2, bs, false)->init = AM_INIT_ARANGE;
     am__module *tr = am__module_new(base, "transformer", "Transformer");
@@ -191,15 +201,15 @@ am_status am__distilbert_build(am_model *m) {
         snprintf(idx, sizeof idx, "%lld", (long long)i);
         am__module *L = am__module_new(list, idx, "TransformerBlock");
         am__module *att = am__module_new(L, "attention", "MultiHeadSelfAttention");
-        am__nn_dropout(att, "dropout", ap);
         dlayer *l = &d->layer[i];
+        l->probs_drop = am__nn_dropout(att, "dropout", ap);
         l->q = am__nn_linear(att, "q_lin", d->dim, d->dim, true);
         l->k = am__nn_linear(att, "k_lin", d->dim, d->dim, true);
         l->v = am__nn_linear(att, "v_lin", d->dim, d->dim, true);
         l->o = am__nn_linear(att, "out_lin", d->dim, d->dim, true);
         l->sa_ln = am__nn_layernorm(L, "sa_layer_norm", d->dim, 1e-12);
         am__module *ffn = am__module_new(L, "ffn", "FFN");
-        am__nn_dropout(ffn, "dropout", dp);
+        l->ffn_drop = am__nn_dropout(ffn, "dropout", dp);
         l->lin1 = am__nn_linear(ffn, "lin1", d->dim, d->hidden, true);
         l->lin2 = am__nn_linear(ffn, "lin2", d->hidden, d->dim, true);
         am__nn_leaf(ffn, "activation", act_cls);
@@ -211,16 +221,16 @@ am_status am__distilbert_build(am_model *m) {
     case AM_TASK_SEQUENCE_CLASSIFICATION:
         d->pre = am__nn_linear(root, "pre_classifier", d->dim, d->dim, true);
         d->classifier = am__nn_linear(root, "classifier", d->dim, NL, true);
-        am__nn_dropout(root, "dropout", am__config_float(c, "seq_classif_dropout", 0.2));
+        d->head_drop = am__nn_dropout(root, "dropout", am__config_float(c, "seq_classif_dropout", 0.2));
         break;
     case AM_TASK_TOKEN_CLASSIFICATION:
-        am__nn_dropout(root, "dropout", dp);
+        d->head_drop = am__nn_dropout(root, "dropout", dp);
         d->classifier = am__nn_linear(root, "classifier", d->dim, NL, true);
         break;
     case AM_TASK_QUESTION_ANSWERING:
         if (NL != 2) return am__error(AM_ERR_FORMAT, "config: num_labels should be 2 for DistilBertForQuestionAnswering, got %lld", (long long)NL);
         d->qa = am__nn_linear(root, "qa_outputs", d->dim, NL, true);
-        am__nn_dropout(root, "dropout", am__config_float(c, "qa_dropout", 0.1));
+        d->head_drop = am__nn_dropout(root, "dropout", am__config_float(c, "qa_dropout", 0.1));
         break;
     case AM_TASK_MASKED_LM:
         d->vt = am__nn_linear(root, "vocab_transform", d->dim, d->dim, true);

@@ -32,6 +32,7 @@ struct am_model {
     /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
     const char *const *input_names;
     char *name_or_path;
+    uint64_t dropout_seed; /* advances on every dropout call in training mode */
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
@@ -77,6 +78,12 @@ am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int
 am_status am__check_inputs(const am_model *m, const am_tensors *in);
 /* Put a float32 [d0, d1, (d2)] output into `out` (takes ownership of data copy). */
 am_status am__put_output(am_tensors *out, const char *name, int ndim, const int64_t *shape, const float *data);
+/* nn.Dropout: identity in eval mode; in training mode zeroes with the module's p. */
+void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x);
+/* The attention-probability dropout p to use (0 in eval mode). */
+float am__dropout_p(const am__module *drop);
+/* A fresh seed for kernels that apply dropout themselves. */
+uint64_t am__dropout_seed(am_model *m);
 /* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
 float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
 #endif

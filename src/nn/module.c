@@ -232,6 +232,7 @@ am__module *am__nn_layernorm(am__module *parent, const char *name, int64_t dim, 
 
 am__module *am__nn_dropout(am__module *parent, const char *name, double p) {
     am__module *m = am__module_new(parent, name, "Dropout");
+    m->p = p;
     char e[64];
     am__format_py_float(p, e, sizeof e);
     am__module_set_extra(m, "p=%s, inplace=False", e);

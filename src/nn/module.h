@@ -33,6 +33,7 @@ typedef struct am__module {
     bool is_embedding; /* nn.Embedding: excluded by num_parameters(exclude_embeddings=True) */
     int64_t padding_idx; /* Embedding: row zeroed by the init, -1 when none */
     bool is_linear;
+    double p; /* Dropout probability */
     bool training;
     struct am__module *parent;
     struct am__module **children;
