@@ -11,6 +11,7 @@ foreach(_f ${_am_fmt_lib_srcs})
 endforeach()
 
 am_add_test(test_torch_bin SOURCES ${CMAKE_SOURCE_DIR}/tests/test_torch_bin.c ${_am_fmt_shim})
-# Interop with real PyTorch (Debian python3-torch); exits 77 (skipped) when torch is not installed.
-am_add_test(test_torch_bin_pytorch SOURCES ${CMAKE_SOURCE_DIR}/tests/test_torch_bin_pytorch.c ${_am_fmt_shim})
+# Interop with real PyTorch (Debian python3-torch; ~16 s, mostly importing torch 8 times); exits 77
+# (ctest: skipped) when torch is not installed.
+am_add_test(test_torch_bin_pytorch SOURCES ${CMAKE_SOURCE_DIR}/tests/test_torch_bin_pytorch.c ${_am_fmt_shim} LABELS slow)
 set_tests_properties(test_torch_bin_pytorch PROPERTIES SKIP_RETURN_CODE 77)
