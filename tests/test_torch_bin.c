@@ -559,6 +559,17 @@ static void test_pickle_hostile(void) {
         CHECK(unpickle_str(p, o, &lim) == AM_ERR_FORMAT && err_has("allocation limit"));
         free(p);
     }
+    /* pickles real Python/PyTorch wrote (the fuzz seeds): protocol 4/5 plain values, a
+     * state_dict() OrderedDict with _metadata (BUILD), an nn.Parameter */
+    const char *good[] = {"plain_p4.pkl", "plain_p5.pkl", "ordereddict_metadata.pkl", "parameter.pkl", "torch_views.pkl"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "../fuzz/corpus/pickle/%s", good[i]);
+        size_t len = 0;
+        char *data = am_test_read_file(am_test_fixture(rel), &len);
+        CHECKF(data && unpickle_str(data, len, NULL) == AM_OK, "%s: %s", good[i], am_last_error());
+        free(data);
+    }
     /* a well-formed state-dict pickle (as torch writes it) parses into a tensor */
     {
         const char sd[] = "\x80\x02}q\x00X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage"
