@@ -795,11 +795,27 @@ static void test_shard_index(void) {
             char *p = am__shard_index_path(idx, s);
             am_tensors *ts = NULL;
             CHECK_OK(am__torch_bin_load(p, &ts));
-            for (size_t i = 0; ts && i < am_tensors_count(ts); i++) {
+            size_t nt = ts ? am_tensors_count(ts) : 0;
+            const char **names = calloc(nt + 1, sizeof *names);
+            for (size_t i = 0; i < nt; i++) {
                 const char *want = am__shard_index_file_of(idx, am_tensors_name(ts, i));
                 CHECK(want && !strcmp(want, idx->shards[s]));
                 total += am_tensor_nbytes(am_tensors_at(ts, i));
+                names[i] = am_tensors_name(ts, i);
             }
+            CHECK_OK(am__shard_index_check_shard(idx, s, names, nt, "pytorch_model.bin.index.json"));
+            if (nt > 1) { /* a tensor missing from its shard, or one the index puts elsewhere */
+                CHECK(am__shard_index_check_shard(idx, s, names, nt - 1, "pytorch_model.bin.index.json") == AM_ERR_FORMAT &&
+                      err_has(names[nt - 1]) && err_has(idx->shards[s]) && err_has("does not hold"));
+                names[nt] = "bert.embeddings.word_embeddings.weight";
+                if (strcmp(am__shard_index_file_of(idx, names[nt]), idx->shards[s]))
+                    CHECK(am__shard_index_check_shard(idx, s, names, nt + 1, "pytorch_model.bin.index.json") == AM_ERR_FORMAT &&
+                          err_has("assigns to"));
+                names[nt] = "not.in.index";
+                CHECK(am__shard_index_check_shard(idx, s, names, nt + 1, "pytorch_model.bin.index.json") == AM_ERR_FORMAT &&
+                      err_has("does not list"));
+            }
+            free(names);
             if (ts) CHECK(am_tensors_count(ts) > 0);
             am_tensors_free(ts);
             free(p);

@@ -180,6 +180,39 @@ const char *am__shard_index_file_of(const am__shard_index *idx, const char *name
     return NULL;
 }
 
+am_status am__shard_index_check_shard(const am__shard_index *idx, size_t shard, const char *const *names, size_t n,
+                                      const char *index_origin) {
+    if (shard >= idx->n_shards) return am__error(AM_ERR_INVALID_ARGUMENT, "shard index %zu out of range", shard);
+    const char *file = idx->shards[shard];
+    if (!index_origin) index_origin = "the index";
+    const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", file);
+    for (size_t i = 0; i < n; i++) {
+        const char *f = am__shard_index_file_of(idx, names[i]);
+        if (!f || strcmp(f, file)) {
+            am_status st = f ? am__error(AM_ERR_FORMAT, "%s: holds tensor '%s', which %s assigns to %s", file, names[i],
+                                         index_origin, f)
+                             : am__error(AM_ERR_FORMAT, "%s: holds tensor '%s', which %s does not list", file, names[i],
+                                         index_origin);
+            free(sorted);
+            return st;
+        }
+        sorted[i] = names[i];
+    }
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    for (size_t i = 0; i < idx->n; i++) {
+        if (strcmp(idx->files[i], file)) continue;
+        const char *key = idx->names[i];
+        if (!bsearch(&key, sorted, n, sizeof *sorted, cmp_str)) {
+            free(sorted);
+            return am__error(AM_ERR_FORMAT, "%s: tensor '%s' is listed in %s for this shard but the file does not hold it",
+                             file, key, index_origin);
+        }
+    }
+    free(sorted);
+    return AM_OK;
+}
+
 /* ---- writing ---- */
 
 static bool ends_with_ci(const char *s, size_t n, const char *suf) {

@@ -26,6 +26,11 @@ am_status am__shard_index_load(const char *index_path, am__shard_index **out);
 void am__shard_index_free(am__shard_index *idx);
 /* The shard file of a tensor name (borrowed), NULL when the index does not list it. */
 const char *am__shard_index_file_of(const am__shard_index *idx, const char *name);
+/* Checks a loaded shard against the index: every tensor the index assigns to shards[shard] is among
+ * `names`, and every one of `names` is assigned to shards[shard]. AM_ERR_FORMAT naming the shard
+ * file, the index and the first offending tensor. */
+am_status am__shard_index_check_shard(const am__shard_index *idx, size_t shard, const char *const *names, size_t n,
+                                      const char *index_origin);
 /* Full path of shard `i` (malloc'd): dir + "/" + shards[i]. */
 char *am__shard_index_path(const am__shard_index *idx, size_t i);
 

@@ -501,7 +501,7 @@ am_status am__torch_bin_save_ex(const am_tensors *ts, const char *path, bool for
     ADD("/version", "3\n", 2);
 #undef ADD
     if ((st = am__zip_writer_finish(w)) != AM_OK) goto done;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fflush(f) != 0) {
         st = am__error(AM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         goto done;
     }
