@@ -683,6 +683,10 @@ static void test_archive_hostile(void) {
     /* unknown storage class */
     CHECK(load_case("ComplexFloatStorage", "0", 6, 0, 2, sh, str, 24, NULL) == AM_ERR_FORMAT &&
           err_has("torch.ComplexFloatStorage"));
+    /* a stride-0 view of a few elements with a huge shape: refused, not allocated */
+    int64_t hshape[2] = {1 << 20, 1 << 20}, zstride[2] = {0, 0};
+    CHECK(load_case("FloatStorage", "0", 6, 0, 2, hshape, zstride, 24, NULL) == AM_ERR_FORMAT && err_has("strided view") &&
+          err_has("tensor 'w'"));
     /* too many dimensions */
     int64_t s9[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     CHECK(load_case("FloatStorage", "0", 6, 0, 9, s9, s9, 24, NULL) == AM_ERR_FORMAT && err_has("dimensions"));

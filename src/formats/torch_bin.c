@@ -60,8 +60,24 @@ static void map_free(storage_map *m) {
 }
 
 /* The storage behind a persistent id, created on first use from the zip entry data/<key>. */
+/* Bytes a load may allocate beyond the mapping (inflated storages, copies of strided views): a
+ * hostile archive could otherwise ask for far more memory than its size (a stride-0 view of one
+ * element with a huge shape, many transposed views of one big storage, a deflate bomb). */
+static uint64_t copy_budget(size_t file_len) {
+    uint64_t b = (uint64_t)file_len * 4;
+    return b > ((uint64_t)256 << 20) ? b : ((uint64_t)256 << 20);
+}
+
+static am_status spend(const char *path, uint64_t *budget, uint64_t n, const char *what) {
+    if (n > *budget)
+        return am__error(AM_ERR_FORMAT, "%s: %s would need %llu more bytes than the file's size allows (%llu left)", path,
+                         what, (unsigned long long)n, (unsigned long long)*budget);
+    *budget -= n;
+    return AM_OK;
+}
+
 static am_status get_storage(const char *path, am__mapping *map, const am__zip *z, const char *prefix, storage_map *sm,
-                             const am__pv *sv, storage_slot **out) {
+                             const am__pv *sv, uint64_t *budget, storage_slot **out) {
     bool found = false;
     storage_slot *s = map_find(sm, sv->u.storage.key, &found);
     if (!s) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
@@ -96,7 +112,8 @@ static am_status get_storage(const char *path, am__mapping *map, const am__zip *
     }
     const uint8_t *data;
     void *owned;
-    am_status st = am__zip_read(z, e, false, &data, &owned);
+    am_status st = e->method != 0 ? spend(path, budget, 2 * e->size, "inflating a storage") : AM_OK;
+    if (st == AM_OK) st = am__zip_read(z, e, false, &data, &owned);
     free(ename);
     if (st != AM_OK) return st;
     am__storage *storage;
@@ -141,7 +158,8 @@ static am_tensor *gather_strided(const void *base, am_dtype dt, int ndim, const 
     return t;
 }
 
-static am_status make_tensor(const char *path, const char *name, const am__pv *tv, storage_slot *s, am_tensor **out) {
+static am_status make_tensor(const char *path, const char *name, const am__pv *tv, storage_slot *s, uint64_t *budget,
+                             am_tensor **out) {
     *out = NULL;
     int nd = tv->u.tensor.ndim;
     const int64_t *shape = tv->u.tensor.shape, *stride = tv->u.tensor.stride;
@@ -176,7 +194,10 @@ static am_status make_tensor(const char *path, const char *name, const am__pv *t
         expect *= shape[i];
     }
     if (contiguous) *out = am__tensor_view_storage(s->st, (size_t)tv->u.tensor.offset * es, dt, nd, shape);
-    else *out = gather_strided((const char *)s->st->ptr + (size_t)tv->u.tensor.offset * es, dt, nd, shape, stride);
+    else if (spend(path, budget, (uint64_t)numel * es, "copying a strided view") != AM_OK) {
+        am__error_prefix("tensor '%s'", name);
+        return AM_ERR_FORMAT;
+    } else *out = gather_strided((const char *)s->st->ptr + (size_t)tv->u.tensor.offset * es, dt, nd, shape, stride);
     if (!*out) {
         am__error_prefix("%s: tensor '%s'", path, name);
         return AM_ERR_NO_MEMORY;
@@ -198,6 +219,7 @@ am_status am__torch_bin_load(const char *path, am_tensors **out) {
     am__pickle *pk = NULL;
     am_tensors *ts = NULL;
     storage_map sm = {0};
+    uint64_t budget = copy_budget(map->len);
     void *pkl_owned = NULL;
     char *prefix = NULL;
     am_status st;
@@ -270,9 +292,9 @@ am_status am__torch_bin_load(const char *path, am_tensors **out) {
             continue;
         }
         storage_slot *slot = NULL;
-        if ((st = get_storage(path, map, z, prefix, &sm, v->u.tensor.storage, &slot)) != AM_OK) goto done;
+        if ((st = get_storage(path, map, z, prefix, &sm, v->u.tensor.storage, &budget, &slot)) != AM_OK) goto done;
         am_tensor *t;
-        if ((st = make_tensor(path, k->u.s.p, v, slot, &t)) != AM_OK) goto done;
+        if ((st = make_tensor(path, k->u.s.p, v, slot, &budget, &t)) != AM_OK) goto done;
         st = am_tensors_set(ts, k->u.s.p, t);
         am_tensor_free(t);
         if (st != AM_OK) goto done;
