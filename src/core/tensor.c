@@ -198,6 +198,58 @@ am_tensor *am__tensor_view_mapping(am__mapping *map, const void *ptr, am_dtype d
     return t;
 }
 
+am__storage *am__storage_new(size_t nbytes) {
+    am__storage *st = calloc(1, sizeof *st);
+    void *p = am__aligned_alloc(nbytes);
+    if (!st || !p) {
+        free(st);
+        free(p);
+        am__error(AM_ERR_NO_MEMORY, "storage: cannot allocate %zu bytes", nbytes);
+        return NULL;
+    }
+    st->refcount = 1;
+    st->ptr = p;
+    st->nbytes = nbytes;
+    return st;
+}
+
+am__storage *am__storage_from_mapping(am__mapping *map, const void *ptr, size_t nbytes) {
+    am__storage *st = calloc(1, sizeof *st);
+    if (!st) {
+        am__error(AM_ERR_NO_MEMORY, "storage: out of memory");
+        return NULL;
+    }
+    st->refcount = 1;
+    st->ptr = (void *)ptr;
+    st->nbytes = nbytes;
+    st->map = am__mapping_retain(map);
+    return st;
+}
+
+void am__storage_release(am__storage *st) {
+    if (!st || __atomic_sub_fetch(&st->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (st->map) am__mapping_release(st->map);
+    else free(st->ptr);
+    free(st);
+}
+
+am_tensor *am__tensor_view_storage(am__storage *st, size_t byte_offset, am_dtype dt, int ndim, const int64_t *shape) {
+    am_tensor *t = tensor_alloc_header(dt, ndim, shape);
+    if (!t) return NULL;
+    size_t nbytes = 0;
+    bool ovf = __builtin_mul_overflow((size_t)am__shape_numel(ndim, shape), am_dtype_size(dt), &nbytes);
+    if (ovf || byte_offset > st->nbytes || nbytes > st->nbytes - byte_offset) {
+        free(t);
+        am__error(AM_ERR_SHAPE, "tensor view of %zu bytes at offset %zu does not fit its storage of %zu bytes", nbytes,
+                  byte_offset, st->nbytes);
+        return NULL;
+    }
+    t->storage = st;
+    __atomic_add_fetch(&st->refcount, 1, __ATOMIC_RELAXED);
+    t->data = (char *)st->ptr + byte_offset;
+    return t;
+}
+
 am_tensor *am__tensor_reshape(am_tensor *t, int ndim, const int64_t *shape) {
     if (am__shape_numel(ndim, shape) != am_tensor_numel(t) || !am__tensor_is_contiguous(t)) {
         am__error(AM_ERR_SHAPE, "reshape: element count differs");
@@ -221,12 +273,7 @@ am_tensor *am_tensor_retain(am_tensor *t) {
 void am_tensor_free(am_tensor *t) {
     if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (t->packed && t->packed_free) t->packed_free(t->packed);
-    am__storage *st = t->storage;
-    if (st && __atomic_sub_fetch(&st->refcount, 1, __ATOMIC_ACQ_REL) == 0) {
-        if (st->map) am__mapping_release(st->map);
-        else free(st->ptr);
-        free(st);
-    }
+    am__storage_release(t->storage);
     free(t);
 }
 

@@ -36,6 +36,14 @@ struct am_tensor {
     void (*packed_free)(void *);
 };
 
+/* Storages shared by several tensors (tied weights, views into one torch storage). Both start
+ * with one reference, which the caller drops with am__storage_release once its tensors hold theirs. */
+am__storage *am__storage_new(size_t nbytes); /* owned, 64-byte aligned, uninitialised */
+am__storage *am__storage_from_mapping(am__mapping *map, const void *ptr, size_t nbytes); /* retains map */
+void am__storage_release(am__storage *st);
+/* A contiguous tensor viewing st->ptr + byte_offset (retains st). Error if the view does not fit. */
+am_tensor *am__tensor_view_storage(am__storage *st, size_t byte_offset, am_dtype dt, int ndim, const int64_t *shape);
+
 /* Uninitialised contiguous tensor (64-byte aligned). */
 am_tensor *am__tensor_empty(am_dtype dt, int ndim, const int64_t *shape);
 /* A contiguous tensor viewing `nbytes` at `ptr` inside `map` (retains the mapping). */
