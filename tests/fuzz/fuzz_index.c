@@ -3,7 +3,6 @@
 #include "formats/shard_index.h"
 #include <stdlib.h>
 #include <string.h>
-#include "fuzz_fmt_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *s = malloc(size + 1);

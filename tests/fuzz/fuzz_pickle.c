@@ -3,7 +3,6 @@
 #include "core/error.h"
 #include "formats/pickle.h"
 #include <stdlib.h>
-#include "fuzz_fmt_replay.h"
 
 static size_t walk(const am__pv *v, int depth, size_t budget) {
     if (!v || depth > 80 || budget == 0) return budget;

@@ -2,7 +2,6 @@
 #include "core/error.h"
 #include "formats/zip.h"
 #include <stdlib.h>
-#include "fuzz_fmt_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     am__zip *z = NULL;
