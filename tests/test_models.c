@@ -2,6 +2,7 @@
  * within the case's atol/rtol (full tensors), stats, repr, config repr, loading report and log,
  * and the save_pretrained round trip (files, tensor names/dtypes/shapes, config keys and types,
  * outputs bit-exact after reloading). */
+#include "formats/torch_bin.h"
 #include "harness.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -232,7 +233,12 @@ static void check_save(const cJSON *ej, am_model *m, const am_tensors *first_out
     char *dir = mkdtemp(tmpl);
     CHECK(dir != NULL);
     if (!dir) return;
-    CHECK_OK(am_model_save_pretrained(m, dir, NULL));
+    am_save_options so = am_save_options_default();
+    const cJSON *skw = cJSON_GetObjectItem(rt, "save_kwargs");
+    if (cJSON_IsFalse(cJSON_GetObjectItem(skw, "safe_serialization"))) so.format = AM_SAVE_BIN;
+    const cJSON *mss = cJSON_GetObjectItem(skw, "max_shard_size");
+    if (cJSON_IsString(mss)) so.max_shard_size = mss->valuestring;
+    CHECK_OK(am_model_save_pretrained(m, dir, &so));
     /* files */
     const cJSON *files = cJSON_GetObjectItem(rt, "files");
     char cmd[4400];
@@ -248,27 +254,46 @@ static void check_save(const cJSON *ej, am_model *m, const am_tensors *first_out
         snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(f, "name")->valuestring);
         CHECKF(access(p, F_OK) == 0, "[%s] saved file %s", g_case, p);
     }
-    /* tensors in model.safetensors */
-    const cJSON *weights = cJSON_GetObjectItem(cJSON_GetObjectItem(rt, "weights"), "model.safetensors");
-    if (weights) {
+    /* tensors of every weight file: names, dtypes, shapes */
+    for (const cJSON *wf = cJSON_GetObjectItem(rt, "weights")->child; wf; wf = wf->next) {
         char p[4400];
-        snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        am_tensors *saved = am_tensors_load_safetensors(p);
-        CHECK(saved != NULL);
-        const cJSON *tl = cJSON_GetObjectItem(weights, "tensors");
-        CHECKF(saved && (int)am_tensors_count(saved) == cJSON_GetArraySize(tl), "[%s] saved %zu tensors, want %d", g_case, am_tensors_count(saved),
-               cJSON_GetArraySize(tl));
+        snprintf(p, sizeof p, "%s/%s", dir, wf->string);
+        bool bin = strstr(wf->string, ".bin") != NULL;
+        am_tensors *saved = NULL;
+        if (bin) CHECK_OK(am__torch_bin_load(p, &saved));
+        else saved = am_tensors_load_safetensors(p);
+        CHECKF(saved != NULL, "[%s] read back %s", g_case, p);
+        const cJSON *tl = cJSON_GetObjectItem(wf, "tensors");
+        CHECKF(saved && (int)am_tensors_count(saved) == cJSON_GetArraySize(tl), "[%s] %s: %zu tensors, want %d", g_case, wf->string,
+               am_tensors_count(saved), cJSON_GetArraySize(tl));
         for (const cJSON *t = tl->child; t && saved; t = t->next) {
             am_tensor *x = am_tensors_get(saved, cJSON_GetObjectItem(t, "name")->valuestring);
             CHECKF(x != NULL, "[%s] saved tensor %s", g_case, cJSON_GetObjectItem(t, "name")->valuestring);
             if (!x) continue;
-            CHECK(!strcmp(am_dtype_st_name(am_tensor_dtype(x)), cJSON_GetObjectItem(t, "dtype")->valuestring));
+            const char *dt = cJSON_GetObjectItem(t, "dtype")->valuestring;
+            CHECK(!strcmp(bin ? am_dtype_name(am_tensor_dtype(x)) : am_dtype_st_name(am_tensor_dtype(x)), dt));
             const cJSON *sh = cJSON_GetObjectItem(t, "shape");
             CHECK(am_tensor_ndim(x) == cJSON_GetArraySize(sh));
             int d = 0;
             for (const cJSON *s = sh->child; s; s = s->next, d++) CHECK(am_tensor_dim(x, d) == (int64_t)s->valuedouble);
         }
         am_tensors_free(saved);
+    }
+    /* the shard index, exactly */
+    const cJSON *idx = cJSON_GetObjectItem(rt, "index");
+    if (cJSON_IsObject(idx)) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(idx, "file")->valuestring);
+        char *text = am_test_read_file(p, NULL);
+        cJSON *got = text ? cJSON_Parse(text) : NULL;
+        CHECKF(got && cJSON_Compare(got, cJSON_GetObjectItem(idx, "content"), true), "[%s] index %s content", g_case, p);
+        char wantp[4400];
+        snprintf(wantp, sizeof wantp, "%s/%s", g_dir, cJSON_GetObjectItem(idx, "file")->valuestring);
+        char *want = am_test_read_file(wantp, NULL);
+        CHECKF(want && text && !strcmp(want, text), "[%s] index file bytes equal transformers'", g_case);
+        free(want);
+        cJSON_Delete(got);
+        free(text);
     }
     char p[4400];
     snprintf(p, sizeof p, "%s/config.json", dir);
@@ -300,6 +325,58 @@ static void check_save(const cJSON *ej, am_model *m, const am_tensors *first_out
     }
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
+}
+
+/* alt_loads: other from_pretrained calls on the same folder (use_safetensors=False, ...) */
+static void check_alt_loads(const cJSON *ej, const am_tensors *exp, am_task task) {
+    const cJSON *alts = cJSON_GetObjectItem(ej, "alt_loads");
+    for (const cJSON *a = alts ? alts->child : NULL; a; a = a->next) {
+        const char *name = cJSON_GetObjectItem(a, "name")->valuestring;
+        am_load_options o = am_load_options_default();
+        const cJSON *kw = cJSON_GetObjectItem(a, "kwargs");
+        bool supported = true;
+        for (const cJSON *k = kw ? kw->child : NULL; k; k = k->next) {
+            if (!strcmp(k->string, "use_safetensors")) o.use_safetensors = cJSON_IsTrue(k);
+            else if (!strcmp(k->string, "torch_dtype")) supported = am_dtype_parse(k->valuestring, &o.dtype) == AM_OK;
+            else supported = false;
+        }
+        CHECKF(supported, "[%s] alt load %s: unsupported kwargs", g_case, name);
+        if (!supported) continue;
+        am_model *m = am_model_from_pretrained(task, g_dir, &o);
+        CHECKF(m != NULL, "[%s] alt load %s: %s", g_case, name, am_last_error());
+        if (!m) continue;
+        const cJSON *st = cJSON_GetObjectItem(a, "stats");
+        CHECK(am_model_num_parameters(m, false, false) == (int64_t)cJSON_GetObjectItem(st, "num_parameters")->valuedouble);
+        CHECKF(am_model_memory_footprint(m, true) == (int64_t)cJSON_GetObjectItem(st, "memory_footprint")->valuedouble, "[%s] alt %s footprint %lld",
+               g_case, name, (long long)am_model_memory_footprint(m, true));
+        CHECKF(!strcmp(am_dtype_name(am_model_dtype(m)), cJSON_GetObjectItem(st, "dtype")->valuestring), "[%s] alt %s dtype %s", g_case, name,
+               am_dtype_name(am_model_dtype(m)));
+        const cJSON *ot = cJSON_GetObjectItem(a, "output_tensors");
+        if (cJSON_GetArraySize(ot) > 0) {
+            /* outputs stored as <prefix>.<name> (auto.logits, alt_bin.last_hidden_state) with their tolerance */
+            am_tensors *in = inputs_from(exp, "in.");
+            am_tensors *out = am_model_forward(m, in, NULL);
+            CHECKF(out != NULL, "[%s] alt %s forward: %s", g_case, name, am_last_error());
+            for (const cJSON *t = ot->child; t && out; t = t->next) {
+                const char *full = cJSON_IsString(t) ? t->valuestring : t->string;
+                const char *dot = strchr(full, '.');
+                double atol = 1e-4, rtol = 1e-4;
+                const cJSON *spec = cJSON_GetObjectItem(cJSON_GetObjectItem(ej, "outputs"), full);
+                if (spec && cJSON_GetObjectItem(spec, "atol")) atol = cJSON_GetObjectItem(spec, "atol")->valuedouble;
+                if (spec && cJSON_GetObjectItem(spec, "rtol")) rtol = cJSON_GetObjectItem(spec, "rtol")->valuedouble;
+                if (cJSON_IsObject(t)) {
+                    if (cJSON_GetObjectItem(t, "atol")) atol = cJSON_GetObjectItem(t, "atol")->valuedouble;
+                    if (cJSON_GetObjectItem(t, "rtol")) rtol = cJSON_GetObjectItem(t, "rtol")->valuedouble;
+                }
+                if (!dot || !am_tensors_get(exp, full)) continue;
+                CHECKF(compare_tensor(full, am_tensors_get(out, dot + 1), am_tensors_get(exp, full), atol, rtol, false) == 0, "[%s] alt %s %s", g_case,
+                       name, full);
+            }
+            am_tensors_free(out);
+            am_tensors_free(in);
+        }
+        am_model_free(m);
+    }
 }
 
 /* The CLI path: `automodel forward` and `automodel info --json` on the same case. */
@@ -406,6 +483,7 @@ int am_test_main(int argc, char **argv) {
         free(want);
         am_free(crepr);
         if (out) check_save(ej, m, out, exp, &lo, task);
+        check_alt_loads(ej, exp, task);
         check_cli(ej, exp, am_task_name(task), extra);
         am_tensors_free(out);
         am_tensors_free(in);

@@ -7,6 +7,8 @@
 #include "core/rng.h"
 #include "core/util.h"
 #include "formats/safetensors.h"
+#include "formats/shard_index.h"
+#include "formats/torch_bin.h"
 #include <math.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -96,16 +98,46 @@ static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
     return AM_OK;
 }
 
-static am_status ckpt_add_safetensors(ckpt *c, const char *path) {
-    am__st_file *f = am__st_open(path);
-    if (!f) return AM_ERR_FORMAT;
-    am_status s = am__st_check_format(f);
-    for (size_t i = 0; s == AM_OK && i < f->n; i++) {
-        am_tensor *t = am__st_tensor(f, i);
-        if (!t) s = AM_ERR_NO_MEMORY;
-        else s = ckpt_add(c, f->entries[i].name, t);
+/* Adds every tensor of one weight file; `names`/`n` (optional) receive the file's raw names. */
+static am_status ckpt_add_file(ckpt *c, const char *path, bool safetensors, strv *names) {
+    am_status s = AM_OK;
+    if (safetensors) {
+        am__st_file *f = am__st_open(path);
+        if (!f) return AM_ERR_FORMAT;
+        s = am__st_check_format(f);
+        for (size_t i = 0; s == AM_OK && i < f->n; i++) {
+            am_tensor *t = am__st_tensor(f, i);
+            if (!t) s = AM_ERR_NO_MEMORY;
+            else s = ckpt_add(c, f->entries[i].name, t);
+            if (s == AM_OK && names) strv_push(names, f->entries[i].name);
+        }
+        am__st_close(f);
+        return s;
     }
-    am__st_close(f);
+    am_tensors *ts = NULL;
+    s = am__torch_bin_load(path, &ts);
+    for (size_t i = 0; s == AM_OK && i < am_tensors_count(ts); i++) {
+        s = ckpt_add(c, am_tensors_name(ts, i), am_tensor_retain(am_tensors_at(ts, i)));
+        if (s == AM_OK && names) strv_push(names, am_tensors_name(ts, i));
+    }
+    am_tensors_free(ts);
+    return s;
+}
+
+/* A sharded checkpoint: every shard listed by the index must exist and hold exactly the tensors
+ * the index assigns to it. */
+static am_status ckpt_add_sharded(ckpt *c, const char *index_path, bool safetensors) {
+    am__shard_index *idx = NULL;
+    am_status s = am__shard_index_load(index_path, &idx);
+    for (size_t i = 0; s == AM_OK && i < idx->n_shards; i++) {
+        char *p = am__shard_index_path(idx, i);
+        strv names = {0};
+        s = p ? ckpt_add_file(c, p, safetensors, &names) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        if (s == AM_OK) s = am__shard_index_check_shard(idx, i, (const char *const *)names.v, names.n, index_path);
+        strv_free(&names);
+        free(p);
+    }
+    am__shard_index_free(idx);
     return s;
 }
 
@@ -119,8 +151,8 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
             continue;
         }
         c->file = p;
-        if (i == 0) return ckpt_add_safetensors(c, p);
-        return am__error(AM_ERR_UNSUPPORTED, "%s: this checkpoint layout is not supported by this build", p);
+        if (i == 0 || i == 2) return ckpt_add_file(c, p, i == 0, NULL);
+        return ckpt_add_sharded(c, p, i == 1);
     }
     return am__error(AM_ERR_NOT_FOUND,
                      "%s: no file named model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json found%s",

@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "formats/safetensors.h"
+#include "formats/shard_index.h"
+#include "formats/torch_bin.h"
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,8 +243,9 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     am_save_options o = am_save_options_default();
     if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
     if (!m || !dir) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: NULL argument");
-    if (o.format != AM_SAVE_SAFETENSORS) return am__error(AM_ERR_UNSUPPORTED, "save_pretrained: only safetensors is supported by this build");
-    if (o.max_shard_size) return am__error(AM_ERR_UNSUPPORTED, "save_pretrained: sharding is not supported by this build");
+    if (o.format != AM_SAVE_SAFETENSORS && o.format != AM_SAVE_BIN) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: unknown format");
+    if (o.dtype != AM_DTYPE_AUTO && !am__dtype_is_float(o.dtype))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: dtype must be float32, float16 or bfloat16");
     if (am__is_file(dir)) return am__error(AM_ERR_IO, "%s: provided path should be a directory, not a file", dir);
     am_status s = am__mkdirs(dir);
     if (s != AM_OK) return s;
@@ -252,7 +255,7 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     cJSON_AddItemToArray(arch, cJSON_CreateString(m->spec->class_name));
     if (cJSON_GetObjectItemCaseSensitive(cfg->values, "architectures")) cJSON_ReplaceItemInObjectCaseSensitive(cfg->values, "architectures", arch);
     else cJSON_AddItemToObject(cfg->values, "architectures", arch);
-    am_config_set_string(cfg, "torch_dtype", am_dtype_name(am_model_dtype(m)));
+    am_config_set_string(cfg, "torch_dtype", am_dtype_name(o.dtype != AM_DTYPE_AUTO ? o.dtype : am_model_dtype(m)));
     char *cj = am_config_to_json_string(cfg);
     am_config_free(cfg);
     char *p = am__path_join(dir, "config.json");
@@ -270,24 +273,97 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     am__named_param *np;
     size_t n = state_dict(m, &np);
     bool *keep = calloc(n + 1, sizeof *keep);
-    size_t k = dedupe_shared(m, np, n, keep);
-    const char **names = calloc(k + 1, sizeof *names);
-    am_tensor **ts = calloc(k + 1, sizeof *ts);
+    bool st = o.format == AM_SAVE_SAFETENSORS;
+    /* safetensors stores one name per shared tensor; .bin stores every alias on one storage */
+    if (st) dedupe_shared(m, np, n, keep);
+    else
+        for (size_t i = 0; i < n; i++) keep[i] = true;
+    const char **names = calloc(n + 1, sizeof *names);
+    am_tensor **ts = calloc(n + 1, sizeof *ts);
     size_t j = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; s == AM_OK && i < n; i++)
         if (keep[i]) {
-            if (!np[i].p->t) {
-                s = am__error(AM_ERR_INTERNAL, "save_pretrained: parameter %s has no value", np[i].name);
+            if (!np[i].p->t) s = am__error(AM_ERR_INTERNAL, "save_pretrained: parameter %s has no value", np[i].name);
+            names[j] = np[i].name;
+            ts[j++] = np[i].p->t ? am_tensor_retain(np[i].p->t) : NULL;
+        }
+    /* an explicit dtype converts floating tensors, keeping shared ones shared */
+    if (s == AM_OK && o.dtype != AM_DTYPE_AUTO)
+        for (size_t i = 0; i < j && s == AM_OK; i++) {
+            if (!am__dtype_is_float(ts[i]->dtype) || ts[i]->dtype == o.dtype) continue;
+            am_tensor *old = ts[i], *cv = am__tensor_convert(old, o.dtype);
+            if (!cv) {
+                s = AM_ERR_NO_MEMORY;
                 break;
             }
-            names[j] = np[i].name;
-            ts[j++] = np[i].p->t;
+            for (size_t k = i; k < j; k++)
+                if (ts[k] == old) {
+                    am_tensor_free(ts[k]);
+                    ts[k] = am_tensor_retain(cv);
+                }
+            am_tensor_free(cv);
         }
-    if (s == AM_OK) {
-        p = am__path_join(dir, "model.safetensors");
-        s = am__st_write(p, j, names, ts);
-        free(p);
+    const char *wname = st ? "model.safetensors" : "pytorch_model.bin";
+    uint64_t max_bytes = 0;
+    if (s == AM_OK && o.max_shard_size) s = am__parse_shard_size(o.max_shard_size, &max_bytes);
+    am__shard_plan plan = {0};
+    if (s == AM_OK && max_bytes) {
+        uint64_t *sizes = calloc(j + 1, sizeof *sizes);
+        const void **ids = calloc(j + 1, sizeof *ids);
+        for (size_t i = 0; i < j; i++) {
+            sizes[i] = am_tensor_nbytes(ts[i]);
+            ids[i] = ts[i]->storage;
+        }
+        s = am__plan_shards(j, sizes, ids, max_bytes, &plan);
+        free(sizes);
+        free(ids);
     }
+    size_t nshards = plan.n_shards ? plan.n_shards : 1;
+    char **written = calloc(nshards + 2, sizeof *written);
+    size_t n_written = 0;
+    for (size_t sh = 0; s == AM_OK && sh < nshards; sh++) {
+        char *fname = nshards > 1 ? am__shard_file_name(wname, sh, nshards) : am__strdup(wname);
+        const char **sn = calloc(j + 1, sizeof *sn);
+        am_tensor **stt = calloc(j + 1, sizeof *stt);
+        size_t k = 0;
+        am_tensors *group = st ? NULL : am_tensors_new();
+        for (size_t i = 0; i < j; i++)
+            if (nshards == 1 || plan.shard_of[i] == sh) {
+                sn[k] = names[i];
+                stt[k++] = ts[i];
+                if (group) am_tensors_set(group, names[i], ts[i]);
+            }
+        p = am__path_join(dir, fname);
+        s = st ? am__st_write(p, k, sn, stt) : am__torch_bin_save(group, p);
+        if (s == AM_OK) written[n_written++] = p;
+        else free(p);
+        am_tensors_free(group);
+        free(sn);
+        free(stt);
+        free(fname);
+    }
+    if (s == AM_OK && nshards > 1) {
+        const char **files = calloc(j + 1, sizeof *files);
+        char **fn = calloc(nshards, sizeof *fn);
+        for (size_t sh = 0; sh < nshards; sh++) fn[sh] = am__shard_file_name(wname, sh, nshards);
+        for (size_t i = 0; i < j; i++) files[i] = fn[plan.shard_of[i]];
+        char *ij = am__shard_index_json(plan.total_size, j, names, files);
+        char iname[64];
+        snprintf(iname, sizeof iname, "%s.index.json", wname);
+        p = am__path_join(dir, iname);
+        s = ij ? am__write_file_atomic(p, ij, strlen(ij)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        free(p);
+        free(ij);
+        for (size_t sh = 0; sh < nshards; sh++) free(fn[sh]);
+        free(fn);
+        free(files);
+    }
+    if (s != AM_OK) /* nothing half-written: remove the weight files this call wrote */
+        for (size_t i = 0; i < n_written; i++) unlink(written[i]);
+    for (size_t i = 0; i < n_written; i++) free(written[i]);
+    free(written);
+    am__shard_plan_free(&plan);
+    for (size_t i = 0; i < j; i++) am_tensor_free(ts[i]);
     free(names);
     free(ts);
     free(keep);
