@@ -253,6 +253,9 @@ int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exc
 int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
 void am_model_train(am_model *m, bool training);
 bool am_model_is_training(const am_model *m);
+/* model.to(dtype): converts floating parameters and buffers (float32, float16, bfloat16), keeping
+ * tied parameters tied and _keep_in_fp32_modules in float32. */
+am_status am_model_to_dtype(am_model *m, am_dtype dt);
 /* print(model): the same text as PyTorch's repr, plus a newline. */
 am_status am_model_print(const am_model *m, FILE *out);
 /* Owned string (am_free). */

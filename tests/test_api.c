@@ -134,6 +134,50 @@ int am_test_main(int argc, char **argv) {
     am_model_free(a3);
     am_config_free(c);
 
+    /* precision: torch_dtype=bfloat16 / float16, model.to(dtype), "auto" from a saved bf16 model */
+    {
+        am_model *f32 = am_model_from_pretrained(AM_TASK_AUTO, dir, NULL);
+        am_load_options lo = am_load_options_default();
+        lo.dtype = AM_BF16;
+        am_model *bf = am_model_from_pretrained(AM_TASK_AUTO, dir, &lo);
+        CHECKF(f32 && bf, "%s", am_last_error());
+        if (f32 && bf) {
+            CHECK(am_model_dtype(bf) == AM_BF16);
+            CHECK(am_tensor_dtype(am_model_get_parameter(bf, "classifier.weight")) == AM_BF16);
+            /* parameters at 2 bytes, int64 buffers unchanged */
+            CHECK(am_model_memory_footprint(bf, false) * 2 == am_model_memory_footprint(f32, false));
+            CHECK(am_model_memory_footprint(bf, true) - am_model_memory_footprint(bf, false) == 1024);
+            am_tensors *in = ids_input(2, 5, 99);
+            am_tensors *o1 = am_model_forward(f32, in, NULL), *o2 = am_model_forward(bf, in, NULL);
+            double d = max_diff(o1, o2, "logits");
+            CHECKF(o2 && d < 0.05 && d > 0, "bf16 logits differ from float32 by %g", d);
+            am_tensors_free(o1);
+            am_tensors_free(o2);
+            /* save bf16, reload with auto -> bf16, default -> float32 */
+            CHECK_OK(am_model_save_pretrained(bf, "/tmp/am_api_bf16", NULL));
+            lo.dtype = AM_DTYPE_AUTO;
+            am_model *back = am_model_from_pretrained(AM_TASK_AUTO, "/tmp/am_api_bf16", &lo);
+            CHECK(back && am_model_dtype(back) == AM_BF16);
+            const char *td = NULL;
+            CHECK(back && am_config_get_string(am_model_config(back), "torch_dtype", &td) == AM_OK && !strcmp(td, "bfloat16"));
+            am_model *back32 = am_model_from_pretrained(AM_TASK_AUTO, "/tmp/am_api_bf16", NULL);
+            CHECK(back32 && am_model_dtype(back32) == AM_F32);
+            /* to(float16) and back keeps shapes, dtype and the forward finite */
+            CHECK_OK(am_model_to_dtype(back32, AM_F16));
+            CHECK(am_model_dtype(back32) == AM_F16);
+            am_tensors *o3 = am_model_forward(back32, in, NULL);
+            CHECK(o3 && isfinite(((const float *)am_tensor_cdata(am_tensors_get(o3, "logits")))[0]));
+            am_tensors_free(o3);
+            CHECK(am_model_to_dtype(back32, AM_I64) != AM_OK);
+            am_model_free(back);
+            am_model_free(back32);
+            am_tensors_free(in);
+            CHECK(system("rm -rf /tmp/am_api_bf16") == 0);
+        }
+        am_model_free(f32);
+        am_model_free(bf);
+    }
+
     /* names */
     am_task t;
     CHECK(am_task_parse("question-answering", &t) == AM_OK && t == AM_TASK_QUESTION_ANSWERING);

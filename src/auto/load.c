@@ -175,6 +175,13 @@ static bool rx_any(const char *const *pats, const char *s) {
 /* transformers' _init_weights: Linear/Embedding weight ~ N(0, initializer_range), biases 0, norm
  * weights 1, the Embedding padding row 0. `torch_default` gives nn.Linear's own reset_parameters
  * (U(-1/sqrt(fan_in), 1/sqrt(fan_in))), which mismatched keys keep. */
+/* The dtype a parameter or buffer holds in a model of dtype m->dtype: floating parameters and
+ * floating buffers follow the model, except those kept in float32. */
+static am_dtype param_dtype(const am_model *m, const am__param *p) {
+    if (p->is_buffer) return am__dtype_is_float(p->dtype) && !p->keep_fp32 ? m->dtype : p->dtype;
+    return p->keep_fp32 ? AM_F32 : m->dtype;
+}
+
 static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rng *rng, bool torch_default) {
     am_tensor *t = am_tensor_new(p->is_buffer ? p->dtype : AM_F32, p->ndim, p->shape);
     if (!t) return AM_ERR_NO_MEMORY;
@@ -196,9 +203,64 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rn
     } else if (f && p->init == AM_INIT_ONES) {
         for (int64_t i = 0; i < n; i++) f[i] = 1.0f;
     }
+    am_dtype want = param_dtype(m, p);
+    if (t->dtype != want) {
+        am_tensor *c = am__tensor_convert(t, want);
+        am_tensor_free(t);
+        if (!c) return AM_ERR_NO_MEMORY;
+        t = c;
+    }
     am_tensor_free(p->t);
     p->t = t;
     return AM_OK;
+}
+
+/* _keep_in_fp32_modules: a parameter stays float32 when one of its dotted name parts is listed
+ * (transformers applies it to float16 loads). */
+static void mark_keep_fp32(am_model *m) {
+    if (!m->spec->keep_in_fp32_modules || m->dtype != AM_F16) return;
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    for (size_t i = 0; i < n; i++)
+        for (const char *const *k = m->spec->keep_in_fp32_modules; *k; k++) {
+            size_t kl = strlen(*k);
+            for (const char *s = np[i].name; s; s = strchr(s, '.') ? strchr(s, '.') + 1 : NULL)
+                if (!strncmp(s, *k, kl) && (s[kl] == '.' || s[kl] == 0)) np[i].p->keep_fp32 = true;
+        }
+    am__named_params_free(np, n);
+}
+
+am_status am_model_to_dtype(am_model *m, am_dtype dt) {
+    if (!m) return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: NULL model");
+    if (dt != AM_F32 && dt != AM_F16 && dt != AM_BF16)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: %s is not a floating dtype for a model", am_dtype_name(dt));
+    m->dtype = dt;
+    mark_keep_fp32(m);
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    am_status s = AM_OK;
+    /* convert each distinct tensor once, so tied parameters stay one tensor */
+    for (size_t i = 0; i < n && s == AM_OK; i++) {
+        am__param *p = np[i].p;
+        am_tensor *old = p->t;
+        am_dtype want = param_dtype(m, p);
+        if (!old || old->dtype == want) continue;
+        am_tensor *c = am__tensor_convert(old, want);
+        if (!c) {
+            s = AM_ERR_NO_MEMORY;
+            break;
+        }
+        am_tensor_retain(old);
+        for (size_t k = i; k < n; k++)
+            if (np[k].p->t == old) {
+                am_tensor_free(np[k].p->t);
+                np[k].p->t = am_tensor_retain(c);
+            }
+        am_tensor_free(old);
+        am_tensor_free(c);
+    }
+    am__named_params_free(np, n);
+    return s;
 }
 
 /* ---- model construction ---- */
@@ -329,6 +391,24 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         ckpt_free(&ck);
         return s;
     }
+    /* torch_dtype: float32 unless asked; "auto" = config.torch_dtype, else the first floating weight */
+    m->dtype = o->dtype == AM_DTYPE_AUTO ? AM_F32 : o->dtype;
+    if (o->dtype == AM_DTYPE_AUTO) {
+        am_dtype d;
+        const char *cd = am__config_str(m->config, "torch_dtype", NULL);
+        if (cd && am_dtype_parse(cd, &d) == AM_OK && am__dtype_is_float(d) && d != AM_F64) m->dtype = d;
+        else
+            for (size_t i = 0; i < ck.names.n; i++)
+                if (am__dtype_is_float(ck.t[i]->dtype) && ck.t[i]->dtype != AM_F64) {
+                    m->dtype = ck.t[i]->dtype;
+                    break;
+                }
+    }
+    if (m->dtype != AM_F32 && m->dtype != AM_F16 && m->dtype != AM_BF16) {
+        ckpt_free(&ck);
+        return am__error(AM_ERR_INVALID_ARGUMENT, "torch_dtype %s is not supported for a model (float32, float16, bfloat16)", am_dtype_name(m->dtype));
+    }
+    mark_keep_fp32(m);
     const char *cls = m->spec->class_name;
     const am__type_spec *ts = am__model_type_spec(m);
     const char *prefix = ts->base_model_prefix;
@@ -441,7 +521,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             continue;
         }
         am_tensor *t = NULL;
-        am_dtype want = p->is_buffer ? p->dtype : AM_F32;
+        am_dtype want = param_dtype(m, p);
         if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
         else if (am__dtype_is_float(src->dtype) && am__dtype_is_float(want)) t = am__tensor_convert(src, want);
         else if (!am__dtype_is_float(src->dtype) && !am__dtype_is_float(want) && src->dtype != AM_BOOL) t = am__tensor_convert(src, want);
@@ -561,8 +641,8 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
         am__error(AM_ERR_NOT_FOUND, "%s: not a local folder (and hub ids are not supported by this build)", path);
         return NULL;
     }
-    if (o.dtype != AM_F32 && o.dtype != AM_DTYPE_AUTO) {
-        am__error(AM_ERR_UNSUPPORTED, "from_pretrained: torch_dtype %s is not supported by this build", am_dtype_name(o.dtype));
+    if (o.dtype != AM_F32 && o.dtype != AM_F16 && o.dtype != AM_BF16 && o.dtype != AM_DTYPE_AUTO) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: torch_dtype must be float32, float16, bfloat16 or auto (got %s)", am_dtype_name(o.dtype));
         return NULL;
     }
     char *cfg_path = am__path_join(path, "config.json");

@@ -20,21 +20,21 @@ static const char *const k_roberta_mlm_tied[] = {"lm_head.decoder.weight", "lm_h
 static const char *const k_distil_mlm_tied[] = {"vocab_projector.weight", NULL};
 
 static const am__head_spec k_heads[] = {
-    {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false},
-    {"bert", AM_TASK_SEQUENCE_CLASSIFICATION, "BertForSequenceClassification", am__bert_build, NULL, NULL, NULL, false},
-    {"bert", AM_TASK_TOKEN_CLASSIFICATION, "BertForTokenClassification", am__bert_build, NULL, NULL, NULL, false},
-    {"bert", AM_TASK_QUESTION_ANSWERING, "BertForQuestionAnswering", am__bert_build, NULL, NULL, NULL, false},
-    {"bert", AM_TASK_MASKED_LM, "BertForMaskedLM", am__bert_build, k_bert_mlm_tied, NULL, NULL, true},
-    {"roberta", AM_TASK_BASE, "RobertaModel", am__roberta_build, NULL, NULL, NULL, false},
-    {"roberta", AM_TASK_SEQUENCE_CLASSIFICATION, "RobertaForSequenceClassification", am__roberta_build, NULL, NULL, NULL, false},
-    {"roberta", AM_TASK_TOKEN_CLASSIFICATION, "RobertaForTokenClassification", am__roberta_build, NULL, NULL, NULL, false},
-    {"roberta", AM_TASK_QUESTION_ANSWERING, "RobertaForQuestionAnswering", am__roberta_build, NULL, NULL, NULL, false},
-    {"roberta", AM_TASK_MASKED_LM, "RobertaForMaskedLM", am__roberta_build, k_roberta_mlm_tied, NULL, NULL, false},
-    {"distilbert", AM_TASK_BASE, "DistilBertModel", am__distilbert_build, NULL, NULL, NULL, false},
-    {"distilbert", AM_TASK_SEQUENCE_CLASSIFICATION, "DistilBertForSequenceClassification", am__distilbert_build, NULL, NULL, NULL, false},
-    {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false},
-    {"distilbert", AM_TASK_QUESTION_ANSWERING, "DistilBertForQuestionAnswering", am__distilbert_build, NULL, NULL, NULL, false},
-    {"distilbert", AM_TASK_MASKED_LM, "DistilBertForMaskedLM", am__distilbert_build, k_distil_mlm_tied, NULL, NULL, false},
+    {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false, NULL},
+    {"bert", AM_TASK_SEQUENCE_CLASSIFICATION, "BertForSequenceClassification", am__bert_build, NULL, NULL, NULL, false, NULL},
+    {"bert", AM_TASK_TOKEN_CLASSIFICATION, "BertForTokenClassification", am__bert_build, NULL, NULL, NULL, false, NULL},
+    {"bert", AM_TASK_QUESTION_ANSWERING, "BertForQuestionAnswering", am__bert_build, NULL, NULL, NULL, false, NULL},
+    {"bert", AM_TASK_MASKED_LM, "BertForMaskedLM", am__bert_build, k_bert_mlm_tied, NULL, NULL, true, NULL},
+    {"roberta", AM_TASK_BASE, "RobertaModel", am__roberta_build, NULL, NULL, NULL, false, NULL},
+    {"roberta", AM_TASK_SEQUENCE_CLASSIFICATION, "RobertaForSequenceClassification", am__roberta_build, NULL, NULL, NULL, false, NULL},
+    {"roberta", AM_TASK_TOKEN_CLASSIFICATION, "RobertaForTokenClassification", am__roberta_build, NULL, NULL, NULL, false, NULL},
+    {"roberta", AM_TASK_QUESTION_ANSWERING, "RobertaForQuestionAnswering", am__roberta_build, NULL, NULL, NULL, false, NULL},
+    {"roberta", AM_TASK_MASKED_LM, "RobertaForMaskedLM", am__roberta_build, k_roberta_mlm_tied, NULL, NULL, false, NULL},
+    {"distilbert", AM_TASK_BASE, "DistilBertModel", am__distilbert_build, NULL, NULL, NULL, false, NULL},
+    {"distilbert", AM_TASK_SEQUENCE_CLASSIFICATION, "DistilBertForSequenceClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
+    {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
+    {"distilbert", AM_TASK_QUESTION_ANSWERING, "DistilBertForQuestionAnswering", am__distilbert_build, NULL, NULL, NULL, false, NULL},
+    {"distilbert", AM_TASK_MASKED_LM, "DistilBertForMaskedLM", am__distilbert_build, k_distil_mlm_tied, NULL, NULL, false, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {

@@ -202,8 +202,8 @@ static am_status bert_base_forward(am_model *m, const am_tensors *in, const am_f
     int64_t V = wp->shape[0], P = pp->shape[0], TV = tp->shape[0];
     const int64_t *idv = ids->data;
     int64_t *posv = malloc((size_t)(B * T) * sizeof(int64_t));
-    float *x = malloc((size_t)(B * T * H) * sizeof(float));
-    if (s == AM_OK && (!posv || !x)) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+    float *x = malloc((size_t)(B * T * H) * sizeof(float)), *rowbuf = malloc((size_t)H * sizeof(float));
+    if (s == AM_OK && (!posv || !x || !rowbuf)) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
     for (int64_t bi = 0; s == AM_OK && bi < B; bi++) {
         int64_t run = 0;
         for (int64_t t = 0; t < T; t++) {
@@ -226,10 +226,12 @@ static am_status bert_base_forward(am_model *m, const am_tensors *in, const am_f
                           "forward: position %lld is outside the position table (max_position_embeddings = %lld); the sequence is too long",
                           (long long)p, (long long)P);
         if (s != AM_OK) break;
-        const float *we = (const float *)wp->t->data + id * H, *pe = (const float *)pp->t->data + p * H,
-                    *te = (const float *)tp->t->data + ty * H;
         float *xr = x + i * H;
-        for (int64_t h = 0; h < H; h++) xr[h] = (we[h] + te[h]) + pe[h];
+        am__row_f32(wp->t, id, xr);
+        am__row_f32(tp->t, ty, rowbuf);
+        for (int64_t h = 0; h < H; h++) xr[h] += rowbuf[h];
+        am__row_f32(pp->t, p, rowbuf);
+        for (int64_t h = 0; h < H; h++) xr[h] += rowbuf[h];
     }
     float *madd = NULL;
     if (s == AM_OK) {
@@ -257,6 +259,7 @@ static am_status bert_base_forward(am_model *m, const am_tensors *in, const am_f
         free(first);
     }
     free(madd);
+    free(rowbuf);
     free(posv);
     am_tensor_free(ids);
     am_tensor_free(mask);

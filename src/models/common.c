@@ -12,17 +12,51 @@ const float *am__w(const am__module *m, const char *pname) {
     return (const float *)t->data;
 }
 
+void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst) {
+    if (dt == AM_F32) memcpy(dst, src, (size_t)n * sizeof(float));
+    else if (dt == AM_BF16)
+        for (int64_t i = 0; i < n; i++) dst[i] = am__bf16_to_f32(((const uint16_t *)src)[i]);
+    else if (dt == AM_F16)
+        for (int64_t i = 0; i < n; i++) dst[i] = am__f16_to_f32(((const uint16_t *)src)[i]);
+    else AM_ASSERT(!"am__to_f32: not a float dtype");
+}
+
+const float *am__f32_view(const am_tensor *t, float **tmp) {
+    *tmp = NULL;
+    if (!t) return NULL;
+    if (t->dtype == AM_F32) return (const float *)t->data;
+    int64_t n = am_tensor_numel(t);
+    *tmp = malloc((size_t)(n ? n : 1) * sizeof(float));
+    AM_ASSERT(*tmp != NULL);
+    am__to_f32(t->data, t->dtype, n, *tmp);
+    return *tmp;
+}
+
+void am__row_f32(const am_tensor *t, int64_t row, float *dst) {
+    int64_t w = t->shape[t->ndim - 1];
+    am__to_f32((const char *)t->data + (size_t)(row * w) * am_dtype_size(t->dtype), t->dtype, w, dst);
+}
+
 void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y) {
     am__param *w = am__module_find_param(lin, "weight");
     am__param *b = am__module_find_param(lin, "bias");
     AM_ASSERT(w && w->t);
-    am__linear_f32(M, w->shape[0], w->shape[1], x, (const float *)w->t->data, b && b->t ? (const float *)b->t->data : NULL, y);
+    /* f16/bf16 weights: computed with float32 accumulation on a float32 copy made per call */
+    float *wt, *bt;
+    const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
+    am__linear_f32(M, w->shape[0], w->shape[1], x, wf, bf, y);
+    free(wt);
+    free(bt);
 }
 
 void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps) {
     am__param *w = am__module_find_param(ln, "weight");
     am__param *b = am__module_find_param(ln, "bias");
-    am__layernorm_f32(M, w->shape[0], x, (const float *)w->t->data, b && b->t ? (const float *)b->t->data : NULL, eps, y);
+    float *wt, *bt;
+    const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
+    am__layernorm_f32(M, w->shape[0], x, wf, bf, eps, y);
+    free(wt);
+    free(bt);
 }
 
 am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required) {

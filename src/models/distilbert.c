@@ -68,8 +68,9 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
             s = am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids contains %lld, outside the vocabulary [0, %lld)", (long long)id, (long long)V);
             break;
         }
-        const float *we = (const float *)wp->t->data + id * H, *pe = (const float *)pp->t->data + t * H;
-        for (int64_t h = 0; h < H; h++) x[i * H + h] = we[h] + pe[h];
+        am__row_f32(wp->t, id, x + i * H);
+        am__row_f32(pp->t, t, ctx);
+        for (int64_t h = 0; h < H; h++) x[i * H + h] += ctx[h];
     }
     bool ohs = opts && opts->output_hidden_states;
     if (s == AM_OK) {

@@ -47,6 +47,7 @@ struct am__head_spec {
     const char *const *ignore_missing;        /* _keys_to_ignore_on_load_missing */
     const char *const *ignore_unexpected;     /* _keys_to_ignore_on_load_unexpected */
     bool can_generate;
+    const char *const *keep_in_fp32_modules; /* _keep_in_fp32_modules, NULL-terminated */
 };
 
 /* One row per model_type: config class, defaults, base_model_prefix. */
@@ -68,6 +69,12 @@ void am__model_apply_ties(am_model *m);
 /* Helpers for forward functions. */
 /* Borrowed float32 data of a parameter (asserts it exists: the tree was built by the arch). */
 const float *am__w(const am__module *m, const char *pname);
+/* Float tensors of any float dtype as float32: a view when already float32, else a converted copy
+ * in *tmp (free it). */
+const float *am__f32_view(const am_tensor *t, float **tmp);
+void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst);
+/* Row `row` of a 2-D float tensor (an embedding table) as float32 into dst. */
+void am__row_f32(const am_tensor *t, int64_t row, float *dst);
 /* nn.Linear on rows: y[M, out] = x[M, in] W^T + b. */
 void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y);
 /* nn.LayerNorm on rows. */
