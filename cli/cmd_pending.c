@@ -13,4 +13,3 @@
 AM_PENDING(am_cli_info, "info")
 AM_PENDING(am_cli_forward, "forward")
 AM_PENDING(am_cli_save, "save")
-AM_PENDING(am_cli_tokenize, "tokenize")
