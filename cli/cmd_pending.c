@@ -10,6 +10,3 @@
         fprintf(stderr, "automodel: the '%s' command is not available in this build\n", name);    \
         return 2;                                                                                  \
     }
-AM_PENDING(am_cli_info, "info")
-AM_PENDING(am_cli_forward, "forward")
-AM_PENDING(am_cli_save, "save")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs everything automodel needs to build and test on a fresh Debian 12 machine (as root).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config clang libclang-rt-14-dev \
+  libdnnl-dev libcjson-dev libutf8proc-dev libpcre2-dev libcurl4-openssl-dev \
+  libmicrohttpd-dev zlib1g-dev ca-certificates >/dev/null

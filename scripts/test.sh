@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install dependencies, then an optimised build and an
+# AddressSanitizer + UndefinedBehaviorSanitizer build, each running every ctest test, then every
+# libFuzzer target for a bounded time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+JOBS=$(nproc)
+FUZZ_SECONDS=${AM_FUZZ_SECONDS:-20}
+
+echo "== Release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$JOBS"
+(cd build && ctest --output-on-failure -j"$JOBS")
+
+echo "== ASan + UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=ON -DAM_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$JOBS"
+(cd build-asan && ctest --output-on-failure -j"$JOBS")
+
+echo "== libFuzzer targets (${FUZZ_SECONDS}s each)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAM_FUZZ=ON -DAM_BUILD_BENCH=OFF -DAM_BUILD_TESTS=ON >/dev/null
+cmake --build build-fuzz -j"$JOBS" --target am_fuzzers
+for f in build-fuzz/tests/fuzz/fuzz_*; do
+  [ -x "$f" ] || continue
+  name=$(basename "$f")
+  corpus="tests/fuzz/corpus/${name#fuzz_}"
+  work=$(mktemp -d)
+  [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+  echo "-- $name"
+  "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work" 2>&1 | tail -n 2
+  rm -rf "$work"
+done
+echo "all test stages passed"

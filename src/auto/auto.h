@@ -1,0 +1,14 @@
+/* auto/auto.h — the registry and the from_pretrained / from_config / save_pretrained
+ * orchestration (resolve files -> config -> build tree -> match keys -> report). */
+#ifndef AM_AUTO_H
+#define AM_AUTO_H
+#include "models/model.h"
+
+const am__head_spec *am__head_lookup(const char *model_type, am_task task);
+const am__head_spec *am__head_by_class(const char *class_name);
+const char *am__auto_class_name(am_task t);
+const char *am__supported_model_types(void);
+/* Parse config JSON text into a config of the right class, validating value types against the
+ * class defaults; `origin` (a path) names it in errors. */
+am_config *am__config_parse(const char *text, const char *origin);
+#endif

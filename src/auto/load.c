@@ -1,0 +1,589 @@
+/* auto/load.c — from_pretrained and from_config: resolve files, read the config, build the module
+ * tree, match checkpoint keys as transformers does (prefix handling, gamma/beta renames, tied
+ * groups, ignore patterns, size mismatches), initialise what is missing, and report. */
+#include "auto/auto.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/util.h"
+#include "formats/safetensors.h"
+#include <math.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+am_load_options am_load_options_default(void) {
+    am_load_options o;
+    memset(&o, 0, sizeof o);
+    o.size = sizeof o;
+    o.dtype = AM_F32;
+    o.use_safetensors = true;
+    return o;
+}
+
+am_forward_options am_forward_options_default(void) {
+    am_forward_options o;
+    memset(&o, 0, sizeof o);
+    o.size = sizeof o;
+    return o;
+}
+
+/* ---- string lists ---- */
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+} strv;
+
+static void strv_push(strv *s, const char *x) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        AM_ASSERT(s->v);
+    }
+    s->v[s->n++] = am__strdup(x);
+}
+static bool strv_has(const strv *s, const char *x) {
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], x)) return true;
+    return false;
+}
+static void strv_free(strv *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* ---- checkpoint: names and tensor views of every weight file ---- */
+
+typedef struct ckpt {
+    strv names; /* after gamma/beta renames */
+    am_tensor **t;
+    char *file; /* the weight file or index used (for messages) */
+} ckpt;
+
+static void ckpt_free(ckpt *c) {
+    for (size_t i = 0; i < c->names.n; i++) am_tensor_free(c->t[i]);
+    free(c->t);
+    strv_free(&c->names);
+    free(c->file);
+}
+
+static char *rename_legacy(const char *k) {
+    /* transformers replaces every "gamma" by "weight" and "beta" by "bias" */
+    am__buf b = {0};
+    for (const char *p = k; *p;) {
+        if (!strncmp(p, "gamma", 5)) {
+            am__buf_puts(&b, "weight");
+            p += 5;
+        } else if (!strncmp(p, "beta", 4)) {
+            am__buf_puts(&b, "bias");
+            p += 4;
+        } else am__buf_put(&b, p++, 1);
+    }
+    return am__buf_take(&b);
+}
+
+static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
+    char *nn = rename_legacy(name);
+    if (!nn) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    c->t = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
+    AM_ASSERT(c->t);
+    c->t[c->names.n] = t;
+    strv_push(&c->names, nn);
+    free(nn);
+    return AM_OK;
+}
+
+static am_status ckpt_add_safetensors(ckpt *c, const char *path) {
+    am__st_file *f = am__st_open(path);
+    if (!f) return AM_ERR_FORMAT;
+    am_status s = am__st_check_format(f);
+    for (size_t i = 0; s == AM_OK && i < f->n; i++) {
+        am_tensor *t = am__st_tensor(f, i);
+        if (!t) s = AM_ERR_NO_MEMORY;
+        else s = ckpt_add(c, f->entries[i].name, t);
+    }
+    am__st_close(f);
+    return s;
+}
+
+/* File choice as transformers makes it for a local folder. */
+static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
+    static const char *const order[] = {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"};
+    for (size_t i = use_safetensors ? 0 : 2; i < 4; i++) {
+        char *p = am__path_join(dir, order[i]);
+        if (!am__is_file(p)) {
+            free(p);
+            continue;
+        }
+        c->file = p;
+        if (i == 0) return ckpt_add_safetensors(c, p);
+        return am__error(AM_ERR_UNSUPPORTED, "%s: this checkpoint layout is not supported by this build", p);
+    }
+    return am__error(AM_ERR_NOT_FOUND,
+                     "%s: no file named model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json found%s",
+                     dir, use_safetensors ? "" : " (use_safetensors=false)");
+}
+
+/* ---- initialisation ---- */
+
+static bool rx_any(const char *const *pats, const char *s) {
+    for (const char *const *p = pats; p && *p; p++) {
+        regex_t re;
+        if (regcomp(&re, *p, REG_EXTENDED | REG_NOSUB) != 0) continue;
+        int r = regexec(&re, s, 0, NULL, 0);
+        regfree(&re);
+        if (r == 0) return true;
+    }
+    return false;
+}
+
+/* transformers' _init_weights: Linear/Embedding weight ~ N(0, initializer_range), biases 0, norm
+ * weights 1, the Embedding padding row 0. `torch_default` gives nn.Linear's own reset_parameters
+ * (U(-1/sqrt(fan_in), 1/sqrt(fan_in))), which mismatched keys keep. */
+static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rng *rng, bool torch_default) {
+    am_tensor *t = am_tensor_new(p->is_buffer ? p->dtype : AM_F32, p->ndim, p->shape);
+    if (!t) return AM_ERR_NO_MEMORY;
+    int64_t n = am_tensor_numel(t);
+    double std = am__config_float(m->config, "initializer_range", 0.02);
+    if (!am__config_value(m->config, "initializer_range")) std = am__config_float(m->config, "init_std", std);
+    float *f = t->dtype == AM_F32 ? t->data : NULL;
+    if (p->init == AM_INIT_ARANGE && t->dtype == AM_I64) {
+        int64_t last = p->ndim ? p->shape[p->ndim - 1] : 1;
+        for (int64_t i = 0; i < n; i++) ((int64_t *)t->data)[i] = i % last;
+    } else if (f && torch_default && owner->is_linear) {
+        am__param *w = am__module_find_param(owner, "weight");
+        double bound = 1.0 / sqrt((double)w->shape[1]);
+        for (int64_t i = 0; i < n; i++) f[i] = (float)((2.0 * am__rng_uniform(rng) - 1.0) * bound);
+    } else if (f && p->init == AM_INIT_NORMAL) {
+        for (int64_t i = 0; i < n; i++) f[i] = (float)(am__rng_normal(rng) * std);
+        if (owner->is_embedding && owner->padding_idx >= 0 && owner->padding_idx < p->shape[0])
+            memset(f + owner->padding_idx * p->shape[1], 0, (size_t)p->shape[1] * sizeof(float));
+    } else if (f && p->init == AM_INIT_ONES) {
+        for (int64_t i = 0; i < n; i++) f[i] = 1.0f;
+    }
+    am_tensor_free(p->t);
+    p->t = t;
+    return AM_OK;
+}
+
+/* ---- model construction ---- */
+
+static am_model *model_build(const am__head_spec *spec, am_config *cfg) {
+    am_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        am_config_free(cfg);
+        am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    m->spec = spec;
+    m->config = cfg;
+    m->dtype = AM_F32;
+    m->root = am__module_new(NULL, "", spec->class_name);
+    if (!m->root || spec->build(m) != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static const am__head_spec *choose_head(const am_config *cfg, am_task task, const char *origin) {
+    const char *mt = am_config_model_type(cfg);
+    if (task == AM_TASK_AUTO) {
+        const cJSON *arch = am__config_value(cfg, "architectures");
+        const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
+        const am__head_spec *h = cJSON_IsString(a0) ? am__head_by_class(a0->valuestring) : NULL;
+        if (h && !strcmp(h->model_type, mt)) return h;
+        if (cJSON_IsString(a0))
+            am__log(AM_LOG_WARNING, "%s: architecture %s is not supported; loading the base model %s", origin, a0->valuestring, mt);
+        task = AM_TASK_BASE;
+    }
+    const am__head_spec *h = am__head_lookup(mt, task);
+    if (!h) {
+        const am__type_spec *ts = am__type_lookup(mt);
+        am__error(AM_ERR_UNSUPPORTED, "%s: Unrecognized configuration class %s for this kind of AutoModel: %s (no %s head for model_type \"%s\")", origin,
+                  ts ? ts->config_class : "?", am__auto_class_name(task), am_task_name(task), mt);
+    }
+    return h;
+}
+
+am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t seed) {
+    if (!cfg_in) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_model_from_config: NULL config");
+        return NULL;
+    }
+    const am__head_spec *spec = choose_head(cfg_in, task, "config");
+    if (!spec) return NULL;
+    am_model *m = model_build(spec, am_config_copy(cfg_in));
+    if (!m) return NULL;
+    am__rng rng;
+    am__rng_seed(&rng, seed);
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    am_status s = AM_OK;
+    for (size_t i = 0; i < n && s == AM_OK; i++) {
+        bool alias = false;
+        for (size_t k = 0; k < m->n_ties; k++)
+            if (!strcmp(m->tie_alias[k], np[i].name)) alias = true;
+        if (!alias) s = init_param(m, np[i].owner, np[i].p, &rng, false);
+    }
+    am__named_params_free(np, n);
+    if (s != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
+    am__model_apply_ties(m);
+    am__module_train(m->root, true);
+    return m;
+}
+
+/* ---- the loading report ---- */
+
+static void add_log(am_model *m, am_log_level lvl, char *msg) {
+    m->log_levels = realloc(m->log_levels, (m->n_log + 1) * sizeof *m->log_levels);
+    m->log_msgs = realloc(m->log_msgs, (m->n_log + 1) * sizeof *m->log_msgs);
+    AM_ASSERT(m->log_levels && m->log_msgs);
+    m->log_levels[m->n_log] = lvl;
+    m->log_msgs[m->n_log] = msg;
+    m->n_log++;
+    am__log(lvl, "%s", msg);
+}
+
+static void py_list(am__buf *b, char **v, size_t n) {
+    am__buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) am__buf_printf(b, "%s'%s'", i ? ", " : "", v[i]);
+    am__buf_puts(b, "]");
+}
+
+static void torch_size(am__buf *b, int ndim, const int64_t *shape) {
+    am__buf_puts(b, "torch.Size([");
+    for (int i = 0; i < ndim; i++) am__buf_printf(b, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    am__buf_puts(b, "])");
+}
+
+static void finish_info(am_model *m) {
+    am_loading_info *I = &m->info;
+    I->n_missing = m->n_missing;
+    I->missing_keys = (const char *const *)m->missing;
+    I->n_unexpected = m->n_unexpected;
+    I->unexpected_keys = (const char *const *)m->unexpected;
+    I->n_mismatched = m->n_mismatched;
+    I->mismatched_keys = (const char *const *)m->mismatched;
+    I->mismatched_ckpt_shapes = (const char *const *)m->mm_ckpt;
+    I->mismatched_model_shapes = (const char *const *)m->mm_model;
+    I->n_log = m->n_log;
+    I->log_levels = m->log_levels;
+    I->log_messages = (const char *const *)m->log_msgs;
+}
+
+const am_loading_info *am_model_loading_info(const am_model *m) { return &m->info; }
+
+/* ---- from_pretrained ---- */
+
+typedef struct mm_item {
+    char *key;
+    int cnd, mnd;
+    int64_t cs[AM_MAX_DIMS], ms[AM_MAX_DIMS];
+} mm_item;
+
+static int cmp_mm(const void *a, const void *b) { return strcmp(((const mm_item *)a)->key, ((const mm_item *)b)->key); }
+
+static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const am_load_options *o) {
+    ckpt ck = {0};
+    am_status s = ckpt_open(&ck, dir, o->use_safetensors);
+    if (s != AM_OK) {
+        ckpt_free(&ck);
+        return s;
+    }
+    const char *cls = m->spec->class_name;
+    const am__type_spec *ts = am__model_type_spec(m);
+    const char *prefix = ts->base_model_prefix;
+    size_t plen = strlen(prefix);
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    /* expected keys: the state dict (parameters and persistent buffers, tied aliases included) */
+    strv expected = {0}, buffers = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!np[i].p->is_buffer || np[i].p->persistent) strv_push(&expected, np[i].name);
+        if (np[i].p->is_buffer) strv_push(&buffers, np[i].name);
+    }
+    bool has_prefix_module = false, expects_prefix_module = false;
+    for (size_t i = 0; plen && i < ck.names.n; i++)
+        if (!strncmp(ck.names.v[i], prefix, plen)) has_prefix_module = true;
+    for (size_t i = 0; plen && i < expected.n; i++)
+        if (!strncmp(expected.v[i], prefix, plen)) expects_prefix_module = true;
+    bool remove_prefix_from_model = !has_prefix_module && expects_prefix_module;
+    bool add_prefix_to_model = has_prefix_module && !expects_prefix_module;
+    char *pd = malloc(plen + 2);
+    sprintf(pd, "%s.", prefix);
+    /* model key -> checkpoint key space */
+#define TO_CKPT(name, out)                                                                                                             \
+    do {                                                                                                                               \
+        if (remove_prefix_from_model && !strncmp(name, pd, plen + 1)) snprintf(out, sizeof out, "%s", name + plen + 1);                \
+        else if (add_prefix_to_model) snprintf(out, sizeof out, "%s%s", pd, name);                                                     \
+        else snprintf(out, sizeof out, "%s", name);                                                                                    \
+    } while (0)
+    strv exp_ck = {0};
+    for (size_t i = 0; i < expected.n; i++) {
+        char k[1024];
+        TO_CKPT(expected.v[i], k);
+        strv_push(&exp_ck, k);
+    }
+    strv missing = {0}, unexpected = {0};
+    for (size_t i = 0; i < exp_ck.n; i++)
+        if (!strv_has(&ck.names, exp_ck.v[i]) && !strv_has(&missing, exp_ck.v[i])) strv_push(&missing, exp_ck.v[i]);
+    strv buf_ck = {0};
+    for (size_t i = 0; i < buffers.n; i++) {
+        char k[1024];
+        TO_CKPT(buffers.v[i], k);
+        strv_push(&buf_ck, k);
+    }
+    for (size_t i = 0; i < ck.names.n; i++)
+        if (!strv_has(&exp_ck, ck.names.v[i]) && !strv_has(&buf_ck, ck.names.v[i]) && !strv_has(&unexpected, ck.names.v[i]))
+            strv_push(&unexpected, ck.names.v[i]);
+    /* a missing key whose tied partner is present is not missing */
+    for (size_t t = 0; t < m->n_ties; t++) {
+        char a[1024], b[1024];
+        TO_CKPT(m->tie_alias[t], a);
+        TO_CKPT(m->tie_target[t], b);
+        bool ma = strv_has(&missing, a), mb = strv_has(&missing, b);
+        if (ma != mb) {
+            strv keep = {0};
+            for (size_t i = 0; i < missing.n; i++)
+                if (strcmp(missing.v[i], a) && strcmp(missing.v[i], b)) strv_push(&keep, missing.v[i]);
+            strv_free(&missing);
+            missing = keep;
+        }
+    }
+    if (m->spec->ignore_missing) {
+        strv keep = {0};
+        for (size_t i = 0; i < missing.n; i++)
+            if (!rx_any(m->spec->ignore_missing, missing.v[i])) strv_push(&keep, missing.v[i]);
+        strv_free(&missing);
+        missing = keep;
+    }
+    if (m->spec->ignore_unexpected) {
+        strv keep = {0};
+        for (size_t i = 0; i < unexpected.n; i++)
+            if (!rx_any(m->spec->ignore_unexpected, unexpected.v[i])) strv_push(&keep, unexpected.v[i]);
+        strv_free(&unexpected);
+        unexpected = keep;
+    }
+    /* assign: every model parameter whose checkpoint key is present */
+    mm_item *mms = NULL;
+    size_t n_mm = 0;
+    am__buf err = {0};
+    am__rng rng;
+    am__rng_seed(&rng, 0x5eed);
+    for (size_t i = 0; s == AM_OK && i < n; i++) {
+        am__param *p = np[i].p;
+        if (p->is_buffer && !p->persistent) continue;
+        char k[1024];
+        TO_CKPT(np[i].name, k);
+        if (remove_prefix_from_model && strncmp(np[i].name, pd, plen + 1)) continue; /* head params: not in a base checkpoint */
+        size_t ci;
+        for (ci = 0; ci < ck.names.n; ci++)
+            if (!strcmp(ck.names.v[ci], k)) break;
+        if (ci == ck.names.n) continue;
+        am_tensor *src = ck.t[ci];
+        bool same = src->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
+        if (!same) {
+            mms = realloc(mms, (n_mm + 1) * sizeof *mms);
+            AM_ASSERT(mms);
+            mm_item *it = &mms[n_mm++];
+            it->key = am__strdup(k);
+            it->cnd = src->ndim;
+            it->mnd = p->ndim;
+            memcpy(it->cs, src->shape, sizeof it->cs);
+            memcpy(it->ms, p->shape, sizeof it->ms);
+            if (!o->ignore_mismatched_sizes) {
+                am__buf_printf(&err, "\n\tsize mismatch for %s: copying a param with shape ", np[i].name + (add_prefix_to_model ? 0 : 0));
+                torch_size(&err, src->ndim, src->shape);
+                am__buf_puts(&err, " from checkpoint, the shape in current model is ");
+                torch_size(&err, p->ndim, p->shape);
+                am__buf_puts(&err, ".");
+            } else s = init_param(m, np[i].owner, p, &rng, true);
+            continue;
+        }
+        am_tensor *t = NULL;
+        am_dtype want = p->is_buffer ? p->dtype : AM_F32;
+        if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
+        else if (am__dtype_is_float(src->dtype) && am__dtype_is_float(want)) t = am__tensor_convert(src, want);
+        else if (!am__dtype_is_float(src->dtype) && !am__dtype_is_float(want) && src->dtype != AM_BOOL) t = am__tensor_convert(src, want);
+        else {
+            s = am__error(AM_ERR_FORMAT, "%s: tensor '%s' has dtype %s, expected %s", ck.file, k, am_dtype_st_name(src->dtype), am_dtype_st_name(want));
+            break;
+        }
+        if (!t) {
+            s = AM_ERR_NO_MEMORY;
+            break;
+        }
+        am_tensor_free(p->t);
+        p->t = t;
+    }
+    if (s == AM_OK && err.len) {
+        s = am__error(AM_ERR_SHAPE, "%s: Error(s) in loading state_dict for %s:%s\n\tYou may consider adding `ignore_mismatched_sizes=True` in the model `from_pretrained` method.",
+                      ck.file, cls, err.data);
+    }
+    am__buf_free(&err);
+    /* what is still empty gets _init_weights (missing keys, non-persistent buffers) */
+    am__model_apply_ties(m);
+    for (size_t i = 0; s == AM_OK && i < n; i++) {
+        if (np[i].p->t) continue;
+        s = init_param(m, np[i].owner, np[i].p, &rng, false);
+        am__model_apply_ties(m);
+    }
+    if (s == AM_OK) {
+        if (missing.n) qsort(missing.v, missing.n, sizeof *missing.v, cmp_str);
+        if (unexpected.n) qsort(unexpected.v, unexpected.n, sizeof *unexpected.v, cmp_str);
+        m->missing = missing.v;
+        m->n_missing = missing.n;
+        m->unexpected = unexpected.v;
+        m->n_unexpected = unexpected.n;
+        missing = (strv){0};
+        unexpected = (strv){0};
+        if (n_mm) qsort(mms, n_mm, sizeof *mms, cmp_mm); /* checkpoint (name) order, as _find_mismatched_keys walks it */
+        m->mismatched = calloc(n_mm + 1, sizeof(char *));
+        m->mm_ckpt = calloc(n_mm + 1, sizeof(char *));
+        m->mm_model = calloc(n_mm + 1, sizeof(char *));
+        for (size_t i = 0; i < n_mm; i++) {
+            char a[128], b[128];
+            m->mismatched[i] = am__strdup(mms[i].key);
+            m->mm_ckpt[i] = am__strdup(am__shape_str(mms[i].cnd, mms[i].cs, a, sizeof a));
+            m->mm_model[i] = am__strdup(am__shape_str(mms[i].mnd, mms[i].ms, b, sizeof b));
+        }
+        m->n_mismatched = n_mm;
+        /* transformers' log messages, in its order */
+        am__buf b = {0};
+        if (m->n_unexpected) {
+            const cJSON *arch = am__config_value(m->config, "architectures");
+            bool in_arch = false;
+            for (const cJSON *a = cJSON_IsArray(arch) ? arch->child : NULL; a; a = a->next)
+                if (cJSON_IsString(a) && !strcmp(a->valuestring, cls)) in_arch = true;
+            am__buf_printf(&b, "Some weights of the model checkpoint at %s were not used when initializing %s: ", name_or_path, cls);
+            py_list(&b, m->unexpected, m->n_unexpected);
+            am__buf_printf(&b,
+                           "\n- This IS expected if you are initializing %s from the checkpoint of a model trained on another task or with another "
+                           "architecture (e.g. initializing a BertForSequenceClassification model from a BertForPreTraining model).\n- This IS NOT "
+                           "expected if you are initializing %s from the checkpoint of a model that you expect to be exactly identical (initializing a "
+                           "BertForSequenceClassification model from a BertForSequenceClassification model).",
+                           cls, cls);
+            add_log(m, in_arch ? AM_LOG_WARNING : AM_LOG_INFO, am__buf_take(&b));
+        } else {
+            am__buf_printf(&b, "All model checkpoint weights were used when initializing %s.\n", cls);
+            add_log(m, AM_LOG_INFO, am__buf_take(&b));
+        }
+        if (m->n_missing) {
+            am__buf_printf(&b, "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized: ", cls, name_or_path);
+            py_list(&b, m->missing, m->n_missing);
+            am__buf_puts(&b, "\nYou should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.");
+            add_log(m, AM_LOG_WARNING, am__buf_take(&b));
+        } else if (!n_mm) {
+            am__buf_printf(&b,
+                           "All the weights of %s were initialized from the model checkpoint at %s.\nIf your task is similar to the task the model of "
+                           "the checkpoint was trained on, you can already use %s for predictions without further training.",
+                           cls, name_or_path, cls);
+            add_log(m, AM_LOG_INFO, am__buf_take(&b));
+        }
+        if (n_mm) {
+            am__buf_printf(&b, "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized because the shapes did not match:\n",
+                           cls, name_or_path);
+            for (size_t i = 0; i < n_mm; i++) {
+                am__buf_printf(&b, "- %s: found shape ", mms[i].key);
+                torch_size(&b, mms[i].cnd, mms[i].cs);
+                am__buf_puts(&b, " in the checkpoint and ");
+                torch_size(&b, mms[i].mnd, mms[i].ms);
+                am__buf_puts(&b, " in the model instantiated\n");
+            }
+            am__buf_puts(&b, "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.");
+            add_log(m, AM_LOG_WARNING, am__buf_take(&b));
+        }
+        finish_info(m);
+    }
+    for (size_t i = 0; i < n_mm; i++) free(mms[i].key);
+    free(mms);
+    free(pd);
+    strv_free(&missing);
+    strv_free(&unexpected);
+    strv_free(&expected);
+    strv_free(&buffers);
+    strv_free(&exp_ck);
+    strv_free(&buf_ck);
+    am__named_params_free(np, n);
+    ckpt_free(&ck);
+    return s;
+#undef TO_CKPT
+}
+
+am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts) {
+    am_load_options o = am_load_options_default();
+    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (!path || !*path) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
+        return NULL;
+    }
+    if (!am__is_dir(path)) {
+        am__error(AM_ERR_NOT_FOUND, "%s: not a local folder (and hub ids are not supported by this build)", path);
+        return NULL;
+    }
+    if (o.dtype != AM_F32 && o.dtype != AM_DTYPE_AUTO) {
+        am__error(AM_ERR_UNSUPPORTED, "from_pretrained: torch_dtype %s is not supported by this build", am_dtype_name(o.dtype));
+        return NULL;
+    }
+    char *cfg_path = am__path_join(path, "config.json");
+    am_config *cfg = o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
+    if (!cfg) {
+        free(cfg_path);
+        return NULL;
+    }
+    if (o.num_labels > 0 && am_config_num_labels(cfg) != o.num_labels) am_config_set_num_labels(cfg, o.num_labels);
+    am_config_set_string(cfg, "_name_or_path", path);
+    const am__head_spec *spec = choose_head(cfg, task, cfg_path);
+    free(cfg_path);
+    if (!spec) {
+        am_config_free(cfg);
+        return NULL;
+    }
+    am_model *m = model_build(spec, cfg);
+    if (!m) return NULL;
+    m->name_or_path = am__strdup(path);
+    if (load_weights(m, path, path, &o) != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
+    am__module_train(m->root, false);
+    return m;
+}
+
+void am_model_free(am_model *m) {
+    if (!m) return;
+    am__module_free(m->root);
+    am_config_free(m->config);
+    if (m->impl_free) m->impl_free(m->impl);
+    for (size_t i = 0; i < m->n_ties; i++) {
+        free(m->tie_alias[i]);
+        free(m->tie_target[i]);
+    }
+    free(m->tie_alias);
+    free(m->tie_target);
+    for (size_t i = 0; i < m->n_missing; i++) free(m->missing[i]);
+    for (size_t i = 0; i < m->n_unexpected; i++) free(m->unexpected[i]);
+    for (size_t i = 0; i < m->n_mismatched; i++) {
+        free(m->mismatched[i]);
+        free(m->mm_ckpt[i]);
+        free(m->mm_model[i]);
+    }
+    free(m->missing);
+    free(m->unexpected);
+    free(m->mismatched);
+    free(m->mm_ckpt);
+    free(m->mm_model);
+    for (size_t i = 0; i < m->n_log; i++) free(m->log_msgs[i]);
+    free(m->log_msgs);
+    free(m->log_levels);
+    free(m->name_or_path);
+    free(m);
+}

@@ -1,0 +1,296 @@
+/* auto/model.c — the public model object: introspection through the module tree (counts,
+ * footprint, repr, train/eval, state dict), forward dispatch, and save_pretrained. */
+#include "auto/auto.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "formats/safetensors.h"
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *am_model_class_name(const am_model *m) { return m->spec->class_name; }
+am_task am_model_task(const am_model *m) { return m->spec->task; }
+const am_config *am_model_config(const am_model *m) { return m->config; }
+
+/* model.dtype: the dtype of the first floating parameter */
+am_dtype am_model_dtype(const am_model *m) {
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    am_dtype d = m->dtype;
+    for (size_t i = 0; i < n; i++)
+        if (!np[i].p->is_buffer && np[i].p->t && am__dtype_is_float(np[i].p->t->dtype)) {
+            d = np[i].p->t->dtype;
+            break;
+        }
+    am__named_params_free(np, n);
+    return d;
+}
+
+static bool seen_before(am__named_param *np, size_t i) {
+    for (size_t j = 0; j < i; j++)
+        if (np[j].p->t && np[j].p->t == np[i].p->t) return true;
+    return false;
+}
+
+int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings) {
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        am__param *p = np[i].p;
+        if (p->is_buffer || seen_before(np, i)) continue;
+        if (only_trainable && !p->trainable) continue;
+        if (exclude_embeddings && np[i].owner->is_embedding && !strcmp(p->name, "weight")) continue;
+        total += am__shape_numel(p->ndim, p->shape);
+    }
+    am__named_params_free(np, n);
+    return total;
+}
+
+int64_t am_model_memory_footprint(const am_model *m, bool return_buffers) {
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        am__param *p = np[i].p;
+        if (!p->t) continue;
+        if (p->is_buffer) {
+            if (return_buffers) total += (int64_t)am_tensor_nbytes(p->t);
+        } else if (!seen_before(np, i)) total += (int64_t)am_tensor_nbytes(p->t);
+    }
+    am__named_params_free(np, n);
+    return total;
+}
+
+void am_model_train(am_model *m, bool training) { am__module_train(m->root, training); }
+bool am_model_is_training(const am_model *m) { return m->root->training; }
+
+char *am_model_repr(const am_model *m) {
+    am__buf b = {0};
+    am__module_repr(m->root, &b, 0);
+    return am__buf_take(&b);
+}
+
+am_status am_model_print(const am_model *m, FILE *out) {
+    char *r = am_model_repr(m);
+    if (!r) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    fprintf(out, "%s\n", r);
+    free(r);
+    return AM_OK;
+}
+
+/* state_dict(): parameters and persistent buffers, tied aliases included */
+typedef struct sd_view {
+    am__named_param *np;
+    size_t n;
+} sd_view;
+
+static size_t state_dict(const am_model *m, am__named_param **out) {
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (np[i].p->is_buffer && !np[i].p->persistent) {
+            free(np[i].name);
+            continue;
+        }
+        np[k++] = np[i];
+    }
+    *out = np;
+    return k;
+}
+
+size_t am_model_state_dict_count(const am_model *m) {
+    am__named_param *np;
+    size_t n = state_dict(m, &np);
+    am__named_params_free(np, n);
+    return n;
+}
+
+const char *am_model_state_dict_name(const am_model *m, size_t i) {
+    /* names live in the tree only as parts; keep a per-model cache */
+    static _Thread_local char buf[1024];
+    am__named_param *np;
+    size_t n = state_dict(m, &np);
+    const char *r = NULL;
+    if (i < n) {
+        snprintf(buf, sizeof buf, "%s", np[i].name);
+        r = buf;
+    }
+    am__named_params_free(np, n);
+    return r;
+}
+
+am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
+    am__named_param *np;
+    size_t n = state_dict(m, &np);
+    am_tensor *r = i < n ? np[i].p->t : NULL;
+    am__named_params_free(np, n);
+    return r;
+}
+
+am_tensor *am_model_get_parameter(const am_model *m, const char *name) {
+    am__param *p = am__module_lookup(m->root, name, NULL);
+    return p ? p->t : NULL;
+}
+
+am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts) {
+    if (!m || !inputs) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_model_forward: NULL argument");
+        return NULL;
+    }
+    am_forward_options o = am_forward_options_default();
+    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (am__check_inputs(m, inputs) != AM_OK) return NULL;
+    am_tensors *out = am_tensors_new();
+    if (!out) return NULL;
+    if (m->forward(m, inputs, &o, out) != AM_OK) {
+        am_tensors_free(out);
+        return NULL;
+    }
+    /* hidden_states.last mirrors transformers' hidden_states[-1] */
+    return out;
+}
+
+/* ---- save_pretrained ---- */
+
+am_save_options am_save_options_default(void) {
+    am_save_options o;
+    memset(&o, 0, sizeof o);
+    o.size = sizeof o;
+    o.format = AM_SAVE_SAFETENSORS;
+    o.dtype = AM_DTYPE_AUTO;
+    return o;
+}
+
+static bool rx_search(const char *pat, const char *s) {
+    regex_t re;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) return false;
+    int r = regexec(&re, s, 0, NULL, 0);
+    regfree(&re);
+    return r == 0;
+}
+
+static int cmp_np_name(const void *a, const void *b) { return strcmp(((const am__named_param *)a)->name, ((const am__named_param *)b)->name); }
+
+/* transformers' rule for shared tensors in safetensors: within each group of names sharing one
+ * tensor, drop the ones matching _tied_weights_keys (in sorted order, keeping at least one), then
+ * keep only the first remaining name. */
+static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bool *keep) {
+    for (size_t i = 0; i < n; i++) keep[i] = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!np[i].p->t) continue;
+        size_t group[64], g = 0;
+        for (size_t j = 0; j < n && g < 64; j++)
+            if (np[j].p->t == np[i].p->t) group[g++] = j;
+        if (g < 2 || group[0] != i) continue;
+        if (m->spec->tied_weights_keys) {
+            am__named_param sorted[64];
+            for (size_t k = 0; k < g; k++) sorted[k] = np[group[k]];
+            qsort(sorted, g, sizeof *sorted, cmp_np_name);
+            size_t found = 0;
+            for (size_t k = 0; k < g; k++) {
+                bool match = false;
+                for (const char *const *p = m->spec->tied_weights_keys; *p; p++)
+                    if (rx_search(*p, sorted[k].name)) match = true;
+                if (!match) continue;
+                for (size_t q = 0; q < g; q++)
+                    if (!strcmp(np[group[q]].name, sorted[k].name) && keep[group[q]]) {
+                        found++;
+                        if (found < g) keep[group[q]] = false;
+                    }
+            }
+        }
+        size_t found = 0;
+        for (size_t k = 0; k < g; k++)
+            if (keep[group[k]] && ++found > 1) keep[group[k]] = false;
+    }
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += keep[i];
+    return c;
+}
+
+static char *generation_config_json(const am_model *m) {
+    static const char *const keys[] = {"max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
+                                       "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+                                       "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+                                       "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+                                       "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
+                                       "suppress_tokens", "begin_suppress_tokens", "pad_token_id", "bos_token_id", "eos_token_id",
+                                       "decoder_start_token_id", NULL};
+    am_config *gen = am__config_new(cJSON_CreateObject(), NULL, "GenerationConfig");
+    cJSON_AddTrueToObject(gen->values, "_from_model_config");
+    am_config base = {.values = NULL, .defaults = NULL, .class_name = ""};
+    base.values = cJSON_CreateObject();
+    for (const char *const *k = keys; *k; k++) {
+        const cJSON *v = am__config_value(m->config, *k);
+        const cJSON *d = am__config_value(&base, *k);
+        if (v && !(d ? cJSON_Compare(v, d, true) : cJSON_IsNull(v))) cJSON_AddItemToObject(gen->values, *k, cJSON_Duplicate(v, true));
+    }
+    cJSON_Delete(base.values);
+    const char *tv = am__config_str(m->config, "transformers_version", "4.32.0.dev0");
+    cJSON_AddStringToObject(gen->values, "transformers_version", tv);
+    am__buf b = {0};
+    am__json_dump_py(&b, gen->values, 0, m->config, NULL);
+    am__buf_puts(&b, "\n");
+    am_config_free(gen);
+    return am__buf_take(&b);
+}
+
+am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts) {
+    am_save_options o = am_save_options_default();
+    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (!m || !dir) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: NULL argument");
+    if (o.format != AM_SAVE_SAFETENSORS) return am__error(AM_ERR_UNSUPPORTED, "save_pretrained: only safetensors is supported by this build");
+    if (o.max_shard_size) return am__error(AM_ERR_UNSUPPORTED, "save_pretrained: sharding is not supported by this build");
+    if (am__is_file(dir)) return am__error(AM_ERR_IO, "%s: provided path should be a directory, not a file", dir);
+    am_status s = am__mkdirs(dir);
+    if (s != AM_OK) return s;
+    /* config.json: architectures and torch_dtype as save_pretrained sets them */
+    am_config *cfg = am_config_copy(m->config);
+    cJSON *arch = cJSON_CreateArray();
+    cJSON_AddItemToArray(arch, cJSON_CreateString(m->spec->class_name));
+    if (cJSON_GetObjectItemCaseSensitive(cfg->values, "architectures")) cJSON_ReplaceItemInObjectCaseSensitive(cfg->values, "architectures", arch);
+    else cJSON_AddItemToObject(cfg->values, "architectures", arch);
+    am_config_set_string(cfg, "torch_dtype", am_dtype_name(am_model_dtype(m)));
+    char *cj = am_config_to_json_string(cfg);
+    am_config_free(cfg);
+    char *p = am__path_join(dir, "config.json");
+    s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    free(p);
+    free(cj);
+    if (s == AM_OK && m->spec->can_generate) {
+        char *gj = generation_config_json(m);
+        p = am__path_join(dir, "generation_config.json");
+        s = gj ? am__write_file_atomic(p, gj, strlen(gj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        free(p);
+        free(gj);
+    }
+    if (s != AM_OK) return s;
+    am__named_param *np;
+    size_t n = state_dict(m, &np);
+    bool *keep = calloc(n + 1, sizeof *keep);
+    size_t k = dedupe_shared(m, np, n, keep);
+    const char **names = calloc(k + 1, sizeof *names);
+    am_tensor **ts = calloc(k + 1, sizeof *ts);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keep[i]) {
+            if (!np[i].p->t) {
+                s = am__error(AM_ERR_INTERNAL, "save_pretrained: parameter %s has no value", np[i].name);
+                break;
+            }
+            names[j] = np[i].name;
+            ts[j++] = np[i].p->t;
+        }
+    if (s == AM_OK) {
+        p = am__path_join(dir, "model.safetensors");
+        s = am__st_write(p, j, names, ts);
+        free(p);
+    }
+    free(names);
+    free(ts);
+    free(keep);
+    am__named_params_free(np, n);
+    return s;
+}

@@ -1,0 +1,110 @@
+/* auto/registry.c — the registry as data: model_type -> config class/defaults/prefix, and
+ * (model_type, task) -> class name and builder. Adding an architecture adds rows here. */
+#include "auto/auto.h"
+#include "core/error.h"
+#include <string.h>
+
+extern const am__config_default am__bert_defaults[], am__roberta_defaults[], am__distilbert_defaults[];
+am_status am__bert_build(am_model *m);
+am_status am__roberta_build(am_model *m);
+am_status am__distilbert_build(am_model *m);
+
+static const am__type_spec k_types[] = {
+    {"bert", "BertConfig", am__bert_defaults, "bert"},
+    {"roberta", "RobertaConfig", am__roberta_defaults, "roberta"},
+    {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert"},
+};
+
+static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
+static const char *const k_roberta_mlm_tied[] = {"lm_head.decoder.weight", "lm_head.decoder.bias", NULL};
+static const char *const k_distil_mlm_tied[] = {"vocab_projector.weight", NULL};
+
+static const am__head_spec k_heads[] = {
+    {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false},
+    {"bert", AM_TASK_SEQUENCE_CLASSIFICATION, "BertForSequenceClassification", am__bert_build, NULL, NULL, NULL, false},
+    {"bert", AM_TASK_TOKEN_CLASSIFICATION, "BertForTokenClassification", am__bert_build, NULL, NULL, NULL, false},
+    {"bert", AM_TASK_QUESTION_ANSWERING, "BertForQuestionAnswering", am__bert_build, NULL, NULL, NULL, false},
+    {"bert", AM_TASK_MASKED_LM, "BertForMaskedLM", am__bert_build, k_bert_mlm_tied, NULL, NULL, true},
+    {"roberta", AM_TASK_BASE, "RobertaModel", am__roberta_build, NULL, NULL, NULL, false},
+    {"roberta", AM_TASK_SEQUENCE_CLASSIFICATION, "RobertaForSequenceClassification", am__roberta_build, NULL, NULL, NULL, false},
+    {"roberta", AM_TASK_TOKEN_CLASSIFICATION, "RobertaForTokenClassification", am__roberta_build, NULL, NULL, NULL, false},
+    {"roberta", AM_TASK_QUESTION_ANSWERING, "RobertaForQuestionAnswering", am__roberta_build, NULL, NULL, NULL, false},
+    {"roberta", AM_TASK_MASKED_LM, "RobertaForMaskedLM", am__roberta_build, k_roberta_mlm_tied, NULL, NULL, false},
+    {"distilbert", AM_TASK_BASE, "DistilBertModel", am__distilbert_build, NULL, NULL, NULL, false},
+    {"distilbert", AM_TASK_SEQUENCE_CLASSIFICATION, "DistilBertForSequenceClassification", am__distilbert_build, NULL, NULL, NULL, false},
+    {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false},
+    {"distilbert", AM_TASK_QUESTION_ANSWERING, "DistilBertForQuestionAnswering", am__distilbert_build, NULL, NULL, NULL, false},
+    {"distilbert", AM_TASK_MASKED_LM, "DistilBertForMaskedLM", am__distilbert_build, k_distil_mlm_tied, NULL, NULL, false},
+};
+
+static const char *const k_task_names[AM_TASK_COUNT] = {
+    [AM_TASK_AUTO] = "auto",
+    [AM_TASK_BASE] = "base",
+    [AM_TASK_SEQUENCE_CLASSIFICATION] = "sequence-classification",
+    [AM_TASK_TOKEN_CLASSIFICATION] = "token-classification",
+    [AM_TASK_QUESTION_ANSWERING] = "question-answering",
+    [AM_TASK_CAUSAL_LM] = "causal-lm",
+    [AM_TASK_MASKED_LM] = "masked-lm",
+    [AM_TASK_SEQ2SEQ_LM] = "seq2seq-lm",
+    [AM_TASK_IMAGE_CLASSIFICATION] = "image-classification",
+    [AM_TASK_OBJECT_DETECTION] = "object-detection",
+    [AM_TASK_IMAGE_SEGMENTATION] = "image-segmentation",
+    [AM_TASK_SEMANTIC_SEGMENTATION] = "semantic-segmentation",
+    [AM_TASK_AUDIO_CLASSIFICATION] = "audio-classification",
+    [AM_TASK_SPEECH_SEQ2SEQ] = "speech-seq2seq",
+    [AM_TASK_VISION2SEQ] = "vision2seq",
+};
+
+/* transformers' Auto class for each task (named in errors). */
+static const char *const k_auto_names[AM_TASK_COUNT] = {
+    [AM_TASK_AUTO] = "AutoModel",
+    [AM_TASK_BASE] = "AutoModel",
+    [AM_TASK_SEQUENCE_CLASSIFICATION] = "AutoModelForSequenceClassification",
+    [AM_TASK_TOKEN_CLASSIFICATION] = "AutoModelForTokenClassification",
+    [AM_TASK_QUESTION_ANSWERING] = "AutoModelForQuestionAnswering",
+    [AM_TASK_CAUSAL_LM] = "AutoModelForCausalLM",
+    [AM_TASK_MASKED_LM] = "AutoModelForMaskedLM",
+    [AM_TASK_SEQ2SEQ_LM] = "AutoModelForSeq2SeqLM",
+    [AM_TASK_IMAGE_CLASSIFICATION] = "AutoModelForImageClassification",
+    [AM_TASK_OBJECT_DETECTION] = "AutoModelForObjectDetection",
+    [AM_TASK_IMAGE_SEGMENTATION] = "AutoModelForImageSegmentation",
+    [AM_TASK_SEMANTIC_SEGMENTATION] = "AutoModelForSemanticSegmentation",
+    [AM_TASK_AUDIO_CLASSIFICATION] = "AutoModelForAudioClassification",
+    [AM_TASK_SPEECH_SEQ2SEQ] = "AutoModelForSpeechSeq2Seq",
+    [AM_TASK_VISION2SEQ] = "AutoModelForVision2Seq",
+};
+
+const char *am_task_name(am_task t) { return (unsigned)t < AM_TASK_COUNT && k_task_names[t] ? k_task_names[t] : "unknown"; }
+const char *am__auto_class_name(am_task t) { return (unsigned)t < AM_TASK_COUNT && k_auto_names[t] ? k_auto_names[t] : "AutoModel"; }
+
+am_status am_task_parse(const char *s, am_task *out) {
+    for (int i = 0; s && i < AM_TASK_COUNT; i++)
+        if (k_task_names[i] && !strcmp(s, k_task_names[i])) {
+            *out = (am_task)i;
+            return AM_OK;
+        }
+    return am__error(AM_ERR_INVALID_ARGUMENT, "unknown task '%s' (expected base, sequence-classification, token-classification, question-answering, causal-lm, masked-lm, seq2seq-lm, ...)",
+                     s ? s : "(null)");
+}
+
+const am__type_spec *am__type_lookup(const char *model_type) {
+    for (size_t i = 0; model_type && i < sizeof k_types / sizeof k_types[0]; i++)
+        if (!strcmp(k_types[i].model_type, model_type)) return &k_types[i];
+    return NULL;
+}
+
+const char *am__supported_model_types(void) { return "bert, distilbert, roberta"; }
+
+const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
+    for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)
+        if (k_heads[i].task == task && !strcmp(k_heads[i].model_type, model_type)) return &k_heads[i];
+    return NULL;
+}
+
+const am__head_spec *am__head_by_class(const char *class_name) {
+    for (size_t i = 0; class_name && i < sizeof k_heads / sizeof k_heads[0]; i++)
+        if (!strcmp(k_heads[i].class_name, class_name)) return &k_heads[i];
+    return NULL;
+}
+
+const am__type_spec *am__model_type_spec(const am_model *m) { return am__type_lookup(m->spec->model_type); }

@@ -1,0 +1,82 @@
+/* models/model.h — the model object shared by every architecture: module tree, config, ties,
+ * loading report and the architecture's forward function; plus helpers architecture files use. */
+#ifndef AM_MODELS_MODEL_H
+#define AM_MODELS_MODEL_H
+#include "core/config.h"
+#include "kernels/kernels.h"
+#include "nn/module.h"
+
+typedef struct am__head_spec am__head_spec;
+
+typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);
+
+struct am_model {
+    am__module *root;
+    am_config *config;
+    const am__head_spec *spec;
+    am_dtype dtype;
+    /* tied parameters: alias -> target (full dotted names), re-established after loading */
+    char **tie_alias, **tie_target;
+    size_t n_ties;
+    /* loading report */
+    char **missing, **unexpected, **mismatched, **mm_ckpt, **mm_model;
+    size_t n_missing, n_unexpected, n_mismatched;
+    am_log_level *log_levels;
+    char **log_msgs;
+    size_t n_log;
+    am_loading_info info;
+    /* architecture state */
+    void *impl;
+    void (*impl_free)(void *);
+    am__forward_fn forward;
+    /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
+    const char *const *input_names;
+    char *name_or_path;
+};
+
+typedef am_status (*am__build_fn)(am_model *m);
+
+/* One row of the registry: (model_type, task) -> class and builder. */
+struct am__head_spec {
+    const char *model_type;
+    am_task task;
+    const char *class_name;
+    am__build_fn build;
+    const char *const *tied_weights_keys;     /* _tied_weights_keys (regex), NULL-terminated */
+    const char *const *ignore_missing;        /* _keys_to_ignore_on_load_missing */
+    const char *const *ignore_unexpected;     /* _keys_to_ignore_on_load_unexpected */
+    bool can_generate;
+};
+
+/* One row per model_type: config class, defaults, base_model_prefix. */
+typedef struct am__type_spec {
+    const char *model_type;
+    const char *config_class;
+    const am__config_default *defaults;
+    const char *base_model_prefix;
+} am__type_spec;
+
+const am__type_spec *am__type_lookup(const char *model_type);
+const am__type_spec *am__model_type_spec(const am_model *m);
+
+/* Declare that parameter `alias` is the same tensor as `target` (both full names). */
+void am__model_tie(am_model *m, const char *alias, const char *target);
+/* Point every alias at its target's tensor. */
+void am__model_apply_ties(am_model *m);
+
+/* Helpers for forward functions. */
+/* Borrowed float32 data of a parameter (asserts it exists: the tree was built by the arch). */
+const float *am__w(const am__module *m, const char *pname);
+/* nn.Linear on rows: y[M, out] = x[M, in] W^T + b. */
+void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y);
+/* nn.LayerNorm on rows. */
+void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps);
+/* An input tensor converted to int64 [B, T] (owned), validated; NULL with error. */
+am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required);
+/* Check that every input name is one the architecture accepts (transformers' TypeError). */
+am_status am__check_inputs(const am_model *m, const am_tensors *in);
+/* Put a float32 [d0, d1, (d2)] output into `out` (takes ownership of data copy). */
+am_status am__put_output(am_tensors *out, const char *name, int ndim, const int64_t *shape, const float *data);
+/* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
+float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
+#endif

@@ -1,0 +1,418 @@
+/* tests/test_models.c — one fixture case (argv[1]) through the C API and the CLI: forward outputs
+ * within the case's atol/rtol (full tensors), stats, repr, config repr, loading report and log,
+ * and the save_pretrained round trip (files, tensor names/dtypes/shapes, config keys and types,
+ * outputs bit-exact after reloading). */
+#include "harness.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *g_case;
+static char g_dir[4096];
+
+static am_task task_of(const char *auto_class) {
+    static const struct {
+        const char *a;
+        am_task t;
+    } k[] = {{"AutoModel", AM_TASK_BASE},
+             {"AutoModelForSequenceClassification", AM_TASK_SEQUENCE_CLASSIFICATION},
+             {"AutoModelForTokenClassification", AM_TASK_TOKEN_CLASSIFICATION},
+             {"AutoModelForQuestionAnswering", AM_TASK_QUESTION_ANSWERING},
+             {"AutoModelForMaskedLM", AM_TASK_MASKED_LM},
+             {"AutoModelForCausalLM", AM_TASK_CAUSAL_LM},
+             {"AutoModelForSeq2SeqLM", AM_TASK_SEQ2SEQ_LM}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (!strcmp(k[i].a, auto_class)) return k[i].t;
+    return AM_TASK_AUTO;
+}
+
+static int compare_tensor(const char *name, const am_tensor *got, const am_tensor *want, double atol, double rtol, bool exact) {
+    if (!got) {
+        fprintf(stderr, "[%s] output %s missing\n", g_case, name);
+        return 1;
+    }
+    if (am_tensor_ndim(got) != am_tensor_ndim(want)) {
+        fprintf(stderr, "[%s] %s: rank %d, want %d\n", g_case, name, am_tensor_ndim(got), am_tensor_ndim(want));
+        return 1;
+    }
+    for (int d = 0; d < am_tensor_ndim(want); d++)
+        if (am_tensor_dim(got, d) != am_tensor_dim(want, d)) {
+            fprintf(stderr, "[%s] %s: dim %d is %lld, want %lld\n", g_case, name, d, (long long)am_tensor_dim(got, d), (long long)am_tensor_dim(want, d));
+            return 1;
+        }
+    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
+    int64_t n = am_tensor_numel(want), bad = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double diff = fabs((double)g[i] - (double)w[i]);
+        bool ok = exact ? g[i] == w[i] : diff <= atol + rtol * fabs((double)w[i]);
+        if (!ok || isnan(g[i])) {
+            if (!bad) fprintf(stderr, "[%s] %s[%lld] = %.8g, want %.8g\n", g_case, name, (long long)i, g[i], w[i]);
+            bad++;
+        }
+        if (diff > worst) worst = diff;
+    }
+    if (bad) fprintf(stderr, "[%s] %s: %lld of %lld elements out of tolerance (max diff %.3g)\n", g_case, name, (long long)bad, (long long)n, worst);
+    return bad ? 1 : 0;
+}
+
+static am_tensors *inputs_from(const am_tensors *exp, const char *prefix) {
+    am_tensors *in = am_tensors_new();
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < am_tensors_count(exp); i++) {
+        const char *n = am_tensors_name(exp, i);
+        if (!strncmp(n, prefix, pl)) am_tensors_set(in, n + pl, am_tensors_at(exp, i));
+    }
+    return in;
+}
+
+/* Compare every out.* of the case whose role is primary or debug. */
+static void check_outputs(const cJSON *ej, const am_tensors *exp, const am_tensors *out, const char *label) {
+    const cJSON *outs = cJSON_GetObjectItem(ej, "outputs");
+    for (const cJSON *o = outs ? outs->child : NULL; o; o = o->next) {
+        const char *role = cJSON_GetObjectItem(o, "role")->valuestring;
+        const char *name = o->string + 4; /* strip "out." */
+        const am_tensor *want = am_tensors_get(exp, o->string);
+        char gname[256];
+        snprintf(gname, sizeof gname, "%s", name);
+        if (!strcmp(name, "hidden_states.last")) {
+            int last = -1;
+            for (size_t i = 0; i < am_tensors_count(out); i++) {
+                int k;
+                if (sscanf(am_tensors_name(out, i), "hidden_states.%d", &k) == 1 && k > last) last = k;
+            }
+            snprintf(gname, sizeof gname, "hidden_states.%d", last);
+        }
+        const am_tensor *got = am_tensors_get(out, gname);
+        if (!strcmp(role, "random_init")) {
+            CHECKF(got && am_tensor_numel(got) == am_tensor_numel(want), "[%s/%s] %s shape", g_case, label, name);
+            continue;
+        }
+        double atol = cJSON_GetObjectItem(o, "atol")->valuedouble, rtol = cJSON_GetObjectItem(o, "rtol")->valuedouble;
+        CHECKF(compare_tensor(gname, got, want, atol, rtol, false) == 0, "[%s/%s] output %s", g_case, label, name);
+    }
+}
+
+static char *read_rel(const char *rel) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", g_dir, rel);
+    return am_test_read_file(p, NULL);
+}
+
+static void check_stats(const cJSON *ej, am_model *m) {
+    const cJSON *st = cJSON_GetObjectItem(ej, "stats");
+    CHECKF(am_model_num_parameters(m, false, false) == (int64_t)cJSON_GetObjectItem(st, "num_parameters")->valuedouble, "[%s] num_parameters %lld",
+           g_case, (long long)am_model_num_parameters(m, false, false));
+    CHECKF(am_model_num_parameters(m, true, false) == (int64_t)cJSON_GetObjectItem(st, "num_parameters_only_trainable")->valuedouble,
+           "[%s] only_trainable", g_case);
+    CHECKF(am_model_num_parameters(m, false, true) == (int64_t)cJSON_GetObjectItem(st, "num_parameters_exclude_embeddings")->valuedouble,
+           "[%s] exclude_embeddings %lld", g_case, (long long)am_model_num_parameters(m, false, true));
+    CHECKF(am_model_memory_footprint(m, true) == (int64_t)cJSON_GetObjectItem(st, "memory_footprint")->valuedouble, "[%s] memory_footprint %lld",
+           g_case, (long long)am_model_memory_footprint(m, true));
+    CHECKF(am_model_memory_footprint(m, false) == (int64_t)cJSON_GetObjectItem(st, "memory_footprint_no_buffers")->valuedouble,
+           "[%s] memory_footprint_no_buffers", g_case);
+    CHECKF(!strcmp(am_dtype_name(am_model_dtype(m)), cJSON_GetObjectItem(st, "dtype")->valuestring), "[%s] dtype", g_case);
+    CHECKF(!am_model_is_training(m), "[%s] from_pretrained returns eval mode", g_case);
+    am_model_train(m, true);
+    CHECK(am_model_is_training(m));
+    am_model_train(m, false);
+    CHECK(!am_model_is_training(m));
+    /* state dict names, dtypes and shapes, in order */
+    const cJSON *sd = cJSON_GetObjectItem(ej, "loaded_state_dict");
+    CHECKF((int)am_model_state_dict_count(m) == cJSON_GetArraySize(sd), "[%s] state dict size %zu vs %d", g_case, am_model_state_dict_count(m),
+           cJSON_GetArraySize(sd));
+    int i = 0;
+    for (const cJSON *e = sd->child; e && i < (int)am_model_state_dict_count(m); e = e->next, i++) {
+        const char *nm = am_model_state_dict_name(m, (size_t)i);
+        CHECKF(!strcmp(nm, cJSON_GetObjectItem(e, "name")->valuestring), "[%s] state dict #%d is %s, want %s", g_case, i, nm,
+               cJSON_GetObjectItem(e, "name")->valuestring);
+        am_tensor *t = am_model_state_dict_tensor(m, (size_t)i);
+        CHECKF(t && !strcmp(am_dtype_name(am_tensor_dtype(t)), cJSON_GetObjectItem(e, "dtype")->valuestring), "[%s] dtype of %s", g_case, nm);
+    }
+    /* tied parameters are one tensor */
+    const cJSON *tied = cJSON_GetObjectItem(ej, "tied_parameters");
+    for (const cJSON *g = tied ? tied->child : NULL; g; g = g->next) {
+        am_tensor *first = am_model_get_parameter(m, g->child->valuestring);
+        for (const cJSON *nmj = g->child; nmj; nmj = nmj->next)
+            CHECKF(am_model_get_parameter(m, nmj->valuestring) == first, "[%s] %s tied", g_case, nmj->valuestring);
+    }
+}
+
+static void check_strlist(const char *what, const cJSON *want, const char *const *got, size_t n) {
+    CHECKF((int)n == cJSON_GetArraySize(want), "[%s] %s: %zu entries, want %d", g_case, what, n, cJSON_GetArraySize(want));
+    size_t i = 0;
+    for (const cJSON *w = want ? want->child : NULL; w && i < n; w = w->next, i++)
+        CHECKF(!strcmp(got[i], w->valuestring), "[%s] %s[%zu] = %s, want %s", g_case, what, i, got[i], w->valuestring);
+}
+
+static void check_loading(const cJSON *ej, am_model *m) {
+    const cJSON *li = cJSON_GetObjectItem(ej, "loading_info");
+    const am_loading_info *I = am_model_loading_info(m);
+    check_strlist("missing_keys", cJSON_GetObjectItem(li, "missing_keys"), I->missing_keys, I->n_missing);
+    check_strlist("unexpected_keys", cJSON_GetObjectItem(li, "unexpected_keys"), I->unexpected_keys, I->n_unexpected);
+    const cJSON *mm = cJSON_GetObjectItem(li, "mismatched_keys");
+    CHECKF((int)I->n_mismatched == cJSON_GetArraySize(mm), "[%s] mismatched count", g_case);
+    size_t i = 0;
+    for (const cJSON *e = mm ? mm->child : NULL; e && i < I->n_mismatched; e = e->next, i++) {
+        CHECK(!strcmp(I->mismatched_keys[i], cJSON_GetArrayItem(e, 0)->valuestring));
+        char *c = cJSON_PrintUnformatted(cJSON_GetArrayItem(e, 1)), *d = cJSON_PrintUnformatted(cJSON_GetArrayItem(e, 2));
+        char cw[128], dw[128];
+        /* "[2,32]" -> "[2, 32]" */
+        size_t o = 0;
+        for (char *p = c; *p && o < sizeof cw - 2; p++) {
+            cw[o++] = *p;
+            if (*p == ',') cw[o++] = ' ';
+        }
+        cw[o] = 0;
+        o = 0;
+        for (char *p = d; *p && o < sizeof dw - 2; p++) {
+            dw[o++] = *p;
+            if (*p == ',') dw[o++] = ' ';
+        }
+        dw[o] = 0;
+        CHECKF(!strcmp(I->mismatched_ckpt_shapes[i], cw) && !strcmp(I->mismatched_model_shapes[i], dw), "[%s] mismatched shapes", g_case);
+        free(c);
+        free(d);
+    }
+    const cJSON *log = cJSON_GetObjectItem(ej, "load_log");
+    CHECKF((int)I->n_log == cJSON_GetArraySize(log), "[%s] %zu log messages, want %d", g_case, I->n_log, cJSON_GetArraySize(log));
+    i = 0;
+    for (const cJSON *e = log ? log->child : NULL; e && i < I->n_log; e = e->next, i++) {
+        const char *lv = cJSON_GetObjectItem(e, "level")->valuestring;
+        am_log_level want = !strcmp(lv, "WARNING") ? AM_LOG_WARNING : !strcmp(lv, "INFO") ? AM_LOG_INFO : AM_LOG_ERROR;
+        CHECKF(I->log_levels[i] == want, "[%s] log %zu level", g_case, i);
+        CHECKF(!strcmp(I->log_messages[i], cJSON_GetObjectItem(e, "message")->valuestring), "[%s] log %zu:\n got: %s\nwant: %s", g_case, i,
+               I->log_messages[i], cJSON_GetObjectItem(e, "message")->valuestring);
+    }
+}
+
+static const char *json_kind(const cJSON *v) {
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsBool(v)) return "bool";
+    if (cJSON_IsString(v)) return "string";
+    if (cJSON_IsArray(v)) return "array";
+    if (cJSON_IsObject(v)) return "object";
+    return "number";
+}
+
+static void check_json_file(const char *path, const cJSON *want, const cJSON *types) {
+    char *text = am_test_read_file(path, NULL);
+    CHECKF(text != NULL, "[%s] %s written", g_case, path);
+    if (!text) return;
+    cJSON *got = cJSON_Parse(text);
+    CHECKF(got && cJSON_GetArraySize(got) == cJSON_GetArraySize(want), "[%s] %s: %d keys, want %d", g_case, path, got ? cJSON_GetArraySize(got) : -1,
+           cJSON_GetArraySize(want));
+    for (const cJSON *w = want->child; w && got; w = w->next) {
+        const cJSON *g = cJSON_GetObjectItem(got, w->string);
+        CHECKF(g != NULL, "[%s] %s: key %s missing", g_case, path, w->string);
+        if (!g) continue;
+        const cJSON *ty = cJSON_GetObjectItem(types, w->string);
+        if (ty && strcmp(ty->valuestring, "int") && strcmp(ty->valuestring, "float"))
+            CHECKF(!strcmp(json_kind(g), ty->valuestring), "[%s] %s: %s has JSON type %s, want %s", g_case, path, w->string, json_kind(g), ty->valuestring);
+        if (ty && !strcmp(ty->valuestring, "float")) {
+            /* a float key must be written with a decimal point or exponent */
+            char pat[300];
+            snprintf(pat, sizeof pat, "\"%s\": ", w->string);
+            const char *at = strstr(text, pat);
+            CHECKF(at && strpbrk(at + strlen(pat), ".e") < strchr(at + strlen(pat), '\n'), "[%s] %s: %s written as a float", g_case, path, w->string);
+        }
+        if (strcmp(w->string, "_name_or_path") && strcmp(w->string, "transformers_version"))
+            CHECKF(cJSON_Compare(g, w, true), "[%s] %s: value of %s differs", g_case, path, w->string);
+    }
+    cJSON_Delete(got);
+    free(text);
+}
+
+static void check_save(const cJSON *ej, am_model *m, const am_tensors *first_out, const am_tensors *exp, const am_load_options *lo,
+                       am_task task) {
+    const cJSON *rt = cJSON_GetObjectItem(ej, "save_roundtrip");
+    char tmpl[] = "/tmp/am_test_save_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    CHECK(dir != NULL);
+    if (!dir) return;
+    CHECK_OK(am_model_save_pretrained(m, dir, NULL));
+    /* files */
+    const cJSON *files = cJSON_GetObjectItem(rt, "files");
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "ls %s", dir);
+    char *ls = NULL;
+    am_test_run(cmd, &ls);
+    int nfiles = 0;
+    for (char *p = ls; p && *p; p++) nfiles += *p == '\n';
+    CHECKF(nfiles == cJSON_GetArraySize(files), "[%s] saved %d files, want %d:\n%s", g_case, nfiles, cJSON_GetArraySize(files), ls);
+    free(ls);
+    for (const cJSON *f = files->child; f; f = f->next) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(f, "name")->valuestring);
+        CHECKF(access(p, F_OK) == 0, "[%s] saved file %s", g_case, p);
+    }
+    /* tensors in model.safetensors */
+    const cJSON *weights = cJSON_GetObjectItem(cJSON_GetObjectItem(rt, "weights"), "model.safetensors");
+    if (weights) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/model.safetensors", dir);
+        am_tensors *saved = am_tensors_load_safetensors(p);
+        CHECK(saved != NULL);
+        const cJSON *tl = cJSON_GetObjectItem(weights, "tensors");
+        CHECKF(saved && (int)am_tensors_count(saved) == cJSON_GetArraySize(tl), "[%s] saved %zu tensors, want %d", g_case, am_tensors_count(saved),
+               cJSON_GetArraySize(tl));
+        for (const cJSON *t = tl->child; t && saved; t = t->next) {
+            am_tensor *x = am_tensors_get(saved, cJSON_GetObjectItem(t, "name")->valuestring);
+            CHECKF(x != NULL, "[%s] saved tensor %s", g_case, cJSON_GetObjectItem(t, "name")->valuestring);
+            if (!x) continue;
+            CHECK(!strcmp(am_dtype_st_name(am_tensor_dtype(x)), cJSON_GetObjectItem(t, "dtype")->valuestring));
+            const cJSON *sh = cJSON_GetObjectItem(t, "shape");
+            CHECK(am_tensor_ndim(x) == cJSON_GetArraySize(sh));
+            int d = 0;
+            for (const cJSON *s = sh->child; s; s = s->next, d++) CHECK(am_tensor_dim(x, d) == (int64_t)s->valuedouble);
+        }
+        am_tensors_free(saved);
+    }
+    char p[4400];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    check_json_file(p, cJSON_GetObjectItem(rt, "config_json"), cJSON_GetObjectItem(rt, "config_json_types"));
+    const cJSON *gj = cJSON_GetObjectItem(rt, "generation_config_json");
+    if (gj && !cJSON_IsNull(gj)) {
+        snprintf(p, sizeof p, "%s/generation_config.json", dir);
+        check_json_file(p, gj, cJSON_GetObjectItem(rt, "generation_config_json_types"));
+    }
+    /* reload: outputs bit-exact */
+    am_load_options o2 = *lo;
+    o2.num_labels = 0;
+    o2.ignore_mismatched_sizes = false;
+    am_model *m2 = am_model_from_pretrained(task, dir, &o2);
+    CHECKF(m2 != NULL, "[%s] reload: %s", g_case, am_last_error());
+    if (m2) {
+        am_tensors *in = inputs_from(exp, "in.");
+        am_forward_options fo = am_forward_options_default();
+        fo.output_hidden_states = true;
+        am_tensors *out2 = am_model_forward(m2, in, &fo);
+        CHECK(out2 != NULL);
+        for (size_t i = 0; out2 && i < am_tensors_count(first_out); i++)
+            CHECKF(compare_tensor(am_tensors_name(first_out, i), am_tensors_get(out2, am_tensors_name(first_out, i)), am_tensors_at(first_out, i), 0, 0,
+                                  true) == 0,
+                   "[%s] round trip output %s bit-exact", g_case, am_tensors_name(first_out, i));
+        am_tensors_free(out2);
+        am_tensors_free(in);
+        am_model_free(m2);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* The CLI path: `automodel forward` and `automodel info --json` on the same case. */
+static void check_cli(const cJSON *ej, const am_tensors *exp, const char *task_name, const char *extra) {
+    const char *cli = getenv("AM_CLI");
+    if (!cli) return;
+    char tmpl[] = "/tmp/am_test_cli_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (!dir) return;
+    am_tensors *in = inputs_from(exp, "in.");
+    char inp[4400], outp[4400], cmd[13000];
+    snprintf(inp, sizeof inp, "%s/in.safetensors", dir);
+    snprintf(outp, sizeof outp, "%s/out.safetensors", dir);
+    CHECK_OK(am_tensors_save_safetensors(in, inp));
+    snprintf(cmd, sizeof cmd, "%s forward %s --task %s %s --inputs %s --output %s --output-hidden-states", cli, g_dir, task_name, extra, inp, outp);
+    int rc = am_test_run(cmd, NULL);
+    CHECKF(rc == 0, "[%s] CLI forward exit %d: %s", g_case, rc, cmd);
+    am_tensors *out = am_tensors_load_safetensors(outp);
+    CHECK(out != NULL);
+    if (out) check_outputs(ej, exp, out, "cli");
+    snprintf(cmd, sizeof cmd, "%s info %s --task %s %s --json", cli, g_dir, task_name, extra);
+    char *js = NULL;
+    rc = am_test_run(cmd, &js);
+    CHECKF(rc == 0, "[%s] CLI info exit %d", g_case, rc);
+    cJSON *j = js ? cJSON_Parse(js) : NULL;
+    CHECKF(j != NULL, "[%s] CLI info --json is JSON: %s", g_case, js ? js : "");
+    if (j) {
+        const cJSON *st = cJSON_GetObjectItem(ej, "stats");
+        CHECK(cJSON_GetObjectItem(j, "num_parameters")->valuedouble == cJSON_GetObjectItem(st, "num_parameters")->valuedouble);
+        CHECK(cJSON_GetObjectItem(j, "memory_footprint")->valuedouble == cJSON_GetObjectItem(st, "memory_footprint")->valuedouble);
+        CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "training")));
+        CHECK(!strcmp(cJSON_GetObjectItem(j, "class")->valuestring, cJSON_GetObjectItem(ej, "hf_class")->valuestring));
+        CHECK(!strcmp(cJSON_GetObjectItem(j, "dtype")->valuestring, cJSON_GetObjectItem(st, "dtype")->valuestring));
+    }
+    cJSON_Delete(j);
+    free(js);
+    snprintf(cmd, sizeof cmd, "%s info %s --task %s %s --repr", cli, g_dir, task_name, extra);
+    char *repr = NULL;
+    am_test_run(cmd, &repr);
+    char *want = read_rel("repr.txt");
+    CHECKF(repr && want && !strcmp(repr, want), "[%s] CLI --repr", g_case);
+    free(repr);
+    free(want);
+    am_tensors_free(out);
+    am_tensors_free(in);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+int am_test_main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    g_case = argv[1];
+    snprintf(g_dir, sizeof g_dir, "%s", am_test_fixture("models/"));
+    strncat(g_dir, g_case, sizeof g_dir - strlen(g_dir) - 1);
+    char *ejs = read_rel("expected.json");
+    CHECK(ejs != NULL);
+    if (!ejs) return 1;
+    cJSON *ej = cJSON_Parse(ejs);
+    char ep[4200];
+    snprintf(ep, sizeof ep, "%s/expected.safetensors", g_dir);
+    am_tensors *exp = am_tensors_load_safetensors(ep);
+    CHECK(exp != NULL);
+    am_task task = task_of(cJSON_GetObjectItem(ej, "auto_class")->valuestring);
+    am_load_options lo = am_load_options_default();
+    char extra[256] = "";
+    const cJSON *kw = cJSON_GetObjectItem(cJSON_GetObjectItem(ej, "load"), "kwargs");
+    for (const cJSON *k = kw ? kw->child : NULL; k; k = k->next) {
+        if (!strcmp(k->string, "num_labels")) {
+            lo.num_labels = k->valueint;
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " --num-labels %d", k->valueint);
+        } else if (!strcmp(k->string, "ignore_mismatched_sizes") && cJSON_IsTrue(k)) {
+            lo.ignore_mismatched_sizes = true;
+            strncat(extra, " --ignore-mismatched-sizes", sizeof extra - strlen(extra) - 1);
+        }
+    }
+    /* from_pretrained: the log messages name the path as given; the fixture used the case name */
+    char cwd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    char parent[4200];
+    snprintf(parent, sizeof parent, "%s", am_test_fixture("models"));
+    CHECK(chdir(parent) == 0);
+    am_model *m = am_model_from_pretrained(task, g_case, &lo);
+    CHECK(chdir(cwd) == 0);
+    CHECKF(m != NULL, "[%s] from_pretrained: %s", g_case, am_last_error());
+    if (m) {
+        CHECKF(!strcmp(am_model_class_name(m), cJSON_GetObjectItem(ej, "hf_class")->valuestring), "[%s] class %s", g_case, am_model_class_name(m));
+        am_tensors *in = inputs_from(exp, "in.");
+        am_forward_options fo = am_forward_options_default();
+        fo.output_hidden_states = true;
+        am_tensors *out = am_model_forward(m, in, &fo);
+        CHECKF(out != NULL, "[%s] forward: %s", g_case, am_last_error());
+        if (out) check_outputs(ej, exp, out, "api");
+        check_stats(ej, m);
+        check_loading(ej, m);
+        char *repr = am_model_repr(m), *want = read_rel("repr.txt");
+        size_t rl = repr ? strlen(repr) : 0;
+        CHECKF(repr && want && !strncmp(repr, want, rl) && !strcmp(want + rl, "\n"), "[%s] repr differs:\n%s", g_case, repr);
+        free(want);
+        am_free(repr);
+        char *crepr = am_config_repr(am_model_config(m));
+        want = read_rel("config_repr.txt");
+        rl = crepr ? strlen(crepr) : 0;
+        CHECKF(crepr && want && !strncmp(crepr, want, rl) && !strcmp(want + rl, "\n"), "[%s] config repr differs:\n%s", g_case, crepr);
+        free(want);
+        am_free(crepr);
+        if (out) check_save(ej, m, out, exp, &lo, task);
+        check_cli(ej, exp, am_task_name(task), extra);
+        am_tensors_free(out);
+        am_tensors_free(in);
+        am_model_free(m);
+    }
+    am_tensors_free(exp);
+    cJSON_Delete(ej);
+    free(ejs);
+    return 0;
+}
