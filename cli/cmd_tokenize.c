@@ -33,54 +33,166 @@ static char *read_all(const char *path, size_t *len) {
     return buf;
 }
 
-static cJSON *int_array(const int32_t *v, size_t n, bool null_neg) {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, null_neg && v[i] < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(v[i]));
-    return a;
-}
+/* Output is written by hand: token strings and decoded texts may hold NUL characters. */
+typedef struct obuf {
+    char *d;
+    size_t n, cap;
+    bool failed;
+} obuf;
 
-static cJSON *u8_array(const uint8_t *v, size_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
-    return a;
+static void oput(obuf *b, const char *s, size_t n) {
+    if (b->failed) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 4096;
+        while (nc < b->n + n + 1) nc *= 2;
+        char *p = realloc(b->d, nc);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->d = p;
+        b->cap = nc;
+    }
+    memcpy(b->d + b->n, s, n);
+    b->n += n;
+    b->d[b->n] = 0;
 }
-
-static cJSON *encoding_json(const am_tokenizer *tok, const am_encoding *e) {
-    size_t n = am_encoding_len(e);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "ids", int_array(am_encoding_ids(e), n, false));
-    cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
-    cJSON *offs = cJSON_AddArrayToObject(o, "offsets");
+static void oputs(obuf *b, const char *s) { oput(b, s, strlen(s)); }
+static void onum(obuf *b, long long v) {
+    char t[32];
+    snprintf(t, sizeof t, "%lld", v);
+    oputs(b, t);
+}
+static void ostr(obuf *b, const char *s, size_t n) {
+    oput(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(toks, cJSON_CreateString(am_encoding_token(e, i)));
+        unsigned char c = (unsigned char)s[i];
+        char t[8];
+        if (c == '"' || c == '\\') {
+            t[0] = '\\';
+            t[1] = (char)c;
+            oput(b, t, 2);
+        } else if (c < 0x20) {
+            const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+            if (esc) oputs(b, esc);
+            else {
+                snprintf(t, sizeof t, "\\u%04x", c);
+                oputs(b, t);
+            }
+        } else
+            oput(b, (const char *)&c, 1);
+    }
+    oput(b, "\"", 1);
+}
+
+static void encoding_json(obuf *b, const am_tokenizer *tok, const am_encoding *e) {
+    size_t n = am_encoding_len(e);
+    const int32_t *ids = am_encoding_ids(e);
+    oputs(b, "{\"ids\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) oputs(b, ",");
+        onum(b, ids[i]);
+    }
+    oputs(b, "],\"tokens\":[");
+    for (size_t i = 0; i < n; i++) {
+        size_t l;
+        const char *t = am_encoding_token_n(e, i, &l);
+        if (i) oputs(b, ",");
+        ostr(b, t, l);
+    }
+    oputs(b, "],\"offsets\":[");
+    for (size_t i = 0; i < n; i++) {
         size_t s, en;
         am_encoding_offsets(e, i, &s, &en);
-        cJSON *p = cJSON_CreateArray();
-        cJSON_AddItemToArray(p, cJSON_CreateNumber((double)s));
-        cJSON_AddItemToArray(p, cJSON_CreateNumber((double)en));
-        cJSON_AddItemToArray(offs, p);
+        oputs(b, i ? ",[" : "[");
+        onum(b, (long long)s);
+        oputs(b, ",");
+        onum(b, (long long)en);
+        oputs(b, "]");
     }
-    cJSON_AddItemToObject(o, "attention_mask", u8_array(am_encoding_attention_mask(e), n));
-    cJSON_AddItemToObject(o, "type_ids", int_array(am_encoding_type_ids(e), n, false));
-    cJSON_AddItemToObject(o, "special_tokens_mask", u8_array(am_encoding_special_tokens_mask(e), n));
-    cJSON_AddItemToObject(o, "word_ids", int_array(am_encoding_word_ids(e), n, true));
-    cJSON_AddItemToObject(o, "sequence_ids", int_array(am_encoding_sequence_ids(e), n, true));
+    const uint8_t *u8s[2] = {am_encoding_attention_mask(e), am_encoding_special_tokens_mask(e)};
+    const int32_t *i32s[3] = {am_encoding_type_ids(e), am_encoding_word_ids(e), am_encoding_sequence_ids(e)};
+    static const char *order[5] = {"attention_mask", "type_ids", "special_tokens_mask", "word_ids", "sequence_ids"};
+    for (int k = 0; k < 5; k++) {
+        oputs(b, "],\"");
+        oputs(b, order[k]);
+        oputs(b, "\":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i) oputs(b, ",");
+            if (k == 0 || k == 2) onum(b, u8s[k == 2][i]);
+            else {
+                int32_t v = i32s[k == 1 ? 0 : k == 3 ? 1 : 2][i];
+                if (v < 0 && k != 1) oputs(b, "null");
+                else onum(b, v);
+            }
+        }
+    }
+    oputs(b, "]");
     static const char *names[4] = {"decode", "decode_skip_special", "transformers_decode", "transformers_decode_skip_special"};
     for (int k = 0; k < 4; k++) {
         am_decode_options d = am_decode_options_default();
         d.skip_special_tokens = k & 1;
         d.clean_up_tokenization_spaces = k >= 2 ? -1 : 0;
-        char *s = am_tokenizer_decode(tok, am_encoding_ids(e), n, &d);
-        cJSON_AddItemToObject(o, names[k], s ? cJSON_CreateString(s) : cJSON_CreateNull());
+        size_t l = 0;
+        char *s = am_tokenizer_decode_n(tok, ids, n, &d, &l);
+        oputs(b, ",\"");
+        oputs(b, names[k]);
+        oputs(b, "\":");
+        if (s) ostr(b, s, l);
+        else oputs(b, "null");
         am_free(s);
     }
+    oputs(b, "}");
+}
+
+static void error_json(obuf *b) {
+    oputs(b, "{\"error\":");
+    const char *m = am_last_error();
+    ostr(b, m, strlen(m));
+    oputs(b, "}");
+}
+
+/* JSON strings cannot carry NUL through cJSON: \u0000 escapes are parsed as U+F0000 and turned
+ * back into NUL bytes (with explicit lengths) here. */
+#define NUL_STANDIN "\xF3\xB0\x80\x80"
+static char *nul_escape(const char *line, bool *used) {
+    *used = false;
+    if (!strstr(line, "\\u0000") || strstr(line, NUL_STANDIN)) return NULL;
+    size_t n = strlen(line);
+    char *o = malloc(n * 2 + 1);
+    if (!o) return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n;) {
+        if (line[i] == '\\' && i + 1 < n) {
+            if (!strncmp(line + i, "\\u0000", 6)) {
+                memcpy(o + j, "\\udb80\\udc00", 12);
+                j += 12;
+                i += 6;
+                *used = true;
+                continue;
+            }
+            o[j++] = line[i++];
+            o[j++] = line[i++];
+            continue;
+        }
+        o[j++] = line[i++];
+    }
+    o[j] = 0;
     return o;
 }
 
-static cJSON *error_json(void) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", am_last_error());
-    return o;
+/* In place: stand-ins back to NUL; returns the byte length. */
+static size_t nul_restore(char *s) {
+    size_t n = strlen(s), j = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + 4 <= n && !memcmp(s + i, NUL_STANDIN, 4)) {
+            s[j++] = 0;
+            i += 4;
+        } else
+            s[j++] = s[i++];
+    }
+    s[j] = 0;
+    return j;
 }
 
 static bool parse_options(const cJSON *opts, am_encode_options *o, char *err, size_t errn) {
@@ -114,13 +226,7 @@ static bool parse_options(const cJSON *opts, am_encode_options *o, char *err, si
         else if (!strcmp(s, "max_length")) {
             o->padding = AM_PADDING_MAX_LENGTH;
             v = cJSON_GetObjectItemCaseSensitive(pd, "max_length");
-            if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
-                if (o->truncation != AM_TRUNCATION_NONE && o->max_length != (size_t)v->valuedouble) {
-                    snprintf(err, errn, "different truncation and padding max_length");
-                    return false;
-                }
-                o->max_length = (size_t)v->valuedouble;
-            }
+            if (cJSON_IsNumber(v) && v->valuedouble >= 0) o->pad_length = (size_t)v->valuedouble;
         } else {
             snprintf(err, errn, "unknown padding strategy '%s'", s);
             return false;
@@ -139,68 +245,77 @@ static bool parse_options(const cJSON *opts, am_encode_options *o, char *err, si
     return true;
 }
 
-static cJSON *run_case(const am_tokenizer *tok, const cJSON *c, char *err, size_t errn) {
+static bool run_case(obuf *out, const am_tokenizer *tok, cJSON *c, char *err, size_t errn) {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
     am_encode_options o;
-    if (!parse_options(cJSON_GetObjectItemCaseSensitive(c, "options"), &o, err, errn)) return NULL;
+    if (!parse_options(cJSON_GetObjectItemCaseSensitive(c, "options"), &o, err, errn)) return false;
     const char *k = cJSON_IsString(kind) ? kind->valuestring : "single";
     if (!strcmp(k, "single") || !strcmp(k, "pair")) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text");
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "text_pair");
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text");
+        cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "text_pair");
         if (!cJSON_IsString(t) || (!strcmp(k, "pair") && !cJSON_IsString(p))) {
             snprintf(err, errn, "case needs 'text'%s", strcmp(k, "pair") ? "" : " and 'text_pair'");
-            return NULL;
+            return false;
         }
-        am_encoding *e = am_tokenizer_encode(tok, t->valuestring, cJSON_IsString(p) ? p->valuestring : NULL, &o);
-        if (!e) return error_json();
-        cJSON *r = encoding_json(tok, e);
+        size_t tl = nul_restore(t->valuestring), pl = cJSON_IsString(p) ? nul_restore(p->valuestring) : 0;
+        am_encoding *e = am_tokenizer_encode_n(tok, t->valuestring, tl, cJSON_IsString(p) ? p->valuestring : NULL, pl, &o);
+        if (!e) error_json(out);
+        else encoding_json(out, tok, e);
         am_encoding_free(e);
-        return r;
+        return true;
     }
     if (!strcmp(k, "batch") || !strcmp(k, "batch_pair")) {
         bool pairs = !strcmp(k, "batch_pair");
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(c, pairs ? "pairs" : "texts");
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(c, pairs ? "pairs" : "texts");
         if (!cJSON_IsArray(arr)) {
             snprintf(err, errn, "case needs '%s'", pairs ? "pairs" : "texts");
-            return NULL;
+            return false;
         }
         size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
         const char **a = calloc(n + 1, sizeof *a), **b = calloc(n + 1, sizeof *b);
+        size_t *al = calloc(n + 1, sizeof *al), *bl = calloc(n + 1, sizeof *bl);
         am_encoding **encs = calloc(n + 1, sizeof *encs);
-        const cJSON *it;
-        bool ok = a && b && encs;
+        cJSON *it;
+        bool ok = a && b && al && bl && encs;
         cJSON_ArrayForEach(it, arr) {
             if (!ok) break;
             if (pairs) {
                 if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2 || !cJSON_IsString(it->child) || !cJSON_IsString(it->child->next)) ok = false;
                 else {
+                    al[i] = nul_restore(it->child->valuestring);
+                    bl[i] = nul_restore(it->child->next->valuestring);
                     a[i] = it->child->valuestring;
                     b[i] = it->child->next->valuestring;
                 }
             } else if (!cJSON_IsString(it))
                 ok = false;
-            else
+            else {
+                al[i] = nul_restore(it->valuestring);
                 a[i] = it->valuestring;
+            }
             i++;
         }
-        cJSON *r = NULL;
         if (!ok) snprintf(err, errn, "bad batch inputs");
-        else if (am_tokenizer_encode_batch(tok, n, a, pairs ? b : NULL, &o, encs))
-            r = error_json();
+        else if (am_tokenizer_encode_batch_n(tok, n, a, al, pairs ? b : NULL, pairs ? bl : NULL, &o, encs))
+            error_json(out);
         else {
-            r = cJSON_CreateArray();
+            oputs(out, "[");
             for (i = 0; i < n; i++) {
-                cJSON_AddItemToArray(r, encoding_json(tok, encs[i]));
+                if (i) oputs(out, ",");
+                encoding_json(out, tok, encs[i]);
                 am_encoding_free(encs[i]);
             }
+            oputs(out, "]");
         }
         free(a);
         free(b);
+        free(al);
+        free(bl);
         free(encs);
-        return r;
+        return ok;
     }
     snprintf(err, errn, "unknown case kind '%s'", k);
-    return NULL;
+    return false;
 }
 
 static int run_cases(const am_tokenizer *tok, const char *cases, const char *output) {
@@ -228,24 +343,30 @@ static int run_cases(const am_tokenizer *tok, const char *cases, const char *out
         if (nl) *nl = 0;
         lineno++;
         if (*p) {
-            cJSON *c = cJSON_Parse(p);
+            bool used;
+            char *esc = nul_escape(p, &used);
+            cJSON *c = cJSON_Parse(esc ? esc : p);
+            free(esc);
             char err[256] = "";
-            cJSON *res = NULL;
+            obuf line = {0};
+            bool ok = false;
             if (!cJSON_IsObject(c)) snprintf(err, sizeof err, "not a JSON object");
-            else res = run_case(tok, c, err, sizeof err);
-            if (!res) {
+            else {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+                char *ids = id ? cJSON_PrintUnformatted(id) : NULL;
+                oputs(&line, "{\"id\":");
+                oputs(&line, ids ? ids : "null");
+                free(ids);
+                oputs(&line, ",\"result\":");
+                ok = run_case(&line, tok, c, err, sizeof err);
+                oputs(&line, "}\n");
+            }
+            if (!ok) {
                 fprintf(stderr, "automodel: %s:%zu: %s\n", cases, lineno, err);
                 rc = 1;
-            } else {
-                cJSON *line = cJSON_CreateObject();
-                const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
-                cJSON_AddItemToObject(line, "id", id ? cJSON_Duplicate(id, true) : cJSON_CreateNull());
-                cJSON_AddItemToObject(line, "result", res);
-                char *s = cJSON_PrintUnformatted(line);
-                if (!s || fputs(s, f) < 0 || fputc('\n', f) < 0) rc = 1;
-                free(s);
-                cJSON_Delete(line);
-            }
+            } else if (line.failed || fwrite(line.d, 1, line.n, f) != line.n)
+                rc = 1;
+            free(line.d);
             cJSON_Delete(c);
         }
         p = nl ? nl + 1 : p + strlen(p);

@@ -340,6 +340,7 @@ typedef struct am_encode_options {
     am_side truncation_side;      /* default: tokenizer_config.json's, else right */
     am_padding padding;           /* default none */
     size_t pad_to_multiple_of;    /* 0: none */
+    size_t pad_length;            /* AM_PADDING_MAX_LENGTH target; 0: max_length */
     am_side padding_side;         /* default: tokenizer_config.json's, else right */
     const char *pad_token;        /* NULL: the tokenizer's pad token (error if it has none) */
     int32_t pad_id;               /* used with pad_token when >= 0; -1: look pad_token up */
@@ -351,11 +352,18 @@ am_encode_options am_encode_options_default(void);
  * AM_ERR_INVALID_ARGUMENT). Owned; am_encoding_free. */
 am_encoding *am_tokenizer_encode(const am_tokenizer *tok, const char *text, const char *text_pair,
                                  const am_encode_options *opts);
+/* The same with explicit byte lengths (texts may contain NUL characters). */
+am_encoding *am_tokenizer_encode_n(const am_tokenizer *tok, const char *text, size_t len, const char *text_pair,
+                                   size_t pair_len, const am_encode_options *opts);
 /* Encode n texts (pairs may be NULL, or n second texts). Padding "longest" pads to the longest
  * of the batch. On success out[0..n) hold owned encodings; on failure nothing is left in out. */
 am_status am_tokenizer_encode_batch(const am_tokenizer *tok, size_t n, const char *const *texts,
                                     const char *const *pairs, const am_encode_options *opts,
                                     am_encoding **out);
+/* The same with explicit byte lengths (lens, and pair_lens when pairs is given). */
+am_status am_tokenizer_encode_batch_n(const am_tokenizer *tok, size_t n, const char *const *texts, const size_t *lens,
+                                      const char *const *pairs, const size_t *pair_lens,
+                                      const am_encode_options *opts, am_encoding **out);
 void am_encoding_free(am_encoding *enc);
 
 size_t am_encoding_len(const am_encoding *enc);
@@ -367,8 +375,10 @@ const uint8_t *am_encoding_special_tokens_mask(const am_encoding *enc);
 /* -1 where Python has None (special and pad tokens). */
 const int32_t *am_encoding_word_ids(const am_encoding *enc);
 const int32_t *am_encoding_sequence_ids(const am_encoding *enc);
-/* Token string i (borrowed). */
+/* Token string i (borrowed, NUL-terminated; *len, when not NULL, gets its byte length, which
+ * differs from strlen only for tokens holding NUL characters). */
 const char *am_encoding_token(const am_encoding *enc, size_t i);
+const char *am_encoding_token_n(const am_encoding *enc, size_t i, size_t *len);
 /* Character offsets of token i. */
 void am_encoding_offsets(const am_encoding *enc, size_t i, size_t *start, size_t *end);
 
@@ -388,6 +398,9 @@ typedef struct am_decode_options {
 am_decode_options am_decode_options_default(void);
 /* tokenizer.decode(ids). Owned string; am_free. */
 char *am_tokenizer_decode(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts);
+/* The same, also giving the byte length (the text may contain NUL characters). */
+char *am_tokenizer_decode_n(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts,
+                            size_t *len);
 
 /* -1 when absent (added tokens included). */
 int32_t am_tokenizer_token_to_id(const am_tokenizer *tok, const char *token);

@@ -290,6 +290,7 @@ struct am_encoding {
     uint8_t *special, *attn;
     uint32_t *offs; /* 2 per token, char offsets */
     uint32_t *tok;  /* offset into pool */
+    uint32_t *tlen;
     char *pool;
     size_t plen, pcap;
     bool has_ranges;
@@ -302,6 +303,7 @@ bool tk_enc_append(am_encoding *dst, const am_encoding *src);
 void tk_enc_truncate(am_encoding *e, size_t max_len, bool left);
 bool tk_enc_pad(am_encoding *e, size_t len, int32_t pad_id, int32_t pad_type, const char *pad_tok, bool left);
 const char *tk_enc_token(const am_encoding *e, size_t i);
+size_t tk_enc_token_len(const am_encoding *e, size_t i);
 
 /* ---- post-processors ---- */
 typedef enum { TK_PP_BERT, TK_PP_ROBERTA, TK_PP_TEMPLATE, TK_PP_BYTELEVEL, TK_PP_SEQUENCE } tk_pp_type;
@@ -359,6 +361,7 @@ am_status tk_dec_parse(const cJSON *j, const char *origin, tk_dec **out);
 void tk_dec_free(tk_dec *d);
 typedef struct tk_strv {
     char **s;
+    size_t *len; /* tokens may hold NUL bytes after byte-level decoding */
     size_t n, cap;
 } tk_strv;
 bool tk_strv_push(tk_strv *v, const char *s, size_t n);
@@ -367,7 +370,7 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *toks);
 /* Rust's String::from_utf8_lossy */
 char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen);
 /* transformers' clean_up_tokenization (in place) */
-void tk_cleanup_tokenization(char *s);
+void tk_cleanup_tokenization(char *s, size_t *len);
 
 /* ---- the tokenizer ---- */
 struct am_tokenizer {

@@ -12,12 +12,16 @@ bool tk_strv_push(tk_strv *v, const char *s, size_t n) {
         char **p = realloc(v->s, nc * sizeof *p);
         if (!p) return false;
         v->s = p;
+        size_t *l = realloc(v->len, nc * sizeof *l);
+        if (!l) return false;
+        v->len = l;
         v->cap = nc;
     }
     char *d = malloc(n + 1);
     if (!d) return false;
     memcpy(d, s, n);
     d[n] = 0;
+    v->len[v->n] = n;
     v->s[v->n++] = d;
     return true;
 }
@@ -25,7 +29,9 @@ bool tk_strv_push(tk_strv *v, const char *s, size_t n) {
 void tk_strv_free(tk_strv *v) {
     for (size_t i = 0; i < v->n; i++) free(v->s[i]);
     free(v->s);
+    free(v->len);
     v->s = NULL;
+    v->len = NULL;
     v->n = v->cap = 0;
 }
 
@@ -168,62 +174,69 @@ static bool wp_cleanup(char **s) {
     return true;
 }
 
-void tk_cleanup_tokenization(char *s) {
+void tk_cleanup_tokenization(char *s, size_t *len) {
     static const char *pairs[][2] = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
                                      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
     /* every replacement shortens the string, so it is done in place, pass by pass as Python does */
+    size_t n = *len;
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         const char *from = pairs[i][0], *to = pairs[i][1];
         size_t fl = strlen(from), tl = strlen(to);
-        char *r = s, *w = s;
-        char *q;
-        while ((q = strstr(r, from))) {
-            size_t n = (size_t)(q - r);
-            memmove(w, r, n);
-            w += n;
-            memcpy(w, to, tl);
+        size_t r = 0, w = 0;
+        for (;;) {
+            char *q = memmem(s + r, n - r, from, fl);
+            size_t upto = q ? (size_t)(q - s) : n;
+            memmove(s + w, s + r, upto - r);
+            w += upto - r;
+            if (!q) break;
+            memcpy(s + w, to, tl);
             w += tl;
-            r = q + fl;
+            r = upto + fl;
         }
-        memmove(w, r, strlen(r) + 1);
+        n = w;
+        s[n] = 0;
     }
+    *len = n;
 }
 
-static bool set_tok(tk_strv *v, size_t i, char *n) {
+static bool set_tok_len(tk_strv *v, size_t i, char *n, size_t len) {
     if (!n) return false;
     free(v->s[i]);
     v->s[i] = n;
+    v->len[i] = len;
     return true;
 }
 
+static bool set_tok(tk_strv *v, size_t i, char *n) { return set_tok_len(v, i, n, n ? strlen(n) : 0); }
+
 static bool fuse_all(tk_strv *v) {
+    if (!v->n) return true;
     size_t total = 0;
-    for (size_t i = 0; i < v->n; i++) total += strlen(v->s[i]);
+    for (size_t i = 0; i < v->n; i++) total += v->len[i];
     char *o = malloc(total + 1);
     if (!o) return false;
     size_t j = 0;
     for (size_t i = 0; i < v->n; i++) {
-        size_t l = strlen(v->s[i]);
-        memcpy(o + j, v->s[i], l);
-        j += l;
+        memcpy(o + j, v->s[i], v->len[i]);
+        j += v->len[i];
         free(v->s[i]);
     }
     o[j] = 0;
     v->s[0] = o;
-    v->n = v->n ? 1 : 0;
-    if (!v->n) free(o);
+    v->len[0] = j;
+    v->n = 1;
     return true;
 }
 
 static bool dec_bytelevel(tk_strv *v) {
     size_t total = 0;
-    for (size_t i = 0; i < v->n; i++) total += strlen(v->s[i]);
+    for (size_t i = 0; i < v->n; i++) total += v->len[i];
     char *bytes = malloc(total + 1);
     if (!bytes) return false;
     size_t j = 0;
     for (size_t i = 0; i < v->n; i++) {
         const char *t = v->s[i];
-        size_t l = strlen(t), save = j;
+        size_t l = v->len[i], save = j;
         bool ok = true;
         for (size_t k = 0; k < l;) {
             uint32_t cp;
@@ -246,7 +259,12 @@ static bool dec_bytelevel(tk_strv *v) {
     free(bytes);
     if (!s) return false;
     for (size_t i = 0; i < v->n; i++) free(v->s[i]);
+    if (!v->n) {
+        free(s);
+        return true;
+    }
     v->s[0] = s;
+    v->len[0] = ol;
     v->n = 1;
     return true;
 }
@@ -267,7 +285,7 @@ static bool dec_bytefallback(tk_strv *v) {
         int byte = -1;
         if (i < v->n) {
             const char *t = v->s[i];
-            if (strlen(t) == 6 && !strncmp(t, "<0x", 3) && t[5] == '>' && hexv(t[3]) >= 0 && hexv(t[4]) >= 0)
+            if (v->len[i] == 6 && !strncmp(t, "<0x", 3) && t[5] == '>' && hexv(t[3]) >= 0 && hexv(t[4]) >= 0)
                 byte = hexv(t[3]) * 16 + hexv(t[4]);
         }
         if (byte >= 0) {
@@ -280,7 +298,7 @@ static bool dec_bytefallback(tk_strv *v) {
                 for (size_t k = 0; k < pn && ok; k++) ok = tk_strv_push(&out, "\xEF\xBF\xBD", 3);
             pn = 0;
         }
-        if (i < v->n && ok) ok = tk_strv_push(&out, v->s[i], strlen(v->s[i]));
+        if (i < v->n && ok) ok = tk_strv_push(&out, v->s[i], v->len[i]);
     }
     free(pend);
     if (!ok) {
@@ -318,12 +336,13 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *v) {
                 if (!set_tok(v, i, n)) return false;
             }
             if (d->cleanup && !wp_cleanup(&v->s[i])) return false;
+            v->len[i] = strlen(v->s[i]);
         }
         return true;
     case TK_D_METASPACE:
         for (size_t i = 0; i < v->n; i++) {
             const char *t = v->s[i];
-            size_t l = strlen(t);
+            size_t l = v->len[i];
             char *n = malloc(l + 1);
             if (!n) return false;
             size_t j = 0;
@@ -339,13 +358,13 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *v) {
                 k += (size_t)cl;
             }
             n[j] = 0;
-            set_tok(v, i, n);
+            set_tok_len(v, i, n, j);
         }
         return true;
     case TK_D_STRIP:
         for (size_t i = 0; i < v->n; i++) {
             const char *t = v->s[i];
-            size_t l = strlen(t);
+            size_t l = v->len[i];
             /* char boundaries */
             size_t nch = 0;
             size_t *pos = malloc((l + 1) * sizeof *pos);
@@ -370,19 +389,24 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *v) {
                 if (cp != d->strip_content) break;
                 ec = idx;
             }
-            char *n = sc < ec ? strndup(t + pos[sc], pos[ec] - pos[sc]) : strdup("");
+            size_t nl = sc < ec ? pos[ec] - pos[sc] : 0;
+            char *n = malloc(nl + 1);
+            if (n) {
+                memcpy(n, t + (sc < ec ? pos[sc] : 0), nl);
+                n[nl] = 0;
+            }
             free(pos);
-            if (!set_tok(v, i, n)) return false;
+            if (!set_tok_len(v, i, n, nl)) return false;
         }
         return true;
     case TK_D_REPLACE:
         for (size_t i = 0; i < v->n; i++) {
             if (!d->re.code) continue;
             /* replace regex matches (literal strings compile as literal patterns) */
-            PCRE2_SIZE outlen = strlen(v->s[i]) * (d->clen + 1) + 16;
+            PCRE2_SIZE outlen = v->len[i] * (d->clen + 1) + 16;
             char *o = malloc(outlen + 1);
             if (!o) return false;
-            int rc = pcre2_substitute(d->re.code, (PCRE2_SPTR)v->s[i], PCRE2_ZERO_TERMINATED, 0,
+            int rc = pcre2_substitute(d->re.code, (PCRE2_SPTR)v->s[i], v->len[i], 0,
                                       PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_LITERAL, NULL, NULL, (PCRE2_SPTR)d->content,
                                       d->clen, (PCRE2_UCHAR *)o, &outlen);
             if (rc < 0) {
@@ -390,7 +414,7 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *v) {
                 return false;
             }
             o[outlen] = 0;
-            set_tok(v, i, o);
+            set_tok_len(v, i, o, outlen);
         }
         return true;
     case TK_D_BPE:
@@ -407,6 +431,7 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *v) {
                 free(v->s[i]);
                 continue;
             }
+            v->len[w] = v->len[i];
             v->s[w++] = v->s[i];
         }
         v->n = w;
@@ -420,6 +445,7 @@ bool tk_dec_chain(const tk_dec *d, tk_strv *v) {
             if (!n) return false;
             if (d->cleanup && !wp_cleanup(&n)) return false;
             free(v->s[i]);
+            v->len[w] = strlen(n);
             v->s[w++] = n;
         }
         v->n = w;

@@ -27,6 +27,7 @@ static bool enc_reserve(am_encoding *e, size_t n) {
     GROW(attn, uint8_t);
     GROW(offs, uint32_t);
     GROW(tok, uint32_t);
+    GROW(tlen, uint32_t);
 #undef GROW
     e->cap = nc;
     return true;
@@ -53,6 +54,7 @@ bool tk_enc_push(am_encoding *e, int32_t id, const char *tok, size_t tlen, uint3
     if (!enc_reserve(e, e->n + 1)) return false;
     size_t i = e->n;
     if (!pool_add(e, tok, tlen, &e->tok[i])) return false;
+    e->tlen[i] = (uint32_t)tlen;
     e->ids[i] = id;
     e->type_ids[i] = type;
     e->word_ids[i] = word;
@@ -66,11 +68,12 @@ bool tk_enc_push(am_encoding *e, int32_t id, const char *tok, size_t tlen, uint3
 }
 
 const char *tk_enc_token(const am_encoding *e, size_t i) { return e->pool + e->tok[i]; }
+size_t tk_enc_token_len(const am_encoding *e, size_t i) { return e->tlen[i]; }
 
 bool tk_enc_append(am_encoding *d, const am_encoding *s) {
     for (size_t i = 0; i < s->n; i++) {
         const char *t = tk_enc_token(s, i);
-        if (!tk_enc_push(d, s->ids[i], t, strlen(t), s->offs[2 * i], s->offs[2 * i + 1], s->word_ids[i], s->type_ids[i],
+        if (!tk_enc_push(d, s->ids[i], t, tk_enc_token_len(s, i), s->offs[2 * i], s->offs[2 * i + 1], s->word_ids[i], s->type_ids[i],
                          s->seq_ids[i], s->special[i], s->attn[i]))
             return false;
     }
@@ -89,6 +92,7 @@ void tk_enc_truncate(am_encoding *e, size_t max_len, bool left) {
         memmove(e->attn, e->attn + start, max_len);
         memmove(e->offs, e->offs + 2 * start, max_len * 2 * sizeof *e->offs);
         memmove(e->tok, e->tok + start, max_len * sizeof *e->tok);
+        memmove(e->tlen, e->tlen + start, max_len * sizeof *e->tlen);
     }
     e->n = max_len;
 }
@@ -117,6 +121,7 @@ bool tk_enc_pad(am_encoding *e, size_t len, int32_t pad_id, int32_t pad_type, co
         ROT(attn, uint8_t, 1);
         ROT(offs, uint32_t, 2);
         ROT(tok, uint32_t, 1);
+        ROT(tlen, uint32_t, 1);
 #undef ROT
     }
     return true;
@@ -132,6 +137,7 @@ void am_encoding_free(am_encoding *e) {
     free(e->attn);
     free(e->offs);
     free(e->tok);
+    free(e->tlen);
     free(e->pool);
     free(e->error);
     free(e);
@@ -369,7 +375,7 @@ size_t tk_pp_added(const tk_pp *p, bool pair) {
 static void trim_offsets(am_encoding *e, bool add_prefix_space) {
     for (size_t i = 0; i < e->n; i++) {
         const char *t = tk_enc_token(e, i);
-        size_t tl = strlen(t);
+        size_t tl = tk_enc_token_len(e, i);
         size_t lead = 0, trail = 0, nch = 0;
         bool in_lead = true;
         for (size_t k = 0; k < tl;) {

@@ -763,7 +763,7 @@ static am_status resolve(const am_tokenizer *t, const am_encode_options *o, reso
     r->pad_left = o->padding_side == AM_SIDE_LEFT || (o->padding_side == AM_SIDE_DEFAULT && t->padding_side == 1);
     r->pad_type = o->pad_type_id;
     if (r->padding == AM_PADDING_MAX_LENGTH) {
-        r->pad_length = o->max_length ? o->max_length : mml;
+        r->pad_length = o->pad_length ? o->pad_length : o->max_length ? o->max_length : mml;
         if (!r->pad_length) r->padding = AM_PADDING_LONGEST;
     }
     if (r->padding != AM_PADDING_NONE) {
@@ -786,8 +786,8 @@ static am_status resolve(const am_tokenizer *t, const am_encode_options *o, reso
     return AM_OK;
 }
 
-static am_encoding *encode_full(tk_ctx *c, const am_tokenizer *t, const char *a, const char *b, const resolved *r) {
-    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+static am_encoding *encode_full(tk_ctx *c, const am_tokenizer *t, const char *a, size_t la, const char *b, size_t lb,
+                                const resolved *r) {
     size_t bad = tk_utf8_invalid_at(a, la);
     if (bad != SIZE_MAX || (b && (bad = tk_utf8_invalid_at(b, lb)) != SIZE_MAX)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: input text is not valid UTF-8 (byte %zu%s)", t->origin, bad, b && tk_utf8_invalid_at(a, la) == SIZE_MAX ? " of the second text" : "");
@@ -887,7 +887,8 @@ static am_status pad_batch(am_encoding **encs, size_t n, const resolved *r) {
     return AM_OK;
 }
 
-am_encoding *am_tokenizer_encode(const am_tokenizer *t, const char *text, const char *text_pair, const am_encode_options *opts) {
+am_encoding *am_tokenizer_encode_n(const am_tokenizer *t, const char *text, size_t len, const char *text_pair, size_t pair_len,
+                                   const am_encode_options *opts) {
     if (!t || !text) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_encode: tokenizer and text are required");
         return NULL;
@@ -896,7 +897,7 @@ am_encoding *am_tokenizer_encode(const am_tokenizer *t, const char *text, const 
     if (resolve(t, opts, &r)) return NULL;
     tk_ctx c;
     tk_ctx_init(&c);
-    am_encoding *e = encode_full(&c, t, text, text_pair, &r);
+    am_encoding *e = encode_full(&c, t, text, len, text_pair, pair_len, &r);
     tk_ctx_free(&c);
     if (e && pad_batch(&e, 1, &r)) {
         am_encoding_free(e);
@@ -905,42 +906,42 @@ am_encoding *am_tokenizer_encode(const am_tokenizer *t, const char *text, const 
     return e;
 }
 
-am_status am_tokenizer_encode_batch(const am_tokenizer *t, size_t n, const char *const *texts, const char *const *pairs,
-                                    const am_encode_options *opts, am_encoding **out) {
+am_encoding *am_tokenizer_encode(const am_tokenizer *t, const char *text, const char *text_pair, const am_encode_options *opts) {
+    return am_tokenizer_encode_n(t, text, text ? strlen(text) : 0, text_pair, text_pair ? strlen(text_pair) : 0, opts);
+}
+
+am_status am_tokenizer_encode_batch_n(const am_tokenizer *t, size_t n, const char *const *texts, const size_t *lens,
+                                      const char *const *pairs, const size_t *pair_lens, const am_encode_options *opts,
+                                      am_encoding **out) {
     if (!t || (n && (!texts || !out))) return am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_encode_batch: missing arguments");
     resolved r;
     am_status s = resolve(t, opts, &r);
     if (s) return s;
+    for (size_t i = 0; i < n; i++) out[i] = NULL;
     tk_ctx c;
     tk_ctx_init(&c);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !s; i++) {
         if (!texts[i]) {
             s = am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_encode_batch: text %zu is NULL", i);
-            out[i] = NULL;
-        } else {
-            out[i] = encode_full(&c, t, texts[i], pairs ? pairs[i] : NULL, &r);
-            if (!out[i]) {
-                s = am_last_error()[0] ? AM_ERR_INVALID_ARGUMENT : am__error(AM_ERR_INTERNAL, "encoding failed");
-                am__error_prefix("text %zu", i);
-            }
-        }
-        if (s) {
-            for (size_t k = 0; k < i; k++) {
-                am_encoding_free(out[k]);
-                out[k] = NULL;
-            }
             break;
         }
+        const char *b = pairs ? pairs[i] : NULL;
+        out[i] = encode_full(&c, t, texts[i], lens ? lens[i] : strlen(texts[i]), b, b ? (pair_lens ? pair_lens[i] : strlen(b)) : 0, &r);
+        if (!out[i]) s = am_last_error()[0] ? AM_ERR_INVALID_ARGUMENT : am__error(AM_ERR_INTERNAL, "encoding failed");
     }
     tk_ctx_free(&c);
     if (!s) s = pad_batch(out, n, &r);
-    if (s && n && out[0]) {
+    if (s)
         for (size_t k = 0; k < n; k++) {
             am_encoding_free(out[k]);
             out[k] = NULL;
         }
-    }
     return s;
+}
+
+am_status am_tokenizer_encode_batch(const am_tokenizer *t, size_t n, const char *const *texts, const char *const *pairs,
+                                    const am_encode_options *opts, am_encoding **out) {
+    return am_tokenizer_encode_batch_n(t, n, texts, NULL, pairs, NULL, opts, out);
 }
 
 size_t am_encoding_len(const am_encoding *e) { return e ? e->n : 0; }
@@ -951,6 +952,11 @@ const uint8_t *am_encoding_special_tokens_mask(const am_encoding *e) { return e-
 const int32_t *am_encoding_word_ids(const am_encoding *e) { return e->word_ids; }
 const int32_t *am_encoding_sequence_ids(const am_encoding *e) { return e->seq_ids; }
 const char *am_encoding_token(const am_encoding *e, size_t i) { return i < e->n ? tk_enc_token(e, i) : NULL; }
+const char *am_encoding_token_n(const am_encoding *e, size_t i, size_t *len) {
+    if (i >= e->n) return NULL;
+    if (len) *len = tk_enc_token_len(e, i);
+    return tk_enc_token(e, i);
+}
 void am_encoding_offsets(const am_encoding *e, size_t i, size_t *start, size_t *end) {
     if (i >= e->n) {
         *start = *end = 0;
@@ -1044,7 +1050,7 @@ const char *am_tokenizer_bos_token(const am_tokenizer *t) { return t->bos_token;
 const char *am_tokenizer_eos_token(const am_tokenizer *t) { return t->eos_token; }
 int64_t am_tokenizer_model_max_length(const am_tokenizer *t) { return t->model_max_length; }
 
-char *am_tokenizer_decode(const am_tokenizer *t, const int32_t *ids, size_t n, const am_decode_options *opts) {
+char *am_tokenizer_decode_n(const am_tokenizer *t, const int32_t *ids, size_t n, const am_decode_options *opts, size_t *lenp) {
     am_decode_options d = am_decode_options_default();
     if (!opts) opts = &d;
     if (!t || (n && !ids)) {
@@ -1061,29 +1067,29 @@ char *am_tokenizer_decode(const am_tokenizer *t, const int32_t *ids, size_t n, c
         }
         if (!tk_strv_push(&v, tok, strlen(tok))) goto oom;
     }
-    char *out;
-    if (t->decoder && v.n) {
-        if (!tk_dec_chain(t->decoder, &v)) goto oom;
+    if (t->decoder && v.n && !tk_dec_chain(t->decoder, &v)) goto oom;
+    size_t total = 0;
+    for (size_t i = 0; i < v.n; i++) total += v.len[i] + 1;
+    char *out = malloc(total + 1);
+    if (!out) goto oom;
+    size_t j = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (i && !t->decoder) out[j++] = ' ';
+        memcpy(out + j, v.s[i], v.len[i]);
+        j += v.len[i];
     }
-    {
-        am__buf b = {0};
-        for (size_t i = 0; i < v.n; i++) {
-            if (i && !t->decoder) am__buf_put(&b, " ", 1);
-            am__buf_puts(&b, v.s[i]);
-        }
-        am__buf_put(&b, "", 0);
-        if (b.failed) {
-            am__buf_free(&b);
-            goto oom;
-        }
-        out = am__buf_take(&b);
-    }
+    out[j] = 0;
     tk_strv_free(&v);
     bool clean = opts->clean_up_tokenization_spaces < 0 ? t->clean_up_spaces : opts->clean_up_tokenization_spaces > 0;
-    if (out && clean) tk_cleanup_tokenization(out);
+    if (clean) tk_cleanup_tokenization(out, &j);
+    if (lenp) *lenp = j;
     return out;
 oom:
     tk_strv_free(&v);
     am__error(AM_ERR_NO_MEMORY, "out of memory");
     return NULL;
+}
+
+char *am_tokenizer_decode(const am_tokenizer *t, const int32_t *ids, size_t n, const am_decode_options *opts) {
+    return am_tokenizer_decode_n(t, ids, n, opts, NULL);
 }
