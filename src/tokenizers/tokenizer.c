@@ -248,8 +248,8 @@ static am_status load_configs(am_tokenizer *t, const char *dir, cJSON **cfg_out)
         }
     }
     if (!s && cfg) {
-        const cJSON *v;
-        if (!s) s = tk_json_get(cfg, "model_max_length", TK_JNUM, false, &v, p, "tokenizer config");
+        const cJSON *v = NULL;
+        s = tk_json_get(cfg, "model_max_length", TK_JNUM, false, &v, p, "tokenizer config");
         if (v) t->model_max_length = v->valuedouble >= 9.2e18 ? INT64_MAX : v->valuedouble < 0 ? 0 : (int64_t)v->valuedouble;
         if (!s) s = tk_json_bool(cfg, "clean_up_tokenization_spaces", true, &t->clean_up_spaces, p, "tokenizer config");
         const char *sides[] = {"padding_side", "truncation_side"};
