@@ -41,11 +41,11 @@ typedef struct tk_strmap {
 bool tk_strmap_put(tk_strmap *m, const char *k, size_t len, int32_t val);
 int32_t tk_strmap_get(const tk_strmap *m, const char *k, size_t len);
 void tk_strmap_free(tk_strmap *m);
+bool tk_strmap_reserve(tk_strmap *m, size_t n);
 
 typedef struct tk_u64ent {
-    uint64_t k;
+    uint64_t k; /* UINT64_MAX: empty slot (never a key here: ids are < 2^26) */
     uint64_t v;
-    bool used;
 } tk_u64ent;
 typedef struct tk_u64map {
     tk_u64ent *e;
@@ -54,6 +54,7 @@ typedef struct tk_u64map {
 bool tk_u64map_put(tk_u64map *m, uint64_t k, uint64_t v);
 bool tk_u64map_get(const tk_u64map *m, uint64_t k, uint64_t *v);
 void tk_u64map_free(tk_u64map *m);
+bool tk_u64map_reserve(tk_u64map *m, size_t n);
 
 /* ---- unicode helpers ---- */
 /* Decode one UTF-8 char (input already validated); returns its length. */

@@ -199,6 +199,23 @@ bool tk_model_add_token(tk_model *m, const char *s, size_t len, int32_t id) {
     return tk_strmap_put(&m->vocab, p, len, id);
 }
 
+/* Room for ids [0, n) in the id -> token arrays. */
+static bool tk_model_add_token_reserve(tk_model *m, size_t n) {
+    if (n <= m->nids) return true;
+    char **a = realloc(m->id2tok, n * sizeof *a);
+    if (!a) return false;
+    m->id2tok = a;
+    uint32_t *b = realloc(m->id2len, n * sizeof *b);
+    if (!b) return false;
+    m->id2len = b;
+    for (size_t i = m->nids; i < n; i++) {
+        a[i] = NULL;
+        b[i] = 0;
+    }
+    m->nids = n;
+    return true;
+}
+
 int32_t tk_model_token_to_id(const tk_model *m, const char *s, size_t len) { return tk_strmap_get(&m->vocab, s, len); }
 
 const char *tk_model_id_to_token(const tk_model *m, int32_t id) {
@@ -230,6 +247,9 @@ am_status tk_bpe_add_merge(tk_model *m, const char *a, size_t alen, const char *
 
 static am_status parse_vocab_dict(tk_model *m, const cJSON *v, const char *origin) {
     const cJSON *it;
+    size_t cnt = (size_t)cJSON_GetArraySize(v);
+    if (!tk_strmap_reserve(&m->vocab, cnt) || (cnt && !tk_model_add_token_reserve(m, cnt)))
+        return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", origin);
     cJSON_ArrayForEach(it, v) {
         if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble || it->valuedouble < 0 ||
             it->valuedouble >= TK_MAX_IDS)
@@ -301,6 +321,7 @@ am_status tk_model_parse(const cJSON *j, const char *origin, tk_model **out) {
         if (!s) s = tk_json_get(j, "merges", TK_JARR, true, &mg, origin, w);
         uint32_t rank = 0;
         const cJSON *it;
+        if (!s && !tk_u64map_reserve(&m->merges, (size_t)cJSON_GetArraySize(mg))) s = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", origin);
         if (!s) cJSON_ArrayForEach(it, mg) {
             if (cJSON_IsString(it)) {
                 const char *str = it->valuestring, *sp = strchr(str, ' ');

@@ -81,8 +81,7 @@ uint64_t tk_hash(const char *s, size_t n) {
     return h;
 }
 
-static bool strmap_grow(tk_strmap *m) {
-    size_t ncap = m->cap ? m->cap * 2 : 64;
+static bool strmap_resize(tk_strmap *m, size_t ncap) {
     tk_sment *ne = malloc(ncap * sizeof *ne);
     if (!ne) return false;
     for (size_t i = 0; i < ncap; i++) ne[i].val = -1;
@@ -96,6 +95,14 @@ static bool strmap_grow(tk_strmap *m) {
     m->e = ne;
     m->cap = ncap;
     return true;
+}
+
+static bool strmap_grow(tk_strmap *m) { return strmap_resize(m, m->cap ? m->cap * 2 : 64); }
+
+bool tk_strmap_reserve(tk_strmap *m, size_t n) {
+    size_t cap = 64;
+    while (cap < n * 2) cap *= 2;
+    return cap <= m->cap || strmap_resize(m, cap);
 }
 
 bool tk_strmap_put(tk_strmap *m, const char *k, size_t len, int32_t val) {
@@ -138,14 +145,14 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-static bool u64_grow(tk_u64map *m) {
-    size_t ncap = m->cap ? m->cap * 2 : 64;
-    tk_u64ent *ne = calloc(ncap, sizeof *ne);
+static bool u64_resize(tk_u64map *m, size_t ncap) {
+    tk_u64ent *ne = malloc(ncap * sizeof *ne);
     if (!ne) return false;
+    for (size_t i = 0; i < ncap; i++) ne[i].k = UINT64_MAX;
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->e[i].used) continue;
+        if (m->e[i].k == UINT64_MAX) continue;
         size_t j = mix64(m->e[i].k) & (ncap - 1);
-        while (ne[j].used) j = (j + 1) & (ncap - 1);
+        while (ne[j].k != UINT64_MAX) j = (j + 1) & (ncap - 1);
         ne[j] = m->e[i];
     }
     free(m->e);
@@ -154,17 +161,23 @@ static bool u64_grow(tk_u64map *m) {
     return true;
 }
 
+bool tk_u64map_reserve(tk_u64map *m, size_t n) {
+    size_t cap = 64;
+    while (cap < n * 2) cap *= 2;
+    return cap <= m->cap || u64_resize(m, cap);
+}
+
 bool tk_u64map_put(tk_u64map *m, uint64_t k, uint64_t v) {
-    if ((m->n + 1) * 2 > m->cap && !u64_grow(m)) return false;
+    if ((m->n + 1) * 2 > m->cap && !u64_resize(m, m->cap ? m->cap * 2 : 64)) return false;
     size_t j = mix64(k) & (m->cap - 1);
-    while (m->e[j].used) {
+    while (m->e[j].k != UINT64_MAX) {
         if (m->e[j].k == k) {
             m->e[j].v = v;
             return true;
         }
         j = (j + 1) & (m->cap - 1);
     }
-    m->e[j] = (tk_u64ent){k, v, true};
+    m->e[j] = (tk_u64ent){k, v};
     m->n++;
     return true;
 }
@@ -172,7 +185,7 @@ bool tk_u64map_put(tk_u64map *m, uint64_t k, uint64_t v) {
 bool tk_u64map_get(const tk_u64map *m, uint64_t k, uint64_t *v) {
     if (!m->cap) return false;
     size_t j = mix64(k) & (m->cap - 1);
-    while (m->e[j].used) {
+    while (m->e[j].k != UINT64_MAX) {
         if (m->e[j].k == k) {
             *v = m->e[j].v;
             return true;
