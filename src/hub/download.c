@@ -259,7 +259,7 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
         q.token = d->s.token;
         q.headers = hdrs;
         q.timeout_s = with_retries ? 60 : d->s.etag_timeout;
-        q.retries = with_retries ? 4 : 0;
+        q.retries = with_retries ? 2 : 0;
         am_status st = am__http_do(&q, &r);
         if (st == AM_ERR_NETWORK) {
             am__log(AM_LOG_INFO, "%s", am_last_error());

@@ -1,0 +1,3 @@
+# The hub layer: naming, settings, cache layout, push/download against an in-process server on a
+# free loopback port (label net: loopback only, it runs in CI).
+am_add_test(test_hub SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub.c LABELS net)
