@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *hu_tmpdir(const char *tag) {
+static inline char *hu_tmpdir(const char *tag) {
     const char *base = getenv("TMPDIR");
     char tmpl[4096];
     snprintf(tmpl, sizeof tmpl, "%s/am_%s_XXXXXX", base && *base ? base : "/tmp", tag);
@@ -26,12 +26,12 @@ static int hu_rm_one(const char *p, const struct stat *sb, int flag, struct FTW 
     (void)sb, (void)flag, (void)ftw;
     return remove(p);
 }
-static void hu_rmrf(const char *p) {
+static inline void hu_rmrf(const char *p) {
     if (p) nftw(p, hu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Every variable that could leak the developer's own hub settings into a test. */
-static void hu_clean_env(const char *hf_home) {
+static inline void hu_clean_env(const char *hf_home) {
     static const char *const vars[] = {"HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE",
                                        "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
                                        "HF_TOKEN_PATH", "HF_HUB_DISABLE_IMPLICIT_TOKEN", "HF_HUB_DISABLE_SYMLINKS",
@@ -50,13 +50,13 @@ typedef struct hu_resp {
     char *hdr_commit, *hdr_code, *hdr_link, *hdr_etag, *hdr_range;
 } hu_resp;
 
-static void hu_resp_free(hu_resp *r) {
+static inline void hu_resp_free(hu_resp *r) {
     free(r->body), free(r->hdr_commit), free(r->hdr_code), free(r->hdr_link), free(r->hdr_etag), free(r->hdr_range);
     memset(r, 0, sizeof *r);
 }
 
 /* One request; returns the HTTP status (or -1 when no answer came). */
-static long hu_http(const char *method, const char *url, const char *token, const char *const *headers, const void *body,
+static inline long hu_http(const char *method, const char *url, const char *token, const char *const *headers, const void *body,
                     size_t len, hu_resp *out) {
     am__http_req q = am__http_req_init(method, url);
     q.token = token;
@@ -84,7 +84,7 @@ static long hu_http(const char *method, const char *url, const char *token, cons
     return status;
 }
 
-static bool hu_same_file(const char *a, const char *b) {
+static inline bool hu_same_file(const char *a, const char *b) {
     size_t la = 0, lb = 0;
     char *da = am_test_read_file(a, &la), *db = am_test_read_file(b, &lb);
     bool same = da && db && la == lb && !memcmp(da, db, la);
@@ -92,7 +92,7 @@ static bool hu_same_file(const char *a, const char *b) {
     return same;
 }
 
-static char *hu_readlink(const char *p) {
+static inline char *hu_readlink(const char *p) {
     char buf[4096];
     ssize_t n = readlink(p, buf, sizeof buf - 1);
     if (n < 0) return NULL;
@@ -101,7 +101,7 @@ static char *hu_readlink(const char *p) {
 }
 
 /* Count regular files (and links) below a folder whose name contains `needle` (NULL: all). */
-static int hu_count_files(const char *dir, const char *needle) {
+static inline int hu_count_files(const char *dir, const char *needle) {
     DIR *d = opendir(dir);
     if (!d) return 0;
     int n = 0;
