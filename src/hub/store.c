@@ -122,6 +122,7 @@ static char *read_trim(const char *path) {
 }
 
 am_status am__st_resolve_rev(const st_repo *r, const char *rev, char out[41]) {
+    if (rev && !strcmp(rev, "HEAD")) rev = "main"; /* the default branch, as the hub reads it */
     if (!am__hub_valid_revision(rev)) return am__error(AM_ERR_NOT_FOUND, "Invalid rev id: %s", rev);
     char *cands[4] = {0};
     int nc = 0;
