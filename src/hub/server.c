@@ -946,10 +946,13 @@ static void ticket_done(am_hub_server *s, const char *id, bool remove, uint32_t 
 }
 
 /* Move a verified upload into objects/; anything else is deleted. */
-static am_status finish_object(am_hub_server *s, const ticket *tk, const char *tmp) {
+static am_status finish_object(am_hub_server *s, const ticket *tk, const char *tmp, const char *streamed_sha,
+                               uint64_t streamed_size) {
     char got[65];
-    uint64_t size = 0;
-    am_status st = am__hash_file(tmp, got, NULL, &size);
+    uint64_t size = streamed_size;
+    am_status st = AM_OK;
+    if (streamed_sha) memcpy(got, streamed_sha, 65);
+    else st = am__hash_file(tmp, got, NULL, &size);
     if (st) return st;
     if (size != tk->size) {
         unlink(tmp);
@@ -1003,7 +1006,7 @@ static enum MHD_Result lfs_complete(am_hub_server *s, struct MHD_Connection *c, 
     pthread_mutex_unlock(&s->tlock);
     if (!ok) return send_err(c, 400, NULL, NULL, "some parts are missing or incomplete");
     char *tmp = ticket_tmp(s, &tk);
-    am_status st = tmp ? finish_object(s, &tk, tmp) : AM_ERR_NOT_FOUND;
+    am_status st = tmp ? finish_object(s, &tk, tmp, NULL, 0) : AM_ERR_NOT_FOUND;
     free(tmp);
     ticket_done(s, id, true, 0, 0);
     if (st) return send_err(c, 400, NULL, NULL, "%s", am_last_error());
@@ -1023,6 +1026,22 @@ typedef struct op {
 static void ops_free(op *o, size_t n) {
     for (size_t i = 0; i < n; i++) free(o[i].path), free(o[i].data);
     free(o);
+}
+
+/* An LFS file's git blob is its pointer file; the hub reports that blob's id as the file's oid. */
+static void lfs_pointer_sha1(const char *oid, uint64_t size, char out[41]) {
+    char ptr[256];
+    int n = snprintf(ptr, sizeof ptr, "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %llu\n", oid,
+                     (unsigned long long)size);
+    char hdr[32];
+    int hl = snprintf(hdr, sizeof hdr, "blob %d", n);
+    am__sha1 c;
+    uint8_t d[20];
+    am__sha1_init(&c);
+    am__sha1_update(&c, hdr, (size_t)hl + 1);
+    am__sha1_update(&c, ptr, (size_t)n);
+    am__sha1_final(&c, d);
+    am__hex(d, 20, out);
 }
 
 static int cmp_file_path(const void *a, const void *b) { return strcmp(((const st_file *)a)->path, ((const st_file *)b)->path); }
@@ -1204,10 +1223,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
             memcpy(nf.sha256, o->oid, 65);
             nf.size = o->size;
             nf.lfs = true;
-            /* git's blob id of the content, for tree listings */
-            char *bp = am__st_object_path(r, o->oid);
-            if (bp) am__hash_file(bp, NULL, nf.sha1, NULL);
-            free(bp);
+            lfs_pointer_sha1(o->oid, o->size, nf.sha1);
         }
         nf.path = am__strdup(o->path);
         size_t i = 0;
@@ -1421,7 +1437,11 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
                 }
             } else {
                 char *tmp = ticket_tmp(s, &tk);
-                am_status st = tmp ? finish_object(s, &tk, tmp) : AM_ERR_NOT_FOUND;
+                uint8_t dg[32];
+                char hex[65];
+                am__sha256_final(&q->sha, dg);
+                am__hex(dg, 32, hex);
+                am_status st = tmp ? finish_object(s, &tk, tmp, hex, q->got) : AM_ERR_NOT_FOUND;
                 free(tmp);
                 ticket_done(s, q->ticket, true, 0, 0);
                 ret = st ? send_err(c, 400, NULL, NULL, "LFS upload rejected: %s", am_last_error())
@@ -1517,6 +1537,7 @@ static enum MHD_Result start_stream(am_hub_server *s, struct MHD_Connection *c, 
         return send_err(c, 500, NULL, NULL, "cannot store the upload");
     }
     q->stream = true;
+    am__sha256_init(&q->sha); /* basic uploads are verified as they arrive, not re-read */
     return MHD_YES;
 }
 
@@ -1560,6 +1581,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                     }
                     o += (size_t)w;
                 }
+                am__sha256_update(&q->sha, data, n);
                 q->got += n;
             }
         } else if (q->body.len + *data_size > s->max_body) q->too_big = true;

@@ -27,6 +27,7 @@ typedef struct up_file {
     char *rel, *abs;
     uint64_t size;
     char sha256[65], sha1[41];
+    char remote_oid[65]; /* what the hub has at this path ("" when nothing) */
     bool lfs, skip;
 } up_file;
 
@@ -212,13 +213,21 @@ static am_status preupload(up *u, bool create_pr) {
                     if (strcmp(u->f[i].rel, p->valuestring)) continue;
                     u->f[i].lfs = cJSON_IsString(m) && !strcmp(m->valuestring, "lfs") && u->f[i].size > 0;
                     if (cJSON_IsTrue(ig)) u->f[i].skip = true;
-                    if (cJSON_IsString(oid) && !strcmp(oid->valuestring, u->f[i].lfs ? u->f[i].sha256 : u->f[i].sha1))
-                        u->f[i].skip = true; /* unchanged on the hub */
+                    if (cJSON_IsString(oid)) snprintf(u->f[i].remote_oid, sizeof u->f[i].remote_oid, "%s", oid->valuestring);
                 }
             }
         cJSON_Delete(j);
     }
     free(url);
+    /* unchanged files are dropped: LFS ones compare by sha256, regular ones by git's blob sha1
+     * (computed only now, and only for the small regular files) */
+    for (size_t i = 0; i < u->n && !st; i++) {
+        up_file *f = &u->f[i];
+        if (f->lfs) {
+            if (!strcmp(f->remote_oid, f->sha256)) f->skip = true;
+        } else if (!(st = am__hash_file(f->abs, NULL, f->sha1, NULL)) && !strcmp(f->remote_oid, f->sha1))
+            f->skip = true;
+    }
     return st;
 }
 
@@ -531,7 +540,7 @@ am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, cons
     if ((st = full_repo_id(&u, repo_id))) goto out;
     if ((st = walk(&u, dir, NULL))) goto out;
     qsort(u.f, u.n, sizeof *u.f, cmp_file);
-    for (size_t i = 0; i < u.n && !st; i++) st = am__hash_file(u.f[i].abs, u.f[i].sha256, u.f[i].sha1, &u.f[i].size);
+    for (size_t i = 0; i < u.n && !st; i++) st = am__hash_file(u.f[i].abs, u.f[i].sha256, NULL, &u.f[i].size);
     if (st) goto out;
     if ((st = create_repo(&u, opts->private_repo))) goto out;
     if (strcmp(u.revision, "main") && strncmp(u.revision, "refs/pr/", 8) && (st = create_branch(&u))) goto out;
