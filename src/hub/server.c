@@ -1453,10 +1453,6 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
     /* {prefix}{repo}.git/info/lfs/objects/{batch|verify} */
     for (int k = 0; k < p.n; k++) {
         size_t l = strlen(p.seg[k]);
-        if (l > 4 && !strcmp(p.seg[k] + l - 4, ".git") && k + 4 == p.n - 0 && !strcmp(p.seg[k + 1], "info") &&
-            !strcmp(p.seg[k + 2], "lfs") && !strcmp(p.seg[k + 3], "objects")) {
-            (void)0;
-        }
         if (l > 4 && !strcmp(p.seg[k] + l - 4, ".git") && k + 5 == p.n && !strcmp(p.seg[k + 1], "info") &&
             !strcmp(p.seg[k + 2], "lfs") && !strcmp(p.seg[k + 3], "objects") && post) {
             int from = 0;
