@@ -420,6 +420,79 @@ int64_t am_tokenizer_model_max_length(const am_tokenizer *tok);
 /* ---- end tokenizers section ---- */
 
 /* ---- hub section (src/hub) ---- */
+/* The Hugging Face hub: downloads into the shared cache (the same layout the Python tools use),
+ * uploads, tokens, and a self-hosted hub server. Settings follow huggingface_hub: explicit option >
+ * environment (HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, TRANSFORMERS_CACHE, HF_HUB_OFFLINE, HF_TOKEN) >
+ * defaults. All string fields of option structs are borrowed for the duration of the call. */
+
+typedef struct am_push_options {
+    size_t size;                    /* sizeof(am_push_options) */
+    const char *commit_message;     /* default "Upload folder using automodel" */
+    const char *commit_description; /* optional */
+    bool private_repo;              /* push_to_hub(private=True): the repo is created private */
+    const char *token;              /* default: HF_TOKEN, then the token file */
+    const char *revision;           /* branch to commit to; default "main" */
+    bool create_pr;                 /* open a pull request (refs/pr/N) instead of committing */
+    const char *endpoint;           /* default: HF_ENDPOINT, then https://huggingface.co */
+    const char *parent_commit;      /* optional: refuse the commit if the branch moved */
+    const char *repo_type;          /* "model" (default), "dataset", "space" */
+} am_push_options;
+am_push_options am_push_options_default(void);
+
+/* Create the repo if needed (exist_ok), then upload every file under `dir` as one commit
+ * (preupload, LFS batch for large/binary files, NDJSON commit). Files under .git/ and .cache/ are
+ * skipped. Nothing changes on the hub unless the whole commit succeeds. */
+am_status am_hub_upload_folder(const char *dir, const char *repo_id, const am_push_options *opts);
+/* Same, and *out_commit (owned, am_free) gets the new commit's 40-hex id. */
+am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts,
+                                      char **out_commit);
+
+typedef struct am_download_options {
+    size_t size;                 /* sizeof(am_download_options) */
+    const char *revision;        /* branch, tag or commit; default "main" */
+    const char *cache_dir;       /* default: HF_HUB_CACHE etc. */
+    const char *token;
+    const char *endpoint;
+    const char *repo_type;       /* "model" (default), "dataset", "space" */
+    bool local_files_only;
+    bool force_download;
+    const char *const *include;  /* NULL-terminated fnmatch globs; NULL = every file */
+} am_download_options;
+am_download_options am_download_options_default(void);
+
+/* snapshot_download: every file of the repo (or those matching `include`) into the cache;
+ * *snapshot_path (owned, am_free) is the snapshot folder. */
+am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
+/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder. */
+am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
+                               char **path);
+
+/* Tokens, stored where the Python tools keep them (HF_TOKEN_PATH, else $HF_HOME/token, mode 0600). */
+am_status am_hub_login(const char *token);
+am_status am_hub_logout(void);
+/* The token that would be used now (owned, am_free), or NULL when there is none. */
+char *am_hub_get_token(void);
+/* GET /api/whoami-v2: *out_json (owned, am_free) is the server's JSON; `token` NULL = stored one. */
+am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json);
+
+/* The self-hosted hub (libmicrohttpd). */
+typedef struct am_hub_server am_hub_server;
+typedef struct am_hub_server_options {
+    size_t size;             /* sizeof(am_hub_server_options) */
+    const char *root;        /* repositories live here; nothing outside it is read or written */
+    const char *host;        /* default "127.0.0.1" */
+    int port;                /* 0 = any free port (see am_hub_server_port) */
+    const char *tokens_file; /* lines "TOKEN USER read|write [ORG...]"; must not be group/world readable */
+    const char *mirror;      /* optional read-only HF cache folder served as extra repos */
+    int threads;             /* 0 = number of CPUs */
+    uint64_t max_body;       /* largest request body accepted (0 = 1 GiB) */
+    uint64_t multipart_chunk;/* LFS uploads larger than this are offered multipart (0 = 64 MiB) */
+} am_hub_server_options;
+am_hub_server_options am_hub_server_options_default(void);
+/* Starts serving in background threads. Owned; am_hub_server_free stops it. */
+am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
+int am_hub_server_port(const am_hub_server *s);
+void am_hub_server_free(am_hub_server *s);
 /* ---- end hub section ---- */
 
 /* ---- generation section (src/generate) ---- */
