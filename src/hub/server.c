@@ -314,14 +314,14 @@ static const char *plural_of(const char *type) {
 static am_status open_repo_at(am_hub_server *s, const char *type, const path *p, int *i, st_repo *r) {
     if (*i + 1 < p->n) {
         char *id2 = fmt("%s/%s", p->seg[*i], p->seg[*i + 1]);
-        am_status st = id2 ? am__st_repo_open(&s->store, type, id2, r) : AM_ERR_NO_MEMORY;
+        am_status st = id2 ? am__store_repo_open(&s->store, type, id2, r) : AM_ERR_NO_MEMORY;
         free(id2);
         if (!st) {
             *i += 2;
             return AM_OK;
         }
     }
-    if (*i < p->n && am__st_repo_open(&s->store, type, p->seg[*i], r) == AM_OK) {
+    if (*i < p->n && am__store_repo_open(&s->store, type, p->seg[*i], r) == AM_OK) {
         *i += 1;
         return AM_OK;
     }
@@ -347,10 +347,10 @@ static cJSON *file_json_lfs(const st_file *f) {
 
 static enum MHD_Result repo_info(am_hub_server *s, struct MHD_Connection *c, const st_repo *r, const char *rev) {
     char commit[41];
-    if (am__st_resolve_rev(r, rev, commit))
+    if (am__store_resolve_rev(r, rev, commit))
         return send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
     st_commit cm;
-    if (am__st_load_commit(r, commit, &cm)) return send_err(c, 500, NULL, NULL, "cannot read commit %s", commit);
+    if (am__store_load_commit(r, commit, &cm)) return send_err(c, 500, NULL, NULL, "cannot read commit %s", commit);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "_id", commit);
     cJSON_AddStringToObject(j, "id", r->id);
@@ -377,7 +377,7 @@ static enum MHD_Result repo_info(am_hub_server *s, struct MHD_Connection *c, con
         used += f->size;
     }
     cJSON_AddNumberToObject(j, "usedStorage", (double)used);
-    am__st_commit_free(&cm);
+    am__store_commit_free(&cm);
     (void)s;
     return send_json(c, 200, j, NULL);
 }
@@ -386,10 +386,10 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 static enum MHD_Result tree(am_hub_server *s, struct MHD_Connection *c, const st_repo *r, const char *rev, const char *dir) {
     char commit[41];
-    if (am__st_resolve_rev(r, rev, commit))
+    if (am__store_resolve_rev(r, rev, commit))
         return send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
     st_commit cm;
-    if (am__st_load_commit(r, commit, &cm)) return send_err(c, 500, NULL, NULL, "cannot read commit");
+    if (am__store_load_commit(r, commit, &cm)) return send_err(c, 500, NULL, NULL, "cannot read commit");
     bool rec = arg_true(c, "recursive");
     char *cur = get_arg(c, "cursor"), *lim = get_arg(c, "limit");
     long start = cur ? atol(cur) : 0, limit = lim ? atol(lim) : TREE_PAGE;
@@ -424,7 +424,7 @@ static enum MHD_Result tree(am_hub_server *s, struct MHD_Connection *c, const st
         }
     }
     if (!dir_exists) {
-        am__st_commit_free(&cm);
+        am__store_commit_free(&cm);
         free(names);
         return send_err(c, 404, "EntryNotFound", commit, "%s does not exist on \"%s\"", dir, rev);
     }
@@ -451,7 +451,7 @@ static enum MHD_Result tree(am_hub_server *s, struct MHD_Connection *c, const st
             cJSON_AddNumberToObject(o, "size", 0);
             cJSON_AddStringToObject(o, "path", pth);
         } else {
-            const st_file *f = am__st_find(&cm, pth);
+            const st_file *f = am__store_find(&cm, pth);
             cJSON_AddStringToObject(o, "type", "file");
             cJSON_AddStringToObject(o, "oid", f && f->sha1[0] ? f->sha1 : f ? f->sha256 : "");
             cJSON_AddNumberToObject(o, "size", f ? (double)f->size : 0);
@@ -463,7 +463,7 @@ static enum MHD_Result tree(am_hub_server *s, struct MHD_Connection *c, const st
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-    am__st_commit_free(&cm);
+    am__store_commit_free(&cm);
     char *link = NULL;
     if (more) {
         char *b = base_url(c, s), *qr = am__hub_quote(rev, false), *qd = dir ? am__hub_quote(dir, true) : NULL;
@@ -481,21 +481,21 @@ static enum MHD_Result resolve(am_hub_server *s, struct MHD_Connection *c, const
                                const char *rev, const char *file) {
     (void)s;
     char commit[41];
-    if (am__st_resolve_rev(r, rev, commit))
+    if (am__store_resolve_rev(r, rev, commit))
         return send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
     if (!am__hub_valid_repo_path(file)) return send_err(c, 400, NULL, commit, "Invalid file path");
     st_commit cm;
-    if (am__st_load_commit(r, commit, &cm)) return send_err(c, 500, NULL, NULL, "cannot read commit");
-    const st_file *f = am__st_find(&cm, file);
+    if (am__store_load_commit(r, commit, &cm)) return send_err(c, 500, NULL, NULL, "cannot read commit");
+    const st_file *f = am__store_find(&cm, file);
     if (!f) {
-        am__st_commit_free(&cm);
+        am__store_commit_free(&cm);
         return send_err(c, 404, "EntryNotFound", commit, "Entry not found");
     }
     int fd = open(f->blob, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != f->size) {
         if (fd >= 0) close(fd);
-        am__st_commit_free(&cm);
+        am__store_commit_free(&cm);
         return send_err(c, 500, NULL, commit, "the stored object for this file is missing or damaged");
     }
     uint64_t size = f->size, off = 0, len = size;
@@ -524,7 +524,7 @@ static enum MHD_Result resolve(am_hub_server *s, struct MHD_Connection *c, const
         if (ok) {
             if (a >= size) {
                 close(fd);
-                am__st_commit_free(&cm);
+                am__store_commit_free(&cm);
                 char cr[64];
                 snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
                 const char *h[] = {"Content-Range", cr, NULL};
@@ -541,11 +541,11 @@ static enum MHD_Result resolve(am_hub_server *s, struct MHD_Connection *c, const
                                     : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!len) close(fd);
     if (!resp) {
-        am__st_commit_free(&cm);
+        am__store_commit_free(&cm);
         return MHD_NO;
     }
     char etag[80], sz[32];
-    snprintf(etag, sizeof etag, "\"%s\"", am__st_etag(f));
+    snprintf(etag, sizeof etag, "\"%s\"", am__store_etag(f));
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
     MHD_add_response_header(resp, "ETag", etag);
@@ -559,7 +559,7 @@ static enum MHD_Result resolve(am_hub_server *s, struct MHD_Connection *c, const
     (void)method;
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
-    am__st_commit_free(&cm);
+    am__store_commit_free(&cm);
     return ret;
 }
 
@@ -589,7 +589,7 @@ static enum MHD_Result whoami(am_hub_server *s, struct MHD_Connection *c) {
 
 static enum MHD_Result refs(struct MHD_Connection *c, const st_repo *r) {
     size_t n = 0;
-    char **v = am__st_list_refs(r, &n);
+    char **v = am__store_list_refs(r, &n);
     qsort(v, n, sizeof *v, cmp_str);
     cJSON *j = cJSON_CreateObject();
     cJSON *br = cJSON_AddArrayToObject(j, "branches"), *tg = cJSON_AddArrayToObject(j, "tags");
@@ -597,7 +597,7 @@ static enum MHD_Result refs(struct MHD_Connection *c, const st_repo *r) {
     cJSON_AddItemToObject(j, "converts", cJSON_CreateArray());
     for (size_t i = 0; i < n; i++) {
         char commit[41];
-        if (am__st_resolve_rev(r, v[i], commit) == AM_OK) {
+        if (am__store_resolve_rev(r, v[i], commit) == AM_OK) {
             cJSON *o = cJSON_CreateObject();
             const char *name = !strncmp(v[i], "refs/heads/", 11) ? v[i] + 11 : !strncmp(v[i], "refs/tags/", 10) ? v[i] + 10 : v[i];
             cJSON_AddStringToObject(o, "name", name);
@@ -614,12 +614,12 @@ static enum MHD_Result refs(struct MHD_Connection *c, const st_repo *r) {
 
 static enum MHD_Result commits(struct MHD_Connection *c, const st_repo *r, const char *rev) {
     char commit[41];
-    if (am__st_resolve_rev(r, rev, commit))
+    if (am__store_resolve_rev(r, rev, commit))
         return send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
     cJSON *arr = cJSON_CreateArray();
     for (int k = 0; k < 10000 && commit[0]; k++) {
         st_commit cm;
-        if (am__st_load_commit(r, commit, &cm)) break;
+        if (am__store_load_commit(r, commit, &cm)) break;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", cm.id);
         cJSON_AddStringToObject(o, "title", cm.title ? cm.title : "");
@@ -630,7 +630,7 @@ static enum MHD_Result commits(struct MHD_Connection *c, const st_repo *r, const
         cJSON_AddItemToArray(au, a);
         cJSON_AddItemToArray(arr, o);
         memcpy(commit, cm.parent, 41);
-        am__st_commit_free(&cm);
+        am__store_commit_free(&cm);
     }
     am__error_clear();
     return send_json(c, 200, arr, NULL);
@@ -677,11 +677,11 @@ static enum MHD_Result create_repo(am_hub_server *s, struct MHD_Connection *c, c
     free(b);
     pthread_mutex_lock(&s->wlock);
     st_repo r;
-    am_status st = am__st_repo_open(&s->store, ty, id, &r);
+    am_status st = am__store_repo_open(&s->store, ty, id, &r);
     enum MHD_Result ret;
     if (st == AM_OK) {
         bool visible = can_read(&r, t);
-        am__st_repo_free(&r);
+        am__store_repo_free(&r);
         pthread_mutex_unlock(&s->wlock);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "error", visible ? "You already created this model repo" : "Conflict");
@@ -689,7 +689,7 @@ static enum MHD_Result create_repo(am_hub_server *s, struct MHD_Connection *c, c
         ret = send_json(c, 409, o, NULL);
     } else {
         am__error_clear();
-        st = am__st_repo_create(&s->store, ty, id, private_, t->user);
+        st = am__store_repo_create(&s->store, ty, id, private_, t->user);
         pthread_mutex_unlock(&s->wlock);
         if (st) ret = send_err(c, 500, NULL, NULL, "cannot create the repo: %s", am_last_error());
         else {
@@ -722,11 +722,11 @@ static enum MHD_Result delete_repo(am_hub_server *s, struct MHD_Connection *c, c
     pthread_mutex_lock(&s->wlock);
     st_repo r;
     enum MHD_Result ret;
-    if (am__st_repo_open(&s->store, ty, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
+    if (am__store_repo_open(&s->store, ty, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
     else if (!can_write(&r, t)) ret = send_err(c, 403, NULL, NULL, "You don't have the rights to delete this repo");
-    else if (am__st_repo_delete(&r)) ret = send_err(c, 500, NULL, NULL, "%s", am_last_error());
+    else if (am__store_repo_delete(&r)) ret = send_err(c, 500, NULL, NULL, "%s", am_last_error());
     else ret = send_buf(c, 200, "application/json", "{}", 2, NULL);
-    am__st_repo_free(&r);
+    am__store_repo_free(&r);
     pthread_mutex_unlock(&s->wlock);
     am__error_clear();
     cJSON_Delete(j);
@@ -749,7 +749,7 @@ static bool lfs_by_name(const char *path, uint64_t size, const uint8_t *sample, 
 static enum MHD_Result preupload(am_hub_server *s, struct MHD_Connection *c, const st_repo *r, const char *rev, const req *q) {
     (void)s;
     char commit[41];
-    if (am__st_resolve_rev(r, rev, commit))
+    if (am__store_resolve_rev(r, rev, commit))
         return send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
     cJSON *j = parse_body(q);
     cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
@@ -758,7 +758,7 @@ static enum MHD_Result preupload(am_hub_server *s, struct MHD_Connection *c, con
         return send_err(c, 400, NULL, NULL, "expected {files: [{path, sample, size}]}");
     }
     st_commit cm;
-    if (am__st_load_commit(r, commit, &cm)) {
+    if (am__store_load_commit(r, commit, &cm)) {
         cJSON_Delete(j);
         return send_err(c, 500, NULL, NULL, "cannot read commit");
     }
@@ -785,12 +785,12 @@ static enum MHD_Result preupload(am_hub_server *s, struct MHD_Connection *c, con
         cJSON_AddStringToObject(o, "path", p->valuestring);
         cJSON_AddStringToObject(o, "uploadMode", lfs ? "lfs" : "regular");
         cJSON_AddBoolToObject(o, "shouldIgnore", false);
-        const st_file *f = am__st_find(&cm, p->valuestring);
+        const st_file *f = am__store_find(&cm, p->valuestring);
         if (f) cJSON_AddStringToObject(o, "oid", f->lfs ? f->sha256 : f->sha1);
         else cJSON_AddNullToObject(o, "oid");
         cJSON_AddItemToArray(arr, o);
     }
-    am__st_commit_free(&cm);
+    am__store_commit_free(&cm);
     cJSON_Delete(j);
     if (failed) {
         cJSON_Delete(out);
@@ -844,7 +844,7 @@ static enum MHD_Result lfs_batch(am_hub_server *s, struct MHD_Connection *c, con
             continue;
         }
         uint64_t size = (uint64_t)sz->valuedouble, have = 0;
-        if (am__st_has_object(r, oid->valuestring, &have) && have == size) continue; /* already stored */
+        if (am__store_has_object(r, oid->valuestring, &have) && have == size) continue; /* already stored */
         if (!upload) {
             cJSON *er = cJSON_AddObjectToObject(o, "error");
             cJSON_AddNumberToObject(er, "code", 404);
@@ -908,7 +908,7 @@ static enum MHD_Result lfs_verify(struct MHD_Connection *c, const st_repo *r, co
     cJSON *j = parse_body(q);
     cJSON *oid = cJSON_GetObjectItemCaseSensitive(j, "oid"), *sz = cJSON_GetObjectItemCaseSensitive(j, "size");
     uint64_t have = 0;
-    bool ok = cJSON_IsString(oid) && cJSON_IsNumber(sz) && am__st_has_object(r, oid->valuestring, &have) &&
+    bool ok = cJSON_IsString(oid) && cJSON_IsNumber(sz) && am__store_has_object(r, oid->valuestring, &have) &&
               have == (uint64_t)sz->valuedouble;
     cJSON_Delete(j);
     if (!ok) return send_err(c, 404, NULL, NULL, "Object not found or wrong size");
@@ -964,25 +964,25 @@ static am_status finish_object(am_hub_server *s, const ticket *tk, const char *t
         return am__error(AM_ERR_FORMAT, "sha256 mismatch: the upload hashes to %s, not %s", got, tk->oid);
     }
     st_repo r;
-    if (am__st_repo_open(&s->store, tk->type, tk->repo, &r)) {
+    if (am__store_repo_open(&s->store, tk->type, tk->repo, &r)) {
         unlink(tmp);
         return AM_ERR_NOT_FOUND;
     }
-    char *dst = am__st_object_path(&r, tk->oid);
+    char *dst = am__store_object_path(&r, tk->oid);
     st = dst && rename(tmp, dst) == 0 ? AM_OK : am__error(AM_ERR_IO, "cannot store the object: %s", strerror(errno));
     if (st) unlink(tmp);
     free(dst);
-    am__st_repo_free(&r);
+    am__store_repo_free(&r);
     return st;
 }
 
 static char *ticket_tmp(am_hub_server *s, const ticket *tk) {
     st_repo r;
-    if (am__st_repo_open(&s->store, tk->type, tk->repo, &r)) return NULL;
+    if (am__store_repo_open(&s->store, tk->type, tk->repo, &r)) return NULL;
     char name[64];
     snprintf(name, sizeof name, "%s.upload", tk->id);
-    char *p = am__st_tmp_path(&r, name);
-    am__st_repo_free(&r);
+    char *p = am__store_tmp_path(&r, name);
+    am__store_repo_free(&r);
     return p;
 }
 
@@ -1144,13 +1144,13 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
     char *refpath = NULL;
     st_commit cur = {0}, nc = {0};
     am_status st = AM_OK;
-    if (am__st_resolve_rev(r, rev, head)) {
+    if (am__store_resolve_rev(r, rev, head)) {
         ret = send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
         goto out;
     }
     if (create_pr) {
         size_t nr = 0;
-        char **rl = am__st_list_refs(r, &nr);
+        char **rl = am__store_list_refs(r, &nr);
         int maxpr = 0;
         for (size_t i = 0; i < nr; i++) {
             if (!strncmp(rl[i], "refs/pr/", 8) && atoi(rl[i] + 8) > maxpr) maxpr = atoi(rl[i] + 8);
@@ -1161,7 +1161,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
     } else if (!strncmp(rev, "refs/", 5)) refpath = am__strdup(rev);
     else {
         refpath = fmt("refs/heads/%s", rev);
-        if (refpath && !am__st_ref_exists(r, refpath)) {
+        if (refpath && !am__store_ref_exists(r, refpath)) {
             ret = send_err(c, 400, NULL, NULL, "cannot commit to \"%s\": it is not a branch", rev);
             goto out;
         }
@@ -1171,7 +1171,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
                        "A commit has happened since. Please refresh and try again. (parentCommit %s, head %s)", parent, head);
         goto out;
     }
-    if ((st = am__st_load_commit(r, head, &cur))) {
+    if ((st = am__store_load_commit(r, head, &cur))) {
         ret = send_err(c, 500, NULL, NULL, "cannot read the head commit");
         goto out;
     }
@@ -1208,14 +1208,14 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         }
         st_file nf = {0};
         if (o->kind == 0) {
-            if (am__st_put_object(r, o->data ? o->data : (const uint8_t *)"", o->len, nf.sha256, nf.sha1)) {
+            if (am__store_put_object(r, o->data ? o->data : (const uint8_t *)"", o->len, nf.sha256, nf.sha1)) {
                 err = "cannot store a file";
                 break;
             }
             nf.size = o->len;
         } else {
             uint64_t have = 0;
-            if (!am__st_has_object(r, o->oid, &have) || have != o->size) {
+            if (!am__store_has_object(r, o->oid, &have) || have != o->size) {
                 snprintf(errbuf, sizeof errbuf, "LFS object %s for %s was not uploaded (or has another size)", o->oid, o->path);
                 err = errbuf;
                 break;
@@ -1262,7 +1262,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
     nc.message = description;
     nc.author = t->user;
     nc.date = date;
-    st = am__st_write_commit(r, &nc, refpath);
+    st = am__store_write_commit(r, &nc, refpath);
     nc.title = nc.message = nc.author = nc.date = NULL;
     if (st) {
         ret = send_err(c, 500, NULL, NULL, "cannot write the commit: %s", am_last_error());
@@ -1286,8 +1286,8 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
     }
 out:
     pthread_mutex_unlock(&s->wlock);
-    am__st_commit_free(&cur);
-    am__st_commit_free(&nc);
+    am__store_commit_free(&cur);
+    am__store_commit_free(&nc);
     free(refpath);
     free(summary), free(description);
     ops_free(ops, nops);
@@ -1311,18 +1311,18 @@ static enum MHD_Result branch(am_hub_server *s, struct MHD_Connection *c, const 
     if (!refpath) ret = send_err(c, 400, NULL, NULL, "invalid %s name", kind);
     else if (!strcmp(method, "DELETE")) {
         if (!tag && !strcmp(tagname, "main")) ret = send_err(c, 403, NULL, NULL, "the default branch cannot be deleted");
-        else if (am__st_delete_ref(r, refpath)) ret = send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", tagname);
+        else if (am__store_delete_ref(r, refpath)) ret = send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", tagname);
         else ret = send_buf(c, 200, "application/json", "{}", 2, NULL);
     } else {
         cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "startingPoint");
         cJSON *ow = cJSON_GetObjectItemCaseSensitive(j, "overwrite");
         const char *from = tag ? name : cJSON_IsString(sp) ? sp->valuestring : "main";
         char commit[41];
-        if (am__st_ref_exists(r, refpath) && !cJSON_IsTrue(ow))
+        if (am__store_ref_exists(r, refpath) && !cJSON_IsTrue(ow))
             ret = send_err(c, 409, NULL, NULL, "%s %s already exists", kind, tagname);
-        else if (am__st_resolve_rev(r, from, commit))
+        else if (am__store_resolve_rev(r, from, commit))
             ret = send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", from);
-        else if (am__st_write_ref(r, refpath, commit)) ret = send_err(c, 500, NULL, NULL, "cannot write the ref");
+        else if (am__store_write_ref(r, refpath, commit)) ret = send_err(c, 500, NULL, NULL, "cannot write the ref");
         else ret = send_buf(c, 200, "application/json", "{}", 2, NULL);
     }
     pthread_mutex_unlock(&s->wlock);
@@ -1335,19 +1335,19 @@ static enum MHD_Result branch(am_hub_server *s, struct MHD_Connection *c, const 
 
 static enum MHD_Result paths_info(struct MHD_Connection *c, const st_repo *r, const char *rev, const req *q) {
     char commit[41];
-    if (am__st_resolve_rev(r, rev, commit))
+    if (am__store_resolve_rev(r, rev, commit))
         return send_err(c, 404, "RevisionNotFound", NULL, "Invalid rev id: %s", rev);
     cJSON *j = parse_body(q);
     cJSON *paths = cJSON_GetObjectItemCaseSensitive(j, "paths");
     st_commit cm;
-    if (!cJSON_IsArray(paths) || am__st_load_commit(r, commit, &cm)) {
+    if (!cJSON_IsArray(paths) || am__store_load_commit(r, commit, &cm)) {
         cJSON_Delete(j);
         return send_err(c, 400, NULL, NULL, "expected {paths: [...]}");
     }
     cJSON *arr = cJSON_CreateArray(), *e;
     cJSON_ArrayForEach(e, paths) {
         if (!cJSON_IsString(e)) continue;
-        const st_file *f = am__st_find(&cm, e->valuestring);
+        const st_file *f = am__store_find(&cm, e->valuestring);
         if (!f) continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "type", "file");
@@ -1357,7 +1357,7 @@ static enum MHD_Result paths_info(struct MHD_Connection *c, const st_repo *r, co
         cJSON_AddStringToObject(o, "path", f->path);
         cJSON_AddItemToArray(arr, o);
     }
-    am__st_commit_free(&cm);
+    am__store_commit_free(&cm);
     cJSON_Delete(j);
     return send_json(c, 200, arr, NULL);
 }
@@ -1461,7 +1461,7 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
             p.seg[k][l - 4] = 0;
             char *id = join_segs(&p, from, k + 1);
             p.seg[k][l - 4] = '.';
-            if (!id || am__st_repo_open(&s->store, type, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
+            if (!id || am__store_repo_open(&s->store, type, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
             else if (!strcmp(p.seg[k + 4], "batch")) ret = lfs_batch(s, c, &r, t, q);
             else if (!strcmp(p.seg[k + 4], "verify")) ret = lfs_verify(c, &r, q);
             else ret = send_err(c, 404, NULL, NULL, "Not found");
@@ -1480,7 +1480,7 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
         if (k > 0 && get) {
             char *id = join_segs(&p, from, k);
             int j = k + 1;
-            if (!id || am__st_repo_open(&s->store, type, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
+            if (!id || am__store_repo_open(&s->store, type, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
             else if (!(rev = take_rev(&p, &j)) || j >= p.n) ret = send_err(c, 400, NULL, NULL, "expected /resolve/{revision}/{path}");
             else {
                 rest = join_segs(&p, j, p.n);
@@ -1493,7 +1493,7 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
     ret = send_err(c, 404, NULL, NULL, "Not found");
 done:
     am__error_clear();
-    am__st_repo_free(&r);
+    am__store_repo_free(&r);
     free(rev);
     free(rest);
     path_free(&p);

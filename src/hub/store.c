@@ -42,14 +42,14 @@ static bool is_hex(const char *s, size_t n) {
     return s[n] == 0;
 }
 
-void am__st_commit_free(st_commit *c) {
+void am__store_commit_free(st_commit *c) {
     for (size_t i = 0; i < c->n; i++) free(c->files[i].path), free(c->files[i].blob);
     free(c->files);
     free(c->title), free(c->message), free(c->author), free(c->date);
     memset(c, 0, sizeof *c);
 }
 
-void am__st_repo_free(st_repo *r) {
+void am__store_repo_free(st_repo *r) {
     free(r->dir);
     memset(r, 0, sizeof *r);
 }
@@ -61,7 +61,7 @@ static bool inside(const char *root, const char *path, char *resolved) {
     return !strncmp(resolved, root, n) && (resolved[n] == '/' || resolved[n] == 0);
 }
 
-am_status am__st_repo_open(const st_store *s, const char *type, const char *id, st_repo *out) {
+am_status am__store_repo_open(const st_store *s, const char *type, const char *id, st_repo *out) {
     memset(out, 0, sizeof *out);
     if (!am__hub_valid_repo_id(id, NULL, 0)) return am__error(AM_ERR_NOT_FOUND, "invalid repo id");
     char *folder = am__hub_repo_folder(type, id);
@@ -121,7 +121,7 @@ static char *read_trim(const char *path) {
     return t;
 }
 
-am_status am__st_resolve_rev(const st_repo *r, const char *rev, char out[41]) {
+am_status am__store_resolve_rev(const st_repo *r, const char *rev, char out[41]) {
     if (rev && !strcmp(rev, "HEAD")) rev = "main"; /* the default branch, as the hub reads it */
     if (!am__hub_valid_revision(rev)) return am__error(AM_ERR_NOT_FOUND, "Invalid rev id: %s", rev);
     char *cands[4] = {0};
@@ -208,7 +208,7 @@ static am_status walk_snapshot(const st_repo *r, const char *base, const char *r
     return st;
 }
 
-am_status am__st_load_commit(const st_repo *r, const char *commit, st_commit *c) {
+am_status am__store_load_commit(const st_repo *r, const char *commit, st_commit *c) {
     memset(c, 0, sizeof *c);
     if (!am__hub_is_commit(commit)) return am__error(AM_ERR_NOT_FOUND, "Invalid rev id: %s", commit);
     memcpy(c->id, commit, 41);
@@ -217,7 +217,7 @@ am_status am__st_load_commit(const st_repo *r, const char *commit, st_commit *c)
         am_status st = base ? walk_snapshot(r, base, NULL, c) : AM_ERR_NO_MEMORY;
         free(base);
         if (st) {
-            am__st_commit_free(c);
+            am__store_commit_free(c);
             return st;
         }
         qsort(c->files, c->n, sizeof *c->files, cmp_files);
@@ -265,19 +265,19 @@ am_status am__st_load_commit(const st_repo *r, const char *commit, st_commit *c)
     return AM_OK;
 }
 
-const st_file *am__st_find(const st_commit *c, const char *path) {
+const st_file *am__store_find(const st_commit *c, const char *path) {
     st_file key = {.path = (char *)path};
     return bsearch(&key, c->files, c->n, sizeof *c->files, cmp_files);
 }
 
-const char *am__st_etag(const st_file *f) { return f->lfs || !f->sha1[0] ? f->sha256 : f->sha1; }
+const char *am__store_etag(const st_file *f) { return f->lfs || !f->sha1[0] ? f->sha256 : f->sha1; }
 
-char *am__st_object_path(const st_repo *r, const char *sha256) { return fmt("%s/objects/%s", r->dir, sha256); }
-char *am__st_tmp_path(const st_repo *r, const char *name) { return fmt("%s/tmp/%s", r->dir, name); }
+char *am__store_object_path(const st_repo *r, const char *sha256) { return fmt("%s/objects/%s", r->dir, sha256); }
+char *am__store_tmp_path(const st_repo *r, const char *name) { return fmt("%s/tmp/%s", r->dir, name); }
 
-bool am__st_has_object(const st_repo *r, const char *sha256, uint64_t *size) {
+bool am__store_has_object(const st_repo *r, const char *sha256, uint64_t *size) {
     if (strlen(sha256) != 64 || !is_hex(sha256, 64)) return false;
-    char *p = am__st_object_path(r, sha256);
+    char *p = am__store_object_path(r, sha256);
     struct stat sb;
     bool ok = p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
     if (ok && size) *size = (uint64_t)sb.st_size;
@@ -285,7 +285,7 @@ bool am__st_has_object(const st_repo *r, const char *sha256, uint64_t *size) {
     return ok;
 }
 
-am_status am__st_put_object(const st_repo *r, const void *data, size_t n, char sha256[65], char sha1[41]) {
+am_status am__store_put_object(const st_repo *r, const void *data, size_t n, char sha256[65], char sha1[41]) {
     am__sha256 s2;
     am__sha1 s1;
     uint8_t d[32];
@@ -300,14 +300,14 @@ am_status am__st_put_object(const st_repo *r, const void *data, size_t n, char s
     am__sha1_update(&s1, data, n);
     am__sha1_final(&s1, d);
     am__hex(d, 20, sha1);
-    if (am__st_has_object(r, sha256, NULL)) return AM_OK;
-    char *p = am__st_object_path(r, sha256);
+    if (am__store_has_object(r, sha256, NULL)) return AM_OK;
+    char *p = am__store_object_path(r, sha256);
     am_status st = p ? am__write_file_atomic(p, data, n) : AM_ERR_NO_MEMORY;
     free(p);
     return st;
 }
 
-am_status am__st_write_ref(const st_repo *r, const char *refpath, const char *commit) {
+am_status am__store_write_ref(const st_repo *r, const char *refpath, const char *commit) {
     if (!am__hub_valid_revision(refpath) || strncmp(refpath, "refs/", 5))
         return am__error(AM_ERR_INVALID_ARGUMENT, "invalid ref name %s", refpath);
     char *p = fmt("%s/%s", r->dir, refpath);
@@ -321,7 +321,7 @@ am_status am__st_write_ref(const st_repo *r, const char *refpath, const char *co
     return st;
 }
 
-bool am__st_ref_exists(const st_repo *r, const char *refpath) {
+bool am__store_ref_exists(const st_repo *r, const char *refpath) {
     if (!am__hub_valid_revision(refpath)) return false;
     char *p = fmt("%s/%s", r->dir, refpath);
     bool ok = p && am__is_file(p);
@@ -329,7 +329,7 @@ bool am__st_ref_exists(const st_repo *r, const char *refpath) {
     return ok;
 }
 
-am_status am__st_delete_ref(const st_repo *r, const char *refpath) {
+am_status am__store_delete_ref(const st_repo *r, const char *refpath) {
     if (!am__hub_valid_revision(refpath) || strncmp(refpath, "refs/", 5)) return am__error(AM_ERR_INVALID_ARGUMENT, "invalid ref");
     char *p = fmt("%s/%s", r->dir, refpath);
     am_status st = p && unlink(p) == 0 ? AM_OK : am__error(AM_ERR_NOT_FOUND, "ref %s not found", refpath);
@@ -337,7 +337,7 @@ am_status am__st_delete_ref(const st_repo *r, const char *refpath) {
     return st;
 }
 
-am_status am__st_write_commit(const st_repo *r, st_commit *c, const char *refpath) {
+am_status am__store_write_commit(const st_repo *r, st_commit *c, const char *refpath) {
     cJSON *j = cJSON_CreateObject();
     if (c->parent[0]) cJSON_AddStringToObject(j, "parent", c->parent);
     else cJSON_AddNullToObject(j, "parent");
@@ -370,11 +370,11 @@ am_status am__st_write_commit(const st_repo *r, st_commit *c, const char *refpat
     am_status st = p ? am__write_file_atomic(p, text, strlen(text)) : AM_ERR_NO_MEMORY;
     free(p);
     free(text);
-    if (!st && refpath) st = am__st_write_ref(r, refpath, c->id);
+    if (!st && refpath) st = am__store_write_ref(r, refpath, c->id);
     return st;
 }
 
-am_status am__st_repo_create(const st_store *s, const char *type, const char *id, bool private_, const char *author) {
+am_status am__store_repo_create(const st_store *s, const char *type, const char *id, bool private_, const char *author) {
     char *folder = am__hub_repo_folder(type, id);
     char *dir = folder ? am__path_join(s->root, folder) : NULL;
     free(folder);
@@ -401,7 +401,7 @@ am_status am__st_repo_create(const st_store *s, const char *type, const char *id
         "*.zip filter=lfs diff=lfs merge=lfs -text\n";
     st_commit c = {0};
     st_file f = {0};
-    if (!st) st = am__st_put_object(&r, ga, sizeof ga - 1, f.sha256, f.sha1);
+    if (!st) st = am__store_put_object(&r, ga, sizeof ga - 1, f.sha256, f.sha1);
     char date[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -416,7 +416,7 @@ am_status am__st_repo_create(const st_store *s, const char *type, const char *id
         c.message = "";
         c.author = (char *)author;
         c.date = date;
-        st = am__st_write_commit(&r, &c, "refs/heads/main");
+        st = am__store_write_commit(&r, &c, "refs/heads/main");
     }
     /* repo.json last: until it exists the repo does not exist */
     if (!st) {
@@ -465,7 +465,7 @@ static void add_refs(const char *base, const char *rel, char ***v, size_t *n) {
     closedir(d);
 }
 
-char **am__st_list_refs(const st_repo *r, size_t *n) {
+char **am__store_list_refs(const st_repo *r, size_t *n) {
     char **v = NULL;
     *n = 0;
     add_refs(r->dir, "refs", &v, n);
@@ -477,7 +477,7 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
     return remove(p);
 }
 
-am_status am__st_repo_delete(const st_repo *r) {
+am_status am__store_repo_delete(const st_repo *r) {
     if (r->mirror) return am__error(AM_ERR_UNSUPPORTED, "mirror repos are read-only");
     /* remove repo.json first: the repo stops existing at once, even if the rest fails */
     char *meta = am__path_join(r->dir, "repo.json");
