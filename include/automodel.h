@@ -446,6 +446,9 @@ am_status am_hub_upload_folder(const char *dir, const char *repo_id, const am_pu
 /* Same, and *out_commit (owned, am_free) gets the new commit's 40-hex id. */
 am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts,
                                       char **out_commit);
+/* model.push_to_hub(repo_id, commit_message=..., private=...): save_pretrained into a temporary
+ * folder, upload it as one commit (creating the repo if needed), remove the folder. */
+am_status am_model_push_to_hub(const am_model *m, const char *repo_id, const am_push_options *opts);
 
 typedef struct am_download_options {
     size_t size;                 /* sizeof(am_download_options) */
