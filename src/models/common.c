@@ -27,9 +27,13 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
     for (; i < n; i++) d[i] = am__f16_to_f32(s[i]);
 }
+#include <cpuid.h>
 static bool have_f16c(void) {
     static int v = -1;
-    if (v < 0) v = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    if (v < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
+        unsigned a, b, c, d;
+        v = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+    }
     return v;
 }
 #endif
