@@ -21,13 +21,15 @@ h = json.dumps({"input_ids": {"dtype": "I64", "shape": [1, 8], "data_offsets": [
 h += b" " * (-len(h) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<8q", *ids))
 PY
-printf '| layout | files MB | cat ms | info --dtype auto: ms, peak RSS MiB | load + first forward: ms, peak RSS MiB |\n|---|---|---|---|---|\n'
-for d in st_f32 st_bf16 bin_f32 bin_bf16 st_shard; do
+printf '| layout | files MB | cat ms | info: ms, peak RSS MiB | load + first forward: ms, peak RSS MiB |\n|---|---|---|---|---|\n'
+for d in st_f32 st_bf16 bin_f32 bin_bf16 st_shard st_bf16:float32; do
+  dt=auto
+  case $d in *:*) dt=${d#*:}; d=${d%%:*};; esac
   files=("$W/$d"/*.safetensors "$W/$d"/*.bin)
   size=$(du -cm "${files[@]}" | tail -1 | cut -f1)
   cat "${files[@]}" > /dev/null
   catms=$("$R" 5 cat "${files[@]}" | cut -f1)
-  info=$("$R" 5 "$B/automodel" info "$W/$d" --dtype auto | tr '\t' ' ')
-  fwd=$("$R" 5 "$B/automodel" forward "$W/$d" --dtype auto --inputs "$W/in.safetensors" --output "$W/out.safetensors" | tr '\t' ' ')
-  printf '| %s | %s | %s | %s | %s |\n' "$d" "$size" "$catms" "$info" "$fwd"
+  info=$("$R" 5 "$B/automodel" info "$W/$d" --dtype $dt | tr '\t' ' ')
+  fwd=$("$R" 5 "$B/automodel" forward "$W/$d" --dtype $dt --inputs "$W/in.safetensors" --output "$W/out.safetensors" | tr '\t' ' ')
+  printf '| %s | %s | %s | %s | %s |\n' "$d --dtype $dt" "$size" "$catms" "$info" "$fwd"
 done

@@ -534,6 +534,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             s = AM_ERR_NO_MEMORY;
             break;
         }
+        if (t != src) am__tensor_drop_pages(src); /* converted: keep one copy resident, not two */
         am_tensor_free(p->t);
         p->t = t;
     }

@@ -58,6 +58,10 @@ int64_t am__shape_numel(int ndim, const int64_t *shape);
 /* "[2, 32]" into buf. */
 const char *am__shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 bool am__tensor_is_mapped(const am_tensor *t);
+/* For a view into a mapped file: drop its whole pages from this process's resident set (the data
+ * stays in the page cache and in the file; touching it again faults it back in). Used after a
+ * tensor was converted, so loading holds one copy, not two. */
+void am__tensor_drop_pages(const am_tensor *t);
 
 /* Element conversions. */
 float am__f16_to_f32(uint16_t h);
@@ -66,4 +70,6 @@ float am__bf16_to_f32(uint16_t h);
 uint16_t am__f32_to_bf16(float f); /* round to nearest even, as torch does */
 
 void *am__aligned_alloc(size_t n);
+/* float32/bfloat16/float16 -> float32, vectorised (F16C when the CPU has it), on the thread pool. */
+void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst);
 #endif

@@ -72,7 +72,6 @@ const float *am__w(const am__module *m, const char *pname);
 /* Float tensors of any float dtype as float32: a view when already float32, else a converted copy
  * in *tmp (free it). */
 const float *am__f32_view(const am_tensor *t, float **tmp);
-void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst);
 /* Row `row` of a 2-D float tensor (an embedding table) as float32 into dst. */
 void am__row_f32(const am_tensor *t, int64_t row, float *dst);
 /* nn.Linear on rows: y[M, out] = x[M, in] W^T + b. */
