@@ -190,7 +190,8 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rn
     double std = am__config_float(m->config, "initializer_range", 0.02);
     if (!am__config_value(m->config, "initializer_range")) std = am__config_float(m->config, "init_std", std);
     float *f = t->dtype == AM_F32 ? t->data : NULL;
-    if (p->init == AM_INIT_ARANGE && t->dtype == AM_I64) {
+    if (p->fill) p->fill(t, p->fill_arg);
+    else if (p->init == AM_INIT_ARANGE && t->dtype == AM_I64) {
         int64_t last = p->ndim ? p->shape[p->ndim - 1] : 1;
         for (int64_t i = 0; i < n; i++) ((int64_t *)t->data)[i] = i % last;
     } else if (f && torch_default && owner->is_linear) {
