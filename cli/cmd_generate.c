@@ -276,7 +276,9 @@ int am_cli_generate(int argc, char **argv) {
         if (!tc.tok) rc = am_cli_fail("generate: loading the tokenizer");
         else {
             const char *texts[1] = {prompt};
-            in = am_tokenizer_encode_tensors(tc.tok, 1, texts, NULL, NULL);
+            am_encode_options eo = am_encode_options_default();
+            eo.padding = AM_PADDING_NONE; /* one prompt: nothing to pad */
+            in = am_tokenizer_encode_tensors(tc.tok, 1, texts, NULL, &eo);
             if (!in) rc = am_cli_fail("generate: encoding the prompt");
             else {
                 /* generate() takes input_ids and attention_mask only */
