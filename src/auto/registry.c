@@ -8,16 +8,34 @@ extern const am__config_default am__bert_defaults[], am__roberta_defaults[], am_
 am_status am__bert_build(am_model *m);
 am_status am__roberta_build(am_model *m);
 am_status am__distilbert_build(am_model *m);
+extern const am__config_default am__t5_defaults[], am__bart_defaults[];
+am_status am__t5_build(am_model *m);
+am_status am__bart_build(am_model *m);
+am_status am__t5_config_init(am_config *c, const char *origin);
+am_status am__bart_config_init(am_config *c, const char *origin);
 
 static const am__type_spec k_types[] = {
-    {"bert", "BertConfig", am__bert_defaults, "bert"},
-    {"roberta", "RobertaConfig", am__roberta_defaults, "roberta"},
-    {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert"},
+    {"bert", "BertConfig", am__bert_defaults, "bert", NULL},
+    {"roberta", "RobertaConfig", am__roberta_defaults, "roberta", NULL},
+    {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert", NULL},
+    {"t5", "T5Config", am__t5_defaults, "transformer", am__t5_config_init},
+    {"bart", "BartConfig", am__bart_defaults, "model", am__bart_config_init},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
 static const char *const k_roberta_mlm_tied[] = {"lm_head.decoder.weight", "lm_head.decoder.bias", NULL};
 static const char *const k_distil_mlm_tied[] = {"vocab_projector.weight", NULL};
+
+static const char *const k_t5_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", NULL};
+static const char *const k_t5_cg_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", NULL};
+static const char *const k_t5_enc_tied[] = {"encoder.embed_tokens.weight", NULL};
+static const char *const k_t5_unexpected[] = {"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight", NULL};
+static const char *const k_t5_enc_unexpected[] = {"decoder", NULL};
+static const char *const k_t5_fp32[] = {"wo", NULL};
+static const char *const k_bart_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", NULL};
+static const char *const k_bart_cg_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", NULL};
+static const char *const k_bart_cg_missing[] = {"final_logits_bias", NULL};
+static const char *const k_bart_unexpected[] = {"encoder.version", "decoder.version", NULL};
 
 static const am__head_spec k_heads[] = {
     {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false, NULL},
@@ -35,6 +53,13 @@ static const am__head_spec k_heads[] = {
     {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_QUESTION_ANSWERING, "DistilBertForQuestionAnswering", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_MASKED_LM, "DistilBertForMaskedLM", am__distilbert_build, k_distil_mlm_tied, NULL, NULL, false, NULL},
+    {"t5", AM_TASK_BASE, "T5Model", am__t5_build, k_t5_tied, NULL, k_t5_unexpected, false, k_t5_fp32},
+    {"t5", AM_TASK_SEQ2SEQ_LM, "T5ForConditionalGeneration", am__t5_build, k_t5_cg_tied, NULL, k_t5_unexpected, true, k_t5_fp32},
+    /* no Auto class maps to it in 4.32: reached through config.architectures (task base) */
+    {"t5", AM_TASK_BASE, "T5EncoderModel", am__t5_build, k_t5_enc_tied, NULL, k_t5_enc_unexpected, false, k_t5_fp32},
+    {"bart", AM_TASK_BASE, "BartModel", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
+    {"bart", AM_TASK_SEQ2SEQ_LM, "BartForConditionalGeneration", am__bart_build, k_bart_cg_tied, k_bart_cg_missing, k_bart_unexpected, true, NULL},
+    {"bart", AM_TASK_SEQUENCE_CLASSIFICATION, "BartForSequenceClassification", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {
@@ -93,7 +118,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bert, distilbert, roberta"; }
+const char *am__supported_model_types(void) { return "bart, bert, distilbert, roberta, t5"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)
