@@ -13,4 +13,10 @@ int am_cli_info(int argc, char **argv);
 int am_cli_forward(int argc, char **argv);
 int am_cli_save(int argc, char **argv);
 int am_cli_tokenize(int argc, char **argv);
+int am_cli_download(int argc, char **argv);
+int am_cli_login(int argc, char **argv);
+int am_cli_logout(int argc, char **argv);
+int am_cli_whoami(int argc, char **argv);
+int am_cli_push(int argc, char **argv);
+int am_cli_hub(int argc, char **argv);
 #endif

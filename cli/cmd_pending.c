@@ -10,4 +10,3 @@
         fprintf(stderr, "automodel: the '%s' command is not available in this build\n", name);    \
         return 2;                                                                                  \
     }
-AM_PENDING(am_cli_tokenize, "tokenize")

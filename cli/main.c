@@ -13,6 +13,12 @@ static const struct {
     {"forward", am_cli_forward, "forward MODEL --inputs IN.safetensors --output OUT.safetensors [--task T]"},
     {"save", am_cli_save, "save MODEL OUTDIR [--dtype D] [--format safetensors|bin] [--max-shard-size S]"},
     {"tokenize", am_cli_tokenize, "tokenize TOKENIZER (TEXT | --cases CASES.jsonl --output OUT.jsonl)"},
+    {"download", am_cli_download, "download ID [FILE] [--revision R] [--cache-dir D] [--include GLOB]"},
+    {"login", am_cli_login, "login [--endpoint URL] [--no-verify]  (token read from stdin)"},
+    {"logout", am_cli_logout, "logout"},
+    {"whoami", am_cli_whoami, "whoami [--json]"},
+    {"push", am_cli_push, "push DIR REPO_ID [--private] [--commit-message MSG] [--revision B] [--create-pr]"},
+    {"hub", am_cli_hub, "hub serve ROOT [--host 127.0.0.1] [--port P] [--tokens FILE] [--mirror CACHE_DIR]"},
 };
 
 int am_cli_fail(const char *what) {

@@ -305,9 +305,197 @@ am_save_options am_save_options_default(void);
 am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts);
 
 /* ---- tokenizers section (src/tokenizers) ---- */
+
+/* A Hugging Face tokenizer (transformers' AutoTokenizer / PreTrainedTokenizerFast): the
+ * normalizer -> pre-tokenizer -> model -> post-processor -> decoder pipeline of tokenizer.json,
+ * or one built from legacy files as transformers converts them (BERT vocab.txt; GPT-2/RoBERTa
+ * vocab.json + merges.txt). Thread-safe for concurrent encode/decode once loaded. */
+typedef struct am_tokenizer am_tokenizer;
+/* The result of encoding one text (or text pair). Offsets are character (code point) offsets
+ * into the input string of their sequence, [start, end). */
+typedef struct am_encoding am_encoding;
+
+/* `path` is a folder holding tokenizer.json (or vocab.txt, or vocab.json + merges.txt), plus
+ * optionally tokenizer_config.json and special_tokens_map.json; or the path of a tokenizer.json.
+ * Owned; am_tokenizer_free. */
+am_tokenizer *am_tokenizer_from_pretrained(const char *path);
+/* From tokenizer.json text (no config files); `origin` names it in error messages. */
+am_tokenizer *am_tokenizer_from_json(const char *json, size_t len, const char *origin);
+void am_tokenizer_free(am_tokenizer *tok);
+
+typedef enum am_truncation {
+    AM_TRUNCATION_NONE = 0,
+    AM_TRUNCATION_LONGEST_FIRST,
+    AM_TRUNCATION_ONLY_FIRST,
+    AM_TRUNCATION_ONLY_SECOND
+} am_truncation;
+typedef enum am_padding { AM_PADDING_NONE = 0, AM_PADDING_LONGEST, AM_PADDING_MAX_LENGTH } am_padding;
+typedef enum am_side { AM_SIDE_DEFAULT = 0, AM_SIDE_RIGHT, AM_SIDE_LEFT } am_side;
+
+/* tokenizer(text, text_pair, add_special_tokens=, truncation=, max_length=, stride=, padding=,
+ * pad_to_multiple_of=) */
+typedef struct am_encode_options {
+    size_t size;                  /* sizeof(am_encode_options) */
+    bool add_special_tokens;      /* default true */
+    am_truncation truncation;     /* default none */
+    size_t max_length;            /* 0: model_max_length of tokenizer_config.json */
+    size_t stride;
+    am_side truncation_side;      /* default: tokenizer_config.json's, else right */
+    am_padding padding;           /* default none */
+    size_t pad_to_multiple_of;    /* 0: none */
+    size_t pad_length;            /* AM_PADDING_MAX_LENGTH target; 0: max_length */
+    am_side padding_side;         /* default: tokenizer_config.json's, else right */
+    const char *pad_token;        /* NULL: the tokenizer's pad token (error if it has none) */
+    int32_t pad_id;               /* used with pad_token when >= 0; -1: look pad_token up */
+    int32_t pad_type_id;          /* default 0 */
+} am_encode_options;
+am_encode_options am_encode_options_default(void);
+
+/* Encode `text` (and `text_pair` when not NULL). Both must be valid UTF-8 (else
+ * AM_ERR_INVALID_ARGUMENT). Owned; am_encoding_free. */
+am_encoding *am_tokenizer_encode(const am_tokenizer *tok, const char *text, const char *text_pair,
+                                 const am_encode_options *opts);
+/* The same with explicit byte lengths (texts may contain NUL characters). */
+am_encoding *am_tokenizer_encode_n(const am_tokenizer *tok, const char *text, size_t len, const char *text_pair,
+                                   size_t pair_len, const am_encode_options *opts);
+/* Encode n texts (pairs may be NULL, or n second texts). Padding "longest" pads to the longest
+ * of the batch. On success out[0..n) hold owned encodings; on failure nothing is left in out. */
+am_status am_tokenizer_encode_batch(const am_tokenizer *tok, size_t n, const char *const *texts,
+                                    const char *const *pairs, const am_encode_options *opts,
+                                    am_encoding **out);
+/* The same with explicit byte lengths (lens, and pair_lens when pairs is given). */
+am_status am_tokenizer_encode_batch_n(const am_tokenizer *tok, size_t n, const char *const *texts, const size_t *lens,
+                                      const char *const *pairs, const size_t *pair_lens,
+                                      const am_encode_options *opts, am_encoding **out);
+void am_encoding_free(am_encoding *enc);
+
+size_t am_encoding_len(const am_encoding *enc);
+/* Arrays of am_encoding_len() entries, borrowed (valid until the encoding is freed). */
+const int32_t *am_encoding_ids(const am_encoding *enc);
+const int32_t *am_encoding_type_ids(const am_encoding *enc);
+const uint8_t *am_encoding_attention_mask(const am_encoding *enc);
+const uint8_t *am_encoding_special_tokens_mask(const am_encoding *enc);
+/* -1 where Python has None (special and pad tokens). */
+const int32_t *am_encoding_word_ids(const am_encoding *enc);
+const int32_t *am_encoding_sequence_ids(const am_encoding *enc);
+/* Token string i (borrowed, NUL-terminated; *len, when not NULL, gets its byte length, which
+ * differs from strlen only for tokens holding NUL characters). */
+const char *am_encoding_token(const am_encoding *enc, size_t i);
+const char *am_encoding_token_n(const am_encoding *enc, size_t i, size_t *len);
+/* Character offsets of token i. */
+void am_encoding_offsets(const am_encoding *enc, size_t i, size_t *start, size_t *end);
+
+/* The model inputs of a batch as int64 tensors of shape [n, len]: "input_ids",
+ * "attention_mask" and, for tokenizers whose model takes it (BERT-like), "token_type_ids".
+ * All encodings must have one length (pad them). Owned; am_tensors_free. */
+am_tensors *am_encodings_to_tensors(const am_tokenizer *tok, am_encoding *const *encs, size_t n);
+/* Encode a batch and return its tensors (padding defaults to "longest" when opts is NULL). */
+am_tensors *am_tokenizer_encode_tensors(const am_tokenizer *tok, size_t n, const char *const *texts,
+                                        const char *const *pairs, const am_encode_options *opts);
+
+typedef struct am_decode_options {
+    size_t size;
+    bool skip_special_tokens;          /* default false */
+    int clean_up_tokenization_spaces;  /* -1 (default): tokenizer_config.json's; 0 no; 1 yes */
+} am_decode_options;
+am_decode_options am_decode_options_default(void);
+/* tokenizer.decode(ids). Owned string; am_free. */
+char *am_tokenizer_decode(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts);
+/* The same, also giving the byte length (the text may contain NUL characters). */
+char *am_tokenizer_decode_n(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts,
+                            size_t *len);
+
+/* -1 when absent (added tokens included). */
+int32_t am_tokenizer_token_to_id(const am_tokenizer *tok, const char *token);
+/* Borrowed; NULL when out of range. */
+const char *am_tokenizer_id_to_token(const am_tokenizer *tok, int32_t id);
+/* len(tokenizer): the vocabulary with the added tokens. */
+size_t am_tokenizer_vocab_size(const am_tokenizer *tok);
+/* Borrowed special tokens (NULL when the tokenizer has none). */
+const char *am_tokenizer_pad_token(const am_tokenizer *tok);
+const char *am_tokenizer_bos_token(const am_tokenizer *tok);
+const char *am_tokenizer_eos_token(const am_tokenizer *tok);
+int64_t am_tokenizer_model_max_length(const am_tokenizer *tok);
+
 /* ---- end tokenizers section ---- */
 
 /* ---- hub section (src/hub) ---- */
+/* The Hugging Face hub: downloads into the shared cache (the same layout the Python tools use),
+ * uploads, tokens, and a self-hosted hub server. Settings follow huggingface_hub: explicit option >
+ * environment (HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, TRANSFORMERS_CACHE, HF_HUB_OFFLINE, HF_TOKEN) >
+ * defaults. All string fields of option structs are borrowed for the duration of the call. */
+
+typedef struct am_push_options {
+    size_t size;                    /* sizeof(am_push_options) */
+    const char *commit_message;     /* default "Upload folder using automodel" */
+    const char *commit_description; /* optional */
+    bool private_repo;              /* push_to_hub(private=True): the repo is created private */
+    const char *token;              /* default: HF_TOKEN, then the token file */
+    const char *revision;           /* branch to commit to; default "main" */
+    bool create_pr;                 /* open a pull request (refs/pr/N) instead of committing */
+    const char *endpoint;           /* default: HF_ENDPOINT, then https://huggingface.co */
+    const char *parent_commit;      /* optional: refuse the commit if the branch moved */
+    const char *repo_type;          /* "model" (default), "dataset", "space" */
+} am_push_options;
+am_push_options am_push_options_default(void);
+
+/* Create the repo if needed (exist_ok), then upload every file under `dir` as one commit
+ * (preupload, LFS batch for large/binary files, NDJSON commit). Files under .git/ and .cache/ are
+ * skipped. Nothing changes on the hub unless the whole commit succeeds. */
+am_status am_hub_upload_folder(const char *dir, const char *repo_id, const am_push_options *opts);
+/* Same, and *out_commit (owned, am_free) gets the new commit's 40-hex id. */
+am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts,
+                                      char **out_commit);
+/* model.push_to_hub(repo_id, commit_message=..., private=...): save_pretrained into a temporary
+ * folder, upload it as one commit (creating the repo if needed), remove the folder. */
+am_status am_model_push_to_hub(const am_model *m, const char *repo_id, const am_push_options *opts);
+
+typedef struct am_download_options {
+    size_t size;                 /* sizeof(am_download_options) */
+    const char *revision;        /* branch, tag or commit; default "main" */
+    const char *cache_dir;       /* default: HF_HUB_CACHE etc. */
+    const char *token;
+    const char *endpoint;
+    const char *repo_type;       /* "model" (default), "dataset", "space" */
+    bool local_files_only;
+    bool force_download;
+    const char *const *include;  /* NULL-terminated fnmatch globs; NULL = every file */
+} am_download_options;
+am_download_options am_download_options_default(void);
+
+/* snapshot_download: every file of the repo (or those matching `include`) into the cache;
+ * *snapshot_path (owned, am_free) is the snapshot folder. */
+am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
+/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder. */
+am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
+                               char **path);
+
+/* Tokens, stored where the Python tools keep them (HF_TOKEN_PATH, else $HF_HOME/token, mode 0600). */
+am_status am_hub_login(const char *token);
+am_status am_hub_logout(void);
+/* The token that would be used now (owned, am_free), or NULL when there is none. */
+char *am_hub_get_token(void);
+/* GET /api/whoami-v2: *out_json (owned, am_free) is the server's JSON; `token` NULL = stored one. */
+am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json);
+
+/* The self-hosted hub (libmicrohttpd). */
+typedef struct am_hub_server am_hub_server;
+typedef struct am_hub_server_options {
+    size_t size;             /* sizeof(am_hub_server_options) */
+    const char *root;        /* repositories live here; nothing outside it is read or written */
+    const char *host;        /* default "127.0.0.1" */
+    int port;                /* 0 = any free port (see am_hub_server_port) */
+    const char *tokens_file; /* lines "TOKEN USER read|write [ORG...]"; must not be group/world readable */
+    const char *mirror;      /* optional read-only HF cache folder served as extra repos */
+    int threads;             /* 0 = number of CPUs */
+    uint64_t max_body;       /* largest request body accepted (0 = 1 GiB) */
+    uint64_t multipart_chunk;/* LFS uploads larger than this are offered multipart (0 = 64 MiB) */
+} am_hub_server_options;
+am_hub_server_options am_hub_server_options_default(void);
+/* Starts serving in background threads. Owned; am_hub_server_free stops it. */
+am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
+int am_hub_server_port(const am_hub_server *s);
+void am_hub_server_free(am_hub_server *s);
 /* ---- end hub section ---- */
 
 /* ---- generation section (src/generate) ---- */

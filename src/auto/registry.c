@@ -14,17 +14,24 @@ am_status am__bart_build(am_model *m);
 am_status am__t5_config_init(am_config *c, const char *origin);
 am_status am__bart_config_init(am_config *c, const char *origin);
 
+extern const am__config_default am__gpt2_defaults[], am__llama_defaults[];
+am_status am__gpt2_build(am_model *m);
+am_status am__llama_build(am_model *m);
+
 static const am__type_spec k_types[] = {
-    {"bert", "BertConfig", am__bert_defaults, "bert", NULL},
-    {"roberta", "RobertaConfig", am__roberta_defaults, "roberta", NULL},
-    {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert", NULL},
-    {"t5", "T5Config", am__t5_defaults, "transformer", am__t5_config_init},
-    {"bart", "BartConfig", am__bart_defaults, "model", am__bart_config_init},
+    {"bert", "BertConfig", am__bert_defaults, "bert"},
+    {"roberta", "RobertaConfig", am__roberta_defaults, "roberta"},
+    {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert"},
+    {"gpt2", "GPT2Config", am__gpt2_defaults, "transformer"},
+    {"llama", "LlamaConfig", am__llama_defaults, "model"},
+    {"t5", "T5Config", am__t5_defaults, "transformer"},
+    {"bart", "BartConfig", am__bart_defaults, "model"},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
 static const char *const k_roberta_mlm_tied[] = {"lm_head.decoder.weight", "lm_head.decoder.bias", NULL};
 static const char *const k_distil_mlm_tied[] = {"vocab_projector.weight", NULL};
+static const char *const k_lm_head_tied[] = {"lm_head.weight", NULL};
 
 static const char *const k_t5_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", NULL};
 static const char *const k_t5_cg_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", NULL};
@@ -53,6 +60,13 @@ static const am__head_spec k_heads[] = {
     {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_QUESTION_ANSWERING, "DistilBertForQuestionAnswering", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_MASKED_LM, "DistilBertForMaskedLM", am__distilbert_build, k_distil_mlm_tied, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_BASE, "GPT2Model", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_CAUSAL_LM, "GPT2LMHeadModel", am__gpt2_build, k_lm_head_tied, NULL, NULL, true, NULL},
+    {"gpt2", AM_TASK_SEQUENCE_CLASSIFICATION, "GPT2ForSequenceClassification", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_TOKEN_CLASSIFICATION, "GPT2ForTokenClassification", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"llama", AM_TASK_BASE, "LlamaModel", am__llama_build, NULL, NULL, NULL, false, NULL},
+    {"llama", AM_TASK_CAUSAL_LM, "LlamaForCausalLM", am__llama_build, k_lm_head_tied, NULL, NULL, true, NULL},
+    {"llama", AM_TASK_SEQUENCE_CLASSIFICATION, "LlamaForSequenceClassification", am__llama_build, NULL, NULL, NULL, false, NULL},
     {"t5", AM_TASK_BASE, "T5Model", am__t5_build, k_t5_tied, NULL, k_t5_unexpected, false, k_t5_fp32},
     {"t5", AM_TASK_SEQ2SEQ_LM, "T5ForConditionalGeneration", am__t5_build, k_t5_cg_tied, NULL, k_t5_unexpected, true, k_t5_fp32},
     /* no Auto class maps to it in 4.32: reached through config.architectures (task base) */
@@ -118,7 +132,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bart, bert, distilbert, roberta, t5"; }
+const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, t5"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)
@@ -130,6 +144,19 @@ const am__head_spec *am__head_by_class(const char *class_name) {
     for (size_t i = 0; class_name && i < sizeof k_heads / sizeof k_heads[0]; i++)
         if (!strcmp(k_heads[i].class_name, class_name)) return &k_heads[i];
     return NULL;
+}
+
+/* Config classes whose __init__ does more than fill defaults (derived keys, validation). */
+static const struct {
+    const char *model_type;
+    am_status (*init)(am_config *c, const char *origin);
+} k_config_inits[] = {{"t5", am__t5_config_init}, {"bart", am__bart_config_init}};
+
+am_status am__config_class_init(am_config *c, const char *origin) {
+    const char *mt = am_config_model_type(c);
+    for (size_t i = 0; i < sizeof k_config_inits / sizeof k_config_inits[0]; i++)
+        if (!strcmp(k_config_inits[i].model_type, mt)) return k_config_inits[i].init(c, origin);
+    return AM_OK;
 }
 
 const am__type_spec *am__model_type_spec(const am_model *m) { return am__type_lookup(m->spec->model_type); }

@@ -201,10 +201,10 @@ static void residual_norm(am_model *m, const bart_impl *b, const am__module *ln,
 }
 
 static void bart_ffn(am_model *m, const bart_impl *b, const bart_stack *st, const bart_layer *l, int64_t M, float *x, scratch *sc) {
-    am__linear_fwd(l->fc1, M, x, sc->f);
+    am__dense_fwd(l->fc1, M, x, sc->f);
     am__act_f32(b->act, M * st->ffn, sc->f);
     bdrop(m, b->p_act, M * st->ffn, sc->f);
-    am__linear_fwd(l->fc2, M, sc->f, sc->a);
+    am__dense_fwd(l->fc2, M, sc->f, sc->a);
     residual_norm(m, b, l->final_ln, M, x, sc->a);
 }
 
@@ -224,12 +224,12 @@ static am_status bart_encode_impl(am_model *m, const int64_t *ids, const int64_t
             snprintf(name, sizeof name, "encoder_hidden_states.%lld", (long long)li);
             s = put3(hs, name, B, S, D, x);
         }
-        am__linear_fwd(l->sa.q, M, x, sc.q);
-        am__linear_fwd(l->sa.k, M, x, sc.k);
-        am__linear_fwd(l->sa.v, M, x, sc.v);
+        am__dense_fwd(l->sa.q, M, x, sc.q);
+        am__dense_fwd(l->sa.k, M, x, sc.k);
+        am__dense_fwd(l->sa.v, M, x, sc.v);
         am__s2s_attend(B, S, S, S, st->heads, dk, sc.q, sc.k, sc.v, madd, false, NULL, 1.0f / sqrtf((float)dk), pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
-        am__linear_fwd(l->sa.o, M, sc.ctx, sc.a);
+        am__dense_fwd(l->sa.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->sa_ln, M, x, sc.a);
         bart_ffn(m, b, st, l, M, x, &sc);
     }
@@ -247,25 +247,19 @@ static am_status bart_encode_impl(am_model *m, const int64_t *ids, const int64_t
     return AM_OK;
 }
 
-static am_status bart_encode(am_model *m, const int64_t *ids, const int64_t *mask, int64_t B, int64_t S, float **hidden) {
-    return bart_encode_impl(m, ids, mask, B, S, hidden, NULL);
-}
-
-static am_status bart_start(am_model *m, const float *enc, const int64_t *enc_mask, int64_t B, int64_t S, int64_t cap, am__s2s_cache *c) {
+static void bart_cross_kv(am_model *m, int64_t layer, int64_t M, const float *h, float *k, float *v) {
     bart_impl *b = m->impl;
-    am_status s = am__s2s_cache_init(c, b->dec.n, B, S, cap, b->D, enc_mask);
-    for (int64_t l = 0; s == AM_OK && l < b->dec.n; l++) {
-        am__linear_fwd(b->dec.layer[l].ca.k, B * S, enc, c->ck[l]);
-        am__linear_fwd(b->dec.layer[l].ca.v, B * S, enc, c->cv[l]);
-    }
-    return s;
+    am__dense_fwd(b->dec.layer[layer].ca.k, M, h, k);
+    am__dense_fwd(b->dec.layer[layer].ca.v, M, h, v);
 }
 
-static am_status bart_decode(am_model *m, am__s2s_cache *c, const int64_t *ids, int64_t T, const float *self_mask, float **hidden, am_tensors *hs) {
+static am_status bart_decode(am_model *m, am__kv_cache *c, const am__s2s_enc *e, const int64_t *ids, int64_t T, const float *self_mask, float **hidden,
+                             am_tensors *hs) {
     bart_impl *b = m->impl;
     const bart_stack *st = &b->dec;
     int64_t B = c->B, M = B * T, D = b->D, past = c->len, Tk = past + T, dk = D / st->heads;
     if (Tk > c->cap) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder: %lld positions exceed the cache (%lld)", (long long)Tk, (long long)c->cap);
+    if (e->B != B) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder: %lld rows but the encoder state has %lld", (long long)B, (long long)e->B);
     float *x = malloc((size_t)(M * D) * sizeof(float));
     scratch sc = {0};
     am_status s = x ? scratch_alloc(&sc, M, D, st->ffn) : am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
@@ -278,21 +272,19 @@ static am_status bart_decode(am_model *m, am__s2s_cache *c, const int64_t *ids, 
             snprintf(name, sizeof name, "decoder_hidden_states.%lld", (long long)li);
             s = put3(hs, name, B, T, D, x);
         }
-        am__linear_fwd(l->sa.q, M, x, sc.q);
-        am__linear_fwd(l->sa.k, M, x, sc.k);
-        am__linear_fwd(l->sa.v, M, x, sc.v);
-        for (int64_t bi = 0; bi < B; bi++) {
-            memcpy(c->sk[li] + (bi * c->cap + past) * D, sc.k + bi * T * D, (size_t)(T * D) * sizeof(float));
-            memcpy(c->sv[li] + (bi * c->cap + past) * D, sc.v + bi * T * D, (size_t)(T * D) * sizeof(float));
-        }
-        am__s2s_attend(B, T, Tk, c->cap, st->heads, dk, sc.q, c->sk[li], c->sv[li], self_mask, true, NULL, scale, pdrop(m, b->p_attn),
+        am__dense_fwd(l->sa.q, M, x, sc.q);
+        am__dense_fwd(l->sa.k, M, x, sc.k);
+        am__dense_fwd(l->sa.v, M, x, sc.v);
+        am__kv_store(c, li, false, T, sc.k, D);
+        am__kv_store(c, li, true, T, sc.v, D);
+        am__s2s_attend(B, T, Tk, c->cap, st->heads, dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, NULL, scale, pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
-        am__linear_fwd(l->sa.o, M, sc.ctx, sc.a);
+        am__dense_fwd(l->sa.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->sa_ln, M, x, sc.a);
-        am__linear_fwd(l->ca.q, M, x, sc.q);
-        am__s2s_attend(B, T, c->S, c->S, st->heads, dk, sc.q, c->ck[li], c->cv[li], c->enc_mask, false, NULL, scale, pdrop(m, b->p_attn),
+        am__dense_fwd(l->ca.q, M, x, sc.q);
+        am__s2s_attend(B, T, e->S, e->S, st->heads, dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, scale, pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
-        am__linear_fwd(l->ca.o, M, sc.ctx, sc.a);
+        am__dense_fwd(l->ca.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->ca_ln, M, x, sc.a);
         bart_ffn(m, b, st, l, M, x, &sc);
     }
@@ -312,7 +304,7 @@ static am_status bart_decode(am_model *m, am__s2s_cache *c, const int64_t *ids, 
 
 /* lm_head(x) + final_logits_bias */
 static void bart_head(const bart_impl *b, int64_t M, const float *x, float *logits) {
-    am__linear_fwd(b->lm_head, M, x, logits);
+    am__dense_fwd(b->lm_head, M, x, logits);
     float *tmp;
     const float *fb = am__f32_view(b->final_logits_bias->t, &tmp);
     AM_ASSERT(fb != NULL);
@@ -321,21 +313,46 @@ static void bart_head(const bart_impl *b, int64_t M, const float *x, float *logi
     free(tmp);
 }
 
-static am_status bart_step(am_model *m, am__s2s_cache *c, const int64_t *ids, int64_t T, float *logits) {
+static am_status bart_gen_encode(am_model *m, const am_tensors *in, int64_t expand, void **enc) {
     bart_impl *b = m->impl;
-    if (T <= 0) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder: no new tokens");
+    am_tensor *ids, *mask;
+    int64_t B, S;
+    *enc = NULL;
+    am_status s = am__s2s_encoder_inputs(in, &ids, &mask, &B, &S);
     float *h = NULL;
-    am_status s = bart_decode(m, c, ids, T, NULL, &h, NULL);
+    if (s == AM_OK) s = bart_encode_impl(m, ids->data, mask ? mask->data : NULL, B, S, &h, NULL);
+    if (s == AM_OK) s = am__s2s_enc_new(m, h, mask ? mask->data : NULL, B, S, expand, b->dec.n, b->D, bart_cross_kv, (am__s2s_enc **)enc);
+    free(h);
+    am_tensor_free(ids);
+    am_tensor_free(mask);
+    return s;
+}
+
+static am_status bart_cache_new(const am_model *m, int64_t B, int64_t cap, am__kv_cache **out) {
+    const bart_impl *b = m->impl;
+    *out = am__kv_new(b->dec.n, B, 1, b->D, cap);
+    return *out ? AM_OK : AM_ERR_NO_MEMORY;
+}
+
+static am_status bart_step(am_model *m, am__kv_cache *cache, void *enc, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                           const uint8_t *mask, int64_t mask_stride, float *logits) {
+    bart_impl *b = m->impl;
+    (void)pos; /* BartLearnedPositionalEmbedding counts from the cache length */
+    if (T <= 0 || B != cache->B || !enc) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder step: bad arguments (%lld rows, %lld tokens)", (long long)B, (long long)T);
+    float *madd = am__s2s_mask_add(mask, B, mask_stride, cache->len + T), *h = NULL;
+    am_status s = bart_decode(m, cache, enc, ids, T, madd, &h, NULL);
+    free(madd);
     if (s != AM_OK) return s;
-    for (int64_t bi = 0; bi < c->B; bi++) memmove(h + bi * b->D, h + (bi * T + T - 1) * b->D, (size_t)b->D * sizeof(float));
-    bart_head(b, c->B, h, logits);
+    for (int64_t bi = 0; bi < B; bi++) memmove(h + bi * b->D, h + (bi * T + T - 1) * b->D, (size_t)b->D * sizeof(float));
+    bart_head(b, B, h, logits);
     free(h);
     return AM_OK;
 }
 
 static int64_t bart_vocab(const am_model *m) { return ((const bart_impl *)m->impl)->V; }
+static int64_t bart_max_positions(const am_model *m) { return ((const bart_impl *)m->impl)->P; }
 
-static const am__seq2seq_ops k_bart_ops = {bart_encode, bart_start, bart_step, bart_vocab};
+static const am__gen_ops k_bart_gen = {true, bart_max_positions, bart_vocab, bart_cache_new, bart_gen_encode, am__s2s_enc_free, bart_step};
 
 /* shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id) */
 static am_status shift_right(const am_model *m, const int64_t *ids, int64_t B, int64_t T, int64_t *out) {
@@ -376,10 +393,10 @@ static am_status bart_cls_head(am_model *m, const bart_impl *b, const int64_t *i
     }
     if (s == AM_OK) {
         am__dropout_fwd(m, b->cls_drop, B * D, rep);
-        am__linear_fwd(b->cls_dense, B, rep, h);
+        am__dense_fwd(b->cls_dense, B, rep, h);
         am__act_f32(AM_ACT_TANH, B * D, h);
         am__dropout_fwd(m, b->cls_drop, B * D, h);
-        am__linear_fwd(b->cls_out, B, h, logits);
+        am__dense_fwd(b->cls_out, B, h, logits);
         int64_t shape[2] = {B, L};
         s = am__put_output(out, "logits", 2, shape, logits);
     }
@@ -426,14 +443,16 @@ static am_status bart_forward(am_model *m, const am_tensors *in, const am_forwar
     float *enc = NULL, *dec = NULL, *logits = NULL, *dm = NULL;
     if (s == AM_OK) s = bart_encode_impl(m, ids->data, mask ? mask->data : NULL, B, S, &enc, hs ? out : NULL);
     if (s == AM_OK) {
-        am__s2s_cache c;
-        s = bart_start(m, enc, mask ? mask->data : NULL, B, S, T, &c);
+        am__s2s_enc *e = NULL;
+        am__kv_cache *c = am__kv_new(b->dec.n, B, 1, b->D, T);
+        s = c ? am__s2s_enc_new(m, enc, mask ? mask->data : NULL, B, S, 1, b->dec.n, b->D, bart_cross_kv, &e) : AM_ERR_NO_MEMORY;
         if (s == AM_OK && dmask) {
             dm = am__additive_mask(dmask, B, T);
             if (!dm) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
         }
-        if (s == AM_OK) s = bart_decode(m, &c, dec_ids, T, dm, &dec, hs ? out : NULL);
-        am__s2s_cache_free(&c);
+        if (s == AM_OK) s = bart_decode(m, c, e, dec_ids, T, dm, &dec, hs ? out : NULL);
+        am__kv_free(c);
+        am__s2s_enc_free(e);
     }
     if (s == AM_OK) {
         if (task == AM_TASK_SEQ2SEQ_LM) {
@@ -496,7 +515,7 @@ am_status am__bart_build(am_model *m) {
         b->final_logits_bias = am__module_buffer(root, "final_logits_bias", AM_F32, 2, fs, true);
         b->lm_head = am__nn_linear(root, "lm_head", b->D, b->V, false);
         if (am__config_bool(c, "tie_word_embeddings", true)) am__model_tie(m, "lm_head.weight", "model.shared.weight");
-        m->seq2seq = &k_bart_ops;
+        m->gen = &k_bart_gen;
     } else if (task == AM_TASK_SEQUENCE_CLASSIFICATION) {
         am__module *h = am__module_new(root, "classification_head", "BartClassificationHead");
         b->cls_dense = am__nn_linear(h, "dense", b->D, b->D, true);

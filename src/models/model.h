@@ -33,8 +33,8 @@ struct am_model {
     const char *const *input_names;
     char *name_or_path;
     uint64_t dropout_seed; /* advances on every dropout call in training mode */
-    /* encoder-decoder models: the operations generation drives (models/seq2seq.h); NULL otherwise */
-    const struct am__seq2seq_ops *seq2seq;
+    /* generation interface (models/causal.h); NULL for models that cannot generate */
+    const struct am__gen_ops *gen;
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
@@ -58,9 +58,6 @@ typedef struct am__type_spec {
     const char *config_class;
     const am__config_default *defaults;
     const char *base_model_prefix;
-    /* optional: the config class's __init__ logic beyond defaults (derived keys, validation),
-     * run on every parsed config; `origin` names the file in errors */
-    am_status (*config_init)(am_config *c, const char *origin);
 } am__type_spec;
 
 const am__type_spec *am__type_lookup(const char *model_type);

@@ -1,88 +1,90 @@
-/* models/seq2seq.c — the decoder state shared by encoder-decoder models: KV cache allocation, beam
- * reordering, attention over cached rows, and the decoder start id rule of transformers. */
+/* models/seq2seq.c — the encoder state shared by encoder-decoder models (cross-attention K/V and
+ * padding mask, computed once per generate call and repeated for beams), input checks, and
+ * attention over rows of a preallocated cache. */
 #include "models/seq2seq.h"
 #include "core/error.h"
 #include <stdlib.h>
 #include <string.h>
 
-static float **alloc_layers(int64_t layers, size_t each) {
-    float **v = calloc((size_t)(layers ? layers : 1), sizeof *v);
-    if (!v) return NULL;
-    for (int64_t l = 0; l < layers; l++) {
-        v[l] = malloc(each ? each : 1);
-        if (!v[l]) {
-            for (int64_t k = 0; k < l; k++) free(v[k]);
-            free(v);
-            return NULL;
+void am__s2s_enc_free(void *p) {
+    am__s2s_enc *e = p;
+    if (!e) return;
+    for (int64_t l = 0; l < e->layers; l++) {
+        if (e->ck) free(e->ck[l]);
+        if (e->cv) free(e->cv[l]);
+    }
+    free(e->ck);
+    free(e->cv);
+    free(e->mask);
+    free(e);
+}
+
+am_status am__s2s_enc_new(am_model *m, const float *hidden, const int64_t *mask, int64_t B, int64_t S, int64_t expand, int64_t layers,
+                          int64_t inner, am__cross_kv_fn kv, am__s2s_enc **out) {
+    *out = NULL;
+    if (expand < 1) expand = 1;
+    am__s2s_enc *e = calloc(1, sizeof *e);
+    if (!e) return am__error(AM_ERR_NO_MEMORY, "encoder state: out of memory");
+    int64_t R = B * expand, row = S * inner;
+    *e = (am__s2s_enc){R, S, layers, inner, calloc((size_t)(layers ? layers : 1), sizeof(float *)),
+                       calloc((size_t)(layers ? layers : 1), sizeof(float *)), malloc((size_t)(R * S > 0 ? R * S : 1) * sizeof(float))};
+    float *tk = malloc((size_t)(B * row > 0 ? B * row : 1) * sizeof(float)), *tv = malloc((size_t)(B * row > 0 ? B * row : 1) * sizeof(float));
+    bool ok = e->ck && e->cv && e->mask && tk && tv;
+    for (int64_t l = 0; ok && l < layers; l++) {
+        e->ck[l] = malloc((size_t)(R * row > 0 ? R * row : 1) * sizeof(float));
+        e->cv[l] = malloc((size_t)(R * row > 0 ? R * row : 1) * sizeof(float));
+        ok = e->ck[l] && e->cv[l];
+        if (!ok) break;
+        /* project the B distinct rows once, then copy them to their beams */
+        kv(m, l, B * S, hidden, tk, tv);
+        for (int64_t r = 0; r < R; r++) {
+            memcpy(e->ck[l] + r * row, tk + (r / expand) * row, (size_t)row * sizeof(float));
+            memcpy(e->cv[l] + r * row, tv + (r / expand) * row, (size_t)row * sizeof(float));
         }
     }
-    return v;
-}
-
-static void free_layers(float **v, int64_t layers) {
-    for (int64_t l = 0; v && l < layers; l++) free(v[l]);
-    free(v);
-}
-
-am_status am__s2s_cache_init(am__s2s_cache *c, int64_t layers, int64_t B, int64_t S, int64_t cap, int64_t inner, const int64_t *enc_mask) {
-    memset(c, 0, sizeof *c);
-    c->B = B;
-    c->S = S;
-    c->cap = cap;
-    c->inner = inner;
-    c->layers = layers;
-    size_t self_bytes = (size_t)(B * cap * inner) * sizeof(float), cross_bytes = (size_t)(B * S * inner) * sizeof(float);
-    c->sk = alloc_layers(layers, self_bytes);
-    c->sv = alloc_layers(layers, self_bytes);
-    c->ck = alloc_layers(layers, cross_bytes);
-    c->cv = alloc_layers(layers, cross_bytes);
-    c->enc_mask = malloc((size_t)(B * S > 0 ? B * S : 1) * sizeof(float));
-    if (!c->sk || !c->sv || !c->ck || !c->cv || !c->enc_mask) {
-        am__s2s_cache_free(c);
-        return am__error(AM_ERR_NO_MEMORY, "generate: out of memory for the decoder cache (%lld rows, %lld positions)", (long long)B, (long long)cap);
+    free(tk);
+    free(tv);
+    if (!ok) {
+        am__s2s_enc_free(e);
+        return am__error(AM_ERR_NO_MEMORY, "encoder state: out of memory (%lld rows x %lld positions)", (long long)R, (long long)S);
     }
-    for (int64_t i = 0; i < B * S; i++) c->enc_mask[i] = enc_mask && enc_mask[i] == 0 ? AM_FINFO_MIN_F32 : 0.0f;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t j = 0; j < S; j++) e->mask[r * S + j] = mask && mask[(r / expand) * S + j] == 0 ? AM_FINFO_MIN_F32 : 0.0f;
+    *out = e;
     return AM_OK;
 }
 
-void am__s2s_cache_free(am__s2s_cache *c) {
-    if (!c) return;
-    free_layers(c->sk, c->layers);
-    free_layers(c->sv, c->layers);
-    free_layers(c->ck, c->layers);
-    free_layers(c->cv, c->layers);
-    free(c->enc_mask);
-    memset(c, 0, sizeof *c);
-}
-
-/* rows of `row` elements: out[r] = in[idx[r]] through a scratch copy */
-static am_status gather_rows(float *buf, int64_t B, int64_t row, const int64_t *idx, float *scratch) {
-    memcpy(scratch, buf, (size_t)(B * row) * sizeof(float));
-    for (int64_t r = 0; r < B; r++) {
-        if (idx[r] < 0 || idx[r] >= B) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: beam index %lld out of range", (long long)idx[r]);
-        memcpy(buf + r * row, scratch + idx[r] * row, (size_t)row * sizeof(float));
+am_status am__s2s_encoder_inputs(const am_tensors *in, am_tensor **ids, am_tensor **mask, int64_t *B, int64_t *S) {
+    *ids = *mask = NULL;
+    *B = *S = -1;
+    if (!in || !am_tensors_get(in, "input_ids"))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: an encoder-decoder model needs input_ids for its encoder");
+    *ids = am__input_ids(in, "input_ids", B, S, true);
+    if (!*ids) return AM_ERR_SHAPE;
+    if (*B == 0 || *S == 0) {
+        am_tensor_free(*ids);
+        *ids = NULL;
+        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: input_ids is empty (shape [%lld, %lld]); the encoder needs at least one token per row",
+                         (long long)*B, (long long)*S);
+    }
+    if (am_tensors_get(in, "attention_mask")) {
+        *mask = am__input_ids(in, "attention_mask", B, S, false);
+        if (!*mask) {
+            am_tensor_free(*ids);
+            *ids = NULL;
+            return AM_ERR_SHAPE;
+        }
     }
     return AM_OK;
 }
 
-am_status am__s2s_cache_reorder(am__s2s_cache *c, const int64_t *idx) {
-    bool identity = true;
-    for (int64_t r = 0; r < c->B; r++) identity &= idx[r] == r;
-    if (identity) return AM_OK;
-    int64_t big = c->cap > c->S ? c->cap : c->S;
-    float *scratch = malloc((size_t)(c->B * big * c->inner + c->B * c->S + 1) * sizeof(float));
-    if (!scratch) return am__error(AM_ERR_NO_MEMORY, "generate: out of memory reordering beams");
-    am_status s = AM_OK;
-    /* only the filled prefix of the self-attention rows matters, but rows are strided by cap */
-    for (int64_t l = 0; s == AM_OK && l < c->layers; l++) {
-        s = gather_rows(c->sk[l], c->B, c->cap * c->inner, idx, scratch);
-        if (s == AM_OK) s = gather_rows(c->sv[l], c->B, c->cap * c->inner, idx, scratch);
-        if (s == AM_OK) s = gather_rows(c->ck[l], c->B, c->S * c->inner, idx, scratch);
-        if (s == AM_OK) s = gather_rows(c->cv[l], c->B, c->S * c->inner, idx, scratch);
-    }
-    if (s == AM_OK) s = gather_rows(c->enc_mask, c->B, c->S, idx, scratch);
-    free(scratch);
-    return s;
+float *am__s2s_mask_add(const uint8_t *mask, int64_t B, int64_t stride, int64_t Tk) {
+    if (!mask) return NULL;
+    float *m = malloc((size_t)(B * Tk > 0 ? B * Tk : 1) * sizeof(float));
+    AM_ASSERT(m);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < Tk; j++) m[b * Tk + j] = mask[b * stride + j] ? 0.0f : AM_FINFO_MIN_F32;
+    return m;
 }
 
 void am__s2s_attend(int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t heads, int64_t dk, const float *q, const float *k, const float *v,
@@ -97,21 +99,4 @@ void am__s2s_attend(int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t head
         am__attention_dropout_f32(1, Tq, Tk, heads, heads, dk, q + b * Tq * inner, inner, k + b * cap * inner, inner, v + b * cap * inner, inner,
                                   mask_add ? mask_add + b * Tk : NULL, causal, bias, scale, dropout_p, seed + (uint64_t)b, out + b * Tq * inner,
                                   inner);
-}
-
-const am__seq2seq_ops *am__model_seq2seq(const am_model *m) { return m ? m->seq2seq : NULL; }
-
-am_status am__decoder_start_id(const am_model *m, int64_t *out) {
-    const am_config *c = m->config;
-    if (!am__config_is_null(c, "decoder_start_token_id")) {
-        *out = am__config_int(c, "decoder_start_token_id", 0);
-        return AM_OK;
-    }
-    if (!am__config_is_null(c, "bos_token_id")) {
-        *out = am__config_int(c, "bos_token_id", 0);
-        return AM_OK;
-    }
-    return am__error(AM_ERR_INVALID_ARGUMENT,
-                     "%s: `decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder generation (neither is set in the config of %s)",
-                     m->name_or_path ? m->name_or_path : "config", m->spec->class_name);
 }

@@ -174,26 +174,23 @@ static float *t5_position_bias(const t5_impl *t, const am__module *rel, bool bid
 }
 
 static void t5_norm(const am__module *ln, int64_t M, const float *x, float *y, double eps) {
-    float *tmp;
-    const float *w = am__f32_view(am__mod_tensor(ln, "weight"), &tmp);
-    am__rmsnorm_f32(M, am__module_find_param(ln, "weight")->shape[0], x, w, eps, y);
-    free(tmp);
+    am__rmsnorm_fwd(ln, M, x, y, eps);
 }
 
 /* T5LayerFF on x [M, D] in place (residual included); n, h1, h2 scratch */
 static void t5_ff(am_model *m, const t5_impl *t, const t5_layer *L, int64_t M, float *x, float *n, float *h1, float *h2) {
     t5_norm(L->ff_ln, M, x, n, t->eps);
     if (t->gated) {
-        am__linear_fwd(L->wi0, M, n, h1);
+        am__dense_fwd(L->wi0, M, n, h1);
         am__act_f32(t->act, M * t->dff, h1);
-        am__linear_fwd(L->wi1, M, n, h2);
+        am__dense_fwd(L->wi1, M, n, h2);
         for (int64_t i = 0; i < M * t->dff; i++) h1[i] *= h2[i];
     } else {
-        am__linear_fwd(L->wi, M, n, h1);
+        am__dense_fwd(L->wi, M, n, h1);
         am__act_f32(t->act, M * t->dff, h1);
     }
     am__dropout_fwd(m, L->ff_drop_inner, M * t->dff, h1);
-    am__linear_fwd(L->wo, M, h1, n);
+    am__dense_fwd(L->wo, M, h1, n);
     am__dropout_fwd(m, L->ff_drop, M * t->D, n);
     for (int64_t i = 0; i < M * t->D; i++) x[i] += n[i];
 }
@@ -273,11 +270,11 @@ static am_status t5_encode_impl(am_model *m, const int64_t *ids, const int64_t *
             s = put3(hs, name, B, S, D, x);
         }
         t5_norm(L->sa_ln, M, x, sc.n, t->eps);
-        am__linear_fwd(L->sa.q, M, sc.n, sc.q);
-        am__linear_fwd(L->sa.k, M, sc.n, sc.k);
-        am__linear_fwd(L->sa.v, M, sc.n, sc.v);
+        am__dense_fwd(L->sa.q, M, sc.n, sc.q);
+        am__dense_fwd(L->sa.k, M, sc.n, sc.k);
+        am__dense_fwd(L->sa.v, M, sc.n, sc.v);
         am__s2s_attend(B, S, S, S, t->heads, t->dk, sc.q, sc.k, sc.v, madd, false, bias, 1.0f, am__dropout_p(L->sa_drop), am__dropout_seed(m), sc.ctx);
-        am__linear_fwd(L->sa.o, M, sc.ctx, sc.n);
+        am__dense_fwd(L->sa.o, M, sc.ctx, sc.n);
         am__dropout_fwd(m, L->sa_drop, M * D, sc.n);
         for (int64_t i = 0; i < M * D; i++) x[i] += sc.n[i];
         t5_ff(m, t, L, M, x, sc.n, sc.h1, sc.h2);
@@ -301,27 +298,21 @@ static am_status t5_encode_impl(am_model *m, const int64_t *ids, const int64_t *
     return AM_OK;
 }
 
-static am_status t5_encode(am_model *m, const int64_t *ids, const int64_t *mask, int64_t B, int64_t S, float **hidden) {
-    return t5_encode_impl(m, ids, mask, B, S, hidden, NULL, NULL);
-}
-
-static am_status t5_start(am_model *m, const float *enc, const int64_t *enc_mask, int64_t B, int64_t S, int64_t cap, am__s2s_cache *c) {
+static void t5_cross_kv(am_model *m, int64_t layer, int64_t M, const float *h, float *k, float *v) {
     t5_impl *t = m->impl;
-    am_status s = am__s2s_cache_init(c, t->dec.n, B, S, cap, t->inner, enc_mask);
-    for (int64_t l = 0; s == AM_OK && l < t->dec.n; l++) {
-        am__linear_fwd(t->dec.layer[l].ca.k, B * S, enc, c->ck[l]);
-        am__linear_fwd(t->dec.layer[l].ca.v, B * S, enc, c->cv[l]);
-    }
-    return s;
+    am__dense_fwd(t->dec.layer[layer].ca.k, M, h, k);
+    am__dense_fwd(t->dec.layer[layer].ca.v, M, h, v);
 }
 
 /* The decoder T5Stack on T new tokens per row, appended to the cache. self_mask: additive
  * [B, len+T] or NULL. Final hidden [B*T, D] into *hidden (owned). */
-static am_status t5_decode(am_model *m, am__s2s_cache *c, const int64_t *ids, int64_t T, const float *self_mask, float **hidden, am_tensors *hs) {
+static am_status t5_decode(am_model *m, am__kv_cache *c, const am__s2s_enc *e, const int64_t *ids, int64_t T, const float *self_mask, float **hidden,
+                           am_tensors *hs) {
     t5_impl *t = m->impl;
     const t5_stack *st = &t->dec;
-    int64_t B = c->B, M = B * T, D = t->D, past = c->len, Tk = past + T, inner = t->inner;
+    int64_t B = c->B, M = B * T, D = t->D, past = c->len, Tk = past + T;
     if (Tk > c->cap) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder: %lld positions exceed the cache (%lld)", (long long)Tk, (long long)c->cap);
+    if (e->B != B) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder: %lld rows but the encoder state has %lld", (long long)B, (long long)e->B);
     float *x = malloc((size_t)(M * D) * sizeof(float));
     float *bias = st->n ? t5_position_bias(t, st->layer[0].sa.rel, false, past, T, Tk) : NULL;
     scratch sc;
@@ -341,24 +332,22 @@ static am_status t5_decode(am_model *m, am__s2s_cache *c, const int64_t *ids, in
             s = put3(hs, name, B, T, D, x);
         }
         t5_norm(L->sa_ln, M, x, sc.n, t->eps);
-        am__linear_fwd(L->sa.q, M, sc.n, sc.q);
-        am__linear_fwd(L->sa.k, M, sc.n, sc.k);
-        am__linear_fwd(L->sa.v, M, sc.n, sc.v);
-        for (int64_t b = 0; b < B; b++) {
-            memcpy(c->sk[li] + (b * c->cap + past) * inner, sc.k + b * T * inner, (size_t)(T * inner) * sizeof(float));
-            memcpy(c->sv[li] + (b * c->cap + past) * inner, sc.v + b * T * inner, (size_t)(T * inner) * sizeof(float));
-        }
-        am__s2s_attend(B, T, Tk, c->cap, t->heads, t->dk, sc.q, c->sk[li], c->sv[li], self_mask, true, bias, 1.0f, am__dropout_p(L->sa_drop),
-                       am__dropout_seed(m), sc.ctx);
-        am__linear_fwd(L->sa.o, M, sc.ctx, sc.n);
+        am__dense_fwd(L->sa.q, M, sc.n, sc.q);
+        am__dense_fwd(L->sa.k, M, sc.n, sc.k);
+        am__dense_fwd(L->sa.v, M, sc.n, sc.v);
+        am__kv_store(c, li, false, T, sc.k, t->inner);
+        am__kv_store(c, li, true, T, sc.v, t->inner);
+        am__s2s_attend(B, T, Tk, c->cap, t->heads, t->dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, bias, 1.0f,
+                       am__dropout_p(L->sa_drop), am__dropout_seed(m), sc.ctx);
+        am__dense_fwd(L->sa.o, M, sc.ctx, sc.n);
         am__dropout_fwd(m, L->sa_drop, M * D, sc.n);
         for (int64_t i = 0; i < M * D; i++) x[i] += sc.n[i];
         /* cross-attention: no relative bias, only the encoder padding mask */
         t5_norm(L->ca_ln, M, x, sc.n, t->eps);
-        am__linear_fwd(L->ca.q, M, sc.n, sc.q);
-        am__s2s_attend(B, T, c->S, c->S, t->heads, t->dk, sc.q, c->ck[li], c->cv[li], c->enc_mask, false, NULL, 1.0f, am__dropout_p(L->ca_drop),
+        am__dense_fwd(L->ca.q, M, sc.n, sc.q);
+        am__s2s_attend(B, T, e->S, e->S, t->heads, t->dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, 1.0f, am__dropout_p(L->ca_drop),
                        am__dropout_seed(m), sc.ctx);
-        am__linear_fwd(L->ca.o, M, sc.ctx, sc.n);
+        am__dense_fwd(L->ca.o, M, sc.ctx, sc.n);
         am__dropout_fwd(m, L->ca_drop, M * D, sc.n);
         for (int64_t i = 0; i < M * D; i++) x[i] += sc.n[i];
         t5_ff(m, t, L, M, x, sc.n, sc.h1, sc.h2);
@@ -388,25 +377,53 @@ static void t5_head(const t5_impl *t, int64_t M, float *x, float *logits) {
         float sc = (float)pow((double)t->D, -0.5);
         for (int64_t i = 0; i < M * t->D; i++) x[i] *= sc;
     }
-    am__linear_fwd(t->lm_head, M, x, logits);
+    am__dense_fwd(t->lm_head, M, x, logits);
 }
 
-static am_status t5_step(am_model *m, am__s2s_cache *c, const int64_t *ids, int64_t T, float *logits) {
+static am_status t5_gen_encode(am_model *m, const am_tensors *in, int64_t expand, void **enc) {
     t5_impl *t = m->impl;
-    if (T <= 0) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder: no new tokens");
+    am_tensor *ids, *mask;
+    int64_t B, S;
+    *enc = NULL;
+    am_status s = am__s2s_encoder_inputs(in, &ids, &mask, &B, &S);
     float *h = NULL;
-    am_status s = t5_decode(m, c, ids, T, NULL, &h, NULL);
+    if (s == AM_OK) s = t5_encode_impl(m, ids->data, mask ? mask->data : NULL, B, S, &h, NULL, NULL);
+    if (s == AM_OK) s = am__s2s_enc_new(m, h, mask ? mask->data : NULL, B, S, expand, t->dec.n, t->inner, t5_cross_kv, (am__s2s_enc **)enc);
+    free(h);
+    am_tensor_free(ids);
+    am_tensor_free(mask);
+    return s;
+}
+
+static am_status t5_cache_new(const am_model *m, int64_t B, int64_t cap, am__kv_cache **out) {
+    const t5_impl *t = m->impl;
+    *out = am__kv_new(t->dec.n, B, 1, t->inner, cap);
+    return *out ? AM_OK : AM_ERR_NO_MEMORY;
+}
+
+static am_status t5_step(am_model *m, am__kv_cache *cache, void *enc, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                         const uint8_t *mask, int64_t mask_stride, float *logits) {
+    t5_impl *t = m->impl;
+    (void)pos; /* relative positions come from the cache length */
+    if (T <= 0 || B != cache->B || !enc) return am__error(AM_ERR_INVALID_ARGUMENT, "decoder step: bad arguments (%lld rows, %lld tokens)", (long long)B, (long long)T);
+    float *madd = am__s2s_mask_add(mask, B, mask_stride, cache->len + T), *h = NULL;
+    am_status s = t5_decode(m, cache, enc, ids, T, madd, &h, NULL);
+    free(madd);
     if (s != AM_OK) return s;
     /* keep the last position of every row */
-    for (int64_t b = 0; b < c->B; b++) memmove(h + b * t->D, h + (b * T + T - 1) * t->D, (size_t)t->D * sizeof(float));
-    t5_head(t, c->B, h, logits);
+    for (int64_t b = 0; b < B; b++) memmove(h + b * t->D, h + (b * T + T - 1) * t->D, (size_t)t->D * sizeof(float));
+    t5_head(t, B, h, logits);
     free(h);
     return AM_OK;
 }
 
 static int64_t t5_vocab(const am_model *m) { return ((const t5_impl *)m->impl)->V; }
+static int64_t t5_max_positions(const am_model *m) {
+    (void)m; /* relative positions: no table to run out of */
+    return 0;
+}
 
-static const am__seq2seq_ops k_t5_ops = {t5_encode, t5_start, t5_step, t5_vocab};
+static const am__gen_ops k_t5_gen = {true, t5_max_positions, t5_vocab, t5_cache_new, t5_gen_encode, am__s2s_enc_free, t5_step};
 
 static am_status t5_forward(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out) {
     t5_impl *t = m->impl;
@@ -447,14 +464,16 @@ static am_status t5_forward(am_model *m, const am_tensors *in, const am_forward_
         s = t5_encode_impl(m, ids->data, mask ? mask->data : NULL, B, S, &enc, hs ? out : NULL, t->has_decoder ? "encoder_hidden_states" : "hidden_states");
     if (s == AM_OK && !t->has_decoder) s = put3(out, "last_hidden_state", B, S, t->D, enc);
     if (s == AM_OK && t->has_decoder) {
-        am__s2s_cache c;
-        s = t5_start(m, enc, mask ? mask->data : NULL, B, S, T, &c);
+        am__s2s_enc *e = NULL;
+        am__kv_cache *c = am__kv_new(t->dec.n, B, 1, t->inner, T);
+        s = c ? am__s2s_enc_new(m, enc, mask ? mask->data : NULL, B, S, 1, t->dec.n, t->inner, t5_cross_kv, &e) : AM_ERR_NO_MEMORY;
         if (s == AM_OK && dmask) {
             dm = am__additive_mask(dmask, B, T);
             if (!dm) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
         }
-        if (s == AM_OK) s = t5_decode(m, &c, dids->data, T, dm, &dec, hs ? out : NULL);
-        am__s2s_cache_free(&c);
+        if (s == AM_OK) s = t5_decode(m, c, e, dids->data, T, dm, &dec, hs ? out : NULL);
+        am__kv_free(c);
+        am__s2s_enc_free(e);
         if (s == AM_OK && t->lm) {
             logits = malloc((size_t)(B * T * t->V) * sizeof(float));
             if (!logits) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
@@ -514,7 +533,7 @@ am_status am__t5_build(am_model *m) {
     if (t->lm) {
         t->lm_head = am__nn_linear(m->root, "lm_head", t->D, t->V, false);
         if (t->tie) am__model_tie(m, "lm_head.weight", "shared.weight");
-        m->seq2seq = &k_t5_ops;
+        m->gen = &k_t5_gen;
     }
     return AM_OK;
 }
