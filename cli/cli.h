@@ -11,6 +11,10 @@ int am_cli_usage_error(const char *fmt, ...);
 
 int am_cli_info(int argc, char **argv);
 int am_cli_forward(int argc, char **argv);
+int am_cli_generate(int argc, char **argv);
+/* Parses the load options (--task, --dtype, ...) and MODEL, loads it; consumed argv entries become
+ * NULL. NULL with *rc set (usage error or load failure) on failure. */
+am_model *am_cli_load_model(int argc, char **argv, const char **model_path, int *rc);
 int am_cli_save(int argc, char **argv);
 int am_cli_tokenize(int argc, char **argv);
 int am_cli_download(int argc, char **argv);

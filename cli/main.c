@@ -11,6 +11,7 @@ static const struct {
 } k_commands[] = {
     {"info", am_cli_info, "info MODEL [--task T] [--json | --repr | --config]"},
     {"forward", am_cli_forward, "forward MODEL --inputs IN.safetensors --output OUT.safetensors [--task T]"},
+    {"generate", am_cli_generate, "generate MODEL (PROMPT | --inputs IN.safetensors --output OUT.safetensors) [--max-new-tokens N] [--do-sample] [--num-beams K] [...]"},
     {"save", am_cli_save, "save MODEL OUTDIR [--dtype D] [--format safetensors|bin] [--max-shard-size S]"},
     {"tokenize", am_cli_tokenize, "tokenize TOKENIZER (TEXT | --cases CASES.jsonl --output OUT.jsonl)"},
     {"download", am_cli_download, "download ID [FILE] [--revision R] [--cache-dir D] [--include GLOB]"},

@@ -499,6 +499,75 @@ void am_hub_server_free(am_hub_server *s);
 /* ---- end hub section ---- */
 
 /* ---- generation section (src/generate) ---- */
+
+/* model.generate(): greedy search, multinomial sampling, beam search and beam sampling for models
+ * that can generate (causal-lm heads; encoder-decoders plug into the same loop). Options mirror
+ * transformers' GenerationConfig; a field left at its unset value (AM_GEN_UNSET for integers,
+ * AM_GEN_UNSET_FLOAT for floats, -1 for the int flags) takes the model's generation_config.json when
+ * the model has one, else config.json, else GenerationConfig's default. */
+#define AM_GEN_UNSET (-9223372036854775807LL - 1)
+#define AM_GEN_UNSET_FLOAT (-1.0e300)
+
+/* Called after every generation step with the token each row got (finished rows get pad_token_id).
+ * Return non-zero to stop generating (the tokens so far are returned). Greedy and sampling only. */
+typedef int (*am_token_callback)(void *user, size_t step, const int64_t *tokens, size_t n_rows);
+/* Turns ids into text for stop strings (e.g. a tokenizer's decode). The string is borrowed and must
+ * stay valid until the next call. */
+typedef const char *(*am_decode_callback)(void *user, const int64_t *ids, size_t n);
+
+typedef struct am_generate_options {
+    size_t size;                       /* sizeof(am_generate_options) */
+    int64_t max_new_tokens;            /* overrides max_length when set */
+    int64_t max_length;                /* prompt included; default 20 */
+    int64_t min_new_tokens;
+    int64_t min_length;
+    int do_sample;                     /* -1 unset, 0, 1 */
+    int64_t num_beams;                 /* default 1 */
+    int64_t num_return_sequences;      /* default 1 */
+    double length_penalty;             /* default 1.0 */
+    int early_stopping;                /* -1 unset, 0 false, 1 true, 2 "never" */
+    double temperature;                /* default 1.0 */
+    int64_t top_k;                     /* default 50 (0 disables) */
+    double top_p;                      /* default 1.0 */
+    double typical_p;                  /* default 1.0 */
+    double repetition_penalty;         /* default 1.0 */
+    int64_t no_repeat_ngram_size;      /* default 0 */
+    int64_t pad_token_id, bos_token_id, forced_bos_token_id, forced_eos_token_id;
+    /* eos_token_id as one id or a list: set n_eos > 0 with the ids (borrowed during the call) */
+    const int64_t *eos_token_ids;
+    size_t n_eos;
+    /* bad_words_ids: n_bad_words sequences, concatenated in bad_words_flat, lengths in bad_words_lens */
+    const int64_t *bad_words_flat;
+    const size_t *bad_words_lens;
+    size_t n_bad_words;
+    const int64_t *suppress_tokens;    /* suppress_tokens (n_suppress_tokens > 0 sets them) */
+    size_t n_suppress_tokens;
+    const int64_t *begin_suppress_tokens;
+    size_t n_begin_suppress_tokens;
+    const int64_t *forced_decoder_ids; /* [position, token] pairs, flattened */
+    size_t n_forced_decoder_ids;       /* number of pairs */
+    uint64_t seed;                     /* sampling: the same seed gives the same tokens */
+    bool output_scores;                /* adds "scores" [steps, rows, vocab] (processed, as transformers returns them) */
+    double max_time;                   /* seconds of wall clock; <= 0: no limit */
+    const char *const *stop_strings;   /* a row stops once its generated text contains one of them */
+    size_t n_stop_strings;
+    am_decode_callback decode;         /* needed by stop_strings */
+    void *decode_user;
+    am_token_callback on_token;        /* streaming */
+    void *on_token_user;
+} am_generate_options;
+am_generate_options am_generate_options_default(void);
+
+/* model.generate(**inputs). Decoder-only models take "input_ids" [batch, prompt] and optionally
+ * "attention_mask" (left padding, as transformers expects; without a mask, pad ids in the prompt
+ * are masked when pad != eos). Returns (owned, am_tensors_free): "sequences" int64 [rows, length]
+ * with the prompt included (rows = batch x num_return_sequences; finished rows padded with
+ * pad_token_id), "scores" float32 [steps, rows (x num_beams for beam search), vocab] when
+ * output_scores, and "sequences_scores" float32 [rows] for beam search. */
+am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_generate_options *opts);
+/* Whether am_model_generate works for this model (transformers' can_generate()). */
+bool am_model_can_generate(const am_model *m);
+
 /* ---- end generation section ---- */
 
 #ifdef __cplusplus

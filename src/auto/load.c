@@ -686,11 +686,25 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     am__module_train(m->root, false);
+    /* GenerationConfig.from_pretrained: kept for generate(); a broken file is ignored as transformers does */
+    char *gc_path = am__path_join(path, "generation_config.json"), *gc_text = NULL;
+    if (m->spec->can_generate && am__is_file(gc_path) && am__read_file(gc_path, &gc_text, NULL) == AM_OK) {
+        m->generation_config = cJSON_Parse(gc_text);
+        if (m->generation_config && !cJSON_IsObject(m->generation_config)) {
+            cJSON_Delete(m->generation_config);
+            m->generation_config = NULL;
+        }
+        if (!m->generation_config) am__log(AM_LOG_WARNING, "%s: not a valid generation config; using the model config", gc_path);
+    }
+    am__error_clear();
+    free(gc_text);
+    free(gc_path);
     return m;
 }
 
 void am_model_free(am_model *m) {
     if (!m) return;
+    cJSON_Delete(m->generation_config);
     am__module_free(m->root);
     am_config_free(m->config);
     if (m->impl_free) m->impl_free(m->impl);

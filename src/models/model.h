@@ -35,6 +35,7 @@ struct am_model {
     uint64_t dropout_seed; /* advances on every dropout call in training mode */
     /* generation interface (models/causal.h); NULL for models that cannot generate */
     const struct am__gen_ops *gen;
+    cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
