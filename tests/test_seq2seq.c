@@ -368,6 +368,158 @@ static void bart_variants(void) {
     am_config_free(c);
 }
 
+static am_tensors *gen_or_null(am_model *m, const am_tensors *in, const am_generate_options *o) { return am_model_generate(m, in, o); }
+
+/* am_model_generate on encoder-decoders: decoder prompt rules, options, errors; CLI text mode. */
+static void generate_api(void) {
+    am_config *c = am_config_from_json(k_t5_v11, "t5_v11");
+    am_model *m = c ? am_model_from_config(AM_TASK_SEQ2SEQ_LM, c, 11) : NULL;
+    CHECKF(m != NULL, "%s", am_last_error());
+    if (m) {
+        am_model_train(m, false);
+        am_tensors *in = am_tensors_new();
+        int64_t ids[] = {5, 6, 7, 8, 9, 10, 0, 0}, mask[] = {1, 1, 1, 1, 1, 1, 0, 0};
+        set(in, "input_ids", ids_tensor(2, 4, ids));
+        set(in, "attention_mask", ids_tensor(2, 4, mask));
+        am_generate_options o = am_generate_options_default();
+        o.max_new_tokens = 5;
+        am_tensors *out = gen_or_null(m, in, &o);
+        CHECKF(out != NULL, "t5 generate: %s", am_last_error());
+        const am_tensor *sq = out ? am_tensors_get(out, "sequences") : NULL;
+        CHECK(sq && am_tensor_dim(sq, 0) == 2 && am_tensor_dim(sq, 1) <= 6 && ((const int64_t *)am_tensor_cdata(sq))[0] == 0);
+        /* the padded row gives the same tokens alone, unpadded (the encoder mask reaches cross-attention) */
+        am_tensors *in1 = am_tensors_new();
+        set(in1, "input_ids", ids_tensor(1, 2, ids + 4));
+        am_tensors *out1 = gen_or_null(m, in1, &o);
+        const am_tensor *sq1 = out1 ? am_tensors_get(out1, "sequences") : NULL;
+        CHECK(sq && sq1);
+        if (sq && sq1) {
+            int64_t L = am_tensor_dim(sq, 1), L1 = am_tensor_dim(sq1, 1);
+            for (int64_t t = 0; t < L1; t++) CHECK(((const int64_t *)am_tensor_cdata(sq))[L + t] == ((const int64_t *)am_tensor_cdata(sq1))[t]);
+        }
+        am_tensors_free(out1);
+        am_tensors_free(in1);
+        am_tensors_free(out);
+        /* decoder_input_ids without the start token: it is prepended */
+        int64_t dids[] = {3, 4};
+        set(in, "decoder_input_ids", ids_tensor(2, 1, dids));
+        o.max_new_tokens = 2;
+        out = gen_or_null(m, in, &o);
+        sq = out ? am_tensors_get(out, "sequences") : NULL;
+        CHECKF(sq && am_tensor_dim(sq, 1) == 4 && ((const int64_t *)am_tensor_cdata(sq))[0] == 0 && ((const int64_t *)am_tensor_cdata(sq))[1] == 3 &&
+                   ((const int64_t *)am_tensor_cdata(sq))[5] == 4,
+               "decoder prompt: %s", am_last_error());
+        am_tensors_free(out);
+        /* sampling: same seed, same tokens; num_return_sequences rows */
+        am_tensors *in2 = am_tensors_new();
+        set(in2, "input_ids", ids_tensor(2, 4, ids));
+        set(in2, "attention_mask", ids_tensor(2, 4, mask));
+        o = am_generate_options_default();
+        o.max_new_tokens = 6;
+        o.do_sample = 1;
+        o.num_return_sequences = 3;
+        o.seed = 99;
+        am_tensors *a = gen_or_null(m, in2, &o), *b = gen_or_null(m, in2, &o);
+        CHECKF(a && b && am_tensor_dim(am_tensors_get(a, "sequences"), 0) == 6 &&
+                   am_tensor_nbytes(am_tensors_get(a, "sequences")) == am_tensor_nbytes(am_tensors_get(b, "sequences")) &&
+                   !memcmp(am_tensor_cdata(am_tensors_get(a, "sequences")), am_tensor_cdata(am_tensors_get(b, "sequences")),
+                           am_tensor_nbytes(am_tensors_get(a, "sequences"))),
+               "sampling: %s", am_last_error());
+        am_tensors_free(a);
+        am_tensors_free(b);
+        /* beam search with every row kept */
+        o = am_generate_options_default();
+        o.max_new_tokens = 4;
+        o.num_beams = 4;
+        o.num_return_sequences = 4;
+        o.no_repeat_ngram_size = 2;
+        a = gen_or_null(m, in2, &o);
+        CHECKF(a && am_tensor_dim(am_tensors_get(a, "sequences"), 0) == 8 && am_tensors_get(a, "sequences_scores"), "beam: %s", am_last_error());
+        am_tensors_free(a);
+        /* empty encoder input, unknown inputs */
+        am_tensors *e = am_tensors_new();
+        set(e, "input_ids", ids_tensor(1, 0, ids));
+        o = am_generate_options_default();
+        CHECK(gen_or_null(m, e, &o) == NULL && err_has("empty"));
+        set(e, "input_ids", ids_tensor(1, 2, ids));
+        set(e, "token_type_ids", ids_tensor(1, 2, ids));
+        CHECK(gen_or_null(m, e, &o) == NULL && err_has("token_type_ids"));
+        am_tensors_free(e);
+        am_tensors_free(in2);
+        am_tensors_free(in);
+        am_model_free(m);
+    }
+    /* no decoder_start_token_id and no bos_token_id: a clear error */
+    am_config_set_json(c, "decoder_start_token_id", "null");
+    m = c ? am_model_from_config(AM_TASK_SEQ2SEQ_LM, c, 11) : NULL;
+    if (m) {
+        am_tensors *in = am_tensors_new();
+        int64_t ids[] = {5, 6};
+        set(in, "input_ids", ids_tensor(1, 2, ids));
+        am_generate_options o = am_generate_options_default();
+        o.max_new_tokens = 2;
+        CHECK(gen_or_null(m, in, &o) == NULL && err_has("`decoder_start_token_id` or `bos_token_id` has to be defined"));
+        o.decoder_start_token_id = 4; /* given as an option it works */
+        am_tensors *out = gen_or_null(m, in, &o);
+        CHECKF(out && ((const int64_t *)am_tensor_cdata(am_tensors_get(out, "sequences")))[0] == 4, "%s", am_last_error());
+        am_tensors_free(out);
+        am_tensors_free(in);
+        am_model_free(m);
+    }
+    am_config_free(c);
+    /* BART: forced_bos, forced_eos, and the position table bounding both sides */
+    c = am_config_from_json(k_bart_small, "bart_small");
+    m = c ? am_model_from_config(AM_TASK_SEQ2SEQ_LM, c, 5) : NULL;
+    if (m) {
+        am_model_train(m, false);
+        am_tensors *in = am_tensors_new();
+        int64_t ids[13] = {0, 5, 6, 7, 2};
+        set(in, "input_ids", ids_tensor(1, 5, ids));
+        am_generate_options o = am_generate_options_default();
+        o.max_new_tokens = 4;
+        o.forced_bos_token_id = 0;
+        o.min_new_tokens = 4;
+        am_tensors *out = gen_or_null(m, in, &o);
+        const int64_t *sv = out ? am_tensor_cdata(am_tensors_get(out, "sequences")) : NULL;
+        CHECKF(sv && sv[0] == 2 && sv[1] == 0 && sv[4] == 2, "forced bos/eos: %s", am_last_error());
+        am_tensors_free(out);
+        o = am_generate_options_default();
+        o.max_new_tokens = 20;
+        CHECK(gen_or_null(m, in, &o) == NULL && err_has("max_position_embeddings"));
+        set(in, "input_ids", ids_tensor(1, 13, ids));
+        o.max_new_tokens = 2;
+        CHECK(gen_or_null(m, in, &o) == NULL && err_has("max_position_embeddings = 12"));
+        am_tensors_free(in);
+        am_model_free(m);
+    }
+    am_config_free(c);
+    /* CLI text mode: a t5-small vocabulary model with the t5-small tokenizer */
+    const char *cli = getenv("AM_CLI");
+    c = am_config_from_json("{\"model_type\": \"t5\", \"vocab_size\": 32128, \"d_model\": 16, \"d_kv\": 4, \"d_ff\": 16, \"num_layers\": 1,"
+                            " \"num_heads\": 4, \"decoder_start_token_id\": 0}", "t5_text");
+    m = c ? am_model_from_config(AM_TASK_SEQ2SEQ_LM, c, 1) : NULL;
+    char tmpl[] = "/tmp/am_test_s2s_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (m && dir && cli) {
+        am_model_train(m, false);
+        CHECK_OK(am_model_save_pretrained(m, dir, NULL));
+        char cmd[9000];
+        snprintf(cmd, sizeof cmd, "cp %s/tokenizer.json %s/tokenizer_config.json %s/", am_test_fixture("tokenizers/t5-small"), am_test_fixture("tokenizers/t5-small"), dir);
+        CHECK(system(cmd) == 0);
+        snprintf(cmd, sizeof cmd, "%s generate %s 'translate English to German: The house is wonderful.' --max-new-tokens 5 2>&1", cli, dir);
+        char *o1 = NULL;
+        CHECKF(am_test_run(cmd, &o1) == 0 && o1 && strstr(o1, "5 tokens in"), "CLI text mode: %s", o1 ? o1 : "");
+        free(o1);
+        snprintf(cmd, sizeof cmd, "%s generate %s 'summarize: a b c' --max-new-tokens 3 --num-beams 2 2>&1", cli, dir);
+        CHECKF(am_test_run(cmd, &o1) == 0 && o1 && strstr(o1, "3 tokens in"), "CLI text mode, beams: %s", o1 ? o1 : "");
+        free(o1);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+    }
+    am_model_free(m);
+    am_config_free(c);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -378,5 +530,6 @@ int am_test_main(int argc, char **argv) {
     fixture_stepwise("bart_cg");
     t5_variants();
     bart_variants();
+    generate_api();
     return 0;
 }
