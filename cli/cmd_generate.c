@@ -106,9 +106,10 @@ static int parse_gen_flags(int argc, char **argv, am_generate_options *o, lists 
         }
         static const char *const ints[] = {"--max-new-tokens", "--max-length", "--min-new-tokens", "--min-length", "--num-beams",
                                            "--num-return-sequences", "--top-k", "--no-repeat-ngram-size", "--pad-token-id", "--bos-token-id",
-                                           "--forced-bos-token-id", "--forced-eos-token-id", NULL};
+                                           "--forced-bos-token-id", "--forced-eos-token-id", "--decoder-start-token-id", NULL};
         int64_t *iv[] = {&o->max_new_tokens, &o->max_length, &o->min_new_tokens, &o->min_length, &o->num_beams, &o->num_return_sequences,
-                         &o->top_k, &o->no_repeat_ngram_size, &o->pad_token_id, &o->bos_token_id, &o->forced_bos_token_id, &o->forced_eos_token_id};
+                         &o->top_k, &o->no_repeat_ngram_size, &o->pad_token_id, &o->bos_token_id, &o->forced_bos_token_id, &o->forced_eos_token_id,
+                         &o->decoder_start_token_id};
         static const char *const floats[] = {"--length-penalty", "--temperature", "--top-p", "--typical-p", "--repetition-penalty", "--max-time", NULL};
         double *fv[] = {&o->length_penalty, &o->temperature, &o->top_p, &o->typical_p, &o->repetition_penalty, &o->max_time};
         bool known = false;
@@ -316,7 +317,10 @@ int am_cli_generate(int argc, char **argv) {
             if (prompt) {
                 double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
                 am_tensor *seq = am_tensors_get(out, "sequences");
-                int64_t prompt_len = am_tensor_dim(am_tensors_get(in, "input_ids"), 1);
+                /* an encoder-decoder's sequences are the decoder's: the start token, then new tokens */
+                bool ed = false;
+                am_config_get_bool(am_model_config(m), "is_encoder_decoder", &ed);
+                int64_t prompt_len = ed ? 1 : am_tensor_dim(am_tensors_get(in, "input_ids"), 1);
                 int64_t new_tokens = am_tensor_dim(seq, 1) - prompt_len;
                 if (tc.n_gen == 0) { /* nothing streamed (beam search): print the result */
                     char *s = decode_ids(tc.tok, (const int64_t *)am_tensor_cdata(seq) + prompt_len, (size_t)new_tokens);

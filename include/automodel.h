@@ -555,12 +555,16 @@ typedef struct am_generate_options {
     void *decode_user;
     am_token_callback on_token;        /* streaming */
     void *on_token_user;
+    int64_t decoder_start_token_id;    /* encoder-decoders: first decoder token (default: the config's, else bos) */
 } am_generate_options;
 am_generate_options am_generate_options_default(void);
 
 /* model.generate(**inputs). Decoder-only models take "input_ids" [batch, prompt] and optionally
  * "attention_mask" (left padding, as transformers expects; without a mask, pad ids in the prompt
- * are masked when pad != eos). Returns (owned, am_tensors_free): "sequences" int64 [rows, length]
+ * are masked when pad != eos). Encoder-decoders take the encoder's "input_ids" and "attention_mask"
+ * (same rule), and optionally "decoder_input_ids" / "decoder_attention_mask" as the decoder prompt
+ * (decoder_start_token_id is prepended when no row starts with it); without them the decoder
+ * starts from decoder_start_token_id, and "sequences" are the decoder's. Returns (owned, am_tensors_free): "sequences" int64 [rows, length]
  * with the prompt included (rows = batch x num_return_sequences; finished rows padded with
  * pad_token_id), "scores" float32 [steps, rows (x num_beams for beam search), vocab] when
  * output_scores, and "sequences_scores" float32 [rows] for beam search. */

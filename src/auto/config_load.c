@@ -81,7 +81,7 @@ am_config *am__config_parse(const char *text, const char *origin) {
         }
     }
     am_config *c = am__config_new(root, ts->defaults, ts->config_class);
-    if (c && am__config_normalize(c, origin) != AM_OK) {
+    if (c && (am__config_normalize(c, origin) != AM_OK || am__config_class_init(c, origin) != AM_OK)) {
         am_config_free(c);
         return NULL;
     }

@@ -8,6 +8,12 @@ extern const am__config_default am__bert_defaults[], am__roberta_defaults[], am_
 am_status am__bert_build(am_model *m);
 am_status am__roberta_build(am_model *m);
 am_status am__distilbert_build(am_model *m);
+extern const am__config_default am__t5_defaults[], am__bart_defaults[];
+am_status am__t5_build(am_model *m);
+am_status am__bart_build(am_model *m);
+am_status am__t5_config_init(am_config *c, const char *origin);
+am_status am__bart_config_init(am_config *c, const char *origin);
+
 extern const am__config_default am__gpt2_defaults[], am__llama_defaults[];
 am_status am__gpt2_build(am_model *m);
 am_status am__llama_build(am_model *m);
@@ -18,12 +24,25 @@ static const am__type_spec k_types[] = {
     {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert"},
     {"gpt2", "GPT2Config", am__gpt2_defaults, "transformer"},
     {"llama", "LlamaConfig", am__llama_defaults, "model"},
+    {"t5", "T5Config", am__t5_defaults, "transformer"},
+    {"bart", "BartConfig", am__bart_defaults, "model"},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
 static const char *const k_roberta_mlm_tied[] = {"lm_head.decoder.weight", "lm_head.decoder.bias", NULL};
 static const char *const k_distil_mlm_tied[] = {"vocab_projector.weight", NULL};
 static const char *const k_lm_head_tied[] = {"lm_head.weight", NULL};
+
+static const char *const k_t5_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", NULL};
+static const char *const k_t5_cg_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", NULL};
+static const char *const k_t5_enc_tied[] = {"encoder.embed_tokens.weight", NULL};
+static const char *const k_t5_unexpected[] = {"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight", NULL};
+static const char *const k_t5_enc_unexpected[] = {"decoder", NULL};
+static const char *const k_t5_fp32[] = {"wo", NULL};
+static const char *const k_bart_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", NULL};
+static const char *const k_bart_cg_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", NULL};
+static const char *const k_bart_cg_missing[] = {"final_logits_bias", NULL};
+static const char *const k_bart_unexpected[] = {"encoder.version", "decoder.version", NULL};
 
 static const am__head_spec k_heads[] = {
     {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false, NULL},
@@ -48,6 +67,13 @@ static const am__head_spec k_heads[] = {
     {"llama", AM_TASK_BASE, "LlamaModel", am__llama_build, NULL, NULL, NULL, false, NULL},
     {"llama", AM_TASK_CAUSAL_LM, "LlamaForCausalLM", am__llama_build, k_lm_head_tied, NULL, NULL, true, NULL},
     {"llama", AM_TASK_SEQUENCE_CLASSIFICATION, "LlamaForSequenceClassification", am__llama_build, NULL, NULL, NULL, false, NULL},
+    {"t5", AM_TASK_BASE, "T5Model", am__t5_build, k_t5_tied, NULL, k_t5_unexpected, false, k_t5_fp32},
+    {"t5", AM_TASK_SEQ2SEQ_LM, "T5ForConditionalGeneration", am__t5_build, k_t5_cg_tied, NULL, k_t5_unexpected, true, k_t5_fp32},
+    /* no Auto class maps to it in 4.32: reached through config.architectures (task base) */
+    {"t5", AM_TASK_BASE, "T5EncoderModel", am__t5_build, k_t5_enc_tied, NULL, k_t5_enc_unexpected, false, k_t5_fp32},
+    {"bart", AM_TASK_BASE, "BartModel", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
+    {"bart", AM_TASK_SEQ2SEQ_LM, "BartForConditionalGeneration", am__bart_build, k_bart_cg_tied, k_bart_cg_missing, k_bart_unexpected, true, NULL},
+    {"bart", AM_TASK_SEQUENCE_CLASSIFICATION, "BartForSequenceClassification", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {
@@ -106,7 +132,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bert, distilbert, gpt2, llama, roberta"; }
+const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, t5"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)
@@ -118,6 +144,19 @@ const am__head_spec *am__head_by_class(const char *class_name) {
     for (size_t i = 0; class_name && i < sizeof k_heads / sizeof k_heads[0]; i++)
         if (!strcmp(k_heads[i].class_name, class_name)) return &k_heads[i];
     return NULL;
+}
+
+/* Config classes whose __init__ does more than fill defaults (derived keys, validation). */
+static const struct {
+    const char *model_type;
+    am_status (*init)(am_config *c, const char *origin);
+} k_config_inits[] = {{"t5", am__t5_config_init}, {"bart", am__bart_config_init}};
+
+am_status am__config_class_init(am_config *c, const char *origin) {
+    const char *mt = am_config_model_type(c);
+    for (size_t i = 0; i < sizeof k_config_inits / sizeof k_config_inits[0]; i++)
+        if (!strcmp(k_config_inits[i].model_type, mt)) return k_config_inits[i].init(c, origin);
+    return AM_OK;
 }
 
 const am__type_spec *am__model_type_spec(const am_model *m) { return am__type_lookup(m->spec->model_type); }

@@ -23,6 +23,7 @@ am_generate_options am_generate_options_default(void) {
     o.early_stopping = -1;
     o.top_k = o.no_repeat_ngram_size = AM_GEN_UNSET;
     o.pad_token_id = o.bos_token_id = o.forced_bos_token_id = o.forced_eos_token_id = AM_GEN_UNSET;
+    o.decoder_start_token_id = AM_GEN_UNSET;
     return o;
 }
 
@@ -445,6 +446,7 @@ typedef struct gen_state {
     uint8_t *mask;    /* [N, cap] */
     int64_t *ones;    /* attended positions per row (position ids) */
     am__kv_cache *cache;
+    void *enc;        /* encoder-decoders: the encoder state from ops->encode, read by every step */
     float *logits;    /* [N, V] */
     float *scores;    /* [steps, N, V] when output_scores */
     int64_t steps;
@@ -476,7 +478,7 @@ static am_status run_prefill(gen_state *g) {
         }
         g->ones[r] = cnt;
     }
-    am_status s = g->ops->step(g->m, g->cache, NULL, N, T, ids, pos, g->mask, g->cap, g->logits);
+    am_status s = g->ops->step(g->m, g->cache, g->enc, N, T, ids, pos, g->mask, g->cap, g->logits);
     free(ids);
     free(pos);
     return s;
@@ -503,7 +505,7 @@ static am_status run_last(gen_state *g) {
         tok[r] = g->seq[r * g->cap + g->cur_len - 1];
         pos[r] = g->ones[r]++;
     }
-    am_status s = g->ops->step(g->m, g->cache, NULL, N, 1, tok, pos, g->mask, g->cap, g->logits);
+    am_status s = g->ops->step(g->m, g->cache, g->enc, N, 1, tok, pos, g->mask, g->cap, g->logits);
     free(pos);
     free(tok);
     return s;
@@ -820,6 +822,86 @@ static am_status search_beam(gen_state *g, am_tensors *out) {
 
 /* ---- entry point ---- */
 
+/* Encoder-decoders (_prepare_decoder_input_ids_for_generation): the decoder prompt is
+ * decoder_input_ids, with decoder_start_token_id prepended (and a 1 to decoder_attention_mask) when
+ * no row starts with it, or decoder_start_token_id alone. The start id is decoder_start_token_id,
+ * else bos_token_id (_get_decoder_start_token_id). Owned int64 tensors; *mask may be NULL. */
+static am_status seq2seq_prompt(const am_model *m, const am_generate_options *o, const am_tensors *in, int64_t B, am_tensor **ids, am_tensor **mask) {
+    *ids = *mask = NULL;
+    int64_t start = -1, bos = -1, Bd = B, Td = -1;
+    am_status s = get_int(m, "decoder_start_token_id", o->decoder_start_token_id, -1, true, &start);
+    if (s == AM_OK) s = get_int(m, "bos_token_id", o->bos_token_id, -1, true, &bos);
+    if (s != AM_OK) return s;
+    if (start < 0) start = bos;
+    if (start < 0)
+        return am__error(AM_ERR_INVALID_ARGUMENT,
+                         "generate: `decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder generation (%s's generation config has "
+                         "neither)",
+                         m->spec->class_name);
+    am_tensor *given = NULL, *gmask = NULL;
+    const am_tensor *raw = am_tensors_get(in, "decoder_input_ids");
+    if (raw) {
+        if (am_tensor_ndim(raw) == 2) Td = am_tensor_dim(raw, 1);
+        if (!(given = am__input_ids(in, "decoder_input_ids", &Bd, &Td, true))) return AM_ERR_SHAPE;
+        if (Td == 0) {
+            am_tensor_free(given);
+            return am__error(AM_ERR_INVALID_ARGUMENT, "generate: decoder_input_ids is empty; leave it out to start from decoder_start_token_id");
+        }
+    }
+    if (am_tensors_get(in, "decoder_attention_mask")) {
+        if (!given) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: decoder_attention_mask given without decoder_input_ids");
+        if (!(gmask = am__input_ids(in, "decoder_attention_mask", &Bd, &Td, false))) {
+            am_tensor_free(given);
+            return AM_ERR_SHAPE;
+        }
+    }
+    bool prepend = true;
+    for (int64_t b = 0; given && b < B; b++) prepend = prepend && ((const int64_t *)given->data)[b * Td] != start;
+    int64_t T = (given ? Td : 0) + prepend, shape[2] = {B, T};
+    *ids = am_tensor_new(AM_I64, 2, shape);
+    *mask = gmask ? am_tensor_new(AM_I64, 2, shape) : NULL;
+    if (!*ids || (gmask && !*mask)) s = am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
+    for (int64_t b = 0; s == AM_OK && b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            bool first = prepend && t == 0;
+            ((int64_t *)(*ids)->data)[b * T + t] = first ? start : ((const int64_t *)given->data)[b * Td + t - prepend];
+            if (gmask) ((int64_t *)(*mask)->data)[b * T + t] = first ? 1 : ((const int64_t *)gmask->data)[b * Td + t - prepend];
+        }
+    am_tensor_free(given);
+    am_tensor_free(gmask);
+    if (s != AM_OK) {
+        am_tensor_free(*ids);
+        am_tensor_free(*mask);
+        *ids = *mask = NULL;
+    }
+    return s;
+}
+
+/* The encoder's inputs: input_ids and attention_mask, the mask made as
+ * _prepare_attention_mask_for_generation does when absent (pad ids masked when pad != eos), and
+ * run once for N = B x rep rows. */
+static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, int64_t rep) {
+    const gen_cfg *c = &g->c;
+    am_tensors *t = am_tensors_new();
+    am_tensor *made = NULL;
+    am_status s = t ? am_tensors_set(t, "input_ids", (am_tensor *)enc_ids) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    int64_t n = am_tensor_numel(enc_ids);
+    const int64_t *iv = enc_ids->data;
+    bool pad_in = false;
+    for (int64_t i = 0; c->pad >= 0 && i < n; i++) pad_in = pad_in || iv[i] == c->pad;
+    if (s == AM_OK && enc_mask) s = am_tensors_set(t, "attention_mask", (am_tensor *)enc_mask);
+    else if (s == AM_OK && pad_in && !is_eos(c, c->pad)) {
+        made = am_tensor_new(AM_I64, 2, am_tensor_shape(enc_ids));
+        if (!made) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        for (int64_t i = 0; s == AM_OK && i < n; i++) ((int64_t *)made->data)[i] = iv[i] != c->pad;
+        if (s == AM_OK) s = am_tensors_set(t, "attention_mask", made);
+    }
+    if (s == AM_OK) s = g->ops->encode(g->m, t, rep, &g->enc);
+    am_tensor_free(made);
+    am_tensors_free(t);
+    return s;
+}
+
 am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_generate_options *opts) {
     if (!m || !inputs) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_model_generate: NULL argument");
@@ -834,13 +916,10 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         return NULL;
     }
     const am__gen_ops *ops = m->gen;
-    if (ops->encoder_decoder) {
-        am__error(AM_ERR_UNSUPPORTED, "generate: encoder-decoder generation is not available in this build (%s)", m->spec->class_name);
-        return NULL;
-    }
+    bool ed = ops->encoder_decoder;
     for (size_t i = 0; i < am_tensors_count(inputs); i++) {
         const char *n = am_tensors_name(inputs, i);
-        if (strcmp(n, "input_ids") && strcmp(n, "attention_mask")) {
+        if (strcmp(n, "input_ids") && strcmp(n, "attention_mask") && !(ed && (!strcmp(n, "decoder_input_ids") || !strcmp(n, "decoder_attention_mask")))) {
             am__error(AM_ERR_INVALID_ARGUMENT, "generate: The following `model_kwargs` are not used by the model: ['%s']", n);
             return NULL;
         }
@@ -852,6 +931,21 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     if (!mask && am_tensors_get(inputs, "attention_mask")) {
         am_tensor_free(ids);
         return NULL;
+    }
+    /* encoder-decoders: ids/mask become the decoder prompt, the encoder's are kept for encode */
+    am_tensor *enc_ids = NULL, *enc_mask = NULL;
+    int64_t S = T0;
+    if (ed) {
+        enc_ids = ids;
+        enc_mask = mask;
+        if (B == 0 || S == 0 || seq2seq_prompt(m, &o, inputs, B, &ids, &mask) != AM_OK) {
+            if (B == 0 || S == 0)
+                am__error(AM_ERR_INVALID_ARGUMENT, "generate: the encoder input is empty (input_ids has shape [%lld, %lld])", (long long)B, (long long)S);
+            am_tensor_free(enc_ids);
+            am_tensor_free(enc_mask);
+            return NULL;
+        }
+        T0 = am_tensor_dim(ids, 1);
     }
     gen_state g;
     memset(&g, 0, sizeof g);
@@ -904,11 +998,13 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
                 int64_t id = idv[b * T0 + t];
                 g.seq[r * g.cap + t] = id;
                 /* _prepare_attention_mask_for_generation */
-                g.mask[r * g.cap + t] = mask ? ((const int64_t *)mask->data)[b * T0 + t] != 0 : !(pad_in && !pad_is_eos && id == c->pad);
+                /* (an encoder-decoder's decoder prompt has no such rule: all ones unless given) */
+                g.mask[r * g.cap + t] = mask ? ((const int64_t *)mask->data)[b * T0 + t] != 0 : ed || !(pad_in && !pad_is_eos && id == c->pad);
             }
         }
         g.cur_len = T0;
-        s = ops->cache_new(m, g.N, g.cap, &g.cache);
+        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, rep);
+        if (s == AM_OK) s = ops->cache_new(m, g.N, g.cap, &g.cache);
     }
     if (s == AM_OK) {
         out = am_tensors_new();
@@ -939,6 +1035,9 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         out = NULL;
     }
     am__kv_free(g.cache);
+    if (g.enc) ops->enc_free(g.enc);
+    am_tensor_free(enc_ids);
+    am_tensor_free(enc_mask);
     free(g.seq);
     free(g.mask);
     free(g.ones);
