@@ -13,4 +13,8 @@ int am_cli_info(int argc, char **argv);
 int am_cli_forward(int argc, char **argv);
 int am_cli_save(int argc, char **argv);
 int am_cli_tokenize(int argc, char **argv);
+int am_cli_classify(int argc, char **argv);
+int am_cli_ner(int argc, char **argv);
+int am_cli_qa(int argc, char **argv);
+int am_cli_fill_mask(int argc, char **argv);
 #endif

@@ -13,6 +13,10 @@ static const struct {
     {"forward", am_cli_forward, "forward MODEL --inputs IN.safetensors --output OUT.safetensors [--task T]"},
     {"save", am_cli_save, "save MODEL OUTDIR [--dtype D] [--format safetensors|bin] [--max-shard-size S]"},
     {"tokenize", am_cli_tokenize, "tokenize TOKENIZER (TEXT | --cases CASES.jsonl --output OUT.jsonl)"},
+    {"classify", am_cli_classify, "classify MODEL (TEXT | --input-file F) [--top-k K|all] [--function softmax|sigmoid|none] [--json]"},
+    {"ner", am_cli_ner, "ner MODEL (TEXT | --input-file F) [--aggregation none|simple|first|average|max] [--json]"},
+    {"qa", am_cli_qa, "qa MODEL (--question Q --context C | --input-file F) [--top-k K] [--max-answer-len N] [--json]"},
+    {"fill-mask", am_cli_fill_mask, "fill-mask MODEL (TEXT | --input-file F) [--top-k K] [--json]"},
 };
 
 int am_cli_fail(const char *what) {
