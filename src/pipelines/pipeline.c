@@ -248,7 +248,7 @@ char *am__pl_substr_cp(const char *text, size_t len, size_t start, size_t end) {
 
 static bool starts_with(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
-/* The WordPiece decoder's cleanup (tokenizers' decoders::wordpiece::cleanup). */
+/* The Rust WordPiece decoder's cleanup of one token (" do not" -> " don't", unlike transformers). */
 static char *wp_cleanup(char *s) {
     static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " do not", " 's", " 've", " 're"};
     static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", " don't", "'s", "'ve", "'re"};
@@ -268,22 +268,27 @@ static char *wp_cleanup(char *s) {
 }
 
 char *am__pl_tokens_to_string(const am_pipeline *p, const char *const *tokens, const int32_t *ids, size_t n) {
-    if (p->ti.wp_prefix) {
+    if (p->ti.wp_prefix) { /* the Rust WordPiece decoder: prefix stripped or a space added, cleanup per token */
         am__buf b = {0};
         size_t pl = strlen(p->ti.wp_prefix);
+        am__buf_puts(&b, "");
         for (size_t i = 0; i < n; i++) {
-            const char *t = tokens[i];
-            if (i && starts_with(t, p->ti.wp_prefix)) t += pl;
-            else if (i) am__buf_puts(&b, " ");
-            am__buf_puts(&b, t);
+            am__buf t = {0};
+            if (i && starts_with(tokens[i], p->ti.wp_prefix)) am__buf_puts(&t, tokens[i] + pl);
+            else {
+                if (i) am__buf_puts(&t, " ");
+                am__buf_puts(&t, tokens[i]);
+            }
+            char *ts = am__buf_take(&t);
+            if (ts) am__buf_puts(&b, p->ti.wp_cleanup ? wp_cleanup(ts) : ts);
+            else b.failed = true;
+            free(ts);
         }
-        if (!n) am__buf_puts(&b, "");
         if (b.failed) {
             am__buf_free(&b);
             return NULL;
         }
-        char *s = am__buf_take(&b);
-        return s && p->ti.wp_cleanup ? wp_cleanup(s) : s;
+        return am__buf_take(&b);
     }
     am_decode_options d = am_decode_options_default();
     d.clean_up_tokenization_spaces = 0;
