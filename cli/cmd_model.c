@@ -195,3 +195,6 @@ int am_cli_save(int argc, char **argv) {
     am_model_free(m);
     return rc;
 }
+
+/* The shared model loading of every model command, for commands in other files. */
+am_model *am_cli_load_model(int argc, char **argv, const char **model_path, int *rc) { return load(argc, argv, model_path, rc); }

@@ -537,9 +537,154 @@ char *am_pipeline_result_json(const am_pipeline_result *r);
 /* ---- end pipelines section ---- */
 
 /* ---- hub section (src/hub) ---- */
+/* The Hugging Face hub: downloads into the shared cache (the same layout the Python tools use),
+ * uploads, tokens, and a self-hosted hub server. Settings follow huggingface_hub: explicit option >
+ * environment (HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, TRANSFORMERS_CACHE, HF_HUB_OFFLINE, HF_TOKEN) >
+ * defaults. All string fields of option structs are borrowed for the duration of the call. */
+
+typedef struct am_push_options {
+    size_t size;                    /* sizeof(am_push_options) */
+    const char *commit_message;     /* default "Upload folder using automodel" */
+    const char *commit_description; /* optional */
+    bool private_repo;              /* push_to_hub(private=True): the repo is created private */
+    const char *token;              /* default: HF_TOKEN, then the token file */
+    const char *revision;           /* branch to commit to; default "main" */
+    bool create_pr;                 /* open a pull request (refs/pr/N) instead of committing */
+    const char *endpoint;           /* default: HF_ENDPOINT, then https://huggingface.co */
+    const char *parent_commit;      /* optional: refuse the commit if the branch moved */
+    const char *repo_type;          /* "model" (default), "dataset", "space" */
+} am_push_options;
+am_push_options am_push_options_default(void);
+
+/* Create the repo if needed (exist_ok), then upload every file under `dir` as one commit
+ * (preupload, LFS batch for large/binary files, NDJSON commit). Files under .git/ and .cache/ are
+ * skipped. Nothing changes on the hub unless the whole commit succeeds. */
+am_status am_hub_upload_folder(const char *dir, const char *repo_id, const am_push_options *opts);
+/* Same, and *out_commit (owned, am_free) gets the new commit's 40-hex id. */
+am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts,
+                                      char **out_commit);
+/* model.push_to_hub(repo_id, commit_message=..., private=...): save_pretrained into a temporary
+ * folder, upload it as one commit (creating the repo if needed), remove the folder. */
+am_status am_model_push_to_hub(const am_model *m, const char *repo_id, const am_push_options *opts);
+
+typedef struct am_download_options {
+    size_t size;                 /* sizeof(am_download_options) */
+    const char *revision;        /* branch, tag or commit; default "main" */
+    const char *cache_dir;       /* default: HF_HUB_CACHE etc. */
+    const char *token;
+    const char *endpoint;
+    const char *repo_type;       /* "model" (default), "dataset", "space" */
+    bool local_files_only;
+    bool force_download;
+    const char *const *include;  /* NULL-terminated fnmatch globs; NULL = every file */
+} am_download_options;
+am_download_options am_download_options_default(void);
+
+/* snapshot_download: every file of the repo (or those matching `include`) into the cache;
+ * *snapshot_path (owned, am_free) is the snapshot folder. */
+am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
+/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder. */
+am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
+                               char **path);
+
+/* Tokens, stored where the Python tools keep them (HF_TOKEN_PATH, else $HF_HOME/token, mode 0600). */
+am_status am_hub_login(const char *token);
+am_status am_hub_logout(void);
+/* The token that would be used now (owned, am_free), or NULL when there is none. */
+char *am_hub_get_token(void);
+/* GET /api/whoami-v2: *out_json (owned, am_free) is the server's JSON; `token` NULL = stored one. */
+am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json);
+
+/* The self-hosted hub (libmicrohttpd). */
+typedef struct am_hub_server am_hub_server;
+typedef struct am_hub_server_options {
+    size_t size;             /* sizeof(am_hub_server_options) */
+    const char *root;        /* repositories live here; nothing outside it is read or written */
+    const char *host;        /* default "127.0.0.1" */
+    int port;                /* 0 = any free port (see am_hub_server_port) */
+    const char *tokens_file; /* lines "TOKEN USER read|write [ORG...]"; must not be group/world readable */
+    const char *mirror;      /* optional read-only HF cache folder served as extra repos */
+    int threads;             /* 0 = number of CPUs */
+    uint64_t max_body;       /* largest request body accepted (0 = 1 GiB) */
+    uint64_t multipart_chunk;/* LFS uploads larger than this are offered multipart (0 = 64 MiB) */
+} am_hub_server_options;
+am_hub_server_options am_hub_server_options_default(void);
+/* Starts serving in background threads. Owned; am_hub_server_free stops it. */
+am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
+int am_hub_server_port(const am_hub_server *s);
+void am_hub_server_free(am_hub_server *s);
 /* ---- end hub section ---- */
 
 /* ---- generation section (src/generate) ---- */
+
+/* model.generate(): greedy search, multinomial sampling, beam search and beam sampling for models
+ * that can generate (causal-lm heads; encoder-decoders plug into the same loop). Options mirror
+ * transformers' GenerationConfig; a field left at its unset value (AM_GEN_UNSET for integers,
+ * AM_GEN_UNSET_FLOAT for floats, -1 for the int flags) takes the model's generation_config.json when
+ * the model has one, else config.json, else GenerationConfig's default. */
+#define AM_GEN_UNSET (-9223372036854775807LL - 1)
+#define AM_GEN_UNSET_FLOAT (-1.0e300)
+
+/* Called after every generation step with the token each row got (finished rows get pad_token_id).
+ * Return non-zero to stop generating (the tokens so far are returned). Greedy and sampling only. */
+typedef int (*am_token_callback)(void *user, size_t step, const int64_t *tokens, size_t n_rows);
+/* Turns ids into text for stop strings (e.g. a tokenizer's decode). The string is borrowed and must
+ * stay valid until the next call. */
+typedef const char *(*am_decode_callback)(void *user, const int64_t *ids, size_t n);
+
+typedef struct am_generate_options {
+    size_t size;                       /* sizeof(am_generate_options) */
+    int64_t max_new_tokens;            /* overrides max_length when set */
+    int64_t max_length;                /* prompt included; default 20 */
+    int64_t min_new_tokens;
+    int64_t min_length;
+    int do_sample;                     /* -1 unset, 0, 1 */
+    int64_t num_beams;                 /* default 1 */
+    int64_t num_return_sequences;      /* default 1 */
+    double length_penalty;             /* default 1.0 */
+    int early_stopping;                /* -1 unset, 0 false, 1 true, 2 "never" */
+    double temperature;                /* default 1.0 */
+    int64_t top_k;                     /* default 50 (0 disables) */
+    double top_p;                      /* default 1.0 */
+    double typical_p;                  /* default 1.0 */
+    double repetition_penalty;         /* default 1.0 */
+    int64_t no_repeat_ngram_size;      /* default 0 */
+    int64_t pad_token_id, bos_token_id, forced_bos_token_id, forced_eos_token_id;
+    /* eos_token_id as one id or a list: set n_eos > 0 with the ids (borrowed during the call) */
+    const int64_t *eos_token_ids;
+    size_t n_eos;
+    /* bad_words_ids: n_bad_words sequences, concatenated in bad_words_flat, lengths in bad_words_lens */
+    const int64_t *bad_words_flat;
+    const size_t *bad_words_lens;
+    size_t n_bad_words;
+    const int64_t *suppress_tokens;    /* suppress_tokens (n_suppress_tokens > 0 sets them) */
+    size_t n_suppress_tokens;
+    const int64_t *begin_suppress_tokens;
+    size_t n_begin_suppress_tokens;
+    const int64_t *forced_decoder_ids; /* [position, token] pairs, flattened */
+    size_t n_forced_decoder_ids;       /* number of pairs */
+    uint64_t seed;                     /* sampling: the same seed gives the same tokens */
+    bool output_scores;                /* adds "scores" [steps, rows, vocab] (processed, as transformers returns them) */
+    double max_time;                   /* seconds of wall clock; <= 0: no limit */
+    const char *const *stop_strings;   /* a row stops once its generated text contains one of them */
+    size_t n_stop_strings;
+    am_decode_callback decode;         /* needed by stop_strings */
+    void *decode_user;
+    am_token_callback on_token;        /* streaming */
+    void *on_token_user;
+} am_generate_options;
+am_generate_options am_generate_options_default(void);
+
+/* model.generate(**inputs). Decoder-only models take "input_ids" [batch, prompt] and optionally
+ * "attention_mask" (left padding, as transformers expects; without a mask, pad ids in the prompt
+ * are masked when pad != eos). Returns (owned, am_tensors_free): "sequences" int64 [rows, length]
+ * with the prompt included (rows = batch x num_return_sequences; finished rows padded with
+ * pad_token_id), "scores" float32 [steps, rows (x num_beams for beam search), vocab] when
+ * output_scores, and "sequences_scores" float32 [rows] for beam search. */
+am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_generate_options *opts);
+/* Whether am_model_generate works for this model (transformers' can_generate()). */
+bool am_model_can_generate(const am_model *m);
+
 /* ---- end generation section ---- */
 
 #ifdef __cplusplus

@@ -4,6 +4,7 @@
 #include "core/threadpool.h"
 #include "core/util.h"
 #include "harness.h"
+#include "models/model.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -30,6 +31,29 @@ int am_test_main(int argc, char **argv) {
     CHECK(isinf(am__f16_to_f32(am__f32_to_f16(1e6f))));
     CHECK(am__f16_to_f32(am__f32_to_f16(5.960464477539063e-08f)) == 5.960464477539063e-08f);
     CHECK(am__f32_to_bf16(1.00390625f) == 0x3f80); /* tie to even */
+
+    /* the vectorised widening (F16C where present) equals the scalar conversion for every half */
+    {
+        uint16_t *h = malloc(65536 * sizeof *h);
+        float *f = malloc(65536 * sizeof *f);
+        for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+        am__to_f32(h, AM_F16, 65536, f);
+        int bad = 0;
+        for (int i = 0; i < 65536; i++) {
+            float want = am__f16_to_f32((uint16_t)i);
+            if (!(f[i] == want || (isnan(f[i]) && isnan(want)))) bad++;
+        }
+        CHECKF(bad == 0, "%d halves widened differently", bad);
+        am__to_f32(h, AM_BF16, 65536, f);
+        bad = 0;
+        for (int i = 0; i < 65536; i++) {
+            float want = am__bf16_to_f32((uint16_t)i);
+            if (memcmp(&f[i], &want, 4)) bad++;
+        }
+        CHECKF(bad == 0, "%d bf16 values widened differently", bad);
+        free(h);
+        free(f);
+    }
 
     am_dtype d;
     CHECK(am_dtype_parse("torch.bfloat16", &d) == AM_OK && d == AM_BF16);

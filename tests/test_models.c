@@ -426,6 +426,126 @@ static void check_cli(const cJSON *ej, const am_tensors *exp, const char *task_n
     CHECK(system(cmd) == 0);
 }
 
+
+/* ---- generation runs (expected.json "generation"): sequences exact, scores within atol=rtol=1e-4
+ * with the -inf positions exact, sequences_scores within 1e-4; through the C API and the CLI ---- */
+
+static int compare_scores(const char *name, const am_tensor *got, const am_tensor *want) {
+    if (!got) {
+        fprintf(stderr, "[%s] %s missing\n", g_case, name);
+        return 1;
+    }
+    if (am_tensor_numel(got) != am_tensor_numel(want) || am_tensor_ndim(got) != am_tensor_ndim(want)) {
+        fprintf(stderr, "[%s] %s: %lld elements, want %lld\n", g_case, name, (long long)am_tensor_numel(got), (long long)am_tensor_numel(want));
+        return 1;
+    }
+    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < am_tensor_numel(want); i++) {
+        bool ok = isinf(w[i]) ? g[i] == w[i] : !isnan(g[i]) && !isinf(g[i]) && fabs((double)g[i] - w[i]) <= 1e-4 + 1e-4 * fabs((double)w[i]);
+        if (!ok && !bad++) fprintf(stderr, "[%s] %s[%lld] = %.8g, want %.8g\n", g_case, name, (long long)i, g[i], w[i]);
+    }
+    return bad ? 1 : 0;
+}
+
+static int compare_i64(const char *name, const am_tensor *got, const am_tensor *want) {
+    if (!got || am_tensor_dtype(got) != AM_I64 || am_tensor_ndim(got) != am_tensor_ndim(want)) {
+        fprintf(stderr, "[%s] %s missing or not int64 of rank %d\n", g_case, name, am_tensor_ndim(want));
+        return 1;
+    }
+    for (int d = 0; d < am_tensor_ndim(want); d++)
+        if (am_tensor_dim(got, d) != am_tensor_dim(want, d)) {
+            fprintf(stderr, "[%s] %s: dim %d is %lld, want %lld\n", g_case, name, d, (long long)am_tensor_dim(got, d), (long long)am_tensor_dim(want, d));
+            return 1;
+        }
+    const int64_t *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
+    for (int64_t i = 0; i < am_tensor_numel(want); i++)
+        if (g[i] != w[i]) {
+            fprintf(stderr, "[%s] %s[%lld] = %lld, want %lld\n", g_case, name, (long long)i, (long long)g[i], (long long)w[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/* the run's call as options and as CLI flags */
+static void gen_call(const cJSON *call, am_generate_options *o, char *flags, size_t fl) {
+    *o = am_generate_options_default();
+    o->output_scores = true;
+    snprintf(flags, fl, "--output-scores");
+    for (const cJSON *k = call ? call->child : NULL; k; k = k->next) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", k->string);
+        for (char *p = flag; *p; p++)
+            if (*p == '_') *p = '-';
+        if (cJSON_IsBool(k)) {
+            if (!strcmp(k->string, "do_sample")) o->do_sample = cJSON_IsTrue(k);
+            else if (!strcmp(k->string, "early_stopping")) o->early_stopping = cJSON_IsTrue(k);
+            if (cJSON_IsTrue(k)) snprintf(flags + strlen(flags), fl - strlen(flags), " %s", flag);
+            else snprintf(flags + strlen(flags), fl - strlen(flags), " --no-%s", flag + 2);
+            continue;
+        }
+        double v = k->valuedouble;
+        if (!strcmp(k->string, "max_new_tokens")) o->max_new_tokens = (int64_t)v;
+        else if (!strcmp(k->string, "num_beams")) o->num_beams = (int64_t)v;
+        else if (!strcmp(k->string, "num_return_sequences")) o->num_return_sequences = (int64_t)v;
+        else if (!strcmp(k->string, "length_penalty")) o->length_penalty = v;
+        else if (!strcmp(k->string, "repetition_penalty")) o->repetition_penalty = v;
+        else if (!strcmp(k->string, "no_repeat_ngram_size")) o->no_repeat_ngram_size = (int64_t)v;
+        else CHECKF(0, "[%s] generation call key %s not handled by the test", g_case, k->string);
+        snprintf(flags + strlen(flags), fl - strlen(flags), " %s %.17g", flag, v);
+    }
+}
+
+static void check_generation_out(const cJSON *run, const am_tensors *exp, const am_tensors *out, const char *label) {
+    const char *name = cJSON_GetObjectItem(run, "name")->valuestring;
+    char key[128];
+    snprintf(key, sizeof key, "%s.sequences", name);
+    CHECKF(compare_i64(key, am_tensors_get(out, "sequences"), am_tensors_get(exp, key)) == 0, "[%s/%s] %s", g_case, label, key);
+    snprintf(key, sizeof key, "%s.scores", name);
+    if (am_tensors_get(exp, key)) CHECKF(compare_scores(key, am_tensors_get(out, "scores"), am_tensors_get(exp, key)) == 0, "[%s/%s] %s", g_case, label, key);
+    snprintf(key, sizeof key, "%s.sequences_scores", name);
+    if (am_tensors_get(exp, key))
+        CHECKF(compare_scores(key, am_tensors_get(out, "sequences_scores"), am_tensors_get(exp, key)) == 0, "[%s/%s] %s", g_case, label, key);
+}
+
+static void check_generation(const cJSON *ej, const am_tensors *exp, am_model *m) {
+    const cJSON *runs = cJSON_GetObjectItem(ej, "generation");
+    const char *cli = getenv("AM_CLI");
+    for (const cJSON *run = runs ? runs->child : NULL; run; run = run->next) {
+        const char *name = cJSON_GetObjectItem(run, "name")->valuestring;
+        am_tensors *in = am_tensors_new();
+        const cJSON *inputs = cJSON_GetObjectItem(run, "inputs");
+        for (const cJSON *i = inputs ? inputs->child : NULL; i; i = i->next) am_tensors_set(in, i->valuestring, am_tensors_get(exp, i->string));
+        am_generate_options o;
+        char flags[1024];
+        gen_call(cJSON_GetObjectItem(run, "call"), &o, flags, sizeof flags);
+        am_tensors *out = am_model_generate(m, in, &o);
+        CHECKF(out != NULL, "[%s] generate %s: %s", g_case, name, am_last_error());
+        if (out) check_generation_out(run, exp, out, "api");
+        am_tensors_free(out);
+        if (cli) {
+            char tmpl[] = "/tmp/am_test_gen_XXXXXX";
+            char *dir = mkdtemp(tmpl);
+            CHECK(dir != NULL);
+            if (dir) {
+                char inp[4400], outp[4400], cmd[13000];
+                snprintf(inp, sizeof inp, "%s/in.safetensors", dir);
+                snprintf(outp, sizeof outp, "%s/out.safetensors", dir);
+                CHECK_OK(am_tensors_save_safetensors(in, inp));
+                snprintf(cmd, sizeof cmd, "%s generate %s --inputs %s --output %s %s", cli, g_dir, inp, outp, flags);
+                int rc = am_test_run(cmd, NULL);
+                CHECKF(rc == 0, "[%s] CLI generate exit %d: %s", g_case, rc, cmd);
+                am_tensors *co = rc == 0 ? am_tensors_load_safetensors(outp) : NULL;
+                if (co) check_generation_out(run, exp, co, "cli");
+                am_tensors_free(co);
+                snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+                CHECK(system(cmd) == 0);
+            }
+        }
+        am_tensors_free(in);
+    }
+}
+
 int am_test_main(int argc, char **argv) {
     if (argc < 2) return 2;
     g_case = argv[1];
@@ -484,6 +604,7 @@ int am_test_main(int argc, char **argv) {
         am_free(crepr);
         if (out) check_save(ej, m, out, exp, &lo, task);
         check_alt_loads(ej, exp, task);
+        check_generation(ej, exp, m);
         check_cli(ej, exp, am_task_name(task), extra);
         am_tensors_free(out);
         am_tensors_free(in);

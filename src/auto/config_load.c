@@ -3,6 +3,7 @@
 #include "auto/auto.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "hub/hub.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,7 +101,16 @@ am_config *am_config_from_pretrained(const char *path) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_config_from_pretrained: NULL path");
         return NULL;
     }
-    char *file = am__is_dir(path) ? am__path_join(path, "config.json") : am__strdup(path);
+    char *file = NULL;
+    if (am__is_dir(path)) file = am__path_join(path, "config.json");
+    else if (am__is_file(path)) file = am__strdup(path);
+    else { /* a hub id: AutoConfig.from_pretrained("org/name") */
+        am__hub_opts ho = am__hub_opts_default();
+        char *dir = NULL;
+        if (am__hub_resolve(path, &ho, AM__HUB_CONFIG, NULL, NULL, &dir) != AM_OK) return NULL;
+        file = am__path_join(dir, "config.json");
+        free(dir);
+    }
     char *text = NULL;
     if (am__read_file(file, &text, NULL) != AM_OK) {
         free(file);

@@ -9,6 +9,7 @@
 #include "formats/safetensors.h"
 #include "formats/shard_index.h"
 #include "formats/torch_bin.h"
+#include "hub/hub.h"
 #include <math.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -189,7 +190,8 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rn
     double std = am__config_float(m->config, "initializer_range", 0.02);
     if (!am__config_value(m->config, "initializer_range")) std = am__config_float(m->config, "init_std", std);
     float *f = t->dtype == AM_F32 ? t->data : NULL;
-    if (p->init == AM_INIT_ARANGE && t->dtype == AM_I64) {
+    if (p->fill) p->fill(t, p->fill_arg);
+    else if (p->init == AM_INIT_ARANGE && t->dtype == AM_I64) {
         int64_t last = p->ndim ? p->shape[p->ndim - 1] : 1;
         for (int64_t i = 0; i < n; i++) ((int64_t *)t->data)[i] = i % last;
     } else if (f && torch_default && owner->is_linear) {
@@ -630,6 +632,8 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
 #undef TO_CKPT
 }
 
+static am_model *load_local(am_task task, const char *path, const char *name_or_path, const am_load_options *op);
+
 am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts) {
     am_load_options o = am_load_options_default();
     if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
@@ -637,10 +641,25 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
         return NULL;
     }
-    if (!am__is_dir(path)) {
-        am__error(AM_ERR_NOT_FOUND, "%s: not a local folder (and hub ids are not supported by this build)", path);
-        return NULL;
-    }
+    /* a local folder, or a hub id resolved into the cache (config, weights, generation config) */
+    am__hub_opts ho = am__hub_opts_default();
+    ho.revision = o.revision;
+    ho.subfolder = o.subfolder;
+    ho.cache_dir = o.cache_dir;
+    ho.token = o.token;
+    ho.local_files_only = o.local_files_only;
+    ho.force_download = o.force_download;
+    ho.use_safetensors = o.use_safetensors;
+    char *dir = NULL;
+    unsigned flags = AM__HUB_WEIGHTS | AM__HUB_GENERATION_CONFIG | (o.config ? 0 : AM__HUB_CONFIG);
+    if (am__hub_resolve(path, &ho, flags, NULL, NULL, &dir) != AM_OK) return NULL;
+    am_model *m = load_local(task, dir, path, &o);
+    free(dir);
+    return m;
+}
+
+static am_model *load_local(am_task task, const char *path, const char *name_or_path, const am_load_options *op) {
+    am_load_options o = *op;
     if (o.dtype != AM_F32 && o.dtype != AM_F16 && o.dtype != AM_BF16 && o.dtype != AM_DTYPE_AUTO) {
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: torch_dtype must be float32, float16, bfloat16 or auto (got %s)", am_dtype_name(o.dtype));
         return NULL;
@@ -652,7 +671,7 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
         return NULL;
     }
     if (o.num_labels > 0 && am_config_num_labels(cfg) != o.num_labels) am_config_set_num_labels(cfg, o.num_labels);
-    am_config_set_string(cfg, "_name_or_path", path);
+    am_config_set_string(cfg, "_name_or_path", name_or_path);
     const am__head_spec *spec = choose_head(cfg, task, cfg_path);
     free(cfg_path);
     if (!spec) {
@@ -661,17 +680,31 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
     }
     am_model *m = model_build(spec, cfg);
     if (!m) return NULL;
-    m->name_or_path = am__strdup(path);
-    if (load_weights(m, path, path, &o) != AM_OK) {
+    m->name_or_path = am__strdup(name_or_path);
+    if (load_weights(m, path, name_or_path, &o) != AM_OK) {
         am_model_free(m);
         return NULL;
     }
     am__module_train(m->root, false);
+    /* GenerationConfig.from_pretrained: kept for generate(); a broken file is ignored as transformers does */
+    char *gc_path = am__path_join(path, "generation_config.json"), *gc_text = NULL;
+    if (m->spec->can_generate && am__is_file(gc_path) && am__read_file(gc_path, &gc_text, NULL) == AM_OK) {
+        m->generation_config = cJSON_Parse(gc_text);
+        if (m->generation_config && !cJSON_IsObject(m->generation_config)) {
+            cJSON_Delete(m->generation_config);
+            m->generation_config = NULL;
+        }
+        if (!m->generation_config) am__log(AM_LOG_WARNING, "%s: not a valid generation config; using the model config", gc_path);
+    }
+    am__error_clear();
+    free(gc_text);
+    free(gc_path);
     return m;
 }
 
 void am_model_free(am_model *m) {
     if (!m) return;
+    cJSON_Delete(m->generation_config);
     am__module_free(m->root);
     am_config_free(m->config);
     if (m->impl_free) m->impl_free(m->impl);

@@ -6,6 +6,8 @@
 #include "formats/safetensors.h"
 #include "formats/shard_index.h"
 #include "formats/torch_bin.h"
+#include "hub/hub.h"
+#include <dirent.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,5 +370,27 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     free(ts);
     free(keep);
     am__named_params_free(np, n);
+    return s;
+}
+
+/* push_to_hub: save_pretrained into a temporary folder, upload it as one commit, remove it. */
+am_status am_model_push_to_hub(const am_model *m, const char *repo_id, const am_push_options *opts) {
+    if (!m || !repo_id) return am__error(AM_ERR_INVALID_ARGUMENT, "push_to_hub: NULL argument");
+    char tmpl[] = "/tmp/automodel-push-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (!dir) return am__error(AM_ERR_IO, "push_to_hub: cannot create a temporary folder");
+    am_status s = am_model_save_pretrained(m, dir, NULL);
+    if (s == AM_OK) s = am_hub_upload_folder(dir, repo_id, opts);
+    /* remove everything save_pretrained wrote */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+        char *p = am__path_join(dir, e->d_name);
+        if (p) unlink(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
     return s;
 }

@@ -8,16 +8,22 @@ extern const am__config_default am__bert_defaults[], am__roberta_defaults[], am_
 am_status am__bert_build(am_model *m);
 am_status am__roberta_build(am_model *m);
 am_status am__distilbert_build(am_model *m);
+extern const am__config_default am__gpt2_defaults[], am__llama_defaults[];
+am_status am__gpt2_build(am_model *m);
+am_status am__llama_build(am_model *m);
 
 static const am__type_spec k_types[] = {
     {"bert", "BertConfig", am__bert_defaults, "bert"},
     {"roberta", "RobertaConfig", am__roberta_defaults, "roberta"},
     {"distilbert", "DistilBertConfig", am__distilbert_defaults, "distilbert"},
+    {"gpt2", "GPT2Config", am__gpt2_defaults, "transformer"},
+    {"llama", "LlamaConfig", am__llama_defaults, "model"},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
 static const char *const k_roberta_mlm_tied[] = {"lm_head.decoder.weight", "lm_head.decoder.bias", NULL};
 static const char *const k_distil_mlm_tied[] = {"vocab_projector.weight", NULL};
+static const char *const k_lm_head_tied[] = {"lm_head.weight", NULL};
 
 static const am__head_spec k_heads[] = {
     {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false, NULL},
@@ -35,6 +41,13 @@ static const am__head_spec k_heads[] = {
     {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_QUESTION_ANSWERING, "DistilBertForQuestionAnswering", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_MASKED_LM, "DistilBertForMaskedLM", am__distilbert_build, k_distil_mlm_tied, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_BASE, "GPT2Model", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_CAUSAL_LM, "GPT2LMHeadModel", am__gpt2_build, k_lm_head_tied, NULL, NULL, true, NULL},
+    {"gpt2", AM_TASK_SEQUENCE_CLASSIFICATION, "GPT2ForSequenceClassification", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_TOKEN_CLASSIFICATION, "GPT2ForTokenClassification", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"llama", AM_TASK_BASE, "LlamaModel", am__llama_build, NULL, NULL, NULL, false, NULL},
+    {"llama", AM_TASK_CAUSAL_LM, "LlamaForCausalLM", am__llama_build, k_lm_head_tied, NULL, NULL, true, NULL},
+    {"llama", AM_TASK_SEQUENCE_CLASSIFICATION, "LlamaForSequenceClassification", am__llama_build, NULL, NULL, NULL, false, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {
@@ -93,7 +106,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bert, distilbert, roberta"; }
+const char *am__supported_model_types(void) { return "bert, distilbert, gpt2, llama, roberta"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)

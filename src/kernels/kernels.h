@@ -59,5 +59,19 @@ void am__attention_dropout_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, in
                                const float *k, int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal,
                                const float *bias, float scale, float dropout_p, uint64_t seed, float *out, int64_t out_stride);
 
+/* Decode-time GEMV (kernels/gemv.c): y[M,N] = x[M,K]·W (+ bias) for a few rows, streaming the weights
+ * once. W is [N,K] (nn.Linear) or, with kn, [K,N] (GPT-2's Conv1D), stored as f32, bf16 or f16. */
+typedef enum am__wtype { AM__W_F32 = 0, AM__W_BF16, AM__W_F16 } am__wtype;
+void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am__wtype wt, bool kn, const float *bias, float *y);
+/* The instruction set the GEMV dispatched to ("avx512", "avx2", "c"); AM_GEMV_ISA=c|avx2|avx512 caps it. */
+const char *am__gemv_isa(void);
+/* Attention of Tq new queries per row over a KV cache holding `past` earlier positions plus the new
+ * ones: k/v cache element (b, head, j, d) at b*kv_row_stride + head*kv_head_stride + j*D + d. Query i
+ * sees keys 0..past+i; key_mask (optional, [B, mask_stride], 1 = attend) masks padding with finfo.min
+ * as transformers does, so fully masked rows stay finite. q/out: [B, Tq, Hq*D]. */
+void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, int64_t past, const float *q, const float *kcache,
+                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, const uint8_t *key_mask, int64_t mask_stride,
+                              float scale, float *out);
+
 #define AM_FINFO_MIN_F32 (-3.4028234663852886e+38f)
 #endif

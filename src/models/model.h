@@ -33,6 +33,9 @@ struct am_model {
     const char *const *input_names;
     char *name_or_path;
     uint64_t dropout_seed; /* advances on every dropout call in training mode */
+    /* generation interface (models/causal.h); NULL for models that cannot generate */
+    const struct am__gen_ops *gen;
+    cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
 };
 
 typedef am_status (*am__build_fn)(am_model *m);

@@ -24,6 +24,10 @@ typedef struct am__param {
     bool persistent; /* buffers: in the state dict */
     bool keep_fp32;  /* stays float32 whatever the model dtype (e.g. Llama inv_freq) */
     am__init_kind init;
+    /* Computed buffers (causal masks, rotary tables): fills the new tensor, created in the buffer's
+     * own dtype (float32 for float buffers) before any conversion to the model dtype. */
+    void (*fill)(struct am_tensor *t, const void *arg);
+    const void *fill_arg;
 } am__param;
 
 typedef struct am__module {

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/util.h"
+#include "hub/hub.h"
 #include "tokenizers/tk.h"
 #include <limits.h>
 #include <stdlib.h>
@@ -528,9 +529,10 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         json_path = strdup(path);
         const char *slash = strrchr(path, '/');
         dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
-    } else {
-        am__error(AM_ERR_NOT_FOUND, "%s: no such tokenizer folder or file", path);
-        return NULL;
+    } else { /* a hub id: fetch the tokenizer files into the cache */
+        am__hub_opts ho = am__hub_opts_default();
+        if (am__hub_resolve(path, &ho, AM__HUB_TOKENIZER, NULL, NULL, &dir) != AM_OK) return NULL;
+        json_path = am__path_join(dir, "tokenizer.json");
     }
     am_tokenizer *t = NULL;
     cJSON *cfg = NULL;

@@ -1,0 +1,785 @@
+/* hub/download.c — hf_hub_download and snapshot_download in C: the HEAD metadata probe, the cache
+ * layout of shared/spec/HUB.md §5 (blobs/, snapshots/<commit>/ relative symlinks, refs/, .no_exist),
+ * resumable GET into a process-unique .incomplete file, size check and atomic rename, offline mode
+ * and the network-down fallback to the cache, and transformers' error wording. */
+#include "core/error.h"
+#include "core/log.h"
+#include "hub/hub.h"
+#include <cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define MAX_REDIRECTS 10
+#define MAX_RESUMES 5
+#define MAX_HTTP_DOWNLOAD_SIZE (50ull * 1000 * 1000 * 1000)
+#define HUB_DOCS "https://huggingface.co/docs/transformers/installation#offline-mode"
+
+/* Everything one download needs, resolved once. */
+typedef struct dl {
+    am__hub_settings s;
+    const char *repo_id;
+    const char *repo_type;
+    const char *revision;
+    char *repo_dir; /* {cache}/models--org--name */
+    char *full;     /* subfolder/filename */
+    bool force;
+} dl;
+
+static const char *type_prefix(const char *t) {
+    if (!t || !strcmp(t, "model")) return "";
+    if (!strcmp(t, "dataset")) return "datasets/";
+    if (!strcmp(t, "space")) return "spaces/";
+    return "";
+}
+
+static char *joinf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *joinf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *r = malloc((size_t)n + 1);
+    if (!r) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(r, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static am_status mkparent(const char *path) {
+    char *d = am__strdup(path);
+    if (!d) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    char *sl = strrchr(d, '/');
+    am_status st = AM_OK;
+    if (sl && sl != d) {
+        *sl = 0;
+        st = am__mkdirs(d);
+    }
+    free(d);
+    return st;
+}
+
+/* CACHEDIR.TAG tells backup tools the folder is a cache (huggingface_hub writes it too). */
+static void cachedir_tag(const char *cache) {
+    char *p = am__path_join(cache, "CACHEDIR.TAG");
+    if (p && !am__is_file(p)) {
+        static const char tag[] = "Signature: 8a477f597d28d172789f06886806bc55\n"
+                                  "# This file is a cache directory tag created by huggingface_hub.\n"
+                                  "# For information about cache directory tags, see https://bford.info/cachedir/\n";
+        if (am__write_file_atomic(p, tag, sizeof tag - 1) != AM_OK) am__error_clear();
+    }
+    free(p);
+}
+
+/* refs/{revision} = commit, no newline, written atomically; only rewritten when it changed. */
+static am_status write_ref(const dl *d, const char *commit) {
+    if (!strcmp(d->revision, commit)) return AM_OK;
+    char *p = joinf("%s/refs/%s", d->repo_dir, d->revision);
+    if (!p) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    char *old = NULL;
+    size_t n = 0;
+    am_status st = AM_OK;
+    if (am__is_file(p) && am__read_file(p, &old, &n) == AM_OK && !strcmp(old, commit)) goto done;
+    am__error_clear();
+    st = mkparent(p);
+    if (!st) st = am__write_file_atomic(p, commit, strlen(commit));
+done:
+    free(old);
+    free(p);
+    return st;
+}
+
+/* The commit a revision names in the cache: itself when it is a commit, else refs/{revision}. */
+static char *cached_commit(const dl *d) {
+    if (am__hub_is_commit(d->revision)) return am__strdup(d->revision);
+    char *p = joinf("%s/refs/%s", d->repo_dir, d->revision);
+    char *c = NULL;
+    size_t n;
+    if (p && am__is_file(p) && am__read_file(p, &c, &n) == AM_OK) {
+        while (n && isspace((unsigned char)c[n - 1])) c[--n] = 0;
+        if (!am__hub_is_commit(c)) free(c), c = NULL;
+    }
+    am__error_clear();
+    free(p);
+    return c;
+}
+
+typedef enum { CACHE_MISS, CACHE_HIT, CACHE_NO_EXIST } cache_res;
+
+/* try_to_load_from_cache: never falls back to another commit. */
+static cache_res try_cache(const dl *d, char **out_path, char **out_commit) {
+    char *commit = cached_commit(d);
+    if (!commit) return CACHE_MISS;
+    cache_res r = CACHE_MISS;
+    char *snap = joinf("%s/snapshots/%s/%s", d->repo_dir, commit, d->full);
+    char *nox = joinf("%s/.no_exist/%s/%s", d->repo_dir, commit, d->full);
+    if (snap && am__is_file(snap)) { /* follows the symlink: a dangling one is a miss */
+        r = CACHE_HIT;
+        *out_path = snap;
+        snap = NULL;
+        if (out_commit) *out_commit = am__strdup(commit);
+    } else if (nox && am__is_file(nox)) r = CACHE_NO_EXIST;
+    free(snap);
+    free(nox);
+    free(commit);
+    return r;
+}
+
+static am_status err_couldnt_connect(const dl *d) {
+    return am__error(AM_ERR_NETWORK,
+                     "We couldn't connect to '%s' to load this file, couldn't find it in the cached files and it looks "
+                     "like %s is not the path to a directory containing a file named %s.\nCheckout your internet "
+                     "connection or see how to run the library in offline mode at '" HUB_DOCS "'.",
+                     d->s.endpoint, d->repo_id, d->full);
+}
+
+static am_status err_entry_not_found(const dl *d) {
+    return am__error(AM_ERR_NOT_FOUND,
+                     "%s does not appear to have a file named %s. Checkout '%s/%s/tree/%s' for available files.",
+                     d->repo_id, d->full, d->s.endpoint, d->repo_id, d->revision);
+}
+
+/* Map a failed probe/GET to the message transformers gives for it. */
+static am_status http_error(const dl *d, const am__http_resp *r) {
+    const char *code = am__http_resp_header(r, "x-error-code");
+    const char *msg = am__http_resp_header(r, "x-error-message");
+    char body_msg[512] = "";
+    if (r->body.data && r->body.len) { /* {"error": "..."} bodies carry the hub's own explanation */
+        cJSON *j = cJSON_ParseWithLength(r->body.data, r->body.len);
+        cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+        if (cJSON_IsString(e)) snprintf(body_msg, sizeof body_msg, "%s", e->valuestring);
+        cJSON_Delete(j);
+    }
+    if (!msg) msg = body_msg[0] ? body_msg : NULL;
+    bool invalid_creds = msg && strstr(msg, "Invalid credentials in Authorization header");
+    if (code && !strcmp(code, "GatedRepo"))
+        return am__error(AM_ERR_AUTH,
+                         "You are trying to access a gated repo.\nMake sure to have access to it at %s/%s.\n%ld Client "
+                         "Error. (Request ID: none)\n\nCannot access gated repo for url %s/%s/resolve/%s/%s.\n%s",
+                         d->s.endpoint, d->repo_id, r->status, d->s.endpoint, d->repo_id, d->revision, d->full,
+                         msg ? msg : "Access to this model is restricted: you must be authenticated and granted access.");
+    if ((code && !strcmp(code, "RepoNotFound")) || (r->status == 401 && !invalid_creds) ||
+        (r->status == 404 && !code))
+        return am__error(d->s.token ? AM_ERR_NOT_FOUND : AM_ERR_AUTH,
+                         "%s is not a local folder and is not a valid model identifier listed on '%s/models'\nIf this "
+                         "is a private repository, make sure to pass a token having permission to this repo either by "
+                         "logging in with `automodel login` (or `huggingface-cli login`) or by passing `token=<your_token>`",
+                         d->repo_id, d->s.endpoint);
+    if (code && !strcmp(code, "RevisionNotFound"))
+        return am__error(AM_ERR_NOT_FOUND,
+                         "%s is not a valid git identifier (branch name, tag name or commit id) that exists for this "
+                         "model name. Check the model page at '%s/%s' for available revisions.",
+                         d->revision, d->s.endpoint, d->repo_id);
+    if (code && !strcmp(code, "EntryNotFound")) return err_entry_not_found(d);
+    if (r->status == 401)
+        return am__error(AM_ERR_AUTH, "%s: 401 Unauthorized: Invalid credentials in Authorization header; check your "
+                                      "token (HF_TOKEN, `automodel login`)", d->repo_id);
+    if (r->status == 403)
+        return am__error(AM_ERR_AUTH, "%s: 403 Forbidden: your token does not have the permission needed for %s%s%s",
+                         d->repo_id, d->full, msg ? ": " : "", msg ? msg : "");
+    if (r->status == 429)
+        return am__error(AM_ERR_NETWORK, "%s: 429 Too Many Requests: rate limited by %s; retry later", d->repo_id,
+                         d->s.endpoint);
+    if (r->status == 416) return am__error(AM_ERR_NETWORK, "%s: 416 Range Not Satisfiable for %s", d->repo_id, d->full);
+    return am__error(AM_ERR_NETWORK, "%s: HTTP %ld from %s for %s%s%s", d->repo_id, r->status, d->s.endpoint, d->full,
+                     msg ? ": " : "", msg ? msg : "");
+}
+
+static bool transient(long s) { return s == 408 || s == 429 || s >= 500; }
+
+/* A name that is safe as a single path component: etags become file names in blobs/. */
+static bool safe_component(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 128 || !strcmp(s, ".") || !strcmp(s, "..")) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
+    return true;
+}
+
+static char *normalize_etag(const char *e) {
+    if (!e) return NULL;
+    if (!strncmp(e, "W/", 2)) e += 2;
+    size_t n = strlen(e);
+    if (n >= 2 && e[0] == '"' && e[n - 1] == '"') e++, n -= 2;
+    char *r = malloc(n + 1);
+    if (r) memcpy(r, e, n), r[n] = 0;
+    return r;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+    if (!s || !isdigit((unsigned char)*s)) return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    while (*end == ' ') end++;
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+typedef struct meta {
+    char *commit, *etag, *location;
+    uint64_t size;
+    am_status err; /* why the probe failed (kept by meta_free) */
+} meta;
+static void meta_free(meta *m) {
+    am_status e = m->err;
+    free(m->commit), free(m->etag), free(m->location);
+    memset(m, 0, sizeof *m);
+    m->err = e;
+}
+
+/* The outcome of the HEAD probe. PROBE_OFFLINE means "fall back to the cache". */
+typedef enum { PROBE_OK, PROBE_NOT_FOUND, PROBE_OFFLINE, PROBE_FAILED } probe_res;
+
+static probe_res probe(dl *d, meta *m, bool with_retries) {
+    char *qrev = am__hub_quote(d->revision, false), *qfile = am__hub_quote(d->full, true);
+    char *url = joinf("%s/%s%s/resolve/%s/%s", d->s.endpoint, type_prefix(d->repo_type), d->repo_id, qrev, qfile);
+    free(qrev), free(qfile);
+    char *origin = url ? am__url_origin(url) : NULL;
+    if (!url || !origin) {
+        free(url), free(origin);
+        m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return PROBE_FAILED;
+    }
+    probe_res res = PROBE_FAILED;
+    am__http_resp r = {0};
+    static const char *const hdrs[] = {"Accept-Encoding: identity", NULL};
+    for (int hop = 0;; hop++) {
+        am__http_req q = am__http_req_init("HEAD", url);
+        q.token = d->s.token;
+        q.headers = hdrs;
+        q.timeout_s = with_retries ? 60 : d->s.etag_timeout;
+        q.retries = with_retries ? 2 : 0;
+        am_status st = am__http_do(&q, &r);
+        if (st == AM_ERR_NETWORK) {
+            am__log(AM_LOG_INFO, "%s", am_last_error());
+            res = PROBE_OFFLINE;
+            goto out;
+        }
+        if (st) {
+            m->err = st;
+            goto out;
+        }
+        if (r.status >= 300 && r.status < 400) {
+            const char *loc = am__http_resp_header(&r, "location");
+            if (loc && !strstr(loc, "://") && loc[0] == '/' && loc[1] != '/') {
+                /* relative redirect (renamed repo): follow it as a HEAD on the same host */
+                if (hop >= MAX_REDIRECTS) {
+                    m->err = am__error(AM_ERR_NETWORK, "%s: too many redirects (more than %d) while resolving %s", d->repo_id,
+                              MAX_REDIRECTS, d->full);
+                    goto out;
+                }
+                char *nu = am__url_join(url, loc);
+                free(url);
+                url = nu;
+                if (!url) goto out;
+                continue;
+            }
+        }
+        break;
+    }
+    if (r.status >= 400) {
+        const char *code = am__http_resp_header(&r, "x-error-code");
+        const char *commit = am__http_resp_header(&r, "x-repo-commit");
+        if (code && !strcmp(code, "EntryNotFound") && commit && am__hub_is_commit(commit)) {
+            m->commit = am__strdup(commit);
+            res = PROBE_NOT_FOUND;
+            goto out;
+        }
+        if (transient(r.status)) {
+            m->err = am__error(AM_ERR_NETWORK, "%s: HTTP %ld from %s", d->repo_id, r.status, d->s.endpoint);
+            res = PROBE_OFFLINE;
+            goto out;
+        }
+        m->err = http_error(d, &r);
+        res = code && !strcmp(code, "EntryNotFound") ? PROBE_NOT_FOUND : PROBE_FAILED;
+        goto out;
+    }
+    bool redirect = r.status >= 300 && r.status < 400;
+    const char *commit = am__http_resp_header(&r, "x-repo-commit");
+    const char *etag = am__http_resp_header(&r, "x-linked-etag");
+    if (!etag) etag = am__http_resp_header(&r, "etag");
+    const char *size = am__http_resp_header(&r, "x-linked-size");
+    if (!size && !redirect) size = am__http_resp_header(&r, "content-length");
+    if (!commit || !am__hub_is_commit(commit)) {
+        m->err = am__error(AM_ERR_NETWORK,
+                  "Distant resource does not seem to be on huggingface.co. It is possible that a configuration issue "
+                  "prevents you from downloading resources from %s (no valid X-Repo-Commit header for %s): a proxy "
+                  "or firewall may be in the way",
+                  d->s.endpoint, d->full);
+        goto out;
+    }
+    m->commit = am__strdup(commit);
+    m->etag = normalize_etag(etag);
+    if (!m->etag || !safe_component(m->etag)) {
+        m->err = am__error(AM_ERR_NETWORK, "%s: the server sent no usable ETag for %s (got '%s'); cannot cache the file", d->repo_id,
+                  d->full, etag ? etag : "none");
+        goto out;
+    }
+    if (!parse_u64(size, &m->size)) {
+        m->err = am__error(AM_ERR_NETWORK, "%s: the server sent no usable file size for %s", d->repo_id, d->full);
+        goto out;
+    }
+    const char *loc = redirect ? am__http_resp_header(&r, "location") : NULL;
+    m->location = loc ? am__url_join(url, loc) : am__strdup(url);
+    res = m->location ? PROBE_OK : PROBE_FAILED;
+out:
+    if (res == PROBE_FAILED || res == PROBE_OFFLINE) meta_free(m);
+    am__http_resp_free(&r);
+    free(url);
+    free(origin);
+    return res;
+}
+
+/* snapshots/{commit}/{full} -> ../../blobs/{etag} with one more "../" per directory level, replaced
+ * atomically so a reader never sees a half-made link. */
+static am_status link_snapshot(const dl *d, const char *commit, const char *etag, char **out_path) {
+    char *snap = joinf("%s/snapshots/%s/%s", d->repo_dir, commit, d->full);
+    if (!snap) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    am_status st = mkparent(snap);
+    if (st) {
+        free(snap);
+        return st;
+    }
+    am__buf t = {0};
+    am__buf_puts(&t, "../../");
+    for (const char *p = d->full; *p; p++)
+        if (*p == '/') am__buf_puts(&t, "../");
+    am__buf_printf(&t, "blobs/%s", etag);
+    char *target = am__buf_take(&t);
+    char rnd[9];
+    am__random_hex(rnd, 8);
+    char *tmp = joinf("%s.%s.tmplink", snap, rnd);
+    if (!target || !tmp) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    else if (am__hub_env_true("HF_HUB_DISABLE_SYMLINKS")) {
+        char *blob = joinf("%s/blobs/%s", d->repo_dir, etag);
+        char *data = NULL;
+        size_t n = 0;
+        st = blob ? am__read_file(blob, &data, &n) : AM_ERR_NO_MEMORY;
+        if (!st) st = am__write_file_atomic(snap, data, n);
+        free(data);
+        free(blob);
+    } else if (symlink(target, tmp) != 0 || rename(tmp, snap) != 0) {
+        st = am__error(AM_ERR_IO, "%s: cannot create the snapshot link: %s", snap, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    free(target);
+    if (st) free(snap);
+    else *out_path = snap;
+    return st;
+}
+
+/* GET `location` into `fd`, resuming on transient failures; the token goes only to the endpoint's
+ * own host, and is dropped for good once a redirect leaves it. */
+static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
+    char *url = am__strdup(m->location);
+    char *ep_origin = am__url_origin(d->s.endpoint);
+    bool send_token = true;
+    am_status st = AM_OK;
+    uint64_t have = 0;
+    int resumes = 0, hops = 0;
+    am__http_resp r = {0};
+    char *label = NULL;
+    {
+        const char *slash = strrchr(d->full, '/');
+        label = am__strdup(slash ? slash + 1 : d->full);
+    }
+    while (url) {
+        char *o = am__url_origin(url);
+        if (!o || !ep_origin || strcmp(o, ep_origin)) send_token = false;
+        free(o);
+        char range[64];
+        const char *hdrs[3] = {"Accept-Encoding: identity", NULL, NULL};
+        if (have) {
+            snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)have);
+            hdrs[1] = range;
+        }
+        am__http_req q = am__http_req_init("GET", url);
+        q.token = send_token ? d->s.token : NULL;
+        q.headers = hdrs;
+        q.timeout_s = d->s.download_timeout;
+        q.out_fd = fd;
+        q.max_body = m->size - have;
+        q.progress = d->s.progress && m->size > (1u << 20);
+        q.progress_label = label;
+        q.progress_base = have;
+        q.progress_total = m->size;
+        off_t before = lseek(fd, 0, SEEK_END);
+        st = am__http_do(&q, &r);
+        off_t after = lseek(fd, 0, SEEK_END);
+        if (st == AM_OK && r.status >= 300 && r.status < 400) {
+            const char *loc = am__http_resp_header(&r, "location");
+            if (!loc || ++hops > MAX_REDIRECTS) {
+                st = am__error(AM_ERR_NETWORK, "%s: %s while downloading %s", d->repo_id,
+                               loc ? "too many redirects" : "a redirect without a Location", d->full);
+                break;
+            }
+            char *nu = am__url_join(url, loc);
+            free(url);
+            url = nu;
+            continue;
+        }
+        if (st == AM_OK && (r.status == 200 || r.status == 206)) {
+            if (have && r.status == 200) {
+                /* the server ignored Range: what it sent is the whole file from byte 0 */
+                uint64_t n = (uint64_t)(after - before);
+                if (n > 0) {
+                    /* move the fresh bytes to the front */
+                    char *buf = malloc(1 << 20);
+                    uint64_t done = 0;
+                    while (buf && done < n) {
+                        size_t k = n - done > (1u << 20) ? 1u << 20 : (size_t)(n - done);
+                        if (pread(fd, buf, k, before + (off_t)done) != (ssize_t)k ||
+                            pwrite(fd, buf, k, (off_t)done) != (ssize_t)k)
+                            break;
+                        done += k;
+                    }
+                    free(buf);
+                    if (done != n || ftruncate(fd, (off_t)n) != 0) {
+                        st = am__error(AM_ERR_IO, "%s: cannot rewrite the partial download", d->full);
+                        break;
+                    }
+                } else if (ftruncate(fd, 0) != 0) {
+                    st = am__error(AM_ERR_IO, "%s: cannot truncate the partial download", d->full);
+                    break;
+                }
+                have = n;
+            } else if (r.status == 206) {
+                const char *cr = am__http_resp_header(&r, "content-range");
+                unsigned long long a = 0;
+                if (!cr || sscanf(cr, "bytes %llu-", &a) != 1 || a != have) {
+                    st = am__error(AM_ERR_NETWORK, "%s: the server answered a resume at byte %llu with '%s'", d->full,
+                                   (unsigned long long)have, cr ? cr : "no Content-Range");
+                    break;
+                }
+                have += (uint64_t)(after - before);
+            } else have += (uint64_t)(after - before);
+            break;
+        }
+        if (st == AM_OK && r.status >= 400) {
+            if (transient(r.status) && resumes < MAX_RESUMES) {
+                resumes++;
+                have = (uint64_t)lseek(fd, 0, SEEK_END);
+                continue;
+            }
+            st = http_error(d, &r);
+            break;
+        }
+        if (st == AM_ERR_NETWORK && r.curl_code != 0 && resumes < MAX_RESUMES) {
+            /* peer closed / timed out mid-stream: keep what arrived and ask for the rest */
+            resumes++;
+            if (r.status == 200 && have) {
+                /* an interrupted 200 after a Range request: same relocation as above is not needed if
+                 * nothing arrived; otherwise restart cleanly */
+                if (ftruncate(fd, 0) != 0) break;
+            }
+            have = (uint64_t)lseek(fd, 0, SEEK_END);
+            am__log(AM_LOG_INFO, "%s: transfer interrupted at byte %llu (%s); resuming", d->full,
+                    (unsigned long long)have, am_last_error());
+            am__error_clear();
+            st = AM_OK;
+            if (have >= m->size) break;
+            continue;
+        }
+        if (st == AM_OK) st = am__error(AM_ERR_NETWORK, "%s: unexpected HTTP %ld while downloading %s", d->repo_id, r.status, d->full);
+        break;
+    }
+    if (!url && !st) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    am__http_resp_free(&r);
+    free(url);
+    free(ep_origin);
+    free(label);
+    *got = (uint64_t)lseek(fd, 0, SEEK_END);
+    return st;
+}
+
+static am_status download_blob(dl *d, const meta *m, const char *blob) {
+    if (m->size > MAX_HTTP_DOWNLOAD_SIZE)
+        return am__error(AM_ERR_UNSUPPORTED, "%s: %s is %llu bytes, over the 50 GB plain-HTTP limit (Xet needed)",
+                         d->repo_id, d->full, (unsigned long long)m->size);
+    char rnd[9];
+    am__random_hex(rnd, 8);
+    char *tmp = joinf("%s.%s.incomplete", blob, rnd);
+    if (!tmp) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    am_status st = mkparent(blob);
+    int fd = st ? -1 : open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (!st && fd < 0) st = am__error(AM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!st) {
+        /* refuse early when the disk clearly cannot hold it: a full disk would fail later anyway,
+         * after the whole transfer */
+        struct statvfs vfs;
+        if (fstatvfs(fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < m->size)
+            st = am__error(AM_ERR_IO, "%s: not enough free disk space in %s for %s (%llu bytes needed, %llu free)",
+                           d->repo_id, d->s.cache, d->full, (unsigned long long)m->size,
+                           (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+    }
+    uint64_t got = 0;
+    if (!st) st = fetch(d, m, fd, &got);
+    if (!st && got != m->size)
+        st = am__error(AM_ERR_NETWORK,
+                       "Consistency check failed: file should be of size %llu but has size %llu (%s).\nThis is usually "
+                       "due to network issues while downloading the file. Please retry with `force_download=True`.",
+                       (unsigned long long)m->size, (unsigned long long)got, d->full);
+    /* no fsync, as huggingface_hub: it doubles the time of a large download, and a blob cut short
+     * by a crash fails the size check on the next use and is fetched again */
+    if (fd >= 0) {
+        mode_t um = umask(0);
+        umask(um);
+        if (fchmod(fd, 0666 & ~um) != 0 && !st) st = am__error(AM_ERR_IO, "%s: chmod: %s", tmp, strerror(errno));
+        if (close(fd) != 0 && !st) st = am__error(AM_ERR_IO, "%s: %s", tmp, strerror(errno));
+    }
+    if (!st && rename(tmp, blob) != 0) st = am__error(AM_ERR_IO, "%s: cannot move into place: %s", blob, strerror(errno));
+    if (st) unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+static bool blob_ok(const char *blob, uint64_t size) {
+    struct stat st;
+    return stat(blob, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+}
+
+static void no_exist_marker(const dl *d, const char *commit) {
+    char *p = joinf("%s/.no_exist/%s/%s", d->repo_dir, commit, d->full);
+    if (p && mkparent(p) == AM_OK && !am__is_file(p)) am__write_file_atomic(p, "", 0);
+    am__error_clear();
+    free(p);
+}
+
+static am_status dl_init(dl *d, const char *repo_id, const char *filename, const am__hub_opts *opts) {
+    memset(d, 0, sizeof *d);
+    char why[256];
+    if (!am__hub_valid_repo_id(repo_id, why, sizeof why)) return am__error(AM_ERR_INVALID_ARGUMENT, "%s", why);
+    d->repo_id = repo_id;
+    d->repo_type = opts && opts->repo_type ? opts->repo_type : "model";
+    if (strcmp(d->repo_type, "model") && strcmp(d->repo_type, "dataset") && strcmp(d->repo_type, "space"))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "repo_type '%s' is not one of model, dataset, space", d->repo_type);
+    d->revision = opts && opts->revision && *opts->revision ? opts->revision : "main";
+    if (!am__hub_valid_revision(d->revision))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "revision '%s' is not a valid git revision name", d->revision);
+    d->force = opts && opts->force_download;
+    if (filename) {
+        const char *sub = opts && opts->subfolder && *opts->subfolder ? opts->subfolder : NULL;
+        d->full = sub ? joinf("%s/%s", sub, filename) : am__strdup(filename);
+        if (!d->full) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+        if (!am__hub_valid_repo_path(d->full)) {
+            am_status st = am__error(AM_ERR_INVALID_ARGUMENT, "%s: '%s' is not a valid file path inside a repo", repo_id, d->full);
+            free(d->full);
+            d->full = NULL;
+            return st;
+        }
+    }
+    am_status st = am__hub_settings_load(&d->s, opts);
+    if (st) {
+        free(d->full);
+        return st;
+    }
+    char *folder = am__hub_repo_folder(d->repo_type, repo_id);
+    d->repo_dir = folder ? am__path_join(d->s.cache, folder) : NULL;
+    free(folder);
+    if (!d->repo_dir) {
+        am__hub_settings_free(&d->s);
+        free(d->full);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
+    return AM_OK;
+}
+
+static void dl_free(dl *d) {
+    am__hub_settings_free(&d->s);
+    free(d->repo_dir);
+    free(d->full);
+}
+
+static am_status download_one(dl *d, bool optional, char **out_path, char **out_commit) {
+    *out_path = NULL;
+    if (out_commit) *out_commit = NULL;
+    /* a pinned commit already in the cache needs no HTTP at all */
+    if (!d->force && am__hub_is_commit(d->revision)) {
+        cache_res c = try_cache(d, out_path, out_commit);
+        if (c == CACHE_HIT) return AM_OK;
+        if (c == CACHE_NO_EXIST) return optional ? AM_ERR_NOT_FOUND : err_entry_not_found(d);
+    }
+    if (d->s.offline) {
+        cache_res c = try_cache(d, out_path, out_commit);
+        if (c == CACHE_HIT) return AM_OK;
+        if (c == CACHE_NO_EXIST || optional) return c == CACHE_NO_EXIST && !optional ? err_entry_not_found(d) : AM_ERR_NOT_FOUND;
+        return err_couldnt_connect(d);
+    }
+    meta m = {0};
+    probe_res pr = probe(d, &m, false);
+    if (pr == PROBE_OFFLINE) {
+        cache_res c = try_cache(d, out_path, out_commit);
+        if (c == CACHE_HIT) return AM_OK;
+        if (c == CACHE_NO_EXIST) return optional ? AM_ERR_NOT_FOUND : err_entry_not_found(d);
+        pr = probe(d, &m, true); /* nothing cached: one more, patient try */
+        if (pr == PROBE_OFFLINE) {
+            am__log(AM_LOG_INFO, "%s", am_last_error());
+            return err_couldnt_connect(d);
+        }
+    }
+    if (pr == PROBE_NOT_FOUND) {
+        if (m.commit) {
+            write_ref(d, m.commit);
+            no_exist_marker(d, m.commit);
+            am__error_clear();
+        }
+        meta_free(&m);
+        if (optional) {
+            am__error_clear();
+            return AM_ERR_NOT_FOUND;
+        }
+        return err_entry_not_found(d);
+    }
+    if (pr != PROBE_OK) {
+        meta_free(&m);
+        return m.err ? m.err : am__error(AM_ERR_NETWORK, "%s: probe failed", d->repo_id);
+    }
+    cachedir_tag(d->s.cache);
+    am_status st = write_ref(d, m.commit);
+    char *blob = joinf("%s/blobs/%s", d->repo_dir, m.etag);
+    char *snap = joinf("%s/snapshots/%s/%s", d->repo_dir, m.commit, d->full);
+    if (!blob || !snap) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!st && !d->force && am__is_file(snap) && blob_ok(blob, m.size)) {
+        *out_path = snap;
+        snap = NULL;
+    } else if (!st) {
+        /* best-effort lock so two processes do not fetch the same blob at once */
+        char *folder = am__hub_repo_folder(d->repo_type, d->repo_id);
+        char *lockp = joinf("%s/.locks/%s/%s.lock", d->s.cache, folder ? folder : "x", m.etag);
+        free(folder);
+        int lfd = -1;
+        if (lockp && mkparent(lockp) == AM_OK) {
+            lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+            if (lfd >= 0) flock(lfd, LOCK_EX);
+        }
+        am__error_clear();
+        if (d->force || !blob_ok(blob, m.size)) st = download_blob(d, &m, blob);
+        if (!st) st = link_snapshot(d, m.commit, m.etag, out_path);
+        if (lfd >= 0) close(lfd);
+        free(lockp);
+    }
+    if (!st && out_commit) *out_commit = am__strdup(m.commit);
+    free(blob);
+    free(snap);
+    meta_free(&m);
+    return st;
+}
+
+am_status am__hub_download_file(const char *repo_id, const char *filename, const am__hub_opts *opts, bool optional,
+                                char **out_path, char **out_commit) {
+    *out_path = NULL;
+    if (out_commit) *out_commit = NULL;
+    dl d;
+    am_status st = dl_init(&d, repo_id, filename, opts);
+    if (st) return st;
+    st = download_one(&d, optional, out_path, out_commit);
+    dl_free(&d);
+    return st;
+}
+
+/* ---- snapshot_download ------------------------------------------------------------------- */
+
+static bool included(const char *path, const char *const *include) {
+    if (!include || !*include) return true;
+    for (const char *const *g = include; *g; g++)
+        if (fnmatch(*g, path, 0) == 0) return true;
+    return false;
+}
+
+am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opts, const char *const *include,
+                                    char **out_dir) {
+    *out_dir = NULL;
+    dl d;
+    am_status st = dl_init(&d, repo_id, NULL, opts);
+    if (st) return st;
+    d.full = am__strdup("(repository info)");
+    char *commit = NULL;
+    cJSON *info = NULL;
+    am__http_resp r = {0};
+    if (!d.s.offline) {
+        char *qrev = am__hub_quote(d.revision, false);
+        const char *tp = !strcmp(d.repo_type, "dataset") ? "datasets" : !strcmp(d.repo_type, "space") ? "spaces" : "models";
+        char *url = joinf("%s/api/%s/%s/revision/%s", d.s.endpoint, tp, repo_id, qrev ? qrev : "");
+        free(qrev);
+        am__http_req q = am__http_req_init("GET", url);
+        q.token = d.s.token;
+        q.timeout_s = d.s.etag_timeout;
+        q.retries = 2;
+        q.max_body = 64u << 20;
+        st = url ? am__http_do(&q, &r) : AM_ERR_NO_MEMORY;
+        free(url);
+        if (st == AM_OK && r.status == 200) {
+            info = cJSON_ParseWithLength(r.body.data, r.body.len);
+            cJSON *sha = info ? cJSON_GetObjectItemCaseSensitive(info, "sha") : NULL;
+            if (!cJSON_IsString(sha) || !am__hub_is_commit(sha->valuestring) ||
+                !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(info, "siblings"))) {
+                st = am__error(AM_ERR_FORMAT, "%s: the repo info from %s is not the hub's JSON (no sha/siblings)", repo_id,
+                               d.s.endpoint);
+                goto out;
+            }
+            commit = am__strdup(sha->valuestring);
+        } else if (st == AM_OK && !transient(r.status)) {
+            st = http_error(&d, &r);
+            goto out;
+        } else {
+            am__error_clear();
+            st = AM_OK;
+        }
+    }
+    if (!commit) { /* offline or unreachable: the cached snapshot of this revision, if any */
+        char *c = cached_commit(&d);
+        char *snap = c ? joinf("%s/snapshots/%s", d.repo_dir, c) : NULL;
+        if (snap && am__is_dir(snap)) {
+            *out_dir = snap;
+            snap = NULL;
+        } else
+            st = am__error(AM_ERR_NETWORK,
+                           "We couldn't connect to '%s' to load the files of %s, and couldn't find them in the cached "
+                           "files (revision %s).\nCheckout your internet connection or see how to run the library in "
+                           "offline mode at '" HUB_DOCS "'.",
+                           d.s.endpoint, repo_id, d.revision);
+        free(snap);
+        free(c);
+        goto out;
+    }
+    write_ref(&d, commit);
+    am__error_clear();
+    am__hub_opts o = opts ? *opts : am__hub_opts_default();
+    o.revision = commit;
+    o.subfolder = NULL;
+    cJSON *sib;
+    cJSON_ArrayForEach(sib, cJSON_GetObjectItemCaseSensitive(info, "siblings")) {
+        cJSON *fn = cJSON_GetObjectItemCaseSensitive(sib, "rfilename");
+        if (!cJSON_IsString(fn)) {
+            st = am__error(AM_ERR_FORMAT, "%s: a sibling in the repo info has no rfilename", repo_id);
+            goto out;
+        }
+        if (!included(fn->valuestring, include)) continue;
+        char *p = NULL;
+        st = am__hub_download_file(repo_id, fn->valuestring, &o, false, &p, NULL);
+        free(p);
+        if (st) goto out;
+    }
+    *out_dir = joinf("%s/snapshots/%s", d.repo_dir, commit);
+    if (!*out_dir) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    else am__mkdirs(*out_dir); /* an empty selection still names a real folder */
+out:
+    am__http_resp_free(&r);
+    cJSON_Delete(info);
+    free(commit);
+    dl_free(&d);
+    return st;
+}

@@ -1,0 +1,19 @@
+# The hub layer: naming, settings, cache layout, push/download against an in-process server on a
+# free loopback port (label net: loopback only, it runs in CI).
+am_add_test(test_hub SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub.c LABELS net)
+# Hostile input on both sides: a scripted fake server for the client, hostile requests for ours.
+am_add_test(test_hub_hostile SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_hostile.c LABELS net)
+# The official JavaScript client against our server. npm installs the pinned package into the
+# build tree; a failed install fails the test (label net: it needs the npm registry).
+find_program(AM_NODE node)
+find_program(AM_NPM npm)
+if(AM_NODE AND AM_NPM)
+  add_test(NAME test_hub_js_client
+           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/hub/run_js_client.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+  set_tests_properties(test_hub_js_client PROPERTIES LABELS net TIMEOUT 600 ENVIRONMENT "${AM_TEST_ENV}")
+else()
+  # no node/npm: a test that fails and says why, rather than silently missing
+  add_test(NAME test_hub_js_client COMMAND sh -c "echo 'FAILED: node and npm are needed for the @huggingface/hub client test' >&2; exit 1")
+  set_tests_properties(test_hub_js_client PROPERTIES LABELS net)
+endif()
+am_add_test(test_hub_model SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_model.c LABELS net)
