@@ -13,3 +13,4 @@ add_test(NAME example_classify_ham COMMAND example_classify ${CMAKE_SOURCE_DIR}/
   "Ok lor, I'm at home now. Call me when you reach.")
 set_tests_properties(example_classify_ham PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV}"
   PASS_REGULAR_EXPRESSION "^ham \\(probability 0\\.99[0-9]+; logits 3\\.527[0-9] -3\\.380[0-9]\\)")
+am_add_test(test_pipelines_gpt2 SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_gpt2.c ARGS ${CMAKE_SOURCE_DIR}/models/shakespeare-gpt2)
