@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char g_tok[4096];
 static int g_warned;
@@ -571,6 +572,73 @@ static void test_fill_mask(void) {
     am_pipeline_free(p);
 }
 
+/* ---------------------------------------------------------------- the CLI */
+
+/* The CLI's --json output equals the API's JSON for the same input and options. */
+static void cli_same(const char *cmd_args, am_pipeline_result *r) {
+    char cmd[16384], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s --tokenizer %s 2>/dev/null", getenv("AM_CLI"), cmd_args, g_tok);
+    int rc = am_test_run(cmd, &out);
+    char *want = am_pipeline_result_json(r);
+    size_t n = out ? strlen(out) : 0;
+    if (n && out[n - 1] == '\n') out[n - 1] = 0;
+    CHECKF(rc == 0 && out && want && !strcmp(out, want), "%s\n got  %s\n want %s", cmd_args, out ? out : "", want ? want : "");
+    am_free(want);
+    free(out);
+}
+
+static void test_cli(void) {
+    if (!getenv("AM_CLI")) return;
+    char args[2048];
+    am_config *cfg = NULL;
+    am_pipeline_options o = am_pipeline_options_default();
+    o.aggregation = AM_AGGREGATION_SIMPLE;
+    am_pipeline *p = make(AM_TASK_TOKEN_CLASSIFICATION, "models/bert_tokcls", cfg, &o);
+    am_pipeline_result *r = p ? am_pipeline_run1(p, "John Smith lives in New York near Microsoft", NULL) : NULL;
+    snprintf(args, sizeof args, "ner %s 'John Smith lives in New York near Microsoft' --aggregation simple --json", am_test_fixture("models/bert_tokcls"));
+    if (r) cli_same(args, r);
+    am_pipeline_result_free(r);
+    am_pipeline_free(p);
+
+    o = am_pipeline_options_default();
+    o.top_k = 2;
+    o.max_seq_len = 16;
+    o.doc_stride = 4;
+    p = make(AM_TASK_QUESTION_ANSWERING, "models/bert_qa", NULL, &o);
+    const char *ctx = "one two three four five six seven eight nine ten red blue green big small old cat dog sat on";
+    r = p ? am_pipeline_run1(p, "where is paris", ctx) : NULL;
+    snprintf(args, sizeof args, "qa %s --question 'where is paris' --context '%s' --top-k 2 --max-seq-len 16 --doc-stride 4 --json",
+             am_test_fixture("models/bert_qa"), ctx);
+    if (r) cli_same(args, r);
+    /* batch: JSON lines, one answer per line, a bad line answered with an error */
+    char file[4096];
+    snprintf(file, sizeof file, "%s/am_qa_%d.jsonl", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    FILE *f = fopen(file, "wb");
+    fprintf(f, "{\"question\": \"where is paris\", \"context\": \"%s\"}\nnot json\n{\"question\": \"where is paris\", \"context\": \"%s\"}\n", ctx, ctx);
+    fclose(f);
+    char cmd[16384], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s qa %s --tokenizer %s --top-k 2 --max-seq-len 16 --doc-stride 4 --input-file %s 2>/dev/null", getenv("AM_CLI"),
+             am_test_fixture("models/bert_qa"), g_tok, file);
+    int rc = am_test_run(cmd, &out);
+    char *want = r ? am_pipeline_result_json(r) : NULL;
+    char *l1 = out ? strtok(out, "\n") : NULL, *l2 = strtok(NULL, "\n"), *l3 = strtok(NULL, "\n");
+    CHECKF(rc == 1 && want && l1 && l3 && !strcmp(l1, want) && !strcmp(l3, want) && l2 && strstr(l2, "\"error\""), "qa batch: %s / %s / %s", l1, l2, l3);
+    am_free(want);
+    free(out);
+    remove(file);
+    am_pipeline_result_free(r);
+    am_pipeline_free(p);
+
+    o = am_pipeline_options_default();
+    o.top_k = 3;
+    p = make(AM_TASK_MASKED_LM, "models/bert_mlm", NULL, &o);
+    r = p ? am_pipeline_run1(p, "paris is the [MASK] of france.", NULL) : NULL;
+    snprintf(args, sizeof args, "fill-mask %s 'paris is the [MASK] of france.' --top-k 3 --json", am_test_fixture("models/bert_mlm"));
+    if (r) cli_same(args, r);
+    am_pipeline_result_free(r);
+    am_pipeline_free(p);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -579,5 +647,6 @@ int am_test_main(int argc, char **argv) {
     test_ner();
     test_qa();
     test_fill_mask();
+    test_cli();
     return 0;
 }
