@@ -466,7 +466,8 @@ am_pipeline_options am_pipeline_options_default(void);
 /* pipeline(task, model=path): loads the model and its tokenizer from `path` (a local folder).
  * `task` is AM_TASK_SEQUENCE_CLASSIFICATION (classify), AM_TASK_TOKEN_CLASSIFICATION (ner),
  * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); a model whose head is another
- * task is an error naming the task it has. Owned; am_pipeline_free. */
+ * task is an error naming the task it has. A pipeline runs one call at a time (use one per
+ * thread). Owned; am_pipeline_free. */
 am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);
 void am_pipeline_free(am_pipeline *p);
 am_task am_pipeline_task(const am_pipeline *p);

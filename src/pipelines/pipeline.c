@@ -450,7 +450,23 @@ am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_o
         am__error_prefix("%s: loading the tokenizer", tdir);
         goto fail;
     }
-    if (load_tokinfo(p, tdir)) goto fail;
+    /* a hub id: the tokenizer files are in the cache now; read them from the snapshot */
+    char *snap = NULL;
+    if (!am__is_dir(tdir)) {
+        static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", NULL};
+        am_download_options d = am_download_options_default();
+        d.revision = lo.revision;
+        d.cache_dir = lo.cache_dir;
+        d.token = lo.token;
+        d.local_files_only = lo.local_files_only;
+        d.include = files;
+        if (am_hub_download(tdir, &d, &snap) != AM_OK) snap = NULL; /* then the usual token names are guessed */
+    }
+    am_status ts = load_tokinfo(p, snap ? snap : tdir);
+    am_free(snap);
+    if (ts) goto fail;
+    if (task == AM_TASK_TOKEN_CLASSIFICATION && !p->ti.subword_prefix && p->o.aggregation >= AM_AGGREGATION_FIRST)
+        am__log(AM_LOG_WARNING, "Tokenizer does not support real words, using fallback heuristic");
     const am_config *cfg = am_model_config(p->model);
     p->num_labels = am_config_num_labels(cfg);
     for (const char *const *n = p->model->input_names; n && *n; n++)
