@@ -71,7 +71,7 @@ static int parse(int argc, char **argv, popts *o, int (*extra)(popts *, const ch
         else return am_cli_usage_error("%s: unknown option '%s'", argv[0], a);
         i++;
     }
-    if (!npos) return am_cli_usage_error("%s: missing MODEL (a local folder)", argv[0]);
+    if (!npos) return am_cli_usage_error("%s: missing MODEL (a local folder or a hub id)", argv[0]);
     o->model = pos[0];
     o->text = npos > 1 ? pos[1] : NULL;
     return 0;

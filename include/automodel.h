@@ -463,7 +463,7 @@ typedef struct am_pipeline_options {
 } am_pipeline_options;
 am_pipeline_options am_pipeline_options_default(void);
 
-/* pipeline(task, model=path): loads the model and its tokenizer from `path` (a local folder).
+/* pipeline(task, model=path): loads the model and its tokenizer from `path` (a local folder or a hub id).
  * `task` is AM_TASK_SEQUENCE_CLASSIFICATION (classify), AM_TASK_TOKEN_CLASSIFICATION (ner),
  * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); a model whose head is another
  * task is an error naming the task it has. A pipeline runs one call at a time (use one per
