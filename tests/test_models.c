@@ -528,7 +528,7 @@ static void check_generation(const cJSON *ej, const am_tensors *exp, am_model *m
             char *dir = mkdtemp(tmpl);
             CHECK(dir != NULL);
             if (dir) {
-                char inp[4400], outp[4400], cmd[13000];
+                char inp[4400], outp[4400], cmd[16000];
                 snprintf(inp, sizeof inp, "%s/in.safetensors", dir);
                 snprintf(outp, sizeof outp, "%s/out.safetensors", dir);
                 CHECK_OK(am_tensors_save_safetensors(in, inp));

@@ -103,9 +103,9 @@ __attribute__((target("avx2,fma,f16c"))) static inline float hsum8(__m256 v) {
 }
 
 /* [N,K]: four weight rows at a time against up to two input rows (8 accumulators) */
-__attribute__((target("avx2,fma,f16c"))) static void nk_avx2(const gemv_ctx *c, int64_t n0, int64_t n1) {
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void nk_avx2_body(const gemv_ctx *c, int64_t n0, int64_t n1, const am__wtype wt) {
     const int64_t K = c->K, K8 = K & ~(int64_t)7;
-    const size_t ws = wsize(c->wt);
+    const size_t ws = wsize(wt);
     int64_t n = n0;
     for (; n + 4 <= n1; n += 4) {
         const char *w0 = (const char *)c->w + (size_t)(n * K) * ws;
@@ -114,9 +114,18 @@ __attribute__((target("avx2,fma,f16c"))) static void nk_avx2(const gemv_ctx *c, 
             bool two = m + 1 < c->M;
             const float *xa = c->x + m * K, *xb = two ? xa + K : xa;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            if (!two) { /* one input row: half the FMAs, same stream */
+                for (int64_t k = 0; k < K8; k += 8) {
+                    __m256 va = _mm256_loadu_ps(xa + k);
+                    a0 = _mm256_fmadd_ps(va, ld8(w0, wt, k), a0);
+                    a1 = _mm256_fmadd_ps(va, ld8(w1, wt, k), a1);
+                    a2 = _mm256_fmadd_ps(va, ld8(w2, wt, k), a2);
+                    a3 = _mm256_fmadd_ps(va, ld8(w3, wt, k), a3);
+                }
+            } else
             for (int64_t k = 0; k < K8; k += 8) {
                 __m256 va = _mm256_loadu_ps(xa + k), vb = _mm256_loadu_ps(xb + k);
-                __m256 v0 = ld8(w0, c->wt, k), v1 = ld8(w1, c->wt, k), v2 = ld8(w2, c->wt, k), v3 = ld8(w3, c->wt, k);
+                __m256 v0 = ld8(w0, wt, k), v1 = ld8(w1, wt, k), v2 = ld8(w2, wt, k), v3 = ld8(w3, wt, k);
                 a0 = _mm256_fmadd_ps(va, v0, a0);
                 a1 = _mm256_fmadd_ps(va, v1, a1);
                 a2 = _mm256_fmadd_ps(va, v2, a2);
@@ -129,7 +138,7 @@ __attribute__((target("avx2,fma,f16c"))) static void nk_avx2(const gemv_ctx *c, 
             float ra[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)}, rb[4] = {hsum8(b0), hsum8(b1), hsum8(b2), hsum8(b3)};
             for (int64_t k = K8; k < K; k++)
                 for (int r = 0; r < 4; r++) {
-                    float wv = ld_w(r == 0 ? w0 : r == 1 ? w1 : r == 2 ? w2 : w3, c->wt, k);
+                    float wv = ld_w(r == 0 ? w0 : r == 1 ? w1 : r == 2 ? w2 : w3, wt, k);
                     ra[r] += xa[k] * wv;
                     rb[r] += xb[k] * wv;
                 }
@@ -142,34 +151,51 @@ __attribute__((target("avx2,fma,f16c"))) static void nk_avx2(const gemv_ctx *c, 
     }
     if (n < n1) nk_ref(c, n, n1);
 }
+__attribute__((target("avx2,fma,f16c"))) static void nk_avx2(const gemv_ctx *c, int64_t n0, int64_t n1) {
+    /* one copy per storage type, so the loads carry no run-time dtype test */
+    switch (c->wt) {
+    case AM__W_BF16: nk_avx2_body(c, n0, n1, AM__W_BF16); break;
+    case AM__W_F16: nk_avx2_body(c, n0, n1, AM__W_F16); break;
+    default: nk_avx2_body(c, n0, n1, AM__W_F32); break;
+    }
+}
 
-/* [K,N]: the output columns stay in L1 while four weight rows stream past at a time */
-__attribute__((target("avx2,fma,f16c"))) static void kn_avx2(const gemv_ctx *c, int64_t n0, int64_t n1) {
+/* [K,N]: the output columns stay in L1 while eight weight rows stream past at a time (the y
+ * loads and stores are then amortised over eight FMAs) */
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void kn_avx2_body(const gemv_ctx *c, int64_t n0, int64_t n1, const am__wtype wt) {
     const int64_t K = c->K, N = c->N;
-    const size_t ws = wsize(c->wt);
+    const size_t ws = wsize(wt);
     int64_t w8 = n0 + ((n1 - n0) & ~(int64_t)7);
     for (int64_t m = 0; m < c->M; m++) {
         float *y = c->y + m * N;
         for (int64_t n = n0; n < n1; n++) y[n] = c->bias ? c->bias[n] : 0.0f;
     }
     int64_t k = 0;
-    for (; k + 4 <= K; k += 4) {
-        const char *r0 = (const char *)c->w + (size_t)(k * N) * ws;
-        const char *r1 = r0 + (size_t)N * ws, *r2 = r1 + (size_t)N * ws, *r3 = r2 + (size_t)N * ws;
+    for (; k + 8 <= K; k += 8) {
+        const char *r[8];
+        for (int j = 0; j < 8; j++) r[j] = (const char *)c->w + (size_t)((k + j) * N) * ws;
         for (int64_t m = 0; m < c->M; m++) {
             const float *x = c->x + m * K + k;
-            __m256 x0 = _mm256_set1_ps(x[0]), x1 = _mm256_set1_ps(x[1]), x2 = _mm256_set1_ps(x[2]), x3 = _mm256_set1_ps(x[3]);
+            __m256 xv[8];
+            for (int j = 0; j < 8; j++) xv[j] = _mm256_set1_ps(x[j]);
             float *y = c->y + m * N;
             for (int64_t n = n0; n < w8; n += 8) {
                 __m256 acc = _mm256_loadu_ps(y + n);
-                acc = _mm256_fmadd_ps(x0, ld8(r0, c->wt, n), acc);
-                acc = _mm256_fmadd_ps(x1, ld8(r1, c->wt, n), acc);
-                acc = _mm256_fmadd_ps(x2, ld8(r2, c->wt, n), acc);
-                acc = _mm256_fmadd_ps(x3, ld8(r3, c->wt, n), acc);
-                _mm256_storeu_ps(y + n, acc);
+                __m256 acc2 = _mm256_mul_ps(xv[4], ld8(r[4], wt, n));
+                acc = _mm256_fmadd_ps(xv[0], ld8(r[0], wt, n), acc);
+                acc2 = _mm256_fmadd_ps(xv[5], ld8(r[5], wt, n), acc2);
+                acc = _mm256_fmadd_ps(xv[1], ld8(r[1], wt, n), acc);
+                acc2 = _mm256_fmadd_ps(xv[6], ld8(r[6], wt, n), acc2);
+                acc = _mm256_fmadd_ps(xv[2], ld8(r[2], wt, n), acc);
+                acc2 = _mm256_fmadd_ps(xv[7], ld8(r[7], wt, n), acc2);
+                acc = _mm256_fmadd_ps(xv[3], ld8(r[3], wt, n), acc);
+                _mm256_storeu_ps(y + n, _mm256_add_ps(acc, acc2));
             }
-            for (int64_t n = w8; n < n1; n++)
-                y[n] += x[0] * ld_w(r0, c->wt, n) + x[1] * ld_w(r1, c->wt, n) + x[2] * ld_w(r2, c->wt, n) + x[3] * ld_w(r3, c->wt, n);
+            for (int64_t n = w8; n < n1; n++) {
+                float t = 0;
+                for (int j = 0; j < 8; j++) t += x[j] * ld_w(r[j], wt, n);
+                y[n] += t;
+            }
         }
     }
     for (; k < K; k++) {
@@ -177,8 +203,16 @@ __attribute__((target("avx2,fma,f16c"))) static void kn_avx2(const gemv_ctx *c, 
         for (int64_t m = 0; m < c->M; m++) {
             float xv = c->x[m * K + k];
             float *y = c->y + m * N;
-            for (int64_t n = n0; n < n1; n++) y[n] += xv * ld_w(r0, c->wt, n);
+            for (int64_t n = n0; n < n1; n++) y[n] += xv * ld_w(r0, wt, n);
         }
+    }
+}
+__attribute__((target("avx2,fma,f16c"))) static void kn_avx2(const gemv_ctx *c, int64_t n0, int64_t n1) {
+    /* one copy per storage type, so the loads carry no run-time dtype test */
+    switch (c->wt) {
+    case AM__W_BF16: kn_avx2_body(c, n0, n1, AM__W_BF16); break;
+    case AM__W_F16: kn_avx2_body(c, n0, n1, AM__W_F16); break;
+    default: kn_avx2_body(c, n0, n1, AM__W_F32); break;
     }
 }
 
@@ -191,9 +225,9 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"))) static inline __m512 ld16(c
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx512f,avx512bw,fma,f16c"))) static void nk_avx512(const gemv_ctx *c, int64_t n0, int64_t n1) {
+__attribute__((target("avx512f,avx512bw,fma,f16c"), always_inline)) static inline void nk_avx512_body(const gemv_ctx *c, int64_t n0, int64_t n1, const am__wtype wt) {
     const int64_t K = c->K, K16 = K & ~(int64_t)15;
-    const size_t ws = wsize(c->wt);
+    const size_t ws = wsize(wt);
     int64_t n = n0;
     for (; n + 4 <= n1; n += 4) {
         const char *w0 = (const char *)c->w + (size_t)(n * K) * ws;
@@ -204,7 +238,7 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"))) static void nk_avx512(const
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             for (int64_t k = 0; k < K16; k += 16) {
                 __m512 va = _mm512_loadu_ps(xa + k), vb = _mm512_loadu_ps(xb + k);
-                __m512 v0 = ld16(w0, c->wt, k), v1 = ld16(w1, c->wt, k), v2 = ld16(w2, c->wt, k), v3 = ld16(w3, c->wt, k);
+                __m512 v0 = ld16(w0, wt, k), v1 = ld16(w1, wt, k), v2 = ld16(w2, wt, k), v3 = ld16(w3, wt, k);
                 a0 = _mm512_fmadd_ps(va, v0, a0);
                 a1 = _mm512_fmadd_ps(va, v1, a1);
                 a2 = _mm512_fmadd_ps(va, v2, a2);
@@ -218,7 +252,7 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"))) static void nk_avx512(const
             float rb[4] = {_mm512_reduce_add_ps(b0), _mm512_reduce_add_ps(b1), _mm512_reduce_add_ps(b2), _mm512_reduce_add_ps(b3)};
             for (int64_t k = K16; k < K; k++)
                 for (int r = 0; r < 4; r++) {
-                    float wv = ld_w(r == 0 ? w0 : r == 1 ? w1 : r == 2 ? w2 : w3, c->wt, k);
+                    float wv = ld_w(r == 0 ? w0 : r == 1 ? w1 : r == 2 ? w2 : w3, wt, k);
                     ra[r] += xa[k] * wv;
                     rb[r] += xb[k] * wv;
                 }
@@ -231,10 +265,18 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"))) static void nk_avx512(const
     }
     if (n < n1) nk_ref(c, n, n1);
 }
+__attribute__((target("avx512f,avx512bw,fma,f16c"))) static void nk_avx512(const gemv_ctx *c, int64_t n0, int64_t n1) {
+    /* one copy per storage type, so the loads carry no run-time dtype test */
+    switch (c->wt) {
+    case AM__W_BF16: nk_avx512_body(c, n0, n1, AM__W_BF16); break;
+    case AM__W_F16: nk_avx512_body(c, n0, n1, AM__W_F16); break;
+    default: nk_avx512_body(c, n0, n1, AM__W_F32); break;
+    }
+}
 
-__attribute__((target("avx512f,avx512bw,fma,f16c"))) static void kn_avx512(const gemv_ctx *c, int64_t n0, int64_t n1) {
+__attribute__((target("avx512f,avx512bw,fma,f16c"), always_inline)) static inline void kn_avx512_body(const gemv_ctx *c, int64_t n0, int64_t n1, const am__wtype wt) {
     const int64_t K = c->K, N = c->N;
-    const size_t ws = wsize(c->wt);
+    const size_t ws = wsize(wt);
     int64_t w16 = n0 + ((n1 - n0) & ~(int64_t)15);
     for (int64_t m = 0; m < c->M; m++) {
         float *y = c->y + m * N;
@@ -250,14 +292,14 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"))) static void kn_avx512(const
             float *y = c->y + m * N;
             for (int64_t n = n0; n < w16; n += 16) {
                 __m512 acc = _mm512_loadu_ps(y + n);
-                acc = _mm512_fmadd_ps(x0, ld16(r0, c->wt, n), acc);
-                acc = _mm512_fmadd_ps(x1, ld16(r1, c->wt, n), acc);
-                acc = _mm512_fmadd_ps(x2, ld16(r2, c->wt, n), acc);
-                acc = _mm512_fmadd_ps(x3, ld16(r3, c->wt, n), acc);
+                acc = _mm512_fmadd_ps(x0, ld16(r0, wt, n), acc);
+                acc = _mm512_fmadd_ps(x1, ld16(r1, wt, n), acc);
+                acc = _mm512_fmadd_ps(x2, ld16(r2, wt, n), acc);
+                acc = _mm512_fmadd_ps(x3, ld16(r3, wt, n), acc);
                 _mm512_storeu_ps(y + n, acc);
             }
             for (int64_t n = w16; n < n1; n++)
-                y[n] += x[0] * ld_w(r0, c->wt, n) + x[1] * ld_w(r1, c->wt, n) + x[2] * ld_w(r2, c->wt, n) + x[3] * ld_w(r3, c->wt, n);
+                y[n] += x[0] * ld_w(r0, wt, n) + x[1] * ld_w(r1, wt, n) + x[2] * ld_w(r2, wt, n) + x[3] * ld_w(r3, wt, n);
         }
     }
     for (; k < K; k++) {
@@ -265,8 +307,16 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"))) static void kn_avx512(const
         for (int64_t m = 0; m < c->M; m++) {
             float xv = c->x[m * K + k];
             float *y = c->y + m * N;
-            for (int64_t n = n0; n < n1; n++) y[n] += xv * ld_w(r0, c->wt, n);
+            for (int64_t n = n0; n < n1; n++) y[n] += xv * ld_w(r0, wt, n);
         }
+    }
+}
+__attribute__((target("avx512f,avx512bw,fma,f16c"))) static void kn_avx512(const gemv_ctx *c, int64_t n0, int64_t n1) {
+    /* one copy per storage type, so the loads carry no run-time dtype test */
+    switch (c->wt) {
+    case AM__W_BF16: kn_avx512_body(c, n0, n1, AM__W_BF16); break;
+    case AM__W_F16: kn_avx512_body(c, n0, n1, AM__W_F16); break;
+    default: kn_avx512_body(c, n0, n1, AM__W_F32); break;
     }
 }
 #endif

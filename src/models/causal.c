@@ -70,12 +70,12 @@ static bool wtype_of(am_dtype dt, am__wtype *out) {
     }
 }
 
-/* decode-sized products (a few rows) read the weights once through the GEMV; AM_NO_GEMV=1 sends
- * them to oneDNN instead (benchmarks compare both) */
+/* decode-sized products (a few rows) read the weights once through the GEMV; AM_NO_GEMV=1 (or
+ * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
+int am__gemv_disabled = -1;
 static bool use_gemv(int64_t M) {
-    static int off = -1;
-    if (off < 0) off = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-    return M <= 8 && !off;
+    if (am__gemv_disabled < 0) am__gemv_disabled = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
+    return M <= 8 && !am__gemv_disabled;
 }
 
 static void dense(const am__module *mod, int64_t M, const float *x, float *y, bool kn) {
