@@ -23,4 +23,8 @@ int am_cli_logout(int argc, char **argv);
 int am_cli_whoami(int argc, char **argv);
 int am_cli_push(int argc, char **argv);
 int am_cli_hub(int argc, char **argv);
+int am_cli_classify(int argc, char **argv);
+int am_cli_ner(int argc, char **argv);
+int am_cli_qa(int argc, char **argv);
+int am_cli_fill_mask(int argc, char **argv);
 #endif

@@ -20,6 +20,10 @@ static const struct {
     {"whoami", am_cli_whoami, "whoami [--json]"},
     {"push", am_cli_push, "push DIR REPO_ID [--private] [--commit-message MSG] [--revision B] [--create-pr]"},
     {"hub", am_cli_hub, "hub serve ROOT [--host 127.0.0.1] [--port P] [--tokens FILE] [--mirror CACHE_DIR]"},
+    {"classify", am_cli_classify, "classify MODEL (TEXT | --input-file F) [--top-k K|all] [--function softmax|sigmoid|none] [--json]"},
+    {"ner", am_cli_ner, "ner MODEL (TEXT | --input-file F) [--aggregation none|simple|first|average|max] [--json]"},
+    {"qa", am_cli_qa, "qa MODEL (--question Q --context C | --input-file F) [--top-k K] [--max-answer-len N] [--json]"},
+    {"fill-mask", am_cli_fill_mask, "fill-mask MODEL (TEXT | --input-file F) [--top-k K] [--json]"},
 };
 
 int am_cli_fail(const char *what) {

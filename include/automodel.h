@@ -419,6 +419,124 @@ int64_t am_tokenizer_model_max_length(const am_tokenizer *tok);
 
 /* ---- end tokenizers section ---- */
 
+/* ---- pipelines section (src/pipelines) ---- */
+
+/* transformers' task pipelines over a model and its tokenizer: text classification, token
+ * classification (NER), extractive question answering and fill-mask, with the same
+ * pre-processing, scores and output fields as transformers 4.32's pipelines. */
+typedef struct am_pipeline am_pipeline;
+/* The answer for one input (owned; am_pipeline_result_free). */
+typedef struct am_pipeline_result am_pipeline_result;
+
+/* function_to_apply of the text-classification pipeline. */
+typedef enum am_pipeline_function {
+    AM_FUNCTION_DEFAULT = 0, /* sigmoid for problem_type multi_label_classification or 1 label, else softmax */
+    AM_FUNCTION_SOFTMAX,
+    AM_FUNCTION_SIGMOID,
+    AM_FUNCTION_NONE /* raw logits */
+} am_pipeline_function;
+
+/* aggregation_strategy of the token-classification pipeline. */
+typedef enum am_aggregation {
+    AM_AGGREGATION_NONE = 0,
+    AM_AGGREGATION_SIMPLE,
+    AM_AGGREGATION_FIRST,
+    AM_AGGREGATION_AVERAGE,
+    AM_AGGREGATION_MAX
+} am_aggregation;
+
+typedef struct am_pipeline_options {
+    size_t size;                  /* sizeof(am_pipeline_options) */
+    const am_load_options *load;  /* borrowed; NULL: am_load_options_default() */
+    am_task model_task;           /* AM_TASK_AUTO (default): the head named by config.json, which must fit the pipeline */
+    const char *tokenizer;        /* tokenizer folder; NULL: the model folder */
+    int top_k;                    /* 0: the task's default (classify: the best label only, fill-mask 5, qa 1); -1: all labels (classify) */
+    am_pipeline_function function;
+    am_aggregation aggregation;
+    const char *const *ignore_labels; /* NER labels to drop; NULL: {"O"} */
+    size_t n_ignore_labels;
+    int max_answer_len;           /* qa: default 15 */
+    int max_seq_len;              /* qa: 0 = min(model max length, 384) */
+    int doc_stride;               /* qa: 0 = min(max_seq_len / 2, 128) */
+    bool handle_impossible_answer;/* qa */
+    size_t batch_size;            /* inputs per forward call (padded to the longest); default 32 */
+} am_pipeline_options;
+am_pipeline_options am_pipeline_options_default(void);
+
+/* pipeline(task, model=path): loads the model and its tokenizer from `path` (a local folder or a hub id).
+ * `task` is AM_TASK_SEQUENCE_CLASSIFICATION (classify), AM_TASK_TOKEN_CLASSIFICATION (ner),
+ * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); a model whose head is another
+ * task is an error naming the task it has. A pipeline runs one call at a time (use one per
+ * thread). Owned; am_pipeline_free. */
+am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);
+void am_pipeline_free(am_pipeline *p);
+am_task am_pipeline_task(const am_pipeline *p);
+am_model *am_pipeline_model(const am_pipeline *p);             /* borrowed */
+const am_tokenizer *am_pipeline_tokenizer(const am_pipeline *p); /* borrowed */
+/* The longest input in tokens (the tokenizer's model_max_length, bounded by the position table);
+ * longer inputs are truncated with a warning, as transformers' tokenizers warn. */
+size_t am_pipeline_max_length(const am_pipeline *p);
+
+/* Runs the pipeline on n inputs, batched (batch_size at a time, padded). texts[i] is the text
+ * (qa: the question); pairs is NULL or n second texts (qa: the contexts, required; classify:
+ * optional text_pair). On AM_OK, out[0..n) hold owned results; an input that cannot be processed
+ * (empty text, invalid UTF-8, a fill-mask text without the mask token, ...) gets a result whose
+ * am_pipeline_result_error() says why. The call itself fails only when the whole batch does
+ * (out of memory, model failure); then nothing is left in out. */
+am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *texts, const char *const *pairs,
+                          am_pipeline_result **out);
+/* One input; NULL with am_last_error() on failure (including the per-input errors above). */
+am_pipeline_result *am_pipeline_run1(am_pipeline *p, const char *text, const char *pair);
+void am_pipeline_result_free(am_pipeline_result *r);
+
+/* NULL, or why this input failed (borrowed). */
+const char *am_pipeline_result_error(const am_pipeline_result *r);
+/* true when the input was longer than am_pipeline_max_length() and was truncated. */
+bool am_pipeline_result_truncated(const am_pipeline_result *r);
+
+/* The items of a result, as transformers' pipelines return them. Strings are borrowed (valid
+ * until the result is freed); character offsets count Unicode code points, as Python does. */
+typedef struct am_label_score {  /* classify: {"label", "score"}, best first */
+    const char *label;
+    int32_t id;
+    double score;
+} am_label_score;
+typedef struct am_entity {       /* ner: {"entity" | "entity_group", "score", "index", "word", "start", "end"} */
+    const char *entity;          /* the label (aggregation none) or the entity group */
+    double score;
+    int64_t index;               /* token index (aggregation none); -1 when grouped */
+    const char *word;
+    int64_t start, end;
+} am_entity;
+typedef struct am_answer {       /* qa: {"score", "start", "end", "answer"}, best first */
+    double score;
+    int64_t start, end;
+    const char *answer;
+} am_answer;
+typedef struct am_mask_fill {    /* fill-mask: {"score", "token", "token_str", "sequence"} */
+    double score;
+    int32_t token;
+    const char *token_str;
+    const char *sequence;
+} am_mask_fill;
+
+/* Number of items (fill-mask: of all masks together). */
+size_t am_pipeline_result_count(const am_pipeline_result *r);
+/* The item arrays; NULL for a result of another task. */
+const am_label_score *am_pipeline_result_labels(const am_pipeline_result *r);
+const am_entity *am_pipeline_result_entities(const am_pipeline_result *r);
+const am_answer *am_pipeline_result_answers(const am_pipeline_result *r);
+/* Fill-mask: num_masks groups of count / num_masks candidates, one group per mask in text order. */
+const am_mask_fill *am_pipeline_result_fills(const am_pipeline_result *r);
+size_t am_pipeline_result_num_masks(const am_pipeline_result *r);
+/* The result as transformers' pipeline returns it, in JSON (json.dumps of it): classify
+ * [{"label": "spam", "score": 0.99}] (a list of top_k items when top_k is set), ner a list of
+ * entities, qa one answer (a list when top_k > 1), fill-mask a list (a list of lists for several
+ * masks); a failed input gives {"error": "..."}. Owned string; am_free. */
+char *am_pipeline_result_json(const am_pipeline_result *r);
+
+/* ---- end pipelines section ---- */
+
 /* ---- hub section (src/hub) ---- */
 /* The Hugging Face hub: downloads into the shared cache (the same layout the Python tools use),
  * uploads, tokens, and a self-hosted hub server. Settings follow huggingface_hub: explicit option >

@@ -1,0 +1,117 @@
+/* pipelines/pipeline.h — internals of the task pipelines: the pipeline object, results, the
+ * batched forward runner, and each task's post-processing as functions of given logits (so the
+ * tests can drive NER grouping and QA span selection with crafted numbers, without a model). */
+#ifndef AM_PIPELINES_PIPELINE_H
+#define AM_PIPELINES_PIPELINE_H
+#include "automodel.h"
+#include "core/util.h"
+
+/* What the pipeline needs to know about its tokenizer beyond the public API (read from the
+ * tokenizer folder's tokenizer.json / tokenizer_config.json / special_tokens_map.json). */
+typedef struct am__pl_tokinfo {
+    int32_t unk_id, mask_id, cls_id, pad_id; /* -1 when absent */
+    char *mask_token;                        /* owned; NULL when absent */
+    bool subword_prefix;                     /* model.continuing_subword_prefix is set (WordPiece "##") */
+    char *wp_prefix;                         /* the WordPiece decoder's prefix ("##"); NULL when the decoder is another */
+    bool wp_cleanup;                         /* the WordPiece decoder's cleanup flag */
+} am__pl_tokinfo;
+
+struct am_pipeline {
+    am_task task;
+    am_model *model;
+    am_tokenizer *tok;
+    am_pipeline_options o;
+    char **ignore;
+    size_t n_ignore;
+    am__pl_tokinfo ti;
+    size_t max_len;
+    bool type_ids; /* the model takes token_type_ids */
+    bool warned_length;
+    int num_labels;
+    char *path;
+};
+
+typedef enum { AM__PL_LABELS = 1, AM__PL_ENTITIES, AM__PL_ANSWERS, AM__PL_FILLS } am__pl_kind;
+
+struct am_pipeline_result {
+    am__pl_kind kind;
+    char *error;
+    bool truncated;
+    bool list_shape; /* classify: top_k given (a ranked list, not the legacy best-label shape) */
+    bool grouped;    /* ner: entity_group instead of entity/index */
+    size_t n, cap, n_masks;
+    am_label_score *labels;
+    am_entity *entities;
+    am_answer *answers;
+    am_mask_fill *fills;
+    char **strs; /* owned strings the items point to */
+    size_t n_strs, cap_strs;
+};
+
+am_pipeline_result *am__pl_result_new(am__pl_kind kind);
+am_pipeline_result *am__pl_result_error(am__pl_kind kind, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Takes ownership of s (freed with the result); returns it, or NULL (and frees s) on OOM. */
+char *am__pl_result_own(am_pipeline_result *r, char *s);
+/* Appends one zeroed item; NULL on OOM. */
+void *am__pl_result_push(am_pipeline_result *r);
+
+/* Python's text[start:end] for code-point offsets (owned). */
+char *am__pl_substr_cp(const char *text, size_t len, size_t start, size_t end);
+size_t am__pl_cp_len(const char *s, size_t n);
+
+/* tokenizer.convert_tokens_to_string(tokens): the WordPiece decoder done on token strings when
+ * the tokenizer has one (so words transformers took from the text, like [UNK] replacements, join
+ * the same way), else the tokenizer's decoder over ids. Owned. */
+char *am__pl_tokens_to_string(const am_pipeline *p, const char *const *tokens, const int32_t *ids, size_t n);
+
+/* ---- token classification ---- */
+typedef struct am__ner_token {
+    int32_t id;
+    const char *token; /* the token string (convert_ids_to_tokens) */
+    size_t start, end; /* character offsets */
+    bool special;
+} am__ner_token;
+/* gather_pre_entities + aggregate + group_entities + ignore_labels over one sequence:
+ * logits [n x n_labels] (row-major, float32 as the model gives them). */
+am_pipeline_result *am__ner_postprocess(const am_pipeline *p, const char *text, size_t text_len, const am__ner_token *toks,
+                                        size_t n, const float *logits, int n_labels, am_aggregation agg);
+
+/* ---- question answering ---- */
+/* One window of a (question, context) pair as the fast tokenizer's overflow gives it. */
+typedef struct am__qa_feature {
+    size_t n;
+    int32_t *ids, *type_ids, *seq_ids, *word_ids;
+    size_t *starts, *ends; /* character offsets into the sequence each token belongs to */
+    uint8_t *p_mask;       /* 1: cannot be part of an answer */
+} am__qa_feature;
+/* Splits an encoded (question, context) pair into windows of at most max_seq_len tokens whose
+ * contexts overlap by `stride` tokens (only_second truncation with return_overflowing_tokens). */
+am_status am__qa_features(const am_pipeline *p, const am_encoding *pair, size_t max_seq_len, size_t stride,
+                          am__qa_feature **out, size_t *n_out);
+void am__qa_features_free(am__qa_feature *f, size_t n);
+/* select_starts_ends + decode_spans on one window: fills up to top_k (start, end, score) and
+ * returns how many; *min_null_score is updated when handle_impossible. */
+size_t am__qa_decode(const float *start_logits, const float *end_logits, const uint8_t *p_mask, size_t n, size_t top_k,
+                     size_t max_answer_len, bool handle_impossible, double *min_null_score, size_t *starts, size_t *ends,
+                     double *scores);
+/* The character span of tokens s..e of a window (word-aligned as get_indices does). */
+void am__qa_char_span(const am__qa_feature *f, size_t s, size_t e, size_t *cs, size_t *ce);
+
+/* ---- the batched runner ---- */
+/* Receives row `row` of a batch padded to T tokens, holding sequence `seq`. */
+typedef am_status (*am__pl_consume)(void *ctx, size_t seq, const am_tensors *out, size_t row, size_t T);
+/* Runs the model on n token sequences (type_ids may be NULL), batch_size at a time, sorted by
+ * length and right-padded, and hands every row to fn. */
+am_status am__pl_forward_rows(am_pipeline *p, size_t n, const int32_t *const *ids, const int32_t *const *type_ids, const size_t *lens,
+                              am__pl_consume fn, void *ctx);
+/* Row `row` of output `name` as float32 (NULL when absent or not float32). */
+const float *am__pl_out_f32(const am_tensors *out, const char *name, size_t row, size_t row_elems);
+am_status am__qa_run(am_pipeline *p, size_t n, const char *const *questions, const char *const *contexts, am_pipeline_result **out);
+
+/* softmax / sigmoid in float32 as numpy computes them on float32 logits */
+void am__pl_softmax(const float *x, size_t n, float *out);
+#endif
