@@ -377,7 +377,7 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *
     for (; i < n; i++) d[i] = am__f16_to_f32(s[i]);
 }
 #include <cpuid.h>
-static bool have_f16c(void) {
+bool am__cpu_has_f16c(void) {
     static int v = -1;
     if (v < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
         unsigned a, b, c, d;
@@ -396,7 +396,7 @@ static void widen_range(void *vctx, int64_t b, int64_t e) {
     } else if (c->dt == AM_F16) {
         const uint16_t *s = c->src;
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (have_f16c()) {
+        if (am__cpu_has_f16c()) {
             f16_to_f32_f16c(s + b, c->dst + b, e - b);
             return;
         }

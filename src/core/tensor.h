@@ -72,4 +72,6 @@ uint16_t am__f32_to_bf16(float f); /* round to nearest even, as torch does */
 void *am__aligned_alloc(size_t n);
 /* float32/bfloat16/float16 -> float32, vectorised (F16C when the CPU has it), on the thread pool. */
 void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst);
+/* CPUID: F16C + AVX usable (clang 14's __builtin_cpu_supports does not know "f16c"). */
+bool am__cpu_has_f16c(void);
 #endif

@@ -2,6 +2,7 @@
  * in either layout (nn.Linear [N,K] or GPT-2's Conv1D [K,N]) and f32/bf16/f16 storage, with
  * AVX-512 and AVX2 versions picked at run time and a portable C fallback; and attention of new
  * queries over a preallocated KV cache. */
+#include "core/tensor.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include <math.h>
@@ -334,7 +335,7 @@ static void pick(void) {
     const char *force = getenv("AM_GEMV_ISA"); /* "c", "avx2", "avx512": for tests and benchmarks */
     bool want512 = !force || !strcmp(force, "avx512"), want2 = !force || !strcmp(force, "avx2") || want512;
     __builtin_cpu_init();
-    bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && am__cpu_has_f16c();
     if (want512 && has2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
         g_nk = nk_avx512;
         g_kn = kn_avx512;
