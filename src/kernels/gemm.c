@@ -231,3 +231,58 @@ bool am__matmul_nd_f32(int nd, const int64_t *ad, const int64_t *as, const float
     pthread_mutex_unlock(&g_mu);
     return ok;
 }
+
+/* ---- elementwise activations through oneDNN's JIT eltwise (vectorised erf/tanh/exp) ---- */
+
+typedef struct elt_entry {
+    int alg;
+    int64_t n;
+    float alpha;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t md;
+    struct elt_entry *next;
+} elt_entry;
+static elt_entry *g_elt_cache;
+
+bool am__dnnl_eltwise_f32(int alg, float alpha, int64_t n, float *x) {
+    if (n <= 0 || getenv("AM_NO_DNNL")) return false;
+    pthread_mutex_lock(&g_mu);
+    int nt = am__num_threads();
+    if (nt != g_threads_set) {
+        omp_set_num_threads(nt);
+        g_threads_set = nt;
+    }
+    elt_entry *e;
+    for (e = g_elt_cache; e; e = e->next)
+        if (e->alg == alg && e->n == n && e->alpha == alpha) break;
+    if (!e && ensure_engine()) {
+        e = calloc(1, sizeof *e);
+        dnnl_dims_t d = {n};
+        dnnl_eltwise_desc_t ed;
+        dnnl_primitive_desc_t pd = NULL;
+        bool ok = e && dnnl_memory_desc_init_by_tag(&e->md, 1, d, dnnl_f32, dnnl_a) == dnnl_success &&
+                  dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, (dnnl_alg_kind_t)alg, &e->md, alpha, 0.0f) == dnnl_success &&
+                  dnnl_primitive_desc_create(&pd, &ed, NULL, g_engine, NULL) == dnnl_success && dnnl_primitive_create(&e->prim, pd) == dnnl_success;
+        if (pd) dnnl_primitive_desc_destroy(pd);
+        if (!ok) {
+            free(e);
+            e = NULL;
+        } else {
+            e->alg = alg, e->n = n, e->alpha = alpha;
+            e->next = g_elt_cache;
+            g_elt_cache = e;
+        }
+    }
+    bool ok = false;
+    if (e) {
+        dnnl_memory_t m = NULL;
+        ok = dnnl_memory_create(&m, &e->md, g_engine, x) == dnnl_success;
+        if (ok) {
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}};
+            ok = dnnl_primitive_execute(e->prim, g_stream, 2, args) == dnnl_success && dnnl_stream_wait(g_stream) == dnnl_success;
+        }
+        if (m) dnnl_memory_destroy(m);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return ok;
+}
