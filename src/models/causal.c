@@ -61,43 +61,6 @@ am_status am__kv_reorder(am__kv_cache *c, const int64_t *src) {
     return AM_OK;
 }
 
-static bool wtype_of(am_dtype dt, am__wtype *out) {
-    switch (dt) {
-    case AM_F32: *out = AM__W_F32; return true;
-    case AM_BF16: *out = AM__W_BF16; return true;
-    case AM_F16: *out = AM__W_F16; return true;
-    default: return false;
-    }
-}
-
-/* decode-sized products (a few rows) read the weights once through the GEMV; AM_NO_GEMV=1 (or
- * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
-int am__gemv_disabled = -1;
-static bool use_gemv(int64_t M) {
-    if (am__gemv_disabled < 0) am__gemv_disabled = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-    return M <= 8 && !am__gemv_disabled;
-}
-
-static void dense(const am__module *mod, int64_t M, const float *x, float *y, bool kn) {
-    am__param *w = am__module_find_param(mod, "weight"), *b = am__module_find_param(mod, "bias");
-    AM_ASSERT(w && w->t);
-    int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
-    float *bt = NULL, *wt = NULL;
-    const float *bf = am__f32_view(b ? b->t : NULL, &bt);
-    am__wtype wty;
-    if (use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
-    else {
-        const float *wf = am__f32_view(w->t, &wt);
-        if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
-        else am__linear_f32(M, N, K, x, wf, bf, y);
-    }
-    free(bt);
-    free(wt);
-}
-
-void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y) { dense(lin, M, x, y, false); }
-void am__conv1d_fwd(const am__module *conv, int64_t M, const float *x, float *y) { dense(conv, M, x, y, true); }
-
 void am__rmsnorm_fwd(const am__module *norm, int64_t M, const float *x, float *y, double eps) {
     am__param *w = am__module_find_param(norm, "weight");
     float *wt;

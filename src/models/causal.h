@@ -42,9 +42,6 @@ typedef struct am__gen_ops {
 
 /* nn.Linear ([N,K] weight) and Conv1D ([K,N] weight) on rows, whatever the weight dtype: few rows go
  * to the GEMV on the stored weights, more to the GEMM. */
-extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
-void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y);
-void am__conv1d_fwd(const am__module *conv, int64_t M, const float *x, float *y);
 /* RMSNorm (Llama, T5) with the module's "weight". */
 void am__rmsnorm_fwd(const am__module *norm, int64_t M, const float *x, float *y, double eps);
 /* Adds row `id` of an embedding table (any float dtype) into dst[dim]. */

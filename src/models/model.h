@@ -77,6 +77,12 @@ const float *am__w(const am__module *m, const char *pname);
 const float *am__f32_view(const am_tensor *t, float **tmp);
 /* Row `row` of a 2-D float tensor (an embedding table) as float32 into dst. */
 void am__row_f32(const am_tensor *t, int64_t row, float *dst);
+/* nn.Linear / GPT-2 Conv1D on rows, any float weight dtype: a few rows (decode) stream the weights
+ * once through the GEMV as stored; more rows go to the GEMM on a float32 view. am__dense_fwd is
+ * am__linear_fwd under the name the decoder code uses. */
+void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y);
+void am__conv1d_fwd(const am__module *conv, int64_t M, const float *x, float *y);
+extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
 /* nn.Linear on rows: y[M, out] = x[M, in] W^T + b. */
 void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y);
 /* nn.LayerNorm on rows. */
