@@ -363,6 +363,49 @@ static void kn_range(void *v, int64_t b, int64_t e) {
     g_kn(c, b * c->block, e * c->block < c->N ? e * c->block : c->N);
 }
 
+/* [K,N] with one input row: split the K rows between threads, each summing into its own copy of
+ * y. Every thread then streams one contiguous block of weights; splitting the columns instead
+ * gave each thread short strided half-rows, which starved the prefetchers (bf16 decode sat at
+ * half its bandwidth bound). */
+typedef struct {
+    const gemv_ctx *c;
+    int64_t parts;
+    float *partial; /* parts x N */
+} ksplit_ctx;
+
+static void kn_krange(void *v, int64_t p0, int64_t p1) {
+    ksplit_ctx *k = v;
+    const gemv_ctx *c = k->c;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t k0 = c->K * p / k->parts, k1 = c->K * (p + 1) / k->parts;
+        gemv_ctx sub = *c;
+        sub.K = k1 - k0;
+        sub.x = c->x + k0;
+        sub.w = (const char *)c->w + (size_t)(k0 * c->N) * wsize(c->wt);
+        sub.bias = p == 0 ? c->bias : NULL;
+        sub.y = k->partial + p * c->N;
+        g_kn(&sub, 0, c->N);
+    }
+}
+
+static void kn_split_k(const gemv_ctx *c) {
+    int64_t parts = am__num_threads();
+    float *partial = malloc((size_t)(parts * c->N) * sizeof(float));
+    if (!partial) {
+        int64_t items = (c->N + c->block - 1) / c->block;
+        am__parallel_for(items, kn_range, (void *)c);
+        return;
+    }
+    ksplit_ctx k = {c, parts, partial};
+    am__parallel_for(parts, kn_krange, &k);
+    for (int64_t n = 0; n < c->N; n++) {
+        float s = partial[n];
+        for (int64_t p = 1; p < parts; p++) s += partial[p * c->N + n];
+        c->y[n] = s;
+    }
+    free(partial);
+}
+
 void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am__wtype wt, bool kn, const float *bias, float *y) {
     if (M <= 0 || N <= 0) return;
     pick();
@@ -375,6 +418,7 @@ void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am
     int64_t items = (N + c.block - 1) / c.block;
     /* small products are not worth waking the pool */
     if (N * K < (1 << 15) || items < 2) (kn ? kn_range : nk_range)(&c, 0, items);
+    else if (kn && M == 1 && K >= 64 && am__num_threads() > 1) kn_split_k(&c);
     else am__parallel_for(items, kn ? kn_range : nk_range, &c);
 }
 
