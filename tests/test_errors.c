@@ -152,6 +152,24 @@ int am_test_main(int argc, char **argv) {
         out = am_model_forward(rm, in, NULL);
         CHECK(out == NULL && strstr(am_last_error(), "outside the vocabulary"));
         am_tensors_free(in);
+        /* an optional input of the wrong shape or dtype is an error naming it */
+        in = am_tensors_new();
+        am_tensors_set(in, "input_ids", t);
+        int64_t mshape[2] = {1, 2};
+        am_tensor *badmask = am_tensor_new(AM_I64, 2, mshape);
+        am_tensors_set(in, "attention_mask", badmask);
+        out = am_model_forward(rm, in, NULL);
+        CHECK(out == NULL && strstr(am_last_error(), "'attention_mask' has shape [1, 2], expected [1, 3]"));
+        am_tensor *ftt = am_tensor_new(AM_F32, 2, shape);
+        am_tensors_free(in);
+        in = am_tensors_new();
+        am_tensors_set(in, "input_ids", t);
+        am_tensors_set(in, "token_type_ids", ftt);
+        out = am_model_forward(rm, in, NULL);
+        CHECK(out == NULL && strstr(am_last_error(), "'token_type_ids' must be an integer tensor"));
+        am_tensors_free(in);
+        am_tensor_free(badmask);
+        am_tensor_free(ftt);
         /* a sequence longer than the position table */
         in = am_tensors_new();
         int64_t lshape[2] = {1, 9};

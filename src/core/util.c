@@ -170,6 +170,20 @@ char *am__strdup(const char *s) {
     return r;
 }
 
+char *am__strfmt(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *r = malloc((size_t)n + 1);
+    if (!r) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(r, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
 void am__format_py_float(double v, char *buf, size_t n) {
     if (isnan(v)) {
         snprintf(buf, n, "NaN");

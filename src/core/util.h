@@ -32,6 +32,12 @@ char *am__buf_take(am__buf *b);
 void am__buf_free(am__buf *b);
 
 char *am__strdup(const char *s);
+/* printf into a fresh malloc'd string (NULL when out of memory). */
+char *am__strfmt(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 /* Python's repr of a float as json.dumps writes it (shortest round-trip, "1e-12", "0.1", "1.0"). */
 void am__format_py_float(double v, char *buf, size_t n);
 #endif

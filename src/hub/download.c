@@ -4,6 +4,7 @@
  * and the network-down fallback to the cache, and transformers' error wording. */
 #include "core/error.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "hub/hub.h"
 #include <cJSON.h>
 #include <ctype.h>
@@ -42,19 +43,6 @@ static const char *type_prefix(const char *t) {
     return "";
 }
 
-static char *joinf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *joinf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *r = malloc((size_t)n + 1);
-    if (!r) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(r, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 static am_status mkparent(const char *path) {
     char *d = am__strdup(path);
@@ -84,7 +72,7 @@ static void cachedir_tag(const char *cache) {
 /* refs/{revision} = commit, no newline, written atomically; only rewritten when it changed. */
 static am_status write_ref(const dl *d, const char *commit) {
     if (!strcmp(d->revision, commit)) return AM_OK;
-    char *p = joinf("%s/refs/%s", d->repo_dir, d->revision);
+    char *p = am__strfmt("%s/refs/%s", d->repo_dir, d->revision);
     if (!p) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     char *old = NULL;
     size_t n = 0;
@@ -102,7 +90,7 @@ done:
 /* The commit a revision names in the cache: itself when it is a commit, else refs/{revision}. */
 static char *cached_commit(const dl *d) {
     if (am__hub_is_commit(d->revision)) return am__strdup(d->revision);
-    char *p = joinf("%s/refs/%s", d->repo_dir, d->revision);
+    char *p = am__strfmt("%s/refs/%s", d->repo_dir, d->revision);
     char *c = NULL;
     size_t n;
     if (p && am__is_file(p) && am__read_file(p, &c, &n) == AM_OK) {
@@ -121,8 +109,8 @@ static cache_res try_cache(const dl *d, char **out_path, char **out_commit) {
     char *commit = cached_commit(d);
     if (!commit) return CACHE_MISS;
     cache_res r = CACHE_MISS;
-    char *snap = joinf("%s/snapshots/%s/%s", d->repo_dir, commit, d->full);
-    char *nox = joinf("%s/.no_exist/%s/%s", d->repo_dir, commit, d->full);
+    char *snap = am__strfmt("%s/snapshots/%s/%s", d->repo_dir, commit, d->full);
+    char *nox = am__strfmt("%s/.no_exist/%s/%s", d->repo_dir, commit, d->full);
     if (snap && am__is_file(snap)) { /* follows the symlink: a dangling one is a miss */
         r = CACHE_HIT;
         *out_path = snap;
@@ -244,7 +232,7 @@ typedef enum { PROBE_OK, PROBE_NOT_FOUND, PROBE_OFFLINE, PROBE_FAILED } probe_re
 
 static probe_res probe(dl *d, meta *m, bool with_retries) {
     char *qrev = am__hub_quote(d->revision, false), *qfile = am__hub_quote(d->full, true);
-    char *url = joinf("%s/%s%s/resolve/%s/%s", d->s.endpoint, type_prefix(d->repo_type), d->repo_id, qrev, qfile);
+    char *url = am__strfmt("%s/%s%s/resolve/%s/%s", d->s.endpoint, type_prefix(d->repo_type), d->repo_id, qrev, qfile);
     free(qrev), free(qfile);
     char *origin = url ? am__url_origin(url) : NULL;
     if (!url || !origin) {
@@ -345,7 +333,7 @@ out:
 /* snapshots/{commit}/{full} -> ../../blobs/{etag} with one more "../" per directory level, replaced
  * atomically so a reader never sees a half-made link. */
 static am_status link_snapshot(const dl *d, const char *commit, const char *etag, char **out_path) {
-    char *snap = joinf("%s/snapshots/%s/%s", d->repo_dir, commit, d->full);
+    char *snap = am__strfmt("%s/snapshots/%s/%s", d->repo_dir, commit, d->full);
     if (!snap) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     am_status st = mkparent(snap);
     if (st) {
@@ -360,10 +348,10 @@ static am_status link_snapshot(const dl *d, const char *commit, const char *etag
     char *target = am__buf_take(&t);
     char rnd[9];
     am__random_hex(rnd, 8);
-    char *tmp = joinf("%s.%s.tmplink", snap, rnd);
+    char *tmp = am__strfmt("%s.%s.tmplink", snap, rnd);
     if (!target || !tmp) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
     else if (am__hub_env_true("HF_HUB_DISABLE_SYMLINKS")) {
-        char *blob = joinf("%s/blobs/%s", d->repo_dir, etag);
+        char *blob = am__strfmt("%s/blobs/%s", d->repo_dir, etag);
         char *data = NULL;
         size_t n = 0;
         st = blob ? am__read_file(blob, &data, &n) : AM_ERR_NO_MEMORY;
@@ -511,7 +499,7 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
                          d->repo_id, d->full, (unsigned long long)m->size);
     char rnd[9];
     am__random_hex(rnd, 8);
-    char *tmp = joinf("%s.%s.incomplete", blob, rnd);
+    char *tmp = am__strfmt("%s.%s.incomplete", blob, rnd);
     if (!tmp) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     am_status st = mkparent(blob);
     int fd = st ? -1 : open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -552,7 +540,7 @@ static bool blob_ok(const char *blob, uint64_t size) {
 }
 
 static void no_exist_marker(const dl *d, const char *commit) {
-    char *p = joinf("%s/.no_exist/%s/%s", d->repo_dir, commit, d->full);
+    char *p = am__strfmt("%s/.no_exist/%s/%s", d->repo_dir, commit, d->full);
     if (p && mkparent(p) == AM_OK && !am__is_file(p)) am__write_file_atomic(p, "", 0);
     am__error_clear();
     free(p);
@@ -572,7 +560,7 @@ static am_status dl_init(dl *d, const char *repo_id, const char *filename, const
     d->force = opts && opts->force_download;
     if (filename) {
         const char *sub = opts && opts->subfolder && *opts->subfolder ? opts->subfolder : NULL;
-        d->full = sub ? joinf("%s/%s", sub, filename) : am__strdup(filename);
+        d->full = sub ? am__strfmt("%s/%s", sub, filename) : am__strdup(filename);
         if (!d->full) return am__error(AM_ERR_NO_MEMORY, "out of memory");
         if (!am__hub_valid_repo_path(d->full)) {
             am_status st = am__error(AM_ERR_INVALID_ARGUMENT, "%s: '%s' is not a valid file path inside a repo", repo_id, d->full);
@@ -649,8 +637,8 @@ static am_status download_one(dl *d, bool optional, char **out_path, char **out_
     }
     cachedir_tag(d->s.cache);
     am_status st = write_ref(d, m.commit);
-    char *blob = joinf("%s/blobs/%s", d->repo_dir, m.etag);
-    char *snap = joinf("%s/snapshots/%s/%s", d->repo_dir, m.commit, d->full);
+    char *blob = am__strfmt("%s/blobs/%s", d->repo_dir, m.etag);
+    char *snap = am__strfmt("%s/snapshots/%s/%s", d->repo_dir, m.commit, d->full);
     if (!blob || !snap) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
     if (!st && !d->force && am__is_file(snap) && blob_ok(blob, m.size)) {
         *out_path = snap;
@@ -658,7 +646,7 @@ static am_status download_one(dl *d, bool optional, char **out_path, char **out_
     } else if (!st) {
         /* best-effort lock so two processes do not fetch the same blob at once */
         char *folder = am__hub_repo_folder(d->repo_type, d->repo_id);
-        char *lockp = joinf("%s/.locks/%s/%s.lock", d->s.cache, folder ? folder : "x", m.etag);
+        char *lockp = am__strfmt("%s/.locks/%s/%s.lock", d->s.cache, folder ? folder : "x", m.etag);
         free(folder);
         int lfd = -1;
         if (lockp && mkparent(lockp) == AM_OK) {
@@ -712,7 +700,7 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
     if (!d.s.offline) {
         char *qrev = am__hub_quote(d.revision, false);
         const char *tp = !strcmp(d.repo_type, "dataset") ? "datasets" : !strcmp(d.repo_type, "space") ? "spaces" : "models";
-        char *url = joinf("%s/api/%s/%s/revision/%s", d.s.endpoint, tp, repo_id, qrev ? qrev : "");
+        char *url = am__strfmt("%s/api/%s/%s/revision/%s", d.s.endpoint, tp, repo_id, qrev ? qrev : "");
         free(qrev);
         am__http_req q = am__http_req_init("GET", url);
         q.token = d.s.token;
@@ -741,7 +729,7 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
     }
     if (!commit) { /* offline or unreachable: the cached snapshot of this revision, if any */
         char *c = cached_commit(&d);
-        char *snap = c ? joinf("%s/snapshots/%s", d.repo_dir, c) : NULL;
+        char *snap = c ? am__strfmt("%s/snapshots/%s", d.repo_dir, c) : NULL;
         if (snap && am__is_dir(snap)) {
             *out_dir = snap;
             snap = NULL;
@@ -773,7 +761,7 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
         free(p);
         if (st) goto out;
     }
-    *out_dir = joinf("%s/snapshots/%s", d.repo_dir, commit);
+    *out_dir = am__strfmt("%s/snapshots/%s", d.repo_dir, commit);
     if (!*out_dir) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
     else am__mkdirs(*out_dir); /* an empty selection still names a real folder */
 out:

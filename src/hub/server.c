@@ -5,6 +5,7 @@
  * branches, tags and refs. Requests are hostile until checked; every write is under one lock. */
 #include "core/error.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "hub/hub.h"
 #include "hub/store.h"
 #include <arpa/inet.h>
@@ -76,19 +77,6 @@ typedef struct req {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *r = malloc((size_t)n + 1);
-    if (!r) return NULL;
-    va_start(ap, f);
-    vsnprintf(r, (size_t)n + 1, f, ap);
-    va_end(ap);
-    return r;
-}
 
 static bool is_hex(const char *s, size_t n) {
     if (strlen(s) != n) return false;
@@ -293,8 +281,8 @@ static char *base_url(struct MHD_Connection *c, am_hub_server *s) {
     bool ok = host && *host && strlen(host) < 256;
     for (const char *p = host; ok && *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p)) ok = false;
-    if (ok) return fmt("http://%s", host);
-    return fmt("http://127.0.0.1:%d", s->port);
+    if (ok) return am__strfmt("http://%s", host);
+    return am__strfmt("http://127.0.0.1:%d", s->port);
 }
 
 static const char *type_of_plural(const char *p) {
@@ -313,7 +301,7 @@ static const char *plural_of(const char *type) {
 /* Open the repo whose id starts at seg[*i] (two segments when that names a repo, else one). */
 static am_status open_repo_at(am_hub_server *s, const char *type, const path *p, int *i, st_repo *r) {
     if (*i + 1 < p->n) {
-        char *id2 = fmt("%s/%s", p->seg[*i], p->seg[*i + 1]);
+        char *id2 = am__strfmt("%s/%s", p->seg[*i], p->seg[*i + 1]);
         am_status st = id2 ? am__store_repo_open(&s->store, type, id2, r) : AM_ERR_NO_MEMORY;
         free(id2);
         if (!st) {
@@ -411,13 +399,13 @@ static enum MHD_Result tree(am_hub_server *s, struct MHD_Connection *c, const st
         const char *rest = dl ? pth + dl + 1 : pth;
         /* every directory between `dir` and the file (only the first level when not recursive) */
         for (const char *q = strchr(rest, '/'); q; q = rec ? strchr(q + 1, '/') : NULL) {
-            char *dn = fmt("d%.*s", (int)(q - pth), pth);
+            char *dn = am__strfmt("d%.*s", (int)(q - pth), pth);
             char **nv = dn ? realloc(names, (n + 1) * sizeof *nv) : NULL;
             if (nv) names = nv, names[n++] = dn;
             else free(dn);
         }
         if (rec || !strchr(rest, '/')) {
-            char *fn = fmt("f%s", pth);
+            char *fn = am__strfmt("f%s", pth);
             char **nv = fn ? realloc(names, (n + 1) * sizeof *nv) : NULL;
             if (nv) names = nv, names[n++] = fn;
             else free(fn);
@@ -467,7 +455,7 @@ static enum MHD_Result tree(am_hub_server *s, struct MHD_Connection *c, const st
     char *link = NULL;
     if (more) {
         char *b = base_url(c, s), *qr = am__hub_quote(rev, false), *qd = dir ? am__hub_quote(dir, true) : NULL;
-        link = fmt("<%s/api/%s/%s/tree/%s%s%s?recursive=%s&cursor=%ld&limit=%ld>; rel=\"next\"", b, plural_of(r->type),
+        link = am__strfmt("<%s/api/%s/%s/tree/%s%s%s?recursive=%s&cursor=%ld&limit=%ld>; rel=\"next\"", b, plural_of(r->type),
                    r->id, qr, qd ? "/" : "", qd ? qd : "", rec ? "true" : "false", start + limit, limit);
         free(b), free(qr), free(qd);
     }
@@ -673,7 +661,7 @@ static enum MHD_Result create_repo(am_hub_server *s, struct MHD_Connection *c, c
         return send_err(c, 403, NULL, NULL, "You don't have the rights to create a repo under the namespace \"%s\"", ns);
     }
     char *b = base_url(c, s);
-    char *url = fmt("%s/%s%s", b ? b : "", prefix_of(ty), id);
+    char *url = am__strfmt("%s/%s%s", b ? b : "", prefix_of(ty), id);
     free(b);
     pthread_mutex_lock(&s->wlock);
     st_repo r;
@@ -867,7 +855,7 @@ static enum MHD_Result lfs_batch(am_hub_server *s, struct MHD_Connection *c, con
             tk->chunk = s->chunk;
             tk->nparts = (uint32_t)((size + s->chunk - 1) / s->chunk);
             tk->part_len = calloc(tk->nparts, sizeof *tk->part_len);
-            char *href = fmt("%s/lfs-complete/%s", base, tk->id);
+            char *href = am__strfmt("%s/lfs-complete/%s", base, tk->id);
             cJSON_AddStringToObject(up, "href", href ? href : "");
             free(href);
             cJSON *h = cJSON_AddObjectToObject(up, "header");
@@ -877,18 +865,18 @@ static enum MHD_Result lfs_batch(am_hub_server *s, struct MHD_Connection *c, con
             for (uint32_t p = 1; p <= tk->nparts; p++) {
                 char k[16];
                 snprintf(k, sizeof k, "%u", p);
-                char *pu = fmt("%s/lfs-upload/%s/%u", base, tk->id, p);
+                char *pu = am__strfmt("%s/lfs-upload/%s/%u", base, tk->id, p);
                 cJSON_AddStringToObject(h, k, pu ? pu : "");
                 free(pu);
             }
             used_multipart = true;
         } else {
-            char *href = fmt("%s/lfs-upload/%s", base, tk->id);
+            char *href = am__strfmt("%s/lfs-upload/%s", base, tk->id);
             cJSON_AddStringToObject(up, "href", href ? href : "");
             free(href);
         }
         cJSON *ver = cJSON_AddObjectToObject(act, "verify");
-        char *vh = fmt("%s/%s%s.git/info/lfs/objects/verify", base, prefix_of(r->type), r->id);
+        char *vh = am__strfmt("%s/%s%s.git/info/lfs/objects/verify", base, prefix_of(r->type), r->id);
         cJSON_AddStringToObject(ver, "href", vh ? vh : "");
         free(vh);
     }
@@ -1157,10 +1145,10 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
             free(rl[i]);
         }
         free(rl);
-        refpath = fmt("refs/pr/%d", maxpr + 1);
+        refpath = am__strfmt("refs/pr/%d", maxpr + 1);
     } else if (!strncmp(rev, "refs/", 5)) refpath = am__strdup(rev);
     else {
-        refpath = fmt("refs/heads/%s", rev);
+        refpath = am__strfmt("refs/heads/%s", rev);
         if (refpath && !am__store_ref_exists(r, refpath)) {
             ret = send_err(c, 400, NULL, NULL, "cannot commit to \"%s\": it is not a branch", rev);
             goto out;
@@ -1271,12 +1259,12 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
     {
         char *b = base_url(c, s);
         cJSON *o = cJSON_CreateObject();
-        char *cu = fmt("%s/%s%s/commit/%s", b ? b : "", prefix_of(r->type), r->id, nc.id);
+        char *cu = am__strfmt("%s/%s%s/commit/%s", b ? b : "", prefix_of(r->type), r->id, nc.id);
         cJSON_AddStringToObject(o, "commitUrl", cu ? cu : "");
         cJSON_AddStringToObject(o, "commitOid", nc.id);
         cJSON_AddBoolToObject(o, "success", true);
         if (create_pr) {
-            char *pu = fmt("%s/%s%s/discussions/%s", b ? b : "", prefix_of(r->type), r->id, refpath + 8);
+            char *pu = am__strfmt("%s/%s%s/discussions/%s", b ? b : "", prefix_of(r->type), r->id, refpath + 8);
             cJSON_AddStringToObject(o, "pullRequestUrl", pu ? pu : "");
             free(pu);
         }
@@ -1304,7 +1292,7 @@ static enum MHD_Result branch(am_hub_server *s, struct MHD_Connection *c, const 
         tagname = cJSON_IsString(tg) ? am__strdup(tg->valuestring) : NULL;
     } else tagname = am__strdup(name);
     char *refpath = tagname && am__hub_valid_revision(tagname) && !strchr(tagname, '/')
-                        ? fmt("refs/%s/%s", tag ? "tags" : "heads", tagname)
+                        ? am__strfmt("refs/%s/%s", tag ? "tags" : "heads", tagname)
                         : NULL;
     enum MHD_Result ret;
     pthread_mutex_lock(&s->wlock);

@@ -22,19 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *r = malloc((size_t)n + 1);
-    if (!r) return NULL;
-    va_start(ap, f);
-    vsnprintf(r, (size_t)n + 1, f, ap);
-    va_end(ap);
-    return r;
-}
 
 static bool is_hex(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -126,13 +113,13 @@ am_status am__store_resolve_rev(const st_repo *r, const char *rev, char out[41])
     if (!am__hub_valid_revision(rev)) return am__error(AM_ERR_NOT_FOUND, "Invalid rev id: %s", rev);
     char *cands[4] = {0};
     int nc = 0;
-    if (!strncmp(rev, "refs/", 5)) cands[nc++] = fmt("%s/%s", r->dir, rev);
+    if (!strncmp(rev, "refs/", 5)) cands[nc++] = am__strfmt("%s/%s", r->dir, rev);
     else {
-        cands[nc++] = fmt("%s/refs/heads/%s", r->dir, rev);
-        cands[nc++] = fmt("%s/refs/tags/%s", r->dir, rev);
-        if (r->mirror) cands[nc++] = fmt("%s/refs/%s", r->dir, rev);
+        cands[nc++] = am__strfmt("%s/refs/heads/%s", r->dir, rev);
+        cands[nc++] = am__strfmt("%s/refs/tags/%s", r->dir, rev);
+        if (r->mirror) cands[nc++] = am__strfmt("%s/refs/%s", r->dir, rev);
     }
-    if (r->mirror && !strncmp(rev, "refs/", 5) && !strncmp(rev, "refs/heads/", 11)) cands[nc++] = fmt("%s/refs/%s", r->dir, rev + 11);
+    if (r->mirror && !strncmp(rev, "refs/", 5) && !strncmp(rev, "refs/heads/", 11)) cands[nc++] = am__strfmt("%s/refs/%s", r->dir, rev + 11);
     am_status st = AM_ERR_NOT_FOUND;
     for (int i = 0; i < nc && st; i++) {
         char *c = cands[i] ? read_trim(cands[i]) : NULL;
@@ -144,7 +131,7 @@ am_status am__store_resolve_rev(const st_repo *r, const char *rev, char out[41])
     }
     for (int i = 0; i < nc; i++) free(cands[i]);
     if (st && am__hub_is_commit(rev)) {
-        char *p = r->mirror ? fmt("%s/snapshots/%s", r->dir, rev) : fmt("%s/commits/%s.json", r->dir, rev);
+        char *p = r->mirror ? am__strfmt("%s/snapshots/%s", r->dir, rev) : am__strfmt("%s/commits/%s.json", r->dir, rev);
         if (p && (r->mirror ? am__is_dir(p) : am__is_file(p))) {
             memcpy(out, rev, 41);
             st = AM_OK;
@@ -164,7 +151,7 @@ static const char *jstr(const cJSON *o, const char *k) {
 
 /* Mirror: walk snapshots/{commit}; every entry must resolve inside the cache folder. */
 static am_status walk_snapshot(const st_repo *r, const char *base, const char *rel, st_commit *c) {
-    char *dirp = rel ? fmt("%s/%s", base, rel) : am__strdup(base);
+    char *dirp = rel ? am__strfmt("%s/%s", base, rel) : am__strdup(base);
     DIR *d = dirp ? opendir(dirp) : NULL;
     if (!d) {
         free(dirp);
@@ -174,8 +161,8 @@ static am_status walk_snapshot(const st_repo *r, const char *base, const char *r
     struct dirent *e;
     while (!st && (e = readdir(d))) {
         if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
-        char *r2 = rel ? fmt("%s/%s", rel, e->d_name) : am__strdup(e->d_name);
-        char *abs = r2 ? fmt("%s/%s", base, r2) : NULL;
+        char *r2 = rel ? am__strfmt("%s/%s", rel, e->d_name) : am__strdup(e->d_name);
+        char *abs = r2 ? am__strfmt("%s/%s", base, r2) : NULL;
         char res[PATH_MAX];
         struct stat sb;
         if (!abs || !am__hub_valid_repo_path(r2) || !inside(r->dir, abs, res) || stat(res, &sb) != 0) {
@@ -213,7 +200,7 @@ am_status am__store_load_commit(const st_repo *r, const char *commit, st_commit 
     if (!am__hub_is_commit(commit)) return am__error(AM_ERR_NOT_FOUND, "Invalid rev id: %s", commit);
     memcpy(c->id, commit, 41);
     if (r->mirror) {
-        char *base = fmt("%s/snapshots/%s", r->dir, commit);
+        char *base = am__strfmt("%s/snapshots/%s", r->dir, commit);
         am_status st = base ? walk_snapshot(r, base, NULL, c) : AM_ERR_NO_MEMORY;
         free(base);
         if (st) {
@@ -224,7 +211,7 @@ am_status am__store_load_commit(const st_repo *r, const char *commit, st_commit 
         c->title = am__strdup("(mirror)");
         return AM_OK;
     }
-    char *p = fmt("%s/commits/%s.json", r->dir, commit);
+    char *p = am__strfmt("%s/commits/%s.json", r->dir, commit);
     char *text = NULL;
     size_t n;
     am_status st = p ? am__read_file(p, &text, &n) : AM_ERR_NO_MEMORY;
@@ -257,7 +244,7 @@ am_status am__store_load_commit(const st_repo *r, const char *commit, st_commit 
         if (sha1 && strlen(sha1) == 40) memcpy(f->sha1, sha1, 41);
         f->size = (uint64_t)sz->valuedouble;
         f->lfs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "lfs"));
-        f->blob = fmt("%s/objects/%s", r->dir, oid);
+        f->blob = am__strfmt("%s/objects/%s", r->dir, oid);
         c->n++;
     }
     cJSON_Delete(j);
@@ -272,8 +259,8 @@ const st_file *am__store_find(const st_commit *c, const char *path) {
 
 const char *am__store_etag(const st_file *f) { return f->lfs || !f->sha1[0] ? f->sha256 : f->sha1; }
 
-char *am__store_object_path(const st_repo *r, const char *sha256) { return fmt("%s/objects/%s", r->dir, sha256); }
-char *am__store_tmp_path(const st_repo *r, const char *name) { return fmt("%s/tmp/%s", r->dir, name); }
+char *am__store_object_path(const st_repo *r, const char *sha256) { return am__strfmt("%s/objects/%s", r->dir, sha256); }
+char *am__store_tmp_path(const st_repo *r, const char *name) { return am__strfmt("%s/tmp/%s", r->dir, name); }
 
 bool am__store_has_object(const st_repo *r, const char *sha256, uint64_t *size) {
     if (strlen(sha256) != 64 || !is_hex(sha256, 64)) return false;
@@ -310,7 +297,7 @@ am_status am__store_put_object(const st_repo *r, const void *data, size_t n, cha
 am_status am__store_write_ref(const st_repo *r, const char *refpath, const char *commit) {
     if (!am__hub_valid_revision(refpath) || strncmp(refpath, "refs/", 5))
         return am__error(AM_ERR_INVALID_ARGUMENT, "invalid ref name %s", refpath);
-    char *p = fmt("%s/%s", r->dir, refpath);
+    char *p = am__strfmt("%s/%s", r->dir, refpath);
     if (!p) return AM_ERR_NO_MEMORY;
     char *d = am__strdup(p);
     *strrchr(d, '/') = 0;
@@ -323,7 +310,7 @@ am_status am__store_write_ref(const st_repo *r, const char *refpath, const char 
 
 bool am__store_ref_exists(const st_repo *r, const char *refpath) {
     if (!am__hub_valid_revision(refpath)) return false;
-    char *p = fmt("%s/%s", r->dir, refpath);
+    char *p = am__strfmt("%s/%s", r->dir, refpath);
     bool ok = p && am__is_file(p);
     free(p);
     return ok;
@@ -331,7 +318,7 @@ bool am__store_ref_exists(const st_repo *r, const char *refpath) {
 
 am_status am__store_delete_ref(const st_repo *r, const char *refpath) {
     if (!am__hub_valid_revision(refpath) || strncmp(refpath, "refs/", 5)) return am__error(AM_ERR_INVALID_ARGUMENT, "invalid ref");
-    char *p = fmt("%s/%s", r->dir, refpath);
+    char *p = am__strfmt("%s/%s", r->dir, refpath);
     am_status st = p && unlink(p) == 0 ? AM_OK : am__error(AM_ERR_NOT_FOUND, "ref %s not found", refpath);
     free(p);
     return st;
@@ -366,7 +353,7 @@ am_status am__store_write_commit(const st_repo *r, st_commit *c, const char *ref
     am__sha1_update(&s, text, strlen(text));
     am__sha1_final(&s, d);
     am__hex(d, 20, c->id);
-    char *p = fmt("%s/commits/%s.json", r->dir, c->id);
+    char *p = am__strfmt("%s/commits/%s.json", r->dir, c->id);
     am_status st = p ? am__write_file_atomic(p, text, strlen(text)) : AM_ERR_NO_MEMORY;
     free(p);
     free(text);
@@ -441,15 +428,15 @@ am_status am__store_repo_create(const st_store *s, const char *type, const char 
 }
 
 static void add_refs(const char *base, const char *rel, char ***v, size_t *n) {
-    char *p = fmt("%s/%s", base, rel);
+    char *p = am__strfmt("%s/%s", base, rel);
     DIR *d = p ? opendir(p) : NULL;
     free(p);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char *r = fmt("%s/%s", rel, e->d_name);
-        char *abs = r ? fmt("%s/%s", base, r) : NULL;
+        char *r = am__strfmt("%s/%s", rel, e->d_name);
+        char *abs = r ? am__strfmt("%s/%s", base, r) : NULL;
         if (abs && am__is_dir(abs)) add_refs(base, r, v, n);
         else if (abs && am__is_file(abs) && !strstr(e->d_name, ".tmp.")) {
             char **nv = realloc(*v, (*n + 1) * sizeof *nv);

@@ -4,6 +4,7 @@
  * so a failure anywhere before it leaves the repo as it was. */
 #include "core/error.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "hub/hub.h"
 #include <cJSON.h>
 #include <dirent.h>
@@ -41,19 +42,6 @@ typedef struct up {
     size_t n;
 } up;
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *r = malloc((size_t)n + 1);
-    if (!r) return NULL;
-    va_start(ap, f);
-    vsnprintf(r, (size_t)n + 1, f, ap);
-    va_end(ap);
-    return r;
-}
 
 static int cmp_file(const void *a, const void *b) { return strcmp(((const up_file *)a)->rel, ((const up_file *)b)->rel); }
 
@@ -71,7 +59,7 @@ static am_status walk(up *u, const char *root, const char *rel) {
     while (!st && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         if (!rel && (!strcmp(e->d_name, ".git") || !strcmp(e->d_name, ".cache"))) continue;
-        char *r = rel ? fmt("%s/%s", rel, e->d_name) : am__strdup(e->d_name);
+        char *r = rel ? am__strfmt("%s/%s", rel, e->d_name) : am__strdup(e->d_name);
         char *a = r ? am__path_join(root, r) : NULL;
         struct stat sb;
         if (!r || !a) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -158,7 +146,7 @@ static am_status create_repo(up *u, bool private_repo) {
     cJSON_AddStringToObject(b, "visibility", private_repo ? "private" : "public");
     char *body = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    char *url = fmt("%s/api/repos/create", u->s.endpoint);
+    char *url = am__strfmt("%s/api/repos/create", u->s.endpoint);
     long status = 0;
     cJSON *j = NULL;
     am_status st = body && url ? call(u, "POST", url, NULL, body, strlen(body), 2, &status, &j, NULL)
@@ -172,7 +160,7 @@ static am_status create_repo(up *u, bool private_repo) {
 
 static am_status preupload(up *u, bool create_pr) {
     char *qrev = am__hub_quote(u->revision, false);
-    char *url = fmt("%s/api/%s/%s/preupload/%s%s", u->s.endpoint, u->tp, u->repo_id, qrev, create_pr ? "?create_pr=1" : "");
+    char *url = am__strfmt("%s/api/%s/%s/preupload/%s%s", u->s.endpoint, u->tp, u->repo_id, qrev, create_pr ? "?create_pr=1" : "");
     free(qrev);
     if (!url) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     am_status st = AM_OK;
@@ -244,7 +232,7 @@ static am_status put_slice(up *u, const char *href, const cJSON *headers, const 
         if (!cJSON_IsString(h) || !h->string || nh >= 15 || (h->string[0] >= '0' && h->string[0] <= '9') ||
             !strcmp(h->string, "chunk_size") || strpbrk(h->string, "\r\n:") || strpbrk(h->valuestring, "\r\n"))
             continue;
-        owned[nh] = fmt("%s: %s", h->string, h->valuestring);
+        owned[nh] = am__strfmt("%s: %s", h->string, h->valuestring);
         hl[nh] = owned[nh];
         nh++;
     }
@@ -324,7 +312,7 @@ static am_status lfs_upload(up *u, up_file *f, const cJSON *obj) {
     }
     const cJSON *vh = cJSON_GetObjectItemCaseSensitive(ver, "href");
     if (!st && cJSON_IsString(vh)) {
-        char *body = fmt("{\"oid\":\"%s\",\"size\":%llu}", f->sha256, (unsigned long long)f->size);
+        char *body = am__strfmt("{\"oid\":\"%s\",\"size\":%llu}", f->sha256, (unsigned long long)f->size);
         long status = 0;
         cJSON *j = NULL;
         st = call(u, "POST", vh->valuestring, "application/vnd.git-lfs+json", body, strlen(body), 5, &status, &j, NULL);
@@ -336,7 +324,7 @@ static am_status lfs_upload(up *u, up_file *f, const cJSON *obj) {
 }
 
 static am_status lfs_batch(up *u) {
-    char *url = fmt("%s/%s%s.git/info/lfs/objects/batch", u->s.endpoint, u->prefix, u->repo_id);
+    char *url = am__strfmt("%s/%s%s.git/info/lfs/objects/batch", u->s.endpoint, u->prefix, u->repo_id);
     if (!url) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     am_status st = AM_OK;
     size_t i = 0;
@@ -359,7 +347,7 @@ static am_status lfs_batch(up *u) {
         }
         cJSON_AddStringToObject(b, "hash_algo", "sha256");
         cJSON *ref = cJSON_AddObjectToObject(b, "ref");
-        char *refname = fmt("refs/heads/%s", u->revision);
+        char *refname = am__strfmt("refs/heads/%s", u->revision);
         cJSON_AddStringToObject(ref, "name", refname ? refname : u->revision);
         free(refname);
         char *body = cJSON_PrintUnformatted(b);
@@ -389,7 +377,7 @@ static am_status lfs_batch(up *u) {
 
 static am_status current_sha(up *u, char **out_commit) {
     char *qrev = am__hub_quote(u->revision, false);
-    char *url = fmt("%s/api/%s/%s/revision/%s", u->s.endpoint, u->tp, u->repo_id, qrev);
+    char *url = am__strfmt("%s/api/%s/%s/revision/%s", u->s.endpoint, u->tp, u->repo_id, qrev);
     free(qrev);
     am__http_req q = am__http_req_init("GET", url);
     q.token = u->s.token;
@@ -455,7 +443,7 @@ static am_status commit(up *u, const am_push_options *opts, char **out_commit) {
         free(line);
     }
     char *qrev = am__hub_quote(u->revision, false);
-    char *url = fmt("%s/api/%s/%s/commit/%s%s", u->s.endpoint, u->tp, u->repo_id, qrev, opts->create_pr ? "?create_pr=1" : "");
+    char *url = am__strfmt("%s/api/%s/%s/commit/%s%s", u->s.endpoint, u->tp, u->repo_id, qrev, opts->create_pr ? "?create_pr=1" : "");
     free(qrev);
     if (!st && (b.failed || !url)) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
     long status = 0;
@@ -492,7 +480,7 @@ static am_status full_repo_id(up *u, const char *repo_id) {
     if (st) return st;
     cJSON *j = cJSON_Parse(json);
     cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-    u->repo_id = cJSON_IsString(name) ? fmt("%s/%s", name->valuestring, repo_id) : NULL;
+    u->repo_id = cJSON_IsString(name) ? am__strfmt("%s/%s", name->valuestring, repo_id) : NULL;
     cJSON_Delete(j);
     free(json);
     return u->repo_id ? AM_OK : am__error(AM_ERR_FORMAT, "whoami gave no user name to put %s under", repo_id);
@@ -500,7 +488,7 @@ static am_status full_repo_id(up *u, const char *repo_id) {
 
 static am_status create_branch(up *u) {
     char *qb = am__hub_quote(u->revision, false);
-    char *url = fmt("%s/api/%s/%s/branch/%s", u->s.endpoint, u->tp, u->repo_id, qb);
+    char *url = am__strfmt("%s/api/%s/%s/branch/%s", u->s.endpoint, u->tp, u->repo_id, qb);
     free(qb);
     long status = 0;
     cJSON *j = NULL;

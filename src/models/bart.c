@@ -418,10 +418,7 @@ static am_status bart_forward(am_model *m, const am_tensors *in, const am_forwar
     const int64_t *dec_ids = NULL;
     am_status s = AM_OK;
     if (B == 0 || S == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty (shape [%lld, %lld])", (long long)B, (long long)S);
-    if (s == AM_OK) {
-        mask = am__input_ids(in, "attention_mask", &B, &S, false);
-        if (!mask && am_tensors_get(in, "attention_mask")) s = AM_ERR_SHAPE;
-    }
+    if (s == AM_OK) s = am__opt_input(in, "attention_mask", &B, &S, &mask);
     int64_t DB = B, T = S;
     if (s == AM_OK && am_tensors_get(in, "decoder_input_ids")) {
         am_tensor *raw = am_tensors_get(in, "decoder_input_ids");
@@ -436,10 +433,7 @@ static am_status bart_forward(am_model *m, const am_tensors *in, const am_forwar
         s = shifted ? shift_right(m, ids->data, B, S, shifted) : am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
         dec_ids = shifted;
     }
-    if (s == AM_OK && am_tensors_get(in, "decoder_attention_mask")) {
-        dmask = am__input_ids(in, "decoder_attention_mask", &DB, &T, false);
-        if (!dmask) s = AM_ERR_SHAPE;
-    }
+    if (s == AM_OK) s = am__opt_input(in, "decoder_attention_mask", &DB, &T, &dmask);
     float *enc = NULL, *dec = NULL, *logits = NULL, *dm = NULL;
     if (s == AM_OK) s = bart_encode_impl(m, ids->data, mask ? mask->data : NULL, B, S, &enc, hs ? out : NULL);
     if (s == AM_OK) {

@@ -190,13 +190,10 @@ static am_status bert_base_forward(am_model *m, const am_tensors *in, const am_f
         am_tensor_free(ids);
         return am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty");
     }
-    am_tensor *mask = am__input_ids(in, "attention_mask", &B, &T, false);
-    am_tensor *tt = am__input_ids(in, "token_type_ids", &B, &T, false);
-    am_tensor *pos = am__input_ids(in, "position_ids", &B, &T, false);
-    am_status s = AM_OK;
-    if (!mask && am_tensors_get(in, "attention_mask")) s = AM_ERR_INVALID_ARGUMENT;
-    if (!tt && am_tensors_get(in, "token_type_ids")) s = AM_ERR_INVALID_ARGUMENT;
-    if (!pos && am_tensors_get(in, "position_ids")) s = AM_ERR_INVALID_ARGUMENT;
+    am_tensor *mask = NULL, *tt = NULL, *pos = NULL;
+    am_status s = am__opt_input(in, "attention_mask", &B, &T, &mask);
+    if (s == AM_OK) s = am__opt_input(in, "token_type_ids", &B, &T, &tt);
+    if (s == AM_OK) s = am__opt_input(in, "position_ids", &B, &T, &pos);
     am__param *wp = am__module_find_param(b->word, "weight"), *pp = am__module_find_param(b->pos, "weight"),
               *tp = am__module_find_param(b->type, "weight");
     int64_t V = wp->shape[0], P = pp->shape[0], TV = tp->shape[0];

@@ -78,32 +78,36 @@ void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y
     free(bt);
 }
 
-am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required) {
+/* One id-like input checked and converted to int64 [B, T]; an absent input is *out = NULL. */
+static am_status take_input(const am_tensors *in, const char *name, int64_t *B, int64_t *T, am_tensor **out) {
+    *out = NULL;
     am_tensor *t = am_tensors_get(in, name);
-    if (!t) {
-        if (required) am__error(AM_ERR_INVALID_ARGUMENT, "forward: missing required input '%s'", name);
-        else am__error_clear();
-        return NULL;
-    }
-    if (t->ndim != 2) {
-        am__error(AM_ERR_SHAPE, "forward: input '%s' must have 2 dimensions [batch, sequence], got %d", name, t->ndim);
-        return NULL;
-    }
+    if (!t) return AM_OK;
+    if (t->ndim != 2) return am__error(AM_ERR_SHAPE, "forward: input '%s' must have 2 dimensions [batch, sequence], got %d", name, t->ndim);
     if (*B >= 0 && (t->shape[0] != *B || t->shape[1] != *T)) {
         char a[64], b[64];
         int64_t want[2] = {*B, *T};
-        am__error(AM_ERR_SHAPE, "forward: input '%s' has shape %s, expected %s like input_ids", name, am__shape_str(2, t->shape, a, sizeof a),
-                  am__shape_str(2, want, b, sizeof b));
-        return NULL;
+        return am__error(AM_ERR_SHAPE, "forward: input '%s' has shape %s, expected %s like input_ids", name, am__shape_str(2, t->shape, a, sizeof a),
+                         am__shape_str(2, want, b, sizeof b));
     }
-    if (t->dtype != AM_I64 && t->dtype != AM_I32 && t->dtype != AM_BOOL && t->dtype != AM_U8 && !(t->dtype == AM_F32 && strstr(name, "mask"))) {
-        am__error(AM_ERR_INVALID_ARGUMENT, "forward: input '%s' must be an integer tensor (int64), got %s", name, am_dtype_name(t->dtype));
-        return NULL;
-    }
+    if (t->dtype != AM_I64 && t->dtype != AM_I32 && t->dtype != AM_BOOL && t->dtype != AM_U8 && !(t->dtype == AM_F32 && strstr(name, "mask")))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "forward: input '%s' must be an integer tensor (int64), got %s", name, am_dtype_name(t->dtype));
+    *out = am__tensor_convert(t, AM_I64);
+    if (!*out) return AM_ERR_NO_MEMORY;
     *B = t->shape[0];
     *T = t->shape[1];
-    am_tensor *r = am__tensor_convert(t, AM_I64);
-    return r;
+    return AM_OK;
+}
+
+am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required) {
+    am_tensor *t = NULL;
+    if (take_input(in, name, B, T, &t) != AM_OK) return NULL;
+    if (!t && required) am__error(AM_ERR_INVALID_ARGUMENT, "forward: missing required input '%s'", name);
+    return t;
+}
+
+am_status am__opt_input(const am_tensors *in, const char *name, int64_t *B, int64_t *T, am_tensor **out) {
+    return take_input(in, name, B, T, out);
 }
 
 am_status am__check_inputs(const am_model *m, const am_tensors *in) {

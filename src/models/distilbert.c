@@ -49,8 +49,8 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
         am_tensor_free(ids);
         return am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty");
     }
-    am_tensor *mask = am__input_ids(in, "attention_mask", &B, &T, false);
-    am_status s = (!mask && am_tensors_get(in, "attention_mask")) ? AM_ERR_INVALID_ARGUMENT : AM_OK;
+    am_tensor *mask = NULL;
+    am_status s = am__opt_input(in, "attention_mask", &B, &T, &mask);
     am__param *wp = am__module_find_param(d->word, "weight"), *pp = am__module_find_param(d->pos, "weight");
     int64_t V = wp->shape[0], P = pp->shape[0], M = B * T, D = H / d->heads;
     if (s == AM_OK && T > P)

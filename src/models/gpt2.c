@@ -153,12 +153,10 @@ static am_status gpt2_forward(am_model *m, const am_tensors *in, const am_forwar
     if (!ids) return AM_ERR_INVALID_ARGUMENT;
     am_status s = AM_OK;
     if (B == 0 || T == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "%s: input_ids is empty", m->spec->class_name);
-    am_tensor *mask = s == AM_OK ? am__input_ids(in, "attention_mask", &B, &T, false) : NULL;
-    if (s == AM_OK && !mask && am_tensors_get(in, "attention_mask")) s = AM_ERR_INVALID_ARGUMENT;
-    am_tensor *tt = s == AM_OK ? am__input_ids(in, "token_type_ids", &B, &T, false) : NULL;
-    if (s == AM_OK && !tt && am_tensors_get(in, "token_type_ids")) s = AM_ERR_INVALID_ARGUMENT;
-    am_tensor *pt = s == AM_OK ? am__input_ids(in, "position_ids", &B, &T, false) : NULL;
-    if (s == AM_OK && !pt && am_tensors_get(in, "position_ids")) s = AM_ERR_INVALID_ARGUMENT;
+    am_tensor *mask = NULL, *tt = NULL, *pt = NULL;
+    if (s == AM_OK) s = am__opt_input(in, "attention_mask", &B, &T, &mask);
+    if (s == AM_OK) s = am__opt_input(in, "token_type_ids", &B, &T, &tt);
+    if (s == AM_OK) s = am__opt_input(in, "position_ids", &B, &T, &pt);
     int64_t *pos = malloc((size_t)(B * T) * sizeof(int64_t));
     float *x = malloc((size_t)(B * T * H) * sizeof(float)), *madd = NULL;
     if (s == AM_OK && (!pos || !x)) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");

@@ -89,6 +89,9 @@ void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y);
 void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps);
 /* An input tensor converted to int64 [B, T] (owned), validated; NULL with error. */
 am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required);
+/* An optional input: AM_OK with *out = NULL when absent, an error (message set) when present but
+ * of the wrong rank, shape or dtype; otherwise *out is an owned int64 copy. */
+am_status am__opt_input(const am_tensors *in, const char *name, int64_t *B, int64_t *T, am_tensor **out);
 /* Check that every input name is one the architecture accepts (transformers' TypeError). */
 am_status am__check_inputs(const am_model *m, const am_tensors *in);
 /* Put a float32 [d0, d1, (d2)] output into `out` (takes ownership of data copy). */

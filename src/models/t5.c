@@ -435,10 +435,7 @@ static am_status t5_forward(am_model *m, const am_tensors *in, const am_forward_
     am_tensor *mask = NULL, *dids = NULL, *dmask = NULL;
     am_status s = AM_OK;
     if (B == 0 || S == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty (shape [%lld, %lld])", (long long)B, (long long)S);
-    if (s == AM_OK) {
-        mask = am__input_ids(in, "attention_mask", &B, &S, false);
-        if (!mask && am_tensors_get(in, "attention_mask")) s = AM_ERR_SHAPE;
-    }
+    if (s == AM_OK) s = am__opt_input(in, "attention_mask", &B, &S, &mask);
     int64_t DB = B, T = -1;
     if (s == AM_OK && t->has_decoder) {
         if (!am_tensors_get(in, "decoder_input_ids"))
@@ -451,10 +448,7 @@ static am_status t5_forward(am_model *m, const am_tensors *in, const am_forward_
             if (!dids) s = AM_ERR_SHAPE;
             else if (T == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "forward: decoder_input_ids is empty");
         }
-        if (s == AM_OK && am_tensors_get(in, "decoder_attention_mask")) {
-            dmask = am__input_ids(in, "decoder_attention_mask", &DB, &T, false);
-            if (!dmask) s = AM_ERR_SHAPE;
-        }
+        if (s == AM_OK) s = am__opt_input(in, "decoder_attention_mask", &DB, &T, &dmask);
     } else if (s == AM_OK && !t->has_decoder) {
         if (am_tensors_get(in, "decoder_input_ids") || am_tensors_get(in, "decoder_attention_mask"))
             s = am__error(AM_ERR_INVALID_ARGUMENT, "%s.forward() got an unexpected keyword argument 'decoder_input_ids'", m->spec->class_name);
