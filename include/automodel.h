@@ -18,10 +18,19 @@
 extern "C" {
 #endif
 
+/* AM_API marks what the shared library exports; everything else is built hidden. */
+#if defined(_WIN32)
+#define AM_API
+#elif defined(AM_BUILDING_LIBRARY)
+#define AM_API __attribute__((visibility("default")))
+#else
+#define AM_API
+#endif
+
 #define AM_VERSION_MAJOR 0
 #define AM_VERSION_MINOR 1
 #define AM_VERSION_PATCH 0
-const char *am_version(void);
+AM_API const char *am_version(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors                                                                                      */
@@ -49,9 +58,9 @@ typedef enum am_status {
 } am_status;
 
 /* The message of the last failure on this thread (borrowed; valid until the next call that fails). */
-const char *am_last_error(void);
+AM_API const char *am_last_error(void);
 /* A short name for a status code (static string). */
-const char *am_status_name(am_status s);
+AM_API const char *am_status_name(am_status s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Logging                                                                                     */
@@ -68,10 +77,10 @@ typedef enum am_log_level {
 /* Messages at or above `level` go to the callback (default: stderr, level WARNING, or the
  * AM_LOG_LEVEL environment variable: debug|info|warning|error|off). */
 typedef void (*am_log_fn)(am_log_level level, const char *msg, void *user);
-void am_log_set_level(am_log_level level);
-am_log_level am_log_get_level(void);
+AM_API void am_log_set_level(am_log_level level);
+AM_API am_log_level am_log_get_level(void);
 /* NULL restores the default stderr sink. */
-void am_log_set_callback(am_log_fn fn, void *user);
+AM_API void am_log_set_callback(am_log_fn fn, void *user);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Threads                                                                                     */
@@ -79,8 +88,8 @@ void am_log_set_callback(am_log_fn fn, void *user);
 
 /* Number of worker threads used by kernels. Defaults to AM_NUM_THREADS, else OMP_NUM_THREADS,
  * else the number of online CPUs. */
-void am_set_num_threads(int n);
-int am_get_num_threads(void);
+AM_API void am_set_num_threads(int n);
+AM_API int am_get_num_threads(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */
@@ -106,47 +115,47 @@ typedef enum am_dtype {
 typedef struct am_tensor am_tensor;
 
 /* PyTorch's name of a dtype ("float32", "bfloat16", "int64", ...). */
-const char *am_dtype_name(am_dtype dt);
+AM_API const char *am_dtype_name(am_dtype dt);
 /* safetensors' code ("F32", "BF16", "I64", ...). */
-const char *am_dtype_st_name(am_dtype dt);
-size_t am_dtype_size(am_dtype dt);
+AM_API const char *am_dtype_st_name(am_dtype dt);
+AM_API size_t am_dtype_size(am_dtype dt);
 /* Parse "float32"/"fp32"/"f32"/"bfloat16"/"auto"/...; returns AM_OK and sets *out. */
-am_status am_dtype_parse(const char *s, am_dtype *out);
+AM_API am_status am_dtype_parse(const char *s, am_dtype *out);
 
 /* New zero-filled contiguous tensor (owned; am_tensor_free). */
-am_tensor *am_tensor_new(am_dtype dt, int ndim, const int64_t *shape);
+AM_API am_tensor *am_tensor_new(am_dtype dt, int ndim, const int64_t *shape);
 /* New contiguous tensor holding a copy of `data`. */
-am_tensor *am_tensor_from_data(am_dtype dt, int ndim, const int64_t *shape, const void *data);
+AM_API am_tensor *am_tensor_from_data(am_dtype dt, int ndim, const int64_t *shape, const void *data);
 /* Tensors are reference counted: retain adds a reference, free drops one. */
-am_tensor *am_tensor_retain(am_tensor *t);
-void am_tensor_free(am_tensor *t);
-am_dtype am_tensor_dtype(const am_tensor *t);
-int am_tensor_ndim(const am_tensor *t);
-int64_t am_tensor_dim(const am_tensor *t, int i); /* negative i counts from the end */
-const int64_t *am_tensor_shape(const am_tensor *t);
-int64_t am_tensor_numel(const am_tensor *t);
-size_t am_tensor_nbytes(const am_tensor *t);
+AM_API am_tensor *am_tensor_retain(am_tensor *t);
+AM_API void am_tensor_free(am_tensor *t);
+AM_API am_dtype am_tensor_dtype(const am_tensor *t);
+AM_API int am_tensor_ndim(const am_tensor *t);
+AM_API int64_t am_tensor_dim(const am_tensor *t, int i); /* negative i counts from the end */
+AM_API const int64_t *am_tensor_shape(const am_tensor *t);
+AM_API int64_t am_tensor_numel(const am_tensor *t);
+AM_API size_t am_tensor_nbytes(const am_tensor *t);
 /* Pointer to the first element (borrowed; valid while the tensor lives). Tensors handed out by
  * the public API are contiguous. */
-void *am_tensor_data(am_tensor *t);
-const void *am_tensor_cdata(const am_tensor *t);
+AM_API void *am_tensor_data(am_tensor *t);
+AM_API const void *am_tensor_cdata(const am_tensor *t);
 
 /* A list of named tensors: model inputs and outputs, the contents of a safetensors file. */
 typedef struct am_tensors am_tensors;
-am_tensors *am_tensors_new(void);
-void am_tensors_free(am_tensors *ts);
+AM_API am_tensors *am_tensors_new(void);
+AM_API void am_tensors_free(am_tensors *ts);
 /* Adds (or replaces) `name`; takes a new reference to `t`. */
-am_status am_tensors_set(am_tensors *ts, const char *name, am_tensor *t);
+AM_API am_status am_tensors_set(am_tensors *ts, const char *name, am_tensor *t);
 /* Borrowed; NULL when absent. */
-am_tensor *am_tensors_get(const am_tensors *ts, const char *name);
-size_t am_tensors_count(const am_tensors *ts);
-const char *am_tensors_name(const am_tensors *ts, size_t i);
-am_tensor *am_tensors_at(const am_tensors *ts, size_t i);
+AM_API am_tensor *am_tensors_get(const am_tensors *ts, const char *name);
+AM_API size_t am_tensors_count(const am_tensors *ts);
+AM_API const char *am_tensors_name(const am_tensors *ts, size_t i);
+AM_API am_tensor *am_tensors_at(const am_tensors *ts, size_t i);
 /* Read every tensor of a safetensors file (copies; the file is not kept open). */
-am_tensors *am_tensors_load_safetensors(const char *path);
+AM_API am_tensors *am_tensors_load_safetensors(const char *path);
 /* Write as transformers' save_file does (name-sorted, 8-byte padded header,
  * __metadata__ {"format": "pt"}); written to a temporary file and renamed into place. */
-am_status am_tensors_save_safetensors(const am_tensors *ts, const char *path);
+AM_API am_status am_tensors_save_safetensors(const am_tensors *ts, const char *path);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Configuration (transformers' PretrainedConfig)                                              */
@@ -155,39 +164,39 @@ am_status am_tensors_save_safetensors(const am_tensors *ts, const char *path);
 typedef struct am_config am_config;
 
 /* Read DIR/config.json (or a config.json path) with the architecture's transformers defaults. */
-am_config *am_config_from_pretrained(const char *path);
+AM_API am_config *am_config_from_pretrained(const char *path);
 /* Parse config JSON text; `origin` names it in error messages. */
-am_config *am_config_from_json(const char *json, const char *origin);
-am_config *am_config_copy(const am_config *c);
-void am_config_free(am_config *c);
-const char *am_config_model_type(const am_config *c); /* borrowed */
-bool am_config_has(const am_config *c, const char *key);
+AM_API am_config *am_config_from_json(const char *json, const char *origin);
+AM_API am_config *am_config_copy(const am_config *c);
+AM_API void am_config_free(am_config *c);
+AM_API const char *am_config_model_type(const am_config *c); /* borrowed */
+AM_API bool am_config_has(const am_config *c, const char *key);
 /* Getters return AM_ERR_NOT_FOUND for an absent key, AM_ERR_INVALID_ARGUMENT for a wrong type. */
-am_status am_config_get_int(const am_config *c, const char *key, int64_t *out);
-am_status am_config_get_float(const am_config *c, const char *key, double *out);
-am_status am_config_get_bool(const am_config *c, const char *key, bool *out);
+AM_API am_status am_config_get_int(const am_config *c, const char *key, int64_t *out);
+AM_API am_status am_config_get_float(const am_config *c, const char *key, double *out);
+AM_API am_status am_config_get_bool(const am_config *c, const char *key, bool *out);
 /* Borrowed string, valid until the key is changed or the config freed. */
-am_status am_config_get_string(const am_config *c, const char *key, const char **out);
-am_status am_config_set_int(am_config *c, const char *key, int64_t v);
-am_status am_config_set_float(am_config *c, const char *key, double v);
-am_status am_config_set_bool(am_config *c, const char *key, bool v);
-am_status am_config_set_string(am_config *c, const char *key, const char *v);
+AM_API am_status am_config_get_string(const am_config *c, const char *key, const char **out);
+AM_API am_status am_config_set_int(am_config *c, const char *key, int64_t v);
+AM_API am_status am_config_set_float(am_config *c, const char *key, double v);
+AM_API am_status am_config_set_bool(am_config *c, const char *key, bool v);
+AM_API am_status am_config_set_string(am_config *c, const char *key, const char *v);
 /* Any JSON value (object, list, null, ...), e.g. am_config_set_json(c, "id2label", "{...}"). */
-am_status am_config_set_json(am_config *c, const char *key, const char *json);
+AM_API am_status am_config_set_json(am_config *c, const char *key, const char *json);
 /* Owned string: the value of one key as JSON (free with am_free). */
-char *am_config_get_json(const am_config *c, const char *key);
-int am_config_num_labels(const am_config *c);
+AM_API char *am_config_get_json(const am_config *c, const char *key);
+AM_API int am_config_num_labels(const am_config *c);
 /* Sets num_labels and resets id2label/label2id to LABEL_0..LABEL_{n-1}, as transformers does. */
-am_status am_config_set_num_labels(am_config *c, int n);
+AM_API am_status am_config_set_num_labels(am_config *c, int n);
 /* Borrowed; NULL when out of range. */
-const char *am_config_id2label(const am_config *c, int id);
+AM_API const char *am_config_id2label(const am_config *c, int id);
 /* The config as transformers' `print(model.config)` shows it (owned, am_free). */
-char *am_config_repr(const am_config *c);
+AM_API char *am_config_repr(const am_config *c);
 /* The text save_pretrained writes to config.json (owned, am_free). */
-char *am_config_to_json_string(const am_config *c);
+AM_API char *am_config_to_json_string(const am_config *c);
 
 /* Frees memory the library handed out as a plain buffer (strings, arrays). */
-void am_free(void *p);
+AM_API void am_free(void *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Models                                                                                      */
@@ -213,8 +222,8 @@ typedef enum am_task {
 } am_task;
 
 /* "sequence-classification" <-> AM_TASK_SEQUENCE_CLASSIFICATION. */
-const char *am_task_name(am_task t);
-am_status am_task_parse(const char *s, am_task *out);
+AM_API const char *am_task_name(am_task t);
+AM_API am_status am_task_parse(const char *s, am_task *out);
 
 typedef enum am_attn_impl { AM_ATTN_DEFAULT = 0, AM_ATTN_EAGER, AM_ATTN_SDPA, AM_ATTN_FLASH } am_attn_impl;
 
@@ -234,32 +243,32 @@ typedef struct am_load_options {
     const char *subfolder;
     const char *device_map;
 } am_load_options;
-am_load_options am_load_options_default(void);
+AM_API am_load_options am_load_options_default(void);
 
 typedef struct am_model am_model;
 
 /* AutoModelFor<task>.from_pretrained(path). Owned; am_model_free. */
-am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts);
+AM_API am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts);
 /* AutoModelFor<task>.from_config(config) with transformers' random init, seeded. The model is in
  * training mode, as transformers leaves it. */
-am_model *am_model_from_config(am_task task, const am_config *cfg, uint64_t seed);
-void am_model_free(am_model *m);
+AM_API am_model *am_model_from_config(am_task task, const am_config *cfg, uint64_t seed);
+AM_API void am_model_free(am_model *m);
 
-const char *am_model_class_name(const am_model *m); /* "BertForSequenceClassification" */
-am_task am_model_task(const am_model *m);
-const am_config *am_model_config(const am_model *m); /* borrowed */
-am_dtype am_model_dtype(const am_model *m);
-int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
-int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
-void am_model_train(am_model *m, bool training);
-bool am_model_is_training(const am_model *m);
+AM_API const char *am_model_class_name(const am_model *m); /* "BertForSequenceClassification" */
+AM_API am_task am_model_task(const am_model *m);
+AM_API const am_config *am_model_config(const am_model *m); /* borrowed */
+AM_API am_dtype am_model_dtype(const am_model *m);
+AM_API int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
+AM_API int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
+AM_API void am_model_train(am_model *m, bool training);
+AM_API bool am_model_is_training(const am_model *m);
 /* model.to(dtype): converts floating parameters and buffers (float32, float16, bfloat16), keeping
  * tied parameters tied and _keep_in_fp32_modules in float32. */
-am_status am_model_to_dtype(am_model *m, am_dtype dt);
+AM_API am_status am_model_to_dtype(am_model *m, am_dtype dt);
 /* print(model): the same text as PyTorch's repr, plus a newline. */
-am_status am_model_print(const am_model *m, FILE *out);
+AM_API am_status am_model_print(const am_model *m, FILE *out);
 /* Owned string (am_free). */
-char *am_model_repr(const am_model *m);
+AM_API char *am_model_repr(const am_model *m);
 
 /* The loading report (output_loading_info=True). Borrowed arrays valid while the model lives. */
 typedef struct am_loading_info {
@@ -273,24 +282,24 @@ typedef struct am_loading_info {
     const am_log_level *log_levels;     /* transformers' logger messages during the load */
     const char *const *log_messages;
 } am_loading_info;
-const am_loading_info *am_model_loading_info(const am_model *m);
+AM_API const am_loading_info *am_model_loading_info(const am_model *m);
 
 /* Named parameters / state dict (tied aliases included, non-persistent buffers excluded). */
-size_t am_model_state_dict_count(const am_model *m);
-const char *am_model_state_dict_name(const am_model *m, size_t i);
-am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i); /* borrowed */
-am_tensor *am_model_get_parameter(const am_model *m, const char *name); /* borrowed or NULL */
+AM_API size_t am_model_state_dict_count(const am_model *m);
+AM_API const char *am_model_state_dict_name(const am_model *m, size_t i);
+AM_API am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i); /* borrowed */
+AM_API am_tensor *am_model_get_parameter(const am_model *m, const char *name); /* borrowed or NULL */
 
 typedef struct am_forward_options {
     size_t size;
     bool output_hidden_states;
 } am_forward_options;
-am_forward_options am_forward_options_default(void);
+AM_API am_forward_options am_forward_options_default(void);
 
 /* model(**inputs). Inputs are named as transformers' forward arguments (input_ids,
  * attention_mask, token_type_ids, ...); unknown names are an error. Outputs are named as
  * transformers' output fields. Owned result (am_tensors_free). */
-am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts);
+AM_API am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts);
 
 typedef enum am_save_format { AM_SAVE_SAFETENSORS = 0, AM_SAVE_BIN } am_save_format;
 typedef struct am_save_options {
@@ -299,10 +308,10 @@ typedef struct am_save_options {
     const char *max_shard_size;  /* "10GB" (transformers' default), "20KB", ... */
     am_dtype dtype;              /* AM_DTYPE_AUTO: keep the model's dtype */
 } am_save_options;
-am_save_options am_save_options_default(void);
+AM_API am_save_options am_save_options_default(void);
 /* save_pretrained: config.json (+ generation_config.json when the model can generate) and the
  * weights. Files are written under temporary names and renamed, so nothing half-written is left. */
-am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts);
+AM_API am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts);
 
 /* ---- tokenizers section (src/tokenizers) ---- */
 
@@ -318,10 +327,10 @@ typedef struct am_encoding am_encoding;
 /* `path` is a folder holding tokenizer.json (or vocab.txt, or vocab.json + merges.txt), plus
  * optionally tokenizer_config.json and special_tokens_map.json; or the path of a tokenizer.json.
  * Owned; am_tokenizer_free. */
-am_tokenizer *am_tokenizer_from_pretrained(const char *path);
+AM_API am_tokenizer *am_tokenizer_from_pretrained(const char *path);
 /* From tokenizer.json text (no config files); `origin` names it in error messages. */
-am_tokenizer *am_tokenizer_from_json(const char *json, size_t len, const char *origin);
-void am_tokenizer_free(am_tokenizer *tok);
+AM_API am_tokenizer *am_tokenizer_from_json(const char *json, size_t len, const char *origin);
+AM_API void am_tokenizer_free(am_tokenizer *tok);
 
 typedef enum am_truncation {
     AM_TRUNCATION_NONE = 0,
@@ -349,48 +358,48 @@ typedef struct am_encode_options {
     int32_t pad_id;               /* used with pad_token when >= 0; -1: look pad_token up */
     int32_t pad_type_id;          /* default 0 */
 } am_encode_options;
-am_encode_options am_encode_options_default(void);
+AM_API am_encode_options am_encode_options_default(void);
 
 /* Encode `text` (and `text_pair` when not NULL). Both must be valid UTF-8 (else
  * AM_ERR_INVALID_ARGUMENT). Owned; am_encoding_free. */
-am_encoding *am_tokenizer_encode(const am_tokenizer *tok, const char *text, const char *text_pair,
+AM_API am_encoding *am_tokenizer_encode(const am_tokenizer *tok, const char *text, const char *text_pair,
                                  const am_encode_options *opts);
 /* The same with explicit byte lengths (texts may contain NUL characters). */
-am_encoding *am_tokenizer_encode_n(const am_tokenizer *tok, const char *text, size_t len, const char *text_pair,
+AM_API am_encoding *am_tokenizer_encode_n(const am_tokenizer *tok, const char *text, size_t len, const char *text_pair,
                                    size_t pair_len, const am_encode_options *opts);
 /* Encode n texts (pairs may be NULL, or n second texts). Padding "longest" pads to the longest
  * of the batch. On success out[0..n) hold owned encodings; on failure nothing is left in out. */
-am_status am_tokenizer_encode_batch(const am_tokenizer *tok, size_t n, const char *const *texts,
+AM_API am_status am_tokenizer_encode_batch(const am_tokenizer *tok, size_t n, const char *const *texts,
                                     const char *const *pairs, const am_encode_options *opts,
                                     am_encoding **out);
 /* The same with explicit byte lengths (lens, and pair_lens when pairs is given). */
-am_status am_tokenizer_encode_batch_n(const am_tokenizer *tok, size_t n, const char *const *texts, const size_t *lens,
+AM_API am_status am_tokenizer_encode_batch_n(const am_tokenizer *tok, size_t n, const char *const *texts, const size_t *lens,
                                       const char *const *pairs, const size_t *pair_lens,
                                       const am_encode_options *opts, am_encoding **out);
-void am_encoding_free(am_encoding *enc);
+AM_API void am_encoding_free(am_encoding *enc);
 
-size_t am_encoding_len(const am_encoding *enc);
+AM_API size_t am_encoding_len(const am_encoding *enc);
 /* Arrays of am_encoding_len() entries, borrowed (valid until the encoding is freed). */
-const int32_t *am_encoding_ids(const am_encoding *enc);
-const int32_t *am_encoding_type_ids(const am_encoding *enc);
-const uint8_t *am_encoding_attention_mask(const am_encoding *enc);
-const uint8_t *am_encoding_special_tokens_mask(const am_encoding *enc);
+AM_API const int32_t *am_encoding_ids(const am_encoding *enc);
+AM_API const int32_t *am_encoding_type_ids(const am_encoding *enc);
+AM_API const uint8_t *am_encoding_attention_mask(const am_encoding *enc);
+AM_API const uint8_t *am_encoding_special_tokens_mask(const am_encoding *enc);
 /* -1 where Python has None (special and pad tokens). */
-const int32_t *am_encoding_word_ids(const am_encoding *enc);
-const int32_t *am_encoding_sequence_ids(const am_encoding *enc);
+AM_API const int32_t *am_encoding_word_ids(const am_encoding *enc);
+AM_API const int32_t *am_encoding_sequence_ids(const am_encoding *enc);
 /* Token string i (borrowed, NUL-terminated; *len, when not NULL, gets its byte length, which
  * differs from strlen only for tokens holding NUL characters). */
-const char *am_encoding_token(const am_encoding *enc, size_t i);
-const char *am_encoding_token_n(const am_encoding *enc, size_t i, size_t *len);
+AM_API const char *am_encoding_token(const am_encoding *enc, size_t i);
+AM_API const char *am_encoding_token_n(const am_encoding *enc, size_t i, size_t *len);
 /* Character offsets of token i. */
-void am_encoding_offsets(const am_encoding *enc, size_t i, size_t *start, size_t *end);
+AM_API void am_encoding_offsets(const am_encoding *enc, size_t i, size_t *start, size_t *end);
 
 /* The model inputs of a batch as int64 tensors of shape [n, len]: "input_ids",
  * "attention_mask" and, for tokenizers whose model takes it (BERT-like), "token_type_ids".
  * All encodings must have one length (pad them). Owned; am_tensors_free. */
-am_tensors *am_encodings_to_tensors(const am_tokenizer *tok, am_encoding *const *encs, size_t n);
+AM_API am_tensors *am_encodings_to_tensors(const am_tokenizer *tok, am_encoding *const *encs, size_t n);
 /* Encode a batch and return its tensors (padding defaults to "longest" when opts is NULL). */
-am_tensors *am_tokenizer_encode_tensors(const am_tokenizer *tok, size_t n, const char *const *texts,
+AM_API am_tensors *am_tokenizer_encode_tensors(const am_tokenizer *tok, size_t n, const char *const *texts,
                                         const char *const *pairs, const am_encode_options *opts);
 
 typedef struct am_decode_options {
@@ -398,24 +407,24 @@ typedef struct am_decode_options {
     bool skip_special_tokens;          /* default false */
     int clean_up_tokenization_spaces;  /* -1 (default): tokenizer_config.json's; 0 no; 1 yes */
 } am_decode_options;
-am_decode_options am_decode_options_default(void);
+AM_API am_decode_options am_decode_options_default(void);
 /* tokenizer.decode(ids). Owned string; am_free. */
-char *am_tokenizer_decode(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts);
+AM_API char *am_tokenizer_decode(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts);
 /* The same, also giving the byte length (the text may contain NUL characters). */
-char *am_tokenizer_decode_n(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts,
+AM_API char *am_tokenizer_decode_n(const am_tokenizer *tok, const int32_t *ids, size_t n, const am_decode_options *opts,
                             size_t *len);
 
 /* -1 when absent (added tokens included). */
-int32_t am_tokenizer_token_to_id(const am_tokenizer *tok, const char *token);
+AM_API int32_t am_tokenizer_token_to_id(const am_tokenizer *tok, const char *token);
 /* Borrowed; NULL when out of range. */
-const char *am_tokenizer_id_to_token(const am_tokenizer *tok, int32_t id);
+AM_API const char *am_tokenizer_id_to_token(const am_tokenizer *tok, int32_t id);
 /* len(tokenizer): the vocabulary with the added tokens. */
-size_t am_tokenizer_vocab_size(const am_tokenizer *tok);
+AM_API size_t am_tokenizer_vocab_size(const am_tokenizer *tok);
 /* Borrowed special tokens (NULL when the tokenizer has none). */
-const char *am_tokenizer_pad_token(const am_tokenizer *tok);
-const char *am_tokenizer_bos_token(const am_tokenizer *tok);
-const char *am_tokenizer_eos_token(const am_tokenizer *tok);
-int64_t am_tokenizer_model_max_length(const am_tokenizer *tok);
+AM_API const char *am_tokenizer_pad_token(const am_tokenizer *tok);
+AM_API const char *am_tokenizer_bos_token(const am_tokenizer *tok);
+AM_API const char *am_tokenizer_eos_token(const am_tokenizer *tok);
+AM_API int64_t am_tokenizer_model_max_length(const am_tokenizer *tok);
 
 /* ---- end tokenizers section ---- */
 
@@ -461,21 +470,21 @@ typedef struct am_pipeline_options {
     bool handle_impossible_answer;/* qa */
     size_t batch_size;            /* inputs per forward call (padded to the longest); default 32 */
 } am_pipeline_options;
-am_pipeline_options am_pipeline_options_default(void);
+AM_API am_pipeline_options am_pipeline_options_default(void);
 
 /* pipeline(task, model=path): loads the model and its tokenizer from `path` (a local folder or a hub id).
  * `task` is AM_TASK_SEQUENCE_CLASSIFICATION (classify), AM_TASK_TOKEN_CLASSIFICATION (ner),
  * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); a model whose head is another
  * task is an error naming the task it has. A pipeline runs one call at a time (use one per
  * thread). Owned; am_pipeline_free. */
-am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);
-void am_pipeline_free(am_pipeline *p);
-am_task am_pipeline_task(const am_pipeline *p);
-am_model *am_pipeline_model(const am_pipeline *p);             /* borrowed */
-const am_tokenizer *am_pipeline_tokenizer(const am_pipeline *p); /* borrowed */
+AM_API am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);
+AM_API void am_pipeline_free(am_pipeline *p);
+AM_API am_task am_pipeline_task(const am_pipeline *p);
+AM_API am_model *am_pipeline_model(const am_pipeline *p);             /* borrowed */
+AM_API const am_tokenizer *am_pipeline_tokenizer(const am_pipeline *p); /* borrowed */
 /* The longest input in tokens (the tokenizer's model_max_length, bounded by the position table);
  * longer inputs are truncated with a warning, as transformers' tokenizers warn. */
-size_t am_pipeline_max_length(const am_pipeline *p);
+AM_API size_t am_pipeline_max_length(const am_pipeline *p);
 
 /* Runs the pipeline on n inputs, batched (batch_size at a time, padded). texts[i] is the text
  * (qa: the question); pairs is NULL or n second texts (qa: the contexts, required; classify:
@@ -483,16 +492,16 @@ size_t am_pipeline_max_length(const am_pipeline *p);
  * (empty text, invalid UTF-8, a fill-mask text without the mask token, ...) gets a result whose
  * am_pipeline_result_error() says why. The call itself fails only when the whole batch does
  * (out of memory, model failure); then nothing is left in out. */
-am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *texts, const char *const *pairs,
+AM_API am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *texts, const char *const *pairs,
                           am_pipeline_result **out);
 /* One input; NULL with am_last_error() on failure (including the per-input errors above). */
-am_pipeline_result *am_pipeline_run1(am_pipeline *p, const char *text, const char *pair);
-void am_pipeline_result_free(am_pipeline_result *r);
+AM_API am_pipeline_result *am_pipeline_run1(am_pipeline *p, const char *text, const char *pair);
+AM_API void am_pipeline_result_free(am_pipeline_result *r);
 
 /* NULL, or why this input failed (borrowed). */
-const char *am_pipeline_result_error(const am_pipeline_result *r);
+AM_API const char *am_pipeline_result_error(const am_pipeline_result *r);
 /* true when the input was longer than am_pipeline_max_length() and was truncated. */
-bool am_pipeline_result_truncated(const am_pipeline_result *r);
+AM_API bool am_pipeline_result_truncated(const am_pipeline_result *r);
 
 /* The items of a result, as transformers' pipelines return them. Strings are borrowed (valid
  * until the result is freed); character offsets count Unicode code points, as Python does. */
@@ -521,19 +530,19 @@ typedef struct am_mask_fill {    /* fill-mask: {"score", "token", "token_str", "
 } am_mask_fill;
 
 /* Number of items (fill-mask: of all masks together). */
-size_t am_pipeline_result_count(const am_pipeline_result *r);
+AM_API size_t am_pipeline_result_count(const am_pipeline_result *r);
 /* The item arrays; NULL for a result of another task. */
-const am_label_score *am_pipeline_result_labels(const am_pipeline_result *r);
-const am_entity *am_pipeline_result_entities(const am_pipeline_result *r);
-const am_answer *am_pipeline_result_answers(const am_pipeline_result *r);
+AM_API const am_label_score *am_pipeline_result_labels(const am_pipeline_result *r);
+AM_API const am_entity *am_pipeline_result_entities(const am_pipeline_result *r);
+AM_API const am_answer *am_pipeline_result_answers(const am_pipeline_result *r);
 /* Fill-mask: num_masks groups of count / num_masks candidates, one group per mask in text order. */
-const am_mask_fill *am_pipeline_result_fills(const am_pipeline_result *r);
-size_t am_pipeline_result_num_masks(const am_pipeline_result *r);
+AM_API const am_mask_fill *am_pipeline_result_fills(const am_pipeline_result *r);
+AM_API size_t am_pipeline_result_num_masks(const am_pipeline_result *r);
 /* The result as transformers' pipeline returns it, in JSON (json.dumps of it): classify
  * [{"label": "spam", "score": 0.99}] (a list of top_k items when top_k is set), ner a list of
  * entities, qa one answer (a list when top_k > 1), fill-mask a list (a list of lists for several
  * masks); a failed input gives {"error": "..."}. Owned string; am_free. */
-char *am_pipeline_result_json(const am_pipeline_result *r);
+AM_API char *am_pipeline_result_json(const am_pipeline_result *r);
 
 /* ---- end pipelines section ---- */
 
@@ -555,18 +564,18 @@ typedef struct am_push_options {
     const char *parent_commit;      /* optional: refuse the commit if the branch moved */
     const char *repo_type;          /* "model" (default), "dataset", "space" */
 } am_push_options;
-am_push_options am_push_options_default(void);
+AM_API am_push_options am_push_options_default(void);
 
 /* Create the repo if needed (exist_ok), then upload every file under `dir` as one commit
  * (preupload, LFS batch for large/binary files, NDJSON commit). Files under .git/ and .cache/ are
  * skipped. Nothing changes on the hub unless the whole commit succeeds. */
-am_status am_hub_upload_folder(const char *dir, const char *repo_id, const am_push_options *opts);
+AM_API am_status am_hub_upload_folder(const char *dir, const char *repo_id, const am_push_options *opts);
 /* Same, and *out_commit (owned, am_free) gets the new commit's 40-hex id. */
-am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts,
+AM_API am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts,
                                       char **out_commit);
 /* model.push_to_hub(repo_id, commit_message=..., private=...): save_pretrained into a temporary
  * folder, upload it as one commit (creating the repo if needed), remove the folder. */
-am_status am_model_push_to_hub(const am_model *m, const char *repo_id, const am_push_options *opts);
+AM_API am_status am_model_push_to_hub(const am_model *m, const char *repo_id, const am_push_options *opts);
 
 typedef struct am_download_options {
     size_t size;                 /* sizeof(am_download_options) */
@@ -579,22 +588,22 @@ typedef struct am_download_options {
     bool force_download;
     const char *const *include;  /* NULL-terminated fnmatch globs; NULL = every file */
 } am_download_options;
-am_download_options am_download_options_default(void);
+AM_API am_download_options am_download_options_default(void);
 
 /* snapshot_download: every file of the repo (or those matching `include`) into the cache;
  * *snapshot_path (owned, am_free) is the snapshot folder. */
-am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
+AM_API am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
 /* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder. */
-am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
+AM_API am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
                                char **path);
 
 /* Tokens, stored where the Python tools keep them (HF_TOKEN_PATH, else $HF_HOME/token, mode 0600). */
-am_status am_hub_login(const char *token);
-am_status am_hub_logout(void);
+AM_API am_status am_hub_login(const char *token);
+AM_API am_status am_hub_logout(void);
 /* The token that would be used now (owned, am_free), or NULL when there is none. */
-char *am_hub_get_token(void);
+AM_API char *am_hub_get_token(void);
 /* GET /api/whoami-v2: *out_json (owned, am_free) is the server's JSON; `token` NULL = stored one. */
-am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json);
+AM_API am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json);
 
 /* The self-hosted hub (libmicrohttpd). */
 typedef struct am_hub_server am_hub_server;
@@ -609,11 +618,11 @@ typedef struct am_hub_server_options {
     uint64_t max_body;       /* largest request body accepted (0 = 1 GiB) */
     uint64_t multipart_chunk;/* LFS uploads larger than this are offered multipart (0 = 64 MiB) */
 } am_hub_server_options;
-am_hub_server_options am_hub_server_options_default(void);
+AM_API am_hub_server_options am_hub_server_options_default(void);
 /* Starts serving in background threads. Owned; am_hub_server_free stops it. */
-am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
-int am_hub_server_port(const am_hub_server *s);
-void am_hub_server_free(am_hub_server *s);
+AM_API am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
+AM_API int am_hub_server_port(const am_hub_server *s);
+AM_API void am_hub_server_free(am_hub_server *s);
 /* ---- end hub section ---- */
 
 /* ---- generation section (src/generate) ---- */
@@ -675,7 +684,7 @@ typedef struct am_generate_options {
     void *on_token_user;
     int64_t decoder_start_token_id;    /* encoder-decoders: first decoder token (default: the config's, else bos) */
 } am_generate_options;
-am_generate_options am_generate_options_default(void);
+AM_API am_generate_options am_generate_options_default(void);
 
 /* model.generate(**inputs). Decoder-only models take "input_ids" [batch, prompt] and optionally
  * "attention_mask" (left padding, as transformers expects; without a mask, pad ids in the prompt
@@ -686,9 +695,9 @@ am_generate_options am_generate_options_default(void);
  * with the prompt included (rows = batch x num_return_sequences; finished rows padded with
  * pad_token_id), "scores" float32 [steps, rows (x num_beams for beam search), vocab] when
  * output_scores, and "sequences_scores" float32 [rows] for beam search. */
-am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_generate_options *opts);
+AM_API am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_generate_options *opts);
 /* Whether am_model_generate works for this model (transformers' can_generate()). */
-bool am_model_can_generate(const am_model *m);
+AM_API bool am_model_can_generate(const am_model *m);
 
 /* ---- end generation section ---- */
 
