@@ -385,7 +385,11 @@ static void test_end_to_end(const char *work) {
 
     /* private: refused without a token or with another user's, served to the owner */
     CHECK(am__hub_resolve("alice/secret", &ho, AM__HUB_CONFIG, NULL, NULL, &dir) == AM_ERR_AUTH &&
-          strstr(am_last_error(), "private repository"));
+          strstr(am_last_error(), "private repository") && strstr(am_last_error(), "`token=<your_token>`"));
+    am_set_option_naming(AM_NAMING_CLI); /* the same message for a command-line caller names the flag */
+    CHECK(am__hub_resolve("alice/secret", &ho, AM__HUB_CONFIG, NULL, NULL, &dir) == AM_ERR_AUTH &&
+          strstr(am_last_error(), "`--token <your_token>`") && !strstr(am_last_error(), "token=<"));
+    am_set_option_naming(AM_NAMING_API);
     ho.token = g_tok_bob;
     CHECK(am__hub_resolve("alice/secret", &ho, AM__HUB_CONFIG, NULL, NULL, &dir) == AM_ERR_NOT_FOUND);
     ho.token = g_tok_alice;
@@ -626,7 +630,8 @@ static void test_cli_login(const char *work) {
     free(out);
     /* private repo, no token any more */
     snprintf(cmd, sizeof cmd, "%s '%s' download acme/cli-model 2>&1", env, cli);
-    CHECK(am_test_run(cmd, &out) != 0 && out && strstr(out, "private repository"));
+    CHECK(am_test_run(cmd, &out) != 0 && out && strstr(out, "private repository") && strstr(out, "--token <your_token>") &&
+          !strstr(out, "token=<your_token>"));
     free(out);
     am_hub_server_free(srv);
 }
