@@ -20,10 +20,11 @@ static am_status digest_init(am__digest *c, const EVP_MD *md, const char *name) 
     c->failed = false;
     c->ctx = EVP_MD_CTX_new();
     if (c->ctx && EVP_DigestInit_ex(c->ctx, md, NULL) == 1) return AM_OK;
+    am_status code = c->ctx ? AM_ERR_INTERNAL : AM_ERR_NO_MEMORY;
     EVP_MD_CTX_free(c->ctx);
     c->ctx = NULL;
     c->failed = true;
-    return am__error(AM_ERR_NO_MEMORY, "cannot start a %s digest (libcrypto: out of memory)", name);
+    return am__error(code, "cannot start a %s digest (libcrypto%s)", name, code == AM_ERR_NO_MEMORY ? ": out of memory" : " refused it");
 }
 static void digest_update(am__digest *c, const void *p, size_t n) {
     if (!c->failed && n && EVP_DigestUpdate(c->ctx, p, n) != 1) c->failed = true;
