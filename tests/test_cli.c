@@ -284,7 +284,10 @@ static void test_set_config(void) {
     CHECKF(rc == 2 && has(out, "KEY=VALUE"), "rc %d: %s", rc, out);
     free(out);
     rc = cli(&out, "info %s --set hidden_size=\\\"big\\\"", g_seqcls);
-    CHECKF(rc == 1, "a string hidden_size is refused by the config: rc %d: %s", rc, out);
+    CHECKF(rc == 1 && has(out, "\"hidden_size\" must be a number"), "a string hidden_size is refused as config.json's would be: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "init %s %s/never --set vocab_size=many", g_seqcls, g_tmp);
+    CHECKF(rc == 1 && has(out, "\"vocab_size\" must be a number"), "init --set: rc %d: %s", rc, out);
     free(out);
     /* --config FILE: another config.json replaces the model's */
     char cmd[9000];
