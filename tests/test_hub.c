@@ -63,17 +63,27 @@ static void test_names(void) {
     am__sha256 s;
     uint8_t d[32];
     char hex[65];
-    am__sha256_init(&s);
+    CHECK_OK(am__sha256_init(&s));
     am__sha256_update(&s, "abc", 3);
-    am__sha256_final(&s, d);
+    CHECK_OK(am__sha256_final(&s, d));
+    CHECK(s.ctx == NULL); /* _final releases the context */
     am__hex(d, 32, hex);
     CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     am__sha1 s1;
-    am__sha1_init(&s1);
+    CHECK_OK(am__sha1_init(&s1));
     am__sha1_update(&s1, "abc", 3);
-    am__sha1_final(&s1, d);
+    CHECK_OK(am__sha1_final(&s1, d));
     am__hex(d, 20, hex);
     CHECK(!strcmp(hex, "a9993e364706816aba3e25717850c26c9cd0d89d"));
+    /* one-shot forms; `printf 'hello\n' | git hash-object --stdin` */
+    CHECK_OK(am__sha256_hex("abc", 3, hex));
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    CHECK_OK(am__sha1_hex("hello\n", 6, true, hex));
+    CHECK(!strcmp(hex, "ce013625030ba8dba906f756967f9e9ca394464a"));
+    CHECK_OK(am__sha1_init(&s1)); /* an abandoned digest is released by _discard */
+    am__sha1_update(&s1, "abc", 3);
+    am__digest_discard(&s1);
+    CHECK(s1.ctx == NULL);
     char sha[65], sha1[41];
     uint64_t size = 0;
     CHECK_OK(am__hash_file(am_test_fixture("hub/bert_seqcls/model.safetensors"), sha, sha1, &size));
