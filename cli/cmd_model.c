@@ -115,7 +115,7 @@ int am_cli_info(int argc, char **argv) {
 /* ---- forward ---- */
 
 typedef struct fwd_ctx {
-    const char *in_path, *out_path, *tokenizer;
+    const char *in_path, *out_path, *tokenizer, *pad_token;
     const char **texts, **pairs;
     size_t n_texts, n_pairs;
     am_forward_options fo;
@@ -127,6 +127,7 @@ static const am_cli_opt k_forward_opts[] = {
                                               "padded to the longest)"},
     {"text-pair", NULL, required_argument, "TEXT", "the second text of a pair (repeatable, one per --text)"},
     {"tokenizer", NULL, required_argument, "TOK", "the tokenizer for --text (default: MODEL's folder)"},
+    {"pad-token", NULL, required_argument, "TOKEN", "pad a batch of --text with TOKEN (tokenizer.pad_token = TOKEN)"},
     {"output", NULL, required_argument, "OUT.safetensors", "write every output tensor (default: print a summary)"},
     {"output-hidden-states", NULL, no_argument, NULL, "output_hidden_states=True"},
     {0},
@@ -148,6 +149,7 @@ static int fwd_opt(void *ctx, const char *name, const char *v) {
     if (!strcmp(name, "inputs")) c->in_path = v;
     else if (!strcmp(name, "output")) c->out_path = v;
     else if (!strcmp(name, "tokenizer")) c->tokenizer = v;
+    else if (!strcmp(name, "pad-token")) c->pad_token = v;
     else if (!strcmp(name, "text")) return push_str(&c->texts, &c->n_texts, v);
     else if (!strcmp(name, "text-pair")) return push_str(&c->pairs, &c->n_pairs, v);
     else if (!strcmp(name, "output-hidden-states")) c->fo.output_hidden_states = true;
@@ -210,12 +212,13 @@ int am_cli_forward(int argc, char **argv) {
     if (m && c.in_path) {
         in = am_tensors_load_safetensors(c.in_path);
         if (!in) rc = am_cli_fail(NULL);
-    } else if (m) { /* tokenizer(texts, text_pair=pairs, padding=True, return_tensors="pt") */
+    } else if (m) { /* tokenizer(texts, text_pair=pairs, padding=len(texts) > 1, return_tensors="pt") */
         am_tokenizer *tok = am_tokenizer_from_pretrained(c.tokenizer ? c.tokenizer : pos[0]);
         if (!tok) rc = am_cli_fail("forward: loading the tokenizer (give --tokenizer TOK)");
         else {
             am_encode_options eo = am_encode_options_default();
-            eo.padding = AM_PADDING_LONGEST;
+            eo.padding = c.n_texts > 1 ? AM_PADDING_LONGEST : AM_PADDING_NONE;
+            eo.pad_token = c.pad_token;
             in = am_tokenizer_encode_tensors(tok, c.n_texts, c.texts, c.n_pairs ? c.pairs : NULL, &eo);
             if (!in) rc = am_cli_fail("forward: tokenizing");
         }
