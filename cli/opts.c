@@ -240,6 +240,8 @@ void am_cli_print_help(const am_cli_cmd *cmd, FILE *f) {
 
 int am_cli_parse(const am_cli_cmd *cmd, int argc, char **argv, am_cli_load *load, am_cli_on_opt on_opt, void *ctx,
                  char ***pos, int *npos) {
+    *pos = NULL; /* callers read these on every return path, --help and errors included */
+    *npos = 0;
     /* every option once (the command's, help, the load options), then getopt's table with aliases */
     const am_cli_opt *all[128];
     int na = 0, nl = 0;
