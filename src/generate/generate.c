@@ -211,8 +211,8 @@ static am_status resolve(const am_model *m, const am_generate_options *o, int64_
     }
     if (c->max_length <= 0) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: max_length must be positive, got %lld", (long long)c->max_length);
     if (T0 >= c->max_length)
-        am__log(AM_LOG_WARNING, "Input length of input_ids is %lld, but `max_length` is set to %lld. This can lead to unexpected behavior. You should consider increasing `max_new_tokens`.",
-                (long long)T0, (long long)c->max_length);
+        am__log(AM_LOG_WARNING, "Input length of input_ids is %lld, but `max_length` is set to %lld. This can lead to unexpected behavior. You should consider increasing `%s`.",
+                (long long)T0, (long long)c->max_length, am__opt_name("max_new_tokens", "--max-new-tokens"));
     if (c->min_length < 0 || (c->min_new_tokens != -1 && c->min_new_tokens < 0))
         return am__error(AM_ERR_INVALID_ARGUMENT, "generate: min_length / min_new_tokens must not be negative");
     if (c->num_beams < 1) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: num_beams must be a positive integer, got %lld", (long long)c->num_beams);
