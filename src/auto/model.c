@@ -147,7 +147,11 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
     if (am__check_inputs(m, inputs) != AM_OK) return NULL;
     am_tensors *out = am_tensors_new();
     if (!out) return NULL;
-    if (m->forward(m, inputs, &o, out) != AM_OK) {
+    am__call call; /* per-call state: the model stays read-only */
+    am__call_begin(&call, m, o.dropout_seed);
+    am_status s = m->forward(m, inputs, &o, out);
+    am__call_end(&call);
+    if (s != AM_OK) {
         am_tensors_free(out);
         return NULL;
     }

@@ -955,6 +955,9 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     g.V = ops->vocab_size(m);
     g.T0 = T0;
     clock_gettime(CLOCK_MONOTONIC, &g.t0);
+    /* per-call state: the model stays read-only (training-mode dropout draws one stream per call) */
+    am__call call;
+    am__call_begin(&call, m, 0);
     am_tensors *out = NULL;
     am_status s = AM_OK;
     if (B == 0 || T0 == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "generate: the prompt is empty (input_ids has shape [%lld, %lld])", (long long)B, (long long)T0);
@@ -1034,6 +1037,7 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         am_tensors_free(out);
         out = NULL;
     }
+    am__call_end(&call);
     am__kv_free(g.cache);
     if (g.enc) ops->enc_free(g.enc);
     am_tensor_free(enc_ids);
