@@ -637,7 +637,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
 
 am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts) {
     am_load_options o = am_load_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_load_options")) return NULL;
     if (!path || !*path) {
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
         return NULL;

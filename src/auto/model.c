@@ -144,7 +144,7 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
         return NULL;
     }
     am_forward_options o = am_forward_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_forward_options")) return NULL;
     if (am__check_inputs(m, inputs) != AM_OK) return NULL;
     am_tensors *out = am_tensors_new();
     if (!out) return NULL;
@@ -243,7 +243,8 @@ static char *generation_config_json(const am_model *m) {
 
 am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts) {
     am_save_options o = am_save_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    am_status ost = AM__OPTS_IN(o, opts, "am_save_options");
+    if (ost) return ost;
     if (!m || !dir) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: NULL argument");
     if (o.format != AM_SAVE_SAFETENSORS && o.format != AM_SAVE_BIN) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: unknown format");
     if (o.dtype != AM_DTYPE_AUTO && !am__dtype_is_float(o.dtype))

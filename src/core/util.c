@@ -184,6 +184,24 @@ char *am__strfmt(const char *fmt, ...) {
     return r;
 }
 
+am_status am__opts_in(void *dst, size_t ours, const void *src, const char *what) {
+    if (!src) return AM_OK;
+    size_t size;
+    memcpy(&size, src, sizeof size);
+    if (size < sizeof size)
+        return am__error(AM_ERR_INVALID_ARGUMENT,
+                         "%s.size is %zu; start from %s_default(), which sets it to sizeof(%s)", what, size,
+                         what, what);
+    if (size > ours)
+        return am__error(AM_ERR_INVALID_ARGUMENT,
+                         "%s.size is %zu but this library's %s has %zu bytes: the program was built "
+                         "against a newer automodel.h than the library it runs with",
+                         what, size, what, ours);
+    memcpy(dst, src, size);
+    memcpy(dst, &ours, sizeof ours);
+    return AM_OK;
+}
+
 void am__format_py_float(double v, char *buf, size_t n) {
     if (isnan(v)) {
         snprintf(buf, n, "NaN");

@@ -38,6 +38,16 @@ char *am__strfmt(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* The options-struct `size` contract (one place for every public *_options struct): `dst` holds
+ * our defaults and is `ours` bytes; the caller's struct `src` (NULL = keep the defaults) starts
+ * with its own size and is copied over the defaults for that many bytes, so fields a caller built
+ * against an older, smaller header does not know keep their defaults. A size of 0 (a struct not
+ * made by am_*_options_default()), smaller than the size field itself, or larger than ours (a
+ * newer header than this library) is refused; `what` is the struct's type name. dst's size becomes ours. */
+am_status am__opts_in(void *dst, size_t ours, const void *src, const char *what);
+/* Type-checked form: `dst` an options struct, `src` a pointer to the same type. */
+#define AM__OPTS_IN(dst, src, what) \
+    ((void)sizeof((src) == &(dst)), am__opts_in(&(dst), sizeof(dst), (src), (what)))
 /* Python's repr of a float as json.dumps writes it (shortest round-trip, "1e-12", "0.1", "1.0"). */
 void am__format_py_float(double v, char *buf, size_t n);
 #endif

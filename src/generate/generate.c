@@ -908,7 +908,7 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         return NULL;
     }
     am_generate_options o = am_generate_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_generate_options")) return NULL;
     if (!am_model_can_generate(m)) {
         am__error(AM_ERR_UNSUPPORTED,
                   "generate: the current model class (%s) is not compatible with `.generate()`, as it doesn't have a language model head",

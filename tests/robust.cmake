@@ -1,0 +1,4 @@
+# Robustness of the public API: the options structs' size contract (a struct from an older,
+# smaller header; label net: it starts a loopback hub server for the hub options).
+am_add_test(test_options_size SOURCES ${CMAKE_SOURCE_DIR}/tests/test_options_size.c LABELS net
+            ARGS ${CMAKE_SOURCE_DIR}/models/sms-spam-bert)
