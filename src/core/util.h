@@ -7,7 +7,8 @@
 am_status am__read_file(const char *path, char **out, size_t *len);
 /* Write `data` to path atomically: PATH.tmp.<pid> then rename; nothing is left on failure. */
 am_status am__write_file_atomic(const char *path, const void *data, size_t len);
-/* "a" + "/" + "b" (malloc'd). */
+/* "a" + "/" + "b" (malloc'd; NULL with AM_ERR_NO_MEMORY set when out of memory). The file
+ * functions here (read, write, mkdirs) take a NULL path as that failure: AM_ERR_NO_MEMORY. */
 char *am__path_join(const char *a, const char *b);
 bool am__is_dir(const char *path);
 bool am__is_file(const char *path);
