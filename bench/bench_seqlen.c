@@ -2,7 +2,8 @@
  * compiled on its first call and then served by the bounded primitive cache (kernels/primcache.c).
  * 1) BERT-base GEMMs (y = x·Wᵀ + b for 768x768, 3072x768 and 768x3072 weights) at M values never
  *    seen before: first call (compile + run) against the best of 3 next calls at the same M
- *    (cached), and the compile time itself (the cache's build clock: robust on a busy machine).
+ *    (cached), and the compile time itself (the cache's clock: the compiling thread's CPU time, robust on a
+ *    busy machine).
  * 2) A BERT-base-sized model forward (random init, 12 layers) for batch 1 at new sequence lengths:
  *    the same three numbers and the count of primitives the new length needed.
  * usage: bench_seqlen [lengths...]  (default 97 113 131 149 173) */
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < maxM * 3072; i++) x[i] = (float)(i % 13) * 0.01f;
     for (int64_t i = 0; i < 3072 * 768; i++) w[i] = (float)(i % 7) * 0.01f;
     am__linear_f32(8, 768, 768, x, w, b, y); /* engine, streams, JIT of unrelated setup: not counted */
-    printf("| M | N x K | first call ms | cached call ms | compile ms (cache miss) |\n|---|---|---|---|---|\n");
+    printf("| M | N x K | first call ms | cached call ms | compile CPU ms (cache miss) |\n|---|---|---|---|---|\n");
     double sum_build = 0;
     int n_build = 0;
     for (int i = 0; i < nl; i++)
@@ -69,7 +70,7 @@ int main(int argc, char **argv) {
             sum_build += build;
             n_build++;
         }
-    printf("\nmean compile time per new GEMM shape: %.2f ms\n\n", sum_build / n_build * 1e3);
+    printf("\nmean compile CPU time per new GEMM shape: %.2f ms\n\n", sum_build / n_build * 1e3);
     free(x);
     free(w);
     free(b);
@@ -88,7 +89,7 @@ int main(int argc, char **argv) {
     am_tensors *warm = ids_input(16);
     am_tensors_free(am_model_forward(m, warm, NULL));
     am_tensors_free(warm);
-    printf("| BERT-base tokens | first call ms | cached call ms | compile ms | new primitives |\n|---|---|---|---|---|\n");
+    printf("| BERT-base tokens | first call ms | cached call ms | compile CPU ms | new primitives |\n|---|---|---|---|---|\n");
     for (int i = 0; i < nl; i++) {
         int64_t T = lens[i] + 1; /* not a length the GEMM part used */
         am_tensors *in = ids_input(T);

@@ -65,7 +65,7 @@ bool am__prim_run(const void *key, size_t key_len, am__prim_build_fn build, void
 
 typedef struct am__prim_stats {
     uint64_t hits, misses, evictions;
-    uint64_t build_ns; /* time spent compiling primitives (the misses' cost) */
+    uint64_t build_ns; /* CPU time the compiling threads spent building primitives (the misses' cost) */
     size_t size, capacity;
 } am__prim_stats;
 am__prim_stats am__prim_cache_stats(void);
