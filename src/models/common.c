@@ -9,6 +9,7 @@
 
 const float *am__w(const am__module *m, const char *pname) {
     am_tensor *t = am__mod_tensor(m, pname);
+    /* callers name a parameter their own builder registered, in a float32-only path: a bug here is automodel's */
     AM_ASSERT(t != NULL && t->dtype == AM_F32);
     return (const float *)t->data;
 }
@@ -19,7 +20,10 @@ const float *am__f32_view(const am_tensor *t, float **tmp) {
     if (t->dtype == AM_F32) return (const float *)t->data;
     int64_t n = am_tensor_numel(t);
     *tmp = malloc((size_t)(n ? n : 1) * sizeof(float));
-    AM_ASSERT(*tmp != NULL);
+    if (!*tmp) {
+        am__oom_note();
+        return NULL;
+    }
     am__to_f32(t->data, t->dtype, n, *tmp);
     return *tmp;
 }
@@ -52,14 +56,20 @@ static bool use_gemv(int64_t M) {
 
 static void dense(const am__module *mod, int64_t M, const float *x, float *y, bool kn) {
     am__param *w = am__module_find_param(mod, "weight"), *b = am__module_find_param(mod, "bias");
+    /* every linear module is built with a weight, and loading fills every parameter */
     AM_ASSERT(w && w->t);
     int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
     float *bt = NULL, *wt = NULL;
     const float *bf = am__f32_view(b ? b->t : NULL, &bt);
     am__wtype wty;
+    if (b && b->t && !bf) return; /* out of memory: noted */
     if (use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
     else {
         const float *wf = am__f32_view(w->t, &wt);
+        if (!wf) {
+            free(bt);
+            return; /* out of memory: noted */
+        }
         if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
         else am__linear_f32(M, N, K, x, wf, bf, y);
     }
@@ -77,7 +87,7 @@ void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y
     am__param *b = am__module_find_param(ln, "bias");
     float *wt, *bt;
     const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
-    am__layernorm_f32(M, w->shape[0], x, wf, bf, eps, y);
+    if (wf && (bf || !b || !b->t)) am__layernorm_f32(M, w->shape[0], x, wf, bf, eps, y); /* else out of memory: noted */
     free(wt);
     free(bt);
 }
@@ -174,20 +184,28 @@ float am__dropout_p(const am__module *drop) { return drop && drop->training ? (f
 
 float *am__additive_mask(const am_tensor *mask, int64_t B, int64_t T) {
     float *m = malloc((size_t)(B * T) * sizeof(float));
-    if (!m) return NULL;
+    if (!m) { /* callers read NULL as "no mask": fail the call instead */
+        am__oom_note();
+        return NULL;
+    }
     for (int64_t i = 0; i < B * T; i++) m[i] = (mask && ((const int64_t *)mask->data)[i] == 0) ? AM_FINFO_MIN_F32 : 0.0f;
     return m;
 }
 
 void am__model_tie(am_model *m, const char *alias, const char *target) {
+    /* called by builders: a failure is the tree's sticky build failure */
     char **a = realloc(m->tie_alias, (m->n_ties + 1) * sizeof *a);
-    AM_ASSERT(a);
-    m->tie_alias = a;
-    char **t = realloc(m->tie_target, (m->n_ties + 1) * sizeof *t);
-    AM_ASSERT(t);
-    m->tie_target = t;
-    m->tie_alias[m->n_ties] = am__strdup(alias);
-    m->tie_target[m->n_ties] = am__strdup(target);
+    if (a) m->tie_alias = a;
+    char **t = a ? realloc(m->tie_target, (m->n_ties + 1) * sizeof *t) : NULL;
+    if (t) m->tie_target = t;
+    char *sa = t ? am__strdup(alias) : NULL, *st = sa ? am__strdup(target) : NULL;
+    if (!st) {
+        free(sa);
+        am__module_build_fail();
+        return;
+    }
+    m->tie_alias[m->n_ties] = sa;
+    m->tie_target[m->n_ties] = st;
     m->n_ties++;
 }
 

@@ -83,7 +83,10 @@ am_status am__s2s_encoder_inputs(const am_tensors *in, am_tensor **ids, am_tenso
 float *am__s2s_mask_add(const uint8_t *mask, int64_t B, int64_t stride, int64_t Tk) {
     if (!mask) return NULL;
     float *m = malloc((size_t)(B * Tk > 0 ? B * Tk : 1) * sizeof(float));
-    AM_ASSERT(m);
+    if (!m) {
+        am__oom_note();
+        return NULL;
+    }
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < Tk; j++) m[b * Tk + j] = mask[b * stride + j] ? 0.0f : AM_FINFO_MIN_F32;
     return m;
@@ -102,7 +105,10 @@ static void small_attn(void *vc, int64_t t0, int64_t t1) {
     const small_ctx *c = vc;
     int64_t inner = c->heads * c->dk;
     float *p = malloc((size_t)c->Tk * sizeof(float));
-    AM_ASSERT(p);
+    if (!p) {
+        am__oom_note();
+        return;
+    }
     for (int64_t t = t0; t < t1; t++) {
         int64_t b = t / c->heads, h = t % c->heads;
         for (int64_t i = 0; i < c->Tq; i++) {
