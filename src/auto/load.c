@@ -576,7 +576,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         }
         am_tensor *t = NULL;
         am_dtype want = param_dtype(m, p);
-        if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
+        if (src->dtype == want && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype)) {
+            /* safetensors only guarantees byte alignment; the kernels read elements through typed
+             * pointers, which must be aligned to the element size: one aligned copy, which the
+             * model owns (and counts in its footprint like any parameter) */
+            t = am__tensor_convert(src, want);
+            if (t)
+                am__log(AM_LOG_DEBUG, "%s: tensor '%s' sits at a misaligned offset in the file: copied into aligned memory (%zu bytes)",
+                        ck.file, k, am_tensor_nbytes(t));
+        } else if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
         else if (am__dtype_is_float(src->dtype) && am__dtype_is_float(want)) t = am__tensor_convert(src, want);
         else if (!am__dtype_is_float(src->dtype) && !am__dtype_is_float(want) && src->dtype != AM_BOOL) t = am__tensor_convert(src, want);
         else {
