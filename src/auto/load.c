@@ -99,7 +99,10 @@ static char *rename_legacy(const char *k) {
 
 static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
     char *nn = rename_legacy(name);
-    if (!nn) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!nn) {
+        am_tensor_free(t); /* ckpt_add takes t */
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
     am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
     if (v) c->t = v;
     size_t n = c->names.n;
