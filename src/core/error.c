@@ -65,6 +65,12 @@ static _Atomic unsigned long g_oom_events;
 void am__oom_note(void) { atomic_fetch_add(&g_oom_events, 1); }
 unsigned long am__oom_events(void) { return atomic_load(&g_oom_events); }
 
+/* process-wide: set once by the caller before anything runs, read by any thread */
+static _Atomic int g_naming = AM_NAMING_API;
+void am_set_option_naming(am_option_naming naming) { g_naming = naming == AM_NAMING_CLI ? AM_NAMING_CLI : AM_NAMING_API; }
+am_option_naming am_get_option_naming(void) { return (am_option_naming)g_naming; }
+const char *am__opt_name(const char *api, const char *cli) { return g_naming == AM_NAMING_CLI ? cli : api; }
+
 void am__assert_fail(const char *expr, const char *file, int line) {
     fprintf(stderr, "automodel: internal assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();

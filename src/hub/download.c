@@ -162,8 +162,8 @@ static am_status http_error(const dl *d, const am__http_resp *r) {
         return am__error(d->s.token ? AM_ERR_NOT_FOUND : AM_ERR_AUTH,
                          "%s is not a local folder and is not a valid model identifier listed on '%s/models'\nIf this "
                          "is a private repository, make sure to pass a token having permission to this repo either by "
-                         "logging in with `automodel login` (or `huggingface-cli login`) or by passing `token=<your_token>`",
-                         d->repo_id, d->s.endpoint);
+                         "logging in with `automodel login` (or `huggingface-cli login`) or by passing `%s`",
+                         d->repo_id, d->s.endpoint, am__opt_name("token=<your_token>", "--token <your_token>"));
     if (code && !strcmp(code, "RevisionNotFound"))
         return am__error(AM_ERR_NOT_FOUND,
                          "%s is not a valid git identifier (branch name, tag name or commit id) that exists for this "
@@ -232,13 +232,14 @@ static void meta_free(meta *m) {
 typedef enum { PROBE_OK, PROBE_NOT_FOUND, PROBE_OFFLINE, PROBE_FAILED } probe_res;
 
 static probe_res probe(dl *d, meta *m, bool with_retries) {
-    char *qrev = am__hub_quote(d->revision, false), *qfile = am__hub_quote(d->full, true);
-    char *url = qrev && qfile ? am__strfmt("%s/%s%s/resolve/%s/%s", d->s.endpoint, type_prefix(d->repo_type), d->repo_id, qrev, qfile) : NULL;
+    char *qrev = am__hub_quote(d->revision, false), *qfile = am__hub_quote(d->full, true), *url = NULL;
+    am_status ust = qrev && qfile ? am__hub_url(&url, d->s.endpoint, NULL, "%s%s/resolve/%s/%s", type_prefix(d->repo_type), d->repo_id, qrev, qfile)
+                                  : am__error(AM_ERR_NO_MEMORY, "out of memory");
     free(qrev), free(qfile);
     char *origin = url ? am__url_origin(url) : NULL;
-    if (!url || !origin) {
+    if (ust || !origin) {
         free(url), free(origin);
-        m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        m->err = ust ? ust : am__error(AM_ERR_NO_MEMORY, "out of memory");
         return PROBE_FAILED;
     }
     probe_res res = PROBE_FAILED;
@@ -269,13 +270,11 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
                               MAX_REDIRECTS, d->full);
                     goto out;
                 }
-                char *nu = am__url_join(url, loc);
+                char *nu;
+                m->err = am__url_join(url, loc, &nu);
                 free(url);
                 url = nu;
-                if (!url) {
-                    m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
-                    goto out;
-                }
+                if (m->err) goto out;
                 continue;
             }
         }
@@ -329,9 +328,9 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
         goto out;
     }
     const char *loc = redirect ? am__http_resp_header(&r, "location") : NULL;
-    m->location = loc ? am__url_join(url, loc) : am__strdup(url);
+    if (loc) m->err = am__url_join(url, loc, &m->location);
+    else if (!(m->location = am__strdup(url))) m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
     res = m->location ? PROBE_OK : PROBE_FAILED;
-    if (!m->location) m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
 out:
     if (res == PROBE_FAILED || res == PROBE_OFFLINE) meta_free(m);
     am__http_resp_free(&r);
@@ -424,9 +423,11 @@ static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
                                loc ? "too many redirects" : "a redirect without a Location", d->full);
                 break;
             }
-            char *nu = am__url_join(url, loc);
+            char *nu;
+            st = am__url_join(url, loc, &nu);
             free(url);
             url = nu;
+            if (st) break;
             continue;
         }
         if (st == AM_OK && (r.status == 200 || r.status == 206)) {
@@ -528,8 +529,8 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
     if (!st && got != m->size)
         st = am__error(AM_ERR_NETWORK,
                        "Consistency check failed: file should be of size %llu but has size %llu (%s).\nThis is usually "
-                       "due to network issues while downloading the file. Please retry with `force_download=True`.",
-                       (unsigned long long)m->size, (unsigned long long)got, d->full);
+                       "due to network issues while downloading the file. Please retry with `%s`.",
+                       (unsigned long long)m->size, (unsigned long long)got, d->full, am__opt_name("force_download=True", "--force-download"));
     /* no fsync, as huggingface_hub: it doubles the time of a large download, and a blob cut short
      * by a crash fails the size check on the next use and is fetched again */
     if (fd >= 0) {
@@ -710,16 +711,17 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
     if (!d.s.offline) {
         char *qrev = am__hub_quote(d.revision, false);
         const char *tp = !strcmp(d.repo_type, "dataset") ? "datasets" : !strcmp(d.repo_type, "space") ? "spaces" : "models";
-        char *url = qrev ? am__strfmt("%s/api/%s/%s/revision/%s", d.s.endpoint, tp, repo_id, qrev) : NULL;
+        char *url = NULL;
+        st = qrev ? am__hub_url(&url, d.s.endpoint, NULL, "api/%s/%s/revision/%s", tp, repo_id, qrev)
+                  : am__error(AM_ERR_NO_MEMORY, "out of memory");
         free(qrev);
         am__http_req q = am__http_req_init("GET", url);
         q.token = d.s.token;
         q.timeout_s = d.s.etag_timeout;
         q.retries = 2;
         q.max_body = 64u << 20;
-        st = url ? am__http_do(&q, &r) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        if (!st) st = am__http_do(&q, &r);
         free(url);
-        if (st == AM_ERR_NO_MEMORY) goto out;
         if (st == AM_OK && r.status == 200) {
             info = cJSON_ParseWithLength(r.body.data, r.body.len);
             cJSON *sha = info ? cJSON_GetObjectItemCaseSensitive(info, "sha") : NULL;
@@ -737,6 +739,8 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
         } else if (st == AM_OK && !transient(r.status)) {
             st = http_error(&d, &r);
             goto out;
+        } else if (st != AM_OK && st != AM_ERR_NETWORK) {
+            goto out; /* out of memory: not a reason to go offline */
         } else {
             am__error_clear();
             st = AM_OK;

@@ -105,34 +105,32 @@ bool am__hub_valid_revision(const char *rev);
 bool am__hub_is_commit(const char *s); /* 40 lowercase hex */
 /* "models--org--name" (owned). */
 char *am__hub_repo_folder(const char *repo_type, const char *repo_id);
-/* Percent-encode: keep_slash keeps '/', otherwise no safe characters (revision encoding). Owned. */
-char *am__hub_quote(const char *s, bool keep_slash);
-/* Decode %XX; returns NULL when the result would contain NUL. Owned. */
-char *am__hub_unquote(const char *s, size_t n);
 /* Token file (HF_TOKEN_PATH or $HF_HOME/token): write with mode 0600 / remove. */
 am_status am__hub_token_save(const char *token);
 am_status am__hub_token_delete(void);
 
 /* ---- hashing and encodings (hub/hash.c) ---------------------------------------------------- */
 
-typedef struct am__sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t n;
-} am__sha256;
-void am__sha256_init(am__sha256 *c);
+/* Streaming SHA-256 / SHA-1 (libcrypto EVP). _init may fail (AM_ERR_NO_MEMORY, message set);
+ * _update after a failure is a no-op and the failure comes out of _final. _final releases the
+ * context; _discard releases one that will not be finished (safe on a released or zeroed one). */
+struct evp_md_ctx_st;
+typedef struct am__digest {
+    struct evp_md_ctx_st *ctx;
+    bool failed;
+} am__digest;
+typedef am__digest am__sha256;
+typedef am__digest am__sha1;
+am_status am__sha256_init(am__sha256 *c);
 void am__sha256_update(am__sha256 *c, const void *p, size_t n);
-void am__sha256_final(am__sha256 *c, uint8_t out[32]);
-typedef struct am__sha1 {
-    uint32_t h[5];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t n;
-} am__sha1;
-void am__sha1_init(am__sha1 *c);
+am_status am__sha256_final(am__sha256 *c, uint8_t out[32]);
+am_status am__sha1_init(am__sha1 *c);
 void am__sha1_update(am__sha1 *c, const void *p, size_t n);
-void am__sha1_final(am__sha1 *c, uint8_t out[20]);
+am_status am__sha1_final(am__sha1 *c, uint8_t out[20]);
+void am__digest_discard(am__digest *c);
+/* One-shot, as hex: sha256 of p; sha1 of p, or of git's blob ("blob <n>\0" + p) when git_blob. */
+am_status am__sha256_hex(const void *p, size_t n, char hex[65]);
+am_status am__sha1_hex(const void *p, size_t n, bool git_blob, char hex[41]);
 void am__hex(const uint8_t *p, size_t n, char *out); /* out gets 2n chars + NUL */
 /* sha256 and git blob sha1 ("blob <size>\0" + content) of a file, as hex. Either may be NULL. */
 am_status am__hash_file(const char *path, char sha256_hex[65], char sha1_hex[41], uint64_t *size);
@@ -184,10 +182,27 @@ am__http_req am__http_req_init(const char *method, const char *url);
  * Retry-After). Returns AM_OK when an HTTP status was received (any status), AM_ERR_NETWORK when
  * not (message says why). */
 am_status am__http_do(const am__http_req *req, am__http_resp *resp);
-/* Scheme+host+port of a URL, lower-cased (owned). */
+
+/* ---- URLs (hub/url.c, libcurl's URL API) --------------------------------------------------- */
+
+/* *out = endpoint + "/" + the formatted path (+ "?" query): the endpoint is parsed by curl and the
+ * path appended to its own path. Path pieces from users are quoted first (am__hub_quote); `query`
+ * ("name=value", may be NULL) is encoded by curl. *out owned. */
+am_status am__hub_url(char **out, const char *endpoint, const char *query, const char *path_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Scheme+host+port of a URL, lower-cased (owned; "" for what is not a URL; NULL out of memory). */
 char *am__url_origin(const char *url);
-/* Resolve a Location header against the request URL (owned). */
-char *am__url_join(const char *base, const char *location);
+/* Resolve a Location header against the request URL, as curl resolves redirects (*out owned);
+ * a Location curl cannot parse is AM_ERR_NETWORK. */
+am_status am__url_join(const char *base, const char *location, char **out);
+/* Percent-encode as huggingface_hub's quote(): keep_slash keeps '/' (safe="/"), otherwise nothing
+ * but A-Z a-z 0-9 -._~ stays (safe="", revision encoding). Owned. */
+char *am__hub_quote(const char *s, bool keep_slash);
+/* Decode %XX; returns NULL when the result would contain NUL. Owned. */
+char *am__hub_unquote(const char *s, size_t n);
 
 /* ---- server (hub/server.c) ----------------------------------------------------------------- */
 

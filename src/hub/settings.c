@@ -85,16 +85,16 @@ am_status am__hub_settings_load(am__hub_settings *s, const am__hub_opts *opts) {
         return st;
     }
 
-    if (opts && opts->cache_dir) s->cache = am__strdup(opts->cache_dir);
-    else if (env("HF_HUB_CACHE")) s->cache = am__strdup(env("HF_HUB_CACHE"));
-    else if (env("HUGGINGFACE_HUB_CACHE")) s->cache = am__strdup(env("HUGGINGFACE_HUB_CACHE"));
-    else if (env("TRANSFORMERS_CACHE")) {
-        static int warned;
-        if (!warned++)
-            am__log(AM_LOG_WARNING, "Using `TRANSFORMERS_CACHE` is deprecated and will be removed in v5 of "
-                                    "Transformers. Use `HF_HOME` instead.");
-        s->cache = am__strdup(env("TRANSFORMERS_CACHE"));
-    } else s->cache = am__path_join(s->hf_home, "hub");
+    /* The cache folder, with transformers 4.32's precedence (utils/hub.py): TRANSFORMERS_CACHE,
+     * else HUGGINGFACE_HUB_CACHE, else PYTORCH_TRANSFORMERS_CACHE, else PYTORCH_PRETRAINED_BERT_CACHE,
+     * else $HF_HOME/hub. HF_HUB_CACHE, huggingface_hub's newer name, which 4.32 predates, sits where
+     * huggingface_hub puts it: just above HUGGINGFACE_HUB_CACHE. No variable warns (4.32 warns for
+     * none of them). docs/cache.md has the table. */
+    static const char *const vars[] = {"TRANSFORMERS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "PYTORCH_TRANSFORMERS_CACHE",
+                                       "PYTORCH_PRETRAINED_BERT_CACHE"};
+    const char *cache = opts && opts->cache_dir ? opts->cache_dir : NULL;
+    for (size_t i = 0; !cache && i < sizeof vars / sizeof vars[0]; i++) cache = env(vars[i]);
+    s->cache = cache ? am__strdup(cache) : am__path_join(s->hf_home, "hub");
     if (!s->cache) goto oom;
 
     s->token_path = token_path(s->hf_home);
@@ -219,43 +219,6 @@ char *am__hub_repo_folder(const char *repo_type, const char *repo_id) {
         else am__buf_put(&b, p, 1);
     }
     return am__buf_take(&b);
-}
-
-char *am__hub_quote(const char *s, bool keep_slash) {
-    am__buf b = {0};
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep_slash && *p == '/'))
-            am__buf_put(&b, p, 1);
-        else am__buf_printf(&b, "%%%02X", *p);
-    }
-    return am__buf_take(&b);
-}
-
-static int hexv(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-char *am__hub_unquote(const char *s, size_t n) {
-    char *o = malloc(n + 1);
-    if (!o) return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            c = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        }
-        if (c == 0) {
-            free(o);
-            return NULL;
-        }
-        o[j++] = c;
-    }
-    o[j] = 0;
-    return o;
 }
 
 am_status am__hub_token_save(const char *token) {

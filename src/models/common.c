@@ -46,8 +46,12 @@ static bool wtype_of(am_dtype dt, am__wtype *out) {
  * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
 int am__gemv_disabled = -1;
 static bool use_gemv(int64_t M) {
-    if (am__gemv_disabled < 0) am__gemv_disabled = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-    return M <= 8 && !am__gemv_disabled;
+    int d = __atomic_load_n(&am__gemv_disabled, __ATOMIC_RELAXED);
+    if (d < 0) { /* first call, any thread: every thread computes the same value */
+        d = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
+        __atomic_store_n(&am__gemv_disabled, d, __ATOMIC_RELAXED);
+    }
+    return M <= 8 && !d;
 }
 
 static void dense(const am__module *mod, int64_t M, const float *x, float *y, bool kn) {
@@ -139,13 +143,44 @@ am_status am__put_output(am_tensors *out, const char *name, int ndim, const int6
     return s;
 }
 
+/* ---- per-call state (am__call) ---- */
+
+static _Thread_local am__call *t_call;
+
+static uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t next_call_base(am_model *m) {
+    uint64_t k = __atomic_add_fetch(&m->dropout_calls, 1, __ATOMIC_RELAXED);
+    return mix64(k * 0x9e3779b97f4a7c15ull);
+}
+
+void am__call_begin(am__call *c, am_model *m, uint64_t seed) {
+    *c = (am__call){.model = m, .training = m->root->training, .prev = t_call};
+    if (c->training) c->dropout_base = seed ? mix64(seed ^ 0x5851f42d4c957f2dull) : next_call_base(m);
+    t_call = c;
+}
+void am__call_end(am__call *c) { t_call = c->prev; }
+
+uint64_t am__dropout_seed(am_model *m) {
+    am__call *c = t_call;
+    if (c && c->model == m) {
+        if (!c->training) return 0; /* eval mode: no dropout, nothing drawn */
+        return mix64(c->dropout_base + ++c->dropout_sites * 0x9e3779b97f4a7c15ull);
+    }
+    /* reached outside am_model_forward/generate (internal callers): a call of its own per site */
+    return m->root->training ? next_call_base(m) : 0;
+}
+
 void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x) {
     if (!drop || !drop->training || drop->p <= 0) return;
-    am__dropout_f32(n, x, (float)drop->p, ++m->dropout_seed);
+    am__dropout_f32(n, x, (float)drop->p, am__dropout_seed(m));
 }
 
 float am__dropout_p(const am__module *drop) { return drop && drop->training ? (float)drop->p : 0.0f; }
-uint64_t am__dropout_seed(am_model *m) { return ++m->dropout_seed; }
 
 float *am__additive_mask(const am_tensor *mask, int64_t B, int64_t T) {
     float *m = malloc((size_t)(B * T) * sizeof(float));
