@@ -175,7 +175,9 @@ AM_API const int64_t *am_tensor_shape(const am_tensor *t);
 AM_API int64_t am_tensor_numel(const am_tensor *t);
 AM_API size_t am_tensor_nbytes(const am_tensor *t);
 /* Pointer to the first element (borrowed; valid while the tensor lives). Tensors handed out by
- * the public API are contiguous. */
+ * the public API are contiguous. A model's weights viewed in place in a read-only mapped file have
+ * no writable data: am_tensor_data returns NULL (AM_ERR_INVALID_ARGUMENT) for them; read them with
+ * am_tensor_cdata, or make a parameter writable with am_model_parameter_mut. */
 AM_API void *am_tensor_data(am_tensor *t);
 AM_API const void *am_tensor_cdata(const am_tensor *t);
 
@@ -326,8 +328,18 @@ AM_API const am_loading_info *am_model_loading_info(const am_model *m);
 /* Named parameters / state dict (tied aliases included, non-persistent buffers excluded). */
 AM_API size_t am_model_state_dict_count(const am_model *m);
 AM_API const char *am_model_state_dict_name(const am_model *m, size_t i);
-AM_API am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i); /* borrowed */
-AM_API am_tensor *am_model_get_parameter(const am_model *m, const char *name); /* borrowed or NULL */
+/* Read-only views (borrowed; NULL when absent): weights loaded with the checkpoint's dtype are
+ * views into the mapped file, which is read-only, so these are const. Tied parameters give the
+ * same tensor. */
+AM_API const am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i);
+AM_API const am_tensor *am_model_get_parameter(const am_model *m, const char *name);
+/* model.state_dict()[name].copy_(...): the parameter (or persistent buffer) as a writable tensor
+ * (borrowed, valid while the model lives and until the next am_model_to_dtype). A tensor viewing
+ * the mapped file is copied into memory the model owns, once, and the parameter and every tied
+ * alias of it are rebound to the copy, so they stay tied; the file is never written. Edits apply
+ * to the following forward/generate calls. Not thread-safe: no other call may use the model
+ * meanwhile. NULL with AM_ERR_NOT_FOUND for an unknown name, AM_ERR_NO_MEMORY when the copy fails. */
+AM_API am_tensor *am_model_parameter_mut(am_model *m, const char *name);
 
 typedef struct am_forward_options {
     size_t size;

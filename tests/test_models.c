@@ -129,13 +129,13 @@ static void check_stats(const cJSON *ej, am_model *m) {
         const char *nm = am_model_state_dict_name(m, (size_t)i);
         CHECKF(!strcmp(nm, cJSON_GetObjectItem(e, "name")->valuestring), "[%s] state dict #%d is %s, want %s", g_case, i, nm,
                cJSON_GetObjectItem(e, "name")->valuestring);
-        am_tensor *t = am_model_state_dict_tensor(m, (size_t)i);
+        const am_tensor *t = am_model_state_dict_tensor(m, (size_t)i);
         CHECKF(t && !strcmp(am_dtype_name(am_tensor_dtype(t)), cJSON_GetObjectItem(e, "dtype")->valuestring), "[%s] dtype of %s", g_case, nm);
     }
     /* tied parameters are one tensor */
     const cJSON *tied = cJSON_GetObjectItem(ej, "tied_parameters");
     for (const cJSON *g = tied ? tied->child : NULL; g; g = g->next) {
-        am_tensor *first = am_model_get_parameter(m, g->child->valuestring);
+        const am_tensor *first = am_model_get_parameter(m, g->child->valuestring);
         for (const cJSON *nmj = g->child; nmj; nmj = nmj->next)
             CHECKF(am_model_get_parameter(m, nmj->valuestring) == first, "[%s] %s tied", g_case, nmj->valuestring);
     }

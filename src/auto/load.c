@@ -98,7 +98,10 @@ static char *rename_legacy(const char *k) {
 
 static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
     char *nn = rename_legacy(name);
-    if (!nn) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!nn) {
+        am_tensor_free(t); /* ckpt_add takes t */
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
     am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
     if (v) c->t = v;
     size_t n = c->names.n;
@@ -570,7 +573,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         }
         am_tensor *t = NULL;
         am_dtype want = param_dtype(m, p);
-        if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
+        if (src->dtype == want && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype)) {
+            /* safetensors only guarantees byte alignment; the kernels read elements through typed
+             * pointers, which must be aligned to the element size: one aligned copy, which the
+             * model owns (and counts in its footprint like any parameter) */
+            t = am__tensor_convert(src, want);
+            if (t)
+                am__log(AM_LOG_DEBUG, "%s: tensor '%s' sits at a misaligned offset in the file: copied into aligned memory (%zu bytes)",
+                        ck.file, k, am_tensor_nbytes(t));
+        } else if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
         else if (am__dtype_is_float(src->dtype) && am__dtype_is_float(want)) t = am__tensor_convert(src, want);
         else if (!am__dtype_is_float(src->dtype) && !am__dtype_is_float(want) && src->dtype != AM_BOOL) t = am__tensor_convert(src, want);
         else {
