@@ -18,6 +18,8 @@ am_task am_model_task(const am_model *m) { return m->spec->task; }
 const am_config *am_model_config(const am_model *m) { return m->config; }
 
 /* model.dtype: the dtype of the first floating parameter */
+am_attn_impl am_model_attn_implementation(const am_model *m) { return m->attn; }
+
 am_dtype am_model_dtype(const am_model *m) {
     am__named_param *np;
     size_t n = am__named_params(m->root, &np);
@@ -148,7 +150,10 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
     if (am__check_inputs(m, inputs) != AM_OK) return NULL;
     am_tensors *out = am_tensors_new();
     if (!out) return NULL;
-    if (m->forward(m, inputs, &o, out) != AM_OK) {
+    if (o.output_attentions) am__attn_record_begin(m);
+    am_status s = m->forward(m, inputs, &o, out);
+    if (o.output_attentions && am__attn_record_end(out, s == AM_OK) != AM_OK && s == AM_OK) s = AM_ERR_NO_MEMORY;
+    if (s != AM_OK) {
         am_tensors_free(out);
         return NULL;
     }

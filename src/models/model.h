@@ -32,6 +32,7 @@ struct am_model {
     /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
     const char *const *input_names;
     char *name_or_path;
+    am_attn_impl attn; /* attn_implementation in force: AM_ATTN_EAGER, _SDPA or _FLASH (never DEFAULT) */
     uint64_t dropout_seed; /* advances on every dropout call in training mode */
     /* generation interface (models/causal.h); NULL for models that cannot generate */
     const struct am__gen_ops *gen;
@@ -102,6 +103,19 @@ void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x);
 float am__dropout_p(const am__module *drop);
 /* A fresh seed for kernels that apply dropout themselves. */
 uint64_t am__dropout_seed(am_model *m);
+/* Which output list an attention call's probabilities belong to under output_attentions: a model's
+ * self-attention (attentions.N; encoder_attentions.N in an encoder-decoder), a decoder's
+ * self-attention (decoder_attentions.N in an encoder-decoder, else attentions.N), cross-attention
+ * (cross_attentions.N). */
+typedef enum am__attn_role { AM__ATTN_SELF = 0, AM__ATTN_DECODER, AM__ATTN_CROSS } am__attn_role;
+/* Attention for a layer of `m`: runs am__attention with the model's implementation. While a
+ * forward asked for output_attentions (am__attn_record_begin on this thread), it runs eager and
+ * records the probabilities [B, heads, Tq, Tk], in call order per role. */
+am_status am__attend(const am_model *m, am__attn_role role, am__attn_args *a);
+/* output_attentions for one forward on this thread: begin before the architecture's forward, end
+ * after it (appends the recorded tensors to `out` under transformers' names when `ok`). */
+void am__attn_record_begin(const am_model *m);
+am_status am__attn_record_end(am_tensors *out, bool ok);
 /* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
 float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
 #endif
