@@ -143,7 +143,6 @@ static bool eager_matmul(const am__attn_args *a) {
 
 #define BQ 64 /* query rows per task */
 #define BK 64 /* keys per block */
-typedef float v16 __attribute__((vector_size(64), aligned(4)));
 
 /* e^x for x <= 0, vectorisable (no libm call): 2^n · p(r), r = x - n·ln2, a degree-6 polynomial;
  * relative error ~2 ulp; exactly 0 below -87.3 (where expf is at most a subnormal). */
@@ -177,107 +176,33 @@ typedef struct {
     float *kt, *s, *acc, *m, *l, *kadd;
 } fused_scratch;
 
-static inline __attribute__((always_inline)) void fused_block(const am__attn_args *a, int64_t b, int64_t h, int64_t i0, int64_t nq,
-                                                              const fused_scratch *w) {
-    int64_t D = a->D, Tk = a->Tk, hk = h / (a->Hq / a->Hkv), off = a->Tk - a->Tq;
-    const float *kb = a->k + b * a->kv_batch + hk * a->kv_head, *vb = a->v + b * a->kv_batch + hk * a->kv_head;
-    const float *qb = a->q + b * a->q_batch + i0 * a->q_row + h * D;
-    for (int64_t r = 0; r < nq; r++) w->m[r] = -INFINITY, w->l[r] = 0;
-    memset(w->acc, 0, (size_t)(nq * D) * sizeof(float));
-    for (int64_t j0 = 0; j0 < Tk; j0 += BK) {
-        int64_t nk = Tk - j0 < BK ? Tk - j0 : BK;
-        if (a->causal && j0 > i0 + nq - 1 + off) {
-            /* every key from here on is above every row's diagonal: it adds exp(finfo.min - m) = 0
-             * to a row that has seen an unmasked key; a row that has not (all keys masked so far)
-             * still needs them, since transformers' fully masked row is uniform over all keys */
-            bool done = true;
-            for (int64_t r = 0; r < nq; r++) done = done && w->m[r] > 0.5f * AM_FINFO_MIN_F32;
-            if (done) break;
-        }
-        for (int64_t d = 0; d < D; d++) {
-            float *kt = w->kt + d * BK;
-            for (int64_t jj = 0; jj < nk; jj++) kt[jj] = kb[(j0 + jj) * a->kv_row + d];
-            for (int64_t jj = nk; jj < BK; jj++) kt[jj] = 0;
-        }
-        for (int64_t jj = 0; jj < nk; jj++) w->kadd[jj] = key_add(a, b, j0 + jj);
-        /* S = Q·Kᵀ, four query rows by 16 keys at a time in registers; the sum over d runs in
-         * order, as the scalar loop does */
-        for (int64_t r0 = 0; r0 < nq; r0 += 4) {
-            int64_t nr = nq - r0 < 4 ? nq - r0 : 4;
-            const float *q0 = qb + r0 * a->q_row, *q1 = q0 + (nr > 1 ? a->q_row : 0), *q2 = q0 + (nr > 2 ? 2 * a->q_row : 0),
-                        *q3 = q0 + (nr > 3 ? 3 * a->q_row : 0);
-            for (int64_t c0 = 0; c0 < nk; c0 += 16) {
-                v16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-                for (int64_t d = 0; d < D; d++) {
-                    v16 kv = *(const v16 *)(w->kt + d * BK + c0);
-                    s0 += q0[d] * kv, s1 += q1[d] * kv, s2 += q2[d] * kv, s3 += q3[d] * kv;
-                }
-                *(v16 *)(w->s + (r0 + 0) * BK + c0) = s0;
-                if (nr > 1) *(v16 *)(w->s + (r0 + 1) * BK + c0) = s1;
-                if (nr > 2) *(v16 *)(w->s + (r0 + 2) * BK + c0) = s2;
-                if (nr > 3) *(v16 *)(w->s + (r0 + 3) * BK + c0) = s3;
-            }
-        }
-        for (int64_t r = 0; r < nq; r++) {
-            int64_t i = i0 + r;
-            float *s = w->s + r * BK;
-            float mx = w->m[r];
-            const float *bias = a->bias ? a->bias + (h * a->Tq + i) * Tk + j0 : NULL;
-            for (int64_t jj = 0; jj < nk; jj++) {
-                float x = s[jj] * a->scale;
-                if (bias) x += bias[jj];
-                x += w->kadd[jj];
-                if (a->causal && j0 + jj > i + off) x += AM_FINFO_MIN_F32;
-                x = x < AM_FINFO_MIN_F32 ? AM_FINFO_MIN_F32 : x;
-                s[jj] = x;
-                mx = x > mx ? x : mx;
-            }
-            float corr = w->m[r] == -INFINITY ? 0.0f : exp_neg(w->m[r] - mx), sum = 0;
-            for (int64_t jj = 0; jj < nk; jj++) {
-                float p = exp_neg(s[jj] - mx);
-                s[jj] = p;
-                sum += p;
-            }
-            w->m[r] = mx;
-            w->l[r] = w->l[r] * corr + sum;
-            float *o = w->acc + r * D;
-            if (corr != 1.0f)
-                for (int64_t d = 0; d < D; d++) o[d] *= corr;
-            /* O += P·V: vectors over d when D is a multiple of 16 */
-            if (D % 16 == 0) {
-                for (int64_t jj = 0; jj < nk; jj++) {
-                    float p = s[jj];
-                    if (p == 0.0f) continue;
-                    const float *vj = vb + (j0 + jj) * a->kv_row;
-                    for (int64_t d = 0; d < D; d += 16) *(v16 *)(o + d) += p * *(const v16 *)(vj + d);
-                }
-            } else {
-                for (int64_t jj = 0; jj < nk; jj++) {
-                    float p = s[jj];
-                    if (p == 0.0f) continue;
-                    const float *vj = vb + (j0 + jj) * a->kv_row;
-                    for (int64_t d = 0; d < D; d++) o[d] += p * vj[d];
-                }
-            }
-        }
-    }
-    for (int64_t r = 0; r < nq; r++) {
-        float inv = 1.0f / w->l[r], *o = a->out + b * a->out_batch + (i0 + r) * a->out_row + h * D, *acc = w->acc + r * D;
-        for (int64_t d = 0; d < D; d++) o[d] = acc[d] * inv;
-    }
-}
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+#define FUSED_NAME fused_block_v4
+#define VEC v4
+#define VW 4
+#include "kernels/attention_fused.inc"
+#define FUSED_NAME fused_block_v8
+#define VEC v8
+#define VW 8
+#include "kernels/attention_fused.inc"
+#define FUSED_NAME fused_block_v16
+#define VEC v16
+#define VW 16
+#include "kernels/attention_fused.inc"
 
 static void fused_block_c(const am__attn_args *a, int64_t b, int64_t h, int64_t i0, int64_t nq, const fused_scratch *w) {
-    fused_block(a, b, h, i0, nq, w);
+    fused_block_v4(a, b, h, i0, nq, w);
 }
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma"))) static void fused_block_avx2(const am__attn_args *a, int64_t b, int64_t h, int64_t i0, int64_t nq,
                                                                  const fused_scratch *w) {
-    fused_block(a, b, h, i0, nq, w);
+    fused_block_v8(a, b, h, i0, nq, w);
 }
 __attribute__((target("avx512f,avx2,fma"))) static void fused_block_avx512(const am__attn_args *a, int64_t b, int64_t h, int64_t i0, int64_t nq,
                                                                            const fused_scratch *w) {
-    fused_block(a, b, h, i0, nq, w);
+    fused_block_v8(a, b, h, i0, nq, w);
 }
 #endif
 typedef void (*fused_fn)(const am__attn_args *, int64_t, int64_t, int64_t, int64_t, const fused_scratch *);
