@@ -2,7 +2,7 @@
  * BERT-shaped random model (am_model_from_config, max_position_embeddings = T) over one row of T
  * tokens, each implementation in its own child process so that its peak RSS (wait4's ru_maxrss)
  * is its own: eager, eager with output_attentions (every layer's [heads, T, T] probabilities
- * returned), sdpa. Median of N forwards after one warm-up.
+ * returned), sdpa. Median wall and process CPU time (all threads) of N forwards after a warm-up.
  * usage: bench_attention [T=4096] [layers=2] [hidden=256] [heads=4] [runs=3] */
 #include "automodel.h"
 #include <stdio.h>
@@ -16,6 +16,11 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 static int cmpd(const void *a, const void *b) {
@@ -46,19 +51,20 @@ static int child(const char *impl, bool attentions, long T, long L, long H, long
     am_tensors_set(in, "input_ids", ids);
     am_forward_options fo = am_forward_options_default();
     fo.output_attentions = attentions;
-    double t[64];
+    double t[64], ct[64];
     for (int r = -1; r < runs; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         am_tensors *out = am_model_forward(m, in, &fo);
         if (!out) {
             fprintf(stderr, "%s\n", am_last_error());
             return 1;
         }
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = now() - t0, ct[r] = cpu_now() - c0;
         am_tensors_free(out);
     }
     qsort(t, (size_t)runs, sizeof t[0], cmpd);
-    printf("%-28s %8.3f s", attentions ? "eager + output_attentions" : impl, t[runs / 2]);
+    qsort(ct, (size_t)runs, sizeof ct[0], cmpd);
+    printf("%-26s wall %7.3f s  cpu %7.3f s", attentions ? "eager + output_attentions" : impl, t[runs / 2], ct[runs / 2]);
     fflush(stdout);
     am_tensors_free(in);
     am_tensor_free(ids);
