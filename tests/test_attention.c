@@ -164,6 +164,52 @@ static void dropout_case(void) {
     free(q), free(k), free(v), free(o1), free(o2), free(p);
 }
 
+static int g_warn_fallback, g_info_flash;
+static void capture(am_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level == AM_LOG_WARNING && strstr(msg, "does not support `output_attentions=True`. Falling back to the manual attention")) g_warn_fallback++;
+    if (level == AM_LOG_INFO && strstr(msg, "flash_attention_2") && strstr(msg, "fused attention kernel")) g_info_flash++;
+}
+
+/* output_attentions on a model loaded with sdpa: transformers' fallback warning, once; the call
+ * runs eager (same outputs as an eager model, bit for bit) and returns one tensor per layer */
+static void fallback_case(const char *dir) {
+    am_log_level lv = am_log_get_level();
+    am_log_set_level(AM_LOG_INFO);
+    am_log_set_callback(capture, NULL);
+    am_load_options lo = am_load_options_default();
+    lo.attn = AM_ATTN_FLASH;
+    am_model *fl = am_model_from_pretrained(AM_TASK_BASE, dir, &lo);
+    lo.attn = AM_ATTN_EAGER;
+    am_model *eg = am_model_from_pretrained(AM_TASK_BASE, dir, &lo);
+    CHECK(fl && eg && g_info_flash == 1);
+    if (fl && eg) {
+        int64_t shape[2] = {2, 5};
+        int64_t ids[10] = {1, 5, 9, 3, 2, 7, 4, 4, 0, 0}, mask[10] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+        am_tensors *in = am_tensors_new();
+        am_tensor *t = am_tensor_from_data(AM_I64, 2, shape, ids), *mk = am_tensor_from_data(AM_I64, 2, shape, mask);
+        am_tensors_set(in, "input_ids", t);
+        am_tensors_set(in, "attention_mask", mk);
+        am_forward_options fo = am_forward_options_default();
+        fo.output_attentions = true;
+        am_tensors *a = am_model_forward(fl, in, &fo), *b = am_model_forward(fl, in, &fo), *c = am_model_forward(eg, in, &fo);
+        CHECKF(g_warn_fallback == 1, "fallback warning logged %d times", g_warn_fallback);
+        CHECK(a && b && c && am_tensors_count(a) == am_tensors_count(c));
+        for (size_t i = 0; a && c && i < am_tensors_count(a); i++) {
+            am_tensor *x = am_tensors_at(a, i), *y = am_tensors_get(c, am_tensors_name(a, i));
+            CHECKF(y && am_tensor_nbytes(x) == am_tensor_nbytes(y) && !memcmp(am_tensor_cdata(x), am_tensor_cdata(y), am_tensor_nbytes(x)),
+                   "%s: flash model with output_attentions equals the eager model's", am_tensors_name(a, i));
+        }
+        CHECK(a && am_tensors_get(a, "attentions.0") && am_tensors_get(a, "attentions.1") && !am_tensors_get(a, "attentions.2"));
+        am_tensors_free(a), am_tensors_free(b), am_tensors_free(c), am_tensors_free(in);
+        am_tensor_free(t), am_tensor_free(mk);
+    }
+    am_model_free(fl);
+    am_model_free(eg);
+    am_log_set_callback(NULL, NULL);
+    am_log_set_level(lv);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc, (void)argv;
     printf("attention fused kernel ISA: %s\n", am__gemv_isa());
@@ -223,5 +269,6 @@ int am_test_main(int argc, char **argv) {
         CHECKF(strstr(am_last_error(), "Specified `attn_implementation=\"flash_attn\"` is not supported") != NULL, "%s", am_last_error());
         am_config_free(cfg);
     }
+    fallback_case(dir);
     return 0;
 }
