@@ -264,6 +264,10 @@ int am_test_main(int argc, char **argv) {
         lo.attn = (am_attn_impl)42;
         CHECK(am_model_from_pretrained(AM_TASK_AUTO, dir, &lo) == NULL);
         lo.attn = AM_ATTN_DEFAULT;
+        CHECK_OK(am_config_set_json(cfg, "_attn_implementation", "null")); /* None: the default */
+        m = am_model_from_pretrained(AM_TASK_AUTO, dir, &lo);
+        CHECKF(m && am_model_attn_implementation(m) == AM_ATTN_SDPA, "_attn_implementation None: %s", m ? "" : am_last_error());
+        am_model_free(m);
         CHECK_OK(am_config_set_string(cfg, "_attn_implementation", "flash_attn"));
         CHECK(am_model_from_pretrained(AM_TASK_AUTO, dir, &lo) == NULL);
         CHECKF(strstr(am_last_error(), "Specified `attn_implementation=\"flash_attn\"` is not supported") != NULL, "%s", am_last_error());

@@ -273,7 +273,7 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
 static am_status attn_resolve(am_config *cfg, am_attn_impl req, am_attn_impl *out) {
     if ((unsigned)req > AM_ATTN_FLASH) return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: attn_implementation %d is not an am_attn_impl", (int)req);
     const char *in_cfg = NULL;
-    if (req == AM_ATTN_DEFAULT && am_config_has(cfg, "_attn_implementation")) {
+    if (req == AM_ATTN_DEFAULT && am_config_has(cfg, "_attn_implementation") && !am__config_is_null(cfg, "_attn_implementation")) {
         if (am_config_get_string(cfg, "_attn_implementation", &in_cfg) != AM_OK) return AM_ERR_INVALID_ARGUMENT;
         if (am_attn_impl_parse(in_cfg, &req) != AM_OK) return AM_ERR_INVALID_ARGUMENT;
     }
