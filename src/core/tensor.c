@@ -387,12 +387,14 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *
 }
 #include <cpuid.h>
 bool am__cpu_has_f16c(void) {
-    static int v = -1;
-    if (v < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
+    static int v = -1; /* any thread may fill it first: all compute the same value */
+    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (r < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
         unsigned a, b, c, d;
-        v = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+        r = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+        __atomic_store_n(&v, r, __ATOMIC_RELAXED);
     }
-    return v;
+    return r;
 }
 #endif
 
@@ -415,6 +417,7 @@ static void widen_range(void *vctx, int64_t b, int64_t e) {
 }
 
 void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst) {
+    /* callers widen only float tensors (they dispatch on dtype first): another dtype is automodel's bug */
     AM_ASSERT(dt == AM_F32 || dt == AM_BF16 || dt == AM_F16);
     widen_ctx c = {src, dt, dst};
     if (n < (1 << 16)) widen_range(&c, 0, n);

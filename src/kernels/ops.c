@@ -1,5 +1,6 @@
 /* kernels/ops.c — norms, activations, dropout and softmax (float32). Attention is
  * kernels/attention.c. */
+#include "core/error.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include <oneapi/dnnl/dnnl.h>

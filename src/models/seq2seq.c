@@ -82,7 +82,10 @@ am_status am__s2s_encoder_inputs(const am_tensors *in, am_tensor **ids, am_tenso
 float *am__s2s_mask_add(const uint8_t *mask, int64_t B, int64_t stride, int64_t Tk) {
     if (!mask) return NULL;
     float *m = malloc((size_t)(B * Tk > 0 ? B * Tk : 1) * sizeof(float));
-    AM_ASSERT(m);
+    if (!m) {
+        am__oom_note();
+        return NULL;
+    }
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < Tk; j++) m[b * Tk + j] = mask[b * stride + j] ? 0.0f : AM_FINFO_MIN_F32;
     return m;
