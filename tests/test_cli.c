@@ -122,14 +122,19 @@ static void test_load_spellings(void) {
     CHECKF(rc == 0 && has(out, "\"dtype\": \"float16\""), "rc %d: %s", rc, out);
     free(out);
     /* accepted spellings that change nothing here: the same report */
-    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation eager", "--attn sdpa", "--token hf_unused",
+    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation sdpa", "--attn sdpa", "--token hf_unused",
                                  "--device-map cpu", "--device-map '{\"\": \"cpu\"}'", "--device-map '{\"bert\": \"cpu\", \"classifier\": \"cpu\"}'"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         rc = cli(&out, "info %s %s --json", g_seqcls, same[i]);
         CHECKF(rc == 0 && out && ref && !strcmp(out, ref), "%s: rc %d: %s", same[i], rc, out);
         free(out);
     }
+    /* attn: the model records its implementation (sdpa by default), info --json shows it */
+    CHECK(has(ref, "\"attn_implementation\": \"sdpa\""));
     free(ref);
+    rc = cli(&out, "info %s --attn-implementation eager --json", g_seqcls);
+    CHECKF(rc == 0 && has(out, "\"attn_implementation\": \"eager\""), "rc %d: %s", rc, out);
+    free(out);
     /* attn: transformers' values only */
     rc = cli(&out, "info %s --attn-implementation flash", g_seqcls);
     CHECKF(rc == 2 && has(out, "eager, sdpa or flash_attention_2") && has(out, "'flash'"), "rc %d: %s", rc, out);
