@@ -1,5 +1,6 @@
 /* kernels/primcache.c — the bounded, thread-safe oneDNN primitive cache (see primcache.h). */
 #include "kernels/primcache.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/threadpool.h"
 #include <pthread.h>
@@ -34,6 +35,7 @@ typedef struct tstate {
 } tstate;
 
 static pthread_key_t g_tkey;
+static bool g_tkey_ok; /* without the key a thread's state is only freed at exit of the process */
 static pthread_once_t g_tkey_once = PTHREAD_ONCE_INIT;
 /* also kept in a _Thread_local so the state stays reachable (leak checkers) until the thread ends */
 static _Thread_local tstate *t_state;
@@ -45,20 +47,21 @@ static void tstate_free(void *v) {
     free(t->scratch);
     free(t);
 }
-static void tkey_init(void) {
-    if (pthread_key_create(&g_tkey, tstate_free) != 0) g_tkey = 0;
-}
+static void tkey_init(void) { g_tkey_ok = pthread_key_create(&g_tkey, tstate_free) == 0; }
 
 static tstate *thread_state(void) {
     if (t_state) return t_state;
     pthread_once(&g_tkey_once, tkey_init);
     tstate *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
+    if (!t) {
+        am__oom_note(); /* the product still runs on the portable loop; the entry point fails */
+        return NULL;
+    }
     if (dnnl_stream_create(&t->stream, g_engine, dnnl_stream_default_flags) != dnnl_success) {
         free(t);
         return NULL;
     }
-    pthread_setspecific(g_tkey, t);
+    if (g_tkey_ok) pthread_setspecific(g_tkey, t);
     t_state = t;
     return t;
 }
@@ -180,7 +183,10 @@ am__prim *am__prim_get(const void *key, size_t len, am__prim_build_fn build) {
 
     /* compile outside the lock: other threads keep looking up and executing meanwhile */
     am__prim *n = calloc(1, sizeof *n + len);
-    if (!n) return NULL;
+    if (!n) {
+        am__oom_note(); /* the product still runs on the portable loop; the entry point fails */
+        return NULL;
+    }
     memcpy(n->key, key, len);
     n->key_len = len;
     n->build = build;
@@ -228,7 +234,10 @@ bool am__prim_exec(const am__prim *p, void *const *ptr) {
     if (p->scratch_bytes > t->scratch_cap) {
         void *s = NULL;
         size_t cap = (p->scratch_bytes + 4095) & ~(size_t)4095;
-        if (posix_memalign(&s, 64, cap) != 0) return false;
+        if (posix_memalign(&s, 64, cap) != 0) {
+            am__oom_note();
+            return false;
+        }
         free(t->scratch);
         t->scratch = s;
         t->scratch_cap = cap;

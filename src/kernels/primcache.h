@@ -54,7 +54,8 @@ struct am__prim {
 bool am__prim_create(am__prim *p, const void *op_desc, dnnl_engine_t engine);
 
 /* Finds or builds the primitive for (build, key) at the current thread count; holds a reference
- * (am__prim_release). NULL when oneDNN is unavailable or refuses the shape. */
+ * (am__prim_release). NULL when oneDNN is unavailable or refuses the shape (callers fall back to
+ * portable loops), or when memory runs out (also noted with am__oom_note, so the entry point fails). */
 am__prim *am__prim_get(const void *key, size_t key_len, am__prim_build_fn build);
 void am__prim_release(am__prim *p);
 /* Executes on the calling thread's stream; ptr[i] is the data of p->arg[i]. */
