@@ -1,14 +1,14 @@
 /* tests/test_faults.c — the allocation-failure sweep, in the SQLite style (AM_FAULT_INJECT builds:
  * the ASan build). For each operation — from_pretrained (safetensors and .bin), forward, generate
- * (greedy and beam), tokenizer load (tokenizer.json and legacy vocab files), encode and decode,
- * save_pretrained (safetensors and .bin), and hub downloads from a local server — the N-th
- * allocation made by automodel's own code fails, for N = 1, 2, ... until the operation makes fewer
- * than N allocations. Every injected failure must give a non-OK status (AM_ERR_NO_MEMORY) and a
- * non-empty message, or a success with the same result as without the failure; ASan/LSan see every
- * path for crashes and leaks. N runs over every value up to AM_FAULT_FULL (default 300), then
- * AM_FAULT_SAMPLES (default 120) values evenly spread over the rest of the operation's allocations,
- * which keeps the sweep to a couple of minutes. The hub server runs in a forked child, so only the
- * client's allocations are counted. */
+ * (GPT-2 greedy and beam; Llama, T5 and BART greedy), tokenizer load (tokenizer.json and legacy
+ * vocab files), encode and decode, save_pretrained (safetensors and .bin, sharded), and hub
+ * downloads from a local server — the N-th allocation made by automodel's own code fails, for
+ * N = 1, 2, ... until the operation makes fewer than N allocations. Every injected failure must
+ * give AM_ERR_NO_MEMORY and a non-empty message, or a success with the same result as without the
+ * failure; ASan/LSan see every path for crashes and leaks. N runs over every value up to
+ * AM_FAULT_FULL (default 300), then AM_FAULT_SAMPLES (default 120) values evenly spread over the
+ * rest of the operation's allocations, which keeps the sweep to a couple of minutes. The hub server
+ * runs in a forked child, so only the client's allocations are counted. */
 #include "harness.h"
 #include "core/error.h"
 #include "core/fault.h"
@@ -348,6 +348,21 @@ int am_test_main(int argc, char **argv) {
         sweep("generate beam", op_forward, &gc);
         am_tensors_free(gc.want);
         am_model_free(g);
+    }
+    /* the other decoders: Llama (RoPE, GQA) and the encoder-decoders (T5 relative bias, BART) */
+    static const char *const gens[3][2] = {{"generate llama", "models/llama_lm"}, {"generate t5", "models/t5_cg"}, {"generate bart", "models/bart_cg"}};
+    for (int i = 0; i < 3; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", am_test_fixture(gens[i][1]));
+        am_model *gm = am_model_from_pretrained(AM_TASK_AUTO, dir, NULL);
+        CHECKF(gm != NULL, "%s: %s", gens[i][1], am_last_error());
+        if (!gm) continue;
+        fwd_ctx gc = {.m = gm, .in = fc.in, .out_name = "sequences", .generate = true};
+        gc.gen = am_generate_options_default();
+        gc.gen.max_new_tokens = 3;
+        sweep(gens[i][0], op_forward, &gc);
+        am_tensors_free(gc.want);
+        am_model_free(gm);
     }
     am_tensors_free(fc.in);
 
