@@ -266,7 +266,16 @@ typedef enum am_task {
 AM_API const char *am_task_name(am_task t);
 AM_API am_status am_task_parse(const char *s, am_task *out);
 
+/* attn_implementation: "eager" (materialised attention probabilities; what output_attentions
+ * uses), "sdpa" (a fused kernel with online softmax, O(T) memory; the default) or
+ * "flash_attention_2" (on CPU, the same fused kernel; an info log says so). DEFAULT: the config's
+ * `_attn_implementation` when set, else sdpa. A loaded model records its choice in its config as
+ * `_attn_implementation` (which to_json_string / save_pretrained leave out, as transformers). */
 typedef enum am_attn_impl { AM_ATTN_DEFAULT = 0, AM_ATTN_EAGER, AM_ATTN_SDPA, AM_ATTN_FLASH } am_attn_impl;
+/* "eager" / "sdpa" / "flash_attention_2" <-> enum. Parsing anything else is AM_ERR_INVALID_ARGUMENT
+ * with transformers' message listing the valid names. am_attn_impl_name(AM_ATTN_DEFAULT) is "sdpa". */
+AM_API am_status am_attn_impl_parse(const char *s, am_attn_impl *out);
+AM_API const char *am_attn_impl_name(am_attn_impl impl);
 
 typedef struct am_load_options {
     size_t size;               /* sizeof(am_load_options) */
@@ -299,6 +308,8 @@ AM_API const char *am_model_class_name(const am_model *m); /* "BertForSequenceCl
 AM_API am_task am_model_task(const am_model *m);
 AM_API const am_config *am_model_config(const am_model *m); /* borrowed */
 AM_API am_dtype am_model_dtype(const am_model *m);
+/* The attention implementation the model runs: AM_ATTN_EAGER, AM_ATTN_SDPA or AM_ATTN_FLASH. */
+AM_API am_attn_impl am_model_attn_implementation(const am_model *m);
 AM_API int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
 AM_API int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
 AM_API void am_model_train(am_model *m, bool training);
@@ -349,6 +360,11 @@ typedef struct am_forward_options {
      * function of the value (the same seed gives the same masks, whatever the threads). Eval mode
      * ignores it. */
     uint64_t dropout_seed;
+    /* output_attentions=True: adds each layer's attention probabilities [batch, heads, queries,
+     * keys] as transformers returns them: attentions.N, or for encoder-decoders
+     * encoder_attentions.N, decoder_attentions.N and cross_attentions.N. This call runs the eager
+     * implementation (a model loaded with sdpa/flash_attention_2 logs a warning, once). */
+    bool output_attentions;
 } am_forward_options;
 AM_API am_forward_options am_forward_options_default(void);
 

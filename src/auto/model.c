@@ -18,6 +18,8 @@ am_task am_model_task(const am_model *m) { return m->spec->task; }
 const am_config *am_model_config(const am_model *m) { return m->config; }
 
 /* model.dtype: the dtype of the first floating parameter */
+am_attn_impl am_model_attn_implementation(const am_model *m) { return m->attn; }
+
 am_dtype am_model_dtype(const am_model *m) {
     am__named_param *np;
     size_t n;
@@ -199,8 +201,11 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
     am__call call; /* per-call state: the model stays read-only */
     am__call_begin(&call, m, o.dropout_seed);
     unsigned long oom = am__oom_events();
-    am_status s = m->forward(m, inputs, &o, out);
+    am_status s = o.output_attentions ? am__attn_record_begin(&call) : AM_OK;
+    if (s == AM_OK) s = m->forward(m, inputs, &o, out);
     if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+    am_status sa = am__attn_record_end(&call, out, s == AM_OK);
+    if (s == AM_OK) s = sa;
     am__call_end(&call);
     if (s != AM_OK) {
         am_tensors_free(out);

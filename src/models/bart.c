@@ -228,7 +228,7 @@ static am_status bart_encode_impl(am_model *m, const int64_t *ids, const int64_t
         am__dense_fwd(l->sa.q, M, x, sc.q);
         am__dense_fwd(l->sa.k, M, x, sc.k);
         am__dense_fwd(l->sa.v, M, x, sc.v);
-        am__s2s_attend(B, S, S, S, st->heads, dk, sc.q, sc.k, sc.v, madd, false, NULL, 1.0f / sqrtf((float)dk), pdrop(m, b->p_attn),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_SELF, B, S, S, S, st->heads, dk, sc.q, sc.k, sc.v, madd, false, NULL, 1.0f / sqrtf((float)dk), pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(l->sa.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->sa_ln, M, x, sc.a);
@@ -278,12 +278,12 @@ static am_status bart_decode(am_model *m, am__kv_cache *c, const am__s2s_enc *e,
         am__dense_fwd(l->sa.v, M, x, sc.v);
         am__kv_store(c, li, false, T, sc.k, D);
         am__kv_store(c, li, true, T, sc.v, D);
-        am__s2s_attend(B, T, Tk, c->cap, st->heads, dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, NULL, scale, pdrop(m, b->p_attn),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_DECODER, B, T, Tk, c->cap, st->heads, dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, NULL, scale, pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(l->sa.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->sa_ln, M, x, sc.a);
         am__dense_fwd(l->ca.q, M, x, sc.q);
-        am__s2s_attend(B, T, e->S, e->S, st->heads, dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, scale, pdrop(m, b->p_attn),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_CROSS, B, T, e->S, e->S, st->heads, dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, scale, pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(l->ca.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->ca_ln, M, x, sc.a);

@@ -106,3 +106,14 @@ uint8_t *am__mask_bytes(const am_tensor *mask, int64_t n) {
     for (int64_t i = 0; i < n; i++) m[i] = ((const int64_t *)mask->data)[i] != 0;
     return m;
 }
+
+am__attn_args am__kv_attn_args(am__kv_cache *c, int64_t layer, int64_t B, int64_t T, int64_t Hq, const float *q, int64_t q_row, const uint8_t *key_mask,
+                               int64_t mask_stride, float *out, int64_t out_row) {
+    am__attn_args a = am__attn_packed(B, T, c->len + T, Hq, c->Hkv, c->D, q, q_row, am__kv_k(c, layer), am__kv_v(c, layer), c->D, out, out_row);
+    a.kv_head = c->cap * c->D;
+    a.kv_batch = am__kv_row_stride(c);
+    a.key_mask = key_mask;
+    a.mask_stride = mask_stride;
+    a.causal = true;
+    return a;
+}

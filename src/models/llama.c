@@ -169,14 +169,17 @@ static am_status llama_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t 
         am__dense_fwd(ly->v, M, a, v);
         apply_rope(q, M, l->Hq, D, cs, sn);
         apply_rope(k, M, l->Hkv, D, cs, sn);
+        am__attn_args at;
         if (cache) {
             am__kv_store(cache, li, false, T, k, KD);
             am__kv_store(cache, li, true, T, v, KD);
-            am__attention_cached_f32(B, T, l->Hq, l->Hkv, D, past, q, am__kv_k(cache, li), am__kv_v(cache, li), am__kv_row_stride(cache), cache->cap * D,
-                                     mask, mstride, scale, ctx);
+            at = am__kv_attn_args(cache, li, B, T, l->Hq, q, QD, mask, mstride, ctx, QD);
         } else {
-            am__attention_f32(B, T, T, l->Hq, l->Hkv, D, q, QD, k, KD, v, KD, mask_add, true, NULL, scale, ctx, QD);
+            at = am__attn_packed(B, T, T, l->Hq, l->Hkv, D, q, QD, k, v, KD, ctx, QD);
+            at.mask_add = mask_add, at.causal = true;
         }
+        at.scale = scale;
+        if ((s = am__attend(m, AM__ATTN_SELF, &at)) != AM_OK) break;
         am__dense_fwd(ly->o, M, ctx, a);
         for (int64_t i = 0; i < M * H; i++) x[i] += a[i];
         am__rmsnorm_fwd(ly->ln_post, M, x, a, l->eps);

@@ -32,6 +32,7 @@ struct am_model {
     /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
     const char *const *input_names;
     char *name_or_path;
+    am_attn_impl attn; /* attn_implementation in force: AM_ATTN_EAGER, _SDPA or _FLASH (never DEFAULT) */
     /* training-mode forward/generate calls that drew their dropout seed from the model (atomic;
      * the only field a call writes, and only in training mode; see am__call) */
     uint64_t dropout_calls;
@@ -104,6 +105,15 @@ void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x);
 float am__dropout_p(const am__module *drop);
 /* A fresh seed for kernels that apply dropout themselves (this call's stream; see am__call). */
 uint64_t am__dropout_seed(am_model *m);
+/* Which output list an attention call's probabilities belong to under output_attentions: a model's
+ * self-attention (attentions.N; encoder_attentions.N in an encoder-decoder), a decoder's
+ * self-attention (decoder_attentions.N in an encoder-decoder, else attentions.N), cross-attention
+ * (cross_attentions.N). */
+typedef enum am__attn_role { AM__ATTN_SELF = 0, AM__ATTN_DECODER, AM__ATTN_CROSS } am__attn_role;
+/* Attention for a layer of `m`: runs am__attention with the model's implementation. While the
+ * active call (am__call) asked for output_attentions, it runs eager and records the probabilities
+ * [B, heads, Tq, Tk] in the call, in call order per role. */
+am_status am__attend(const am_model *m, am__attn_role role, am__attn_args *a);
 
 /* Per-call state of am_model_forward / am_model_generate. The model is read-only during a call;
  * what a call needs to keep (dropout stream here; KV caches, RNG, scratch and RoPE tables live in
@@ -120,9 +130,15 @@ typedef struct am__call {
     uint64_t dropout_base;
     uint64_t dropout_sites;
     struct am__call *prev; /* the call active on this thread before (nested calls) */
+    struct am__attn_rec *attn_rec; /* output_attentions: what am__attend recorded (NULL: not asked) */
 } am__call;
 void am__call_begin(am__call *c, am_model *m, uint64_t seed);
 void am__call_end(am__call *c);
+/* output_attentions for the call: begin after am__call_begin (logs transformers' fallback warning
+ * once when the model is not eager); end before am__call_end appends the recorded tensors to `out`
+ * under transformers' names when `ok`, and frees them. */
+am_status am__attn_record_begin(am__call *c);
+am_status am__attn_record_end(am__call *c, am_tensors *out, bool ok);
 /* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
 float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
 #endif

@@ -796,7 +796,7 @@ static am_status resolve(const am_tokenizer *t, const am_encode_options *opts, r
         }
         if (!pt)
             return am__error(AM_ERR_INVALID_ARGUMENT, "%s: asking to pad but the tokenizer does not have a padding token; set "
-                             "pad_token (for example to the eos token)", t->origin);
+                             "%s (for example to the eos token)", t->origin, am__opt_name("pad_token", "--pad-token"));
         r->pad_token = pt;
         r->pad_id = o->pad_token && o->pad_id >= 0 ? o->pad_id : am_tokenizer_token_to_id(t, pt);
         if (o->pad_id >= 0 && !o->pad_token) r->pad_id = o->pad_id;
