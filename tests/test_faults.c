@@ -1,6 +1,6 @@
 /* tests/test_faults.c — the allocation-failure sweep, in the SQLite style (AM_FAULT_INJECT builds:
  * the ASan build). For each operation — from_pretrained (safetensors and .bin), forward, generate
- * (GPT-2 greedy and beam; Llama, T5 and BART greedy), tokenizer load (tokenizer.json and legacy
+ * (GPT-2 greedy and beam; Llama, T5 and BART greedy), a classification pipeline, tokenizer load (tokenizer.json and legacy
  * vocab files), encode and decode, save_pretrained (safetensors and .bin, sharded), and hub
  * downloads from a local server — the N-th allocation made by automodel's own code fails, for
  * N = 1, 2, ... until the operation makes fewer than N allocations. Every injected failure must
@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "core/error.h"
 #include "core/fault.h"
+#include "core/util.h"
 #include <dirent.h>
 #include <ftw.h>
 #include <signal.h>
@@ -192,6 +193,31 @@ static am_status op_encode(void *ctx) {
     }
     am_free(text);
     am_tensors_free(ts);
+    if (!c->want && !st) c->want = got;
+    else free(got);
+    return st;
+}
+
+typedef struct pipe_ctx {
+    am_pipeline *p;
+    char *want; /* the results' JSON without failures */
+} pipe_ctx;
+
+static am_status op_pipeline(void *ctx) {
+    pipe_ctx *c = ctx;
+    const char *texts[2] = {"WINNER!! You have been selected to receive a £900 prize reward! Call now.", "Ok lor, I'm at home now."};
+    am_pipeline_result *r[2] = {NULL, NULL};
+    am_status st = am_pipeline_run(c->p, 2, texts, NULL, r);
+    if (st) return st;
+    am__fault_hold(true); /* the comparison is not part of the operation */
+    char *a = am_pipeline_result_json(r[0]), *b = am_pipeline_result_json(r[1]);
+    char *got = a && b ? am__strfmt("%s %s", a, b) : NULL;
+    am__fault_hold(false);
+    am_free(a), am_free(b);
+    am_pipeline_result_free(r[0]);
+    am_pipeline_result_free(r[1]);
+    if (!got) return am__error(AM_ERR_INTERNAL, "the results cannot be written");
+    if (c->want && strcmp(got, c->want)) st = am__error(AM_ERR_INTERNAL, "pipeline results differ: %s vs %s", got, c->want);
     if (!c->want && !st) c->want = got;
     else free(got);
     return st;
@@ -388,6 +414,18 @@ int am_test_main(int argc, char **argv) {
     }
     am_tokenizer_free(tok);
     am_tokenizer_free(tok2);
+
+    /* a text-classification pipeline (the sms-spam-bert demo model): batching, padding, scores */
+    char demo[4096];
+    snprintf(demo, sizeof demo, "%s/../../models/sms-spam-bert", am_test_fixture(""));
+    am_pipeline *pl = am_pipeline_new(AM_TASK_SEQUENCE_CLASSIFICATION, demo, NULL);
+    CHECKF(pl != NULL, "pipeline: %s", am_last_error());
+    if (pl) {
+        pipe_ctx pc = {.p = pl};
+        sweep("pipeline classify", op_pipeline, &pc);
+        free(pc.want);
+        am_pipeline_free(pl);
+    }
 
     sweep("hub download", op_hub, &hub);
     hub.model = true;
