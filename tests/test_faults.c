@@ -1,17 +1,18 @@
 /* tests/test_faults.c — the allocation-failure sweep, in the SQLite style (AM_FAULT_INJECT builds:
  * the ASan build). For each operation — from_pretrained (safetensors and .bin), forward, generate
- * (greedy and beam), tokenizer load (tokenizer.json and legacy vocab files), encode and decode,
- * save_pretrained (safetensors and .bin), and hub downloads from a local server — the N-th
- * allocation made by automodel's own code fails, for N = 1, 2, ... until the operation makes fewer
- * than N allocations. Every injected failure must give a non-OK status (AM_ERR_NO_MEMORY) and a
- * non-empty message, or a success with the same result as without the failure; ASan/LSan see every
- * path for crashes and leaks. N runs over every value up to AM_FAULT_FULL (default 300), then
- * AM_FAULT_SAMPLES (default 120) values evenly spread over the rest of the operation's allocations,
- * which keeps the sweep to a couple of minutes. The hub server runs in a forked child, so only the
- * client's allocations are counted. */
+ * (GPT-2 greedy and beam; Llama, T5 and BART greedy), a classification pipeline, tokenizer load (tokenizer.json and legacy
+ * vocab files), encode and decode, save_pretrained (safetensors and .bin, sharded), and hub
+ * downloads from a local server — the N-th allocation made by automodel's own code fails, for
+ * N = 1, 2, ... until the operation makes fewer than N allocations. Every injected failure must
+ * give AM_ERR_NO_MEMORY and a non-empty message, or a success with the same result as without the
+ * failure; ASan/LSan see every path for crashes and leaks. N runs over every value up to
+ * AM_FAULT_FULL (default 300), then AM_FAULT_SAMPLES (default 120) values evenly spread over the
+ * rest of the operation's allocations, which keeps the sweep to a couple of minutes. The hub server
+ * runs in a forked child, so only the client's allocations are counted. */
 #include "harness.h"
 #include "core/error.h"
 #include "core/fault.h"
+#include "core/util.h"
 #include <dirent.h>
 #include <ftw.h>
 #include <signal.h>
@@ -197,6 +198,31 @@ static am_status op_encode(void *ctx) {
     return st;
 }
 
+typedef struct pipe_ctx {
+    am_pipeline *p;
+    char *want; /* the results' JSON without failures */
+} pipe_ctx;
+
+static am_status op_pipeline(void *ctx) {
+    pipe_ctx *c = ctx;
+    const char *texts[2] = {"WINNER!! You have been selected to receive a £900 prize reward! Call now.", "Ok lor, I'm at home now."};
+    am_pipeline_result *r[2] = {NULL, NULL};
+    am_status st = am_pipeline_run(c->p, 2, texts, NULL, r);
+    if (st) return st;
+    am__fault_hold(true); /* the comparison is not part of the operation */
+    char *a = am_pipeline_result_json(r[0]), *b = am_pipeline_result_json(r[1]);
+    char *got = a && b ? am__strfmt("%s %s", a, b) : NULL;
+    am__fault_hold(false);
+    am_free(a), am_free(b);
+    am_pipeline_result_free(r[0]);
+    am_pipeline_result_free(r[1]);
+    if (!got) return am__error(AM_ERR_INTERNAL, "the results cannot be written");
+    if (c->want && strcmp(got, c->want)) st = am__error(AM_ERR_INTERNAL, "pipeline results differ: %s vs %s", got, c->want);
+    if (!c->want && !st) c->want = got;
+    else free(got);
+    return st;
+}
+
 typedef struct save_ctx {
     const am_model *m;
     am_save_format format;
@@ -349,6 +375,21 @@ int am_test_main(int argc, char **argv) {
         am_tensors_free(gc.want);
         am_model_free(g);
     }
+    /* the other decoders: Llama (RoPE, GQA) and the encoder-decoders (T5 relative bias, BART) */
+    static const char *const gens[3][2] = {{"generate llama", "models/llama_lm"}, {"generate t5", "models/t5_cg"}, {"generate bart", "models/bart_cg"}};
+    for (int i = 0; i < 3; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", am_test_fixture(gens[i][1]));
+        am_model *gm = am_model_from_pretrained(AM_TASK_AUTO, dir, NULL);
+        CHECKF(gm != NULL, "%s: %s", gens[i][1], am_last_error());
+        if (!gm) continue;
+        fwd_ctx gc = {.m = gm, .in = fc.in, .out_name = "sequences", .generate = true};
+        gc.gen = am_generate_options_default();
+        gc.gen.max_new_tokens = 3;
+        sweep(gens[i][0], op_forward, &gc);
+        am_tensors_free(gc.want);
+        am_model_free(gm);
+    }
     am_tensors_free(fc.in);
 
     static const char *const toks[4][2] = {{"tokenizer bert", "tokenizers/bert-base-uncased"}, {"tokenizer gpt2", "tokenizers/gpt2"},
@@ -373,6 +414,18 @@ int am_test_main(int argc, char **argv) {
     }
     am_tokenizer_free(tok);
     am_tokenizer_free(tok2);
+
+    /* a text-classification pipeline (the sms-spam-bert demo model): batching, padding, scores */
+    char demo[4096];
+    snprintf(demo, sizeof demo, "%s/../../models/sms-spam-bert", am_test_fixture(""));
+    am_pipeline *pl = am_pipeline_new(AM_TASK_SEQUENCE_CLASSIFICATION, demo, NULL);
+    CHECKF(pl != NULL, "pipeline: %s", am_last_error());
+    if (pl) {
+        pipe_ctx pc = {.p = pl};
+        sweep("pipeline classify", op_pipeline, &pc);
+        free(pc.want);
+        am_pipeline_free(pl);
+    }
 
     sweep("hub download", op_hub, &hub);
     hub.model = true;

@@ -177,6 +177,7 @@ static void scratch_free(scratch *s) {
     free(s->ctx);
     free(s->a);
     free(s->f);
+    *s = (scratch){0}; /* a failed scratch_alloc frees, and its caller frees again */
 }
 
 static am_status scratch_alloc(scratch *s, int64_t M, int64_t D, int64_t ffn) {

@@ -71,8 +71,8 @@ static am_status pl_forward(am_pipeline *p, const pl_seq *seqs, size_t n, pl_con
         }
         am_tensors *out = s ? NULL : am_model_forward(p->model, in, NULL);
         if (!s && !out) {
+            s = am__error_code() != AM_OK ? am__error_code() : AM_ERR_INTERNAL; /* forward's own status */
             am__error_prefix("%s", p->path);
-            s = AM_ERR_INTERNAL;
         }
         for (size_t r = 0; r < B && !s; r++) s = fn(ctx, order[b0 + r], out, r, T);
         am_tensors_free(out);
@@ -95,7 +95,8 @@ static am_pipeline_result *encode_one(am_pipeline *p, am__pl_kind kind, const ch
     if (pair && !*pair) return am__pl_result_error(kind, "empty text pair");
     am_encode_options eo = am_encode_options_default();
     am_encoding *e = am_tokenizer_encode(p->tok, text, pair, &eo);
-    if (!e) return am__pl_result_error(kind, "%s", am_last_error());
+    /* out of memory fails the whole call (NULL, no encoding); anything else is this input's error */
+    if (!e) return am__error_code() == AM_ERR_NO_MEMORY ? NULL : am__pl_result_error(kind, "%s", am_last_error());
     if (am_encoding_len(e) > p->max_len) {
         if (!p->warned_length) /* once per pipeline, as transformers' tokenizer warns once */
             am__log(AM_LOG_WARNING,
@@ -107,7 +108,7 @@ static am_pipeline_result *encode_one(am_pipeline *p, am__pl_kind kind, const ch
         eo.truncation = AM_TRUNCATION_LONGEST_FIRST;
         eo.max_length = p->max_len;
         e = am_tokenizer_encode(p->tok, text, pair, &eo);
-        if (!e) return am__pl_result_error(kind, "%s", am_last_error());
+        if (!e) return am__error_code() == AM_ERR_NO_MEMORY ? NULL : am__pl_result_error(kind, "%s", am_last_error());
         *truncated = true;
     }
     *enc = e;
@@ -330,7 +331,7 @@ static am_status run_encoded(am_pipeline *p, size_t n, const char *const *texts,
     size_t m = 0;
     for (size_t i = 0; i < n && !s; i++) {
         out[i] = encode_one(p, kind, texts[i], pairs ? pairs[i] : NULL, &encs[i], &trunc[i]);
-        if (!out[i] && !encs[i]) s = AM_ERR_NO_MEMORY;
+        if (!out[i] && !encs[i]) s = am__error_code() == AM_ERR_NO_MEMORY ? AM_ERR_NO_MEMORY : am__error(AM_ERR_NO_MEMORY, "out of memory");
         if (!encs[i]) continue;
         if (kind == AM__PL_FILLS) {
             size_t nm = 0, len = am_encoding_len(encs[i]);
