@@ -425,17 +425,19 @@ void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am
 /* ---- attention over a KV cache ---- */
 
 typedef struct {
-    int64_t B, Tq, Hq, Hkv, D, past, kv_row, kv_head;
+    int64_t B, Tq, Tk, Hq, Hkv, D, kv_row, kv_head, kv_pos;
+    bool causal;
     const float *q, *k, *v;
     const uint8_t *mask;
     int64_t mask_stride;
+    const float *bias;
     float scale;
     float *out;
 } cattn_ctx;
 
 static void cattn_task(void *vctx, int64_t t0, int64_t t1) {
     cattn_ctx *c = vctx;
-    int64_t Tk = c->past + c->Tq, group = c->Hq / c->Hkv, HD = c->Hq * c->D;
+    int64_t Tk = c->Tk, group = c->Hq / c->Hkv, HD = c->Hq * c->D;
     float *scores = malloc((size_t)(Tk > 0 ? Tk : 1) * sizeof(float));
     if (!scores) return;
     for (int64_t t = t0; t < t1; t++) {
@@ -444,16 +446,18 @@ static void cattn_task(void *vctx, int64_t t0, int64_t t1) {
         const uint8_t *mk = c->mask ? c->mask + b * c->mask_stride : NULL;
         for (int64_t i = 0; i < c->Tq; i++) {
             const float *qi = c->q + (b * c->Tq + i) * HD + h * c->D;
-            int64_t lim = c->past + i; /* causal: keys 0..lim */
+            int64_t lim = c->causal ? Tk - c->Tq + i : Tk - 1; /* causal: keys 0..lim */
+            const float *bi = c->bias ? c->bias + (h * c->Tq + i) * Tk : NULL;
             float mx = -INFINITY;
             for (int64_t j = 0; j < Tk; j++) {
                 float s;
                 if (j > lim) s = AM_FINFO_MIN_F32;
                 else {
-                    const float *kj = kb + j * c->D;
+                    const float *kj = kb + j * c->kv_pos;
                     s = 0;
                     for (int64_t d = 0; d < c->D; d++) s += qi[d] * kj[d];
                     s *= c->scale;
+                    if (bi) s += bi[j];
                     /* transformers adds finfo.min for a padded key; the sum is clamped to finfo.min
                      * so a row with every key masked stays finite (uniform) */
                     if (mk && !mk[j]) s += AM_FINFO_MIN_F32;
@@ -473,7 +477,7 @@ static void cattn_task(void *vctx, int64_t t0, int64_t t1) {
             for (int64_t j = 0; j < Tk; j++) {
                 float p = scores[j] * inv;
                 if (p == 0.0f) continue;
-                const float *vj = vb + j * c->D;
+                const float *vj = vb + j * c->kv_pos;
                 for (int64_t d = 0; d < c->D; d++) o[d] += p * vj[d];
             }
         }
@@ -481,10 +485,10 @@ static void cattn_task(void *vctx, int64_t t0, int64_t t1) {
     free(scores);
 }
 
-void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, int64_t past, const float *q, const float *kcache,
-                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, const uint8_t *key_mask, int64_t mask_stride,
-                              float scale, float *out) {
-    cattn_ctx c = {B, Tq, Hq, Hkv, D, past, kv_row_stride, kv_head_stride, q, kcache, vcache, key_mask, mask_stride, scale, out};
-    if (B * Hq * Tq * (past + Tq) * D < (1 << 14)) cattn_task(&c, 0, B * Hq);
+void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, const float *kcache,
+                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, int64_t kv_pos_stride, bool causal,
+                              const uint8_t *key_mask, int64_t mask_stride, const float *bias, float scale, float *out) {
+    cattn_ctx c = {B, Tq, Tk, Hq, Hkv, D, kv_row_stride, kv_head_stride, kv_pos_stride, causal, q, kcache, vcache, key_mask, mask_stride, bias, scale, out};
+    if (B * Hq * Tq * Tk * D < (1 << 14)) cattn_task(&c, 0, B * Hq);
     else am__parallel_for(B * Hq, cattn_task, &c);
 }

@@ -65,13 +65,14 @@ typedef enum am__wtype { AM__W_F32 = 0, AM__W_BF16, AM__W_F16 } am__wtype;
 void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am__wtype wt, bool kn, const float *bias, float *y);
 /* The instruction set the GEMV dispatched to ("avx512", "avx2", "c"); AM_GEMV_ISA=c|avx2|avx512 caps it. */
 const char *am__gemv_isa(void);
-/* Attention of Tq new queries per row over a KV cache holding `past` earlier positions plus the new
- * ones: k/v cache element (b, head, j, d) at b*kv_row_stride + head*kv_head_stride + j*D + d. Query i
- * sees keys 0..past+i; key_mask (optional, [B, mask_stride], 1 = attend) masks padding with finfo.min
- * as transformers does, so fully masked rows stay finite. q/out: [B, Tq, Hq*D]. */
-void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, int64_t past, const float *q, const float *kcache,
-                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, const uint8_t *key_mask, int64_t mask_stride,
-                              float scale, float *out);
+/* Attention of Tq queries per row over Tk cached keys (decode steps, cross-attention): k/v element
+ * (b, head, j, d) at b*kv_row_stride + head*kv_head_stride + j*kv_pos_stride + d. causal: query i
+ * sees keys 0..Tk-Tq+i. key_mask (optional, [B, mask_stride], 1 = attend) masks padding with
+ * finfo.min as transformers does, so fully masked rows stay finite; bias (optional, [Hq, Tq, Tk]) is
+ * added to the scaled scores (T5). q/out: [B, Tq, Hq*D]. */
+void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, const float *kcache,
+                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, int64_t kv_pos_stride, bool causal,
+                              const uint8_t *key_mask, int64_t mask_stride, const float *bias, float scale, float *out);
 
 #define AM_FINFO_MIN_F32 (-3.4028234663852886e+38f)
 #endif

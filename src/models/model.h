@@ -4,7 +4,7 @@
 #define AM_MODELS_MODEL_H
 #include "core/config.h"
 #include "kernels/kernels.h"
-#include "nn/module.h"
+#include "nn/blocks.h"
 
 typedef struct am__head_spec am__head_spec;
 
@@ -69,24 +69,9 @@ void am__model_tie(am_model *m, const char *alias, const char *target);
 /* Point every alias at its target's tensor. */
 void am__model_apply_ties(am_model *m);
 
-/* Helpers for forward functions. */
-/* Borrowed float32 data of a parameter (asserts it exists: the tree was built by the arch). */
-const float *am__w(const am__module *m, const char *pname);
-/* Float tensors of any float dtype as float32: a view when already float32, else a converted copy
- * in *tmp (free it). */
-const float *am__f32_view(const am_tensor *t, float **tmp);
-/* Row `row` of a 2-D float tensor (an embedding table) as float32 into dst. */
-void am__row_f32(const am_tensor *t, int64_t row, float *dst);
-/* nn.Linear / GPT-2 Conv1D on rows, any float weight dtype: a few rows (decode) stream the weights
- * once through the GEMV as stored; more rows go to the GEMM on a float32 view. am__dense_fwd is
- * am__linear_fwd under the name the decoder code uses. */
-void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y);
-void am__conv1d_fwd(const am__module *conv, int64_t M, const float *x, float *y);
-extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
-/* nn.Linear on rows: y[M, out] = x[M, in] W^T + b. */
-void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y);
-/* nn.LayerNorm on rows. */
-void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps);
+/* Helpers for forward functions (the blocks themselves are nn/blocks.h). */
+/* The per-call state of one forward: dropout seed and the model's mode. */
+am__fwd am__fwd_begin(am_model *m);
 /* An input tensor converted to int64 [B, T] (owned), validated; NULL with error. */
 am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required);
 /* An optional input: AM_OK with *out = NULL when absent, an error (message set) when present but
@@ -94,14 +79,23 @@ am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int
 am_status am__opt_input(const am_tensors *in, const char *name, int64_t *B, int64_t *T, am_tensor **out);
 /* Check that every input name is one the architecture accepts (transformers' TypeError). */
 am_status am__check_inputs(const am_model *m, const am_tensors *in);
-/* Put a float32 [d0, d1, (d2)] output into `out` (takes ownership of data copy). */
-am_status am__put_output(am_tensors *out, const char *name, int ndim, const int64_t *shape, const float *data);
-/* nn.Dropout: identity in eval mode; in training mode zeroes with the module's p. */
-void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x);
-/* The attention-probability dropout p to use (0 in eval mode). */
-float am__dropout_p(const am__module *drop);
-/* A fresh seed for kernels that apply dropout themselves. */
-uint64_t am__dropout_seed(am_model *m);
-/* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
-float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
+/* Runs an embedding and a stack on ids [B, T] (pos, types optional; mask int64 [B, T] or NULL):
+ * *hidden = the stack output [B*T, H] (owned). Hidden states go to `hs` as "<hs_name>.i". */
+am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                     const int64_t *types, const int64_t *mask, am_tensors *hs, const char *hs_name, float **hidden);
+
+/* Heads shared by architectures. rows: [R, H] -> lin -> output `name` [R, N] or [B, T, N]. */
+am_status am__linear_output(const am__module *lin, int64_t B, int64_t T, bool per_token, const float *h, am_tensors *out, const char *name);
+/* qa_outputs: start_logits / end_logits [B, T] */
+am_status am__qa_head_forward(const am__module *qa, int64_t B, int64_t T, const float *h, am_tensors *out);
+/* The rows at[b] of every batch row of h [B, T, H] into an owned [B, H]; NULL (error set) on no memory. */
+float *am__gather_rows(const float *h, int64_t B, int64_t T, int64_t H, const int64_t *at);
+/* Logits pooling of GPT-2/Llama sequence classification: index of the first pad id minus one,
+ * the last position when that is negative (Python's -1) or the row has no pad. */
+int64_t am__last_non_pad(const int64_t *ids, int64_t T, int64_t pad, bool has_pad);
+/* Sequence-classification pooling over rows: the position at[b] of every row (last non-pad token);
+ * "Cannot handle batch sizes > 1 if no padding token is defined." as transformers says. */
+am_status am__last_token_index(const int64_t *ids, int64_t B, int64_t T, bool has_pad, int64_t pad, int64_t *at);
+/* The last eos position of every row (BART / T5 classification): every row needs the same count. */
+am_status am__eos_index(const int64_t *ids, int64_t B, int64_t T, int64_t eos, int64_t *at);
 #endif

@@ -1,156 +1,201 @@
-/* models/seq2seq.c — the encoder state shared by encoder-decoder models (cross-attention K/V and
- * padding mask, computed once per generate call and repeated for beams), input checks, and
- * attention over rows of a preallocated cache. */
+/* models/seq2seq.c — the encoder-decoder engine shared by T5 and BART: inputs, encoder, the
+ * encoder state for cross-attention, decoder, LM head; and generation (encoder once per call,
+ * rows repeated for beams, decoder steps over the KV cache). */
 #include "models/seq2seq.h"
 #include "core/error.h"
-#include "core/threadpool.h"
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void am__s2s_enc_free(void *p) {
-    am__s2s_enc *e = p;
-    if (!e) return;
-    for (int64_t l = 0; l < e->layers; l++) {
-        if (e->ck) free(e->ck[l]);
-        if (e->cv) free(e->cv[l]);
-    }
-    free(e->ck);
-    free(e->cv);
-    free(e->mask);
-    free(e);
+static void s2s_free(void *p) {
+    am__s2s_impl *t = p;
+    if (!t) return;
+    am__stack_free(&t->enc);
+    am__stack_free(&t->dec);
+    if (t->arch_free) t->arch_free(t->arch);
+    free(t);
 }
 
-am_status am__s2s_enc_new(am_model *m, const float *hidden, const int64_t *mask, int64_t B, int64_t S, int64_t expand, int64_t layers,
-                          int64_t inner, am__cross_kv_fn kv, am__s2s_enc **out) {
-    *out = NULL;
-    if (expand < 1) expand = 1;
-    am__s2s_enc *e = calloc(1, sizeof *e);
-    if (!e) return am__error(AM_ERR_NO_MEMORY, "encoder state: out of memory");
-    int64_t R = B * expand, row = S * inner;
-    *e = (am__s2s_enc){R, S, layers, inner, calloc((size_t)(layers ? layers : 1), sizeof(float *)),
-                       calloc((size_t)(layers ? layers : 1), sizeof(float *)), malloc((size_t)(R * S > 0 ? R * S : 1) * sizeof(float))};
-    float *tk = malloc((size_t)(B * row > 0 ? B * row : 1) * sizeof(float)), *tv = malloc((size_t)(B * row > 0 ? B * row : 1) * sizeof(float));
-    bool ok = e->ck && e->cv && e->mask && tk && tv;
-    for (int64_t l = 0; ok && l < layers; l++) {
-        e->ck[l] = malloc((size_t)(R * row > 0 ? R * row : 1) * sizeof(float));
-        e->cv[l] = malloc((size_t)(R * row > 0 ? R * row : 1) * sizeof(float));
-        ok = e->ck[l] && e->cv[l];
-        if (!ok) break;
-        /* project the B distinct rows once, then copy them to their beams */
-        kv(m, l, B * S, hidden, tk, tv);
-        for (int64_t r = 0; r < R; r++) {
-            memcpy(e->ck[l] + r * row, tk + (r / expand) * row, (size_t)row * sizeof(float));
-            memcpy(e->cv[l] + r * row, tv + (r / expand) * row, (size_t)row * sizeof(float));
+am_status am__shift_right(const am_model *m, const int64_t *ids, int64_t B, int64_t T, int64_t *out) {
+    if (am__config_is_null(m->config, "decoder_start_token_id"))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "forward: no decoder_input_ids given and config.decoder_start_token_id is not set, so they cannot be made "
+                                                  "from input_ids (shift_tokens_right)");
+    if (am__config_is_null(m->config, "pad_token_id")) return am__error(AM_ERR_INVALID_ARGUMENT, "forward: self.model.config.pad_token_id has to be defined.");
+    int64_t start = am__config_int(m->config, "decoder_start_token_id", 2), pad = am__config_int(m->config, "pad_token_id", 1);
+    for (int64_t b = 0; b < B; b++) {
+        out[b * T] = start;
+        for (int64_t t = 1; t < T; t++) {
+            int64_t v = ids[b * T + t - 1];
+            out[b * T + t] = v == -100 ? pad : v;
         }
     }
-    free(tk);
-    free(tv);
-    if (!ok) {
-        am__s2s_enc_free(e);
-        return am__error(AM_ERR_NO_MEMORY, "encoder state: out of memory (%lld rows x %lld positions)", (long long)R, (long long)S);
-    }
-    for (int64_t r = 0; r < R; r++)
-        for (int64_t j = 0; j < S; j++) e->mask[r * S + j] = mask && mask[(r / expand) * S + j] == 0 ? AM_FINFO_MIN_F32 : 0.0f;
-    *out = e;
     return AM_OK;
 }
 
-am_status am__s2s_encoder_inputs(const am_tensors *in, am_tensor **ids, am_tensor **mask, int64_t *B, int64_t *S) {
-    *ids = *mask = NULL;
-    *B = *S = -1;
+/* lm_head(x * head_scale) + final_logits_bias on M rows (x is scaled in place) */
+static am_status lm_head(const am__s2s_impl *t, int64_t M, float *x, float *logits) {
+    int64_t D = t->dec.H;
+    if (t->head_scale != 1.0f)
+        for (int64_t i = 0; i < M * D; i++) x[i] *= t->head_scale;
+    am__linear_fwd(t->lm_head, M, x, logits);
+    if (!t->logits_bias) return AM_OK;
+    float *tmp;
+    const float *fb = am__f32_view(t->logits_bias->t, &tmp);
+    if (!fb) return AM_ERR_NO_MEMORY;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t v = 0; v < t->V; v++) logits[i * t->V + v] += fb[v];
+    free(tmp);
+    return AM_OK;
+}
+
+/* The decoder on T new tokens per row (after cache->len positions when a cache is given). */
+static am_status decode(am__fwd *cx, const am__s2s_impl *t, int64_t B, int64_t T, const int64_t *ids, const uint8_t *mask, int64_t mstride,
+                        am__kv_cache *cache, const am__cross *cross, am_tensors *hs, const char *hs_name, float **out) {
+    int64_t past = cache ? cache->len : 0, M = B * T;
+    float *x = malloc((size_t)(M * t->dec.H > 0 ? M * t->dec.H : 1) * sizeof(float));
+    int64_t *pos = t->dec_positions ? malloc((size_t)(M > 0 ? M : 1) * sizeof(int64_t)) : NULL;
+    am_status s = x && (pos || !t->dec_positions) ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the decoder");
+    for (int64_t i = 0; s == AM_OK && pos && i < M; i++) pos[i] = past + i % T;
+    if (s == AM_OK) s = am__embed_fwd(cx, &t->dec_emb, B, T, ids, pos, NULL, x);
+    if (s == AM_OK) {
+        am__stack_io io = {.B = B, .T = T, .x = x, .mask = mask, .mask_stride = mstride, .cache = cache, .cross = cross, .hs = hs, .hs_name = hs_name};
+        s = am__stack_forward(cx, &t->dec, &io);
+    }
+    free(pos);
+    if (s != AM_OK) {
+        free(x);
+        return s;
+    }
+    *out = x;
+    return AM_OK;
+}
+
+static am_status put3(am_tensors *out, const char *name, int64_t a, int64_t b, int64_t c, const float *x) {
+    return am__put_output(out, name, 3, (int64_t[]){a, b, c}, x);
+}
+
+static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out) {
+    am__s2s_impl *t = m->impl;
+    bool hs = opts && opts->output_hidden_states;
+    int64_t B = -1, S = -1;
+    am_tensor *ids = am__input_ids(in, "input_ids", &B, &S, true), *mask = NULL, *dids = NULL, *dmask = NULL;
+    if (!ids)
+        return am_tensors_get(in, "input_ids") ? AM_ERR_SHAPE : am__error(AM_ERR_INVALID_ARGUMENT, "forward: You have to specify either input_ids or inputs_embeds");
+    am_status s = B == 0 || S == 0 ? am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty (shape [%lld, %lld])", (long long)B, (long long)S) : AM_OK;
+    if (s == AM_OK) s = am__opt_input(in, "attention_mask", &B, &S, &mask);
+    int64_t DB = B, T = S, *shifted = NULL;
+    const int64_t *dec_ids = NULL;
+    am_tensor *raw = am_tensors_get(in, "decoder_input_ids");
+    if (s == AM_OK && t->has_decoder && t->has_encoder) {
+        if (raw) {
+            /* batch must match the encoder's; the decoder length is its own */
+            if (am_tensor_ndim(raw) == 2) T = am_tensor_dim(raw, 1);
+            if (!(dids = am__input_ids(in, "decoder_input_ids", &DB, &T, true))) s = AM_ERR_SHAPE;
+            else if (T == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "forward: decoder_input_ids is empty");
+            else dec_ids = dids->data;
+        } else if (!t->shift_inputs) s = am__error(AM_ERR_INVALID_ARGUMENT, "forward: You have to specify either decoder_input_ids or decoder_inputs_embeds");
+        else if (!(shifted = malloc((size_t)(B * S) * sizeof(int64_t)))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+        else if ((s = am__shift_right(m, ids->data, B, S, shifted)) == AM_OK) dec_ids = shifted;
+        if (s == AM_OK) s = am__opt_input(in, "decoder_attention_mask", &DB, &T, &dmask);
+    }
+    am__fwd cx = am__fwd_begin(m);
+    float *enc = NULL, *dec = NULL, *logits = NULL;
+    am__cross *cross = NULL;
+    uint8_t *dm = NULL;
+    const char *ehs = t->has_decoder ? "encoder_hidden_states" : "hidden_states";
+    if (s == AM_OK && t->has_encoder)
+        s = am__encode(&cx, &t->enc_emb, &t->enc, B, S, ids->data, NULL, NULL, mask ? mask->data : NULL, hs ? out : NULL, ehs, &enc);
+    if (s == AM_OK && !t->has_decoder) s = put3(out, "last_hidden_state", B, S, t->enc.H, enc);
+    if (s == AM_OK && t->has_decoder) {
+        if (t->has_encoder) s = am__cross_new(&t->dec, enc, mask ? mask->data : NULL, B, S, 1, &cross);
+        else { /* the decoder alone (ForCausalLM): input_ids and attention_mask are its own */
+            dec_ids = ids->data;
+            dmask = mask;
+            mask = NULL;
+        }
+        if (s == AM_OK) s = am__mask_bytes(dmask ? dmask->data : NULL, B * T, &dm);
+        if (s == AM_OK)
+            s = decode(&cx, t, B, T, dec_ids, dm, T, NULL, cross, hs ? out : NULL, t->has_encoder ? "decoder_hidden_states" : "hidden_states", &dec);
+        if (s == AM_OK && t->lm_head) {
+            if (!(logits = malloc((size_t)(B * T * t->V) * sizeof(float)))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the logits");
+            if (s == AM_OK) s = lm_head(t, B * T, dec, logits);
+            if (s == AM_OK) s = put3(out, "logits", B, T, t->V, logits);
+        } else if (s == AM_OK && t->head) s = t->head(m, &cx, ids->data, B, S, T, dec, out);
+        else if (s == AM_OK) s = put3(out, "last_hidden_state", B, T, t->dec.H, dec);
+        if (s == AM_OK && t->has_encoder) s = put3(out, "encoder_last_hidden_state", B, S, t->enc.H, enc);
+    }
+    am__cross_free(cross);
+    free(enc);
+    free(dec);
+    free(logits);
+    free(dm);
+    free(shifted);
+    am_tensor_free(ids);
+    am_tensor_free(mask);
+    am_tensor_free(dids);
+    am_tensor_free(dmask);
+    return s;
+}
+
+/* ---- generation ---- */
+
+static am_status s2s_encode(am_model *m, const am_tensors *in, int64_t expand, void **enc) {
+    am__s2s_impl *t = m->impl;
+    int64_t B = -1, S = -1;
+    *enc = NULL;
     if (!in || !am_tensors_get(in, "input_ids"))
         return am__error(AM_ERR_INVALID_ARGUMENT, "generate: an encoder-decoder model needs input_ids for its encoder");
-    *ids = am__input_ids(in, "input_ids", B, S, true);
-    if (!*ids) return AM_ERR_SHAPE;
-    if (*B == 0 || *S == 0) {
-        am_tensor_free(*ids);
-        *ids = NULL;
-        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: input_ids is empty (shape [%lld, %lld]); the encoder needs at least one token per row",
-                         (long long)*B, (long long)*S);
-    }
-    if (am_tensors_get(in, "attention_mask")) {
-        *mask = am__input_ids(in, "attention_mask", B, S, false);
-        if (!*mask) {
-            am_tensor_free(*ids);
-            *ids = NULL;
-            return AM_ERR_SHAPE;
-        }
-    }
+    am_tensor *ids = am__input_ids(in, "input_ids", &B, &S, true), *mask = NULL;
+    if (!ids) return AM_ERR_SHAPE;
+    am_status s = B == 0 || S == 0 ? am__error(AM_ERR_INVALID_ARGUMENT,
+                                               "generate: input_ids is empty (shape [%lld, %lld]); the encoder needs at least one token per row",
+                                               (long long)B, (long long)S)
+                                   : am__opt_input(in, "attention_mask", &B, &S, &mask);
+    am__fwd cx = am__fwd_begin(m);
+    float *h = NULL;
+    if (s == AM_OK) s = am__encode(&cx, &t->enc_emb, &t->enc, B, S, ids->data, NULL, NULL, mask ? mask->data : NULL, NULL, NULL, &h);
+    if (s == AM_OK) s = am__cross_new(&t->dec, h, mask ? mask->data : NULL, B, S, expand, (am__cross **)enc);
+    free(h);
+    am_tensor_free(ids);
+    am_tensor_free(mask);
+    return s;
+}
+
+static am_status s2s_cache_new(const am_model *m, int64_t B, int64_t cap, am__kv_cache **out) {
+    return am__stack_cache_new(&((const am__s2s_impl *)m->impl)->dec, B, cap, out);
+}
+
+static am_status s2s_step(am_model *m, am__kv_cache *cache, void *enc, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                          const uint8_t *mask, int64_t mask_stride, float *logits) {
+    am__s2s_impl *t = m->impl;
+    (void)pos; /* relative or learned positions count from the cache length */
+    if (T <= 0 || B != cache->B || !enc)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "decoder step: bad arguments (%lld rows, %lld tokens)", (long long)B, (long long)T);
+    am__fwd cx = am__fwd_begin(m);
+    float *h = NULL;
+    am_status s = decode(&cx, t, B, T, ids, mask, mask_stride, cache, enc, NULL, NULL, &h);
+    if (s != AM_OK) return s;
+    /* keep the last position of every row */
+    for (int64_t b = 0; b < B; b++) memmove(h + b * t->dec.H, h + (b * T + T - 1) * t->dec.H, (size_t)t->dec.H * sizeof(float));
+    s = lm_head(t, B, h, logits);
+    free(h);
+    return s;
+}
+
+static int64_t s2s_vocab(const am_model *m) { return ((const am__s2s_impl *)m->impl)->V; }
+static int64_t s2s_max_positions(const am_model *m) { return ((const am__s2s_impl *)m->impl)->max_pos; }
+
+static const am__gen_ops k_s2s_gen = {true, s2s_max_positions, s2s_vocab, s2s_cache_new, s2s_encode, am__cross_free, s2s_step};
+
+am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl **out) {
+    am__s2s_impl *t = calloc(1, sizeof *t);
+    if (!t) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    t->head_scale = 1.0f;
+    t->has_encoder = t->has_decoder = true;
+    m->impl = t;
+    m->impl_free = s2s_free;
+    m->forward = s2s_forward;
+    m->input_names = input_names;
+    if (m->spec->task == AM_TASK_SEQ2SEQ_LM) m->gen = &k_s2s_gen;
+    *out = t;
     return AM_OK;
-}
-
-float *am__s2s_mask_add(const uint8_t *mask, int64_t B, int64_t stride, int64_t Tk) {
-    if (!mask) return NULL;
-    float *m = malloc((size_t)(B * Tk > 0 ? B * Tk : 1) * sizeof(float));
-    AM_ASSERT(m);
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < Tk; j++) m[b * Tk + j] = mask[b * stride + j] ? 0.0f : AM_FINFO_MIN_F32;
-    return m;
-}
-
-typedef struct small_ctx {
-    int64_t Tq, Tk, cap, heads, dk;
-    const float *q, *k, *v, *mask, *bias;
-    bool causal;
-    float scale;
-    float *out;
-} small_ctx;
-
-/* one (row, head) pair per task: the same masking as the kernel (finfo.min added, saturating) */
-static void small_attn(void *vc, int64_t t0, int64_t t1) {
-    const small_ctx *c = vc;
-    int64_t inner = c->heads * c->dk;
-    float *p = malloc((size_t)c->Tk * sizeof(float));
-    AM_ASSERT(p);
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t b = t / c->heads, h = t % c->heads;
-        for (int64_t i = 0; i < c->Tq; i++) {
-            const float *qi = c->q + (b * c->Tq + i) * inner + h * c->dk;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < c->Tk; j++) {
-                const float *kj = c->k + (b * c->cap + j) * inner + h * c->dk;
-                float s = 0;
-                for (int64_t d = 0; d < c->dk; d++) s += qi[d] * kj[d];
-                s *= c->scale;
-                if (c->bias) s += c->bias[(h * c->Tq + i) * c->Tk + j];
-                if (c->mask) s += c->mask[b * c->Tk + j];
-                if (c->causal && j > i + (c->Tk - c->Tq)) s += AM_FINFO_MIN_F32;
-                if (s < AM_FINFO_MIN_F32) s = AM_FINFO_MIN_F32;
-                p[j] = s;
-                mx = s > mx ? s : mx;
-            }
-            float sum = 0;
-            for (int64_t j = 0; j < c->Tk; j++) sum += p[j] = expf(p[j] - mx);
-            float inv = 1.0f / sum;
-            float *o = c->out + (b * c->Tq + i) * inner + h * c->dk;
-            for (int64_t d = 0; d < c->dk; d++) o[d] = 0;
-            for (int64_t j = 0; j < c->Tk; j++) {
-                float w = p[j] * inv;
-                const float *vj = c->v + (b * c->cap + j) * inner + h * c->dk;
-                for (int64_t d = 0; d < c->dk; d++) o[d] += w * vj[d];
-            }
-        }
-    }
-    free(p);
-}
-
-void am__s2s_attend(int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t heads, int64_t dk, const float *q, const float *k, const float *v,
-                    const float *mask_add, bool causal, const float *bias, float scale, float dropout_p, uint64_t seed, float *out) {
-    int64_t inner = heads * dk;
-    if (Tq <= 4 && dropout_p <= 0) {
-        /* decode steps: shapes change every step, too small for a GEMM library to pay off */
-        small_ctx c = {Tq, Tk, cap, heads, dk, q, k, v, mask_add, bias, causal, scale, out};
-        am__parallel_for(B * heads, small_attn, &c);
-        return;
-    }
-    if (cap == Tk) {
-        am__attention_dropout_f32(B, Tq, Tk, heads, heads, dk, q, inner, k, inner, v, inner, mask_add, causal, bias, scale, dropout_p, seed, out, inner);
-        return;
-    }
-    /* the kernel expects [B, Tk, .] rows back to back: one call per batch row over its cache */
-    for (int64_t b = 0; b < B; b++)
-        am__attention_dropout_f32(1, Tq, Tk, heads, heads, dk, q + b * Tq * inner, inner, k + b * cap * inner, inner, v + b * cap * inner, inner,
-                                  mask_add ? mask_add + b * Tk : NULL, causal, bias, scale, dropout_p, seed + (uint64_t)b, out + b * Tq * inner,
-                                  inner);
 }
