@@ -36,11 +36,7 @@ am_status am__bart_config_init(am_config *c, const char *origin) {
 }
 
 static const char *const k_bart_inputs[] = {"input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", NULL};
-
-typedef struct bart_heads {
-    am__module *cls_dense, *cls_out;
-    am__drop cls_drop;
-} bart_heads;
+static const char *const k_bart_causal_inputs[] = {"input_ids", "attention_mask", NULL};
 
 static am__attn bart_attention(am__module *parent, const char *name, int64_t D, int64_t heads, double p) {
     am__module *m = am__module_new(parent, name, "BartAttention");
@@ -65,11 +61,12 @@ static am_status bart_stack_build(am_model *m, am__module *base, const char *bas
         return am__error(AM_ERR_FORMAT, "config: d_model (%lld) must be a positive multiple of %s_attention_heads (%lld), with %s_layers >= 0 and %s_ffn_dim > 0",
                          (long long)D, name, (long long)heads, name, name);
     am__module *sm = am__module_new(base, name, decoder ? "BartDecoder" : "BartEncoder");
-    am__nn_embedding(sm, "embed_tokens", V, D, pad);
+    am__module *tokens = am__nn_embedding(sm, "embed_tokens", V, D, pad);
     char al[160], tgt[160];
     snprintf(al, sizeof al, "%s%s.embed_tokens.weight", base_prefix, name);
     snprintf(tgt, sizeof tgt, "%sshared.weight", base_prefix);
-    am__model_tie(m, al, tgt); /* the stacks' embed_tokens.weight is the shared Parameter */
+    if (shared) am__model_tie(m, al, tgt); /* the stacks' embed_tokens.weight is the shared Parameter */
+    else shared = tokens;                  /* BartDecoderWrapper: the decoder's own table */
     am__module *pos = am__nn_embedding(sm, "embed_positions", P + 2, D, -1);
     free(pos->type);
     pos->type = am__strdup("BartLearnedPositionalEmbedding");
@@ -102,30 +99,6 @@ static am_status bart_stack_build(am_model *m, am__module *base, const char *bas
     return AM_OK;
 }
 
-/* BartForSequenceClassification: the decoder state at the last <eos> of every row of input_ids */
-static am_status bart_cls_head(am_model *m, am__fwd *cx, const int64_t *ids, int64_t B, int64_t S, int64_t T, float *dec, am_tensors *out) {
-    const bart_heads *h = ((am__s2s_impl *)m->impl)->arch;
-    int64_t D = ((am__s2s_impl *)m->impl)->dec.H;
-    if (T != S)
-        return am__error(AM_ERR_SHAPE, "forward: decoder_input_ids has length %lld but input_ids %lld; the <eos> positions of input_ids index the decoder output",
-                         (long long)T, (long long)S);
-    int64_t *at = malloc((size_t)B * sizeof(int64_t));
-    float *rep = NULL, *t1 = malloc((size_t)(B * D) * sizeof(float));
-    am_status s = at && t1 ? am__eos_index(ids, B, S, am__config_int(m->config, "eos_token_id", 2), at) : am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
-    if (s == AM_OK && !(rep = am__gather_rows(dec, B, T, D, at))) s = AM_ERR_NO_MEMORY;
-    if (s == AM_OK) {
-        am__drop_fwd(cx, h->cls_drop, B * D, rep);
-        am__linear_fwd(h->cls_dense, B, rep, t1);
-        am__act_f32(AM_ACT_TANH, B * D, t1);
-        am__drop_fwd(cx, h->cls_drop, B * D, t1);
-        s = am__linear_output(h->cls_out, B, 1, false, t1, out, "logits");
-    }
-    free(at);
-    free(rep);
-    free(t1);
-    return s;
-}
-
 am_status am__bart_build(am_model *m) {
     const am_config *c = m->config;
     am__s2s_impl *t;
@@ -143,6 +116,16 @@ am_status am__bart_build(am_model *m) {
     am__act actk;
     if (!am__act_parse(act, &actk, &act_cls)) return am__error(AM_ERR_UNSUPPORTED, "config: activation_function \"%s\" is not a supported activation", act);
     am__module *root = m->root, *base = root;
+    bool lm = task == AM_TASK_SEQ2SEQ_LM || task == AM_TASK_MASKED_LM; /* 4.32 maps bart masked-lm to BartForConditionalGeneration */
+    if (task == AM_TASK_CAUSAL_LM) { /* BartForCausalLM: BartDecoderWrapper, the decoder alone */
+        t->has_encoder = false;
+        m->input_names = k_bart_causal_inputs;
+        base = am__module_new(root, "model", "BartDecoderWrapper");
+        if ((s = bart_stack_build(m, base, "model.", true, act_cls, actk, NULL, &t->dec, &t->dec_emb)) != AM_OK) return s;
+        t->lm_head = am__nn_linear(root, "lm_head", D, V, false);
+        if (am__config_bool(c, "tie_word_embeddings", true)) am__model_tie(m, "lm_head.weight", "model.decoder.embed_tokens.weight");
+        return AM_OK;
+    }
     const char *bp = "";
     if (task != AM_TASK_BASE) {
         base = am__module_new(root, "model", "BartModel");
@@ -152,21 +135,16 @@ am_status am__bart_build(am_model *m) {
     s = bart_stack_build(m, base, bp, false, act_cls, actk, shared, &t->enc, &t->enc_emb);
     if (s == AM_OK) s = bart_stack_build(m, base, bp, true, act_cls, actk, shared, &t->dec, &t->dec_emb);
     if (s != AM_OK) return s;
-    if (task == AM_TASK_SEQ2SEQ_LM) {
+    if (lm) {
         int64_t fs[2] = {1, V};
         t->logits_bias = am__module_buffer(root, "final_logits_bias", AM_F32, 2, fs, true);
         t->lm_head = am__nn_linear(root, "lm_head", D, V, false);
         if (am__config_bool(c, "tie_word_embeddings", true)) am__model_tie(m, "lm_head.weight", "model.shared.weight");
     } else if (task == AM_TASK_SEQUENCE_CLASSIFICATION) {
-        bart_heads *h = calloc(1, sizeof *h);
-        if (!h) return am__error(AM_ERR_NO_MEMORY, "out of memory");
-        t->arch = h;
-        t->arch_free = free;
-        t->head = bart_cls_head;
         am__module *ch = am__module_new(root, "classification_head", "BartClassificationHead");
-        h->cls_dense = am__nn_linear(ch, "dense", D, D, true);
-        h->cls_drop = (am__drop){am__nn_dropout(ch, "dropout", am__config_float(c, "classifier_dropout", 0.0)), 0};
-        h->cls_out = am__nn_linear(ch, "out_proj", D, am_config_num_labels(c), true);
-    }
+        t->cls_dense = am__nn_linear(ch, "dense", D, D, true);
+        t->cls_drop = (am__drop){am__nn_dropout(ch, "dropout", am__config_float(c, "classifier_dropout", 0.0)), 0};
+        t->cls_out = am__nn_linear(ch, "out_proj", D, am_config_num_labels(c), true);
+    } else if (task == AM_TASK_QUESTION_ANSWERING) t->qa = am__nn_linear(root, "qa_outputs", D, am_config_num_labels(c), true);
     return AM_OK;
 }

@@ -111,10 +111,7 @@ static am_status bert_heads(am_model *m, am__fwd *cx, bert_impl *b, int64_t B, i
         float *first = am__gather_rows(h, B, T, H, NULL);
         pooled = malloc((size_t)(B * H) * sizeof(float));
         if (!first || !pooled) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the pooler");
-        else {
-            am__linear_fwd(am__module_child(b->pooler, "dense"), B, first, pooled);
-            am__act_f32(AM_ACT_TANH, B * H, pooled);
-        }
+        else s = am__transform_fwd(am__module_child(b->pooler, "dense"), AM_ACT_TANH, NULL, B, first, pooled);
         free(first);
     }
     if (s != AM_OK) {
@@ -136,8 +133,7 @@ static am_status bert_heads(am_model *m, am__fwd *cx, bert_impl *b, int64_t B, i
                 break;
             }
             am__drop_fwd(cx, b->cls_drop, B * H, pooled);
-            am__linear_fwd(b->cls_dense, B, pooled, t1);
-            am__act_f32(AM_ACT_TANH, B * H, t1);
+            if ((s = am__transform_fwd(b->cls_dense, AM_ACT_TANH, NULL, B, pooled, t1)) != AM_OK) break;
             memcpy(pooled, t1, (size_t)(B * H) * sizeof(float));
         }
         am__drop_fwd(cx, b->cls_drop, B * H, pooled);
@@ -148,15 +144,14 @@ static am_status bert_heads(am_model *m, am__fwd *cx, bert_impl *b, int64_t B, i
         s = am__linear_output(b->classifier, B, T, true, h, out, "logits");
         break;
     case AM_TASK_QUESTION_ANSWERING: s = am__qa_head_forward(b->qa, B, T, h, out); break;
+    case AM_TASK_CAUSAL_LM:
     case AM_TASK_MASKED_LM:
         if (!(t1 = malloc((size_t)(B * T * H) * sizeof(float)))) {
             s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the LM head");
             break;
         }
-        am__linear_fwd(b->mlm_dense, B * T, h, t1);
-        am__act_f32(b->mlm_act, B * T * H, t1);
-        am__layernorm_fwd(b->mlm_ln, B * T, t1, t1, b->eps);
-        s = am__linear_output(b->mlm_decoder, B, T, true, t1, out, "logits");
+        s = am__transform_fwd(b->mlm_dense, b->mlm_act, &(am__norm){b->mlm_ln, AM__NORM_LAYER, b->eps}, B * T, h, t1);
+        if (s == AM_OK) s = am__linear_output(b->mlm_decoder, B, T, true, t1, out, "logits");
         break;
     default: s = am__error(AM_ERR_UNSUPPORTED, "%s: task not supported", m->spec->class_name);
     }
@@ -215,8 +210,8 @@ static am_status build_family(am_model *m, bool roberta) {
     if (strcmp(pet, "absolute"))
         return am__error(AM_ERR_UNSUPPORTED, "config: position_embedding_type \"%s\" is not supported (only \"absolute\")", pet);
     if (V <= 0 || P_ <= 0 || TV <= 0 || H <= 0) return am__error(AM_ERR_FORMAT, "config: vocab_size, max_position_embeddings, type_vocab_size and hidden_size must be positive");
-    if (am__config_bool(c, "is_decoder", false) || am__config_bool(c, "add_cross_attention", false))
-        return am__error(AM_ERR_UNSUPPORTED, "config: %s as a decoder (is_decoder/add_cross_attention) is not supported", P);
+    if (am__config_bool(c, "add_cross_attention", false))
+        return am__error(AM_ERR_UNSUPPORTED, "config: %s with cross-attention (add_cross_attention) is not supported", P);
     b->pad = pad;
     char n[128];
     am__module *root = m->root;
@@ -237,6 +232,7 @@ static am_status build_family(am_model *m, bool roberta) {
     am__module_buffer(emb, "token_type_ids", AM_I64, 2, bs, false);
     am_status s = bert_encoder_build(m, base, P, &b->enc);
     if (s != AM_OK) return s;
+    b->enc.causal = am__config_bool(c, "is_decoder", false); /* BertLMHeadModel / RobertaForCausalLM */
     bool pooler = task == AM_TASK_BASE || (task == AM_TASK_SEQUENCE_CLASSIFICATION && !roberta);
     if (pooler) {
         snprintf(n, sizeof n, "%sPooler", P);
@@ -266,6 +262,7 @@ static am_status build_family(am_model *m, bool roberta) {
         b->classifier = am__nn_linear(root, "classifier", H, L, true);
         break;
     case AM_TASK_QUESTION_ANSWERING: b->qa = am__nn_linear(root, "qa_outputs", H, L, true); break;
+    case AM_TASK_CAUSAL_LM: /* the MLM head under a causal mask; generation is not wired for it */
     case AM_TASK_MASKED_LM: {
         const char *act = roberta ? "gelu" : am__config_str(c, "hidden_act", "gelu");
         const char *act_cls;

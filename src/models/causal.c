@@ -80,7 +80,7 @@ static am_status causal_step(am_model *m, am__kv_cache *cache, void *enc, int64_
         for (int64_t b = 0; at && b < B; b++) at[b] = T - 1;
         last = at ? am__gather_rows(x, B, T, H, at) : NULL;
         if (!last) s = am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
-        else am__linear_fwd(c->head, B, last, logits);
+        else s = am__linear_fwd(c->head, B, last, logits);
         free(at);
     }
     free(x);

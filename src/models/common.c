@@ -76,9 +76,9 @@ am_status am__linear_output(const am__module *lin, int64_t B, int64_t T, bool pe
     int64_t N = am__module_find_param(lin, "weight")->shape[0], R = per_token ? B * T : B;
     float *y = malloc((size_t)(R * N > 0 ? R * N : 1) * sizeof(float));
     if (!y) return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %s [%lld, %lld]", name, (long long)R, (long long)N);
-    am__linear_fwd(lin, R, h, y);
     int64_t s3[3] = {B, T, N}, s2[2] = {B, N};
-    am_status s = am__put_output(out, name, per_token ? 3 : 2, per_token ? s3 : s2, y);
+    am_status s = am__linear_fwd(lin, R, h, y);
+    if (s == AM_OK) s = am__put_output(out, name, per_token ? 3 : 2, per_token ? s3 : s2, y);
     free(y);
     return s;
 }
@@ -89,8 +89,8 @@ am_status am__qa_head_forward(const am__module *qa, int64_t B, int64_t T, const 
     if (L != 2) return am__error(AM_ERR_FORMAT, "question answering needs num_labels == 2 (start, end), the qa_outputs layer has %lld", (long long)L);
     float *logits = malloc((size_t)(B * T * 2) * sizeof(float)), *se = malloc((size_t)(B * T * 2) * sizeof(float));
     am_status s = logits && se ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the answer logits");
+    if (s == AM_OK) s = am__linear_fwd(qa, B * T, h, logits);
     if (s == AM_OK) {
-        am__linear_fwd(qa, B * T, h, logits);
         for (int64_t i = 0; i < B * T; i++) {
             se[i] = logits[2 * i];
             se[B * T + i] = logits[2 * i + 1];

@@ -51,8 +51,7 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
                 s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the classification head");
                 break;
             }
-            am__linear_fwd(d->pre, B, first, t1);
-            am__act_f32(AM_ACT_RELU, B * H, t1);
+            if ((s = am__transform_fwd(d->pre, AM_ACT_RELU, NULL, B, first, t1)) != AM_OK) break;
             am__drop_fwd(&cx, d->head_drop, B * H, t1);
             s = am__linear_output(d->classifier, B, 1, false, t1, out, "logits");
             break;
@@ -69,10 +68,8 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
                 s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the LM head");
                 break;
             }
-            am__linear_fwd(d->vt, M, x, t1);
-            am__act_f32(d->act, M * H, t1);
-            am__layernorm_fwd(d->vln, M, t1, t1, 1e-12);
-            s = am__linear_output(d->vp, B, T, true, t1, out, "logits");
+            s = am__transform_fwd(d->vt, d->act, &(am__norm){d->vln, AM__NORM_LAYER, 1e-12}, M, x, t1);
+            if (s == AM_OK) s = am__linear_output(d->vp, B, T, true, t1, out, "logits");
             break;
         default: s = am__error(AM_ERR_UNSUPPORTED, "%s: unsupported task", m->spec->class_name);
         }

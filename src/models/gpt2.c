@@ -120,7 +120,7 @@ am_status am__gpt2_build(am_model *m) {
         g->head = am__nn_linear(m->root, "classifier", H, nl, true);
         break;
     }
-    case AM_TASK_QUESTION_ANSWERING: g->head = am__nn_linear(m->root, "qa_outputs", H, nl, true); break;
+    case AM_TASK_QUESTION_ANSWERING: g->head = am__nn_linear(m->root, "qa_outputs", H, 2, true); break; /* 4.32: always 2, not num_labels */
     default: return am__error(AM_ERR_UNSUPPORTED, "GPT-2 has no head for task %s", am_task_name(task));
     }
     return AM_OK;

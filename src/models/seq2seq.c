@@ -11,7 +11,6 @@ static void s2s_free(void *p) {
     if (!t) return;
     am__stack_free(&t->enc);
     am__stack_free(&t->dec);
-    if (t->arch_free) t->arch_free(t->arch);
     free(t);
 }
 
@@ -36,8 +35,8 @@ static am_status lm_head(const am__s2s_impl *t, int64_t M, float *x, float *logi
     int64_t D = t->dec.H;
     if (t->head_scale != 1.0f)
         for (int64_t i = 0; i < M * D; i++) x[i] *= t->head_scale;
-    am__linear_fwd(t->lm_head, M, x, logits);
-    if (!t->logits_bias) return AM_OK;
+    am_status s = am__linear_fwd(t->lm_head, M, x, logits);
+    if (s != AM_OK || !t->logits_bias) return s;
     float *tmp;
     const float *fb = am__f32_view(t->logits_bias->t, &tmp);
     if (!fb) return AM_ERR_NO_MEMORY;
@@ -67,6 +66,32 @@ static am_status decode(am__fwd *cx, const am__s2s_impl *t, int64_t B, int64_t T
     }
     *out = x;
     return AM_OK;
+}
+
+/* Bart/T5ForSequenceClassification: the decoder state at the last <eos> of every row of input_ids,
+ * through dropout, dense, tanh, dropout, out_proj */
+static am_status cls_head(am_model *m, am__fwd *cx, const int64_t *ids, int64_t B, int64_t S, int64_t T, const float *dec, am_tensors *out) {
+    const am__s2s_impl *t = m->impl;
+    int64_t D = t->dec.H;
+    if (T != S)
+        return am__error(AM_ERR_SHAPE, "forward: decoder_input_ids has length %lld but input_ids %lld; the <eos> positions of input_ids index the decoder output",
+                         (long long)T, (long long)S);
+    int64_t *at = malloc((size_t)B * sizeof(int64_t));
+    float *rep = NULL, *t1 = malloc((size_t)(B * D) * sizeof(float));
+    am_status s = at && t1 ? am__eos_index(ids, B, S, am__config_int(m->config, "eos_token_id", 2), at) : am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+    if (s == AM_OK && !(rep = am__gather_rows(dec, B, T, D, at))) s = AM_ERR_NO_MEMORY;
+    if (s == AM_OK) {
+        am__drop_fwd(cx, t->cls_drop, B * D, rep);
+        s = am__transform_fwd(t->cls_dense, AM_ACT_TANH, NULL, B, rep, t1);
+    }
+    if (s == AM_OK) {
+        am__drop_fwd(cx, t->cls_drop, B * D, t1);
+        s = am__linear_output(t->cls_out, B, 1, false, t1, out, "logits");
+    }
+    free(at);
+    free(rep);
+    free(t1);
+    return s;
 }
 
 static am_status put3(am_tensors *out, const char *name, int64_t a, int64_t b, int64_t c, const float *x) {
@@ -119,7 +144,8 @@ static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward
             if (!(logits = malloc((size_t)(B * T * t->V) * sizeof(float)))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the logits");
             if (s == AM_OK) s = lm_head(t, B * T, dec, logits);
             if (s == AM_OK) s = put3(out, "logits", B, T, t->V, logits);
-        } else if (s == AM_OK && t->head) s = t->head(m, &cx, ids->data, B, S, T, dec, out);
+        } else if (s == AM_OK && t->cls_out) s = cls_head(m, &cx, ids->data, B, S, T, dec, out);
+        else if (s == AM_OK && t->qa) s = am__qa_head_forward(t->qa, B, T, dec, out);
         else if (s == AM_OK) s = put3(out, "last_hidden_state", B, T, t->dec.H, dec);
         if (s == AM_OK && t->has_encoder) s = put3(out, "encoder_last_hidden_state", B, S, t->enc.H, enc);
     }
@@ -168,7 +194,7 @@ static am_status s2s_step(am_model *m, am__kv_cache *cache, void *enc, int64_t B
                           const uint8_t *mask, int64_t mask_stride, float *logits) {
     am__s2s_impl *t = m->impl;
     (void)pos; /* relative or learned positions count from the cache length */
-    if (T <= 0 || B != cache->B || !enc)
+    if (T <= 0 || B != cache->B || (!enc && t->has_encoder))
         return am__error(AM_ERR_INVALID_ARGUMENT, "decoder step: bad arguments (%lld rows, %lld tokens)", (long long)B, (long long)T);
     am__fwd cx = am__fwd_begin(m);
     float *h = NULL;
@@ -185,6 +211,7 @@ static int64_t s2s_vocab(const am_model *m) { return ((const am__s2s_impl *)m->i
 static int64_t s2s_max_positions(const am_model *m) { return ((const am__s2s_impl *)m->impl)->max_pos; }
 
 static const am__gen_ops k_s2s_gen = {true, s2s_max_positions, s2s_vocab, s2s_cache_new, s2s_encode, am__cross_free, s2s_step};
+static const am__gen_ops k_dec_gen = {false, s2s_max_positions, s2s_vocab, s2s_cache_new, NULL, NULL, s2s_step}; /* the decoder alone */
 
 am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl **out) {
     am__s2s_impl *t = calloc(1, sizeof *t);
@@ -195,7 +222,9 @@ am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl
     m->impl_free = s2s_free;
     m->forward = s2s_forward;
     m->input_names = input_names;
-    if (m->spec->task == AM_TASK_SEQ2SEQ_LM) m->gen = &k_s2s_gen;
+    am_task task = m->spec->task;
+    if (task == AM_TASK_SEQ2SEQ_LM || task == AM_TASK_MASKED_LM) m->gen = &k_s2s_gen; /* 4.32 maps bart masked-lm to the seq2seq LM */
+    if (task == AM_TASK_CAUSAL_LM) m->gen = &k_dec_gen;
     *out = t;
     return AM_OK;
 }

@@ -1,15 +1,12 @@
 /* models/seq2seq.h — the encoder-decoder architecture (T5, BART) as data: two embeddings, the two
  * stacks (nn/blocks.h) and the heads; one forward for every head and the generation interface
- * (encoder once, cross-attention K/V per layer, decoder steps over the KV cache). */
+ * (encoder once, cross-attention K/V per layer, decoder steps over the KV cache). Without an encoder
+ * (BartForCausalLM) the decoder runs alone and generates as a decoder-only model. */
 #ifndef AM_MODELS_SEQ2SEQ_H
 #define AM_MODELS_SEQ2SEQ_H
 #include "models/causal.h"
 
-typedef struct am__s2s_impl am__s2s_impl;
-/* A head on the decoder output dec [B, T, D] (ids: the encoder's input_ids [B, S]). */
-typedef am_status (*am__s2s_head_fn)(am_model *m, am__fwd *cx, const int64_t *ids, int64_t B, int64_t S, int64_t T, float *dec, am_tensors *out);
-
-struct am__s2s_impl {
+typedef struct am__s2s_impl {
     am__embed enc_emb, dec_emb;
     am__stack enc, dec;
     bool has_encoder, has_decoder; /* T5EncoderModel: no decoder; BartForCausalLM: no encoder */
@@ -19,10 +16,10 @@ struct am__s2s_impl {
     am__module *lm_head;
     float head_scale;      /* T5 with tied embeddings: d_model^-0.5 before the LM head; else 1 */
     am__param *logits_bias; /* BART's final_logits_bias, or NULL */
-    am__s2s_head_fn head;  /* every other head (classification, QA) */
-    void *arch;            /* the architecture's head modules */
-    void (*arch_free)(void *);
-};
+    am__module *qa;        /* qa_outputs on the decoder output */
+    am__module *cls_dense, *cls_out; /* Bart/T5ClassificationHead at the last <eos> of input_ids */
+    am__drop cls_drop;
+} am__s2s_impl;
 /* m->impl = a zeroed am__s2s_impl with forward, free and (for seq2seq-lm) generation ops set. */
 am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl **out);
 /* shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id) as BART and T5 do it */

@@ -67,13 +67,14 @@ static am__attn t5_attention(am__module *parent, const char *name, const t5_dims
 }
 
 /* A T5Stack: pre-norm blocks, relative bias from block 0 shared by the stack, final norm, dropout. */
-static am_status t5_stack_build(am_model *m, const t5_dims *t, am__module *shared, const char *name, int64_t n, bool decoder, am__stack *st,
-                                am__embed *emb) {
-    am__module *sm = am__module_new(m->root, name, "T5Stack");
+static am_status t5_stack_build(am_model *m, const t5_dims *t, am__module *base, const char *prefix, am__module *shared, const char *name, int64_t n,
+                                bool decoder, am__stack *st, am__embed *emb) {
+    am__module *sm = am__module_new(base, name, "T5Stack");
     am__nn_embedding(sm, "embed_tokens", t->V, t->D, -1);
-    char al[128];
-    snprintf(al, sizeof al, "%s.embed_tokens.weight", name);
-    am__model_tie(m, al, "shared.weight"); /* T5Stack holds the shared module itself */
+    char al[128], tgt[128];
+    snprintf(al, sizeof al, "%s%s.embed_tokens.weight", prefix, name);
+    snprintf(tgt, sizeof tgt, "%sshared.weight", prefix);
+    am__model_tie(m, al, tgt); /* T5Stack holds the shared module itself */
     am__module *blocks = am__module_new(sm, "block", "ModuleList");
     am_status s = am__stack_alloc(st, n);
     if (s != AM_OK) return s;
@@ -141,16 +142,29 @@ am_status am__t5_build(am_model *m) {
     const char *act = am__config_str(c, "dense_act_fn", "relu");
     if (!am__act_parse(act, &d.act, &d.act_cls)) return am__error(AM_ERR_UNSUPPORTED, "config: dense_act_fn \"%s\" is not a supported activation", act);
     t->V = d.V;
-    am__module *shared = am__nn_embedding(m->root, "shared", d.V, d.D, -1);
-    s = t5_stack_build(m, &d, shared, "encoder", nl, false, &t->enc, &t->enc_emb);
-    if (s == AM_OK && t->has_decoder) s = t5_stack_build(m, &d, shared, "decoder", ndl, true, &t->dec, &t->dec_emb);
+    am_task task = m->spec->task;
+    /* T5ForSequenceClassification wraps a T5Model; T5ForQuestionAnswering holds the stacks itself.
+     * Both make decoder inputs by shifting input_ids when none are given. */
+    bool cls = task == AM_TASK_SEQUENCE_CLASSIFICATION;
+    t->shift_inputs = cls || task == AM_TASK_QUESTION_ANSWERING;
+    am__module *base = cls ? am__module_new(m->root, "transformer", "T5Model") : m->root;
+    const char *bp = cls ? "transformer." : "";
+    am__module *shared = am__nn_embedding(base, "shared", d.V, d.D, -1);
+    s = t5_stack_build(m, &d, base, bp, shared, "encoder", nl, false, &t->enc, &t->enc_emb);
+    if (s == AM_OK && t->has_decoder) s = t5_stack_build(m, &d, base, bp, shared, "decoder", ndl, true, &t->dec, &t->dec_emb);
     if (s != AM_OK) return s;
-    if (m->spec->task == AM_TASK_SEQ2SEQ_LM) {
+    int64_t nlab = am_config_num_labels(c);
+    if (task == AM_TASK_SEQ2SEQ_LM) {
         t->lm_head = am__nn_linear(m->root, "lm_head", d.D, d.V, false);
         if (tie) {
             am__model_tie(m, "lm_head.weight", "shared.weight");
             t->head_scale = (float)pow((double)d.D, -0.5); /* the d_model^-0.5 rescale of tied embeddings */
         }
-    }
+    } else if (cls) {
+        am__module *ch = am__module_new(m->root, "classification_head", "T5ClassificationHead");
+        t->cls_dense = am__nn_linear(ch, "dense", d.D, d.D, true);
+        t->cls_drop = (am__drop){am__nn_dropout(ch, "dropout", am__config_float(c, "classifier_dropout", 0.0)), 0};
+        t->cls_out = am__nn_linear(ch, "out_proj", d.D, nlab, true);
+    } else if (task == AM_TASK_QUESTION_ANSWERING) t->qa = am__nn_linear(m->root, "qa_outputs", d.D, nlab, true);
     return AM_OK;
 }

@@ -11,6 +11,8 @@
 #include "kernels/kernels.h"
 #include "nn/module.h"
 
+typedef struct am__norm am__norm;
+
 /* ---- per-call state ---- */
 
 typedef struct am__fwd {
@@ -33,10 +35,13 @@ void am__drop_fwd(am__fwd *cx, am__drop d, int64_t n, float *x);
 
 /* nn.Linear ([out, in] weight) or, with kn, GPT-2's Conv1D ([in, out]) on rows, any float weight
  * dtype: a few rows (decode) stream the weights once through the GEMV as stored; more rows go to
- * the GEMM. */
-void am__dense(const am__module *lin, bool kn, int64_t M, const float *x, float *y);
-void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y); /* am__dense(kn = false) */
+ * the GEMM. AM_ERR_NO_MEMORY (message set) when a converted weight cannot be allocated. */
+am_status am__dense(const am__module *lin, bool kn, int64_t M, const float *x, float *y);
+am_status am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y); /* am__dense(kn = false) */
 extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
+/* A head's transform: y = norm(act(lin(x))) (pooler: tanh, no norm; BertPredictionHeadTransform:
+ * act then LayerNorm; DistilBERT's pre_classifier: relu). norm may be NULL. */
+am_status am__transform_fwd(const am__module *lin, am__act act, const am__norm *norm, int64_t M, const float *x, float *y);
 /* A float tensor of any float dtype as float32: the data when already float32, else a converted
  * copy in *tmp (free it); NULL with AM_ERR_NO_MEMORY set when the copy cannot be made. */
 const float *am__f32_view(const am_tensor *t, float **tmp);
@@ -48,13 +53,13 @@ am_status am__put_output(am_tensors *out, const char *name, int ndim, const int6
 /* ---- norms ---- */
 
 typedef enum am__norm_kind { AM__NORM_LAYER = 0, AM__NORM_RMS } am__norm_kind; /* RMS: LlamaRMSNorm, T5LayerNorm */
-typedef struct am__norm {
+struct am__norm {
     const am__module *mod; /* NULL: no norm */
     am__norm_kind kind;
     double eps;
-} am__norm;
-void am__norm_fwd(const am__norm *n, int64_t M, const float *x, float *y);
-void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps);
+};
+am_status am__norm_fwd(const am__norm *n, int64_t M, const float *x, float *y);
+am_status am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps);
 
 /* ---- embeddings ---- */
 

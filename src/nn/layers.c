@@ -58,25 +58,34 @@ static bool use_gemv(int64_t M) {
     return M <= 8 && !am__gemv_disabled;
 }
 
-void am__dense(const am__module *mod, bool kn, int64_t M, const float *x, float *y) {
+am_status am__dense(const am__module *mod, bool kn, int64_t M, const float *x, float *y) {
     am__param *w = am__module_find_param(mod, "weight"), *b = am__module_find_param(mod, "bias");
-    AM_ASSERT(w && w->t);
+    AM_ASSERT(w && w->t); /* the tree was built with a weight, and loading fills every parameter */
     int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
     float *bt = NULL, *wt = NULL;
     const float *bf = am__f32_view(b ? b->t : NULL, &bt);
     am__wtype wty;
-    if (use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
-    else {
+    am_status s = b && b->t && !bf ? AM_ERR_NO_MEMORY : AM_OK;
+    if (s == AM_OK && use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
+    else if (s == AM_OK) {
         const float *wf = am__f32_view(w->t, &wt);
-        AM_ASSERT(wf);
-        if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
+        if (!wf) s = AM_ERR_NO_MEMORY;
+        else if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
         else am__linear_f32(M, N, K, x, wf, bf, y);
     }
     free(bt);
     free(wt);
+    return s;
 }
 
-void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y) { am__dense(lin, false, M, x, y); }
+am_status am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y) { return am__dense(lin, false, M, x, y); }
+
+am_status am__transform_fwd(const am__module *lin, am__act act, const am__norm *norm, int64_t M, const float *x, float *y) {
+    am_status s = am__linear_fwd(lin, M, x, y);
+    if (s != AM_OK) return s;
+    am__act_f32(act, M * am__module_find_param(lin, "weight")->shape[0], y);
+    return norm ? am__norm_fwd(norm, M, y, y) : AM_OK;
+}
 
 am_status am__put_output(am_tensors *out, const char *name, int ndim, const int64_t *shape, const float *data) {
     am_tensor *t = am_tensor_from_data(AM_F32, ndim, shape, data);
@@ -88,20 +97,21 @@ am_status am__put_output(am_tensors *out, const char *name, int ndim, const int6
 
 /* ---- norms ---- */
 
-void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps) {
+am_status am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps) {
     am__norm n = {ln, AM__NORM_LAYER, eps};
-    am__norm_fwd(&n, M, x, y);
+    return am__norm_fwd(&n, M, x, y);
 }
 
-void am__norm_fwd(const am__norm *n, int64_t M, const float *x, float *y) {
+am_status am__norm_fwd(const am__norm *n, int64_t M, const float *x, float *y) {
     am__param *w = am__module_find_param(n->mod, "weight"), *b = am__module_find_param(n->mod, "bias");
     float *wt, *bt;
     const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
-    AM_ASSERT(wf);
-    if (n->kind == AM__NORM_RMS) am__rmsnorm_f32(M, w->shape[0], x, wf, n->eps, y);
-    else am__layernorm_f32(M, w->shape[0], x, wf, bf, n->eps, y);
+    am_status s = !wf || (b && b->t && !bf) ? AM_ERR_NO_MEMORY : AM_OK;
+    if (s == AM_OK && n->kind == AM__NORM_RMS) am__rmsnorm_f32(M, w->shape[0], x, wf, n->eps, y);
+    else if (s == AM_OK) am__layernorm_f32(M, w->shape[0], x, wf, bf, n->eps, y);
     free(wt);
     free(bt);
+    return s;
 }
 
 /* ---- embeddings ---- */
@@ -144,9 +154,9 @@ am_status am__embed_fwd(am__fwd *cx, const am__embed *e, int64_t B, int64_t T, c
         if (pt) add_row(pt, (pos ? pos[i] : i % T) + e->pos_offset, 1, false, xr, tmp);
     }
     free(tmp);
-    if (e->norm.mod) am__norm_fwd(&e->norm, M, x, x);
-    am__drop_fwd(cx, e->drop, M * H, x);
-    return AM_OK;
+    am_status s = e->norm.mod ? am__norm_fwd(&e->norm, M, x, x) : AM_OK;
+    if (s == AM_OK) am__drop_fwd(cx, e->drop, M * H, x);
+    return s;
 }
 
 /* ---- rotary ---- */

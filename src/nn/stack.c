@@ -123,8 +123,8 @@ am_status am__cross_new(const am__stack *dec, const float *hidden, const int64_t
         if (!ok) break;
         /* project the B distinct rows once, then copy them to their beams */
         const am__attn *a = &dec->layer[l].cross;
-        am__dense(a->k, a->kn, B * S, hidden, tk);
-        am__dense(a->v, a->kn, B * S, hidden, tv);
+        ok = am__dense(a->k, a->kn, B * S, hidden, tk) == AM_OK && am__dense(a->v, a->kn, B * S, hidden, tv) == AM_OK;
+        if (!ok) break;
         for (int64_t r = 0; r < R; r++) {
             memcpy(e->k[l] + r * row, tk + (r / expand) * row, (size_t)row * sizeof(float));
             memcpy(e->v[l] + r * row, tv + (r / expand) * row, (size_t)row * sizeof(float));
@@ -275,21 +275,20 @@ static am_status scratch_alloc(const am__stack *st, const am__stack_io *io, int6
 /* ---- sublayers ---- */
 
 /* self-attention of layer li on h [M, H] -> out [M, H] */
-static void self_attention(am__fwd *cx, const am__stack *st, int64_t li, am__stack_io *io, scratch *s, const float *h, float *out) {
+static am_status self_attention(am__fwd *cx, const am__stack *st, int64_t li, am__stack_io *io, scratch *s, const float *h, float *out) {
     const am__attn *a = &st->layer[li].self;
     int64_t B = io->B, T = io->T, M = B * T, D = a->head_dim, QD = a->heads * D, KD = a->kv_heads * D;
     float *q = s->q, *k = s->k, *v = s->v;
     int64_t qs = QD, ks = KD;
+    am_status r;
     if (a->qkv) {
-        am__dense(a->qkv, a->kn, M, h, s->q);
+        r = am__dense(a->qkv, a->kn, M, h, s->q);
         qs = ks = QD + 2 * KD;
         k = s->q + QD;
         v = s->q + QD + KD;
-    } else {
-        am__dense(a->q, a->kn, M, h, q);
-        am__dense(a->k, a->kn, M, h, k);
-        am__dense(a->v, a->kn, M, h, v);
-    }
+    } else if ((r = am__dense(a->q, a->kn, M, h, q)) == AM_OK && (r = am__dense(a->k, a->kn, M, h, k)) == AM_OK)
+        r = am__dense(a->v, a->kn, M, h, v);
+    if (r != AM_OK) return r;
     if (st->rope) {
         apply_rope(q, qs, M, a->heads, D, s->cs, s->sn);
         apply_rope(k, ks, M, a->kv_heads, D, s->cs, s->sn);
@@ -308,15 +307,16 @@ static void self_attention(am__fwd *cx, const am__stack *st, int64_t li, am__sta
         am__attention_dropout_f32(B, T, T, a->heads, a->kv_heads, D, q, qs, k, ks, v, ks, s->mask_add, st->causal, s->bias, a->scale,
                                   am__drop_p(cx, a->probs), am__fwd_seed(cx), s->ctx, QD);
     }
-    am__dense(a->o, a->kn, M, s->ctx, out);
+    return am__dense(a->o, a->kn, M, s->ctx, out);
 }
 
 /* cross-attention of layer li over the encoder state */
-static void cross_attention(am__fwd *cx, const am__stack *st, int64_t li, am__stack_io *io, scratch *s, const float *h, float *out) {
+static am_status cross_attention(am__fwd *cx, const am__stack *st, int64_t li, am__stack_io *io, scratch *s, const float *h, float *out) {
     const am__attn *a = &st->layer[li].cross;
     const am__cross *e = io->cross;
     int64_t B = io->B, T = io->T, M = B * T, D = a->head_dim, QD = a->heads * D, W = e->width;
-    am__dense(a->q, a->kn, M, h, s->q);
+    am_status r = am__dense(a->q, a->kn, M, h, s->q);
+    if (r != AM_OK) return r;
     float p = am__drop_p(cx, a->probs);
     if (T <= 4 && p <= 0) /* decode steps: too small for a GEMM library to pay off */
         am__attention_cached_f32(B, T, e->S, a->heads, a->kv_heads, D, s->q, e->k[li], e->v[li], e->S * W, D, W, false, e->mask, e->S, NULL, a->scale,
@@ -324,42 +324,44 @@ static void cross_attention(am__fwd *cx, const am__stack *st, int64_t li, am__st
     else
         am__attention_dropout_f32(B, T, e->S, a->heads, a->kv_heads, D, s->q, QD, e->k[li], W, e->v[li], W, e->mask_add, false, NULL, a->scale, p,
                                   am__fwd_seed(cx), s->ctx, QD);
-    am__dense(a->o, a->kn, M, s->ctx, out);
+    return am__dense(a->o, a->kn, M, s->ctx, out);
 }
 
-static void mlp(am__fwd *cx, const am__mlp *p, int64_t M, const float *h, scratch *s, float *out) {
+static am_status mlp(am__fwd *cx, const am__mlp *p, int64_t M, const float *h, scratch *s, float *out) {
+    am_status r;
     if (p->gate) {
-        am__dense(p->gate, p->kn, M, h, s->f1);
+        if ((r = am__dense(p->gate, p->kn, M, h, s->f1)) != AM_OK) return r;
         am__act_f32(p->act, M * p->inner, s->f1);
-        am__dense(p->fc1, p->kn, M, h, s->f2);
+        if ((r = am__dense(p->fc1, p->kn, M, h, s->f2)) != AM_OK) return r;
         for (int64_t i = 0; i < M * p->inner; i++) s->f1[i] *= s->f2[i];
     } else {
-        am__dense(p->fc1, p->kn, M, h, s->f1);
+        if ((r = am__dense(p->fc1, p->kn, M, h, s->f1)) != AM_OK) return r;
         am__act_f32(p->act, M * p->inner, s->f1);
     }
     am__drop_fwd(cx, p->inner_drop, M * p->inner, s->f1);
-    am__dense(p->fc2, p->kn, M, s->f1, out);
+    return am__dense(p->fc2, p->kn, M, s->f1, out);
 }
 
 typedef enum { SUB_SELF, SUB_CROSS, SUB_MLP } sub_kind;
 
 /* one residual sublayer: pre-norm x += drop(f(norm(x))), post-norm x = norm(x + drop(f(x))) */
-static void sublayer(am__fwd *cx, const am__stack *st, int64_t li, sub_kind kind, am__stack_io *io, scratch *s) {
+static am_status sublayer(am__fwd *cx, const am__stack *st, int64_t li, sub_kind kind, am__stack_io *io, scratch *s) {
     const am__layer *L = &st->layer[li];
     const am__norm *n = kind == SUB_SELF ? &L->n_self : kind == SUB_CROSS ? &L->n_cross : &L->n_mlp;
     am__drop d = kind == SUB_SELF ? L->d_self : kind == SUB_CROSS ? L->d_cross : L->d_mlp;
     int64_t M = io->B * io->T, n_el = M * st->H;
     const float *h = io->x;
-    if (st->pre_norm) {
-        am__norm_fwd(n, M, io->x, s->h);
-        h = s->h;
+    am_status r = st->pre_norm ? am__norm_fwd(n, M, io->x, s->h) : AM_OK;
+    if (st->pre_norm) h = s->h;
+    if (r == AM_OK) {
+        if (kind == SUB_SELF) r = self_attention(cx, st, li, io, s, h, s->o);
+        else if (kind == SUB_CROSS) r = cross_attention(cx, st, li, io, s, h, s->o);
+        else r = mlp(cx, &L->mlp, M, h, s, s->o);
     }
-    if (kind == SUB_SELF) self_attention(cx, st, li, io, s, h, s->o);
-    else if (kind == SUB_CROSS) cross_attention(cx, st, li, io, s, h, s->o);
-    else mlp(cx, &L->mlp, M, h, s, s->o);
+    if (r != AM_OK) return r;
     am__drop_fwd(cx, d, n_el, s->o);
     for (int64_t i = 0; i < n_el; i++) io->x[i] += s->o[i];
-    if (!st->pre_norm) am__norm_fwd(n, M, io->x, io->x);
+    return st->pre_norm ? AM_OK : am__norm_fwd(n, M, io->x, io->x);
 }
 
 static am_status put_hidden(const am__stack_io *io, int64_t i, int64_t H) {
@@ -390,13 +392,12 @@ am_status am__stack_forward(am__fwd *cx, const am__stack *st, am__stack_io *io) 
         if (pos != io->pos) free(pos);
     }
     for (int64_t li = 0; r == AM_OK && li < st->n; li++) {
-        if ((r = put_hidden(io, li, st->H)) != AM_OK) break;
-        sublayer(cx, st, li, SUB_SELF, io, &s);
-        if (st->layer[li].cross.o && io->cross) sublayer(cx, st, li, SUB_CROSS, io, &s); /* BartForCausalLM: no encoder */
-        sublayer(cx, st, li, SUB_MLP, io, &s);
+        if ((r = put_hidden(io, li, st->H)) == AM_OK) r = sublayer(cx, st, li, SUB_SELF, io, &s);
+        if (r == AM_OK && st->layer[li].cross.o && io->cross) r = sublayer(cx, st, li, SUB_CROSS, io, &s); /* BartForCausalLM: no encoder */
+        if (r == AM_OK) r = sublayer(cx, st, li, SUB_MLP, io, &s);
     }
+    if (r == AM_OK && st->final_norm.mod) r = am__norm_fwd(&st->final_norm, M, io->x, io->x);
     if (r == AM_OK) {
-        if (st->final_norm.mod) am__norm_fwd(&st->final_norm, M, io->x, io->x);
         am__drop_fwd(cx, st->final_drop, M * st->H, io->x);
         r = put_hidden(io, st->n, st->H);
     }
