@@ -62,6 +62,14 @@ AM_API const char *am_last_error(void);
 /* A short name for a status code (static string). */
 AM_API const char *am_status_name(am_status s);
 
+/* How messages name an option that would fix the failure. AM_NAMING_API (the default) names
+ * transformers' keyword arguments (`ignore_mismatched_sizes=True`, `token=<your_token>`);
+ * AM_NAMING_CLI names the automodel command's flags (`--ignore-mismatched-sizes`, `--token`).
+ * Process-wide (every thread): set it once before other calls, as the automodel command does. */
+typedef enum am_option_naming { AM_NAMING_API = 0, AM_NAMING_CLI } am_option_naming;
+AM_API void am_set_option_naming(am_option_naming naming);
+AM_API am_option_naming am_get_option_naming(void);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Logging                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
