@@ -1,6 +1,6 @@
 /* models/bert.c — BERT (modeling_bert.py): embeddings, the post-LN encoder, pooler and the heads
  * BertModel, ForSequenceClassification, ForTokenClassification, ForQuestionAnswering, ForMaskedLM. */
-#include "models/model.h"
+#include "models/causal.h"
 #include "core/error.h"
 #include "core/util.h"
 #include <math.h>
@@ -189,6 +189,52 @@ static am_status bert_forward(am_model *m, const am_tensors *in, const am_forwar
     return s;
 }
 
+/* ---- generation (BertLMHeadModel / RobertaForCausalLM) ---- */
+
+/* positions of T new tokens after `past`: BERT counts on (position_ids[past:past+T]); RoBERTa's
+ * create_position_ids_from_input_ids(ids, pad, past) counts the non-pad tokens of this call only */
+static void step_positions(const bert_impl *b, const int64_t *ids, int64_t B, int64_t T, int64_t past, int64_t *pos) {
+    for (int64_t r = 0; r < B; r++) {
+        int64_t run = 0;
+        for (int64_t t = 0; t < T; t++) {
+            int64_t i = r * T + t, nm = ids[i] != b->pad;
+            run += nm;
+            pos[i] = b->roberta ? (run + past) * nm + b->pad : past + t;
+        }
+    }
+}
+
+static int64_t bert_max_positions(const am_model *m) {
+    const bert_impl *b = m->impl;
+    int64_t P = am__mod_tensor(b->emb.pos, "weight")->shape[0];
+    return b->roberta ? P - b->pad - 1 : P;
+}
+static int64_t bert_vocab(const am_model *m) { return am__module_find_param(((const bert_impl *)m->impl)->mlm_decoder, "weight")->shape[0]; }
+static am_status bert_cache_new(const am_model *m, int64_t B, int64_t cap, am__kv_cache **out) {
+    return am__stack_cache_new(&((const bert_impl *)m->impl)->enc, B, cap, out);
+}
+static am_status bert_step(am_model *m, am__kv_cache *cache, void *enc, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                           const uint8_t *mask, int64_t mstride, float *logits) {
+    (void)enc;
+    (void)pos; /* the embeddings count positions themselves */
+    bert_impl *b = m->impl;
+    am__fwd cx = am__fwd_begin(m);
+    float *last = NULL, *t1 = malloc((size_t)(B * b->enc.H) * sizeof(float));
+    int64_t *pv = malloc((size_t)(B * T) * sizeof(int64_t));
+    am_status s = t1 && pv ? AM_OK : am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
+    if (s == AM_OK) {
+        step_positions(b, ids, B, T, cache->len, pv);
+        s = am__step_last(&cx, &b->emb, &b->enc, B, T, ids, pv, mask, mstride, cache, NULL, &last);
+    }
+    if (s == AM_OK) s = am__transform_fwd(b->mlm_dense, b->mlm_act, &(am__norm){b->mlm_ln, AM__NORM_LAYER, b->eps}, B, last, t1);
+    if (s == AM_OK) s = am__linear_fwd(b->mlm_decoder, B, t1, logits);
+    free(last);
+    free(t1);
+    free(pv);
+    return s;
+}
+static const am__gen_ops k_bert_gen = {false, bert_max_positions, bert_vocab, bert_cache_new, NULL, NULL, bert_step};
+
 /* ---- builders ---- */
 
 static am_status build_family(am_model *m, bool roberta) {
@@ -262,7 +308,9 @@ static am_status build_family(am_model *m, bool roberta) {
         b->classifier = am__nn_linear(root, "classifier", H, L, true);
         break;
     case AM_TASK_QUESTION_ANSWERING: b->qa = am__nn_linear(root, "qa_outputs", H, L, true); break;
-    case AM_TASK_CAUSAL_LM: /* the MLM head under a causal mask; generation is not wired for it */
+    case AM_TASK_CAUSAL_LM: /* the MLM head under a causal mask */
+        m->gen = &k_bert_gen;
+        /* fall through */
     case AM_TASK_MASKED_LM: {
         const char *act = roberta ? "gelu" : am__config_str(c, "hidden_act", "gelu");
         const char *act_cls;

@@ -67,23 +67,10 @@ static am_status causal_step(am_model *m, am__kv_cache *cache, void *enc, int64_
                              const uint8_t *mask, int64_t mstride, float *logits) {
     (void)enc;
     am__causal_impl *c = m->impl;
-    int64_t H = c->st.H;
     am__fwd cx = am__fwd_begin(m);
-    float *x = malloc((size_t)(B * T * H) * sizeof(float)), *last = NULL;
-    am_status s = x ? am__embed_fwd(&cx, &c->emb, B, T, ids, pos, NULL, x) : am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
-    if (s == AM_OK) {
-        am__stack_io io = {.B = B, .T = T, .x = x, .pos = pos, .mask = mask, .mask_stride = mstride, .cache = cache};
-        s = am__stack_forward(&cx, &c->st, &io);
-    }
-    if (s == AM_OK) {
-        int64_t *at = malloc((size_t)B * sizeof(int64_t));
-        for (int64_t b = 0; at && b < B; b++) at[b] = T - 1;
-        last = at ? am__gather_rows(x, B, T, H, at) : NULL;
-        if (!last) s = am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
-        else s = am__linear_fwd(c->head, B, last, logits);
-        free(at);
-    }
-    free(x);
+    float *last = NULL;
+    am_status s = am__step_last(&cx, &c->emb, &c->st, B, T, ids, pos, mask, mstride, cache, NULL, &last);
+    if (s == AM_OK) s = am__linear_fwd(c->head, B, last, logits);
     free(last);
     return s;
 }

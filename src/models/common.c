@@ -72,6 +72,24 @@ am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64
     return AM_OK;
 }
 
+am_status am__step_last(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                        const uint8_t *mask, int64_t mask_stride, am__kv_cache *cache, const am__cross *cross, float **last) {
+    *last = NULL;
+    int64_t H = st->H, M = B * T;
+    float *x = malloc((size_t)(M * H > 0 ? M * H : 1) * sizeof(float));
+    int64_t *at = malloc((size_t)(B > 0 ? B : 1) * sizeof(int64_t));
+    am_status s = x && at ? am__embed_fwd(cx, e, B, T, ids, pos, NULL, x) : am__error(AM_ERR_NO_MEMORY, "generate: out of memory for %lld rows", (long long)M);
+    if (s == AM_OK) {
+        am__stack_io io = {.B = B, .T = T, .x = x, .pos = pos, .mask = mask, .mask_stride = mask_stride, .cache = cache, .cross = cross};
+        s = am__stack_forward(cx, st, &io);
+    }
+    for (int64_t b = 0; s == AM_OK && b < B; b++) at[b] = T - 1;
+    if (s == AM_OK && !(*last = am__gather_rows(x, B, T, H, at))) s = AM_ERR_NO_MEMORY;
+    free(x);
+    free(at);
+    return s;
+}
+
 am_status am__linear_output(const am__module *lin, int64_t B, int64_t T, bool per_token, const float *h, am_tensors *out, const char *name) {
     int64_t N = am__module_find_param(lin, "weight")->shape[0], R = per_token ? B * T : B;
     float *y = malloc((size_t)(R * N > 0 ? R * N : 1) * sizeof(float));

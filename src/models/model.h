@@ -84,6 +84,12 @@ am_status am__check_inputs(const am_model *m, const am_tensors *in);
 am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
                      const int64_t *types, const int64_t *mask, am_tensors *hs, const char *hs_name, float **hidden);
 
+/* One generation step: ids [B, T] (positions pos, or NULL for 0.. after the cache) through an
+ * embedding and a stack over its KV cache (and encoder state, or NULL); *last = the hidden state
+ * of every row's last new token [B, H] (owned). */
+am_status am__step_last(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                        const uint8_t *mask, int64_t mask_stride, am__kv_cache *cache, const am__cross *cross, float **last);
+
 /* Heads shared by architectures. rows: [R, H] -> lin -> output `name` [R, N] or [B, T, N]. */
 am_status am__linear_output(const am__module *lin, int64_t B, int64_t T, bool per_token, const float *h, am_tensors *out, const char *name);
 /* qa_outputs: start_logits / end_logits [B, T] */

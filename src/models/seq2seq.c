@@ -46,25 +46,12 @@ static am_status lm_head(const am__s2s_impl *t, int64_t M, float *x, float *logi
     return AM_OK;
 }
 
-/* The decoder on T new tokens per row (after cache->len positions when a cache is given). */
-static am_status decode(am__fwd *cx, const am__s2s_impl *t, int64_t B, int64_t T, const int64_t *ids, const uint8_t *mask, int64_t mstride,
-                        am__kv_cache *cache, const am__cross *cross, am_tensors *hs, const char *hs_name, float **out) {
-    int64_t past = cache ? cache->len : 0, M = B * T;
-    float *x = malloc((size_t)(M * t->dec.H > 0 ? M * t->dec.H : 1) * sizeof(float));
-    int64_t *pos = t->dec_positions ? malloc((size_t)(M > 0 ? M : 1) * sizeof(int64_t)) : NULL;
-    am_status s = x && (pos || !t->dec_positions) ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the decoder");
-    for (int64_t i = 0; s == AM_OK && pos && i < M; i++) pos[i] = past + i % T;
-    if (s == AM_OK) s = am__embed_fwd(cx, &t->dec_emb, B, T, ids, pos, NULL, x);
-    if (s == AM_OK) {
-        am__stack_io io = {.B = B, .T = T, .x = x, .mask = mask, .mask_stride = mstride, .cache = cache, .cross = cross, .hs = hs, .hs_name = hs_name};
-        s = am__stack_forward(cx, &t->dec, &io);
-    }
-    free(pos);
-    if (s != AM_OK) {
-        free(x);
-        return s;
-    }
-    *out = x;
+/* the decoder's positions for T new tokens after `past` (BART's learned table; NULL for T5) */
+static am_status dec_positions(const am__s2s_impl *t, int64_t B, int64_t T, int64_t past, int64_t **pos) {
+    *pos = NULL;
+    if (!t->dec_positions) return AM_OK;
+    if (!(*pos = malloc((size_t)(B * T > 0 ? B * T : 1) * sizeof(int64_t)))) return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for positions");
+    for (int64_t i = 0; i < B * T; i++) (*pos)[i] = past + i % T;
     return AM_OK;
 }
 
@@ -126,6 +113,7 @@ static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward
     float *enc = NULL, *dec = NULL, *logits = NULL;
     am__cross *cross = NULL;
     uint8_t *dm = NULL;
+    int64_t *pos = NULL;
     const char *ehs = t->has_decoder ? "encoder_hidden_states" : "hidden_states";
     if (s == AM_OK && t->has_encoder)
         s = am__encode(&cx, &t->enc_emb, &t->enc, B, S, ids->data, NULL, NULL, mask ? mask->data : NULL, hs ? out : NULL, ehs, &enc);
@@ -138,8 +126,14 @@ static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward
             mask = NULL;
         }
         if (s == AM_OK) s = am__mask_bytes(dmask ? dmask->data : NULL, B * T, &dm);
-        if (s == AM_OK)
-            s = decode(&cx, t, B, T, dec_ids, dm, T, NULL, cross, hs ? out : NULL, t->has_encoder ? "decoder_hidden_states" : "hidden_states", &dec);
+        if (s == AM_OK) s = dec_positions(t, B, T, 0, &pos);
+        if (s == AM_OK && !(dec = malloc((size_t)(B * T * t->dec.H) * sizeof(float)))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the decoder");
+        if (s == AM_OK) s = am__embed_fwd(&cx, &t->dec_emb, B, T, dec_ids, pos, NULL, dec);
+        if (s == AM_OK) {
+            am__stack_io io = {.B = B, .T = T, .x = dec, .mask = dm, .mask_stride = T, .cross = cross, .hs = hs ? out : NULL,
+                               .hs_name = t->has_encoder ? "decoder_hidden_states" : "hidden_states"};
+            s = am__stack_forward(&cx, &t->dec, &io);
+        }
         if (s == AM_OK && t->lm_head) {
             if (!(logits = malloc((size_t)(B * T * t->V) * sizeof(float)))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the logits");
             if (s == AM_OK) s = lm_head(t, B * T, dec, logits);
@@ -154,6 +148,7 @@ static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward
     free(dec);
     free(logits);
     free(dm);
+    free(pos);
     free(shifted);
     am_tensor_free(ids);
     am_tensor_free(mask);
@@ -198,12 +193,12 @@ static am_status s2s_step(am_model *m, am__kv_cache *cache, void *enc, int64_t B
         return am__error(AM_ERR_INVALID_ARGUMENT, "decoder step: bad arguments (%lld rows, %lld tokens)", (long long)B, (long long)T);
     am__fwd cx = am__fwd_begin(m);
     float *h = NULL;
-    am_status s = decode(&cx, t, B, T, ids, mask, mask_stride, cache, enc, NULL, NULL, &h);
-    if (s != AM_OK) return s;
-    /* keep the last position of every row */
-    for (int64_t b = 0; b < B; b++) memmove(h + b * t->dec.H, h + (b * T + T - 1) * t->dec.H, (size_t)t->dec.H * sizeof(float));
-    s = lm_head(t, B, h, logits);
+    int64_t *p = NULL;
+    am_status s = dec_positions(t, B, T, cache->len, &p);
+    if (s == AM_OK) s = am__step_last(&cx, &t->dec_emb, &t->dec, B, T, ids, p, mask, mask_stride, cache, enc, &h);
+    if (s == AM_OK) s = lm_head(t, B, h, logits);
     free(h);
+    free(p);
     return s;
 }
 
