@@ -329,6 +329,7 @@ int am_cli_init(int argc, char **argv) {
     am_config *cfg = rc ? NULL : am_config_from_pretrained(pos[0]);
     if (!rc && !cfg) rc = am_cli_fail(NULL);
     for (size_t i = 0; !rc && i < c.n_sets; i++) rc = am_cli_config_set(cfg, c.sets[i]);
+    if (!rc && c.n_sets) rc = am_cli_config_check(&cfg, "the config after --set");
     if (!rc && c.num_labels && am_config_set_num_labels(cfg, c.num_labels) != AM_OK) rc = am_cli_fail("--num-labels");
     am_model *m = rc ? NULL : am_model_from_config(c.task, cfg, c.seed);
     if (!rc && !m) rc = am_cli_fail(NULL);

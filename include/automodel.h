@@ -95,9 +95,34 @@ AM_API void am_log_set_callback(am_log_fn fn, void *user);
 /* ------------------------------------------------------------------------------------------ */
 
 /* Number of worker threads used by kernels. Defaults to AM_NUM_THREADS, else OMP_NUM_THREADS,
- * else the number of online CPUs. */
+ * else the number of online CPUs. The setting is process-wide and thread-safe; every model call
+ * (forward, generate) runs its products on that many OpenMP workers, so N application threads
+ * calling at once use up to N x n threads: give each a share (e.g. am_set_num_threads(1) and one
+ * application thread per core). n <= 0 restores the default. */
 AM_API void am_set_num_threads(int n);
 AM_API int am_get_num_threads(void);
+
+/* Threading and ownership (docs/ARCHITECTURE.md has the details).
+ * - A loaded model is read-only while it runs. am_model_forward and am_model_generate keep all
+ *   per-call state (activations and scratch buffers, KV caches, the sampling RNG, the dropout
+ *   stream, dynamic-RoPE tables) in objects each call creates and frees. So any number of threads
+ *   may call them on ONE shared model at once; each gets, bit for bit, what a single-threaded call
+ *   gives at the same am_set_num_threads count.
+ * - Also safe at the same time as those calls: the getters that take a const am_model *.
+ * - Needs the caller's exclusion (no other call on the model meanwhile): am_model_free,
+ *   am_model_train, am_model_to_dtype, and writing through a tensor the parameter getters return.
+ * - A pipeline (am_pipeline) runs one call at a time: use one per thread.
+ * - A tokenizer is safe for concurrent encode/decode. Tensors and am_tensors are plain values:
+ *   share them read-only, or give each thread its own.
+ * - Dropout runs only in training mode (am_model_train(m, true), or after from_config). torch draws
+ *   masks from its global generator, so concurrent training calls in transformers interleave
+ *   their draws nondeterministically; masks never match torch's bit for bit (other generator).
+ *   Here each call has one dropout stream: am_forward_options.dropout_seed when nonzero, else the
+ *   model's next call number (an atomic counter: the one thing a call writes into a model, and
+ *   only in training mode). A call's masks are a pure function of its stream, whatever the thread
+ *   count; concurrent calls without a seed each take a distinct number, in the order they start.
+ *   am_model_generate in training mode takes the next call number.
+ * - Errors: am_last_error() is per thread. Logging settings are process-wide. */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */
@@ -301,12 +326,18 @@ AM_API am_tensor *am_model_get_parameter(const am_model *m, const char *name); /
 typedef struct am_forward_options {
     size_t size;
     bool output_hidden_states;
+    /* Training mode only: 0 (default) takes the model's next dropout stream, as successive
+     * training-mode calls in torch draw fresh masks; nonzero makes this call's dropout masks a pure
+     * function of the value (the same seed gives the same masks, whatever the threads). Eval mode
+     * ignores it. */
+    uint64_t dropout_seed;
 } am_forward_options;
 AM_API am_forward_options am_forward_options_default(void);
 
 /* model(**inputs). Inputs are named as transformers' forward arguments (input_ids,
  * attention_mask, token_type_ids, ...); unknown names are an error. Outputs are named as
- * transformers' output fields. Owned result (am_tensors_free). */
+ * transformers' output fields. Owned result (am_tensors_free). Does not modify the model (see
+ * "Threads"): several threads may run it on one model at once. */
 AM_API am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts);
 
 typedef enum am_save_format { AM_SAVE_SAFETENSORS = 0, AM_SAVE_BIN } am_save_format;

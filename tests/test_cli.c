@@ -261,6 +261,26 @@ static void test_tokenize_tensors(void) {
     free(out);
 }
 
+static void test_generate_naming(void) {
+    /* generate's advice names the flag on the CLI */
+    char path[512], *out;
+    snprintf(path, sizeof path, "%s/ids.safetensors", g_tmp);
+    int64_t shape[2] = {1, 5}, ids[5] = {5, 6, 7, 8, 9};
+    am_tensor *t = am_tensor_from_data(AM_I64, 2, shape, ids);
+    am_tensors *ts = am_tensors_new();
+    CHECK(t && ts && am_tensors_set(ts, "input_ids", t) == AM_OK && am_tensors_save_safetensors(ts, path) == AM_OK);
+    am_tensor_free(t);
+    am_tensors_free(ts);
+    char model[4096];
+    snprintf(model, sizeof model, "%s", am_test_fixture("models/gpt2_lm"));
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "AM_LOG_LEVEL=warning '%s' generate %s --inputs %s --output %s/gen.safetensors --max-length 5 --no-do-sample 2>&1",
+             g_cli, model, path, g_tmp);
+    int rc = am_test_run(cmd, &out);
+    CHECKF(rc == 0 && has(out, "You should consider increasing `--max-new-tokens`") && !has(out, "`max_new_tokens`"), "rc %d: %s", rc, out);
+    free(out);
+}
+
 static void test_set_config(void) {
     char *out;
     /* --set: JSON-typed values, as config.key = value */
@@ -284,7 +304,10 @@ static void test_set_config(void) {
     CHECKF(rc == 2 && has(out, "KEY=VALUE"), "rc %d: %s", rc, out);
     free(out);
     rc = cli(&out, "info %s --set hidden_size=\\\"big\\\"", g_seqcls);
-    CHECKF(rc == 1, "a string hidden_size is refused by the config: rc %d: %s", rc, out);
+    CHECKF(rc == 1 && has(out, "\"hidden_size\" must be a number"), "a string hidden_size is refused as config.json's would be: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "init %s %s/never --set vocab_size=many", g_seqcls, g_tmp);
+    CHECKF(rc == 1 && has(out, "\"vocab_size\" must be a number"), "init --set: rc %d: %s", rc, out);
     free(out);
     /* --config FILE: another config.json replaces the model's */
     char cmd[9000];
@@ -402,6 +425,7 @@ int am_test_main(int argc, char **argv) {
     test_error_naming();
     test_tokenize_tensors();
     test_set_config();
+    test_generate_naming();
     test_info_numbers();
     test_init_forward_text();
     char cmd[512];

@@ -11,7 +11,6 @@
 #include "formats/torch_bin.h"
 #include "hub/hub.h"
 #include <math.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,17 +160,6 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
 }
 
 /* ---- initialisation ---- */
-
-static bool rx_any(const char *const *pats, const char *s) {
-    for (const char *const *p = pats; p && *p; p++) {
-        regex_t re;
-        if (regcomp(&re, *p, REG_EXTENDED | REG_NOSUB) != 0) continue;
-        int r = regexec(&re, s, 0, NULL, 0);
-        regfree(&re);
-        if (r == 0) return true;
-    }
-    return false;
-}
 
 /* transformers' _init_weights: Linear/Embedding weight ~ N(0, initializer_range), biases 0, norm
  * weights 1, the Embedding padding row 0. `torch_default` gives nn.Linear's own reset_parameters
@@ -473,15 +461,21 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     }
     if (m->spec->ignore_missing) {
         strv keep = {0};
-        for (size_t i = 0; i < missing.n; i++)
-            if (!rx_any(m->spec->ignore_missing, missing.v[i])) strv_push(&keep, missing.v[i]);
+        for (size_t i = 0; s == AM_OK && i < missing.n; i++) {
+            bool ignore;
+            s = am__name_pattern_search(m->spec->ignore_missing, missing.v[i], cls, &ignore);
+            if (s == AM_OK && !ignore) strv_push(&keep, missing.v[i]);
+        }
         strv_free(&missing);
         missing = keep;
     }
     if (m->spec->ignore_unexpected) {
         strv keep = {0};
-        for (size_t i = 0; i < unexpected.n; i++)
-            if (!rx_any(m->spec->ignore_unexpected, unexpected.v[i])) strv_push(&keep, unexpected.v[i]);
+        for (size_t i = 0; s == AM_OK && i < unexpected.n; i++) {
+            bool ignore;
+            s = am__name_pattern_search(m->spec->ignore_unexpected, unexpected.v[i], cls, &ignore);
+            if (s == AM_OK && !ignore) strv_push(&keep, unexpected.v[i]);
+        }
         strv_free(&unexpected);
         unexpected = keep;
     }

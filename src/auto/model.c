@@ -8,7 +8,6 @@
 #include "formats/torch_bin.h"
 #include "hub/hub.h"
 #include <dirent.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,7 +147,11 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
     if (am__check_inputs(m, inputs) != AM_OK) return NULL;
     am_tensors *out = am_tensors_new();
     if (!out) return NULL;
-    if (m->forward(m, inputs, &o, out) != AM_OK) {
+    am__call call; /* per-call state: the model stays read-only */
+    am__call_begin(&call, m, o.dropout_seed);
+    am_status s = m->forward(m, inputs, &o, out);
+    am__call_end(&call);
+    if (s != AM_OK) {
         am_tensors_free(out);
         return NULL;
     }
@@ -167,20 +170,12 @@ am_save_options am_save_options_default(void) {
     return o;
 }
 
-static bool rx_search(const char *pat, const char *s) {
-    regex_t re;
-    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) return false;
-    int r = regexec(&re, s, 0, NULL, 0);
-    regfree(&re);
-    return r == 0;
-}
-
 static int cmp_np_name(const void *a, const void *b) { return strcmp(((const am__named_param *)a)->name, ((const am__named_param *)b)->name); }
 
 /* transformers' rule for shared tensors in safetensors: within each group of names sharing one
  * tensor, drop the ones matching _tied_weights_keys (in sorted order, keeping at least one), then
  * keep only the first remaining name. */
-static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bool *keep) {
+static am_status dedupe_shared(const am_model *m, am__named_param *np, size_t n, bool *keep) {
     for (size_t i = 0; i < n; i++) keep[i] = true;
     for (size_t i = 0; i < n; i++) {
         if (!np[i].p->t) continue;
@@ -194,9 +189,9 @@ static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bo
             qsort(sorted, g, sizeof *sorted, cmp_np_name);
             size_t found = 0;
             for (size_t k = 0; k < g; k++) {
-                bool match = false;
-                for (const char *const *p = m->spec->tied_weights_keys; *p; p++)
-                    if (rx_search(*p, sorted[k].name)) match = true;
+                bool match;
+                am_status st = am__name_pattern_search(m->spec->tied_weights_keys, sorted[k].name, m->spec->class_name, &match);
+                if (st) return st;
                 if (!match) continue;
                 for (size_t q = 0; q < g; q++)
                     if (!strcmp(np[group[q]].name, sorted[k].name) && keep[group[q]]) {
@@ -209,9 +204,7 @@ static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bo
         for (size_t k = 0; k < g; k++)
             if (keep[group[k]] && ++found > 1) keep[group[k]] = false;
     }
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += keep[i];
-    return c;
+    return AM_OK;
 }
 
 static char *generation_config_json(const am_model *m) {
@@ -277,7 +270,7 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     bool *keep = calloc(n + 1, sizeof *keep);
     bool st = o.format == AM_SAVE_SAFETENSORS;
     /* safetensors stores one name per shared tensor; .bin stores every alias on one storage */
-    if (st) dedupe_shared(m, np, n, keep);
+    if (st) s = dedupe_shared(m, np, n, keep);
     else
         for (size_t i = 0; i < n; i++) keep[i] = true;
     const char **names = calloc(n + 1, sizeof *names);

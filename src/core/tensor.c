@@ -387,12 +387,14 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *
 }
 #include <cpuid.h>
 bool am__cpu_has_f16c(void) {
-    static int v = -1;
-    if (v < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
+    static int v = -1; /* any thread may fill it first: all compute the same value */
+    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (r < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
         unsigned a, b, c, d;
-        v = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+        r = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+        __atomic_store_n(&v, r, __ATOMIC_RELAXED);
     }
-    return v;
+    return r;
 }
 #endif
 

@@ -211,8 +211,8 @@ static am_status resolve(const am_model *m, const am_generate_options *o, int64_
     }
     if (c->max_length <= 0) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: max_length must be positive, got %lld", (long long)c->max_length);
     if (T0 >= c->max_length)
-        am__log(AM_LOG_WARNING, "Input length of input_ids is %lld, but `max_length` is set to %lld. This can lead to unexpected behavior. You should consider increasing `max_new_tokens`.",
-                (long long)T0, (long long)c->max_length);
+        am__log(AM_LOG_WARNING, "Input length of input_ids is %lld, but `max_length` is set to %lld. This can lead to unexpected behavior. You should consider increasing `%s`.",
+                (long long)T0, (long long)c->max_length, am__opt_name("max_new_tokens", "--max-new-tokens"));
     if (c->min_length < 0 || (c->min_new_tokens != -1 && c->min_new_tokens < 0))
         return am__error(AM_ERR_INVALID_ARGUMENT, "generate: min_length / min_new_tokens must not be negative");
     if (c->num_beams < 1) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: num_beams must be a positive integer, got %lld", (long long)c->num_beams);
@@ -955,6 +955,9 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     g.V = ops->vocab_size(m);
     g.T0 = T0;
     clock_gettime(CLOCK_MONOTONIC, &g.t0);
+    /* per-call state: the model stays read-only (training-mode dropout draws one stream per call) */
+    am__call call;
+    am__call_begin(&call, m, 0);
     am_tensors *out = NULL;
     am_status s = AM_OK;
     if (B == 0 || T0 == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "generate: the prompt is empty (input_ids has shape [%lld, %lld])", (long long)B, (long long)T0);
@@ -1034,6 +1037,7 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         am_tensors_free(out);
         out = NULL;
     }
+    am__call_end(&call);
     am__kv_free(g.cache);
     if (g.enc) ops->enc_free(g.enc);
     am_tensor_free(enc_ids);

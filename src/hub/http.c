@@ -199,50 +199,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
-char *am__url_origin(const char *url) {
-    const char *p = strstr(url, "://");
-    if (!p) return am__strdup("");
-    p += 3;
-    size_t n = strcspn(p, "/?#");
-    /* userinfo is not part of the origin */
-    const char *at = memchr(p, '@', n);
-    if (at) n -= (size_t)(at + 1 - p), p = at + 1;
-    size_t sl = (size_t)(p - url);
-    char *o = malloc(sl + n + 1);
-    if (!o) return NULL;
-    for (size_t i = 0; i < sl; i++) o[i] = (char)tolower((unsigned char)url[i]);
-    for (size_t i = 0; i < n; i++) o[sl + i] = (char)tolower((unsigned char)p[i]);
-    o[sl + n] = 0;
-    return o;
-}
-
-char *am__url_join(const char *base, const char *loc) {
-    if (strstr(loc, "://")) return am__strdup(loc);
-    char *origin = am__url_origin(base);
-    if (!origin) return NULL;
-    am__buf b = {0};
-    if (loc[0] == '/' && loc[1] == '/') { /* scheme-relative */
-        const char *c = strstr(base, "://");
-        am__buf_put(&b, base, c ? (size_t)(c - base) + 1 : 0);
-        am__buf_puts(&b, loc);
-    } else if (loc[0] == '/') {
-        am__buf_puts(&b, origin);
-        am__buf_puts(&b, loc);
-    } else {
-        const char *path = base + strlen(origin);
-        size_t pl = strcspn(path, "?#");
-        const char *last = NULL;
-        for (size_t i = 0; i < pl; i++)
-            if (path[i] == '/') last = path + i;
-        am__buf_puts(&b, origin);
-        if (last) am__buf_put(&b, path, (size_t)(last - path) + 1);
-        else am__buf_puts(&b, "/");
-        am__buf_puts(&b, loc);
-    }
-    free(origin);
-    return am__buf_take(&b);
-}
-
 static bool transient_status(long s) { return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
 
 static double retry_after(const am__http_resp *r) {

@@ -252,13 +252,11 @@ am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json
         am__hub_settings_free(&s);
         return am__error(AM_ERR_AUTH, "Not logged in: run `automodel login` or set HF_TOKEN");
     }
-    size_t n = strlen(s.endpoint) + 32;
-    char *url = malloc(n);
-    if (!url) {
+    char *url;
+    if ((st = am__hub_url(&url, s.endpoint, NULL, "api/whoami-v2"))) {
         am__hub_settings_free(&s);
-        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return st;
     }
-    snprintf(url, n, "%s/api/whoami-v2", s.endpoint);
     am__http_req q = am__http_req_init("GET", url);
     q.token = s.token;
     q.timeout_s = s.etag_timeout;

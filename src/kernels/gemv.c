@@ -6,6 +6,7 @@
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,8 +327,11 @@ typedef void (*gemv_impl)(const gemv_ctx *c, int64_t n0, int64_t n1);
 static gemv_impl g_nk, g_kn;
 static int g_level = -1; /* 0 portable, 2 avx2, 3 avx512 */
 
-static void pick(void) {
-    if (g_level >= 0) return;
+static pthread_once_t g_pick_once = PTHREAD_ONCE_INIT;
+static void pick_once(void);
+/* once per process, whichever thread comes first (the choice is written before anyone reads it) */
+static void pick(void) { pthread_once(&g_pick_once, pick_once); }
+static void pick_once(void) {
     g_nk = nk_ref;
     g_kn = kn_ref;
     int lvl = 0;

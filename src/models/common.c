@@ -50,7 +50,7 @@ am_status am__check_inputs(const am_model *m, const am_tensors *in) {
     return AM_OK;
 }
 
-am__fwd am__fwd_begin(am_model *m) { return (am__fwd){++m->dropout_seed, 0, m->root->training}; }
+am__fwd am__fwd_begin(am_model *m) { return (am__fwd){am__dropout_seed(m), 0, m->root->training}; }
 
 am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
                      const int64_t *types, const int64_t *mask, am_tensors *hs, const char *hs_name, float **hidden) {
@@ -120,6 +120,38 @@ am_status am__qa_head_forward(const am__module *qa, int64_t B, int64_t T, const 
     free(logits);
     free(se);
     return s;
+}
+
+/* ---- per-call state (am__call) ---- */
+
+static _Thread_local am__call *t_call;
+
+static uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t next_call_base(am_model *m) {
+    uint64_t k = __atomic_add_fetch(&m->dropout_calls, 1, __ATOMIC_RELAXED);
+    return mix64(k * 0x9e3779b97f4a7c15ull);
+}
+
+void am__call_begin(am__call *c, am_model *m, uint64_t seed) {
+    *c = (am__call){.model = m, .training = m->root->training, .prev = t_call};
+    if (c->training) c->dropout_base = seed ? mix64(seed ^ 0x5851f42d4c957f2dull) : next_call_base(m);
+    t_call = c;
+}
+void am__call_end(am__call *c) { t_call = c->prev; }
+
+uint64_t am__dropout_seed(am_model *m) {
+    am__call *c = t_call;
+    if (c && c->model == m) {
+        if (!c->training) return 0; /* eval mode: no dropout, nothing drawn */
+        return mix64(c->dropout_base + ++c->dropout_sites * 0x9e3779b97f4a7c15ull);
+    }
+    /* reached outside am_model_forward/generate (internal callers): a call of its own per site */
+    return m->root->training ? next_call_base(m) : 0;
 }
 
 float *am__gather_rows(const float *h, int64_t B, int64_t T, int64_t H, const int64_t *at) {

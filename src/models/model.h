@@ -32,7 +32,9 @@ struct am_model {
     /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
     const char *const *input_names;
     char *name_or_path;
-    uint64_t dropout_seed; /* advances on every dropout call in training mode */
+    /* training-mode forward/generate calls that drew their dropout seed from the model (atomic;
+     * the only field a call writes, and only in training mode; see am__call) */
+    uint64_t dropout_calls;
     /* generation interface (models/causal.h); NULL for models that cannot generate */
     const struct am__gen_ops *gen;
     cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
@@ -104,4 +106,26 @@ int64_t am__last_non_pad(const int64_t *ids, int64_t T, int64_t pad, bool has_pa
 am_status am__last_token_index(const int64_t *ids, int64_t B, int64_t T, bool has_pad, int64_t pad, int64_t *at);
 /* The last eos position of every row (BART / T5 classification): every row needs the same count. */
 am_status am__eos_index(const int64_t *ids, int64_t B, int64_t T, int64_t eos, int64_t *at);
+/* A fresh seed from this call's dropout stream (see am__call); 0 in eval mode. am__fwd_begin takes
+ * one for the blocks, which derive every dropout site's seed from it. */
+uint64_t am__dropout_seed(am_model *m);
+
+/* Per-call state of am_model_forward / am_model_generate. The model is read-only during a call;
+ * what a call needs to keep (dropout stream here; KV caches, RNG, scratch and RoPE tables live in
+ * the call's own stack frames and allocations) is created per call and owned by it. The active
+ * call is found through a thread-local pointer, so architecture code reaches it from
+ * am__fwd_begin / am__dropout_seed without an extra parameter through every layer function.
+ * Training mode: the call's dropout base is `seed` when nonzero, else the model's next call
+ * number (one atomic increment of m->dropout_calls); every dropout site then takes the next value
+ * of this call's own counter, so a call's masks are a pure function of its base. Eval mode draws
+ * nothing and writes nothing. */
+typedef struct am__call {
+    am_model *model;
+    bool training;
+    uint64_t dropout_base;
+    uint64_t dropout_sites;
+    struct am__call *prev; /* the call active on this thread before (nested calls) */
+} am__call;
+void am__call_begin(am__call *c, am_model *m, uint64_t seed);
+void am__call_end(am__call *c);
 #endif

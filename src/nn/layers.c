@@ -54,8 +54,12 @@ static bool wtype_of(am_dtype dt, am__wtype *out) {
  * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
 int am__gemv_disabled = -1;
 static bool use_gemv(int64_t M) {
-    if (am__gemv_disabled < 0) am__gemv_disabled = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-    return M <= 8 && !am__gemv_disabled;
+    int d = __atomic_load_n(&am__gemv_disabled, __ATOMIC_RELAXED);
+    if (d < 0) { /* first call, any thread: every thread computes the same value */
+        d = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
+        __atomic_store_n(&am__gemv_disabled, d, __ATOMIC_RELAXED);
+    }
+    return M <= 8 && !d;
 }
 
 am_status am__dense(const am__module *mod, bool kn, int64_t M, const float *x, float *y) {
