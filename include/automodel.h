@@ -4,7 +4,13 @@
  * Conventions: every public name starts with am_/AM_; functions return an am_status (AM_OK on
  * success) or NULL on failure, with a readable message in am_last_error(). Handles are opaque and
  * freed with their *_free function (freeing NULL is a no-op). Option structs come from
- * am_*_options_default() and start with their own size, so they can grow without breaking callers.
+ * am_*_options_default() and start with their own size, so they can grow without breaking callers:
+ * the library reads only `size` bytes of the caller's struct and gives every later field its
+ * default, so a program built against an older header keeps working. size 0 (a struct not made by
+ * am_*_options_default()) and a size larger than the library's struct (a newer header than the
+ * library) are refused with AM_ERR_INVALID_ARGUMENT. ABI rule for this header: fields are only
+ * appended, and a new field starts at or after the previous version's sizeof (explicit padding
+ * fields where alignment would otherwise place it inside the old tail padding).
  * Ownership of every returned pointer is written next to the function. */
 #ifndef AUTOMODEL_H
 #define AUTOMODEL_H

@@ -35,15 +35,24 @@ am_forward_options am_forward_options_default(void) {
 typedef struct strv {
     char **v;
     size_t n, cap;
+    bool failed; /* an allocation failed: the list is incomplete (sticky, checked once by the user) */
 } strv;
 
 static void strv_push(strv *s, const char *x) {
+    if (s->failed) return;
     if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-        AM_ASSERT(s->v);
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **v = realloc(s->v, cap * sizeof *s->v);
+        if (!v) {
+            s->failed = true;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
     }
-    s->v[s->n++] = am__strdup(x);
+    char *d = am__strdup(x);
+    if (!d) s->failed = true;
+    else s->v[s->n++] = d;
 }
 static bool strv_has(const strv *s, const char *x) {
     for (size_t i = 0; i < s->n; i++)
@@ -90,11 +99,16 @@ static char *rename_legacy(const char *k) {
 static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
     char *nn = rename_legacy(name);
     if (!nn) return am__error(AM_ERR_NO_MEMORY, "out of memory");
-    c->t = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
-    AM_ASSERT(c->t);
-    c->t[c->names.n] = t;
-    strv_push(&c->names, nn);
+    am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
+    if (v) c->t = v;
+    size_t n = c->names.n;
+    if (v) strv_push(&c->names, nn);
     free(nn);
+    if (!v || c->names.n == n) {
+        am_tensor_free(t);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
+    c->t[n] = t;
     return AM_OK;
 }
 
@@ -112,6 +126,7 @@ static am_status ckpt_add_file(ckpt *c, const char *path, bool safetensors, strv
             if (s == AM_OK && names) strv_push(names, f->entries[i].name);
         }
         am__st_close(f);
+        if (s == AM_OK && names && names->failed) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
         return s;
     }
     am_tensors *ts = NULL;
@@ -121,6 +136,7 @@ static am_status ckpt_add_file(ckpt *c, const char *path, bool safetensors, strv
         if (s == AM_OK && names) strv_push(names, am_tensors_name(ts, i));
     }
     am_tensors_free(ts);
+    if (s == AM_OK && names && names->failed) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
     return s;
 }
 
@@ -146,6 +162,7 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
     static const char *const order[] = {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"};
     for (size_t i = use_safetensors ? 0 : 2; i < 4; i++) {
         char *p = am__path_join(dir, order[i]);
+        if (!p) return AM_ERR_NO_MEMORY;
         if (!am__is_file(p)) {
             free(p);
             continue;
@@ -207,10 +224,12 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rn
 
 /* _keep_in_fp32_modules: a parameter stays float32 when one of its dotted name parts is listed
  * (transformers applies it to float16 loads). */
-static void mark_keep_fp32(am_model *m) {
-    if (!m->spec->keep_in_fp32_modules || m->dtype != AM_F16) return;
+static am_status mark_keep_fp32(am_model *m) {
+    if (!m->spec->keep_in_fp32_modules || m->dtype != AM_F16) return AM_OK;
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am_status st = am__named_params(m->root, &np, &n);
+    if (st) return st;
     for (size_t i = 0; i < n; i++)
         for (const char *const *k = m->spec->keep_in_fp32_modules; *k; k++) {
             size_t kl = strlen(*k);
@@ -218,6 +237,7 @@ static void mark_keep_fp32(am_model *m) {
                 if (!strncmp(s, *k, kl) && (s[kl] == '.' || s[kl] == 0)) np[i].p->keep_fp32 = true;
         }
     am__named_params_free(np, n);
+    return AM_OK;
 }
 
 am_status am_model_to_dtype(am_model *m, am_dtype dt) {
@@ -225,10 +245,11 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
     if (dt != AM_F32 && dt != AM_F16 && dt != AM_BF16)
         return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: %s is not a floating dtype for a model", am_dtype_name(dt));
     m->dtype = dt;
-    mark_keep_fp32(m);
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
-    am_status s = AM_OK;
+    size_t n;
+    am_status s = mark_keep_fp32(m);
+    if (!s) s = am__named_params(m->root, &np, &n);
+    if (s) return s;
     /* convert each distinct tensor once, so tied parameters stay one tensor */
     for (size_t i = 0; i < n && s == AM_OK; i++) {
         am__param *p = np[i].p;
@@ -265,8 +286,10 @@ static am_model *model_build(const am__head_spec *spec, am_config *cfg) {
     m->spec = spec;
     m->config = cfg;
     m->dtype = AM_F32;
+    am__module_build_begin();
     m->root = am__module_new(NULL, "", spec->class_name);
-    if (!m->root || spec->build(m) != AM_OK) {
+    if (!m->root || spec->build(m) != AM_OK || am__module_build_failed()) {
+        if (!m->root || am__module_build_failed()) am__error(AM_ERR_NO_MEMORY, "out of memory building %s", spec->class_name);
         am_model_free(m);
         return NULL;
     }
@@ -304,9 +327,9 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
     if (!m) return NULL;
     am__rng rng;
     am__rng_seed(&rng, seed);
-    am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
-    am_status s = AM_OK;
+    am__named_param *np = NULL;
+    size_t n = 0;
+    am_status s = am__named_params(m->root, &np, &n);
     for (size_t i = 0; i < n && s == AM_OK; i++) {
         bool alias = false;
         for (size_t k = 0; k < m->n_ties; k++)
@@ -325,14 +348,21 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
 
 /* ---- the loading report ---- */
 
-static void add_log(am_model *m, am_log_level lvl, char *msg) {
-    m->log_levels = realloc(m->log_levels, (m->n_log + 1) * sizeof *m->log_levels);
-    m->log_msgs = realloc(m->log_msgs, (m->n_log + 1) * sizeof *m->log_msgs);
-    AM_ASSERT(m->log_levels && m->log_msgs);
+/* Takes `msg`; false when out of memory (msg NULL included). */
+static bool add_log(am_model *m, am_log_level lvl, char *msg) {
+    am_log_level *lv = msg ? realloc(m->log_levels, (m->n_log + 1) * sizeof *m->log_levels) : NULL;
+    if (lv) m->log_levels = lv;
+    char **ms = lv ? realloc(m->log_msgs, (m->n_log + 1) * sizeof *m->log_msgs) : NULL;
+    if (ms) m->log_msgs = ms;
+    if (!ms) {
+        free(msg);
+        return false;
+    }
     m->log_levels[m->n_log] = lvl;
     m->log_msgs[m->n_log] = msg;
     m->n_log++;
     am__log(lvl, "%s", msg);
+    return true;
 }
 
 static void py_list(am__buf *b, char **v, size_t n) {
@@ -398,13 +428,21 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         ckpt_free(&ck);
         return am__error(AM_ERR_INVALID_ARGUMENT, "torch_dtype %s is not supported for a model (float32, float16, bfloat16)", am_dtype_name(m->dtype));
     }
-    mark_keep_fp32(m);
+    am_status kst = mark_keep_fp32(m);
+    if (kst) {
+        ckpt_free(&ck);
+        return kst;
+    }
     const char *cls = m->spec->class_name;
     const am__type_spec *ts = am__model_type_spec(m);
     const char *prefix = ts->base_model_prefix;
     size_t plen = strlen(prefix);
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    if ((kst = am__named_params(m->root, &np, &n))) {
+        ckpt_free(&ck);
+        return kst;
+    }
     /* expected keys: the state dict (parameters and persistent buffers, tied aliases included) */
     strv expected = {0}, buffers = {0};
     for (size_t i = 0; i < n; i++) {
@@ -419,6 +457,13 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     bool remove_prefix_from_model = !has_prefix_module && expects_prefix_module;
     bool add_prefix_to_model = has_prefix_module && !expects_prefix_module;
     char *pd = malloc(plen + 2);
+    if (!pd) {
+        strv_free(&expected);
+        strv_free(&buffers);
+        am__named_params_free(np, n);
+        ckpt_free(&ck);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
     sprintf(pd, "%s.", prefix);
     /* model key -> checkpoint key space */
 #define TO_CKPT(name, out)                                                                                                             \
@@ -479,6 +524,8 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         strv_free(&unexpected);
         unexpected = keep;
     }
+    if (expected.failed || buffers.failed || exp_ck.failed || missing.failed || unexpected.failed || buf_ck.failed)
+        s = am__error(AM_ERR_NO_MEMORY, "out of memory matching the checkpoint's keys");
     /* assign: every model parameter whose checkpoint key is present */
     mm_item *mms = NULL;
     size_t n_mm = 0;
@@ -499,10 +546,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         bool same = src->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
         if (!same) {
-            mms = realloc(mms, (n_mm + 1) * sizeof *mms);
-            AM_ASSERT(mms);
+            mm_item *grown = realloc(mms, (n_mm + 1) * sizeof *mms);
+            char *key = grown ? am__strdup(k) : NULL;
+            if (grown) mms = grown;
+            if (!key) {
+                s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+                break;
+            }
             mm_item *it = &mms[n_mm++];
-            it->key = am__strdup(k);
+            it->key = key;
             it->cnd = src->ndim;
             it->mnd = p->ndim;
             memcpy(it->cs, src->shape, sizeof it->cs);
@@ -526,13 +578,14 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             break;
         }
         if (!t) {
-            s = AM_ERR_NO_MEMORY;
+            s = am__error(AM_ERR_NO_MEMORY, "out of memory converting '%s' to %s", k, am_dtype_name(want));
             break;
         }
         if (t != src) am__tensor_drop_pages(src); /* converted: keep one copy resident, not two */
         am_tensor_free(p->t);
         p->t = t;
     }
+    if (s == AM_OK && err.failed) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
     if (s == AM_OK && err.len) {
         s = am__error(AM_ERR_SHAPE, "%s: Error(s) in loading state_dict for %s:%s\n\tYou may consider adding %s.",
                       ck.file, cls, err.data,
@@ -560,13 +613,18 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         m->mismatched = calloc(n_mm + 1, sizeof(char *));
         m->mm_ckpt = calloc(n_mm + 1, sizeof(char *));
         m->mm_model = calloc(n_mm + 1, sizeof(char *));
-        for (size_t i = 0; i < n_mm; i++) {
+        bool ok = m->mismatched && m->mm_ckpt && m->mm_model;
+        for (size_t i = 0; ok && i < n_mm; i++) {
             char a[128], b[128];
             m->mismatched[i] = am__strdup(mms[i].key);
             m->mm_ckpt[i] = am__strdup(am__shape_str(mms[i].cnd, mms[i].cs, a, sizeof a));
             m->mm_model[i] = am__strdup(am__shape_str(mms[i].mnd, mms[i].ms, b, sizeof b));
+            ok = m->mismatched[i] && m->mm_ckpt[i] && m->mm_model[i];
         }
-        m->n_mismatched = n_mm;
+        m->n_mismatched = ok ? n_mm : 0;
+        if (!ok) /* the entries made so far (the rest are NULL) */
+            for (size_t i = 0; i < n_mm && m->mismatched && m->mm_ckpt && m->mm_model; i++)
+                free(m->mismatched[i]), free(m->mm_ckpt[i]), free(m->mm_model[i]), m->mismatched[i] = m->mm_ckpt[i] = m->mm_model[i] = NULL;
         /* transformers' log messages, in its order */
         am__buf b = {0};
         if (m->n_unexpected) {
@@ -582,22 +640,22 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                            "expected if you are initializing %s from the checkpoint of a model that you expect to be exactly identical (initializing a "
                            "BertForSequenceClassification model from a BertForSequenceClassification model).",
                            cls, cls);
-            add_log(m, in_arch ? AM_LOG_WARNING : AM_LOG_INFO, am__buf_take(&b));
+            ok = ok && add_log(m, in_arch ? AM_LOG_WARNING : AM_LOG_INFO, am__buf_take(&b));
         } else {
             am__buf_printf(&b, "All model checkpoint weights were used when initializing %s.\n", cls);
-            add_log(m, AM_LOG_INFO, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_INFO, am__buf_take(&b));
         }
         if (m->n_missing) {
             am__buf_printf(&b, "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized: ", cls, name_or_path);
             py_list(&b, m->missing, m->n_missing);
             am__buf_puts(&b, "\nYou should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.");
-            add_log(m, AM_LOG_WARNING, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_WARNING, am__buf_take(&b));
         } else if (!n_mm) {
             am__buf_printf(&b,
                            "All the weights of %s were initialized from the model checkpoint at %s.\nIf your task is similar to the task the model of "
                            "the checkpoint was trained on, you can already use %s for predictions without further training.",
                            cls, name_or_path, cls);
-            add_log(m, AM_LOG_INFO, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_INFO, am__buf_take(&b));
         }
         if (n_mm) {
             am__buf_printf(&b, "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized because the shapes did not match:\n",
@@ -610,9 +668,11 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                 am__buf_puts(&b, " in the model instantiated\n");
             }
             am__buf_puts(&b, "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.");
-            add_log(m, AM_LOG_WARNING, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_WARNING, am__buf_take(&b));
         }
+        am__buf_free(&b);
         finish_info(m);
+        if (!ok) s = am__error(AM_ERR_NO_MEMORY, "out of memory writing the loading report");
     }
     for (size_t i = 0; i < n_mm; i++) free(mms[i].key);
     free(mms);
@@ -633,7 +693,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
 
 am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts) {
     am_load_options o = am_load_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_load_options")) return NULL;
     if (!path || !*path) {
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
         return NULL;
@@ -663,7 +723,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     char *cfg_path = am__path_join(path, "config.json");
-    am_config *cfg = o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
+    am_config *cfg = !cfg_path ? NULL : o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
     if (!cfg) {
         free(cfg_path);
         return NULL;
@@ -686,7 +746,17 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     am__module_train(m->root, false);
     /* GenerationConfig.from_pretrained: kept for generate(); a broken file is ignored as transformers does */
     char *gc_path = am__path_join(path, "generation_config.json"), *gc_text = NULL;
-    if (m->spec->can_generate && am__is_file(gc_path) && am__read_file(gc_path, &gc_text, NULL) == AM_OK) {
+    if (!gc_path) {
+        am_model_free(m);
+        return NULL;
+    }
+    am_status gs = m->spec->can_generate && am__is_file(gc_path) ? am__read_file(gc_path, &gc_text, NULL) : AM_ERR_NOT_FOUND;
+    if (gs == AM_ERR_NO_MEMORY) { /* unlike a broken file, not something to ignore */
+        free(gc_path);
+        am_model_free(m);
+        return NULL;
+    }
+    if (gs == AM_OK) {
         m->generation_config = cJSON_Parse(gc_text);
         if (m->generation_config && !cJSON_IsObject(m->generation_config)) {
             cJSON_Delete(m->generation_config);

@@ -19,7 +19,8 @@ const am_config *am_model_config(const am_model *m) { return m->config; }
 /* model.dtype: the dtype of the first floating parameter */
 am_dtype am_model_dtype(const am_model *m) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am__named_params(m->root, &np, &n); /* out of memory: an empty list */
     am_dtype d = m->dtype;
     for (size_t i = 0; i < n; i++)
         if (!np[i].p->is_buffer && np[i].p->t && am__dtype_is_float(np[i].p->t->dtype)) {
@@ -38,7 +39,8 @@ static bool seen_before(am__named_param *np, size_t i) {
 
 int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am__named_params(m->root, &np, &n); /* out of memory: an empty list */
     int64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         am__param *p = np[i].p;
@@ -53,7 +55,8 @@ int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exc
 
 int64_t am_model_memory_footprint(const am_model *m, bool return_buffers) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am__named_params(m->root, &np, &n); /* out of memory: an empty list */
     int64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         am__param *p = np[i].p;
@@ -89,9 +92,12 @@ typedef struct sd_view {
     size_t n;
 } sd_view;
 
-static size_t state_dict(const am_model *m, am__named_param **out) {
+/* Out of memory: an empty list, and *st (when given) AM_ERR_NO_MEMORY. */
+static size_t state_dict_st(const am_model *m, am__named_param **out, am_status *st) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np), k = 0;
+    size_t n, k = 0;
+    am_status s = am__named_params(m->root, &np, &n);
+    if (st) *st = s;
     for (size_t i = 0; i < n; i++) {
         if (np[i].p->is_buffer && !np[i].p->persistent) {
             free(np[i].name);
@@ -102,6 +108,7 @@ static size_t state_dict(const am_model *m, am__named_param **out) {
     *out = np;
     return k;
 }
+static size_t state_dict(const am_model *m, am__named_param **out) { return state_dict_st(m, out, NULL); }
 
 size_t am_model_state_dict_count(const am_model *m) {
     am__named_param *np;
@@ -143,13 +150,18 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
         return NULL;
     }
     am_forward_options o = am_forward_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_forward_options")) return NULL;
     if (am__check_inputs(m, inputs) != AM_OK) return NULL;
     am_tensors *out = am_tensors_new();
-    if (!out) return NULL;
+    if (!out) {
+        am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+        return NULL;
+    }
     am__call call; /* per-call state: the model stays read-only */
     am__call_begin(&call, m, o.dropout_seed);
+    unsigned long oom = am__oom_events();
     am_status s = m->forward(m, inputs, &o, out);
+    if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
     am__call_end(&call);
     if (s != AM_OK) {
         am_tensors_free(out);
@@ -216,6 +228,7 @@ static char *generation_config_json(const am_model *m) {
                                        "suppress_tokens", "begin_suppress_tokens", "pad_token_id", "bos_token_id", "eos_token_id",
                                        "decoder_start_token_id", NULL};
     am_config *gen = am__config_new(cJSON_CreateObject(), NULL, "GenerationConfig");
+    if (!gen) return NULL;
     cJSON_AddTrueToObject(gen->values, "_from_model_config");
     am_config base = {.values = NULL, .defaults = NULL, .class_name = ""};
     base.values = cJSON_CreateObject();
@@ -236,7 +249,8 @@ static char *generation_config_json(const am_model *m) {
 
 am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts) {
     am_save_options o = am_save_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    am_status ost = AM__OPTS_IN(o, opts, "am_save_options");
+    if (ost) return ost;
     if (!m || !dir) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: NULL argument");
     if (o.format != AM_SAVE_SAFETENSORS && o.format != AM_SAVE_BIN) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: unknown format");
     if (o.dtype != AM_DTYPE_AUTO && !am__dtype_is_float(o.dtype))
@@ -246,15 +260,16 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (s != AM_OK) return s;
     /* config.json: architectures and torch_dtype as save_pretrained sets them */
     am_config *cfg = am_config_copy(m->config);
+    if (!cfg) return am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
     cJSON *arch = cJSON_CreateArray();
     cJSON_AddItemToArray(arch, cJSON_CreateString(m->spec->class_name));
     if (cJSON_GetObjectItemCaseSensitive(cfg->values, "architectures")) cJSON_ReplaceItemInObjectCaseSensitive(cfg->values, "architectures", arch);
     else cJSON_AddItemToObject(cfg->values, "architectures", arch);
-    am_config_set_string(cfg, "torch_dtype", am_dtype_name(o.dtype != AM_DTYPE_AUTO ? o.dtype : am_model_dtype(m)));
-    char *cj = am_config_to_json_string(cfg);
+    s = am_config_set_string(cfg, "torch_dtype", am_dtype_name(o.dtype != AM_DTYPE_AUTO ? o.dtype : am_model_dtype(m)));
+    char *cj = s ? NULL : am_config_to_json_string(cfg);
     am_config_free(cfg);
     char *p = am__path_join(dir, "config.json");
-    s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!s) s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
     free(p);
     free(cj);
     if (s == AM_OK && m->spec->can_generate) {
@@ -266,15 +281,16 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     }
     if (s != AM_OK) return s;
     am__named_param *np;
-    size_t n = state_dict(m, &np);
+    size_t n = state_dict_st(m, &np, &s);
     bool *keep = calloc(n + 1, sizeof *keep);
     bool st = o.format == AM_SAVE_SAFETENSORS;
-    /* safetensors stores one name per shared tensor; .bin stores every alias on one storage */
-    if (st) s = dedupe_shared(m, np, n, keep);
-    else
-        for (size_t i = 0; i < n; i++) keep[i] = true;
     const char **names = calloc(n + 1, sizeof *names);
     am_tensor **ts = calloc(n + 1, sizeof *ts);
+    if (s == AM_OK && (!keep || !names || !ts)) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
+    /* safetensors stores one name per shared tensor; .bin stores every alias on one storage */
+    if (s == AM_OK && st) s = dedupe_shared(m, np, n, keep);
+    else if (s == AM_OK)
+        for (size_t i = 0; i < n; i++) keep[i] = true;
     size_t j = 0;
     for (size_t i = 0; s == AM_OK && i < n; i++)
         if (keep[i]) {
@@ -288,7 +304,7 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
             if (!am__dtype_is_float(ts[i]->dtype) || ts[i]->dtype == o.dtype) continue;
             am_tensor *old = ts[i], *cv = am__tensor_convert(old, o.dtype);
             if (!cv) {
-                s = AM_ERR_NO_MEMORY;
+                s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory converting to %s", am_dtype_name(o.dtype));
                 break;
             }
             for (size_t k = i; k < j; k++)
@@ -305,31 +321,33 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (s == AM_OK && max_bytes) {
         uint64_t *sizes = calloc(j + 1, sizeof *sizes);
         const void **ids = calloc(j + 1, sizeof *ids);
-        for (size_t i = 0; i < j; i++) {
+        for (size_t i = 0; sizes && ids && i < j; i++) {
             sizes[i] = am_tensor_nbytes(ts[i]);
             ids[i] = ts[i]->storage;
         }
-        s = am__plan_shards(j, sizes, ids, max_bytes, &plan);
+        s = sizes && ids ? am__plan_shards(j, sizes, ids, max_bytes, &plan) : am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
         free(sizes);
         free(ids);
     }
     size_t nshards = plan.n_shards ? plan.n_shards : 1;
     char **written = calloc(nshards + 2, sizeof *written);
     size_t n_written = 0;
+    if (s == AM_OK && !written) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
     for (size_t sh = 0; s == AM_OK && sh < nshards; sh++) {
         char *fname = nshards > 1 ? am__shard_file_name(wname, sh, nshards) : am__strdup(wname);
         const char **sn = calloc(j + 1, sizeof *sn);
         am_tensor **stt = calloc(j + 1, sizeof *stt);
         size_t k = 0;
         am_tensors *group = st ? NULL : am_tensors_new();
-        for (size_t i = 0; i < j; i++)
+        p = fname ? am__path_join(dir, fname) : NULL;
+        if (!p || !sn || !stt || (!st && !group)) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
+        for (size_t i = 0; s == AM_OK && i < j; i++)
             if (nshards == 1 || plan.shard_of[i] == sh) {
                 sn[k] = names[i];
                 stt[k++] = ts[i];
-                if (group) am_tensors_set(group, names[i], ts[i]);
+                if (group) s = am_tensors_set(group, names[i], ts[i]);
             }
-        p = am__path_join(dir, fname);
-        s = st ? am__st_write(p, k, sn, stt) : am__torch_bin_save(group, p);
+        if (s == AM_OK) s = st ? am__st_write(p, k, sn, stt) : am__torch_bin_save(group, p);
         if (s == AM_OK) written[n_written++] = p;
         else free(p);
         am_tensors_free(group);
@@ -340,16 +358,17 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (s == AM_OK && nshards > 1) {
         const char **files = calloc(j + 1, sizeof *files);
         char **fn = calloc(nshards, sizeof *fn);
-        for (size_t sh = 0; sh < nshards; sh++) fn[sh] = am__shard_file_name(wname, sh, nshards);
-        for (size_t i = 0; i < j; i++) files[i] = fn[plan.shard_of[i]];
-        char *ij = am__shard_index_json(plan.total_size, j, names, files);
+        bool ok = files && fn;
+        for (size_t sh = 0; ok && sh < nshards; sh++) ok = (fn[sh] = am__shard_file_name(wname, sh, nshards)) != NULL;
+        for (size_t i = 0; ok && i < j; i++) files[i] = fn[plan.shard_of[i]];
+        char *ij = ok ? am__shard_index_json(plan.total_size, j, names, files) : NULL;
         char iname[64];
         snprintf(iname, sizeof iname, "%s.index.json", wname);
         p = am__path_join(dir, iname);
         s = ij ? am__write_file_atomic(p, ij, strlen(ij)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
         free(p);
         free(ij);
-        for (size_t sh = 0; sh < nshards; sh++) free(fn[sh]);
+        for (size_t sh = 0; fn && sh < nshards; sh++) free(fn[sh]);
         free(fn);
         free(files);
     }
@@ -358,7 +377,7 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     for (size_t i = 0; i < n_written; i++) free(written[i]);
     free(written);
     am__shard_plan_free(&plan);
-    for (size_t i = 0; i < j; i++) am_tensor_free(ts[i]);
+    for (size_t i = 0; ts && i < j; i++) am_tensor_free(ts[i]);
     free(names);
     free(ts);
     free(keep);

@@ -417,6 +417,7 @@ static void widen_range(void *vctx, int64_t b, int64_t e) {
 }
 
 void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst) {
+    /* callers widen only float tensors (they dispatch on dtype first): another dtype is automodel's bug */
     AM_ASSERT(dt == AM_F32 || dt == AM_BF16 || dt == AM_F16);
     widen_ctx c = {src, dt, dst};
     if (n < (1 << 16)) widen_range(&c, 0, n);

@@ -313,7 +313,7 @@ am_status am__st_write(const char *path, size_t n, const char *const *names, am_
         off += nb;
     }
     am__buf_puts(&h, "}");
-    while (h.len % 8) am__buf_puts(&h, " ");
+    while (!h.failed && h.len % 8) am__buf_puts(&h, " ");
     if (h.failed) {
         am__buf_free(&h);
         free(items);
@@ -321,6 +321,11 @@ am_status am__st_write(const char *path, size_t n, const char *const *names, am_
     }
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
+    if (!tmp) {
+        am__buf_free(&h);
+        free(items);
+        return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+    }
     snprintf(tmp, tl, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     am_status st = AM_OK;

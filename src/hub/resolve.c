@@ -196,9 +196,13 @@ am_download_options am_download_options_default(void) {
     return o;
 }
 
-static am__hub_opts from_dl(const am_download_options *d) {
+/* The caller's options through the size contract into `dl`, then as the internal hub options. */
+static am_status from_dl(const am_download_options *opts, am_download_options *dl, am__hub_opts *out) {
+    *dl = am_download_options_default();
+    am_status st = AM__OPTS_IN(*dl, opts, "am_download_options");
+    if (st) return st;
+    const am_download_options *d = dl;
     am__hub_opts o = am__hub_opts_default();
-    if (!d) return o;
     o.revision = d->revision;
     o.cache_dir = d->cache_dir;
     o.token = d->token;
@@ -206,18 +210,25 @@ static am__hub_opts from_dl(const am_download_options *d) {
     o.repo_type = d->repo_type;
     o.local_files_only = d->local_files_only;
     o.force_download = d->force_download;
-    return o;
+    *out = o;
+    return AM_OK;
 }
 
 am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path) {
     if (!repo_id || !snapshot_path) return am__error(AM_ERR_INVALID_ARGUMENT, "am_hub_download: NULL argument");
-    am__hub_opts o = from_dl(opts);
-    return am__hub_snapshot_download(repo_id, &o, opts ? opts->include : NULL, snapshot_path);
+    am_download_options dl;
+    am__hub_opts o;
+    am_status st = from_dl(opts, &dl, &o);
+    if (st) return st;
+    return am__hub_snapshot_download(repo_id, &o, dl.include, snapshot_path);
 }
 
 am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts, char **path) {
     if (!repo_id || !filename || !path) return am__error(AM_ERR_INVALID_ARGUMENT, "am_hub_download_file: NULL argument");
-    am__hub_opts o = from_dl(opts);
+    am_download_options dl;
+    am__hub_opts o;
+    am_status st = from_dl(opts, &dl, &o);
+    if (st) return st;
     return am__hub_download_file(repo_id, filename, &o, false, path, NULL);
 }
 

@@ -504,7 +504,9 @@ static am_status create_branch(up *u) {
 am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts, char **out_commit) {
     if (out_commit) *out_commit = NULL;
     am_push_options def = am_push_options_default();
-    if (!opts) opts = &def;
+    am_status ost = AM__OPTS_IN(def, opts, "am_push_options");
+    if (ost) return ost;
+    opts = &def;
     if (!dir || !repo_id) return am__error(AM_ERR_INVALID_ARGUMENT, "upload: NULL folder or repo id");
     char why[256];
     if (!am__hub_valid_repo_id(repo_id, why, sizeof why)) return am__error(AM_ERR_INVALID_ARGUMENT, "%s", why);

@@ -2,6 +2,7 @@
  * in either layout (nn.Linear [N,K] or GPT-2's Conv1D [K,N]) and f32/bf16/f16 storage, with
  * AVX-512 and AVX2 versions picked at run time and a portable C fallback; and attention of new
  * queries over a preallocated KV cache. */
+#include "core/error.h"
 #include "core/tensor.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
@@ -443,7 +444,10 @@ static void cattn_task(void *vctx, int64_t t0, int64_t t1) {
     cattn_ctx *c = vctx;
     int64_t Tk = c->Tk, group = c->Hq / c->Hkv, HD = c->Hq * c->D;
     float *scores = malloc((size_t)(Tk > 0 ? Tk : 1) * sizeof(float));
-    if (!scores) return;
+    if (!scores) {
+        am__oom_note(); /* the caller's entry point fails */
+        return;
+    }
     for (int64_t t = t0; t < t1; t++) {
         int64_t b = t / c->Hq, h = t % c->Hq, hk = h / group;
         const float *kb = c->k + b * c->kv_row + hk * c->kv_head, *vb = c->v + b * c->kv_row + hk * c->kv_head;

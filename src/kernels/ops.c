@@ -1,5 +1,6 @@
 /* kernels/ops.c — norms, activations, softmax and multi-head attention (float32). Attention runs
  * one (batch, head) pair per task on the thread pool. */
+#include "core/error.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include <oneapi/dnnl/dnnl.h>
@@ -177,7 +178,10 @@ typedef struct {
 static void attn_task(void *vctx, int64_t t0, int64_t t1) {
     attn_ctx *c = vctx;
     float *scores = malloc((size_t)c->Tk * sizeof(float));
-    if (!scores) return;
+    if (!scores) {
+        am__oom_note(); /* the caller's entry point fails */
+        return;
+    }
     int64_t group = c->Hq / c->Hkv;
     for (int64_t t = t0; t < t1; t++) {
         int64_t b = t / c->Hq, h = t % c->Hq, hk = h / group;
@@ -255,7 +259,11 @@ void am__attention_dropout_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, in
     int64_t chunk = Tq;
     while (chunk > 1 && Hq * chunk * Tk > (int64_t)4 << 20) chunk = (chunk + 1) / 2;
     float *S = malloc((size_t)(Hq * chunk * Tk) * sizeof(float));
-    bool ok = S != NULL;
+    if (!S) { /* out of memory: the entry point fails (the loop fallback below is for oneDNN refusals) */
+        am__oom_note();
+        return;
+    }
+    bool ok = true;
     for (int64_t b = 0; ok && b < B; b++)
         for (int64_t q0 = 0; ok && q0 < Tq; q0 += chunk) {
             int64_t tq = Tq - q0 < chunk ? Tq - q0 : chunk;

@@ -192,14 +192,19 @@ am_status am__eos_index(const int64_t *ids, int64_t B, int64_t T, int64_t eos, i
 }
 
 void am__model_tie(am_model *m, const char *alias, const char *target) {
+    /* called by builders: a failure is the tree's sticky build failure */
     char **a = realloc(m->tie_alias, (m->n_ties + 1) * sizeof *a);
-    AM_ASSERT(a);
-    m->tie_alias = a;
-    char **t = realloc(m->tie_target, (m->n_ties + 1) * sizeof *t);
-    AM_ASSERT(t);
-    m->tie_target = t;
-    m->tie_alias[m->n_ties] = am__strdup(alias);
-    m->tie_target[m->n_ties] = am__strdup(target);
+    if (a) m->tie_alias = a;
+    char **t = a ? realloc(m->tie_target, (m->n_ties + 1) * sizeof *t) : NULL;
+    if (t) m->tie_target = t;
+    char *sa = t ? am__strdup(alias) : NULL, *st = sa ? am__strdup(target) : NULL;
+    if (!st) {
+        free(sa);
+        am__module_build_fail();
+        return;
+    }
+    m->tie_alias[m->n_ties] = sa;
+    m->tie_target[m->n_ties] = st;
     m->n_ties++;
 }
 

@@ -172,7 +172,10 @@ void am__rope_inv_freq(int64_t dim, double base, float *out) {
 void am__rope_fill_cache(const am__rope *r, float *d, bool sine) {
     int64_t h = r->dim / 2;
     float *inv = malloc((size_t)(h > 0 ? h : 1) * sizeof(float));
-    if (!inv) return; /* the buffer keeps its zeros; it is only saved, never read by the forward */
+    if (!inv) {
+        am__oom_note(); /* the load that filled it fails */
+        return;
+    }
     am__rope_inv_freq(r->dim, r->base, inv);
     for (int64_t p = 0; p < r->max_pos; p++) {
         float tp = (float)p;

@@ -749,10 +749,12 @@ typedef struct resolved {
     const char *pad_token;
 } resolved;
 
-static am_status resolve(const am_tokenizer *t, const am_encode_options *o, resolved *r) {
+static am_status resolve(const am_tokenizer *t, const am_encode_options *opts, resolved *r) {
     am_encode_options d = am_encode_options_default();
-    if (!o) o = &d;
     memset(r, 0, sizeof *r);
+    am_status ost = AM__OPTS_IN(d, opts, "am_encode_options");
+    if (ost) return ost;
+    const am_encode_options *o = &d;
     r->add_special = o->add_special_tokens;
     r->trunc = o->truncation;
     r->stride = o->stride;
@@ -1054,7 +1056,8 @@ int64_t am_tokenizer_model_max_length(const am_tokenizer *t) { return t->model_m
 
 char *am_tokenizer_decode_n(const am_tokenizer *t, const int32_t *ids, size_t n, const am_decode_options *opts, size_t *lenp) {
     am_decode_options d = am_decode_options_default();
-    if (!opts) opts = &d;
+    if (AM__OPTS_IN(d, opts, "am_decode_options")) return NULL;
+    opts = &d;
     if (!t || (n && !ids)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_decode: missing arguments");
         return NULL;
