@@ -267,9 +267,9 @@ static am_status scratch_alloc(const am__stack *st, const am__stack_io *io, int6
         scratch_free(s);
         return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %lld rows of working memory", (long long)M);
     }
-    if (st->rel_bias) return rel_bias(st, past, io->T, past + io->T, &s->bias);
-    (void)past;
-    return AM_OK;
+    am_status r = st->rel_bias ? rel_bias(st, past, io->T, past + io->T, &s->bias) : AM_OK;
+    if (r != AM_OK) scratch_free(s);
+    return r;
 }
 
 /* ---- sublayers ---- */
