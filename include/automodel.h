@@ -175,7 +175,9 @@ AM_API const int64_t *am_tensor_shape(const am_tensor *t);
 AM_API int64_t am_tensor_numel(const am_tensor *t);
 AM_API size_t am_tensor_nbytes(const am_tensor *t);
 /* Pointer to the first element (borrowed; valid while the tensor lives). Tensors handed out by
- * the public API are contiguous. */
+ * the public API are contiguous. A model's weights viewed in place in a read-only mapped file have
+ * no writable data: am_tensor_data returns NULL (AM_ERR_INVALID_ARGUMENT) for them; read them with
+ * am_tensor_cdata, or make a parameter writable with am_model_parameter_mut. */
 AM_API void *am_tensor_data(am_tensor *t);
 AM_API const void *am_tensor_cdata(const am_tensor *t);
 
@@ -264,7 +266,16 @@ typedef enum am_task {
 AM_API const char *am_task_name(am_task t);
 AM_API am_status am_task_parse(const char *s, am_task *out);
 
+/* attn_implementation: "eager" (materialised attention probabilities; what output_attentions
+ * uses), "sdpa" (a fused kernel with online softmax, O(T) memory; the default) or
+ * "flash_attention_2" (on CPU, the same fused kernel; an info log says so). DEFAULT: the config's
+ * `_attn_implementation` when set, else sdpa. A loaded model records its choice in its config as
+ * `_attn_implementation` (which to_json_string / save_pretrained leave out, as transformers). */
 typedef enum am_attn_impl { AM_ATTN_DEFAULT = 0, AM_ATTN_EAGER, AM_ATTN_SDPA, AM_ATTN_FLASH } am_attn_impl;
+/* "eager" / "sdpa" / "flash_attention_2" <-> enum. Parsing anything else is AM_ERR_INVALID_ARGUMENT
+ * with transformers' message listing the valid names. am_attn_impl_name(AM_ATTN_DEFAULT) is "sdpa". */
+AM_API am_status am_attn_impl_parse(const char *s, am_attn_impl *out);
+AM_API const char *am_attn_impl_name(am_attn_impl impl);
 
 typedef struct am_load_options {
     size_t size;               /* sizeof(am_load_options) */
@@ -297,6 +308,8 @@ AM_API const char *am_model_class_name(const am_model *m); /* "BertForSequenceCl
 AM_API am_task am_model_task(const am_model *m);
 AM_API const am_config *am_model_config(const am_model *m); /* borrowed */
 AM_API am_dtype am_model_dtype(const am_model *m);
+/* The attention implementation the model runs: AM_ATTN_EAGER, AM_ATTN_SDPA or AM_ATTN_FLASH. */
+AM_API am_attn_impl am_model_attn_implementation(const am_model *m);
 AM_API int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
 AM_API int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
 AM_API void am_model_train(am_model *m, bool training);
@@ -326,8 +339,18 @@ AM_API const am_loading_info *am_model_loading_info(const am_model *m);
 /* Named parameters / state dict (tied aliases included, non-persistent buffers excluded). */
 AM_API size_t am_model_state_dict_count(const am_model *m);
 AM_API const char *am_model_state_dict_name(const am_model *m, size_t i);
-AM_API am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i); /* borrowed */
-AM_API am_tensor *am_model_get_parameter(const am_model *m, const char *name); /* borrowed or NULL */
+/* Read-only views (borrowed; NULL when absent): weights loaded with the checkpoint's dtype are
+ * views into the mapped file, which is read-only, so these are const. Tied parameters give the
+ * same tensor. */
+AM_API const am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i);
+AM_API const am_tensor *am_model_get_parameter(const am_model *m, const char *name);
+/* model.state_dict()[name].copy_(...): the parameter (or persistent buffer) as a writable tensor
+ * (borrowed, valid while the model lives and until the next am_model_to_dtype). A tensor viewing
+ * the mapped file is copied into memory the model owns, once, and the parameter and every tied
+ * alias of it are rebound to the copy, so they stay tied; the file is never written. Edits apply
+ * to the following forward/generate calls. Not thread-safe: no other call may use the model
+ * meanwhile. NULL with AM_ERR_NOT_FOUND for an unknown name, AM_ERR_NO_MEMORY when the copy fails. */
+AM_API am_tensor *am_model_parameter_mut(am_model *m, const char *name);
 
 typedef struct am_forward_options {
     size_t size;
@@ -337,6 +360,11 @@ typedef struct am_forward_options {
      * function of the value (the same seed gives the same masks, whatever the threads). Eval mode
      * ignores it. */
     uint64_t dropout_seed;
+    /* output_attentions=True: adds each layer's attention probabilities [batch, heads, queries,
+     * keys] as transformers returns them: attentions.N, or for encoder-decoders
+     * encoder_attentions.N, decoder_attentions.N and cross_attentions.N. This call runs the eager
+     * implementation (a model loaded with sdpa/flash_attention_2 logs a warning, once). */
+    bool output_attentions;
 } am_forward_options;
 AM_API am_forward_options am_forward_options_default(void);
 

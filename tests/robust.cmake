@@ -7,3 +7,6 @@ am_add_test(test_options_size SOURCES ${CMAKE_SOURCE_DIR}/tests/test_options_siz
 if(AM_FAULT_INJECT)
   am_add_test(test_faults SOURCES ${CMAKE_SOURCE_DIR}/tests/test_faults.c LABELS slow)
 endif()
+# Mapped weights: a safetensors file with tensors at odd offsets (copied once into aligned memory,
+# same outputs), const getters, and am_model_parameter_mut's copy-on-write editing.
+am_add_test(test_mapped SOURCES ${CMAKE_SOURCE_DIR}/tests/test_mapped.c)

@@ -122,14 +122,19 @@ static void test_load_spellings(void) {
     CHECKF(rc == 0 && has(out, "\"dtype\": \"float16\""), "rc %d: %s", rc, out);
     free(out);
     /* accepted spellings that change nothing here: the same report */
-    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation eager", "--attn sdpa", "--token hf_unused",
+    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation sdpa", "--attn sdpa", "--token hf_unused",
                                  "--device-map cpu", "--device-map '{\"\": \"cpu\"}'", "--device-map '{\"bert\": \"cpu\", \"classifier\": \"cpu\"}'"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         rc = cli(&out, "info %s %s --json", g_seqcls, same[i]);
         CHECKF(rc == 0 && out && ref && !strcmp(out, ref), "%s: rc %d: %s", same[i], rc, out);
         free(out);
     }
+    /* attn: the model records its implementation (sdpa by default), info --json shows it */
+    CHECK(has(ref, "\"attn_implementation\": \"sdpa\""));
     free(ref);
+    rc = cli(&out, "info %s --attn-implementation eager --json", g_seqcls);
+    CHECKF(rc == 0 && has(out, "\"attn_implementation\": \"eager\""), "rc %d: %s", rc, out);
+    free(out);
     /* attn: transformers' values only */
     rc = cli(&out, "info %s --attn-implementation flash", g_seqcls);
     CHECKF(rc == 2 && has(out, "eager, sdpa or flash_attention_2") && has(out, "'flash'"), "rc %d: %s", rc, out);
@@ -242,6 +247,15 @@ static void test_tokenize_tensors(void) {
            "gpt2: rc %d: %s", rc, out);
     am_tensors_free(ts);
     free(out);
+    /* GPT-2 has no pad token: padding needs one, named as the flag */
+    rc = cli(&out, "tokenize %s 'Hello world' 'a b c' --padding --output %s", g_gpt2_tok, path);
+    CHECKF(rc == 1 && has(out, "does not have a padding token; set --pad-token"), "rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "tokenize %s 'Hello world' 'a b c' --padding --pad-token '<|endoftext|>' --output %s", g_gpt2_tok, path);
+    ids = tensor_text(path, "input_ids", &r, &c);
+    mask = tensor_text(path, "attention_mask", &r, &c);
+    CHECKF(rc == 0 && ids && !strcmp(ids, "15496,995,50256;64,275,269") && mask && !strcmp(mask, "1,1,0;1,1,1"), "rc %d %s %s: %s", rc, ids, mask, out);
+    free(ids), free(mask), free(out);
     /* errors */
     rc = cli(&out, "tokenize %s 'hello world' 'the quick brown fox' --output %s", g_bert_tok, path);
     CHECKF(rc == 1 && has(out, "different lengths") && has(out, "--padding"), "unpadded: rc %d: %s", rc, out);
@@ -399,6 +413,21 @@ static void test_init_forward_text(void) {
     free(out);
     rc = cli(&out, "forward %s --text 'hello'", g_seqcls);
     CHECKF(rc == 1 && has(out, "tokenizer"), "no tokenizer: rc %d: %s", rc, out);
+    free(out);
+    /* a GPT-2 model: one text needs no padding (no pad token); a batch pads with --pad-token */
+    char gdir[512];
+    snprintf(gdir, sizeof gdir, "%s/gpt2", g_tmp);
+    rc = cli(&out, "init %s %s --set vocab_size=50257", am_test_fixture("models/gpt2_lm"), gdir);
+    CHECKF(rc == 0, "init gpt2: %s", out);
+    free(out);
+    rc = cli(&out, "forward %s --text 'Hello world' --tokenizer %s", gdir, g_gpt2_tok);
+    CHECKF(rc == 0 && has(out, "logits: float32 [1, 2, 50257] "), "gpt2 one text: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "forward %s --text 'Hello world' --text 'a b c' --tokenizer %s", gdir, g_gpt2_tok);
+    CHECKF(rc == 1 && has(out, "--pad-token"), "gpt2 batch: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "forward %s --text 'Hello world' --text 'a b c' --tokenizer %s --pad-token '<|endoftext|>'", gdir, g_gpt2_tok);
+    CHECKF(rc == 0 && has(out, "logits: float32 [2, 3, 50257] "), "gpt2 batch: rc %d: %s", rc, out);
     free(out);
     rc = cli(&out, "forward %s --text 'hello' --tokenizer %s", g_seqcls, g_gpt2_tok);
     CHECKF(rc != 0, "GPT-2 ids beyond a 99-token vocabulary are an error, not a crash: rc %d: %s", rc, out);

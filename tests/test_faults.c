@@ -120,11 +120,38 @@ static am_status op_forward(void *ctx) {
     return st;
 }
 
+typedef struct tok_ctx {
+    const char *path;
+    char *want; /* what the tokenizer loaded without failures says about itself */
+} tok_ctx;
+
+/* A loaded tokenizer's observable state: sizes, special tokens, config values and one encoding. */
+static char *tok_fingerprint(const am_tokenizer *t) {
+    char buf[4096];
+    int o = snprintf(buf, sizeof buf, "%zu %lld %s %s %s |", am_tokenizer_vocab_size(t), (long long)am_tokenizer_model_max_length(t),
+                     am_tokenizer_pad_token(t) ? am_tokenizer_pad_token(t) : "-", am_tokenizer_bos_token(t) ? am_tokenizer_bos_token(t) : "-",
+                     am_tokenizer_eos_token(t) ? am_tokenizer_eos_token(t) : "-");
+    am_encoding *e = am_tokenizer_encode(t, "Hello, y'all! How are you 😁 ?", "a pair", NULL);
+    for (size_t i = 0; e && i < am_encoding_len(e) && o < 4000; i++)
+        o += snprintf(buf + o, sizeof buf - (size_t)o, " %d:%d", am_encoding_ids(e)[i], am_encoding_type_ids(e)[i]);
+    am_encoding_free(e);
+    return e ? strdup(buf) : NULL;
+}
+
 static am_status op_tok_load(void *ctx) {
-    am_tokenizer *t = am_tokenizer_from_pretrained((const char *)ctx);
+    tok_ctx *c = ctx;
+    am_tokenizer *t = am_tokenizer_from_pretrained(c->path);
     if (!t) return null_status();
+    am__fault_hold(true); /* the fingerprint is not part of the operation */
+    char *fp = tok_fingerprint(t);
     am_tokenizer_free(t);
-    return AM_OK;
+    am__fault_hold(false);
+    am_status st = AM_OK;
+    if (!fp) st = am__error(AM_ERR_INTERNAL, "the loaded tokenizer cannot encode");
+    else if (c->want && strcmp(fp, c->want)) st = am__error(AM_ERR_INTERNAL, "the tokenizer differs from the one loaded without failures: %s vs %s", fp, c->want);
+    if (!c->want && !st) c->want = fp;
+    else free(fp);
+    return st;
 }
 
 typedef struct enc_ctx {
@@ -324,17 +351,17 @@ int am_test_main(int argc, char **argv) {
     }
     am_tensors_free(fc.in);
 
-    char tk[4096];
-    snprintf(tk, sizeof tk, "%s", am_test_fixture("tokenizers/bert-base-uncased"));
-    sweep("tokenizer bert", op_tok_load, tk);
-    am_tokenizer *tok = am_tokenizer_from_pretrained(tk);
-    snprintf(tk, sizeof tk, "%s", am_test_fixture("tokenizers/gpt2"));
-    sweep("tokenizer gpt2", op_tok_load, tk);
-    am_tokenizer *tok2 = am_tokenizer_from_pretrained(tk);
-    snprintf(tk, sizeof tk, "%s", am_test_fixture("tokenizers/legacy/bert-base-uncased"));
-    sweep("tokenizer vocab.txt", op_tok_load, tk);
-    snprintf(tk, sizeof tk, "%s", am_test_fixture("tokenizers/legacy/gpt2"));
-    sweep("tokenizer vocab+merges", op_tok_load, tk);
+    static const char *const toks[4][2] = {{"tokenizer bert", "tokenizers/bert-base-uncased"}, {"tokenizer gpt2", "tokenizers/gpt2"},
+                                           {"tokenizer vocab.txt", "tokenizers/legacy/bert-base-uncased"},
+                                           {"tokenizer vocab+merges", "tokenizers/legacy/gpt2"}};
+    char tk[4][4096];
+    for (int i = 0; i < 4; i++) {
+        snprintf(tk[i], sizeof tk[i], "%s", am_test_fixture(toks[i][1]));
+        tok_ctx tc = {.path = tk[i]};
+        sweep(toks[i][0], op_tok_load, &tc);
+        free(tc.want);
+    }
+    am_tokenizer *tok = am_tokenizer_from_pretrained(tk[0]), *tok2 = am_tokenizer_from_pretrained(tk[1]);
     CHECK(tok && tok2);
     if (tok && tok2) {
         enc_ctx ec = {.tok = tok};

@@ -1,5 +1,6 @@
 /* tests/test_threads.c — models are read-only after loading: 4 application threads run forward
- * and generate on ONE shared model each (BERT, GPT-2, T5, and Llama with dynamic NTK RoPE), several
+ * and generate on ONE shared model each (BERT, DistilBERT, GPT-2, T5, BART, and Llama with dynamic
+ * NTK RoPE), several
  * iterations, interleaved, and every result is bit-identical to the single-threaded run; then again
  * with a 2-entry primitive cache, so entries are evicted while other threads execute them. Also:
  * eval-mode calls write nothing into the model; a Llama dynamic-RoPE call leaves no state behind;
@@ -216,8 +217,10 @@ static void check_dropout(am_tensors *bert_exp) {
 
 int am_test_main(int argc, char **argv) {
     (void)argc, (void)argv;
-    am_tensors *bexp = NULL, *gexp = NULL, *texp = NULL, *lexp = NULL;
+    am_tensors *bexp = NULL, *gexp = NULL, *texp = NULL, *lexp = NULL, *dexp = NULL, *aexp = NULL;
     am_model *bert = load("models/bert_model", AM_TASK_AUTO, NULL, &bexp);
+    am_model *distil = load("models/distilbert_model", AM_TASK_AUTO, NULL, &dexp);
+    am_model *bart = load("models/bart_cg", AM_TASK_SEQ2SEQ_LM, NULL, &aexp);
     am_model *gpt2 = load("models/gpt2_lm", AM_TASK_CAUSAL_LM, NULL, &gexp);
     am_model *t5 = load("models/t5_cg", AM_TASK_SEQ2SEQ_LM, NULL, &texp);
     /* Llama with dynamic NTK scaling past 4 positions: every call of 5+ tokens computes its own base */
@@ -229,7 +232,7 @@ int am_test_main(int argc, char **argv) {
     }
     am_model *llama = lc ? load("models/llama_lm", AM_TASK_CAUSAL_LM, lc, &lexp) : NULL;
     am_model *llama_plain = load("models/llama_lm", AM_TASK_CAUSAL_LM, NULL, NULL);
-    if (!bert || !gpt2 || !t5 || !llama || !llama_plain || !bexp || !gexp || !texp || !lexp) return 1;
+    if (!bert || !gpt2 || !t5 || !llama || !llama_plain || !distil || !bart || !bexp || !gexp || !texp || !lexp || !dexp || !aexp) return 1;
     printf("threads per call: %d; application threads: %d x %d iterations\n", am_get_num_threads(), NTHREADS, ITERS);
 
     add_forward("bert forward", bert, pick(bexp, "in."), true);
@@ -245,6 +248,11 @@ int am_test_main(int argc, char **argv) {
     j->go.num_beams = 3;
     j = add_generate("t5 sample", t5, prompt(texp, "gen."), 8);
     j->go.do_sample = 1, j->go.seed = 11, j->go.output_scores = true;
+    add_forward("distilbert forward", distil, pick(dexp, "in."), true);
+    add_forward("bart forward", bart, pick(aexp, "in."), true);
+    add_generate("bart greedy", bart, prompt(aexp, "gen."), 12);
+    j = add_generate("bart beam", bart, prompt(aexp, "beam."), 8);
+    j->go.num_beams = 3;
     add_forward("llama dynamic forward", llama, pick(lexp, "in."), false);
     add_generate("llama dynamic greedy", llama, prompt(lexp, "gen."), 12);
 
@@ -295,7 +303,8 @@ int am_test_main(int argc, char **argv) {
     am__prim_cache_set_capacity(-1);
 
     /* eval-mode calls wrote nothing into the models */
-    CHECK(bert->dropout_calls == 0 && gpt2->dropout_calls == 0 && t5->dropout_calls == 0 && llama->dropout_calls == 0);
+    CHECK(bert->dropout_calls == 0 && gpt2->dropout_calls == 0 && t5->dropout_calls == 0 && llama->dropout_calls == 0 &&
+          distil->dropout_calls == 0 && bart->dropout_calls == 0);
 
     check_dropout(bexp);
 
@@ -304,6 +313,8 @@ int am_test_main(int argc, char **argv) {
         am_tensors_free(g_jobs[i].ref);
     }
     am_model_free(bert);
+    am_model_free(distil);
+    am_model_free(bart);
     am_model_free(gpt2);
     am_model_free(t5);
     am_model_free(llama);
@@ -313,5 +324,7 @@ int am_test_main(int argc, char **argv) {
     am_tensors_free(gexp);
     am_tensors_free(texp);
     am_tensors_free(lexp);
+    am_tensors_free(dexp);
+    am_tensors_free(aexp);
     return 0;
 }

@@ -98,7 +98,10 @@ static char *rename_legacy(const char *k) {
 
 static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
     char *nn = rename_legacy(name);
-    if (!nn) return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!nn) {
+        am_tensor_free(t); /* ckpt_add takes t */
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
     am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
     if (v) c->t = v;
     size_t n = c->names.n;
@@ -276,7 +279,33 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
 
 /* ---- model construction ---- */
 
-static am_model *model_build(const am__head_spec *spec, am_config *cfg) {
+/* transformers' _autoset_attn_implementation: the requested implementation (the load option, else
+ * the config's _attn_implementation), checked; sdpa by default (it matches eager on every fixture
+ * case within its tolerance). The choice is recorded in the config as _attn_implementation. */
+static am_status attn_resolve(am_config *cfg, am_attn_impl req, am_attn_impl *out) {
+    if ((unsigned)req > AM_ATTN_FLASH) return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: attn_implementation %d is not an am_attn_impl", (int)req);
+    const char *in_cfg = NULL;
+    if (req == AM_ATTN_DEFAULT && am_config_has(cfg, "_attn_implementation") && !am__config_is_null(cfg, "_attn_implementation")) {
+        if (am_config_get_string(cfg, "_attn_implementation", &in_cfg) != AM_OK) return AM_ERR_INVALID_ARGUMENT;
+        if (am_attn_impl_parse(in_cfg, &req) != AM_OK) return AM_ERR_INVALID_ARGUMENT;
+    }
+    *out = req == AM_ATTN_DEFAULT ? AM_ATTN_SDPA : req;
+    if (*out == AM_ATTN_FLASH)
+        am__log(AM_LOG_INFO, "attn_implementation=\"flash_attention_2\": there is no flash-attn on CPU; running the fused attention kernel "
+                             "(online softmax over key blocks, as sdpa)");
+    return am_config_set_string(cfg, "_attn_implementation", am_attn_impl_name(*out));
+}
+
+static am_model *model_build(const am__head_spec *spec, am_config *cfg, am_attn_impl attn) {
+    am_attn_impl impl = AM_ATTN_SDPA;
+    if (!cfg) {
+        am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    if (attn_resolve(cfg, attn, &impl) != AM_OK) {
+        am_config_free(cfg);
+        return NULL;
+    }
     am_model *m = calloc(1, sizeof *m);
     if (!m) {
         am_config_free(cfg);
@@ -286,6 +315,7 @@ static am_model *model_build(const am__head_spec *spec, am_config *cfg) {
     m->spec = spec;
     m->config = cfg;
     m->dtype = AM_F32;
+    m->attn = impl;
     am__module_build_begin();
     m->root = am__module_new(NULL, "", spec->class_name);
     if (!m->root || spec->build(m) != AM_OK || am__module_build_failed()) {
@@ -323,7 +353,7 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
     }
     const am__head_spec *spec = choose_head(cfg_in, task, "config");
     if (!spec) return NULL;
-    am_model *m = model_build(spec, am_config_copy(cfg_in));
+    am_model *m = model_build(spec, am_config_copy(cfg_in), AM_ATTN_DEFAULT);
     if (!m) return NULL;
     am__rng rng;
     am__rng_seed(&rng, seed);
@@ -570,7 +600,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         }
         am_tensor *t = NULL;
         am_dtype want = param_dtype(m, p);
-        if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
+        if (src->dtype == want && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype)) {
+            /* safetensors only guarantees byte alignment; the kernels read elements through typed
+             * pointers, which must be aligned to the element size: one aligned copy, which the
+             * model owns (and counts in its footprint like any parameter) */
+            t = am__tensor_convert(src, want);
+            if (t)
+                am__log(AM_LOG_DEBUG, "%s: tensor '%s' sits at a misaligned offset in the file: copied into aligned memory (%zu bytes)",
+                        ck.file, k, am_tensor_nbytes(t));
+        } else if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
         else if (am__dtype_is_float(src->dtype) && am__dtype_is_float(want)) t = am__tensor_convert(src, want);
         else if (!am__dtype_is_float(src->dtype) && !am__dtype_is_float(want) && src->dtype != AM_BOOL) t = am__tensor_convert(src, want);
         else {
@@ -736,7 +774,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am_config_free(cfg);
         return NULL;
     }
-    am_model *m = model_build(spec, cfg);
+    am_model *m = model_build(spec, cfg, o.attn);
     if (!m) return NULL;
     m->name_or_path = am__strdup(name_or_path);
     if (load_weights(m, path, name_or_path, &o) != AM_OK) {

@@ -2,6 +2,7 @@
  * footprint, repr, train/eval, state dict), forward dispatch, and save_pretrained. */
 #include "auto/auto.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "formats/safetensors.h"
 #include "formats/shard_index.h"
@@ -17,6 +18,8 @@ am_task am_model_task(const am_model *m) { return m->spec->task; }
 const am_config *am_model_config(const am_model *m) { return m->config; }
 
 /* model.dtype: the dtype of the first floating parameter */
+am_attn_impl am_model_attn_implementation(const am_model *m) { return m->attn; }
+
 am_dtype am_model_dtype(const am_model *m) {
     am__named_param *np;
     size_t n;
@@ -131,7 +134,7 @@ const char *am_model_state_dict_name(const am_model *m, size_t i) {
     return r;
 }
 
-am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
+const am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
     am__named_param *np;
     size_t n = state_dict(m, &np);
     am_tensor *r = i < n ? np[i].p->t : NULL;
@@ -139,9 +142,47 @@ am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
     return r;
 }
 
-am_tensor *am_model_get_parameter(const am_model *m, const char *name) {
+const am_tensor *am_model_get_parameter(const am_model *m, const char *name) {
     am__param *p = am__module_lookup(m->root, name, NULL);
     return p ? p->t : NULL;
+}
+
+am_tensor *am_model_parameter_mut(am_model *m, const char *name) {
+    if (!m || !name) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_model_parameter_mut: NULL argument");
+        return NULL;
+    }
+    am__param *p = am__module_lookup(m->root, name, NULL);
+    if (!p || !p->t) {
+        am__error(AM_ERR_NOT_FOUND, "%s has no parameter or buffer named '%s'", m->spec->class_name, name);
+        return NULL;
+    }
+    am_tensor *old = p->t;
+    if (old->packed && old->packed_free) { /* a kernel's packed copy would not see the edits */
+        old->packed_free(old->packed);
+        old->packed = NULL;
+    }
+    if (!am__tensor_is_mapped(old)) return old;
+    am_tensor *copy = am__tensor_convert(old, old->dtype);
+    if (!copy) return NULL;
+    am__named_param *np;
+    size_t n;
+    if (am__named_params(m->root, &np, &n)) {
+        am_tensor_free(copy);
+        return NULL;
+    }
+    /* rebind the parameter and every alias sharing its tensor (tied weights stay tied) */
+    am_tensor_retain(old);
+    for (size_t i = 0; i < n; i++)
+        if (np[i].p->t == old) {
+            am_tensor_free(np[i].p->t);
+            np[i].p->t = am_tensor_retain(copy);
+        }
+    am_tensor_free(old);
+    am__named_params_free(np, n);
+    am_tensor_free(copy);
+    am__log(AM_LOG_DEBUG, "%s: copied from the mapped file into owned memory to be written (%zu bytes)", name, am_tensor_nbytes(p->t));
+    return p->t;
 }
 
 am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts) {
@@ -160,8 +201,11 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
     am__call call; /* per-call state: the model stays read-only */
     am__call_begin(&call, m, o.dropout_seed);
     unsigned long oom = am__oom_events();
-    am_status s = m->forward(m, inputs, &o, out);
+    am_status s = o.output_attentions ? am__attn_record_begin(&call) : AM_OK;
+    if (s == AM_OK) s = m->forward(m, inputs, &o, out);
     if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+    am_status sa = am__attn_record_end(&call, out, s == AM_OK);
+    if (s == AM_OK) s = sa;
     am__call_end(&call);
     if (s != AM_OK) {
         am_tensors_free(out);

@@ -7,6 +7,7 @@
 
 static _Thread_local char g_msg[2048];
 static _Thread_local am_status g_code;
+static _Thread_local unsigned long g_serial;
 
 const char *am_last_error(void) { return g_msg; }
 
@@ -23,6 +24,7 @@ const char *am_status_name(am_status s) {
 am_status am__verror(am_status code, const char *fmt, va_list ap) {
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     g_code = code;
+    g_serial++;
     return code;
 }
 
@@ -57,6 +59,7 @@ void am__error_clear(void) {
 }
 
 am_status am__error_code(void) { return g_code; }
+unsigned long am__error_serial(void) { return g_serial; }
 
 static _Atomic unsigned long g_oom_events;
 void am__oom_note(void) { atomic_fetch_add(&g_oom_events, 1); }

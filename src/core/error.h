@@ -26,6 +26,9 @@ const char *am__opt_name(const char *api, const char *cli);
 /* The code of the last am__error on this thread (AM_OK after am__error_clear): the status behind
  * a NULL returned by a constructor, for tests. */
 am_status am__error_code(void);
+/* Counts am__error calls on this thread: compare before and after a callee to know whether it
+ * reported its failure (a stale message from an earlier call is not this failure's). */
+unsigned long am__error_serial(void);
 
 /* Out of memory inside a helper that returns nothing (a kernel, a linear layer, an OpenMP task):
  * it calls am__oom_note() and returns without computing. The public entry point that ran it

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 
 static _Atomic uint64_t g_fail_at, g_count;
-static atomic_bool g_fired;
+static atomic_bool g_fired, g_hold;
 
 void am__fault_arm(uint64_t n) {
     atomic_store(&g_count, 0);
@@ -22,12 +22,13 @@ void am__fault_arm(uint64_t n) {
 
 uint64_t am__fault_count(void) { return atomic_load(&g_count); }
 bool am__fault_fired(void) { return atomic_load(&g_fired); }
+void am__fault_hold(bool on) { atomic_store(&g_hold, on); }
 
 #ifdef AM_FAULT_INJECT
 /* true when this allocation is the armed one */
 static bool fail_now(void) {
     uint64_t at = atomic_load_explicit(&g_fail_at, memory_order_relaxed);
-    if (!at) return false;
+    if (!at || atomic_load_explicit(&g_hold, memory_order_relaxed)) return false;
     if (atomic_fetch_add(&g_count, 1) + 1 != at) return false;
     atomic_store(&g_fired, true);
 #if defined(__SANITIZE_ADDRESS__)

@@ -17,6 +17,8 @@ void am__fault_arm(uint64_t n);
 /* Allocations made since the last am__fault_arm, and whether the armed one has failed. */
 uint64_t am__fault_count(void);
 bool am__fault_fired(void);
+/* Suspend (true) or resume counting and failing, keeping the counters (a test's own checks). */
+void am__fault_hold(bool on);
 
 #ifdef AM_FAULT_INJECT
 void *am__fi_malloc(size_t n);

@@ -305,7 +305,15 @@ int64_t am_tensor_dim(const am_tensor *t, int i) {
 const int64_t *am_tensor_shape(const am_tensor *t) { return t->shape; }
 int64_t am_tensor_numel(const am_tensor *t) { return am__shape_numel(t->ndim, t->shape); }
 size_t am_tensor_nbytes(const am_tensor *t) { return (size_t)am_tensor_numel(t) * am_dtype_size(t->dtype); }
-void *am_tensor_data(am_tensor *t) { return t->data; }
+void *am_tensor_data(am_tensor *t) {
+    if (am__tensor_is_mapped(t)) { /* the map is read-only: writing would crash the process */
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_tensor_data: the tensor is a read-only view into %s; use am_tensor_cdata, or "
+                                           "am_model_parameter_mut for a model weight",
+                  t->storage->map->path ? t->storage->map->path : "a mapped file");
+        return NULL;
+    }
+    return t->data;
+}
 const void *am_tensor_cdata(const am_tensor *t) { return t->data; }
 
 bool am__tensor_is_contiguous(const am_tensor *t) {

@@ -92,7 +92,8 @@ am_status am__st_parse(const uint8_t *buf, size_t len, const char *path, am__st_
                     break;
                 }
             cJSON *fmt = cJSON_GetObjectItemCaseSensitive(it, "format");
-            if (st == AM_OK && cJSON_IsString(fmt)) out->format = am__strdup(fmt->valuestring);
+            if (st == AM_OK && cJSON_IsString(fmt) && !(out->format = am__strdup(fmt->valuestring)))
+                st = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
             continue;
         }
         if (!cJSON_IsObject(it)) {

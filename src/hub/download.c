@@ -71,6 +71,7 @@ static void cachedir_tag(const char *cache) {
 
 /* refs/{revision} = commit, no newline, written atomically; only rewritten when it changed. */
 static am_status write_ref(const dl *d, const char *commit) {
+    if (!commit) return am__error(AM_ERR_NO_MEMORY, "out of memory"); /* a failed copy of the commit id */
     if (!strcmp(d->revision, commit)) return AM_OK;
     char *p = am__strfmt("%s/refs/%s", d->repo_dir, d->revision);
     if (!p) return am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -284,7 +285,8 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
         const char *commit = am__http_resp_header(&r, "x-repo-commit");
         if (code && !strcmp(code, "EntryNotFound") && commit && am__hub_is_commit(commit)) {
             m->commit = am__strdup(commit);
-            res = PROBE_NOT_FOUND;
+            res = m->commit ? PROBE_NOT_FOUND : PROBE_FAILED;
+            if (!m->commit) m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
             goto out;
         }
         if (transient(r.status)) {
@@ -312,6 +314,10 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
     }
     m->commit = am__strdup(commit);
     m->etag = normalize_etag(etag);
+    if (!m->commit || (etag && !m->etag)) {
+        m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        goto out;
+    }
     if (!m->etag || !safe_component(m->etag)) {
         m->err = am__error(AM_ERR_NETWORK, "%s: the server sent no usable ETag for %s (got '%s'); cannot cache the file", d->repo_id,
                   d->full, etag ? etag : "none");
@@ -726,6 +732,10 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
                 goto out;
             }
             commit = am__strdup(sha->valuestring);
+            if (!commit) {
+                st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+                goto out;
+            }
         } else if (st == AM_OK && !transient(r.status)) {
             st = http_error(&d, &r);
             goto out;

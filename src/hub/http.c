@@ -62,6 +62,7 @@ typedef struct xfer {
     bool header_overflow;
     bool body_overflow;
     bool write_error;
+    bool oom; /* an allocation failed in a callback: the call fails with AM_ERR_NO_MEMORY */
     int write_errno;
     uint64_t body_bytes;
     uint64_t max_body;
@@ -108,6 +109,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     if (!h.name || !h.value || !nh) {
         free(h.name), free(h.value);
         if (nh) x->resp->headers = nh;
+        x->oom = true;
         return 0;
     }
     x->resp->headers = nh;
@@ -144,6 +146,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
         return len;
     }
     am__buf_put(&x->resp->body, p, len);
+    if (x->resp->body.failed) x->oom = true;
     return x->resp->body.failed ? 0 : len;
 }
 
@@ -238,10 +241,13 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
     if (req->token && *req->token) {
         size_t n = strlen(req->token) + 32;
         auth = malloc(n);
-        if (auth) {
-            snprintf(auth, n, "Authorization: Bearer %s", req->token);
-            hl = curl_slist_append(hl, auth);
+        if (!auth) { /* never send the request without the token it should carry */
+            curl_slist_free_all(hl);
+            curl_easy_cleanup(c);
+            return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", req->url);
         }
+        snprintf(auth, n, "Authorization: Bearer %s", req->token);
+        hl = curl_slist_append(hl, auth);
     }
     for (const char *const *h = req->headers; h && *h; h++) hl = curl_slist_append(hl, *h);
 
@@ -286,6 +292,7 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
     curl_slist_free_all(hl);
     if (auth) memset(auth, 0, strlen(auth)), free(auth);
     resp->curl_code = (int)rc;
+    if (x.oom) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory reading the response", req->url);
     if (x.header_overflow) return am__error(AM_ERR_NETWORK, "%s: the server sent oversized response headers", req->url);
     if (x.body_overflow)
         return am__error(AM_ERR_NETWORK, "%s: the server sent more data than expected (over %llu bytes)", req->url,

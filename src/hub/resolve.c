@@ -32,6 +32,10 @@ static am_status fetch(rs *r, const char *name, bool optional, char **path_out) 
         if (pl > nl && !strcmp(path + pl - nl, name)) {
             r->snap_dir = malloc(pl - nl);
             if (r->snap_dir) memcpy(r->snap_dir, path, pl - nl - 1), r->snap_dir[pl - nl - 1] = 0;
+            else {
+                free(path);
+                return am__error(AM_ERR_NO_MEMORY, "out of memory");
+            }
         }
     }
     free(commit);

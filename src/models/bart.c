@@ -75,6 +75,7 @@ static am_status bart_stack_build(am_model *m, am__module *base, const char *bas
     if (s != AM_OK) return s;
     st->H = D;
     st->causal = decoder;
+    st->attn_role = decoder ? AM__ATTN_DECODER : AM__ATTN_SELF;
     am__drop hd = {NULL, ph};
     for (int64_t i = 0; i < n; i++) {
         char idx[32];

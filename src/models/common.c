@@ -1,9 +1,11 @@
 /* models/common.c — what every architecture's forward needs: weights by module, linear and norm
  * calls, input validation, masks, outputs, and tied parameters. */
 #include "core/error.h"
+#include "core/log.h"
 #include "core/threadpool.h"
 #include "core/util.h"
 #include "models/model.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +52,8 @@ am_status am__check_inputs(const am_model *m, const am_tensors *in) {
     return AM_OK;
 }
 
-am__fwd am__fwd_begin(am_model *m) { return (am__fwd){am__dropout_seed(m), 0, m->root->training}; }
+static am_status model_attend(const void *m, int role, am__attn_args *a) { return am__attend(m, (am__attn_role)role, a); }
+am__fwd am__fwd_begin(am_model *m) { return (am__fwd){am__dropout_seed(m), 0, m->root->training, model_attend, m}; }
 
 am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
                      const int64_t *types, const int64_t *mask, am_tensors *hs, const char *hs_name, float **hidden) {
@@ -216,4 +219,82 @@ void am__model_apply_ties(am_model *m) {
         am_tensor_free(a->t);
         a->t = am_tensor_retain(t->t);
     }
+}
+
+/* ---- attention with the model's implementation, and output_attentions ---- */
+
+/* The probabilities one forward call records, per role (the call's state: the model stays
+ * read-only and concurrent forwards on other threads are unaffected). */
+typedef struct am__attn_rec {
+    am_tensors *lists[3];
+} attn_rec;
+
+am_status am__attend(const am_model *m, am__attn_role role, am__attn_args *a) {
+    a->impl = m->attn;
+    am__call *c = t_call;
+    attn_rec *r = c && c->model == m ? c->attn_rec : NULL;
+    if (!r) return am__attention(a);
+    int64_t shape[4] = {a->B, a->Hq, a->Tq, a->Tk};
+    am_tensor *t = am_tensor_new(AM_F32, 4, shape);
+    if (!t)
+        return am__error(AM_ERR_NO_MEMORY, "output_attentions: out of memory for probabilities [%lld, %lld, %lld, %lld]", (long long)a->B,
+                         (long long)a->Hq, (long long)a->Tq, (long long)a->Tk);
+    a->probs = am_tensor_data(t);
+    a->impl = AM_ATTN_EAGER;
+    am_status s = am__attention(a);
+    a->probs = NULL;
+    char idx[32];
+    snprintf(idx, sizeof idx, "%zu", am_tensors_count(r->lists[role]));
+    if (s == AM_OK) s = am_tensors_set(r->lists[role], idx, t);
+    am_tensor_free(t);
+    return s;
+}
+
+am_status am__attn_record_begin(am__call *c) {
+    const am_model *m = c->model;
+    attn_rec *r = calloc(1, sizeof *r);
+    bool ok = r != NULL;
+    for (int i = 0; ok && i < 3; i++) ok = (r->lists[i] = am_tensors_new()) != NULL;
+    if (!ok) {
+        for (int i = 0; r && i < 3; i++) am_tensors_free(r->lists[i]);
+        free(r);
+        return am__error(AM_ERR_NO_MEMORY, "output_attentions: out of memory");
+    }
+    c->attn_rec = r;
+    static _Atomic int warned;
+    if (m->attn != AM_ATTN_EAGER && !warned++)
+        am__log(AM_LOG_WARNING,
+                "%s is using the %s attention implementation, but `torch.nn.functional.scaled_dot_product_attention` does not support "
+                "`output_attentions=True`. Falling back to the manual attention implementation, but specifying the manual implementation will "
+                "be required from Transformers version v5.0.0 onwards. This warning can be removed using the argument "
+                "`attn_implementation=\"eager\"` when loading the model.",
+                m->spec ? m->spec->class_name : "the model", am__attn_impl_name(m->attn));
+    return AM_OK;
+}
+
+am_status am__attn_record_end(am__call *c, am_tensors *out, bool ok) {
+    attn_rec *r = c->attn_rec;
+    c->attn_rec = NULL;
+    am_status s = AM_OK;
+    if (!r) return AM_OK;
+    if (ok && s == AM_OK) {
+        /* transformers' names: an encoder-decoder returns decoder_, cross_ and encoder_attentions
+         * (Seq2Seq*Output order); an encoder or a decoder alone returns attentions (+ cross_) */
+        bool s2s = am_tensors_count(r->lists[AM__ATTN_SELF]) && am_tensors_count(r->lists[AM__ATTN_DECODER]);
+        static const int order_s2s[3] = {AM__ATTN_DECODER, AM__ATTN_CROSS, AM__ATTN_SELF}, order[3] = {AM__ATTN_SELF, AM__ATTN_DECODER, AM__ATTN_CROSS};
+        static const char *const names_s2s[3] = {"encoder_attentions", "decoder_attentions", "cross_attentions"};
+        static const char *const names[3] = {"attentions", "attentions", "cross_attentions"};
+        for (int k = 0; s == AM_OK && k < 3; k++) {
+            int role = s2s ? order_s2s[k] : order[k];
+            const am_tensors *l = r->lists[role];
+            for (size_t i = 0; s == AM_OK && i < am_tensors_count(l); i++) {
+                char name[64];
+                snprintf(name, sizeof name, "%s.%s", (s2s ? names_s2s : names)[role], am_tensors_name(l, i));
+                s = am_tensors_set(out, name, am_tensors_at(l, i));
+            }
+        }
+    }
+    for (int i = 0; r && i < 3; i++) am_tensors_free(r->lists[i]);
+    free(r);
+    return s;
 }

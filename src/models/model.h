@@ -32,6 +32,7 @@ struct am_model {
     /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
     const char *const *input_names;
     char *name_or_path;
+    am_attn_impl attn; /* attn_implementation in force: AM_ATTN_EAGER, _SDPA or _FLASH (never DEFAULT) */
     /* training-mode forward/generate calls that drew their dropout seed from the model (atomic;
      * the only field a call writes, and only in training mode; see am__call) */
     uint64_t dropout_calls;
@@ -72,7 +73,8 @@ void am__model_tie(am_model *m, const char *alias, const char *target);
 void am__model_apply_ties(am_model *m);
 
 /* Helpers for forward functions (the blocks themselves are nn/blocks.h). */
-/* The per-call state of one forward: dropout seed and the model's mode. */
+/* The per-call state of one forward for the blocks: the call's dropout stream, the model's mode,
+ * and attention through am__attend (attn_implementation, output_attentions). */
 am__fwd am__fwd_begin(am_model *m);
 /* An input tensor converted to int64 [B, T] (owned), validated; NULL with error. */
 am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required);
@@ -109,6 +111,15 @@ am_status am__eos_index(const int64_t *ids, int64_t B, int64_t T, int64_t eos, i
 /* A fresh seed from this call's dropout stream (see am__call); 0 in eval mode. am__fwd_begin takes
  * one for the blocks, which derive every dropout site's seed from it. */
 uint64_t am__dropout_seed(am_model *m);
+/* Which output list an attention call's probabilities belong to under output_attentions: a model's
+ * self-attention (attentions.N; encoder_attentions.N in an encoder-decoder), a decoder's
+ * self-attention (decoder_attentions.N in an encoder-decoder, else attentions.N), cross-attention
+ * (cross_attentions.N). */
+typedef enum am__attn_role { AM__ATTN_SELF = 0, AM__ATTN_DECODER, AM__ATTN_CROSS } am__attn_role;
+/* Attention for a layer of `m`: runs am__attention with the model's implementation. While the
+ * active call (am__call) asked for output_attentions, it runs eager and records the probabilities
+ * [B, heads, Tq, Tk] in the call, in call order per role. */
+am_status am__attend(const am_model *m, am__attn_role role, am__attn_args *a);
 
 /* Per-call state of am_model_forward / am_model_generate. The model is read-only during a call;
  * what a call needs to keep (dropout stream here; KV caches, RNG, scratch and RoPE tables live in
@@ -125,7 +136,13 @@ typedef struct am__call {
     uint64_t dropout_base;
     uint64_t dropout_sites;
     struct am__call *prev; /* the call active on this thread before (nested calls) */
+    struct am__attn_rec *attn_rec; /* output_attentions: what am__attend recorded (NULL: not asked) */
 } am__call;
 void am__call_begin(am__call *c, am_model *m, uint64_t seed);
 void am__call_end(am__call *c);
+/* output_attentions for the call: begin after am__call_begin (logs transformers' fallback warning
+ * once when the model is not eager); end before am__call_end appends the recorded tensors to `out`
+ * under transformers' names when `ok`, and frees them. */
+am_status am__attn_record_begin(am__call *c);
+am_status am__attn_record_end(am__call *c, am_tensors *out, bool ok);
 #endif

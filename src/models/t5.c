@@ -81,6 +81,7 @@ static am_status t5_stack_build(am_model *m, const t5_dims *t, am__module *base,
     st->H = t->D;
     st->pre_norm = true;
     st->causal = decoder;
+    st->attn_role = decoder ? AM__ATTN_DECODER : AM__ATTN_SELF;
     st->rel_buckets = t->nb;
     st->rel_max_distance = t->maxd;
     for (int64_t i = 0; i < n; i++) {

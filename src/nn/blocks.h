@@ -19,6 +19,10 @@ typedef struct am__fwd {
     uint64_t seed;  /* dropout masks of this call derive from it */
     uint64_t draws; /* masks drawn so far */
     bool training;  /* the model's mode (functional dropout, as F.dropout(training=self.training)) */
+    /* how attention runs: the model's attn_implementation and output_attentions recording
+     * (role: AM__ATTN_SELF / _DECODER / _CROSS of models/model.h); NULL: am__attention as given */
+    am_status (*attend)(const void *owner, int role, am__attn_args *a);
+    const void *owner;
 } am__fwd;
 
 /* A dropout site: an nn.Dropout module (follows its own mode), or a functional F.dropout with p
@@ -125,6 +129,7 @@ typedef struct am__stack {
     int64_t n, H;
     am__layer *layer;   /* n layers (owned: am__stack_free) */
     bool pre_norm, causal;
+    int attn_role;       /* whose attentions these are (0: a model's or encoder's, 1: a decoder's; cross is 2) */
     am__norm final_norm; /* after the last layer (GPT-2 ln_f, Llama norm, T5 final_layer_norm) */
     am__drop final_drop;
     const am__rope *rope;            /* rotary on q and k, NULL when none */

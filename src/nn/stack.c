@@ -274,6 +274,8 @@ static am_status scratch_alloc(const am__stack *st, const am__stack_io *io, int6
 
 /* ---- sublayers ---- */
 
+static am_status attend(am__fwd *cx, int role, am__attn_args *g) { return cx->attend ? cx->attend(cx->owner, role, g) : am__attention(g); }
+
 /* self-attention of layer li on h [M, H] -> out [M, H] */
 static am_status self_attention(am__fwd *cx, const am__stack *st, int64_t li, am__stack_io *io, scratch *s, const float *h, float *out) {
     const am__attn *a = &st->layer[li].self;
@@ -294,19 +296,26 @@ static am_status self_attention(am__fwd *cx, const am__stack *st, int64_t li, am
         apply_rope(k, ks, M, a->kv_heads, D, s->cs, s->sn);
     }
     am__kv_cache *c = io->cache;
-    if (c) {
+    am__attn_args g = am__attn_packed(B, T, c ? c->len + T : T, a->heads, a->kv_heads, D, q, qs, k, v, ks, s->ctx, QD);
+    if (c) { /* decode: append to the cache, attend over all of it */
         kv_store(c, li, false, T, k, ks);
         kv_store(c, li, true, T, v, ks);
-        if (qs != QD) { /* the cached kernel reads packed queries */
-            for (int64_t i = 0; i < M; i++) memcpy(s->k + i * QD, q + i * qs, (size_t)QD * sizeof(float));
-            q = s->k;
-        }
-        am__attention_cached_f32(B, T, c->len + T, a->heads, a->kv_heads, D, q, kv_at(c, li, false), kv_at(c, li, true), kv_row(c), c->cap * D, D,
-                                 st->causal, io->mask, io->mask_stride, s->bias, a->scale, s->ctx);
+        g.k = kv_at(c, li, false);
+        g.v = kv_at(c, li, true);
+        g.kv_row = D;
+        g.kv_head = c->cap * D;
+        g.kv_batch = kv_row(c);
+        g.key_mask = io->mask;
+        g.mask_stride = io->mask_stride;
     } else {
-        am__attention_dropout_f32(B, T, T, a->heads, a->kv_heads, D, q, qs, k, ks, v, ks, s->mask_add, st->causal, s->bias, a->scale,
-                                  am__drop_p(cx, a->probs), am__fwd_seed(cx), s->ctx, QD);
+        g.mask_add = s->mask_add;
+        g.dropout_p = am__drop_p(cx, a->probs);
+        g.seed = am__fwd_seed(cx);
     }
+    g.causal = st->causal;
+    g.bias = s->bias;
+    g.scale = a->scale;
+    if ((r = attend(cx, st->attn_role, &g)) != AM_OK) return r;
     return am__dense(a->o, a->kn, M, s->ctx, out);
 }
 
@@ -317,13 +326,13 @@ static am_status cross_attention(am__fwd *cx, const am__stack *st, int64_t li, a
     int64_t B = io->B, T = io->T, M = B * T, D = a->head_dim, QD = a->heads * D, W = e->width;
     am_status r = am__dense(a->q, a->kn, M, h, s->q);
     if (r != AM_OK) return r;
-    float p = am__drop_p(cx, a->probs);
-    if (T <= 4 && p <= 0) /* decode steps: too small for a GEMM library to pay off */
-        am__attention_cached_f32(B, T, e->S, a->heads, a->kv_heads, D, s->q, e->k[li], e->v[li], e->S * W, D, W, false, e->mask, e->S, NULL, a->scale,
-                                 s->ctx);
-    else
-        am__attention_dropout_f32(B, T, e->S, a->heads, a->kv_heads, D, s->q, QD, e->k[li], W, e->v[li], W, e->mask_add, false, NULL, a->scale, p,
-                                  am__fwd_seed(cx), s->ctx, QD);
+    am__attn_args g = am__attn_packed(B, T, e->S, a->heads, a->kv_heads, D, s->q, QD, e->k[li], e->v[li], W, s->ctx, QD);
+    g.mask_add = e->mask_add;
+    g.mask_stride = e->S;
+    g.scale = a->scale;
+    g.dropout_p = am__drop_p(cx, a->probs);
+    g.seed = am__fwd_seed(cx);
+    if ((r = attend(cx, 2, &g)) != AM_OK) return r;
     return am__dense(a->o, a->kn, M, s->ctx, out);
 }
 
