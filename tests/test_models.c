@@ -410,7 +410,9 @@ static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m
     check_outputs(ej, exp, out, "output_attentions");
     const am_config *cfg = am_model_config(m);
     const char *mt = am_config_model_type(cfg);
-    bool dec_only = !strcmp(mt, "gpt2") || !strcmp(mt, "llama");
+    bool is_decoder = false; /* BertLMHeadModel, RobertaForCausalLM, BartForCausalLM: causal self-attention */
+    am_config_get_bool(cfg, "is_decoder", &is_decoder);
+    bool dec_only = !strcmp(mt, "gpt2") || !strcmp(mt, "llama") || is_decoder;
     static const struct {
         const char *prefix, *hidden, *q_ids, *k_ids, *mask, *heads_key;
         bool causal;
@@ -430,8 +432,8 @@ static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m
         const am_tensor *mk = am_tensors_get(in, kinds[kd].mask);
         bool causal = kinds[kd].causal || (kd == 0 && dec_only);
         int64_t heads = -1;
-        const char *hk[] = {kinds[kd].heads_key, "num_attention_heads", "n_head", "num_heads", "n_heads"};
-        for (size_t i = 0; i < 5 && heads < 0; i++)
+        const char *hk[] = {kinds[kd].heads_key, "num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads"};
+        for (size_t i = 0; i < 6 && heads < 0; i++)
             if (hk[i] && am_config_get_int(cfg, hk[i], &heads) != AM_OK) heads = -1;
         for (int64_t l = 0; l < n; l++) {
             char nm[64];

@@ -520,6 +520,33 @@ static void generate_api(void) {
     am_config_free(c);
 }
 
+/* AutoModelForMaskedLM maps bart to BartForConditionalGeneration in 4.32: the same class, logits
+ * and generation as the seq2seq-lm load */
+static void bart_masked_lm(void) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%sbart_cg", am_test_fixture("models/"));
+    am_model *a = am_model_from_pretrained(AM_TASK_MASKED_LM, dir, NULL), *b = am_model_from_pretrained(AM_TASK_SEQ2SEQ_LM, dir, NULL);
+    CHECKF(a && b, "bart masked-lm load: %s", am_last_error());
+    if (a && b) {
+        CHECK(!strcmp(am_model_class_name(a), "BartForConditionalGeneration") && am_model_can_generate(a));
+        am_tensors *exp = expected("bart_cg"), *in = exp ? prefixed(exp, "in.") : NULL;
+        am_tensors *oa = in ? am_model_forward(a, in, NULL) : NULL, *ob = in ? am_model_forward(b, in, NULL) : NULL;
+        am_tensor *la = oa ? am_tensors_get(oa, "logits") : NULL, *lb = ob ? am_tensors_get(ob, "logits") : NULL;
+        CHECKF(la && lb && am_tensor_numel(la) == am_tensor_numel(lb), "bart masked-lm forward: %s", am_last_error());
+        for (int64_t i = 0; la && lb && i < am_tensor_numel(la); i++)
+            if (((const float *)am_tensor_cdata(la))[i] != ((const float *)am_tensor_cdata(lb))[i]) {
+                CHECKF(0, "bart masked-lm logits differ from seq2seq-lm at %lld", (long long)i);
+                break;
+            }
+        am_tensors_free(oa);
+        am_tensors_free(ob);
+        am_tensors_free(in);
+        am_tensors_free(exp);
+    }
+    am_model_free(a);
+    am_model_free(b);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -531,5 +558,6 @@ int am_test_main(int argc, char **argv) {
     t5_variants();
     bart_variants();
     generate_api();
+    bart_masked_lm();
     return 0;
 }

@@ -50,11 +50,13 @@ static const am__head_spec k_heads[] = {
     {"bert", AM_TASK_TOKEN_CLASSIFICATION, "BertForTokenClassification", am__bert_build, NULL, NULL, NULL, false, NULL},
     {"bert", AM_TASK_QUESTION_ANSWERING, "BertForQuestionAnswering", am__bert_build, NULL, NULL, NULL, false, NULL},
     {"bert", AM_TASK_MASKED_LM, "BertForMaskedLM", am__bert_build, k_bert_mlm_tied, NULL, NULL, true, NULL},
+    {"bert", AM_TASK_CAUSAL_LM, "BertLMHeadModel", am__bert_build, k_bert_mlm_tied, NULL, NULL, true, NULL},
     {"roberta", AM_TASK_BASE, "RobertaModel", am__roberta_build, NULL, NULL, NULL, false, NULL},
     {"roberta", AM_TASK_SEQUENCE_CLASSIFICATION, "RobertaForSequenceClassification", am__roberta_build, NULL, NULL, NULL, false, NULL},
     {"roberta", AM_TASK_TOKEN_CLASSIFICATION, "RobertaForTokenClassification", am__roberta_build, NULL, NULL, NULL, false, NULL},
     {"roberta", AM_TASK_QUESTION_ANSWERING, "RobertaForQuestionAnswering", am__roberta_build, NULL, NULL, NULL, false, NULL},
     {"roberta", AM_TASK_MASKED_LM, "RobertaForMaskedLM", am__roberta_build, k_roberta_mlm_tied, NULL, NULL, false, NULL},
+    {"roberta", AM_TASK_CAUSAL_LM, "RobertaForCausalLM", am__roberta_build, k_roberta_mlm_tied, NULL, NULL, true, NULL},
     {"distilbert", AM_TASK_BASE, "DistilBertModel", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_SEQUENCE_CLASSIFICATION, "DistilBertForSequenceClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
     {"distilbert", AM_TASK_TOKEN_CLASSIFICATION, "DistilBertForTokenClassification", am__distilbert_build, NULL, NULL, NULL, false, NULL},
@@ -64,16 +66,24 @@ static const am__head_spec k_heads[] = {
     {"gpt2", AM_TASK_CAUSAL_LM, "GPT2LMHeadModel", am__gpt2_build, k_lm_head_tied, NULL, NULL, true, NULL},
     {"gpt2", AM_TASK_SEQUENCE_CLASSIFICATION, "GPT2ForSequenceClassification", am__gpt2_build, NULL, NULL, NULL, false, NULL},
     {"gpt2", AM_TASK_TOKEN_CLASSIFICATION, "GPT2ForTokenClassification", am__gpt2_build, NULL, NULL, NULL, false, NULL},
+    {"gpt2", AM_TASK_QUESTION_ANSWERING, "GPT2ForQuestionAnswering", am__gpt2_build, NULL, NULL, NULL, false, NULL},
     {"llama", AM_TASK_BASE, "LlamaModel", am__llama_build, NULL, NULL, NULL, false, NULL},
     {"llama", AM_TASK_CAUSAL_LM, "LlamaForCausalLM", am__llama_build, k_lm_head_tied, NULL, NULL, true, NULL},
     {"llama", AM_TASK_SEQUENCE_CLASSIFICATION, "LlamaForSequenceClassification", am__llama_build, NULL, NULL, NULL, false, NULL},
     {"t5", AM_TASK_BASE, "T5Model", am__t5_build, k_t5_tied, NULL, k_t5_unexpected, false, k_t5_fp32},
     {"t5", AM_TASK_SEQ2SEQ_LM, "T5ForConditionalGeneration", am__t5_build, k_t5_cg_tied, NULL, k_t5_unexpected, true, k_t5_fp32},
+    {"t5", AM_TASK_SEQUENCE_CLASSIFICATION, "T5ForSequenceClassification", am__t5_build, k_t5_tied, NULL, k_t5_unexpected, false, k_t5_fp32},
+    {"t5", AM_TASK_QUESTION_ANSWERING, "T5ForQuestionAnswering", am__t5_build, k_t5_tied, NULL, k_t5_unexpected, false, k_t5_fp32},
     /* no Auto class maps to it in 4.32: reached through config.architectures (task base) */
     {"t5", AM_TASK_BASE, "T5EncoderModel", am__t5_build, k_t5_enc_tied, NULL, k_t5_enc_unexpected, false, k_t5_fp32},
     {"bart", AM_TASK_BASE, "BartModel", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
     {"bart", AM_TASK_SEQ2SEQ_LM, "BartForConditionalGeneration", am__bart_build, k_bart_cg_tied, k_bart_cg_missing, k_bart_unexpected, true, NULL},
     {"bart", AM_TASK_SEQUENCE_CLASSIFICATION, "BartForSequenceClassification", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
+    {"bart", AM_TASK_QUESTION_ANSWERING, "BartForQuestionAnswering", am__bart_build, k_bart_tied, NULL, k_bart_unexpected, false, NULL},
+    {"bart", AM_TASK_CAUSAL_LM, "BartForCausalLM", am__bart_build, k_lm_head_tied, NULL, k_bart_unexpected, true, NULL},
+    /* AutoModelForMaskedLM maps bart to BartForConditionalGeneration in 4.32 (after the row above, so
+     * the class name resolves to the seq2seq row) */
+    {"bart", AM_TASK_MASKED_LM, "BartForConditionalGeneration", am__bart_build, k_bart_cg_tied, k_bart_cg_missing, k_bart_unexpected, true, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {

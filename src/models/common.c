@@ -9,91 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const float *am__w(const am__module *m, const char *pname) {
-    am_tensor *t = am__mod_tensor(m, pname);
-    /* callers name a parameter their own builder registered, in a float32-only path: a bug here is automodel's */
-    AM_ASSERT(t != NULL && t->dtype == AM_F32);
-    return (const float *)t->data;
-}
-
-const float *am__f32_view(const am_tensor *t, float **tmp) {
-    *tmp = NULL;
-    if (!t) return NULL;
-    if (t->dtype == AM_F32) return (const float *)t->data;
-    int64_t n = am_tensor_numel(t);
-    *tmp = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (!*tmp) {
-        am__oom_note();
-        return NULL;
-    }
-    am__to_f32(t->data, t->dtype, n, *tmp);
-    return *tmp;
-}
-
-void am__row_f32(const am_tensor *t, int64_t row, float *dst) {
-    int64_t w = t->shape[t->ndim - 1];
-    am__to_f32((const char *)t->data + (size_t)(row * w) * am_dtype_size(t->dtype), t->dtype, w, dst);
-}
-
-static bool wtype_of(am_dtype dt, am__wtype *out) {
-    switch (dt) {
-    case AM_F32: *out = AM__W_F32; return true;
-    case AM_BF16: *out = AM__W_BF16; return true;
-    case AM_F16: *out = AM__W_F16; return true;
-    default: return false;
-    }
-}
-
-/* decode-sized products (a few rows) read the weights once through the GEMV; AM_NO_GEMV=1 (or
- * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
-int am__gemv_disabled = -1;
-static bool use_gemv(int64_t M) {
-    int d = __atomic_load_n(&am__gemv_disabled, __ATOMIC_RELAXED);
-    if (d < 0) { /* first call, any thread: every thread computes the same value */
-        d = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-        __atomic_store_n(&am__gemv_disabled, d, __ATOMIC_RELAXED);
-    }
-    return M <= 8 && !d;
-}
-
-static void dense(const am__module *mod, int64_t M, const float *x, float *y, bool kn) {
-    am__param *w = am__module_find_param(mod, "weight"), *b = am__module_find_param(mod, "bias");
-    /* every linear module is built with a weight, and loading fills every parameter */
-    AM_ASSERT(w && w->t);
-    int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
-    float *bt = NULL, *wt = NULL;
-    const float *bf = am__f32_view(b ? b->t : NULL, &bt);
-    am__wtype wty;
-    if (b && b->t && !bf) return; /* out of memory: noted */
-    if (use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
-    else {
-        const float *wf = am__f32_view(w->t, &wt);
-        if (!wf) {
-            free(bt);
-            return; /* out of memory: noted */
-        }
-        if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
-        else am__linear_f32(M, N, K, x, wf, bf, y);
-    }
-    free(bt);
-    free(wt);
-}
-
-void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y) { dense(lin, M, x, y, false); }
-void am__conv1d_fwd(const am__module *conv, int64_t M, const float *x, float *y) { dense(conv, M, x, y, true); }
-
-void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y) { dense(lin, M, x, y, false); }
-
-void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps) {
-    am__param *w = am__module_find_param(ln, "weight");
-    am__param *b = am__module_find_param(ln, "bias");
-    float *wt, *bt;
-    const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
-    if (wf && (bf || !b || !b->t)) am__layernorm_f32(M, w->shape[0], x, wf, bf, eps, y); /* else out of memory: noted */
-    free(wt);
-    free(bt);
-}
-
 /* One id-like input checked and converted to int64 [B, T]; an absent input is *out = NULL. */
 static am_status take_input(const am_tensors *in, const char *name, int64_t *B, int64_t *T, am_tensor **out) {
     *out = NULL;
@@ -137,11 +52,76 @@ am_status am__check_inputs(const am_model *m, const am_tensors *in) {
     return AM_OK;
 }
 
-am_status am__put_output(am_tensors *out, const char *name, int ndim, const int64_t *shape, const float *data) {
-    am_tensor *t = am_tensor_from_data(AM_F32, ndim, shape, data);
-    if (!t) return am__error(AM_ERR_NO_MEMORY, "out of memory for output '%s'", name);
-    am_status s = am_tensors_set(out, name, t);
-    am_tensor_free(t);
+static am_status model_attend(const void *m, int role, am__attn_args *a) { return am__attend(m, (am__attn_role)role, a); }
+am__fwd am__fwd_begin(am_model *m) { return (am__fwd){am__dropout_seed(m), 0, m->root->training, model_attend, m}; }
+
+am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                     const int64_t *types, const int64_t *mask, am_tensors *hs, const char *hs_name, float **hidden) {
+    *hidden = NULL;
+    float *x = malloc((size_t)(B * T * st->H > 0 ? B * T * st->H : 1) * sizeof(float));
+    uint8_t *mb = NULL;
+    am_status s = x ? am__mask_bytes(mask, B * T, &mb) : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %lld hidden rows", (long long)(B * T));
+    if (s == AM_OK) s = am__embed_fwd(cx, e, B, T, ids, pos, types, x);
+    if (s == AM_OK) {
+        am__stack_io io = {.B = B, .T = T, .x = x, .pos = pos, .mask = mb, .mask_stride = T, .hs = hs, .hs_name = hs_name};
+        s = am__stack_forward(cx, st, &io);
+    }
+    free(mb);
+    if (s != AM_OK) {
+        free(x);
+        return s;
+    }
+    *hidden = x;
+    return AM_OK;
+}
+
+am_status am__step_last(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                        const uint8_t *mask, int64_t mask_stride, am__kv_cache *cache, const am__cross *cross, float **last) {
+    *last = NULL;
+    int64_t H = st->H, M = B * T;
+    float *x = malloc((size_t)(M * H > 0 ? M * H : 1) * sizeof(float));
+    int64_t *at = malloc((size_t)(B > 0 ? B : 1) * sizeof(int64_t));
+    am_status s = x && at ? am__embed_fwd(cx, e, B, T, ids, pos, NULL, x) : am__error(AM_ERR_NO_MEMORY, "generate: out of memory for %lld rows", (long long)M);
+    if (s == AM_OK) {
+        am__stack_io io = {.B = B, .T = T, .x = x, .pos = pos, .mask = mask, .mask_stride = mask_stride, .cache = cache, .cross = cross};
+        s = am__stack_forward(cx, st, &io);
+    }
+    for (int64_t b = 0; s == AM_OK && b < B; b++) at[b] = T - 1;
+    if (s == AM_OK && !(*last = am__gather_rows(x, B, T, H, at))) s = AM_ERR_NO_MEMORY;
+    free(x);
+    free(at);
+    return s;
+}
+
+am_status am__linear_output(const am__module *lin, int64_t B, int64_t T, bool per_token, const float *h, am_tensors *out, const char *name) {
+    int64_t N = am__module_find_param(lin, "weight")->shape[0], R = per_token ? B * T : B;
+    float *y = malloc((size_t)(R * N > 0 ? R * N : 1) * sizeof(float));
+    if (!y) return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %s [%lld, %lld]", name, (long long)R, (long long)N);
+    int64_t s3[3] = {B, T, N}, s2[2] = {B, N};
+    am_status s = am__linear_fwd(lin, R, h, y);
+    if (s == AM_OK) s = am__put_output(out, name, per_token ? 3 : 2, per_token ? s3 : s2, y);
+    free(y);
+    return s;
+}
+
+am_status am__qa_head_forward(const am__module *qa, int64_t B, int64_t T, const float *h, am_tensors *out) {
+    am__param *w = am__module_find_param(qa, "weight");
+    int64_t L = w->shape[0];
+    if (L != 2) return am__error(AM_ERR_FORMAT, "question answering needs num_labels == 2 (start, end), the qa_outputs layer has %lld", (long long)L);
+    float *logits = malloc((size_t)(B * T * 2) * sizeof(float)), *se = malloc((size_t)(B * T * 2) * sizeof(float));
+    am_status s = logits && se ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the answer logits");
+    if (s == AM_OK) s = am__linear_fwd(qa, B * T, h, logits);
+    if (s == AM_OK) {
+        for (int64_t i = 0; i < B * T; i++) {
+            se[i] = logits[2 * i];
+            se[B * T + i] = logits[2 * i + 1];
+        }
+        int64_t shape[2] = {B, T};
+        s = am__put_output(out, "start_logits", 2, shape, se);
+        if (s == AM_OK) s = am__put_output(out, "end_logits", 2, shape, se + B * T);
+    }
+    free(logits);
+    free(se);
     return s;
 }
 
@@ -177,21 +157,41 @@ uint64_t am__dropout_seed(am_model *m) {
     return m->root->training ? next_call_base(m) : 0;
 }
 
-void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x) {
-    if (!drop || !drop->training || drop->p <= 0) return;
-    am__dropout_f32(n, x, (float)drop->p, am__dropout_seed(m));
-}
-
-float am__dropout_p(const am__module *drop) { return drop && drop->training ? (float)drop->p : 0.0f; }
-
-float *am__additive_mask(const am_tensor *mask, int64_t B, int64_t T) {
-    float *m = malloc((size_t)(B * T) * sizeof(float));
-    if (!m) { /* callers read NULL as "no mask": fail the call instead */
-        am__oom_note();
+float *am__gather_rows(const float *h, int64_t B, int64_t T, int64_t H, const int64_t *at) {
+    float *r = malloc((size_t)(B * H > 0 ? B * H : 1) * sizeof(float));
+    if (!r) {
+        am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %lld pooled rows", (long long)B);
         return NULL;
     }
-    for (int64_t i = 0; i < B * T; i++) m[i] = (mask && ((const int64_t *)mask->data)[i] == 0) ? AM_FINFO_MIN_F32 : 0.0f;
-    return m;
+    for (int64_t b = 0; b < B; b++) memcpy(r + b * H, h + (b * T + (at ? at[b] : 0)) * H, (size_t)H * sizeof(float));
+    return r;
+}
+
+int64_t am__last_non_pad(const int64_t *ids, int64_t T, int64_t pad, bool has_pad) {
+    if (!has_pad) return T - 1;
+    for (int64_t t = 0; t < T; t++)
+        if (ids[t] == pad) return t - 1 >= 0 ? t - 1 : T - 1;
+    return T - 1;
+}
+
+am_status am__last_token_index(const int64_t *ids, int64_t B, int64_t T, bool has_pad, int64_t pad, int64_t *at) {
+    if (!has_pad && B != 1) return am__error(AM_ERR_INVALID_ARGUMENT, "Cannot handle batch sizes > 1 if no padding token is defined.");
+    for (int64_t b = 0; b < B; b++) at[b] = am__last_non_pad(ids + b * T, T, pad, has_pad);
+    return AM_OK;
+}
+
+am_status am__eos_index(const int64_t *ids, int64_t B, int64_t T, int64_t eos, int64_t *at) {
+    int64_t count = -1;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t n = 0;
+        for (int64_t t = 0; t < T; t++)
+            if (ids[b * T + t] == eos) n++, at[b] = t;
+        if (count >= 0 && n != count) return am__error(AM_ERR_INVALID_ARGUMENT, "forward: All examples must have the same number of <eos> tokens.");
+        if (n == 0)
+            return am__error(AM_ERR_INVALID_ARGUMENT, "forward: row %lld of input_ids has no <eos> token (%lld) to classify at", (long long)b, (long long)eos);
+        count = n;
+    }
+    return AM_OK;
 }
 
 void am__model_tie(am_model *m, const char *alias, const char *target) {

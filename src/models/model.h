@@ -4,7 +4,7 @@
 #define AM_MODELS_MODEL_H
 #include "core/config.h"
 #include "kernels/kernels.h"
-#include "nn/module.h"
+#include "nn/blocks.h"
 
 typedef struct am__head_spec am__head_spec;
 
@@ -72,24 +72,10 @@ void am__model_tie(am_model *m, const char *alias, const char *target);
 /* Point every alias at its target's tensor. */
 void am__model_apply_ties(am_model *m);
 
-/* Helpers for forward functions. */
-/* Borrowed float32 data of a parameter (asserts it exists: the tree was built by the arch). */
-const float *am__w(const am__module *m, const char *pname);
-/* Float tensors of any float dtype as float32: a view when already float32, else a converted copy
- * in *tmp (free it). */
-const float *am__f32_view(const am_tensor *t, float **tmp);
-/* Row `row` of a 2-D float tensor (an embedding table) as float32 into dst. */
-void am__row_f32(const am_tensor *t, int64_t row, float *dst);
-/* nn.Linear / GPT-2 Conv1D on rows, any float weight dtype: a few rows (decode) stream the weights
- * once through the GEMV as stored; more rows go to the GEMM on a float32 view. am__dense_fwd is
- * am__linear_fwd under the name the decoder code uses. */
-void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y);
-void am__conv1d_fwd(const am__module *conv, int64_t M, const float *x, float *y);
-extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
-/* nn.Linear on rows: y[M, out] = x[M, in] W^T + b. */
-void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y);
-/* nn.LayerNorm on rows. */
-void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps);
+/* Helpers for forward functions (the blocks themselves are nn/blocks.h). */
+/* The per-call state of one forward for the blocks: the call's dropout stream, the model's mode,
+ * and attention through am__attend (attn_implementation, output_attentions). */
+am__fwd am__fwd_begin(am_model *m);
 /* An input tensor converted to int64 [B, T] (owned), validated; NULL with error. */
 am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int64_t *T, bool required);
 /* An optional input: AM_OK with *out = NULL when absent, an error (message set) when present but
@@ -97,13 +83,33 @@ am_tensor *am__input_ids(const am_tensors *in, const char *name, int64_t *B, int
 am_status am__opt_input(const am_tensors *in, const char *name, int64_t *B, int64_t *T, am_tensor **out);
 /* Check that every input name is one the architecture accepts (transformers' TypeError). */
 am_status am__check_inputs(const am_model *m, const am_tensors *in);
-/* Put a float32 [d0, d1, (d2)] output into `out` (takes ownership of data copy). */
-am_status am__put_output(am_tensors *out, const char *name, int ndim, const int64_t *shape, const float *data);
-/* nn.Dropout: identity in eval mode; in training mode zeroes with the module's p. */
-void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x);
-/* The attention-probability dropout p to use (0 in eval mode). */
-float am__dropout_p(const am__module *drop);
-/* A fresh seed for kernels that apply dropout themselves (this call's stream; see am__call). */
+/* Runs an embedding and a stack on ids [B, T] (pos, types optional; mask int64 [B, T] or NULL):
+ * *hidden = the stack output [B*T, H] (owned). Hidden states go to `hs` as "<hs_name>.i". */
+am_status am__encode(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                     const int64_t *types, const int64_t *mask, am_tensors *hs, const char *hs_name, float **hidden);
+
+/* One generation step: ids [B, T] (positions pos, or NULL for 0.. after the cache) through an
+ * embedding and a stack over its KV cache (and encoder state, or NULL); *last = the hidden state
+ * of every row's last new token [B, H] (owned). */
+am_status am__step_last(am__fwd *cx, const am__embed *e, const am__stack *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos,
+                        const uint8_t *mask, int64_t mask_stride, am__kv_cache *cache, const am__cross *cross, float **last);
+
+/* Heads shared by architectures. rows: [R, H] -> lin -> output `name` [R, N] or [B, T, N]. */
+am_status am__linear_output(const am__module *lin, int64_t B, int64_t T, bool per_token, const float *h, am_tensors *out, const char *name);
+/* qa_outputs: start_logits / end_logits [B, T] */
+am_status am__qa_head_forward(const am__module *qa, int64_t B, int64_t T, const float *h, am_tensors *out);
+/* The rows at[b] of every batch row of h [B, T, H] into an owned [B, H]; NULL (error set) on no memory. */
+float *am__gather_rows(const float *h, int64_t B, int64_t T, int64_t H, const int64_t *at);
+/* Logits pooling of GPT-2/Llama sequence classification: index of the first pad id minus one,
+ * the last position when that is negative (Python's -1) or the row has no pad. */
+int64_t am__last_non_pad(const int64_t *ids, int64_t T, int64_t pad, bool has_pad);
+/* Sequence-classification pooling over rows: the position at[b] of every row (last non-pad token);
+ * "Cannot handle batch sizes > 1 if no padding token is defined." as transformers says. */
+am_status am__last_token_index(const int64_t *ids, int64_t B, int64_t T, bool has_pad, int64_t pad, int64_t *at);
+/* The last eos position of every row (BART / T5 classification): every row needs the same count. */
+am_status am__eos_index(const int64_t *ids, int64_t B, int64_t T, int64_t eos, int64_t *at);
+/* A fresh seed from this call's dropout stream (see am__call); 0 in eval mode. am__fwd_begin takes
+ * one for the blocks, which derive every dropout site's seed from it. */
 uint64_t am__dropout_seed(am_model *m);
 /* Which output list an attention call's probabilities belong to under output_attentions: a model's
  * self-attention (attentions.N; encoder_attentions.N in an encoder-decoder), a decoder's
@@ -119,7 +125,7 @@ am_status am__attend(const am_model *m, am__attn_role role, am__attn_args *a);
  * what a call needs to keep (dropout stream here; KV caches, RNG, scratch and RoPE tables live in
  * the call's own stack frames and allocations) is created per call and owned by it. The active
  * call is found through a thread-local pointer, so architecture code reaches it from
- * am__dropout_fwd / am__dropout_seed without an extra parameter through every layer function.
+ * am__fwd_begin / am__dropout_seed without an extra parameter through every layer function.
  * Training mode: the call's dropout base is `seed` when nonzero, else the model's next call
  * number (one atomic increment of m->dropout_calls); every dropout site then takes the next value
  * of this call's own counter, so a call's masks are a pure function of its base. Eval mode draws
@@ -139,6 +145,4 @@ void am__call_end(am__call *c);
  * under transformers' names when `ok`, and frees them. */
 am_status am__attn_record_begin(am__call *c);
 am_status am__attn_record_end(am__call *c, am_tensors *out, bool ok);
-/* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
-float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
 #endif
