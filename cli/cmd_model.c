@@ -107,11 +107,12 @@ int am_cli_info(int argc, char **argv) {
         const am_loading_info *li = am_model_loading_info(m);
         printf("{\"class\": \"%s\", \"model_type\": \"%s\", \"task\": \"%s\", \"num_parameters\": %lld, \"num_parameters_only_trainable\": %lld, "
                "\"num_parameters_exclude_embeddings\": %lld, \"memory_footprint\": %lld, \"memory_footprint_no_buffers\": %lld, "
-               "\"training\": %s, \"dtype\": \"%s\", \"loading_info\": {\"missing_keys\": [",
+               "\"training\": %s, \"dtype\": \"%s\", \"cpu\": %s, \"loading_info\": {\"missing_keys\": [",
                am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)),
                (long long)am_model_num_parameters(m, false, false), (long long)am_model_num_parameters(m, true, false),
                (long long)am_model_num_parameters(m, false, true), (long long)am_model_memory_footprint(m, true),
-               (long long)am_model_memory_footprint(m, false), am_model_is_training(m) ? "true" : "false", am_dtype_name(am_model_dtype(m)));
+               (long long)am_model_memory_footprint(m, false), am_model_is_training(m) ? "true" : "false", am_dtype_name(am_model_dtype(m)),
+               am_cpu_report_json());
         for (size_t i = 0; i < li->n_missing; i++) printf("%s\"%s\"", i ? ", " : "", li->missing_keys[i]);
         printf("], \"unexpected_keys\": [");
         for (size_t i = 0; i < li->n_unexpected; i++) printf("%s\"%s\"", i ? ", " : "", li->unexpected_keys[i]);

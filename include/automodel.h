@@ -31,6 +31,13 @@ extern "C" {
 #define AM_VERSION_MINOR 1
 #define AM_VERSION_PATCH 0
 AM_API const char *am_version(void);
+/* The CPU report, as one line of JSON (static storage, valid for the process; thread-safe): the
+ * features detected ("cpu_features": avx2, fma, f16c, avx512f/bw/vl, avx512_vnni, avx512_bf16,
+ * avx512_fp16, amx_bf16/int8/fp16), the level in force ("isa", after AM_MAX_ISA and
+ * ONEDNN_MAX_CPU_ISA; "isa_cap" names the variable that capped it), oneDNN's ISA, and each
+ * kernel's choice ("kernels": gemm_f32, gemm_bf16, gemm_f16, gemv, float32_matmul_precision).
+ * Decided on the first call (or the first kernel call), then fixed. */
+AM_API const char *am_cpu_report_json(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors                                                                                      */

@@ -412,6 +412,9 @@ static void check_cli(const cJSON *ej, const am_tensors *exp, const char *task_n
         CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "training")));
         CHECK(!strcmp(cJSON_GetObjectItem(j, "class")->valuestring, cJSON_GetObjectItem(ej, "hf_class")->valuestring));
         CHECK(!strcmp(cJSON_GetObjectItem(j, "dtype")->valuestring, cJSON_GetObjectItem(st, "dtype")->valuestring));
+        /* the CPU report: the ISA in force and each kernel's choice */
+        const cJSON *cpu = cJSON_GetObjectItem(j, "cpu");
+        CHECK(cJSON_IsString(cJSON_GetObjectItem(cpu, "isa")) && cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(cpu, "kernels"), "gemv")));
     }
     cJSON_Delete(j);
     free(js);

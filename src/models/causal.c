@@ -63,8 +63,9 @@ am_status am__kv_reorder(am__kv_cache *c, const int64_t *src) {
 
 void am__rmsnorm_fwd(const am__module *norm, int64_t M, const float *x, float *y, double eps) {
     am__param *w = am__module_find_param(norm, "weight");
-    float *wt;
-    const float *wf = am__f32_view(w->t, &wt);
+    float *wt = NULL;
+    const float *wf = am__f32_cached(w->t);
+    if (!wf) wf = am__f32_view(w->t, &wt);
     am__rmsnorm_f32(M, w->shape[0], x, wf, eps, y);
     free(wt);
 }

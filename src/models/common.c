@@ -29,38 +29,15 @@ void am__row_f32(const am_tensor *t, int64_t row, float *dst) {
     am__to_f32((const char *)t->data + (size_t)(row * w) * am_dtype_size(t->dtype), t->dtype, w, dst);
 }
 
-static bool wtype_of(am_dtype dt, am__wtype *out) {
-    switch (dt) {
-    case AM_F32: *out = AM__W_F32; return true;
-    case AM_BF16: *out = AM__W_BF16; return true;
-    case AM_F16: *out = AM__W_F16; return true;
-    default: return false;
-    }
-}
-
-/* decode-sized products (a few rows) read the weights once through the GEMV; AM_NO_GEMV=1 (or
- * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
-int am__gemv_disabled = -1;
-static bool use_gemv(int64_t M) {
-    if (am__gemv_disabled < 0) am__gemv_disabled = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-    return M <= 8 && !am__gemv_disabled;
-}
-
+/* every float dtype, every ISA: kernels/linear.c decides (and owns the per-weight caches) */
 static void dense(const am__module *mod, int64_t M, const float *x, float *y, bool kn) {
     am__param *w = am__module_find_param(mod, "weight"), *b = am__module_find_param(mod, "bias");
     AM_ASSERT(w && w->t);
-    int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
-    float *bt = NULL, *wt = NULL;
-    const float *bf = am__f32_view(b ? b->t : NULL, &bt);
-    am__wtype wty;
-    if (use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
-    else {
-        const float *wf = am__f32_view(w->t, &wt);
-        if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
-        else am__linear_f32(M, N, K, x, wf, bf, y);
-    }
+    float *bt = NULL;
+    const float *bf = b && b->t ? am__f32_cached(b->t) : NULL;
+    if (b && b->t && !bf) bf = am__f32_view(b->t, &bt);
+    am__linear_w(M, x, w->t, kn, bf, y, AM__PREC_DEFAULT);
     free(bt);
-    free(wt);
 }
 
 void am__dense_fwd(const am__module *lin, int64_t M, const float *x, float *y) { dense(lin, M, x, y, false); }
@@ -71,8 +48,10 @@ void am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y) 
 void am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, float *y, double eps) {
     am__param *w = am__module_find_param(ln, "weight");
     am__param *b = am__module_find_param(ln, "bias");
-    float *wt, *bt;
-    const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
+    float *wt = NULL, *bt = NULL;
+    const float *wf = am__f32_cached(w->t), *bf = b && b->t ? am__f32_cached(b->t) : NULL;
+    if (!wf) wf = am__f32_view(w->t, &wt);
+    if (b && b->t && !bf) bf = am__f32_view(b->t, &bt);
     am__layernorm_f32(M, w->shape[0], x, wf, bf, eps, y);
     free(wt);
     free(bt);
