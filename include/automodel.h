@@ -249,6 +249,13 @@ typedef struct am_load_options {
     bool force_download;
     const char *subfolder;
     const char *device_map;
+    /* torch.set_float32_matmul_precision for this model: "highest" (float32 weights computed in
+     * float32), "high" (the same on CPUs: no TF32), "medium" (float32 weights computed in bf16 with
+     * float32 accumulation where the CPU has bf16 units: AVX512_BF16 or AMX; unchanged elsewhere).
+     * NULL: the environment variable AM_FLOAT32_MATMUL_PRECISION, else "highest". Another value is
+     * refused (AM_ERR_INVALID_ARGUMENT). Appended field: callers built against an older header pass
+     * a smaller `size` and get NULL. */
+    const char *float32_matmul_precision;
 } am_load_options;
 AM_API am_load_options am_load_options_default(void);
 

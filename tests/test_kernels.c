@@ -196,6 +196,63 @@ static void check_precision(void) {
     free(mag);
 }
 
+/* float32_matmul_precision "medium" on the fixture models: the error against transformers'
+ * float32 reference is measured (and printed: docs/precision.md quotes it), bounded by the
+ * fixtures' bf16 tolerance, and nonzero where bf16 units exist; a bad value is refused */
+static void check_model_precision(void) {
+    static const struct {
+        const char *name;
+        am_task task;
+        const char *out;
+    } cases[] = {{"bert_model", AM_TASK_BASE, "last_hidden_state"}, {"distilbert_seqcls", AM_TASK_SEQUENCE_CLASSIFICATION, "logits"},
+                 {"gpt2_lm", AM_TASK_CAUSAL_LM, "logits"},      {"llama_lm", AM_TASK_CAUSAL_LM, "logits"},
+                 {"t5_cg", AM_TASK_SEQ2SEQ_LM, "logits"},       {"bart_cg", AM_TASK_SEQ2SEQ_LM, "logits"}};
+    char path[4096];
+    am_load_options o = am_load_options_default();
+    o.float32_matmul_precision = "low";
+    snprintf(path, sizeof path, "%s", am_test_fixture("models/bert_model"));
+    am_model *bad = am_model_from_pretrained(AM_TASK_BASE, path, &o);
+    CHECKF(bad == NULL && strstr(am_last_error(), "float32_matmul_precision"), "bad precision refused: %s", am_last_error());
+    am_model_free(bad);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        snprintf(path, sizeof path, "%s/expected.safetensors", am_test_fixture("models"));
+        snprintf(path, sizeof path, "%s/%s/expected.safetensors", am_test_fixture("models"), cases[c].name);
+        am_tensors *exp = am_tensors_load_safetensors(path);
+        CHECKF(exp != NULL, "%s: %s", path, am_last_error());
+        if (!exp) continue;
+        am_tensors *in = am_tensors_new();
+        for (size_t i = 0; i < am_tensors_count(exp); i++)
+            if (!strncmp(am_tensors_name(exp, i), "in.", 3)) am_tensors_set(in, am_tensors_name(exp, i) + 3, am_tensors_at(exp, i));
+        snprintf(path, sizeof path, "%s/%s", am_test_fixture("models"), cases[c].name);
+        o.float32_matmul_precision = "medium";
+        am_model *m = am_model_from_pretrained(cases[c].task, path, &o);
+        CHECKF(m != NULL, "%s medium: %s", cases[c].name, am_last_error());
+        am_tensors *out = m ? am_model_forward(m, in, NULL) : NULL;
+        char want_name[128];
+        snprintf(want_name, sizeof want_name, "out.%s", cases[c].out);
+        am_tensor *got = out ? am_tensors_get(out, cases[c].out) : NULL, *want = am_tensors_get(exp, want_name);
+        CHECKF(got && want && am_tensor_numel(got) == am_tensor_numel(want) && am_tensor_dtype(got) == AM_F32, "%s: output %s", cases[c].name, cases[c].out);
+        if (got && want && am_tensor_numel(got) == am_tensor_numel(want)) {
+            const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
+            double worst = 0, worst_rel = 0;
+            int64_t bad_n = 0;
+            for (int64_t i = 0; i < am_tensor_numel(want); i++) {
+                double d = fabs((double)g[i] - w[i]);
+                worst = fmax(worst, d);
+                worst_rel = fmax(worst_rel, d / (fabs(w[i]) + 1e-3));
+                if (!(d <= 0.15 + 0.05 * fabs(w[i]))) bad_n++;
+            }
+            CHECKF(!bad_n, "%s medium: %lld elements outside the bf16 tolerance (max |diff| %.3g)", cases[c].name, (long long)bad_n, worst);
+            if (am__bf16_matmul_native()) CHECKF(worst > 1e-6, "%s medium: no bf16 rounding seen (max |diff| %.3g)", cases[c].name, worst);
+            printf("float32_matmul_precision=medium %s %s: max |diff| vs transformers float32 %.3g\n", cases[c].name, cases[c].out, worst);
+        }
+        am_tensors_free(out);
+        am_model_free(m);
+        am_tensors_free(in);
+        am_tensors_free(exp);
+    }
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -203,5 +260,6 @@ int am_test_main(int argc, char **argv) {
     check_linear();
     check_concurrent_first_use();
     check_precision();
+    check_model_precision();
     return 0;
 }

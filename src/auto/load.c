@@ -262,7 +262,19 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
         am_tensor_free(c);
     }
     am__named_params_free(np, n);
+    if (s == AM_OK) am__model_apply_matmul_prec(m);
     return s;
+}
+
+void am__model_apply_matmul_prec(am_model *m) {
+    if (m->matmul_prec == AM__PREC_DEFAULT) return;
+    am__named_param *np;
+    size_t n = am__named_params(m->root, &np);
+    for (size_t i = 0; i < n; i++) {
+        am_tensor *t = np[i].p->t;
+        if (t && !np[i].p->is_buffer && t->dtype == AM_F32 && t->ndim == 2) am__linear_set_precision(t, m->matmul_prec);
+    }
+    am__named_params_free(np, n);
 }
 
 /* ---- model construction ---- */
@@ -665,6 +677,12 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: torch_dtype must be float32, float16, bfloat16 or auto (got %s)", am_dtype_name(o.dtype));
         return NULL;
     }
+    am__matmul_prec prec = AM__PREC_DEFAULT;
+    if (o.float32_matmul_precision && !am__matmul_prec_parse(o.float32_matmul_precision, &prec)) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: float32_matmul_precision must be \"highest\", \"high\" or \"medium\" (got \"%s\")",
+                  o.float32_matmul_precision);
+        return NULL;
+    }
     char *cfg_path = am__path_join(path, "config.json");
     am_config *cfg = o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
     if (!cfg) {
@@ -687,6 +705,8 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     am__module_train(m->root, false);
+    m->matmul_prec = prec;
+    am__model_apply_matmul_prec(m);
     /* GenerationConfig.from_pretrained: kept for generate(); a broken file is ignored as transformers does */
     char *gc_path = am__path_join(path, "generation_config.json"), *gc_text = NULL;
     if (m->spec->can_generate && am__is_file(gc_path) && am__read_file(gc_path, &gc_text, NULL) == AM_OK) {
