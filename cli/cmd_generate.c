@@ -83,108 +83,158 @@ static int json_ids(const char *flag, const char *text, int depth, int64_t **out
     return rc;
 }
 
-/* Parses the generation flags; consumed arguments are set to NULL. Returns 0 or an exit status. */
-static int parse_gen_flags(int argc, char **argv, am_generate_options *o, lists *l) {
-    for (int i = 1; i < argc; i++) {
-        char *a = argv[i];
-        if (!a || strncmp(a, "--", 2)) continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        /* flags without a value */
-        bool *bflag = NULL;
-        int *iflag = NULL, ival = 0;
-        if (!strcmp(a, "--do-sample")) iflag = &o->do_sample, ival = 1;
-        else if (!strcmp(a, "--no-do-sample")) iflag = &o->do_sample, ival = 0;
-        else if (!strcmp(a, "--early-stopping")) iflag = &o->early_stopping, ival = 1;
-        else if (!strcmp(a, "--no-early-stopping")) iflag = &o->early_stopping, ival = 0;
-        else if (!strcmp(a, "--early-stopping=never")) iflag = &o->early_stopping, ival = 2;
-        else if (!strcmp(a, "--output-scores")) bflag = &o->output_scores;
-        if (iflag || bflag) {
-            if (iflag) *iflag = ival;
-            else *bflag = true;
-            argv[i] = NULL;
-            continue;
+typedef struct gen_ctx {
+    am_generate_options o;
+    lists l;
+    const char *in_path, *out_path;
+} gen_ctx;
+
+#define GEN_INT(name, help) {name, NULL, required_argument, "N", help}
+#define GEN_NUM(name, help) {name, NULL, required_argument, "X", help}
+static const am_cli_opt k_generate_opts[] = {
+    {"inputs", NULL, required_argument, "IN.safetensors", "input_ids (and attention_mask) instead of a PROMPT"},
+    {"output", NULL, required_argument, "OUT.safetensors", "write sequences (and scores) here"},
+    GEN_INT("max-new-tokens", "max_new_tokens"),
+    GEN_INT("max-length", "max_length (prompt included)"),
+    GEN_INT("min-new-tokens", "min_new_tokens"),
+    GEN_INT("min-length", "min_length"),
+    {"do-sample", NULL, no_argument, NULL, "do_sample=True (default: the generation config's)"},
+    {"no-do-sample", NULL, no_argument, NULL, "do_sample=False: greedy or beam search"},
+    GEN_INT("num-beams", "num_beams"),
+    GEN_INT("num-return-sequences", "num_return_sequences"),
+    {"early-stopping", NULL, optional_argument, "never", "early_stopping=True (or \"never\")"},
+    {"no-early-stopping", NULL, no_argument, NULL, "early_stopping=False"},
+    GEN_NUM("length-penalty", "length_penalty"),
+    GEN_NUM("temperature", "temperature"),
+    GEN_INT("top-k", "top_k"),
+    GEN_NUM("top-p", "top_p"),
+    GEN_NUM("typical-p", "typical_p"),
+    GEN_NUM("repetition-penalty", "repetition_penalty"),
+    GEN_INT("no-repeat-ngram-size", "no_repeat_ngram_size"),
+    GEN_NUM("max-time", "max_time in seconds"),
+    GEN_INT("pad-token-id", "pad_token_id"),
+    GEN_INT("bos-token-id", "bos_token_id"),
+    {"eos-token-id", NULL, required_argument, "JSON", "eos_token_id: an id or a JSON list of ids"},
+    GEN_INT("forced-bos-token-id", "forced_bos_token_id"),
+    GEN_INT("forced-eos-token-id", "forced_eos_token_id"),
+    GEN_INT("decoder-start-token-id", "decoder_start_token_id"),
+    {"suppress-tokens", NULL, required_argument, "JSON", "suppress_tokens: a JSON list of ids"},
+    {"begin-suppress-tokens", NULL, required_argument, "JSON", "begin_suppress_tokens: a JSON list of ids"},
+    {"forced-decoder-ids", NULL, required_argument, "JSON", "forced_decoder_ids: [[position, token], ...]"},
+    {"bad-words-ids", NULL, required_argument, "JSON", "bad_words_ids: [[id, ...], ...]"},
+    {"stop-strings", NULL, required_argument, "JSON", "stop_strings: a JSON string or list of strings (needs the tokenizer)"},
+    {"seed", NULL, required_argument, "S", "torch.manual_seed(S) for sampling"},
+    {"output-scores", NULL, no_argument, NULL, "output_scores=True (written with --output)"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_generate = {"generate", "generate MODEL (PROMPT | --inputs IN.safetensors --output OUT.safetensors) [options]",
+                                        "model.generate(): stream the continuation of PROMPT (tokenized by MODEL's tokenizer), "
+                                        "or run on input ids.",
+                                        k_generate_opts, true};
+
+/* Parses one generation flag into the options. Returns 0 or an exit status. */
+static int gen_opt(void *ctx, const char *name, const char *v) {
+    gen_ctx *g = ctx;
+    am_generate_options *o = &g->o;
+    lists *l = &g->l;
+    if (!strcmp(name, "inputs")) return g->in_path = v, 0;
+    if (!strcmp(name, "output")) return g->out_path = v, 0;
+    if (!strcmp(name, "do-sample")) return o->do_sample = 1, 0;
+    if (!strcmp(name, "no-do-sample")) return o->do_sample = 0, 0;
+    if (!strcmp(name, "no-early-stopping")) return o->early_stopping = 0, 0;
+    if (!strcmp(name, "output-scores")) return o->output_scores = true, 0;
+    if (!strcmp(name, "early-stopping")) {
+        if (v && strcmp(v, "never") && strcmp(v, "true") && strcmp(v, "false"))
+            return am_cli_usage_error("--early-stopping takes no value, or never, true, false (not '%s')", v);
+        o->early_stopping = !v || !strcmp(v, "true") ? 1 : !strcmp(v, "never") ? 2 : 0;
+        return 0;
+    }
+    static const char *const ints[] = {"max-new-tokens", "max-length", "min-new-tokens", "min-length", "num-beams",
+                                       "num-return-sequences", "top-k", "no-repeat-ngram-size", "pad-token-id", "bos-token-id",
+                                       "forced-bos-token-id", "forced-eos-token-id", "decoder-start-token-id", NULL};
+    int64_t *iv[] = {&o->max_new_tokens, &o->max_length, &o->min_new_tokens, &o->min_length, &o->num_beams, &o->num_return_sequences,
+                     &o->top_k, &o->no_repeat_ngram_size, &o->pad_token_id, &o->bos_token_id, &o->forced_bos_token_id, &o->forced_eos_token_id,
+                     &o->decoder_start_token_id};
+    static const char *const floats[] = {"length-penalty", "temperature", "top-p", "typical-p", "repetition-penalty", "max-time", NULL};
+    double *fv[] = {&o->length_penalty, &o->temperature, &o->top_p, &o->typical_p, &o->repetition_penalty, &o->max_time};
+    for (int k = 0; ints[k]; k++)
+        if (!strcmp(name, ints[k])) {
+            if (!parse_i64(v, iv[k])) return am_cli_usage_error("--%s needs an integer, not '%s'", name, v);
+            return 0;
         }
-        static const char *const ints[] = {"--max-new-tokens", "--max-length", "--min-new-tokens", "--min-length", "--num-beams",
-                                           "--num-return-sequences", "--top-k", "--no-repeat-ngram-size", "--pad-token-id", "--bos-token-id",
-                                           "--forced-bos-token-id", "--forced-eos-token-id", "--decoder-start-token-id", NULL};
-        int64_t *iv[] = {&o->max_new_tokens, &o->max_length, &o->min_new_tokens, &o->min_length, &o->num_beams, &o->num_return_sequences,
-                         &o->top_k, &o->no_repeat_ngram_size, &o->pad_token_id, &o->bos_token_id, &o->forced_bos_token_id, &o->forced_eos_token_id,
-                         &o->decoder_start_token_id};
-        static const char *const floats[] = {"--length-penalty", "--temperature", "--top-p", "--typical-p", "--repetition-penalty", "--max-time", NULL};
-        double *fv[] = {&o->length_penalty, &o->temperature, &o->top_p, &o->typical_p, &o->repetition_penalty, &o->max_time};
-        bool known = false;
-        for (int k = 0; ints[k]; k++)
-            if (!strcmp(a, ints[k])) {
-                known = true;
-                if (!v || !parse_i64(v, iv[k])) return am_cli_usage_error("%s needs an integer", a);
-            }
-        for (int k = 0; floats[k]; k++)
-            if (!strcmp(a, floats[k])) {
-                known = true;
-                if (!v || !parse_f64(v, fv[k])) return am_cli_usage_error("%s needs a number", a);
-            }
-        if (!strcmp(a, "--seed")) {
-            known = true;
-            int64_t sd;
-            if (!v || !parse_i64(v, &sd)) return am_cli_usage_error("--seed needs an integer");
-            o->seed = (uint64_t)sd;
+    for (int k = 0; floats[k]; k++)
+        if (!strcmp(name, floats[k])) {
+            if (!parse_f64(v, fv[k])) return am_cli_usage_error("--%s needs a number, not '%s'", name, v);
+            return 0;
         }
-        int rc = 0;
-        size_t n = 0;
-        if (!strcmp(a, "--eos-token-id")) {
-            known = true;
-            if (!v || (rc = json_ids(a, v, 1, &l->eos, &n, NULL, NULL))) return rc ? rc : am_cli_usage_error("%s needs a value", a);
-            if (!n) return am_cli_usage_error("--eos-token-id: give at least one id");
-            o->eos_token_ids = l->eos, o->n_eos = n;
-        } else if (!strcmp(a, "--suppress-tokens")) {
-            known = true;
-            if (!v || (rc = json_ids(a, v, 1, &l->suppress, &n, NULL, NULL))) return rc ? rc : am_cli_usage_error("%s needs a value", a);
-            o->suppress_tokens = l->suppress, o->n_suppress_tokens = n;
-        } else if (!strcmp(a, "--begin-suppress-tokens")) {
-            known = true;
-            if (!v || (rc = json_ids(a, v, 1, &l->begin_suppress, &n, NULL, NULL))) return rc ? rc : am_cli_usage_error("%s needs a value", a);
-            o->begin_suppress_tokens = l->begin_suppress, o->n_begin_suppress_tokens = n;
-        } else if (!strcmp(a, "--forced-decoder-ids")) {
-            known = true;
-            size_t nl = 0;
-            size_t *lens = NULL;
-            if (!v || (rc = json_ids(a, v, 2, &l->forced, &n, &lens, &nl))) {
-                free(lens);
-                return rc ? rc : am_cli_usage_error("%s needs a value", a);
-            }
-            for (size_t k = 0; k < nl; k++)
-                if (lens[k] != 2) rc = am_cli_usage_error("--forced-decoder-ids: expected [[position, token], ...]");
+    if (!strcmp(name, "seed")) {
+        int64_t sd;
+        if (!parse_i64(v, &sd)) return am_cli_usage_error("--seed needs an integer, not '%s'", v);
+        o->seed = (uint64_t)sd;
+        return 0;
+    }
+    int rc = 0;
+    size_t n = 0;
+    if (!strcmp(name, "eos-token-id")) {
+        free(l->eos);
+        l->eos = NULL;
+        if ((rc = json_ids("--eos-token-id", v, 1, &l->eos, &n, NULL, NULL))) return rc;
+        if (!n) return am_cli_usage_error("--eos-token-id: give at least one id");
+        o->eos_token_ids = l->eos, o->n_eos = n;
+    } else if (!strcmp(name, "suppress-tokens")) {
+        free(l->suppress);
+        l->suppress = NULL;
+        if ((rc = json_ids("--suppress-tokens", v, 1, &l->suppress, &n, NULL, NULL))) return rc;
+        o->suppress_tokens = l->suppress, o->n_suppress_tokens = n;
+    } else if (!strcmp(name, "begin-suppress-tokens")) {
+        free(l->begin_suppress);
+        l->begin_suppress = NULL;
+        if ((rc = json_ids("--begin-suppress-tokens", v, 1, &l->begin_suppress, &n, NULL, NULL))) return rc;
+        o->begin_suppress_tokens = l->begin_suppress, o->n_begin_suppress_tokens = n;
+    } else if (!strcmp(name, "forced-decoder-ids")) {
+        size_t nl = 0;
+        size_t *lens = NULL;
+        free(l->forced);
+        l->forced = NULL;
+        if ((rc = json_ids("--forced-decoder-ids", v, 2, &l->forced, &n, &lens, &nl))) {
             free(lens);
-            if (rc) return rc;
-            o->forced_decoder_ids = l->forced, o->n_forced_decoder_ids = nl;
-        } else if (!strcmp(a, "--bad-words-ids")) {
-            known = true;
-            size_t nl = 0;
-            if (!v || (rc = json_ids(a, v, 2, &l->bad, &n, &l->bad_lens, &nl))) return rc ? rc : am_cli_usage_error("%s needs a value", a);
-            o->bad_words_flat = l->bad, o->bad_words_lens = l->bad_lens, o->n_bad_words = nl;
-        } else if (!strcmp(a, "--stop-strings")) {
-            known = true;
-            cJSON *j = v ? cJSON_Parse(v) : NULL;
-            if (!j || !(cJSON_IsArray(j) || cJSON_IsString(j))) {
-                cJSON_Delete(j);
-                return am_cli_usage_error("--stop-strings needs a JSON string or list of strings");
-            }
-            cJSON *one = cJSON_IsString(j) ? j : NULL;
-            for (cJSON *it = one ? one : j->child; it; it = one ? NULL : it->next) {
-                if (!cJSON_IsString(it)) {
-                    cJSON_Delete(j);
-                    return am_cli_usage_error("--stop-strings: every entry must be a string");
-                }
-                l->stops = realloc(l->stops, (l->n_stops + 1) * sizeof *l->stops);
-                l->stops[l->n_stops++] = strdup(it->valuestring);
-            }
+            return rc;
+        }
+        for (size_t k = 0; k < nl && !rc; k++)
+            if (lens[k] != 2) rc = am_cli_usage_error("--forced-decoder-ids: expected [[position, token], ...]");
+        free(lens);
+        if (rc) return rc;
+        o->forced_decoder_ids = l->forced, o->n_forced_decoder_ids = nl;
+    } else if (!strcmp(name, "bad-words-ids")) {
+        size_t nl = 0;
+        free(l->bad);
+        free(l->bad_lens);
+        l->bad = NULL;
+        l->bad_lens = NULL;
+        if ((rc = json_ids("--bad-words-ids", v, 2, &l->bad, &n, &l->bad_lens, &nl))) return rc;
+        o->bad_words_flat = l->bad, o->bad_words_lens = l->bad_lens, o->n_bad_words = nl;
+    } else if (!strcmp(name, "stop-strings")) {
+        cJSON *j = cJSON_Parse(v);
+        if (!j || !(cJSON_IsArray(j) || cJSON_IsString(j))) {
             cJSON_Delete(j);
-            o->stop_strings = (const char *const *)l->stops, o->n_stop_strings = l->n_stops;
+            return am_cli_usage_error("--stop-strings needs a JSON string or list of strings");
         }
-        if (known) {
-            argv[i] = argv[i + 1] = NULL;
-            i++;
+        cJSON *one = cJSON_IsString(j) ? j : NULL;
+        for (cJSON *it = one ? one : j->child; it; it = one ? NULL : it->next) {
+            char **st = cJSON_IsString(it) ? realloc(l->stops, (l->n_stops + 1) * sizeof *l->stops) : NULL;
+            if (!st) {
+                cJSON_Delete(j);
+                return am_cli_usage_error(cJSON_IsString(it) ? "out of memory" : "--stop-strings: every entry must be a string");
+            }
+            l->stops = st;
+            if (!(l->stops[l->n_stops] = strdup(it->valuestring))) {
+                cJSON_Delete(j);
+                return am_cli_usage_error("out of memory");
+            }
+            l->n_stops++;
         }
+        cJSON_Delete(j);
+        o->stop_strings = (const char *const *)l->stops, o->n_stop_strings = l->n_stops;
     }
     return 0;
 }
@@ -241,34 +291,26 @@ static int stream_cb(void *user, size_t step, const int64_t *tokens, size_t n_ro
 }
 
 int am_cli_generate(int argc, char **argv) {
-    const char *in_path = NULL, *out_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!argv[i]) continue;
-        if (!strcmp(argv[i], "--inputs") && i + 1 < argc) in_path = argv[i + 1], argv[i] = argv[i + 1] = NULL, i++;
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc) out_path = argv[i + 1], argv[i] = argv[i + 1] = NULL, i++;
-    }
-    am_generate_options o = am_generate_options_default();
+    gen_ctx g;
+    memset(&g, 0, sizeof g);
+    g.o = am_generate_options_default();
+    am_generate_options o;
     lists l;
-    memset(&l, 0, sizeof l);
-    int rc = parse_gen_flags(argc, argv, &o, &l);
-    if (rc) {
-        lists_free(&l);
-        return rc;
+    am_cli_load ld;
+    am_cli_load_init(&ld);
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_generate, argc, argv, &ld, gen_opt, &g, &pos, &npos);
+    const char *in_path = g.in_path, *out_path = g.out_path, *path = npos > 0 ? pos[0] : NULL, *prompt = NULL;
+    o = g.o;
+    l = g.l;
+    if (!rc && !path) rc = am_cli_usage_error("generate: missing MODEL (a local folder or a hub id)");
+    if (!rc && npos > 1) {
+        if (npos > 2 || in_path) rc = am_cli_usage_error("generate: unexpected argument '%s'", pos[in_path ? 1 : 2]);
+        else prompt = pos[1];
     }
-    const char *path;
-    am_model *m = am_cli_load_model(argc, argv, &path, &rc);
-    if (!m) {
-        lists_free(&l);
-        return rc;
-    }
-    const char *prompt = NULL;
-    for (int i = 1; i < argc && !rc; i++)
-        if (argv[i]) {
-            if (!prompt && !in_path && argv[i][0] != '-') prompt = argv[i];
-            else rc = am_cli_usage_error("generate: unexpected argument '%s'", argv[i]);
-        }
     if (!rc && !prompt && (!in_path || !out_path))
         rc = am_cli_usage_error("generate: give a PROMPT, or --inputs IN.safetensors and --output OUT.safetensors");
+    am_model *m = rc ? NULL : am_cli_load_model(&ld, path, &rc);
     am_tensors *in = NULL, *out = NULL;
     text_ctx tc;
     memset(&tc, 0, sizeof tc);
@@ -339,6 +381,7 @@ int am_cli_generate(int argc, char **argv) {
     free(tc.gen);
     am_tokenizer_free(tc.tok);
     am_model_free(m);
+    am_cli_load_free(&ld);
     lists_free(&l);
-    return rc;
+    return rc == AM_CLI_HELP ? 0 : rc;
 }

@@ -7,47 +7,53 @@
 #include <termios.h>
 #include <unistd.h>
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (!strcmp(argv[*i], name)) {
-        if (*i + 1 >= argc) return NULL;
-        return argv[++*i];
-    }
-    return NULL;
-}
+typedef struct dl_ctx {
+    am_download_options o;
+    const char *inc[64];
+    int ninc;
+} dl_ctx;
 
-static bool is_opt(const char *a, const char *name) {
-    size_t n = strlen(name);
-    return !strcmp(a, name) || (!strncmp(a, name, n) && a[n] == '=');
+static const am_cli_opt k_download_opts[] = {
+    {"revision", NULL, required_argument, "R", "branch, tag or commit (default main)"},
+    {"cache-dir", NULL, required_argument, "DIR", "cache folder (default: see docs/cache.md)"},
+    {"token", NULL, required_argument, "TOKEN", "access token (default: HF_TOKEN, then `automodel login`'s)"},
+    {"repo-type", NULL, required_argument, "TYPE", "model (default), dataset or space"},
+    {"include", NULL, required_argument, "GLOB", "only files matching GLOB (repeatable)"},
+    {"local-files-only", NULL, no_argument, NULL, "use the cache only, never the network"},
+    {"force-download", NULL, no_argument, NULL, "download again even when cached"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_download = {"download", "download ID [FILE] [options]",
+                                        "hf_hub_download / snapshot_download into the cache; prints the local path.",
+                                        k_download_opts, false};
+
+static int dl_opt(void *ctx, const char *name, const char *v) {
+    dl_ctx *c = ctx;
+    if (!strcmp(name, "revision")) c->o.revision = v;
+    else if (!strcmp(name, "cache-dir")) c->o.cache_dir = v;
+    else if (!strcmp(name, "token")) c->o.token = v;
+    else if (!strcmp(name, "repo-type")) c->o.repo_type = v;
+    else if (!strcmp(name, "include")) {
+        if (c->ninc >= 63) return am_cli_usage_error("download: at most 63 --include");
+        c->inc[c->ninc++] = v;
+    } else if (!strcmp(name, "local-files-only")) c->o.local_files_only = true;
+    else if (!strcmp(name, "force-download")) c->o.force_download = true;
+    return 0;
 }
 
 int am_cli_download(int argc, char **argv) {
-    am_download_options o = am_download_options_default();
-    const char *id = NULL, *file = NULL;
-    const char *inc[64];
-    int ninc = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_opt(a, "--revision")) o.revision = opt_value(argc, argv, &i, "--revision");
-        else if (is_opt(a, "--cache-dir")) o.cache_dir = opt_value(argc, argv, &i, "--cache-dir");
-        else if (is_opt(a, "--token")) o.token = opt_value(argc, argv, &i, "--token");
-        else if (is_opt(a, "--repo-type")) o.repo_type = opt_value(argc, argv, &i, "--repo-type");
-        else if (is_opt(a, "--include")) {
-            const char *v = opt_value(argc, argv, &i, "--include");
-            if (v && ninc < 63) inc[ninc++] = v;
-        } else if (!strcmp(a, "--local-files-only")) o.local_files_only = true;
-        else if (!strcmp(a, "--force-download")) o.force_download = true;
-        else if (a[0] == '-' && a[1]) return am_cli_usage_error("download: unknown option %s", a);
-        else if (!id) id = a;
-        else if (!file) file = a;
-        else return am_cli_usage_error("download: too many arguments");
-    }
-    if (!id) return am_cli_usage_error("usage: automodel download ID [FILE] [--revision R] [--cache-dir D] [--include GLOB]");
-    inc[ninc] = NULL;
-    if (ninc) o.include = inc;
+    dl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o = am_download_options_default();
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_download, argc, argv, NULL, dl_opt, &c, &pos, &npos);
+    if (rc) return rc == AM_CLI_HELP ? 0 : rc;
+    if (!npos) return am_cli_usage_error("download: missing ID (see automodel download --help)");
+    if (npos > 2) return am_cli_usage_error("download: unexpected argument '%s'", pos[2]);
+    c.inc[c.ninc] = NULL;
+    if (c.ninc) c.o.include = c.inc;
     char *path = NULL;
-    am_status st = file ? am_hub_download_file(id, file, &o, &path) : am_hub_download(id, &o, &path);
+    am_status st = npos > 1 ? am_hub_download_file(pos[0], pos[1], &c.o, &path) : am_hub_download(pos[0], &c.o, &path);
     if (st) return am_cli_fail(NULL);
     printf("%s\n", path);
     am_free(path);
@@ -85,22 +91,47 @@ static char *read_secret(const char *prompt) {
     return out;
 }
 
+typedef struct acct_ctx {
+    const char *endpoint, *token;
+    bool verify, json;
+} acct_ctx;
+
+static int acct_opt(void *ctx, const char *name, const char *v) {
+    acct_ctx *c = ctx;
+    if (!strcmp(name, "endpoint")) c->endpoint = v;
+    else if (!strcmp(name, "token")) c->token = v;
+    else if (!strcmp(name, "no-verify")) c->verify = false;
+    else if (!strcmp(name, "json")) c->json = true;
+    return 0;
+}
+
+static const am_cli_opt k_login_opts[] = {
+    {"endpoint", NULL, required_argument, "URL", "the hub to check the token against (default: HF_ENDPOINT, else huggingface.co)"},
+    {"no-verify", NULL, no_argument, NULL, "store the token without asking the hub who it belongs to"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_login = {"login", "login [options]   (the token is read from stdin)",
+                                     "Store a hub token where huggingface-cli keeps it (HF_TOKEN_PATH, else $HF_HOME/token).",
+                                     k_login_opts, false};
+
+static int no_positional(const char *cmd, int npos, char **pos) {
+    return npos ? am_cli_usage_error("%s: unexpected argument '%s'", cmd, pos[0]) : 0;
+}
+
 int am_cli_login(int argc, char **argv) {
-    const char *endpoint = NULL;
-    bool verify = true;
-    for (int i = 1; i < argc; i++) {
-        if (is_opt(argv[i], "--endpoint")) endpoint = opt_value(argc, argv, &i, "--endpoint");
-        else if (!strcmp(argv[i], "--no-verify")) verify = false;
-        else return am_cli_usage_error("usage: automodel login [--endpoint URL] [--no-verify]  (token on stdin)");
-    }
+    acct_ctx c = {NULL, NULL, true, false};
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_login, argc, argv, NULL, acct_opt, &c, &pos, &npos);
+    if (!rc) rc = no_positional("login", npos, pos);
+    if (rc) return rc == AM_CLI_HELP ? 0 : rc;
     char *tok = read_secret("Enter your token (input will not be visible): ");
     if (!tok || !*tok) {
         free(tok);
         return am_cli_usage_error("login: no token given on stdin");
     }
-    if (verify) {
+    if (c.verify) {
         char *json = NULL;
-        if (am_hub_whoami(endpoint, tok, &json)) {
+        if (am_hub_whoami(c.endpoint, tok, &json)) {
             free(tok);
             return am_cli_fail("login");
         }
@@ -114,26 +145,36 @@ int am_cli_login(int argc, char **argv) {
     return 0;
 }
 
+static const am_cli_opt k_no_opts[] = {{0}};
+const am_cli_cmd am_cli_cmd_logout = {"logout", "logout", "Delete the stored hub token.", k_no_opts, false};
+
 int am_cli_logout(int argc, char **argv) {
-    (void)argv;
-    if (argc > 1) return am_cli_usage_error("usage: automodel logout");
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_logout, argc, argv, NULL, NULL, NULL, &pos, &npos);
+    if (!rc) rc = no_positional("logout", npos, pos);
+    if (rc) return rc == AM_CLI_HELP ? 0 : rc;
     if (am_hub_logout()) return am_cli_fail("logout");
     fprintf(stderr, "Successfully logged out.\n");
     return 0;
 }
 
+static const am_cli_opt k_whoami_opts[] = {
+    {"json", NULL, no_argument, NULL, "the hub's whole answer"},
+    {"endpoint", NULL, required_argument, "URL", "the hub (default: HF_ENDPOINT, else huggingface.co)"},
+    {"token", NULL, required_argument, "TOKEN", "ask about this token (default: the stored one)"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_whoami = {"whoami", "whoami [options]", "The account of the token in use.", k_whoami_opts, false};
+
 int am_cli_whoami(int argc, char **argv) {
-    const char *endpoint = NULL, *token = NULL;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (is_opt(argv[i], "--endpoint")) endpoint = opt_value(argc, argv, &i, "--endpoint");
-        else if (is_opt(argv[i], "--token")) token = opt_value(argc, argv, &i, "--token");
-        else if (!strcmp(argv[i], "--json")) json = true;
-        else return am_cli_usage_error("usage: automodel whoami [--json] [--endpoint URL]");
-    }
+    acct_ctx c = {NULL, NULL, true, false};
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_whoami, argc, argv, NULL, acct_opt, &c, &pos, &npos);
+    if (!rc) rc = no_positional("whoami", npos, pos);
+    if (rc) return rc == AM_CLI_HELP ? 0 : rc;
     char *out = NULL;
-    if (am_hub_whoami(endpoint, token, &out)) return am_cli_fail(NULL);
-    if (json) printf("%s\n", out);
+    if (am_hub_whoami(c.endpoint, c.token, &out)) return am_cli_fail(NULL);
+    if (c.json) printf("%s\n", out);
     else {
         /* the "name" field, without pulling a JSON parser into the CLI */
         const char *n = strstr(out, "\"name\":\"");
@@ -146,27 +187,43 @@ int am_cli_whoami(int argc, char **argv) {
     return 0;
 }
 
+static const am_cli_opt k_push_opts[] = {
+    {"private", NULL, no_argument, NULL, "create the repository private"},
+    {"create-pr", NULL, no_argument, NULL, "open a pull request instead of committing to the branch"},
+    {"commit-message", NULL, required_argument, "MSG", "the commit's title"},
+    {"commit-description", NULL, required_argument, "TEXT", "the commit's description"},
+    {"revision", NULL, required_argument, "BRANCH", "the branch to commit to (default main)"},
+    {"token", NULL, required_argument, "TOKEN", "access token (default: HF_TOKEN, then `automodel login`'s)"},
+    {"parent-commit", NULL, required_argument, "SHA", "fail unless the branch is at this commit"},
+    {"repo-type", NULL, required_argument, "TYPE", "model (default), dataset or space"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_push = {"push", "push DIR REPO_ID [options]",
+                                    "upload_folder: commit DIR's files to REPO_ID (created when missing); prints the commit.",
+                                    k_push_opts, false};
+
+static int push_opt(void *ctx, const char *name, const char *v) {
+    am_push_options *o = ctx;
+    if (!strcmp(name, "private")) o->private_repo = true;
+    else if (!strcmp(name, "create-pr")) o->create_pr = true;
+    else if (!strcmp(name, "commit-message")) o->commit_message = v;
+    else if (!strcmp(name, "commit-description")) o->commit_description = v;
+    else if (!strcmp(name, "revision")) o->revision = v;
+    else if (!strcmp(name, "token")) o->token = v;
+    else if (!strcmp(name, "parent-commit")) o->parent_commit = v;
+    else if (!strcmp(name, "repo-type")) o->repo_type = v;
+    return 0;
+}
+
 int am_cli_push(int argc, char **argv) {
     am_push_options o = am_push_options_default();
-    const char *dir = NULL, *repo = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--private")) o.private_repo = true;
-        else if (!strcmp(a, "--create-pr")) o.create_pr = true;
-        else if (is_opt(a, "--commit-message")) o.commit_message = opt_value(argc, argv, &i, "--commit-message");
-        else if (is_opt(a, "--commit-description")) o.commit_description = opt_value(argc, argv, &i, "--commit-description");
-        else if (is_opt(a, "--revision")) o.revision = opt_value(argc, argv, &i, "--revision");
-        else if (is_opt(a, "--token")) o.token = opt_value(argc, argv, &i, "--token");
-        else if (is_opt(a, "--parent-commit")) o.parent_commit = opt_value(argc, argv, &i, "--parent-commit");
-        else if (is_opt(a, "--repo-type")) o.repo_type = opt_value(argc, argv, &i, "--repo-type");
-        else if (a[0] == '-' && a[1]) return am_cli_usage_error("push: unknown option %s", a);
-        else if (!dir) dir = a;
-        else if (!repo) repo = a;
-        else return am_cli_usage_error("push: too many arguments");
-    }
-    if (!dir || !repo) return am_cli_usage_error("usage: automodel push DIR REPO_ID [--private] [--commit-message M]");
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_push, argc, argv, NULL, push_opt, &o, &pos, &npos);
+    if (rc) return rc == AM_CLI_HELP ? 0 : rc;
+    if (npos != 2)
+        return npos > 2 ? am_cli_usage_error("push: unexpected argument '%s'", pos[2]) : am_cli_usage_error("push: needs DIR and REPO_ID");
     char *commit = NULL;
-    if (am_hub_upload_folder_commit(dir, repo, &o, &commit)) return am_cli_fail("push");
+    if (am_hub_upload_folder_commit(pos[0], pos[1], &o, &commit)) return am_cli_fail("push");
     printf("%s\n", commit ? commit : "");
     am_free(commit);
     return 0;
@@ -178,34 +235,56 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-int am_cli_hub(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "serve"))
-        return am_cli_usage_error(
-            "usage: automodel hub serve ROOT [--host 127.0.0.1] [--port P] [--tokens FILE] [--mirror CACHE_DIR]");
-    am_hub_server_options o = am_hub_server_options_default();
-    const char *port_file = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_opt(a, "--host")) o.host = opt_value(argc, argv, &i, "--host");
-        else if (is_opt(a, "--port")) {
-            const char *v = opt_value(argc, argv, &i, "--port");
-            char *end;
-            long p = v ? strtol(v, &end, 10) : -1;
-            if (!v || *end || p < 0 || p > 65535) return am_cli_usage_error("hub serve: bad --port");
-            o.port = (int)p;
-        } else if (is_opt(a, "--tokens")) o.tokens_file = opt_value(argc, argv, &i, "--tokens");
-        else if (is_opt(a, "--mirror")) o.mirror = opt_value(argc, argv, &i, "--mirror");
-        else if (is_opt(a, "--threads")) {
-            const char *v = opt_value(argc, argv, &i, "--threads");
-            o.threads = v ? atoi(v) : 0;
-        } else if (is_opt(a, "--port-file")) port_file = opt_value(argc, argv, &i, "--port-file");
-        else if (is_opt(a, "--multipart-chunk")) {
-            const char *v = opt_value(argc, argv, &i, "--multipart-chunk");
-            o.multipart_chunk = v ? strtoull(v, NULL, 10) : 0;
-        } else if (a[0] == '-' && a[1]) return am_cli_usage_error("hub serve: unknown option %s", a);
-        else if (!o.root) o.root = a;
-        else return am_cli_usage_error("hub serve: too many arguments");
+typedef struct serve_ctx {
+    am_hub_server_options o;
+    const char *port_file;
+} serve_ctx;
+
+static const am_cli_opt k_hub_opts[] = {
+    {"host", NULL, required_argument, "ADDR", "listen address (default 127.0.0.1)"},
+    {"port", NULL, required_argument, "P", "listen port (0: any free one)"},
+    {"port-file", NULL, required_argument, "FILE", "write the port here once listening"},
+    {"tokens", NULL, required_argument, "FILE", "accounts and tokens (JSON)"},
+    {"mirror", NULL, required_argument, "CACHE_DIR", "also serve the repositories of a hub cache"},
+    {"threads", NULL, required_argument, "N", "worker threads"},
+    {"multipart-chunk", NULL, required_argument, "BYTES", "part size of multipart uploads"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_hub = {"hub", "hub serve ROOT [options]",
+                                   "Serve the folder ROOT as a hub (the API download, upload and whoami use).", k_hub_opts, false};
+
+static int serve_opt(void *ctx, const char *name, const char *v) {
+    serve_ctx *c = ctx;
+    long long n;
+    if (!strcmp(name, "host")) c->o.host = v;
+    else if (!strcmp(name, "port")) {
+        if (am_cli_int(name, v, 0, &n) || n > 65535) return am_cli_usage_error("hub serve: bad --port '%s'", v);
+        c->o.port = (int)n;
+    } else if (!strcmp(name, "port-file")) c->port_file = v;
+    else if (!strcmp(name, "tokens")) c->o.tokens_file = v;
+    else if (!strcmp(name, "mirror")) c->o.mirror = v;
+    else if (!strcmp(name, "threads")) {
+        if (am_cli_int(name, v, 0, &n) || n > 1024) return am_cli_usage_error("hub serve: bad --threads '%s'", v);
+        c->o.threads = (int)n;
+    } else if (!strcmp(name, "multipart-chunk")) {
+        if (am_cli_int(name, v, 0, &n)) return 2;
+        c->o.multipart_chunk = (uint64_t)n;
     }
+    return 0;
+}
+
+int am_cli_hub(int argc, char **argv) {
+    serve_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o = am_hub_server_options_default();
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_hub, argc, argv, NULL, serve_opt, &c, &pos, &npos);
+    if (rc) return rc == AM_CLI_HELP ? 0 : rc;
+    if (!npos || strcmp(pos[0], "serve")) return am_cli_usage_error("usage: automodel %s", am_cli_cmd_hub.usage);
+    if (npos > 2) return am_cli_usage_error("hub serve: unexpected argument '%s'", pos[2]);
+    am_hub_server_options o = c.o;
+    const char *port_file = c.port_file;
+    o.root = npos > 1 ? pos[1] : NULL;
     if (!o.root) return am_cli_usage_error("hub serve: ROOT is required");
     am_hub_server *s = am_hub_server_start(&o);
     if (!s) return am_cli_fail("hub serve");

@@ -1,67 +1,20 @@
-/* cli/cmd_model.c — `automodel info | forward | save`: load a model with the shared load options,
- * then inspect it, run it on a safetensors file of inputs, or save it as save_pretrained does. */
+/* cli/cmd_model.c — `automodel info | forward | save | init`: load a model with the shared load
+ * options, then inspect it, run it on a safetensors file of inputs (or on text, tokenized by the
+ * model's tokenizer), save it as save_pretrained does, or build one from a config (from_config). */
 #include "cli.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses the load options every model command accepts; consumed arguments are set to NULL.
- * Returns 0, or an exit status for a usage error. */
-static int parse_load_options(int argc, char **argv, am_task *task, am_load_options *o) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!a) continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;
-        if (!strcmp(a, "--task")) {
-            if (!v || am_task_parse(v, task) != AM_OK) return am_cli_usage_error("--task: %s", v ? am_last_error() : "missing value");
-        } else if (!strcmp(a, "--dtype")) {
-            if (!v || am_dtype_parse(v, &o->dtype) != AM_OK) return am_cli_usage_error("--dtype: %s", v ? am_last_error() : "missing value");
-        } else if (!strcmp(a, "--num-labels")) {
-            if (!v || atoi(v) <= 0) return am_cli_usage_error("--num-labels needs a positive integer");
-            o->num_labels = atoi(v);
-        } else if (!strcmp(a, "--revision")) o->revision = v;
-        else if (!strcmp(a, "--cache-dir")) o->cache_dir = v;
-        else if (!strcmp(a, "--attn")) {
-            if (!v) return am_cli_usage_error("--attn needs a value");
-            o->attn = !strcmp(v, "eager") ? AM_ATTN_EAGER : !strcmp(v, "sdpa") ? AM_ATTN_SDPA : AM_ATTN_DEFAULT;
-        } else if (!strcmp(a, "--device-map")) o->device_map = v;
-        else {
-            takes = false;
-            if (!strcmp(a, "--ignore-mismatched-sizes")) o->ignore_mismatched_sizes = true;
-            else if (!strcmp(a, "--no-safetensors")) o->use_safetensors = false;
-            else if (!strcmp(a, "--local-files-only")) o->local_files_only = true;
-            else continue;
-            argv[i] = NULL;
-            continue;
-        }
-        if (takes) {
-            if (!v) return am_cli_usage_error("%s needs a value", a);
-            argv[i] = argv[i + 1] = NULL;
-            i++;
-        }
-    }
-    return 0;
-}
+/* ---- shared by the commands of this file ---- */
 
-static am_model *load(int argc, char **argv, const char **model_path, int *rc) {
-    am_task task = AM_TASK_AUTO;
-    am_load_options o = am_load_options_default();
-    *rc = parse_load_options(argc, argv, &task, &o);
-    if (*rc) return NULL;
-    *model_path = NULL;
-    for (int i = 1; i < argc; i++)
-        if (argv[i] && argv[i][0] != '-') {
-            *model_path = argv[i];
-            argv[i] = NULL;
-            break;
-        }
-    if (!*model_path) {
-        *rc = am_cli_usage_error("%s: missing MODEL (a local folder or a hub id)", argv[0]);
-        return NULL;
-    }
-    am_model *m = am_model_from_pretrained(task, *model_path, &o);
-    if (!m) *rc = am_cli_fail(NULL);
-    return m;
+static int save_opt(am_save_options *so, const char *name, const char *v) {
+    if (!strcmp(name, "format")) {
+        if (!strcmp(v, "bin")) so->format = AM_SAVE_BIN;
+        else if (!strcmp(v, "safetensors")) so->format = AM_SAVE_SAFETENSORS;
+        else return am_cli_usage_error("--format must be safetensors or bin, not '%s'", v);
+    } else if (!strcmp(name, "max-shard-size")) so->max_shard_size = v;
+    return 0;
 }
 
 static const char *level_name(am_log_level l) {
@@ -80,37 +33,61 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* ---- info ---- */
+
+typedef struct info_ctx {
+    bool json, repr, config, loading;
+} info_ctx;
+
+static const am_cli_opt k_info_opts[] = {
+    {"json", NULL, no_argument, NULL, "one JSON object: class, parameters, footprint, dtype and the loading report"},
+    {"repr", NULL, no_argument, NULL, "print(model): the module tree, as PyTorch prints it"},
+    {"print-config", NULL, no_argument, NULL, "print(model.config)"},
+    {"loading-info", NULL, no_argument, NULL, "the same JSON as --json (output_loading_info=True)"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_info = {"info", "info MODEL [options]",
+                                    "Load MODEL (a folder or a hub id) and describe it: class, parameters (also without "
+                                    "embeddings), memory footprint, dtype.",
+                                    k_info_opts, true};
+
+static int info_opt(void *ctx, const char *name, const char *v) {
+    (void)v;
+    info_ctx *c = ctx;
+    if (!strcmp(name, "json")) c->json = true;
+    else if (!strcmp(name, "repr")) c->repr = true;
+    else if (!strcmp(name, "print-config")) c->config = true;
+    else if (!strcmp(name, "loading-info")) c->loading = true;
+    return 0;
+}
+
 int am_cli_info(int argc, char **argv) {
-    bool json = false, repr = false, config = false, loading = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true, argv[i] = NULL;
-        else if (argv[i] && !strcmp(argv[i], "--repr")) repr = true, argv[i] = NULL;
-        else if (argv[i] && !strcmp(argv[i], "--config")) config = true, argv[i] = NULL;
-        else if (argv[i] && !strcmp(argv[i], "--loading-info")) loading = true, argv[i] = NULL;
+    info_ctx c = {0};
+    am_cli_load l;
+    am_cli_load_init(&l);
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_info, argc, argv, &l, info_opt, &c, &pos, &npos);
+    if (!rc && npos != 1)
+        rc = npos ? am_cli_usage_error("info: unexpected argument '%s'", pos[1]) : am_cli_usage_error("info: missing MODEL (a local folder or a hub id)");
+    am_model *m = rc ? NULL : am_cli_load_model(&l, pos[0], &rc);
+    if (!m) {
+        am_cli_load_free(&l);
+        return rc == AM_CLI_HELP ? 0 : rc;
     }
-    const char *path;
-    int rc;
-    am_model *m = load(argc, argv, &path, &rc);
-    if (!m) return rc;
-    for (int i = 1; i < argc; i++)
-        if (argv[i]) {
-            am_model_free(m);
-            return am_cli_usage_error("info: unexpected argument '%s'", argv[i]);
-        }
-    if (repr) am_model_print(m, stdout);
-    else if (config) {
+    long long n_all = (long long)am_model_num_parameters(m, false, false), n_train = (long long)am_model_num_parameters(m, true, false),
+              n_noemb = (long long)am_model_num_parameters(m, false, true), fp = (long long)am_model_memory_footprint(m, true);
+    if (c.repr) am_model_print(m, stdout);
+    else if (c.config) {
         char *r = am_config_repr(am_model_config(m));
         fputs(r, stdout); /* print(model.config) */
         fputc('\n', stdout);
         am_free(r);
-    } else if (json || loading) {
+    } else if (c.json || c.loading) {
         const am_loading_info *li = am_model_loading_info(m);
         printf("{\"class\": \"%s\", \"model_type\": \"%s\", \"task\": \"%s\", \"num_parameters\": %lld, \"num_parameters_only_trainable\": %lld, "
                "\"num_parameters_exclude_embeddings\": %lld, \"memory_footprint\": %lld, \"memory_footprint_no_buffers\": %lld, "
                "\"training\": %s, \"dtype\": \"%s\", \"cpu\": %s, \"loading_info\": {\"missing_keys\": [",
-               am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)),
-               (long long)am_model_num_parameters(m, false, false), (long long)am_model_num_parameters(m, true, false),
-               (long long)am_model_num_parameters(m, false, true), (long long)am_model_memory_footprint(m, true),
+               am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)), n_all, n_train, n_noemb, fp,
                (long long)am_model_memory_footprint(m, false), am_model_is_training(m) ? "true" : "false", am_dtype_name(am_model_dtype(m)),
                am_cpu_report_json());
         for (size_t i = 0; i < li->n_missing; i++) printf("%s\"%s\"", i ? ", " : "", li->missing_keys[i]);
@@ -128,74 +105,239 @@ int am_cli_info(int argc, char **argv) {
         printf("]}}\n");
     } else {
         printf("%s (%s, task %s)\n", am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)));
-        printf("parameters: %lld (trainable %lld)\n", (long long)am_model_num_parameters(m, false, false), (long long)am_model_num_parameters(m, true, false));
-        printf("memory footprint: %lld bytes\ndtype: %s\n", (long long)am_model_memory_footprint(m, true), am_dtype_name(am_model_dtype(m)));
+        printf("parameters: %lld (trainable %lld, without embeddings %lld)\n", n_all, n_train, n_noemb);
+        printf("memory footprint: %lld bytes (%.2f MB)\ndtype: %s\n", fp, (double)fp / 1e6, am_dtype_name(am_model_dtype(m)));
     }
     am_model_free(m);
+    am_cli_load_free(&l);
     return 0;
 }
 
-int am_cli_forward(int argc, char **argv) {
-    const char *in_path = NULL, *out_path = NULL;
-    am_forward_options fo = am_forward_options_default();
-    for (int i = 1; i < argc; i++) {
-        if (!argv[i]) continue;
-        if (!strcmp(argv[i], "--inputs") && i + 1 < argc) in_path = argv[i + 1], argv[i] = argv[i + 1] = NULL, i++;
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc) out_path = argv[i + 1], argv[i] = argv[i + 1] = NULL, i++;
-        else if (!strcmp(argv[i], "--output-hidden-states")) fo.output_hidden_states = true, argv[i] = NULL;
+/* ---- forward ---- */
+
+typedef struct fwd_ctx {
+    const char *in_path, *out_path, *tokenizer;
+    const char **texts, **pairs;
+    size_t n_texts, n_pairs;
+    am_forward_options fo;
+} fwd_ctx;
+
+static const am_cli_opt k_forward_opts[] = {
+    {"inputs", NULL, required_argument, "IN.safetensors", "the inputs, named as forward's arguments (input_ids, ...)"},
+    {"text", NULL, required_argument, "TEXT", "tokenize TEXT with the model's tokenizer instead (repeatable: a batch, "
+                                              "padded to the longest)"},
+    {"text-pair", NULL, required_argument, "TEXT", "the second text of a pair (repeatable, one per --text)"},
+    {"tokenizer", NULL, required_argument, "TOK", "the tokenizer for --text (default: MODEL's folder)"},
+    {"output", NULL, required_argument, "OUT.safetensors", "write every output tensor (default: print a summary)"},
+    {"output-hidden-states", NULL, no_argument, NULL, "output_hidden_states=True"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_forward = {"forward", "forward MODEL (--inputs IN.safetensors | --text TEXT...) [--output OUT.safetensors] [options]",
+                                       "Run model(**inputs) and write its outputs, or print their shapes and first values.",
+                                       k_forward_opts, true};
+
+static int push_str(const char ***v, size_t *n, const char *s) {
+    const char **p = realloc(*v, (*n + 1) * sizeof *p);
+    if (!p) return am_cli_usage_error("out of memory");
+    *v = p;
+    p[(*n)++] = s;
+    return 0;
+}
+
+static int fwd_opt(void *ctx, const char *name, const char *v) {
+    fwd_ctx *c = ctx;
+    if (!strcmp(name, "inputs")) c->in_path = v;
+    else if (!strcmp(name, "output")) c->out_path = v;
+    else if (!strcmp(name, "tokenizer")) c->tokenizer = v;
+    else if (!strcmp(name, "text")) return push_str(&c->texts, &c->n_texts, v);
+    else if (!strcmp(name, "text-pair")) return push_str(&c->pairs, &c->n_pairs, v);
+    else if (!strcmp(name, "output-hidden-states")) c->fo.output_hidden_states = true;
+    return 0;
+}
+
+/* element j of a floating or integer tensor, as a double */
+static double elem(const am_tensor *t, int64_t j) {
+    const void *d = am_tensor_cdata(t);
+    switch (am_tensor_dtype(t)) {
+    case AM_F32: return ((const float *)d)[j];
+    case AM_F64: return ((const double *)d)[j];
+    case AM_I64: return (double)((const int64_t *)d)[j];
+    case AM_I32: return ((const int32_t *)d)[j];
+    case AM_BF16: {
+        uint32_t u = (uint32_t)((const uint16_t *)d)[j] << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
     }
-    if (!in_path || !out_path) return am_cli_usage_error("forward: --inputs IN.safetensors and --output OUT.safetensors are required");
-    const char *path;
-    int rc;
-    am_model *m = load(argc, argv, &path, &rc);
-    if (!m) return rc;
-    for (int i = 1; i < argc; i++)
-        if (argv[i]) {
-            am_model_free(m);
-            return am_cli_usage_error("forward: unexpected argument '%s'", argv[i]);
+    case AM_F16: {
+        uint16_t h = ((const uint16_t *)d)[j];
+        int e = (h >> 10) & 31, mant = h & 1023;
+        double v = e == 0 ? ldexp(mant, -24) : e == 31 ? (mant ? NAN : INFINITY) : ldexp(mant + 1024, e - 25);
+        return h & 0x8000 ? -v : v;
+    }
+    default: return NAN;
+    }
+}
+
+/* Prints each output: name, dtype, shape and its first values. */
+static void summary(const am_tensors *out) {
+    for (size_t i = 0; i < am_tensors_count(out); i++) {
+        const am_tensor *t = am_tensors_at(out, i);
+        printf("%s: %s [", am_tensors_name(out, i), am_dtype_name(am_tensor_dtype(t)));
+        for (int d = 0; d < am_tensor_ndim(t); d++) printf("%s%lld", d ? ", " : "", (long long)am_tensor_dim(t, d));
+        printf("]");
+        int64_t n = am_tensor_numel(t), k = n < 8 ? n : 8;
+        for (int64_t j = 0; j < k; j++) printf("%s%.6g", j ? ", " : " ", elem(t, j));
+        printf("%s\n", n > k ? ", ..." : "");
+    }
+}
+
+int am_cli_forward(int argc, char **argv) {
+    fwd_ctx c;
+    memset(&c, 0, sizeof c);
+    c.fo = am_forward_options_default();
+    am_cli_load l;
+    am_cli_load_init(&l);
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_forward, argc, argv, &l, fwd_opt, &c, &pos, &npos);
+    if (!rc && npos != 1)
+        rc = npos ? am_cli_usage_error("forward: unexpected argument '%s'", pos[1]) : am_cli_usage_error("forward: missing MODEL (a local folder or a hub id)");
+    if (!rc && !c.in_path == !c.n_texts) rc = am_cli_usage_error("forward: give either --inputs IN.safetensors or --text TEXT");
+    if (!rc && c.n_pairs && c.n_pairs != c.n_texts)
+        rc = am_cli_usage_error("forward: %zu --text-pair for %zu --text: give one per text", c.n_pairs, c.n_texts);
+    am_model *m = NULL;
+    am_tensors *in = NULL, *out = NULL;
+    if (!rc) m = am_cli_load_model(&l, pos[0], &rc);
+    if (m && c.in_path) {
+        in = am_tensors_load_safetensors(c.in_path);
+        if (!in) rc = am_cli_fail(NULL);
+    } else if (m) { /* tokenizer(texts, text_pair=pairs, padding=True, return_tensors="pt") */
+        am_tokenizer *tok = am_tokenizer_from_pretrained(c.tokenizer ? c.tokenizer : pos[0]);
+        if (!tok) rc = am_cli_fail("forward: loading the tokenizer (give --tokenizer TOK)");
+        else {
+            am_encode_options eo = am_encode_options_default();
+            eo.padding = AM_PADDING_LONGEST;
+            in = am_tokenizer_encode_tensors(tok, c.n_texts, c.texts, c.n_pairs ? c.pairs : NULL, &eo);
+            if (!in) rc = am_cli_fail("forward: tokenizing");
         }
-    am_tensors *in = am_tensors_load_safetensors(in_path);
-    am_tensors *out = in ? am_model_forward(m, in, &fo) : NULL;
-    rc = 0;
-    if (!out || am_tensors_save_safetensors(out, out_path) != AM_OK) rc = am_cli_fail(NULL);
+        am_tokenizer_free(tok);
+    }
+    if (!rc && in) {
+        out = am_model_forward(m, in, &c.fo);
+        if (!out) rc = am_cli_fail(NULL);
+        else if (c.out_path && am_tensors_save_safetensors(out, c.out_path) != AM_OK) rc = am_cli_fail(NULL);
+        else if (!c.out_path) summary(out);
+    }
     am_tensors_free(in);
     am_tensors_free(out);
     am_model_free(m);
-    return rc;
+    am_cli_load_free(&l);
+    free(c.texts);
+    free(c.pairs);
+    return rc == AM_CLI_HELP ? 0 : rc;
 }
+
+/* ---- save ---- */
+
+static const am_cli_opt k_save_opts[] = {
+    {"format", NULL, required_argument, "safetensors|bin", "safe_serialization: model.safetensors (default) or pytorch_model.bin"},
+    {"max-shard-size", NULL, required_argument, "SIZE", "shard above SIZE (\"10GB\", transformers' default; \"200MB\", ...)"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_save = {"save", "save MODEL OUTDIR [options]",
+                                    "Load MODEL and save_pretrained it into OUTDIR (config.json, weights, "
+                                    "generation_config.json).",
+                                    k_save_opts, true};
+
+static int save_cmd_opt(void *ctx, const char *name, const char *v) { return save_opt(ctx, name, v); }
 
 int am_cli_save(int argc, char **argv) {
     am_save_options so = am_save_options_default();
-    for (int i = 1; i < argc; i++) {
-        if (!argv[i]) continue;
-        if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            if (!strcmp(argv[i + 1], "bin")) so.format = AM_SAVE_BIN;
-            else if (strcmp(argv[i + 1], "safetensors")) return am_cli_usage_error("--format must be safetensors or bin");
-            argv[i] = argv[i + 1] = NULL;
-            i++;
-        } else if (!strcmp(argv[i], "--max-shard-size") && i + 1 < argc) so.max_shard_size = argv[i + 1], argv[i] = argv[i + 1] = NULL, i++;
-    }
-    const char *path;
-    int rc;
-    am_model *m = load(argc, argv, &path, &rc);
-    if (!m) return rc;
-    const char *outdir = NULL;
-    for (int i = 1; i < argc; i++)
-        if (argv[i]) {
-            if (outdir) {
-                am_model_free(m);
-                return am_cli_usage_error("save: unexpected argument '%s'", argv[i]);
-            }
-            outdir = argv[i];
-        }
-    if (!outdir) {
-        am_model_free(m);
-        return am_cli_usage_error("save: missing OUTDIR");
-    }
-    rc = am_model_save_pretrained(m, outdir, &so) == AM_OK ? 0 : am_cli_fail(NULL);
+    am_cli_load l;
+    am_cli_load_init(&l);
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_save, argc, argv, &l, save_cmd_opt, &so, &pos, &npos);
+    if (!rc && npos != 2)
+        rc = npos > 2 ? am_cli_usage_error("save: unexpected argument '%s'", pos[2]) : am_cli_usage_error("save: needs MODEL and OUTDIR");
+    am_model *m = rc ? NULL : am_cli_load_model(&l, pos[0], &rc);
+    if (m) rc = am_model_save_pretrained(m, pos[1], &so) == AM_OK ? 0 : am_cli_fail(NULL);
     am_model_free(m);
-    return rc;
+    am_cli_load_free(&l);
+    return rc == AM_CLI_HELP ? 0 : rc;
 }
 
-/* The shared model loading of every model command, for commands in other files. */
-am_model *am_cli_load_model(int argc, char **argv, const char **model_path, int *rc) { return load(argc, argv, model_path, rc); }
+/* ---- init ---- */
+
+typedef struct init_ctx {
+    am_save_options so;
+    am_task task;
+    am_dtype dtype;
+    int num_labels;
+    uint64_t seed;
+    const char **sets;
+    size_t n_sets;
+} init_ctx;
+
+static const am_cli_opt k_init_opts[] = {
+    {"task", NULL, required_argument, "T", "the head, as AutoModelFor<T>.from_config (default: the config's architectures)"},
+    {"seed", NULL, required_argument, "S", "torch.manual_seed(S) before the random init (default 0)"},
+    {"dtype", "torch-dtype", required_argument, "D", "torch_dtype of the new weights: float32 (default), float16, bfloat16"},
+    {"num-labels", NULL, required_argument, "N", "config.num_labels = N"},
+    {"set", NULL, required_argument, "KEY=VALUE", "change one config key first (VALUE is JSON; a bare word is a string); repeatable"},
+    {"format", NULL, required_argument, "safetensors|bin", "safe_serialization: model.safetensors (default) or pytorch_model.bin"},
+    {"max-shard-size", NULL, required_argument, "SIZE", "shard above SIZE (default \"10GB\")"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_init = {"init", "init CONFIG OUT_DIR [options]",
+                                    "AutoModel.from_config(config) with transformers' random init, saved into OUT_DIR "
+                                    "(CONFIG: a folder, a config.json or a hub id).",
+                                    k_init_opts, false};
+
+static int init_opt(void *ctx, const char *name, const char *v) {
+    init_ctx *c = ctx;
+    long long n;
+    if (!strcmp(name, "task")) {
+        if (am_task_parse(v, &c->task) != AM_OK) return am_cli_usage_error("--task: %s", am_last_error());
+    } else if (!strcmp(name, "seed")) {
+        if (am_cli_int(name, v, 0, &n)) return 2;
+        c->seed = (uint64_t)n;
+    } else if (!strcmp(name, "dtype")) {
+        if (am_dtype_parse(v, &c->dtype) != AM_OK) return am_cli_usage_error("--dtype: %s", am_last_error());
+        if (c->dtype != AM_F32 && c->dtype != AM_F16 && c->dtype != AM_BF16)
+            return am_cli_usage_error("--dtype: from_config takes float32, float16 or bfloat16, not %s", v);
+    } else if (!strcmp(name, "num-labels")) {
+        if (am_cli_int(name, v, 1, &n)) return 2;
+        if (n > 1 << 24) return am_cli_usage_error("--num-labels %lld is too large", n);
+        c->num_labels = (int)n;
+    } else if (!strcmp(name, "set")) {
+        if (!strchr(v, '=') || v[0] == '=') return am_cli_usage_error("--set needs KEY=VALUE, not '%s'", v);
+        return push_str(&c->sets, &c->n_sets, v);
+    } else
+        return save_opt(&c->so, name, v);
+    return 0;
+}
+
+int am_cli_init(int argc, char **argv) {
+    init_ctx c;
+    memset(&c, 0, sizeof c);
+    c.so = am_save_options_default();
+    c.task = AM_TASK_AUTO;
+    c.dtype = AM_F32;
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_init, argc, argv, NULL, init_opt, &c, &pos, &npos);
+    if (!rc && npos != 2)
+        rc = npos > 2 ? am_cli_usage_error("init: unexpected argument '%s'", pos[2]) : am_cli_usage_error("init: needs CONFIG and OUT_DIR");
+    am_config *cfg = rc ? NULL : am_config_from_pretrained(pos[0]);
+    if (!rc && !cfg) rc = am_cli_fail(NULL);
+    for (size_t i = 0; !rc && i < c.n_sets; i++) rc = am_cli_config_set(cfg, c.sets[i]);
+    if (!rc && c.num_labels && am_config_set_num_labels(cfg, c.num_labels) != AM_OK) rc = am_cli_fail("--num-labels");
+    am_model *m = rc ? NULL : am_model_from_config(c.task, cfg, c.seed);
+    if (!rc && !m) rc = am_cli_fail(NULL);
+    if (!rc && c.dtype != AM_F32 && am_model_to_dtype(m, c.dtype) != AM_OK) rc = am_cli_fail("--dtype");
+    if (!rc && am_model_save_pretrained(m, pos[1], &c.so) != AM_OK) rc = am_cli_fail(NULL);
+    if (!rc) fprintf(stderr, "%s (%lld parameters) saved to %s\n", am_model_class_name(m), (long long)am_model_num_parameters(m, false, false), pos[1]);
+    am_model_free(m);
+    am_config_free(cfg);
+    free(c.sets);
+    return rc == AM_CLI_HELP ? 0 : rc;
+}

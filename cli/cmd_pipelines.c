@@ -8,73 +8,56 @@
 
 typedef struct popts {
     am_pipeline_options po;
-    am_load_options lo;
-    am_task task;
+    am_cli_load load;
     const char *model, *text, *pair, *question, *context, *input_file;
     bool json;
+    int (*extra)(struct popts *, const char *, const char *); /* the command's own options */
 } popts;
 
 static int parse_int(const char *flag, const char *v, int lo, int *out) {
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || x < lo || x > 1 << 30) return am_cli_usage_error("%s needs an integer >= %d", flag, lo);
+    long long x;
+    if (am_cli_int(flag, v, lo, &x)) return 2;
+    if (x > 1 << 30) return am_cli_usage_error("--%s: %lld is too large", flag, x);
     *out = (int)x;
     return 0;
 }
 
-/* Options shared by the pipeline commands; `extra` handles the command's own ones (returns 1 when
- * it consumed argv[i] and argv[i+1], 0 when argv[i] only, -1 when unknown, >= 2 for a usage error). */
-static int parse(int argc, char **argv, popts *o, int (*extra)(popts *, const char *, const char *)) {
+/* The options every pipeline command takes, then the command's own. */
+#define PIPELINE_OPTS                                                                                                   \
+    {"json", NULL, no_argument, NULL, "one JSON result, as the pipeline returns it"},                                   \
+        {"input-file", NULL, required_argument, "FILE", "one input a line ('-': stdin), JSON lines out"},               \
+        {"batch-size", NULL, required_argument, "N", "inputs per forward call (default 32)"},                           \
+        {"tokenizer", NULL, required_argument, "TOK", "the tokenizer folder (default: MODEL's)"}
+
+static int common_opt(void *ctx, const char *name, const char *v) {
+    popts *o = ctx;
+    if (!strcmp(name, "json")) o->json = true;
+    else if (!strcmp(name, "input-file")) o->input_file = v;
+    else if (!strcmp(name, "tokenizer")) o->po.tokenizer = v;
+    else if (!strcmp(name, "batch-size")) {
+        int b = 0;
+        if (parse_int(name, v, 1, &b)) return 2;
+        o->po.batch_size = (size_t)b;
+    } else
+        return o->extra(o, name, v);
+    return 0;
+}
+
+/* Parses the command line of a pipeline command: MODEL [TEXT]. */
+static int parse(const am_cli_cmd *cmd, int argc, char **argv, popts *o, int (*extra)(popts *, const char *, const char *)) {
     o->po = am_pipeline_options_default();
-    o->lo = am_load_options_default();
-    o->po.load = &o->lo;
-    const char *pos[2] = {0};
-    int npos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            if (npos == 2) return am_cli_usage_error("%s: unexpected argument '%s'", argv[0], a);
-            pos[npos++] = a;
-            continue;
-        }
-        if (!strcmp(a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (!strcmp(a, "--local-files-only")) {
-            o->lo.local_files_only = true;
-            continue;
-        }
-        int r = extra ? extra(o, a, v) : -1;
-        if (r >= 2) return r;
-        if (r == 0) continue;
-        if (r == 1) {
-            i++;
-            continue;
-        }
-        if (!v) return am_cli_usage_error("%s: unknown option '%s' (or it needs a value)", argv[0], a);
-        if (!strcmp(a, "--input-file")) o->input_file = v;
-        else if (!strcmp(a, "--batch-size")) {
-            int b;
-            if (parse_int(a, v, 1, &b)) return 2;
-            o->po.batch_size = (size_t)b;
-        } else if (!strcmp(a, "--task")) {
-            if (am_task_parse(v, &o->po.model_task) != AM_OK) return am_cli_usage_error("--task: %s", am_last_error());
-        } else if (!strcmp(a, "--dtype")) {
-            if (am_dtype_parse(v, &o->lo.dtype) != AM_OK) return am_cli_usage_error("--dtype: %s", am_last_error());
-        } else if (!strcmp(a, "--attn"))
-            o->lo.attn = !strcmp(v, "eager") ? AM_ATTN_EAGER : !strcmp(v, "sdpa") ? AM_ATTN_SDPA : AM_ATTN_DEFAULT;
-        else if (!strcmp(a, "--revision")) o->lo.revision = v;
-        else if (!strcmp(a, "--cache-dir")) o->lo.cache_dir = v;
-        else if (!strcmp(a, "--device-map")) o->lo.device_map = v;
-        else if (!strcmp(a, "--tokenizer")) o->po.tokenizer = v;
-        else return am_cli_usage_error("%s: unknown option '%s'", argv[0], a);
-        i++;
-    }
-    if (!npos) return am_cli_usage_error("%s: missing MODEL (a local folder or a hub id)", argv[0]);
+    am_cli_load_init(&o->load);
+    o->extra = extra;
+    char **pos;
+    int npos, rc = am_cli_parse(cmd, argc, argv, &o->load, common_opt, o, &pos, &npos);
+    if (rc) return rc;
+    if (npos > 2) return am_cli_usage_error("%s: unexpected argument '%s'", cmd->name, pos[2]);
+    if (!npos) return am_cli_usage_error("%s: missing MODEL (a local folder or a hub id)", cmd->name);
     o->model = pos[0];
     o->text = npos > 1 ? pos[1] : NULL;
-    return 0;
+    o->po.model_task = o->load.task;
+    o->po.load = &o->load.o;
+    return am_cli_load_config(&o->load, o->model);
 }
 
 /* ---- output ---- */
@@ -240,77 +223,115 @@ static int run(am_task task, popts *o) {
 
 /* ---- the commands ---- */
 
+static int finish(popts *o, int rc, am_task task) {
+    if (!rc) rc = run(task, o);
+    am_cli_load_free(&o->load);
+    return rc == AM_CLI_HELP ? 0 : rc;
+}
+
+static const am_cli_opt k_classify_opts[] = {
+    PIPELINE_OPTS,
+    {"text-pair", NULL, required_argument, "T", "text_pair: the second text"},
+    {"top-k", NULL, required_argument, "K|all", "top_k labels (default: the best one)"},
+    {"function", NULL, required_argument, "F", "function_to_apply: softmax, sigmoid or none"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_classify = {"classify", "classify MODEL (TEXT | --input-file F) [options]",
+                                        "pipeline(\"text-classification\"): labels and scores.", k_classify_opts, true};
+
 static int cls_extra(popts *o, const char *a, const char *v) {
-    if (!strcmp(a, "--top-k")) {
-        if (v && !strcmp(v, "all")) o->po.top_k = -1;
+    if (!strcmp(a, "top-k")) {
+        if (!strcmp(v, "all")) o->po.top_k = -1;
         else if (parse_int(a, v, 1, &o->po.top_k)) return 2;
-        return 1;
-    }
-    if (!strcmp(a, "--function")) {
-        if (!v) return am_cli_usage_error("--function needs softmax, sigmoid or none");
+    } else if (!strcmp(a, "function")) {
         if (!strcmp(v, "softmax")) o->po.function = AM_FUNCTION_SOFTMAX;
         else if (!strcmp(v, "sigmoid")) o->po.function = AM_FUNCTION_SIGMOID;
         else if (!strcmp(v, "none")) o->po.function = AM_FUNCTION_NONE;
         else return am_cli_usage_error("--function must be softmax, sigmoid or none, not '%s'", v);
-        return 1;
-    }
-    if (!strcmp(a, "--text-pair") && v) {
+    } else if (!strcmp(a, "text-pair"))
         o->pair = v;
-        return 1;
-    }
-    return -1;
+    return 0;
 }
 
 int am_cli_classify(int argc, char **argv) {
-    popts o = {0};
-    int rc = parse(argc, argv, &o, cls_extra);
-    return rc ? rc : run(AM_TASK_SEQUENCE_CLASSIFICATION, &o);
+    popts o;
+    memset(&o, 0, sizeof o);
+    return finish(&o, parse(&am_cli_cmd_classify, argc, argv, &o, cls_extra), AM_TASK_SEQUENCE_CLASSIFICATION);
 }
 
+static const am_cli_opt k_ner_opts[] = {
+    PIPELINE_OPTS,
+    {"aggregation", NULL, required_argument, "A", "aggregation_strategy: none, simple, first, average or max"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_ner = {"ner", "ner MODEL (TEXT | --input-file F) [options]",
+                                   "pipeline(\"token-classification\"): entities with scores and character spans.", k_ner_opts, true};
+
 static int ner_extra(popts *o, const char *a, const char *v) {
-    if (!strcmp(a, "--aggregation")) {
-        static const char *names[] = {"none", "simple", "first", "average", "max"};
-        for (int k = 0; v && k < 5; k++)
-            if (!strcmp(v, names[k])) {
-                o->po.aggregation = (am_aggregation)k;
-                return 1;
-            }
-        return am_cli_usage_error("--aggregation must be none, simple, first, average or max");
-    }
-    return -1;
+    (void)a;
+    static const char *names[] = {"none", "simple", "first", "average", "max"};
+    for (int k = 0; k < 5; k++)
+        if (!strcmp(v, names[k])) {
+            o->po.aggregation = (am_aggregation)k;
+            return 0;
+        }
+    return am_cli_usage_error("--aggregation must be none, simple, first, average or max, not '%s'", v);
 }
 
 int am_cli_ner(int argc, char **argv) {
-    popts o = {0};
-    int rc = parse(argc, argv, &o, ner_extra);
-    return rc ? rc : run(AM_TASK_TOKEN_CLASSIFICATION, &o);
+    popts o;
+    memset(&o, 0, sizeof o);
+    return finish(&o, parse(&am_cli_cmd_ner, argc, argv, &o, ner_extra), AM_TASK_TOKEN_CLASSIFICATION);
 }
 
+static const am_cli_opt k_qa_opts[] = {
+    PIPELINE_OPTS,
+    {"question", NULL, required_argument, "Q", "the question"},
+    {"context", NULL, required_argument, "C", "the text holding the answer"},
+    {"top-k", NULL, required_argument, "K", "top_k answers (default 1)"},
+    {"max-answer-len", NULL, required_argument, "N", "max_answer_len in tokens (default 15)"},
+    {"max-seq-len", NULL, required_argument, "N", "max_seq_len of a window (default: min(model max, 384))"},
+    {"doc-stride", NULL, required_argument, "N", "doc_stride: overlap of windows (default: min(max_seq_len / 2, 128))"},
+    {"handle-impossible-answer", NULL, no_argument, NULL, "handle_impossible_answer=True"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_qa = {"qa", "qa MODEL (--question Q --context C | --input-file F) [options]",
+                                  "pipeline(\"question-answering\"): the answer span in the context.", k_qa_opts, true};
+
 static int qa_extra(popts *o, const char *a, const char *v) {
-    if (!strcmp(a, "--question") && v) return o->question = v, 1;
-    if (!strcmp(a, "--context") && v) return o->context = v, 1;
-    if (!strcmp(a, "--top-k")) return parse_int(a, v, 1, &o->po.top_k) ? 2 : 1;
-    if (!strcmp(a, "--max-answer-len")) return parse_int(a, v, 1, &o->po.max_answer_len) ? 2 : 1;
-    if (!strcmp(a, "--max-seq-len")) return parse_int(a, v, 1, &o->po.max_seq_len) ? 2 : 1;
-    if (!strcmp(a, "--doc-stride")) return parse_int(a, v, 1, &o->po.doc_stride) ? 2 : 1;
-    if (!strcmp(a, "--handle-impossible-answer")) return o->po.handle_impossible_answer = true, 0;
-    return -1;
+    if (!strcmp(a, "question")) o->question = v;
+    else if (!strcmp(a, "context")) o->context = v;
+    else if (!strcmp(a, "top-k")) return parse_int(a, v, 1, &o->po.top_k);
+    else if (!strcmp(a, "max-answer-len")) return parse_int(a, v, 1, &o->po.max_answer_len);
+    else if (!strcmp(a, "max-seq-len")) return parse_int(a, v, 1, &o->po.max_seq_len);
+    else if (!strcmp(a, "doc-stride")) return parse_int(a, v, 1, &o->po.doc_stride);
+    else if (!strcmp(a, "handle-impossible-answer")) o->po.handle_impossible_answer = true;
+    return 0;
 }
 
 int am_cli_qa(int argc, char **argv) {
-    popts o = {0};
-    int rc = parse(argc, argv, &o, qa_extra);
-    if (!rc && o.text) return am_cli_usage_error("qa: unexpected argument '%s' (use --question and --context)", o.text);
-    return rc ? rc : run(AM_TASK_QUESTION_ANSWERING, &o);
+    popts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse(&am_cli_cmd_qa, argc, argv, &o, qa_extra);
+    if (!rc && o.text) rc = am_cli_usage_error("qa: unexpected argument '%s' (use --question and --context)", o.text);
+    return finish(&o, rc, AM_TASK_QUESTION_ANSWERING);
 }
 
+static const am_cli_opt k_fill_mask_opts[] = {
+    PIPELINE_OPTS,
+    {"top-k", NULL, required_argument, "K", "top_k fills per mask (default 5)"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_fill_mask = {"fill-mask", "fill-mask MODEL (TEXT | --input-file F) [options]",
+                                         "pipeline(\"fill-mask\"): the likeliest tokens for each mask token.", k_fill_mask_opts, true};
+
 static int fm_extra(popts *o, const char *a, const char *v) {
-    if (!strcmp(a, "--top-k")) return parse_int(a, v, 1, &o->po.top_k) ? 2 : 1;
-    return -1;
+    (void)a;
+    return parse_int("top-k", v, 1, &o->po.top_k);
 }
 
 int am_cli_fill_mask(int argc, char **argv) {
-    popts o = {0};
-    int rc = parse(argc, argv, &o, fm_extra);
-    return rc ? rc : run(AM_TASK_MASKED_LM, &o);
+    popts o;
+    memset(&o, 0, sizeof o);
+    return finish(&o, parse(&am_cli_cmd_fill_mask, argc, argv, &o, fm_extra), AM_TASK_MASKED_LM);
 }

@@ -382,56 +382,136 @@ static int run_cases(const am_tokenizer *tok, const char *cases, const char *out
     return rc;
 }
 
-int am_cli_tokenize(int argc, char **argv) {
-    const char *path = NULL, *text = NULL, *cases = NULL, *output = NULL, *pair = NULL;
-    bool no_special = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = argv[++i];
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc) output = argv[++i];
-        else if (!strcmp(argv[i], "--pair") && i + 1 < argc) pair = argv[++i];
-        else if (!strcmp(argv[i], "--no-special-tokens")) no_special = true;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: automodel tokenize TOKENIZER TEXT [--pair TEXT2] [--no-special-tokens]\n"
-                   "       automodel tokenize TOKENIZER --cases CASES.jsonl --output OUT.jsonl\n");
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1] == '-')
-            return am_cli_usage_error("tokenize: unknown option '%s'", argv[i]);
-        else if (!path) path = argv[i];
-        else if (!text) text = argv[i];
-        else return am_cli_usage_error("tokenize: unexpected argument '%s'", argv[i]);
+typedef struct tok_ctx {
+    const char *cases, *output;
+    const char **pairs;
+    size_t n_pairs;
+    bool no_special, max_length_set, truncation_set;
+    am_encode_options eo;
+} tok_ctx;
+
+static const am_cli_opt k_tokenize_opts[] = {
+    {"output", NULL, required_argument, "FILE", "IN.safetensors: the tensors of tokenizer(TEXT..., return_tensors=\"pt\") "
+                                                "(input_ids, attention_mask, token_type_ids when the tokenizer returns "
+                                                "them, int64); with --cases: OUT.jsonl"},
+    {"text-pair", "pair", required_argument, "TEXT", "text_pair: the second text (repeatable: one per TEXT)"},
+    {"padding", NULL, optional_argument, "STRATEGY", "padding=True (longest), or longest, max_length, do_not_pad"},
+    {"truncation", NULL, optional_argument, "STRATEGY", "truncation=True (longest_first), or longest_first, only_first, "
+                                                        "only_second, do_not_truncate"},
+    {"max-length", NULL, required_argument, "N", "max_length (truncation and padding=max_length; default: the "
+                                                 "tokenizer's model_max_length)"},
+    {"no-special-tokens", NULL, no_argument, NULL, "add_special_tokens=False"},
+    {"cases", NULL, required_argument, "CASES.jsonl", "run the reference fixture's cases (one JSON object a line) into "
+                                                      "--output OUT.jsonl"},
+    {0},
+};
+const am_cli_cmd am_cli_cmd_tokenize = {"tokenize", "tokenize TOKENIZER TEXT... [--output IN.safetensors] [options] | TOKENIZER --cases CASES.jsonl --output OUT.jsonl",
+                                        "Tokenize TEXT (TOKENIZER: a folder or a tokenizer.json): print tokens, ids and "
+                                        "offsets, or write the model inputs forward --inputs takes.",
+                                        k_tokenize_opts, false};
+
+static int tok_opt(void *ctx, const char *name, const char *v) {
+    tok_ctx *c = ctx;
+    if (!strcmp(name, "cases")) c->cases = v;
+    else if (!strcmp(name, "output")) c->output = v;
+    else if (!strcmp(name, "no-special-tokens")) c->no_special = true;
+    else if (!strcmp(name, "text-pair")) {
+        const char **p = realloc(c->pairs, (c->n_pairs + 1) * sizeof *p);
+        if (!p) return am_cli_usage_error("out of memory");
+        c->pairs = p;
+        p[c->n_pairs++] = v;
+    } else if (!strcmp(name, "padding")) {
+        if (!v || !strcmp(v, "longest") || !strcmp(v, "true") || !strcmp(v, "True")) c->eo.padding = AM_PADDING_LONGEST;
+        else if (!strcmp(v, "max_length")) c->eo.padding = AM_PADDING_MAX_LENGTH;
+        else if (!strcmp(v, "do_not_pad") || !strcmp(v, "false") || !strcmp(v, "False")) c->eo.padding = AM_PADDING_NONE;
+        else return am_cli_usage_error("--padding takes no value, or longest, max_length, do_not_pad (not '%s')", v);
+    } else if (!strcmp(name, "truncation")) {
+        c->truncation_set = true;
+        if (!v || !strcmp(v, "longest_first") || !strcmp(v, "true") || !strcmp(v, "True")) c->eo.truncation = AM_TRUNCATION_LONGEST_FIRST;
+        else if (!strcmp(v, "only_first")) c->eo.truncation = AM_TRUNCATION_ONLY_FIRST;
+        else if (!strcmp(v, "only_second")) c->eo.truncation = AM_TRUNCATION_ONLY_SECOND;
+        else if (!strcmp(v, "do_not_truncate") || !strcmp(v, "false") || !strcmp(v, "False")) c->eo.truncation = AM_TRUNCATION_NONE;
+        else return am_cli_usage_error("--truncation takes no value, or longest_first, only_first, only_second, do_not_truncate (not '%s')", v);
+    } else if (!strcmp(name, "max-length")) {
+        long long n;
+        if (am_cli_int(name, v, 1, &n)) return 2;
+        c->eo.max_length = (size_t)n;
+        c->max_length_set = true;
     }
-    if (!path) return am_cli_usage_error("tokenize: missing TOKENIZER (a folder or tokenizer.json)");
-    if (cases && !output) return am_cli_usage_error("tokenize: --cases needs --output");
-    if (!cases && !text) return am_cli_usage_error("tokenize: missing TEXT (or --cases CASES.jsonl --output OUT.jsonl)");
-    am_tokenizer *tok = am_tokenizer_from_pretrained(path);
-    if (!tok) return am_cli_fail(NULL);
-    int rc = 0;
-    if (cases) rc = run_cases(tok, cases, output);
-    else {
-        am_encode_options o = am_encode_options_default();
-        o.add_special_tokens = !no_special;
-        am_encoding *e = am_tokenizer_encode(tok, text, pair, &o);
-        if (!e) rc = am_cli_fail("tokenize");
-        else {
-            size_t n = am_encoding_len(e);
-            printf("%zu tokens\n%5s  %8s  %-12s  %s\n", n, "index", "id", "offsets", "token");
-            for (size_t i = 0; i < n; i++) {
-                size_t s, en;
-                am_encoding_offsets(e, i, &s, &en);
-                char off[32];
-                snprintf(off, sizeof off, "[%zu, %zu)", s, en);
-                printf("%5zu  %8d  %-12s  %s\n", i, (int)am_encoding_ids(e)[i], off, am_encoding_token(e, i));
-            }
-            printf("ids: [");
-            for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", (int)am_encoding_ids(e)[i]);
-            printf("]\n");
-            am_decode_options d = am_decode_options_default();
-            char *dec = am_tokenizer_decode(tok, am_encoding_ids(e), n, &d);
-            if (dec) printf("decoded: %s\n", dec);
-            am_free(dec);
+    return 0;
+}
+
+static void print_encoding(const am_tokenizer *tok, const am_encoding *e) {
+    size_t n = am_encoding_len(e);
+    printf("%zu tokens\n%5s  %8s  %-12s  %s\n", n, "index", "id", "offsets", "token");
+    for (size_t i = 0; i < n; i++) {
+        size_t s, en;
+        am_encoding_offsets(e, i, &s, &en);
+        char off[32];
+        snprintf(off, sizeof off, "[%zu, %zu)", s, en);
+        printf("%5zu  %8d  %-12s  %s\n", i, (int)am_encoding_ids(e)[i], off, am_encoding_token(e, i));
+    }
+    printf("ids: [");
+    for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", (int)am_encoding_ids(e)[i]);
+    printf("]\n");
+    am_decode_options d = am_decode_options_default();
+    char *dec = am_tokenizer_decode(tok, am_encoding_ids(e), n, &d);
+    if (dec) printf("decoded: %s\n", dec);
+    am_free(dec);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int am_cli_tokenize(int argc, char **argv) {
+    tok_ctx c;
+    memset(&c, 0, sizeof c);
+    c.eo = am_encode_options_default();
+    char **pos;
+    int npos, rc = am_cli_parse(&am_cli_cmd_tokenize, argc, argv, NULL, tok_opt, &c, &pos, &npos);
+    const char *const *texts = rc ? NULL : (const char *const *)pos + 1;
+    size_t n = npos > 1 ? (size_t)npos - 1 : 0;
+    if (!rc && !npos) rc = am_cli_usage_error("tokenize: missing TOKENIZER (a folder or tokenizer.json)");
+    if (!rc && c.cases && !c.output) rc = am_cli_usage_error("tokenize: --cases needs --output OUT.jsonl");
+    if (!rc && c.cases && n) rc = am_cli_usage_error("tokenize: give either TEXT or --cases, not both");
+    if (!rc && !c.cases && !n) rc = am_cli_usage_error("tokenize: missing TEXT (or --cases CASES.jsonl --output OUT.jsonl)");
+    if (!rc && c.n_pairs && c.n_pairs != n) rc = am_cli_usage_error("tokenize: %zu --text-pair for %zu TEXT: give one per text", c.n_pairs, n);
+    if (!rc && !c.cases && c.output && !ends_with(c.output, ".safetensors"))
+        rc = am_cli_usage_error("tokenize: --output %s: the tensors are written as safetensors (name it *.safetensors)", c.output);
+    if (rc) {
+        free(c.pairs);
+        return rc == AM_CLI_HELP ? 0 : rc;
+    }
+    c.eo.add_special_tokens = !c.no_special;
+    if (c.max_length_set && !c.truncation_set && c.eo.padding == AM_PADDING_NONE) {
+        /* transformers: max_length without truncation or padding truncates (longest_first), with this warning */
+        fprintf(stderr, "Truncation was not explicitly activated but `max_length` is provided a specific value, please use "
+                        "`--truncation` to explicitly truncate examples to max length. Defaulting to 'longest_first' "
+                        "truncation strategy.\n");
+        c.eo.truncation = AM_TRUNCATION_LONGEST_FIRST;
+    }
+    if (c.eo.padding == AM_PADDING_MAX_LENGTH) c.eo.pad_length = c.eo.max_length;
+    am_tokenizer *tok = am_tokenizer_from_pretrained(pos[0]);
+    if (!tok) {
+        free(c.pairs);
+        return am_cli_fail(NULL);
+    }
+    if (c.cases) rc = run_cases(tok, c.cases, c.output);
+    else if (c.output) {
+        am_tensors *t = am_tokenizer_encode_tensors(tok, n, texts, c.n_pairs ? c.pairs : NULL, &c.eo);
+        if (!t) rc = am_cli_fail("tokenize");
+        else if (am_tensors_save_safetensors(t, c.output) != AM_OK) rc = am_cli_fail(NULL);
+        am_tensors_free(t);
+    } else
+        for (size_t i = 0; i < n && !rc; i++) {
+            am_encoding *e = am_tokenizer_encode(tok, texts[i], c.n_pairs ? c.pairs[i] : NULL, &c.eo);
+            if (!e) rc = am_cli_fail("tokenize");
+            else print_encoding(tok, e);
             am_encoding_free(e);
         }
-    }
     am_tokenizer_free(tok);
+    free(c.pairs);
     return rc;
 }

@@ -5,25 +5,17 @@
 #include <string.h>
 
 static const struct {
-    const char *name;
+    const am_cli_cmd *cmd;
     am_cli_fn fn;
-    const char *help;
 } k_commands[] = {
-    {"info", am_cli_info, "info MODEL [--task T] [--json | --repr | --config]"},
-    {"forward", am_cli_forward, "forward MODEL --inputs IN.safetensors --output OUT.safetensors [--task T]"},
-    {"generate", am_cli_generate, "generate MODEL (PROMPT | --inputs IN.safetensors --output OUT.safetensors) [--max-new-tokens N] [--do-sample] [--num-beams K] [...]"},
-    {"save", am_cli_save, "save MODEL OUTDIR [--dtype D] [--format safetensors|bin] [--max-shard-size S]"},
-    {"tokenize", am_cli_tokenize, "tokenize TOKENIZER (TEXT | --cases CASES.jsonl --output OUT.jsonl)"},
-    {"download", am_cli_download, "download ID [FILE] [--revision R] [--cache-dir D] [--include GLOB]"},
-    {"login", am_cli_login, "login [--endpoint URL] [--no-verify]  (token read from stdin)"},
-    {"logout", am_cli_logout, "logout"},
-    {"whoami", am_cli_whoami, "whoami [--json]"},
-    {"push", am_cli_push, "push DIR REPO_ID [--private] [--commit-message MSG] [--revision B] [--create-pr]"},
-    {"hub", am_cli_hub, "hub serve ROOT [--host 127.0.0.1] [--port P] [--tokens FILE] [--mirror CACHE_DIR]"},
-    {"classify", am_cli_classify, "classify MODEL (TEXT | --input-file F) [--top-k K|all] [--function softmax|sigmoid|none] [--json]"},
-    {"ner", am_cli_ner, "ner MODEL (TEXT | --input-file F) [--aggregation none|simple|first|average|max] [--json]"},
-    {"qa", am_cli_qa, "qa MODEL (--question Q --context C | --input-file F) [--top-k K] [--max-answer-len N] [--json]"},
-    {"fill-mask", am_cli_fill_mask, "fill-mask MODEL (TEXT | --input-file F) [--top-k K] [--json]"},
+    {&am_cli_cmd_info, am_cli_info},         {&am_cli_cmd_forward, am_cli_forward},
+    {&am_cli_cmd_generate, am_cli_generate}, {&am_cli_cmd_save, am_cli_save},
+    {&am_cli_cmd_init, am_cli_init},         {&am_cli_cmd_tokenize, am_cli_tokenize},
+    {&am_cli_cmd_classify, am_cli_classify}, {&am_cli_cmd_ner, am_cli_ner},
+    {&am_cli_cmd_qa, am_cli_qa},             {&am_cli_cmd_fill_mask, am_cli_fill_mask},
+    {&am_cli_cmd_download, am_cli_download}, {&am_cli_cmd_login, am_cli_login},
+    {&am_cli_cmd_logout, am_cli_logout},     {&am_cli_cmd_whoami, am_cli_whoami},
+    {&am_cli_cmd_push, am_cli_push},         {&am_cli_cmd_hub, am_cli_hub},
 };
 
 int am_cli_fail(const char *what) {
@@ -43,16 +35,27 @@ int am_cli_usage_error(const char *fmt, ...) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: automodel COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++) fprintf(f, "  automodel %s\n", k_commands[i].help);
+    fprintf(f, "usage: automodel COMMAND [ARGS]   (automodel COMMAND --help lists a command's options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", k_commands[i].cmd->name, k_commands[i].cmd->summary);
+    fprintf(f, "\n  --version  print the version\n");
 }
 
 int main(int argc, char **argv) {
+    /* messages name this command's flags (--ignore-mismatched-sizes), not Python keyword arguments */
+    am_set_option_naming(AM_NAMING_CLI);
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        if (argc > 2 && strcmp(argv[1], "help") == 0) { /* automodel help CMD */
+            for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+                if (!strcmp(argv[2], k_commands[i].cmd->name)) {
+                    am_cli_print_help(k_commands[i].cmd, stdout);
+                    return 0;
+                }
+        }
         usage(stdout);
         return 0;
     }
@@ -61,7 +64,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-        if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], k_commands[i].cmd->name)) return k_commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "automodel: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

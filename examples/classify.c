@@ -2,7 +2,11 @@
  * sequence-classification model from one folder, tokenize a text, run the model, and take the
  * argmax of the logits as the label (what `automodel classify` does, minus the pipeline).
  *
- *   cc examples/classify.c -Iinclude -Lbuild -lautomodel ... && ./a.out models/sms-spam-bert "Free prize! Call now"
+ * Against an installed automodel (`cmake --install build --prefix PREFIX`; see README.md):
+ *   cc examples/classify.c $(pkg-config --cflags --libs automodel) -lm -Wl,-rpath,PREFIX/lib -o classify
+ *   ./classify models/sms-spam-bert "Free prize! Call now"
+ * (PKG_CONFIG_PATH=PREFIX/lib/pkgconfig when PREFIX is not a system one.) Straight from the build tree:
+ *   cc examples/classify.c -Iinclude -Lbuild -lautomodel -lm -Wl,-rpath,build -o classify
  */
 #include "automodel.h"
 #include <math.h>

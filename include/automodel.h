@@ -69,6 +69,14 @@ AM_API const char *am_last_error(void);
 /* A short name for a status code (static string). */
 AM_API const char *am_status_name(am_status s);
 
+/* How messages name an option that would fix the failure. AM_NAMING_API (the default) names
+ * transformers' keyword arguments (`ignore_mismatched_sizes=True`, `token=<your_token>`);
+ * AM_NAMING_CLI names the automodel command's flags (`--ignore-mismatched-sizes`, `--token`).
+ * Process-wide (every thread): set it once before other calls, as the automodel command does. */
+typedef enum am_option_naming { AM_NAMING_API = 0, AM_NAMING_CLI } am_option_naming;
+AM_API void am_set_option_naming(am_option_naming naming);
+AM_API am_option_naming am_get_option_naming(void);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Logging                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -133,6 +141,10 @@ AM_API am_status am_dtype_parse(const char *s, am_dtype *out);
 AM_API am_tensor *am_tensor_new(am_dtype dt, int ndim, const int64_t *shape);
 /* New contiguous tensor holding a copy of `data`. */
 AM_API am_tensor *am_tensor_from_data(am_dtype dt, int ndim, const int64_t *shape, const void *data);
+/* tensor.to(dtype): a new contiguous copy (owned) converted between float dtypes (float32, float16,
+ * bfloat16: round to nearest even, as torch), between integer dtypes, or to/from bool. Reads a
+ * bf16/f16 model's outputs as float32. NULL with an error for other pairs or no memory. */
+AM_API am_tensor *am_tensor_to(const am_tensor *t, am_dtype dt);
 /* Tensors are reference counted: retain adds a reference, free drops one. */
 AM_API am_tensor *am_tensor_retain(am_tensor *t);
 AM_API void am_tensor_free(am_tensor *t);

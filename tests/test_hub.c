@@ -63,17 +63,27 @@ static void test_names(void) {
     am__sha256 s;
     uint8_t d[32];
     char hex[65];
-    am__sha256_init(&s);
+    CHECK_OK(am__sha256_init(&s));
     am__sha256_update(&s, "abc", 3);
-    am__sha256_final(&s, d);
+    CHECK_OK(am__sha256_final(&s, d));
+    CHECK(s.ctx == NULL); /* _final releases the context */
     am__hex(d, 32, hex);
     CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     am__sha1 s1;
-    am__sha1_init(&s1);
+    CHECK_OK(am__sha1_init(&s1));
     am__sha1_update(&s1, "abc", 3);
-    am__sha1_final(&s1, d);
+    CHECK_OK(am__sha1_final(&s1, d));
     am__hex(d, 20, hex);
     CHECK(!strcmp(hex, "a9993e364706816aba3e25717850c26c9cd0d89d"));
+    /* one-shot forms; `printf 'hello\n' | git hash-object --stdin` */
+    CHECK_OK(am__sha256_hex("abc", 3, hex));
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    CHECK_OK(am__sha1_hex("hello\n", 6, true, hex));
+    CHECK(!strcmp(hex, "ce013625030ba8dba906f756967f9e9ca394464a"));
+    CHECK_OK(am__sha1_init(&s1)); /* an abandoned digest is released by _discard */
+    am__sha1_update(&s1, "abc", 3);
+    am__digest_discard(&s1);
+    CHECK(s1.ctx == NULL);
     char sha[65], sha1[41];
     uint64_t size = 0;
     CHECK_OK(am__hash_file(am_test_fixture("hub/bert_seqcls/model.safetensors"), sha, sha1, &size));
@@ -91,6 +101,11 @@ static void test_names(void) {
     CHECK(!am__base64_decode("a$==", 4, &dec, &dl));
 }
 
+static void count_warnings(am_log_level level, const char *msg, void *user) {
+    (void)msg;
+    if (level >= AM_LOG_WARNING) ++*(int *)user;
+}
+
 static void test_settings(const char *home) {
     am__hub_settings s;
     hu_clean_env(home);
@@ -102,15 +117,39 @@ static void test_settings(const char *home) {
     CHECK(s.token == NULL && !s.offline);
     am__hub_settings_free(&s);
 
-    setenv("TRANSFORMERS_CACHE", "/tmp/tc", 1);
+    /* the cache folder: transformers 4.32's precedence (docs/cache.md), highest last set */
+    int warnings = 0;
+    am_log_level level = am_log_get_level();
+    am_log_set_level(AM_LOG_WARNING);
+    am_log_set_callback(count_warnings, &warnings);
+    unsetenv("HF_HOME");
+    setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
     CHECK_OK(am__hub_settings_load(&s, NULL));
-    CHECK(!strcmp(s.cache, "/tmp/tc"));
+    CHECK(!strcmp(s.cache, "/tmp/xdg/huggingface/hub"));
     am__hub_settings_free(&s);
-    setenv("HUGGINGFACE_HUB_CACHE", "/tmp/hhc", 1);
+    setenv("HF_HOME", home, 1);
     CHECK_OK(am__hub_settings_load(&s, NULL));
-    CHECK(!strcmp(s.cache, "/tmp/hhc"));
+    CHECK(!strcmp(s.cache, want)); /* HF_HOME over XDG_CACHE_HOME */
     am__hub_settings_free(&s);
-    setenv("HF_HUB_CACHE", "/tmp/hc", 1);
+    static const char *const chain[][2] = {
+        {"PYTORCH_PRETRAINED_BERT_CACHE", "/tmp/ppbc"}, {"PYTORCH_TRANSFORMERS_CACHE", "/tmp/ptc"},
+        {"HUGGINGFACE_HUB_CACHE", "/tmp/hhc"},          {"HF_HUB_CACHE", "/tmp/hc"},
+        {"TRANSFORMERS_CACHE", "/tmp/tc"},
+    };
+    for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++) {
+        setenv(chain[i][0], chain[i][1], 1);
+        CHECK_OK(am__hub_settings_load(&s, NULL));
+        CHECKF(!strcmp(s.cache, chain[i][1]), "%s set: cache %s", chain[i][0], s.cache);
+        am__hub_settings_free(&s);
+    }
+    /* TRANSFORMERS_CACHE wins over every other variable, and nothing warns */
+    CHECKF(warnings == 0, "%d warnings about the cache variables", warnings);
+    am_log_set_callback(NULL, NULL);
+    am_log_set_level(level);
+    unsetenv("TRANSFORMERS_CACHE");
+    unsetenv("PYTORCH_TRANSFORMERS_CACHE");
+    unsetenv("PYTORCH_PRETRAINED_BERT_CACHE");
+    unsetenv("XDG_CACHE_HOME");
     setenv("HF_ENDPOINT", "http://example.invalid:1/", 1);
     setenv("TRANSFORMERS_OFFLINE", "yes", 1);
     setenv("HUGGING_FACE_HUB_TOKEN", "legacy", 1);
@@ -356,7 +395,11 @@ static void test_end_to_end(const char *work) {
 
     /* private: refused without a token or with another user's, served to the owner */
     CHECK(am__hub_resolve("alice/secret", &ho, AM__HUB_CONFIG, NULL, NULL, &dir) == AM_ERR_AUTH &&
-          strstr(am_last_error(), "private repository"));
+          strstr(am_last_error(), "private repository") && strstr(am_last_error(), "`token=<your_token>`"));
+    am_set_option_naming(AM_NAMING_CLI); /* the same message for a command-line caller names the flag */
+    CHECK(am__hub_resolve("alice/secret", &ho, AM__HUB_CONFIG, NULL, NULL, &dir) == AM_ERR_AUTH &&
+          strstr(am_last_error(), "`--token <your_token>`") && !strstr(am_last_error(), "token=<"));
+    am_set_option_naming(AM_NAMING_API);
     ho.token = g_tok_bob;
     CHECK(am__hub_resolve("alice/secret", &ho, AM__HUB_CONFIG, NULL, NULL, &dir) == AM_ERR_NOT_FOUND);
     ho.token = g_tok_alice;
@@ -597,7 +640,8 @@ static void test_cli_login(const char *work) {
     free(out);
     /* private repo, no token any more */
     snprintf(cmd, sizeof cmd, "%s '%s' download acme/cli-model 2>&1", env, cli);
-    CHECK(am_test_run(cmd, &out) != 0 && out && strstr(out, "private repository"));
+    CHECK(am_test_run(cmd, &out) != 0 && out && strstr(out, "private repository") && strstr(out, "--token <your_token>") &&
+          !strstr(out, "token=<your_token>"));
     free(out);
     am_hub_server_free(srv);
 }

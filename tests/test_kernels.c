@@ -243,7 +243,7 @@ static void check_model_precision(void) {
                 if (!(d <= 0.15 + 0.05 * fabs(w[i]))) bad_n++;
             }
             CHECKF(!bad_n, "%s medium: %lld elements outside the bf16 tolerance (max |diff| %.3g)", cases[c].name, (long long)bad_n, worst);
-            if (am__bf16_matmul_native()) CHECKF(worst > 1e-6, "%s medium: no bf16 rounding seen (max |diff| %.3g)", cases[c].name, worst);
+            if (am__bf16_matmul_native() && !getenv("AM_NO_PACK")) CHECKF(worst > 1e-6, "%s medium: no bf16 rounding seen (max |diff| %.3g)", cases[c].name, worst);
             printf("float32_matmul_precision=medium %s %s: max |diff| vs transformers float32 %.3g\n", cases[c].name, cases[c].out, worst);
         }
         am_tensors_free(out);

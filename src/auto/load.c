@@ -157,7 +157,7 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
     }
     return am__error(AM_ERR_NOT_FOUND,
                      "%s: no file named model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json found%s",
-                     dir, use_safetensors ? "" : " (use_safetensors=false)");
+                     dir, use_safetensors ? "" : am__opt_name(" (use_safetensors=False)", " (--no-safetensors)"));
 }
 
 /* ---- initialisation ---- */
@@ -552,8 +552,10 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         p->t = t;
     }
     if (s == AM_OK && err.len) {
-        s = am__error(AM_ERR_SHAPE, "%s: Error(s) in loading state_dict for %s:%s\n\tYou may consider adding `ignore_mismatched_sizes=True` in the model `from_pretrained` method.",
-                      ck.file, cls, err.data);
+        s = am__error(AM_ERR_SHAPE, "%s: Error(s) in loading state_dict for %s:%s\n\tYou may consider adding %s.",
+                      ck.file, cls, err.data,
+                      am__opt_name("`ignore_mismatched_sizes=True` in the model `from_pretrained` method",
+                                   "`--ignore-mismatched-sizes` to the command"));
     }
     am__buf_free(&err);
     /* what is still empty gets _init_weights (missing keys, non-persistent buffers) */
@@ -654,6 +656,7 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
         return NULL;
     }
+    if (am__device_map_check(o.device_map) != AM_OK) return NULL;
     /* a local folder, or a hub id resolved into the cache (config, weights, generation config) */
     am__hub_opts ho = am__hub_opts_default();
     ho.revision = o.revision;
@@ -674,7 +677,7 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
 static am_model *load_local(am_task task, const char *path, const char *name_or_path, const am_load_options *op) {
     am_load_options o = *op;
     if (o.dtype != AM_F32 && o.dtype != AM_F16 && o.dtype != AM_BF16 && o.dtype != AM_DTYPE_AUTO) {
-        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: torch_dtype must be float32, float16, bfloat16 or auto (got %s)", am_dtype_name(o.dtype));
+        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be float32, float16, bfloat16 or auto (got %s)", am__opt_name("torch_dtype", "--dtype"), am_dtype_name(o.dtype));
         return NULL;
     }
     am__matmul_prec prec = AM__PREC_DEFAULT;

@@ -50,6 +50,12 @@ void am__error_prefix(const char *fmt, ...) {
 
 void am__error_clear(void) { g_msg[0] = 0; }
 
+/* process-wide: set once by the caller before anything runs, read by any thread */
+static _Atomic int g_naming = AM_NAMING_API;
+void am_set_option_naming(am_option_naming naming) { g_naming = naming == AM_NAMING_CLI ? AM_NAMING_CLI : AM_NAMING_API; }
+am_option_naming am_get_option_naming(void) { return (am_option_naming)g_naming; }
+const char *am__opt_name(const char *api, const char *cli) { return g_naming == AM_NAMING_CLI ? cli : api; }
+
 void am__assert_fail(const char *expr, const char *file, int line) {
     fprintf(stderr, "automodel: internal assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();

@@ -20,6 +20,9 @@ void am__error_prefix(const char *fmt, ...)
 #endif
     ;
 void am__error_clear(void);
+/* The caller's spelling of an option in a message: `api` (keyword argument) or `cli` (flag), per
+ * am_set_option_naming. Both are static strings. */
+const char *am__opt_name(const char *api, const char *cli);
 
 /* Programmer-error assertion: the one abort in the library. */
 #define AM_ASSERT(cond)                                                            \

@@ -4,12 +4,17 @@
 #include "core/threadpool.h"
 #include "automodel.h"
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define AM_MAX_THREADS 256
 
-static int g_nthreads = 0;
+/* The process-wide setting (am_set_num_threads); 0 = not read from the environment yet. */
+static atomic_int g_nthreads;
+/* What this thread last gave OpenMP: nthreads-var is per thread (per implicit task), so every
+ * application thread that enters oneDNN sets its own; 0 = never. */
+static _Thread_local int t_omp_set;
 
 static int env_threads(void) {
     const char *s = getenv("AM_NUM_THREADS");
@@ -23,11 +28,25 @@ static int env_threads(void) {
 }
 
 int am__num_threads(void) {
-    if (g_nthreads <= 0) g_nthreads = env_threads();
-    return g_nthreads;
+    int n = atomic_load_explicit(&g_nthreads, memory_order_relaxed);
+    if (n > 0) return n;
+    int want = env_threads(), expected = 0;
+    /* first reader wins; a concurrent am_set_num_threads is kept */
+    atomic_compare_exchange_strong_explicit(&g_nthreads, &expected, want, memory_order_relaxed, memory_order_relaxed);
+    return atomic_load_explicit(&g_nthreads, memory_order_relaxed);
 }
-void am_set_num_threads(int n) { g_nthreads = n <= 0 ? env_threads() : (n > AM_MAX_THREADS ? AM_MAX_THREADS : n); }
+void am_set_num_threads(int n) {
+    atomic_store_explicit(&g_nthreads, n <= 0 ? env_threads() : (n > AM_MAX_THREADS ? AM_MAX_THREADS : n), memory_order_relaxed);
+}
 int am_get_num_threads(void) { return am__num_threads(); }
+
+void am__omp_sync_threads(void) {
+    int nt = am__num_threads();
+    if (nt != t_omp_set) {
+        omp_set_num_threads(nt);
+        t_omp_set = nt;
+    }
+}
 
 void am__parallel_for(int64_t n, am__range_fn fn, void *ctx) {
     if (n <= 0) return;

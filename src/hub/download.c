@@ -161,8 +161,8 @@ static am_status http_error(const dl *d, const am__http_resp *r) {
         return am__error(d->s.token ? AM_ERR_NOT_FOUND : AM_ERR_AUTH,
                          "%s is not a local folder and is not a valid model identifier listed on '%s/models'\nIf this "
                          "is a private repository, make sure to pass a token having permission to this repo either by "
-                         "logging in with `automodel login` (or `huggingface-cli login`) or by passing `token=<your_token>`",
-                         d->repo_id, d->s.endpoint);
+                         "logging in with `automodel login` (or `huggingface-cli login`) or by passing `%s`",
+                         d->repo_id, d->s.endpoint, am__opt_name("token=<your_token>", "--token <your_token>"));
     if (code && !strcmp(code, "RevisionNotFound"))
         return am__error(AM_ERR_NOT_FOUND,
                          "%s is not a valid git identifier (branch name, tag name or commit id) that exists for this "
@@ -518,8 +518,8 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
     if (!st && got != m->size)
         st = am__error(AM_ERR_NETWORK,
                        "Consistency check failed: file should be of size %llu but has size %llu (%s).\nThis is usually "
-                       "due to network issues while downloading the file. Please retry with `force_download=True`.",
-                       (unsigned long long)m->size, (unsigned long long)got, d->full);
+                       "due to network issues while downloading the file. Please retry with `%s`.",
+                       (unsigned long long)m->size, (unsigned long long)got, d->full, am__opt_name("force_download=True", "--force-download"));
     /* no fsync, as huggingface_hub: it doubles the time of a large download, and a blob cut short
      * by a crash fails the size check on the next use and is fetched again */
     if (fd >= 0) {

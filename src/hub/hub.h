@@ -115,24 +115,26 @@ am_status am__hub_token_delete(void);
 
 /* ---- hashing and encodings (hub/hash.c) ---------------------------------------------------- */
 
-typedef struct am__sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t n;
-} am__sha256;
-void am__sha256_init(am__sha256 *c);
+/* Streaming SHA-256 / SHA-1 (libcrypto EVP). _init may fail (AM_ERR_NO_MEMORY, message set);
+ * _update after a failure is a no-op and the failure comes out of _final. _final releases the
+ * context; _discard releases one that will not be finished (safe on a released or zeroed one). */
+struct evp_md_ctx_st;
+typedef struct am__digest {
+    struct evp_md_ctx_st *ctx;
+    bool failed;
+} am__digest;
+typedef am__digest am__sha256;
+typedef am__digest am__sha1;
+am_status am__sha256_init(am__sha256 *c);
 void am__sha256_update(am__sha256 *c, const void *p, size_t n);
-void am__sha256_final(am__sha256 *c, uint8_t out[32]);
-typedef struct am__sha1 {
-    uint32_t h[5];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t n;
-} am__sha1;
-void am__sha1_init(am__sha1 *c);
+am_status am__sha256_final(am__sha256 *c, uint8_t out[32]);
+am_status am__sha1_init(am__sha1 *c);
 void am__sha1_update(am__sha1 *c, const void *p, size_t n);
-void am__sha1_final(am__sha1 *c, uint8_t out[20]);
+am_status am__sha1_final(am__sha1 *c, uint8_t out[20]);
+void am__digest_discard(am__digest *c);
+/* One-shot, as hex: sha256 of p; sha1 of p, or of git's blob ("blob <n>\0" + p) when git_blob. */
+am_status am__sha256_hex(const void *p, size_t n, char hex[65]);
+am_status am__sha1_hex(const void *p, size_t n, bool git_blob, char hex[41]);
 void am__hex(const uint8_t *p, size_t n, char *out); /* out gets 2n chars + NUL */
 /* sha256 and git blob sha1 ("blob <size>\0" + content) of a file, as hex. Either may be NULL. */
 am_status am__hash_file(const char *path, char sha256_hex[65], char sha1_hex[41], uint64_t *size);

@@ -1017,19 +1017,11 @@ static void ops_free(op *o, size_t n) {
 }
 
 /* An LFS file's git blob is its pointer file; the hub reports that blob's id as the file's oid. */
-static void lfs_pointer_sha1(const char *oid, uint64_t size, char out[41]) {
+static am_status lfs_pointer_sha1(const char *oid, uint64_t size, char out[41]) {
     char ptr[256];
     int n = snprintf(ptr, sizeof ptr, "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %llu\n", oid,
                      (unsigned long long)size);
-    char hdr[32];
-    int hl = snprintf(hdr, sizeof hdr, "blob %d", n);
-    am__sha1 c;
-    uint8_t d[20];
-    am__sha1_init(&c);
-    am__sha1_update(&c, hdr, (size_t)hl + 1);
-    am__sha1_update(&c, ptr, (size_t)n);
-    am__sha1_final(&c, d);
-    am__hex(d, 20, out);
+    return am__sha1_hex(ptr, (size_t)n, true, out);
 }
 
 static int cmp_file_path(const void *a, const void *b) { return strcmp(((const st_file *)a)->path, ((const st_file *)b)->path); }
@@ -1211,7 +1203,11 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
             memcpy(nf.sha256, o->oid, 65);
             nf.size = o->size;
             nf.lfs = true;
-            lfs_pointer_sha1(o->oid, o->size, nf.sha1);
+            if (lfs_pointer_sha1(o->oid, o->size, nf.sha1)) {
+                snprintf(errbuf, sizeof errbuf, "%s: %s", o->path, am_last_error());
+                err = errbuf;
+                break;
+            }
         }
         nf.path = am__strdup(o->path);
         size_t i = 0;
@@ -1427,9 +1423,9 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
                 char *tmp = ticket_tmp(s, &tk);
                 uint8_t dg[32];
                 char hex[65];
-                am__sha256_final(&q->sha, dg);
-                am__hex(dg, 32, hex);
-                am_status st = tmp ? finish_object(s, &tk, tmp, hex, q->got) : AM_ERR_NOT_FOUND;
+                am_status st = am__sha256_final(&q->sha, dg);
+                if (!st) am__hex(dg, 32, hex);
+                if (!st) st = tmp ? finish_object(s, &tk, tmp, hex, q->got) : AM_ERR_NOT_FOUND;
                 free(tmp);
                 ticket_done(s, q->ticket, true, 0, 0);
                 ret = st ? send_err(c, 400, NULL, NULL, "LFS upload rejected: %s", am_last_error())
@@ -1520,8 +1516,14 @@ static enum MHD_Result start_stream(am_hub_server *s, struct MHD_Connection *c, 
         ticket_done(s, q->ticket, false, 0, 0);
         return send_err(c, 500, NULL, NULL, "cannot store the upload");
     }
+    /* basic uploads are verified as they arrive, not re-read */
+    if (am__sha256_init(&q->sha)) {
+        close(q->fd);
+        q->fd = -1;
+        ticket_done(s, q->ticket, false, 0, 0);
+        return send_err(c, 500, NULL, NULL, "cannot hash the upload: %s", am_last_error());
+    }
     q->stream = true;
-    am__sha256_init(&q->sha); /* basic uploads are verified as they arrive, not re-read */
     return MHD_YES;
 }
 
@@ -1592,6 +1594,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
         am_hub_server *s = cls;
         ticket_done(s, q->ticket, false, 0, 0);
     }
+    am__digest_discard(&q->sha);
     am__buf_free(&q->body);
     free(q);
     *con_cls = NULL;

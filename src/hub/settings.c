@@ -85,16 +85,16 @@ am_status am__hub_settings_load(am__hub_settings *s, const am__hub_opts *opts) {
         return st;
     }
 
-    if (opts && opts->cache_dir) s->cache = am__strdup(opts->cache_dir);
-    else if (env("HF_HUB_CACHE")) s->cache = am__strdup(env("HF_HUB_CACHE"));
-    else if (env("HUGGINGFACE_HUB_CACHE")) s->cache = am__strdup(env("HUGGINGFACE_HUB_CACHE"));
-    else if (env("TRANSFORMERS_CACHE")) {
-        static int warned;
-        if (!warned++)
-            am__log(AM_LOG_WARNING, "Using `TRANSFORMERS_CACHE` is deprecated and will be removed in v5 of "
-                                    "Transformers. Use `HF_HOME` instead.");
-        s->cache = am__strdup(env("TRANSFORMERS_CACHE"));
-    } else s->cache = am__path_join(s->hf_home, "hub");
+    /* The cache folder, with transformers 4.32's precedence (utils/hub.py): TRANSFORMERS_CACHE,
+     * else HUGGINGFACE_HUB_CACHE, else PYTORCH_TRANSFORMERS_CACHE, else PYTORCH_PRETRAINED_BERT_CACHE,
+     * else $HF_HOME/hub. HF_HUB_CACHE, huggingface_hub's newer name, which 4.32 predates, sits where
+     * huggingface_hub puts it: just above HUGGINGFACE_HUB_CACHE. No variable warns (4.32 warns for
+     * none of them). docs/cache.md has the table. */
+    static const char *const vars[] = {"TRANSFORMERS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "PYTORCH_TRANSFORMERS_CACHE",
+                                       "PYTORCH_PRETRAINED_BERT_CACHE"};
+    const char *cache = opts && opts->cache_dir ? opts->cache_dir : NULL;
+    for (size_t i = 0; !cache && i < sizeof vars / sizeof vars[0]; i++) cache = env(vars[i]);
+    s->cache = cache ? am__strdup(cache) : am__path_join(s->hf_home, "hub");
     if (!s->cache) goto oom;
 
     s->token_path = token_path(s->hf_home);

@@ -273,23 +273,12 @@ bool am__store_has_object(const st_repo *r, const char *sha256, uint64_t *size) 
 }
 
 am_status am__store_put_object(const st_repo *r, const void *data, size_t n, char sha256[65], char sha1[41]) {
-    am__sha256 s2;
-    am__sha1 s1;
-    uint8_t d[32];
-    am__sha256_init(&s2);
-    am__sha256_update(&s2, data, n);
-    am__sha256_final(&s2, d);
-    am__hex(d, 32, sha256);
-    am__sha1_init(&s1);
-    char hdr[64];
-    int hl = snprintf(hdr, sizeof hdr, "blob %zu", n);
-    am__sha1_update(&s1, hdr, (size_t)hl + 1);
-    am__sha1_update(&s1, data, n);
-    am__sha1_final(&s1, d);
-    am__hex(d, 20, sha1);
+    am_status st = am__sha256_hex(data, n, sha256);
+    if (!st) st = am__sha1_hex(data, n, true, sha1);
+    if (st) return st;
     if (am__store_has_object(r, sha256, NULL)) return AM_OK;
     char *p = am__store_object_path(r, sha256);
-    am_status st = p ? am__write_file_atomic(p, data, n) : AM_ERR_NO_MEMORY;
+    st = p ? am__write_file_atomic(p, data, n) : AM_ERR_NO_MEMORY;
     free(p);
     return st;
 }
@@ -347,14 +336,9 @@ am_status am__store_write_commit(const st_repo *r, st_commit *c, const char *ref
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return am__error(AM_ERR_NO_MEMORY, "out of memory");
-    am__sha1 s;
-    uint8_t d[20];
-    am__sha1_init(&s);
-    am__sha1_update(&s, text, strlen(text));
-    am__sha1_final(&s, d);
-    am__hex(d, 20, c->id);
-    char *p = am__strfmt("%s/commits/%s.json", r->dir, c->id);
-    am_status st = p ? am__write_file_atomic(p, text, strlen(text)) : AM_ERR_NO_MEMORY;
+    am_status st = am__sha1_hex(text, strlen(text), false, c->id);
+    char *p = st ? NULL : am__strfmt("%s/commits/%s.json", r->dir, c->id);
+    if (!st) st = p ? am__write_file_atomic(p, text, strlen(text)) : AM_ERR_NO_MEMORY;
     free(p);
     free(text);
     if (!st && refpath) st = am__store_write_ref(r, refpath, c->id);

@@ -1,128 +1,76 @@
-/* kernels/gemm.c — GEMM dispatch: oneDNN's matmul (measured fastest here) with a primitive cache
- * keyed by shape and layout; a portable blocked loop when oneDNN refuses a shape. */
+/* kernels/gemm.c — GEMM dispatch: oneDNN's matmul (measured fastest here) through the shared,
+ * bounded primitive cache (kernels/primcache.h: keyed by shape, layout and dtypes; no lock held
+ * while a product runs); a portable blocked loop when oneDNN refuses a shape. */
 #include "core/tensor.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
+#include "kernels/primcache.h"
 #include <oneapi/dnnl/dnnl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct prim_entry {
-    int64_t M, N, K;
-    int64_t lda, ldb, ldc, ba, bb, bc, batch;
-    int kind; /* 0: w[N,K] (nt), 1: w[K,N] (nn), 2/3: batched nt/nn */
-    bool bias;
-    dnnl_data_type_t dt; /* src and weights: f32 or bf16 (dst and bias stay f32) */
-    bool fpmath_bf16;    /* f32 inputs may be computed in bf16 (float32_matmul_precision medium) */
-    bool packed;         /* weights in the layout `wei` (made by am__gemm_pack), not strided */
-    dnnl_primitive_t prim;
-    dnnl_memory_desc_t src, wei, bia, dst;
-    struct prim_entry *next;
-} prim_entry;
+/* The key of a 2-D or batched matmul primitive. Zero-initialised (padding included): the cache
+ * compares keys as bytes. Data types are part of it so other precisions plug in as new keys. */
+typedef struct mm_key {
+    int32_t kind; /* 0: w[N,K] (nt), 1: w[K,N] (nn), 2/3: batched nt/nn */
+    int32_t bias;
+    int32_t src_dt, wei_dt, dst_dt, bia_dt;
+    int64_t batch, M, N, K;
+    int64_t lda, ldb, ldc, ba, bb, bc;
+    int32_t fpmath_bf16; /* f32 inputs may be computed in bf16 (oneDNN's fpmath mode: AMX only in 2.6) */
+    int32_t packed;      /* weights in the layout wei_md (am__gemm_pack_bf16), not strided */
+    dnnl_memory_desc_t wei_md;
+} mm_key;
 
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static dnnl_engine_t g_engine;
-static dnnl_stream_t g_stream;
-static prim_entry *g_cache;
-static int g_threads_set = -1;
-static bool g_dnnl_broken;
-
-extern void omp_set_num_threads(int);
-
-static bool ensure_engine(void) {
-    if (g_engine) return true;
-    if (g_dnnl_broken) return false;
-    am__isa_level(); /* AM_MAX_ISA caps oneDNN before its first primitive */
-    if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success || dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags) != dnnl_success) {
-        g_dnnl_broken = true;
-        return false;
-    }
-    return true;
-}
-
-static prim_entry *get_prim(int kind, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc, int64_t ba,
-                            int64_t bb, int64_t bc, bool bias, dnnl_data_type_t dt, bool fpmath_bf16, const dnnl_memory_desc_t *packed) {
-    for (prim_entry *e = g_cache; e; e = e->next)
-        if (e->kind == kind && e->M == M && e->N == N && e->K == K && e->bias == bias && e->lda == lda && e->ldb == ldb && e->ldc == ldc &&
-            e->ba == ba && e->bb == bb && e->bc == bc && e->batch == batch && e->dt == dt && e->fpmath_bf16 == fpmath_bf16 &&
-            e->packed == (packed != NULL) && (!packed || dnnl_memory_desc_equal(&e->wei, packed)))
-            return e;
-    if (!ensure_engine()) return NULL;
-    prim_entry *e = calloc(1, sizeof *e);
-    if (!e) return NULL;
-    *e = (prim_entry){.M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .ba = ba, .bb = bb, .bc = bc, .batch = batch, .kind = kind, .bias = bias,
-                      .dt = dt, .fpmath_bf16 = fpmath_bf16, .packed = packed != NULL};
+static bool build_mm(const void *key, am__prim *p, dnnl_engine_t engine) {
+    const mm_key *k = key;
+    int kind = k->kind;
+    dnnl_memory_desc_t *src = &p->md[0], *wei = &p->md[1], *dst = &p->md[2], *bia = &p->md[3];
     bool ok;
     if (kind < 2) {
-        dnnl_dims_t sd = {M, K}, ss = {lda, 1};
-        dnnl_dims_t wd = {K, N};
-        dnnl_dims_t ws_nt = {1, ldb}, ws_nn = {ldb, 1};
-        dnnl_dims_t dd = {M, N}, ds = {ldc, 1};
-        dnnl_dims_t bd = {1, N};
-        ok = dnnl_memory_desc_init_by_strides(&e->src, 2, sd, dt, ss) == dnnl_success &&
-             (packed ? (e->wei = *packed, true) : dnnl_memory_desc_init_by_strides(&e->wei, 2, wd, dt, kind == 0 ? ws_nt : ws_nn) == dnnl_success) &&
-             dnnl_memory_desc_init_by_strides(&e->dst, 2, dd, dnnl_f32, ds) == dnnl_success &&
-             (!bias || dnnl_memory_desc_init_by_tag(&e->bia, 2, bd, dnnl_f32, dnnl_ab) == dnnl_success);
+        dnnl_dims_t sd = {k->M, k->K}, ss = {k->lda, 1};
+        dnnl_dims_t wd = {k->K, k->N};
+        dnnl_dims_t ws_nt = {1, k->ldb}, ws_nn = {k->ldb, 1};
+        dnnl_dims_t dd = {k->M, k->N}, ds = {k->ldc, 1};
+        dnnl_dims_t bd = {1, k->N};
+        ok = dnnl_memory_desc_init_by_strides(src, 2, sd, (dnnl_data_type_t)k->src_dt, ss) == dnnl_success &&
+             (k->packed ? (*wei = k->wei_md, true)
+                        : dnnl_memory_desc_init_by_strides(wei, 2, wd, (dnnl_data_type_t)k->wei_dt, kind == 0 ? ws_nt : ws_nn) == dnnl_success) &&
+             dnnl_memory_desc_init_by_strides(dst, 2, dd, (dnnl_data_type_t)k->dst_dt, ds) == dnnl_success &&
+             (!k->bias || dnnl_memory_desc_init_by_tag(bia, 2, bd, (dnnl_data_type_t)k->bia_dt, dnnl_ab) == dnnl_success);
     } else {
-        dnnl_dims_t sd = {batch, M, K}, ss = {ba, lda, 1};
-        dnnl_dims_t wd = {batch, K, N};
-        dnnl_dims_t ws_nt = {bb, 1, ldb}, ws_nn = {bb, ldb, 1};
-        dnnl_dims_t dd = {batch, M, N}, ds = {bc, ldc, 1};
-        ok = dnnl_memory_desc_init_by_strides(&e->src, 3, sd, dt, ss) == dnnl_success &&
-             dnnl_memory_desc_init_by_strides(&e->wei, 3, wd, dt, kind == 2 ? ws_nt : ws_nn) == dnnl_success &&
-             dnnl_memory_desc_init_by_strides(&e->dst, 3, dd, dnnl_f32, ds) == dnnl_success;
+        dnnl_dims_t sd = {k->batch, k->M, k->K}, ss = {k->ba, k->lda, 1};
+        dnnl_dims_t wd = {k->batch, k->K, k->N};
+        dnnl_dims_t ws_nt = {k->bb, 1, k->ldb}, ws_nn = {k->bb, k->ldb, 1};
+        dnnl_dims_t dd = {k->batch, k->M, k->N}, ds = {k->bc, k->ldc, 1};
+        ok = dnnl_memory_desc_init_by_strides(src, 3, sd, (dnnl_data_type_t)k->src_dt, ss) == dnnl_success &&
+             dnnl_memory_desc_init_by_strides(wei, 3, wd, (dnnl_data_type_t)k->wei_dt, kind == 2 ? ws_nt : ws_nn) == dnnl_success &&
+             dnnl_memory_desc_init_by_strides(dst, 3, dd, (dnnl_data_type_t)k->dst_dt, ds) == dnnl_success;
     }
     dnnl_matmul_desc_t md;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    if (ok && fpmath_bf16)
-        ok = dnnl_primitive_attr_create(&attr) == dnnl_success && dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_bf16) == dnnl_success;
-    ok = ok && dnnl_matmul_desc_init(&md, &e->src, &e->wei, bias ? &e->bia : NULL, &e->dst) == dnnl_success;
-    ok = ok && dnnl_primitive_desc_create(&pd, &md, attr, g_engine, NULL) == dnnl_success;
-    ok = ok && dnnl_primitive_create(&e->prim, pd) == dnnl_success;
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (!ok) {
-        free(e);
-        return NULL;
-    }
-    e->next = g_cache;
-    g_cache = e;
-    return e;
-}
-
-static bool run_prim(prim_entry *e, const void *a, const void *b, const float *bias, float *c) {
-    dnnl_memory_t ms = NULL, mw = NULL, mb = NULL, md = NULL;
-    bool ok = dnnl_memory_create(&ms, &e->src, g_engine, (void *)a) == dnnl_success &&
-              dnnl_memory_create(&mw, &e->wei, g_engine, (void *)b) == dnnl_success &&
-              dnnl_memory_create(&md, &e->dst, g_engine, c) == dnnl_success &&
-              (!e->bias || dnnl_memory_create(&mb, &e->bia, g_engine, (void *)bias) == dnnl_success);
-    if (ok) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}, {DNNL_ARG_BIAS, mb}};
-        ok = dnnl_primitive_execute(e->prim, g_stream, e->bias ? 4 : 3, args) == dnnl_success && dnnl_stream_wait(g_stream) == dnnl_success;
-    }
-    if (ms) dnnl_memory_destroy(ms);
-    if (mw) dnnl_memory_destroy(mw);
-    if (mb) dnnl_memory_destroy(mb);
-    if (md) dnnl_memory_destroy(md);
+    ok = ok && dnnl_matmul_desc_init(&md, src, wei, k->bias ? bia : NULL, dst) == dnnl_success;
+    p->fpmath_bf16 = k->fpmath_bf16 != 0;
+    ok = ok && am__prim_create(p, &md, engine);
+    p->nargs = k->bias ? 4 : 3;
+    p->arg[0] = DNNL_ARG_SRC, p->arg[1] = DNNL_ARG_WEIGHTS, p->arg[2] = DNNL_ARG_DST, p->arg[3] = DNNL_ARG_BIAS;
     return ok;
 }
 
+/* src and weights of type dt (f32 or bf16), dst and bias f32 */
 static bool dnnl_call_dt(int kind, int64_t batch, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda, int64_t ba, const void *B,
                          int64_t ldb, int64_t bb, const float *bias, float *C, int64_t ldc, int64_t bc, dnnl_data_type_t dt, bool fpmath_bf16,
                          const dnnl_memory_desc_t *packed) {
     if (getenv("AM_NO_DNNL")) return false;
-    pthread_mutex_lock(&g_mu);
-    int nt = am__num_threads();
-    if (nt != g_threads_set) {
-        omp_set_num_threads(nt);
-        g_threads_set = nt;
-    }
-    prim_entry *e = get_prim(kind, batch, M, N, K, lda, ldb, ldc, ba, bb, bc, bias != NULL, dt, fpmath_bf16, packed);
-    bool ok = e && run_prim(e, A, B, bias, C);
-    pthread_mutex_unlock(&g_mu);
-    return ok;
+    mm_key k;
+    memset(&k, 0, sizeof k);
+    k.kind = kind, k.bias = bias != NULL;
+    k.src_dt = k.wei_dt = dt;
+    k.dst_dt = k.bia_dt = dnnl_f32;
+    k.batch = batch, k.M = M, k.N = N, k.K = K, k.lda = lda, k.ldb = ldb, k.ldc = ldc, k.ba = ba, k.bb = bb, k.bc = bc;
+    k.fpmath_bf16 = fpmath_bf16;
+    if (packed) k.packed = 1, k.wei_md = *packed;
+    void *const ptr[4] = {(void *)A, (void *)B, C, (void *)bias};
+    return am__prim_run(&k, sizeof k, build_mm, ptr);
 }
 
 static bool dnnl_call(int kind, int64_t batch, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int64_t ba, const float *B,
@@ -136,54 +84,64 @@ bool am__gemm_dnnl(int64_t M, int64_t N, int64_t K, const void *x, const void *w
     return dnnl_call_dt(kn ? 1 : 0, 1, M, N, K, x, K, 0, w, kn ? N : K, 0, bias, y, N, 0, bf16 ? dnnl_bf16 : dnnl_f32, fpmath_bf16 && !bf16, NULL);
 }
 
-/* Packed weights: oneDNN's bf16 matmul reads its own blocked layout several times faster than
- * [N,K] rows at M = 1..128 (bench_gemm pack). The layout depends on N and K, not on M, so one
- * reorder at first use serves every row count; a row count whose primitive refuses it falls back
- * to the plain weights. */
+/* ---- packed bf16 weights ----
+ * oneDNN's bf16 matmul reads its own blocked weight layout several times faster than [N,K] rows at
+ * M = 1..128 (bench_gemm pack). The layout depends on N and K, not on M, so one reorder at first use
+ * serves every row count; a row count whose primitive refuses it falls back to the plain weights. */
 struct am__gemm_packed {
     dnnl_memory_desc_t md;
     void *buf;
 };
 
-am__gemm_packed *am__gemm_pack_bf16(int64_t M, int64_t N, int64_t K, const void *w, bool kn) {
-    if (getenv("AM_NO_DNNL") || getenv("AM_NO_PACK")) return NULL;
-    pthread_mutex_lock(&g_mu);
-    am__gemm_packed *p = NULL;
-    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    dnnl_primitive_t r = NULL;
-    dnnl_memory_t mfrom = NULL, mto = NULL;
-    dnnl_memory_desc_t src, wany, wplain, dst, bia;
-    dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N}, bd = {1, N}, ws_nt = {1, K}, ws_nn = {N, 1};
+typedef struct pack_key {
+    int32_t kn;
+    int64_t M, N, K;
+} pack_key;
+
+/* a reorder from the stored bf16 weights to the layout the bf16 matmul picks for (M, N, K) */
+static bool build_pack(const void *key, am__prim *p, dnnl_engine_t engine) {
+    const pack_key *k = key;
+    dnnl_memory_desc_t src, wany, dst, bia;
+    dnnl_dims_t sd = {k->M, k->K}, wd = {k->K, k->N}, dd = {k->M, k->N}, bd = {1, k->N}, ws_nt = {1, k->K}, ws_nn = {k->N, 1};
     dnnl_matmul_desc_t md;
-    bool ok = ensure_engine() && (p = calloc(1, sizeof *p)) && dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab) == dnnl_success &&
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    bool ok = dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab) == dnnl_success &&
               dnnl_memory_desc_init_by_tag(&wany, 2, wd, dnnl_bf16, dnnl_format_tag_any) == dnnl_success &&
-              dnnl_memory_desc_init_by_strides(&wplain, 2, wd, dnnl_bf16, kn ? ws_nn : ws_nt) == dnnl_success &&
+              dnnl_memory_desc_init_by_strides(&p->md[0], 2, wd, dnnl_bf16, k->kn ? ws_nn : ws_nt) == dnnl_success &&
               dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab) == dnnl_success &&
               dnnl_memory_desc_init_by_tag(&bia, 2, bd, dnnl_f32, dnnl_ab) == dnnl_success &&
               dnnl_matmul_desc_init(&md, &src, &wany, &bia, &dst) == dnnl_success &&
-              dnnl_primitive_desc_create(&pd, &md, NULL, g_engine, NULL) == dnnl_success;
-    if (ok) {
-        p->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        size_t sz = dnnl_memory_desc_get_size(&p->md);
-        ok = sz > 0 && (p->buf = am__aligned_alloc(sz)) != NULL;
-    }
-    ok = ok && dnnl_memory_create(&mfrom, &wplain, g_engine, (void *)w) == dnnl_success &&
-         dnnl_memory_create(&mto, &p->md, g_engine, p->buf) == dnnl_success &&
-         dnnl_reorder_primitive_desc_create(&rpd, &wplain, g_engine, &p->md, g_engine, NULL) == dnnl_success &&
-         dnnl_primitive_create(&r, rpd) == dnnl_success;
-    if (ok) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, mfrom}, {DNNL_ARG_TO, mto}};
-        ok = dnnl_primitive_execute(r, g_stream, 2, a) == dnnl_success && dnnl_stream_wait(g_stream) == dnnl_success;
-    }
-    if (r) dnnl_primitive_destroy(r);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
+              dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL) == dnnl_success;
+    if (ok) p->md[1] = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    ok = ok && dnnl_reorder_primitive_desc_create(&rpd, &p->md[0], engine, &p->md[1], engine, NULL) == dnnl_success &&
+         dnnl_primitive_create(&p->prim, rpd) == dnnl_success;
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (mfrom) dnnl_memory_destroy(mfrom);
-    if (mto) dnnl_memory_destroy(mto);
-    pthread_mutex_unlock(&g_mu);
-    if (!ok && p) {
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    p->nargs = 2;
+    p->arg[0] = DNNL_ARG_FROM, p->arg[1] = DNNL_ARG_TO;
+    return ok;
+}
+
+am__gemm_packed *am__gemm_pack_bf16(int64_t M, int64_t N, int64_t K, const void *w, bool kn) {
+    if (getenv("AM_NO_DNNL") || getenv("AM_NO_PACK") || M <= 0 || N <= 0 || K <= 0) return NULL;
+    pack_key k;
+    memset(&k, 0, sizeof k);
+    k.kn = kn, k.M = M, k.N = N, k.K = K;
+    am__omp_sync_threads();
+    am__prim *r = am__prim_get(&k, sizeof k, build_pack);
+    if (!r) return NULL;
+    am__gemm_packed *p = calloc(1, sizeof *p);
+    size_t sz = dnnl_memory_desc_get_size(&r->md[1]);
+    bool ok = p && sz > 0 && (p->buf = am__aligned_alloc(sz)) != NULL;
+    if (ok) {
+        p->md = r->md[1];
+        void *const ptr[2] = {(void *)w, p->buf};
+        ok = am__prim_exec(r, ptr);
+    }
+    am__prim_release(r);
+    if (!ok) {
         am__gemm_pack_free(p);
-        p = NULL;
+        return NULL;
     }
     return p;
 }
@@ -252,13 +210,17 @@ typedef struct nd_key {
     dnnl_dims_t ad, as, bd, bs, cd, cs;
 } nd_key;
 
-typedef struct nd_entry {
-    nd_key k;
-    dnnl_primitive_t prim;
-    dnnl_memory_desc_t a, b, c;
-    struct nd_entry *next;
-} nd_entry;
-static nd_entry *g_nd_cache;
+static bool build_nd(const void *key, am__prim *p, dnnl_engine_t engine) {
+    const nd_key *k = key;
+    dnnl_matmul_desc_t md;
+    bool ok = dnnl_memory_desc_init_by_strides(&p->md[0], k->nd, k->ad, dnnl_f32, k->as) == dnnl_success &&
+              dnnl_memory_desc_init_by_strides(&p->md[1], k->nd, k->bd, dnnl_f32, k->bs) == dnnl_success &&
+              dnnl_memory_desc_init_by_strides(&p->md[2], k->nd, k->cd, dnnl_f32, k->cs) == dnnl_success &&
+              dnnl_matmul_desc_init(&md, &p->md[0], &p->md[1], NULL, &p->md[2]) == dnnl_success && am__prim_create(p, &md, engine);
+    p->nargs = 3;
+    p->arg[0] = DNNL_ARG_SRC, p->arg[1] = DNNL_ARG_WEIGHTS, p->arg[2] = DNNL_ARG_DST;
+    return ok;
+}
 
 bool am__matmul_nd_f32(int nd, const int64_t *ad, const int64_t *as, const float *A, const int64_t *bd, const int64_t *bs, const float *B,
                        const int64_t *cd, const int64_t *cs, float *C) {
@@ -269,106 +231,36 @@ bool am__matmul_nd_f32(int nd, const int64_t *ad, const int64_t *as, const float
     for (int i = 0; i < nd; i++) {
         k.ad[i] = ad[i], k.as[i] = as[i], k.bd[i] = bd[i], k.bs[i] = bs[i], k.cd[i] = cd[i], k.cs[i] = cs[i];
     }
-    pthread_mutex_lock(&g_mu);
-    int nt = am__num_threads();
-    if (nt != g_threads_set) {
-        omp_set_num_threads(nt);
-        g_threads_set = nt;
-    }
-    nd_entry *e;
-    for (e = g_nd_cache; e; e = e->next)
-        if (!memcmp(&e->k, &k, sizeof k)) break;
-    if (!e && ensure_engine()) {
-        e = calloc(1, sizeof *e);
-        bool ok = e != NULL;
-        if (ok) {
-            e->k = k;
-            ok = dnnl_memory_desc_init_by_strides(&e->a, nd, k.ad, dnnl_f32, k.as) == dnnl_success &&
-                 dnnl_memory_desc_init_by_strides(&e->b, nd, k.bd, dnnl_f32, k.bs) == dnnl_success &&
-                 dnnl_memory_desc_init_by_strides(&e->c, nd, k.cd, dnnl_f32, k.cs) == dnnl_success;
-        }
-        dnnl_matmul_desc_t md;
-        dnnl_primitive_desc_t pd = NULL;
-        ok = ok && dnnl_matmul_desc_init(&md, &e->a, &e->b, NULL, &e->c) == dnnl_success;
-        ok = ok && dnnl_primitive_desc_create(&pd, &md, NULL, g_engine, NULL) == dnnl_success;
-        ok = ok && dnnl_primitive_create(&e->prim, pd) == dnnl_success;
-        if (pd) dnnl_primitive_desc_destroy(pd);
-        if (!ok) {
-            free(e);
-            e = NULL;
-        } else {
-            e->next = g_nd_cache;
-            g_nd_cache = e;
-        }
-    }
-    bool ok = false;
-    if (e) {
-        dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
-        ok = dnnl_memory_create(&ma, &e->a, g_engine, (void *)A) == dnnl_success &&
-             dnnl_memory_create(&mb, &e->b, g_engine, (void *)B) == dnnl_success && dnnl_memory_create(&mc, &e->c, g_engine, C) == dnnl_success;
-        if (ok) {
-            dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-            ok = dnnl_primitive_execute(e->prim, g_stream, 3, args) == dnnl_success && dnnl_stream_wait(g_stream) == dnnl_success;
-        }
-        if (ma) dnnl_memory_destroy(ma);
-        if (mb) dnnl_memory_destroy(mb);
-        if (mc) dnnl_memory_destroy(mc);
-    }
-    pthread_mutex_unlock(&g_mu);
-    return ok;
+    void *const ptr[3] = {(void *)A, (void *)B, C};
+    return am__prim_run(&k, sizeof k, build_nd, ptr);
 }
 
 /* ---- elementwise activations through oneDNN's JIT eltwise (vectorised erf/tanh/exp) ---- */
 
-typedef struct elt_entry {
-    int alg;
-    int64_t n;
+typedef struct elt_key {
+    int32_t alg;
     float alpha;
-    dnnl_primitive_t prim;
-    dnnl_memory_desc_t md;
-    struct elt_entry *next;
-} elt_entry;
-static elt_entry *g_elt_cache;
+    int64_t n;
+} elt_key;
+
+static bool build_elt(const void *key, am__prim *p, dnnl_engine_t engine) {
+    const elt_key *k = key;
+    dnnl_dims_t d = {k->n};
+    dnnl_eltwise_desc_t ed;
+    bool ok = dnnl_memory_desc_init_by_tag(&p->md[0], 1, d, dnnl_f32, dnnl_a) == dnnl_success &&
+              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, (dnnl_alg_kind_t)k->alg, &p->md[0], k->alpha, 0.0f) == dnnl_success &&
+              am__prim_create(p, &ed, engine);
+    p->md[1] = p->md[0];
+    p->nargs = 2;
+    p->arg[0] = DNNL_ARG_SRC, p->arg[1] = DNNL_ARG_DST;
+    return ok;
+}
 
 bool am__dnnl_eltwise_f32(int alg, float alpha, int64_t n, float *x) {
     if (n <= 0 || getenv("AM_NO_DNNL")) return false;
-    pthread_mutex_lock(&g_mu);
-    int nt = am__num_threads();
-    if (nt != g_threads_set) {
-        omp_set_num_threads(nt);
-        g_threads_set = nt;
-    }
-    elt_entry *e;
-    for (e = g_elt_cache; e; e = e->next)
-        if (e->alg == alg && e->n == n && e->alpha == alpha) break;
-    if (!e && ensure_engine()) {
-        e = calloc(1, sizeof *e);
-        dnnl_dims_t d = {n};
-        dnnl_eltwise_desc_t ed;
-        dnnl_primitive_desc_t pd = NULL;
-        bool ok = e && dnnl_memory_desc_init_by_tag(&e->md, 1, d, dnnl_f32, dnnl_a) == dnnl_success &&
-                  dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, (dnnl_alg_kind_t)alg, &e->md, alpha, 0.0f) == dnnl_success &&
-                  dnnl_primitive_desc_create(&pd, &ed, NULL, g_engine, NULL) == dnnl_success && dnnl_primitive_create(&e->prim, pd) == dnnl_success;
-        if (pd) dnnl_primitive_desc_destroy(pd);
-        if (!ok) {
-            free(e);
-            e = NULL;
-        } else {
-            e->alg = alg, e->n = n, e->alpha = alpha;
-            e->next = g_elt_cache;
-            g_elt_cache = e;
-        }
-    }
-    bool ok = false;
-    if (e) {
-        dnnl_memory_t m = NULL;
-        ok = dnnl_memory_create(&m, &e->md, g_engine, x) == dnnl_success;
-        if (ok) {
-            dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}};
-            ok = dnnl_primitive_execute(e->prim, g_stream, 2, args) == dnnl_success && dnnl_stream_wait(g_stream) == dnnl_success;
-        }
-        if (m) dnnl_memory_destroy(m);
-    }
-    pthread_mutex_unlock(&g_mu);
-    return ok;
+    elt_key k;
+    memset(&k, 0, sizeof k);
+    k.alg = alg, k.alpha = alpha, k.n = n;
+    void *const ptr[2] = {x, x};
+    return am__prim_run(&k, sizeof k, build_elt, ptr);
 }

@@ -976,8 +976,8 @@ am_tensors *am_encodings_to_tensors(const am_tokenizer *t, am_encoding *const *e
     size_t len = encs[0]->n;
     for (size_t i = 1; i < n; i++)
         if (encs[i]->n != len) {
-            am__error(AM_ERR_SHAPE, "%s: encodings have different lengths (%zu and %zu): pad them to make a tensor", t->origin, len,
-                      encs[i]->n);
+            am__error(AM_ERR_SHAPE, "%s: encodings have different lengths (%zu and %zu): pad them to make a tensor (%s)", t->origin, len,
+                      encs[i]->n, am__opt_name("padding=True", "--padding"));
             return NULL;
         }
     int64_t shape[2] = {(int64_t)n, (int64_t)len};

@@ -33,6 +33,7 @@ static inline void hu_rmrf(const char *p) {
 /* Every variable that could leak the developer's own hub settings into a test. */
 static inline void hu_clean_env(const char *hf_home) {
     static const char *const vars[] = {"HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE",
+                                       "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE",
                                        "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
                                        "HF_TOKEN_PATH", "HF_HUB_DISABLE_IMPLICIT_TOKEN", "HF_HUB_DISABLE_SYMLINKS",
                                        "XDG_CACHE_HOME", "HUGGINGFACE_CO_STAGING", NULL};

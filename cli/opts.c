@@ -1,0 +1,277 @@
+/* cli/opts.c — the option machinery of every command: a command's table of options, parsed with
+ * getopt_long together with the shared load options (from_pretrained's keyword arguments under
+ * their transformers names), --help printed from the same tables, and --config/--set applied as
+ * `config = AutoConfig.from_pretrained(...); config.key = value; from_pretrained(..., config=config)`. */
+#include "cli.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The load options, in the order --help lists them. */
+static const am_cli_opt k_load_opts[] = {
+    {"task", NULL, required_argument, "T", "the head, as AutoModelFor<T>: sequence-classification, token-classification, "
+                                           "question-answering, masked-lm, causal-lm, seq2seq-lm, ... (default: the "
+                                           "config's architectures)"},
+    {"dtype", "torch-dtype", required_argument, "D", "torch_dtype: float32 (default), float16, bfloat16 or auto"},
+    {"attn-implementation", "attn", required_argument, "IMPL", "attn_implementation: eager, sdpa or flash_attention_2"},
+    {"device-map", NULL, required_argument, "MAP", "device_map: \"cpu\" or a JSON object placing modules on \"cpu\"; "
+                                                   "auto, balanced, balanced_low_0, sequential and other devices are "
+                                                   "refused (automodel runs on the CPU)"},
+    {"low-cpu-mem-usage", NULL, no_argument, NULL, "accepted for transformers' spelling; always on: weights are "
+                                                   "memory-mapped, not copied"},
+    {"num-labels", NULL, required_argument, "N", "num_labels: the classification head's size"},
+    {"ignore-mismatched-sizes", NULL, no_argument, NULL, "ignore_mismatched_sizes: re-initialise weights whose shape "
+                                                         "differs from the checkpoint's"},
+    {"no-safetensors", NULL, no_argument, NULL, "use_safetensors=False: load pytorch_model.bin"},
+    {"config", NULL, required_argument, "FILE", "config=: this config.json (or folder) instead of MODEL's"},
+    {"set", NULL, required_argument, "KEY=VALUE", "change one config key before loading (VALUE is JSON; a bare "
+                                                  "word is a string); repeatable"},
+    {"revision", NULL, required_argument, "R", "hub: branch, tag or commit"},
+    {"cache-dir", NULL, required_argument, "DIR", "hub: cache folder (default: see docs/cache.md)"},
+    {"token", NULL, required_argument, "TOKEN", "hub: access token (default: HF_TOKEN, then `automodel login`'s)"},
+    {"local-files-only", NULL, no_argument, NULL, "hub: use the cache only, never the network"},
+    {"force-download", NULL, no_argument, NULL, "hub: download again even when cached"},
+    {"subfolder", NULL, required_argument, "DIR", "hub: the model's folder inside the repository"},
+    {0},
+};
+
+static const am_cli_opt k_help_opt = {"help", NULL, no_argument, NULL, "show this help and exit"};
+
+void am_cli_load_init(am_cli_load *l) {
+    memset(l, 0, sizeof *l);
+    l->task = AM_TASK_AUTO;
+    l->o = am_load_options_default();
+}
+
+void am_cli_load_free(am_cli_load *l) {
+    free(l->sets);
+    am_config_free(l->config);
+    l->sets = NULL;
+    l->config = NULL;
+}
+
+int am_cli_int(const char *flag, const char *v, long long lo, long long *out) {
+    char *end;
+    errno = 0;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || x < lo) return am_cli_usage_error("--%s needs an integer >= %lld, not '%s'", flag, lo, v ? v : "");
+    *out = x;
+    return 0;
+}
+
+int am_cli_num(const char *flag, const char *v, double *out) {
+    char *end;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || !*v || *end || isnan(x)) return am_cli_usage_error("--%s needs a number, not '%s'", flag, v ? v : "");
+    *out = x;
+    return 0;
+}
+
+static int load_opt(am_cli_load *l, const char *name, const char *v) {
+    am_load_options *o = &l->o;
+    if (!strcmp(name, "task")) {
+        if (am_task_parse(v, &l->task) != AM_OK) return am_cli_usage_error("--task: %s", am_last_error());
+    } else if (!strcmp(name, "dtype")) {
+        if (am_dtype_parse(v, &o->dtype) != AM_OK) return am_cli_usage_error("--dtype: %s", am_last_error());
+    } else if (!strcmp(name, "attn-implementation")) {
+        if (!strcmp(v, "eager")) o->attn = AM_ATTN_EAGER;
+        else if (!strcmp(v, "sdpa")) o->attn = AM_ATTN_SDPA;
+        else if (!strcmp(v, "flash_attention_2")) o->attn = AM_ATTN_FLASH;
+        else return am_cli_usage_error("--attn-implementation must be eager, sdpa or flash_attention_2, not '%s'", v);
+    } else if (!strcmp(name, "device-map")) o->device_map = v; /* checked by from_pretrained, before it loads */
+    else if (!strcmp(name, "low-cpu-mem-usage")) {
+        /* nothing to do: weights are mapped from the files, never held twice */
+    } else if (!strcmp(name, "num-labels")) {
+        long long n;
+        if (am_cli_int(name, v, 1, &n)) return 2;
+        if (n > 1 << 24) return am_cli_usage_error("--num-labels %lld is too large", n);
+        o->num_labels = (int)n;
+    } else if (!strcmp(name, "ignore-mismatched-sizes")) o->ignore_mismatched_sizes = true;
+    else if (!strcmp(name, "no-safetensors")) o->use_safetensors = false;
+    else if (!strcmp(name, "config")) l->config_file = v;
+    else if (!strcmp(name, "set")) {
+        if (!strchr(v, '=') || v[0] == '=') return am_cli_usage_error("--set needs KEY=VALUE, not '%s'", v);
+        const char **s = realloc(l->sets, (l->n_sets + 1) * sizeof *s);
+        if (!s) return am_cli_usage_error("out of memory");
+        l->sets = s;
+        l->sets[l->n_sets++] = v;
+    } else if (!strcmp(name, "revision")) o->revision = v;
+    else if (!strcmp(name, "cache-dir")) o->cache_dir = v;
+    else if (!strcmp(name, "token")) o->token = v;
+    else if (!strcmp(name, "local-files-only")) o->local_files_only = true;
+    else if (!strcmp(name, "force-download")) o->force_download = true;
+    else if (!strcmp(name, "subfolder")) o->subfolder = v;
+    return 0;
+}
+
+int am_cli_config_set(am_config *c, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return am_cli_usage_error("--set needs KEY=VALUE, not '%s'", kv);
+    size_t kl = (size_t)(eq - kv);
+    char *key = malloc(kl + 1);
+    if (!key) return am_cli_usage_error("out of memory");
+    memcpy(key, kv, kl);
+    key[kl] = 0;
+    const char *v = eq + 1;
+    int rc = 0;
+    cJSON *j = cJSON_Parse(v);
+    if (j && !strcmp(key, "num_labels")) {
+        /* config.num_labels = n also rebuilds id2label / label2id, as transformers' setter does */
+        if (!cJSON_IsNumber(j) || j->valuedouble < 1 || j->valuedouble != floor(j->valuedouble) || j->valuedouble > 1 << 24)
+            rc = am_cli_usage_error("--set num_labels needs a positive integer, not '%s'", v);
+        else if (am_config_set_num_labels(c, (int)j->valuedouble) != AM_OK)
+            rc = am_cli_fail("--set");
+    } else if (j) {
+        if (am_config_set_json(c, key, v) != AM_OK) rc = am_cli_fail("--set");
+    } else if (!*v || strchr("[{\"-0123456789", v[0]))
+        rc = am_cli_usage_error("--set %s: '%s' is not valid JSON (quote a string: %s='\"text\"')", key, v, key);
+    else if (am_config_set_string(c, key, v) != AM_OK)
+        rc = am_cli_fail("--set");
+    cJSON_Delete(j);
+    free(key);
+    return rc;
+}
+
+/* MODEL's own config.json: the folder's, or the hub repository's with the hub options given. */
+static am_config *model_config(const am_cli_load *l, const char *model_path) {
+    FILE *probe = NULL;
+    char *local = NULL;
+    size_t n = strlen(model_path) + 16;
+    if ((local = malloc(n))) {
+        snprintf(local, n, "%s/config.json", model_path);
+        probe = fopen(local, "rb");
+    }
+    free(local);
+    if (probe) {
+        fclose(probe);
+        return am_config_from_pretrained(model_path);
+    }
+    am_download_options d = am_download_options_default();
+    d.revision = l->o.revision;
+    d.cache_dir = l->o.cache_dir;
+    d.token = l->o.token;
+    d.local_files_only = l->o.local_files_only;
+    d.force_download = l->o.force_download;
+    char *file = NULL, *sub = NULL;
+    if (l->o.subfolder && *l->o.subfolder) {
+        size_t sl = strlen(l->o.subfolder) + 16;
+        if (!(sub = malloc(sl))) return NULL;
+        snprintf(sub, sl, "%s/config.json", l->o.subfolder);
+    }
+    if (am_hub_download_file(model_path, sub ? sub : "config.json", &d, &file) != AM_OK) {
+        free(sub);
+        return NULL;
+    }
+    free(sub);
+    am_config *c = am_config_from_pretrained(file);
+    am_free(file);
+    return c;
+}
+
+int am_cli_load_config(am_cli_load *l, const char *model_path) {
+    if (!l->config_file && !l->n_sets) return 0;
+    if (!l->config) {
+        l->config = l->config_file ? am_config_from_pretrained(l->config_file) : model_config(l, model_path);
+        if (!l->config) return am_cli_fail(l->config_file ? "--config" : "--set: reading the model's config");
+        for (size_t i = 0; i < l->n_sets; i++) {
+            int rc = am_cli_config_set(l->config, l->sets[i]);
+            if (rc) return rc;
+        }
+    }
+    l->o.config = l->config;
+    return 0;
+}
+
+am_model *am_cli_load_model(am_cli_load *l, const char *model_path, int *rc) {
+    *rc = am_cli_load_config(l, model_path);
+    if (*rc) return NULL;
+    am_model *m = am_model_from_pretrained(l->task, model_path, &l->o);
+    if (!m) *rc = am_cli_fail(NULL);
+    return m;
+}
+
+/* ---- help ---- */
+
+static void print_opt(FILE *f, const am_cli_opt *o) {
+    char left[96];
+    int n = snprintf(left, sizeof left, "  --%s%s%s%s%s", o->name, o->alias ? ", --" : "", o->alias ? o->alias : "",
+                     o->metavar ? (o->arg == optional_argument ? "[=" : " ") : "", o->metavar ? o->metavar : "");
+    if (o->metavar && o->arg == optional_argument && n > 0 && (size_t)n + 1 < sizeof left) strcat(left, "]");
+    const int col = 36, width = 100;
+    fputs(left, f);
+    int at = (int)strlen(left);
+    if (at >= col - 1) {
+        fputc('\n', f);
+        at = 0;
+    }
+    /* the help text, wrapped at word boundaries */
+    const char *h = o->help;
+    while (*h) {
+        fprintf(f, "%*s", col - at, "");
+        at = col;
+        int room = width - col, len = (int)strlen(h);
+        int cut = len;
+        if (len > room) {
+            cut = room;
+            while (cut > 0 && h[cut] != ' ') cut--;
+            if (cut == 0) cut = room;
+        }
+        fprintf(f, "%.*s\n", cut, h);
+        at = 0;
+        h += cut;
+        while (*h == ' ') h++;
+    }
+    if (!*o->help) fputc('\n', f);
+}
+
+void am_cli_print_help(const am_cli_cmd *cmd, FILE *f) {
+    fprintf(f, "usage: automodel %s\n\n%s\n\noptions:\n", cmd->usage, cmd->summary);
+    for (const am_cli_opt *o = cmd->opts; o && o->name; o++) print_opt(f, o);
+    print_opt(f, &k_help_opt);
+    if (cmd->load) {
+        fprintf(f, "\nload options (from_pretrained's keyword arguments):\n");
+        for (const am_cli_opt *o = k_load_opts; o->name; o++) print_opt(f, o);
+    }
+}
+
+/* ---- parsing ---- */
+
+int am_cli_parse(const am_cli_cmd *cmd, int argc, char **argv, am_cli_load *load, am_cli_on_opt on_opt, void *ctx,
+                 char ***pos, int *npos) {
+    /* every option once (the command's, help, the load options), then getopt's table with aliases */
+    const am_cli_opt *all[128];
+    int na = 0, nl = 0;
+    for (const am_cli_opt *o = cmd->opts; o && o->name && na < 100; o++) all[na++] = o;
+    int first_load = na;
+    all[na++] = &k_help_opt;
+    for (const am_cli_opt *o = k_load_opts; cmd->load && o->name; o++) all[na++] = o;
+    struct option lo[260];
+    for (int k = 0; k < na; k++) {
+        lo[nl++] = (struct option){all[k]->name, all[k]->arg, NULL, 256 + k};
+        if (all[k]->alias) lo[nl++] = (struct option){all[k]->alias, all[k]->arg, NULL, 256 + k};
+    }
+    lo[nl] = (struct option){0, 0, 0, 0};
+    opterr = 0;
+    optind = 0; /* glibc: start over (each command parses once, but keep it reentrant) */
+    int c, rc = 0;
+    while (!rc && (c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        if (c == '?') {
+            if (optopt && optopt < 256) rc = am_cli_usage_error("%s: unknown option '-%c' (see automodel %s --help)", cmd->name, optopt, cmd->name);
+            else rc = am_cli_usage_error("%s: unknown option '%s' (see automodel %s --help)", cmd->name, bad, cmd->name);
+        } else if (c == ':')
+            rc = am_cli_usage_error("%s: option '%s' needs a value", cmd->name, bad);
+        else if (c == 'h' || (c >= 256 && all[c - 256] == &k_help_opt)) {
+            am_cli_print_help(cmd, stdout);
+            return AM_CLI_HELP;
+        } else if (c >= 256 && c - 256 > first_load) rc = load_opt(load, all[c - 256]->name, optarg);
+        else if (c >= 256 && c - 256 < first_load) rc = on_opt ? on_opt(ctx, all[c - 256]->name, optarg) : 2;
+        else rc = am_cli_usage_error("%s: cannot parse '%s'", cmd->name, bad);
+    }
+    if (rc) return rc;
+    *pos = argv + optind;
+    *npos = argc - optind;
+    return 0;
+}
