@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
             /* bytes streamed per decoded token: every weight but the embedding rows looked up */
-            am_tensor *emb = am_model_get_parameter(m, sh->embed_param);
+            const am_tensor *emb = am_model_get_parameter(m, sh->embed_param);
             int64_t params = am_model_num_parameters(m, false, false);
             bool tied = !strcmp(sh->embed_param, "transformer.wpe.weight");
             double bytes = (double)(params - am_tensor_numel(emb)) * (double)am_dtype_size(dt);

@@ -52,6 +52,9 @@ int am_cli_load_config(am_cli_load *l, const char *model_path);
 am_model *am_cli_load_model(am_cli_load *l, const char *model_path, int *rc);
 /* Applies `key=value` (value JSON, or a bare word as a string) to c. 0 or an exit status. */
 int am_cli_config_set(am_config *c, const char *kv);
+/* Re-reads *c as config.json text would be read (value types checked against the config class);
+ * `what` names it in errors. 0 or an exit status. */
+int am_cli_config_check(am_config **c, const char *what);
 
 /* Called for each of the command's own options with its canonical name and argument (NULL when
  * none); returns 0 or an exit status. */

@@ -300,7 +300,7 @@ int am_cli_generate(int argc, char **argv) {
     am_cli_load_init(&ld);
     char **pos;
     int npos, rc = am_cli_parse(&am_cli_cmd_generate, argc, argv, &ld, gen_opt, &g, &pos, &npos);
-    const char *in_path = g.in_path, *out_path = g.out_path, *path = npos > 0 ? pos[0] : NULL, *prompt = NULL;
+    const char *in_path = g.in_path, *out_path = g.out_path, *path = !rc && npos > 0 ? pos[0] : NULL, *prompt = NULL;
     o = g.o;
     l = g.l;
     if (!rc && !path) rc = am_cli_usage_error("generate: missing MODEL (a local folder or a hub id)");

@@ -86,10 +86,10 @@ int am_cli_info(int argc, char **argv) {
         const am_loading_info *li = am_model_loading_info(m);
         printf("{\"class\": \"%s\", \"model_type\": \"%s\", \"task\": \"%s\", \"num_parameters\": %lld, \"num_parameters_only_trainable\": %lld, "
                "\"num_parameters_exclude_embeddings\": %lld, \"memory_footprint\": %lld, \"memory_footprint_no_buffers\": %lld, "
-               "\"training\": %s, \"dtype\": \"%s\", \"cpu\": %s, \"loading_info\": {\"missing_keys\": [",
+               "\"training\": %s, \"dtype\": \"%s\", \"attn_implementation\": \"%s\", \"cpu\": %s, \"loading_info\": {\"missing_keys\": [",
                am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)), n_all, n_train, n_noemb, fp,
                (long long)am_model_memory_footprint(m, false), am_model_is_training(m) ? "true" : "false", am_dtype_name(am_model_dtype(m)),
-               am_cpu_report_json());
+               am_attn_impl_name(am_model_attn_implementation(m)), am_cpu_report_json());
         for (size_t i = 0; i < li->n_missing; i++) printf("%s\"%s\"", i ? ", " : "", li->missing_keys[i]);
         printf("], \"unexpected_keys\": [");
         for (size_t i = 0; i < li->n_unexpected; i++) printf("%s\"%s\"", i ? ", " : "", li->unexpected_keys[i]);
@@ -116,7 +116,7 @@ int am_cli_info(int argc, char **argv) {
 /* ---- forward ---- */
 
 typedef struct fwd_ctx {
-    const char *in_path, *out_path, *tokenizer;
+    const char *in_path, *out_path, *tokenizer, *pad_token;
     const char **texts, **pairs;
     size_t n_texts, n_pairs;
     am_forward_options fo;
@@ -128,6 +128,7 @@ static const am_cli_opt k_forward_opts[] = {
                                               "padded to the longest)"},
     {"text-pair", NULL, required_argument, "TEXT", "the second text of a pair (repeatable, one per --text)"},
     {"tokenizer", NULL, required_argument, "TOK", "the tokenizer for --text (default: MODEL's folder)"},
+    {"pad-token", NULL, required_argument, "TOKEN", "pad a batch of --text with TOKEN (tokenizer.pad_token = TOKEN)"},
     {"output", NULL, required_argument, "OUT.safetensors", "write every output tensor (default: print a summary)"},
     {"output-hidden-states", NULL, no_argument, NULL, "output_hidden_states=True"},
     {0},
@@ -149,6 +150,7 @@ static int fwd_opt(void *ctx, const char *name, const char *v) {
     if (!strcmp(name, "inputs")) c->in_path = v;
     else if (!strcmp(name, "output")) c->out_path = v;
     else if (!strcmp(name, "tokenizer")) c->tokenizer = v;
+    else if (!strcmp(name, "pad-token")) c->pad_token = v;
     else if (!strcmp(name, "text")) return push_str(&c->texts, &c->n_texts, v);
     else if (!strcmp(name, "text-pair")) return push_str(&c->pairs, &c->n_pairs, v);
     else if (!strcmp(name, "output-hidden-states")) c->fo.output_hidden_states = true;
@@ -211,12 +213,13 @@ int am_cli_forward(int argc, char **argv) {
     if (m && c.in_path) {
         in = am_tensors_load_safetensors(c.in_path);
         if (!in) rc = am_cli_fail(NULL);
-    } else if (m) { /* tokenizer(texts, text_pair=pairs, padding=True, return_tensors="pt") */
+    } else if (m) { /* tokenizer(texts, text_pair=pairs, padding=len(texts) > 1, return_tensors="pt") */
         am_tokenizer *tok = am_tokenizer_from_pretrained(c.tokenizer ? c.tokenizer : pos[0]);
         if (!tok) rc = am_cli_fail("forward: loading the tokenizer (give --tokenizer TOK)");
         else {
             am_encode_options eo = am_encode_options_default();
-            eo.padding = AM_PADDING_LONGEST;
+            eo.padding = c.n_texts > 1 ? AM_PADDING_LONGEST : AM_PADDING_NONE;
+            eo.pad_token = c.pad_token;
             in = am_tokenizer_encode_tensors(tok, c.n_texts, c.texts, c.n_pairs ? c.pairs : NULL, &eo);
             if (!in) rc = am_cli_fail("forward: tokenizing");
         }
@@ -330,6 +333,7 @@ int am_cli_init(int argc, char **argv) {
     am_config *cfg = rc ? NULL : am_config_from_pretrained(pos[0]);
     if (!rc && !cfg) rc = am_cli_fail(NULL);
     for (size_t i = 0; !rc && i < c.n_sets; i++) rc = am_cli_config_set(cfg, c.sets[i]);
+    if (!rc && c.n_sets) rc = am_cli_config_check(&cfg, "the config after --set");
     if (!rc && c.num_labels && am_config_set_num_labels(cfg, c.num_labels) != AM_OK) rc = am_cli_fail("--num-labels");
     am_model *m = rc ? NULL : am_model_from_config(c.task, cfg, c.seed);
     if (!rc && !m) rc = am_cli_fail(NULL);

@@ -400,6 +400,7 @@ static const am_cli_opt k_tokenize_opts[] = {
                                                         "only_second, do_not_truncate"},
     {"max-length", NULL, required_argument, "N", "max_length (truncation and padding=max_length; default: the "
                                                  "tokenizer's model_max_length)"},
+    {"pad-token", NULL, required_argument, "TOKEN", "pad with TOKEN (tokenizer.pad_token = TOKEN; e.g. GPT-2's eos token)"},
     {"no-special-tokens", NULL, no_argument, NULL, "add_special_tokens=False"},
     {"cases", NULL, required_argument, "CASES.jsonl", "run the reference fixture's cases (one JSON object a line) into "
                                                       "--output OUT.jsonl"},
@@ -415,6 +416,7 @@ static int tok_opt(void *ctx, const char *name, const char *v) {
     if (!strcmp(name, "cases")) c->cases = v;
     else if (!strcmp(name, "output")) c->output = v;
     else if (!strcmp(name, "no-special-tokens")) c->no_special = true;
+    else if (!strcmp(name, "pad-token")) c->eo.pad_token = v;
     else if (!strcmp(name, "text-pair")) {
         const char **p = realloc(c->pairs, (c->n_pairs + 1) * sizeof *p);
         if (!p) return am_cli_usage_error("out of memory");

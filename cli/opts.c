@@ -106,6 +106,17 @@ static int load_opt(am_cli_load *l, const char *name, const char *v) {
     return 0;
 }
 
+int am_cli_config_check(am_config **c, const char *what) {
+    /* the edited config as a config.json would be read: types checked against the class's */
+    char *js = am_config_to_json_string(*c);
+    am_config *v = js ? am_config_from_json(js, what) : NULL;
+    am_free(js);
+    if (!v) return am_cli_fail(NULL);
+    am_config_free(*c);
+    *c = v;
+    return 0;
+}
+
 int am_cli_config_set(am_config *c, const char *kv) {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) return am_cli_usage_error("--set needs KEY=VALUE, not '%s'", kv);
@@ -179,6 +190,8 @@ int am_cli_load_config(am_cli_load *l, const char *model_path) {
             int rc = am_cli_config_set(l->config, l->sets[i]);
             if (rc) return rc;
         }
+        int rc = am_cli_config_check(&l->config, "the config after --set");
+        if (rc) return rc;
     }
     l->o.config = l->config;
     return 0;
@@ -240,6 +253,8 @@ void am_cli_print_help(const am_cli_cmd *cmd, FILE *f) {
 
 int am_cli_parse(const am_cli_cmd *cmd, int argc, char **argv, am_cli_load *load, am_cli_on_opt on_opt, void *ctx,
                  char ***pos, int *npos) {
+    *pos = argv + 1;
+    *npos = 0;
     /* every option once (the command's, help, the load options), then getopt's table with aliases */
     const am_cli_opt *all[128];
     int na = 0, nl = 0;
@@ -255,10 +270,13 @@ int am_cli_parse(const am_cli_cmd *cmd, int argc, char **argv, am_cli_load *load
     lo[nl] = (struct option){0, 0, 0, 0};
     opterr = 0;
     optind = 0; /* glibc: start over (each command parses once, but keep it reentrant) */
-    int c, rc = 0;
-    while (!rc && (c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    /* "-": positional arguments come back in order as code 1 (options and arguments mix in any
+     * order, whatever POSIXLY_CORRECT says); they are gathered at the front of argv, already read */
+    int c, rc = 0, k = 1;
+    while (!rc && (c = getopt_long(argc, argv, "-:h", lo, NULL)) != -1) {
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-        if (c == '?') {
+        if (c == 1) argv[k++] = optarg;
+        else if (c == '?') {
             if (optopt && optopt < 256) rc = am_cli_usage_error("%s: unknown option '-%c' (see automodel %s --help)", cmd->name, optopt, cmd->name);
             else rc = am_cli_usage_error("%s: unknown option '%s' (see automodel %s --help)", cmd->name, bad, cmd->name);
         } else if (c == ':')
@@ -271,7 +289,8 @@ int am_cli_parse(const am_cli_cmd *cmd, int argc, char **argv, am_cli_load *load
         else rc = am_cli_usage_error("%s: cannot parse '%s'", cmd->name, bad);
     }
     if (rc) return rc;
-    *pos = argv + optind;
-    *npos = argc - optind;
+    for (int i = optind; i < argc; i++) argv[k++] = argv[i]; /* after "--" */
+    *pos = argv + 1;
+    *npos = k - 1;
     return 0;
 }

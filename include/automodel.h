@@ -4,7 +4,13 @@
  * Conventions: every public name starts with am_/AM_; functions return an am_status (AM_OK on
  * success) or NULL on failure, with a readable message in am_last_error(). Handles are opaque and
  * freed with their *_free function (freeing NULL is a no-op). Option structs come from
- * am_*_options_default() and start with their own size, so they can grow without breaking callers.
+ * am_*_options_default() and start with their own size, so they can grow without breaking callers:
+ * the library reads only `size` bytes of the caller's struct and gives every later field its
+ * default, so a program built against an older header keeps working. size 0 (a struct not made by
+ * am_*_options_default()) and a size larger than the library's struct (a newer header than the
+ * library) are refused with AM_ERR_INVALID_ARGUMENT. ABI rule for this header: fields are only
+ * appended, and a new field starts at or after the previous version's sizeof (explicit padding
+ * fields where alignment would otherwise place it inside the old tail padding).
  * Ownership of every returned pointer is written next to the function. */
 #ifndef AUTOMODEL_H
 #define AUTOMODEL_H
@@ -102,9 +108,34 @@ AM_API void am_log_set_callback(am_log_fn fn, void *user);
 /* ------------------------------------------------------------------------------------------ */
 
 /* Number of worker threads used by kernels. Defaults to AM_NUM_THREADS, else OMP_NUM_THREADS,
- * else the number of online CPUs. */
+ * else the number of online CPUs. The setting is process-wide and thread-safe; every model call
+ * (forward, generate) runs its products on that many OpenMP workers, so N application threads
+ * calling at once use up to N x n threads: give each a share (e.g. am_set_num_threads(1) and one
+ * application thread per core). n <= 0 restores the default. */
 AM_API void am_set_num_threads(int n);
 AM_API int am_get_num_threads(void);
+
+/* Threading and ownership (docs/ARCHITECTURE.md has the details).
+ * - A loaded model is read-only while it runs. am_model_forward and am_model_generate keep all
+ *   per-call state (activations and scratch buffers, KV caches, the sampling RNG, the dropout
+ *   stream, dynamic-RoPE tables) in objects each call creates and frees. So any number of threads
+ *   may call them on ONE shared model at once; each gets, bit for bit, what a single-threaded call
+ *   gives at the same am_set_num_threads count.
+ * - Also safe at the same time as those calls: the getters that take a const am_model *.
+ * - Needs the caller's exclusion (no other call on the model meanwhile): am_model_free,
+ *   am_model_train, am_model_to_dtype, and writing through a tensor the parameter getters return.
+ * - A pipeline (am_pipeline) runs one call at a time: use one per thread.
+ * - A tokenizer is safe for concurrent encode/decode. Tensors and am_tensors are plain values:
+ *   share them read-only, or give each thread its own.
+ * - Dropout runs only in training mode (am_model_train(m, true), or after from_config). torch draws
+ *   masks from its global generator, so concurrent training calls in transformers interleave
+ *   their draws nondeterministically; masks never match torch's bit for bit (other generator).
+ *   Here each call has one dropout stream: am_forward_options.dropout_seed when nonzero, else the
+ *   model's next call number (an atomic counter: the one thing a call writes into a model, and
+ *   only in training mode). A call's masks are a pure function of its stream, whatever the thread
+ *   count; concurrent calls without a seed each take a distinct number, in the order they start.
+ *   am_model_generate in training mode takes the next call number.
+ * - Errors: am_last_error() is per thread. Logging settings are process-wide. */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */
@@ -155,7 +186,9 @@ AM_API const int64_t *am_tensor_shape(const am_tensor *t);
 AM_API int64_t am_tensor_numel(const am_tensor *t);
 AM_API size_t am_tensor_nbytes(const am_tensor *t);
 /* Pointer to the first element (borrowed; valid while the tensor lives). Tensors handed out by
- * the public API are contiguous. */
+ * the public API are contiguous. A model's weights viewed in place in a read-only mapped file have
+ * no writable data: am_tensor_data returns NULL (AM_ERR_INVALID_ARGUMENT) for them; read them with
+ * am_tensor_cdata, or make a parameter writable with am_model_parameter_mut. */
 AM_API void *am_tensor_data(am_tensor *t);
 AM_API const void *am_tensor_cdata(const am_tensor *t);
 
@@ -244,7 +277,16 @@ typedef enum am_task {
 AM_API const char *am_task_name(am_task t);
 AM_API am_status am_task_parse(const char *s, am_task *out);
 
+/* attn_implementation: "eager" (materialised attention probabilities; what output_attentions
+ * uses), "sdpa" (a fused kernel with online softmax, O(T) memory; the default) or
+ * "flash_attention_2" (on CPU, the same fused kernel; an info log says so). DEFAULT: the config's
+ * `_attn_implementation` when set, else sdpa. A loaded model records its choice in its config as
+ * `_attn_implementation` (which to_json_string / save_pretrained leave out, as transformers). */
 typedef enum am_attn_impl { AM_ATTN_DEFAULT = 0, AM_ATTN_EAGER, AM_ATTN_SDPA, AM_ATTN_FLASH } am_attn_impl;
+/* "eager" / "sdpa" / "flash_attention_2" <-> enum. Parsing anything else is AM_ERR_INVALID_ARGUMENT
+ * with transformers' message listing the valid names. am_attn_impl_name(AM_ATTN_DEFAULT) is "sdpa". */
+AM_API am_status am_attn_impl_parse(const char *s, am_attn_impl *out);
+AM_API const char *am_attn_impl_name(am_attn_impl impl);
 
 typedef struct am_load_options {
     size_t size;               /* sizeof(am_load_options) */
@@ -284,6 +326,8 @@ AM_API const char *am_model_class_name(const am_model *m); /* "BertForSequenceCl
 AM_API am_task am_model_task(const am_model *m);
 AM_API const am_config *am_model_config(const am_model *m); /* borrowed */
 AM_API am_dtype am_model_dtype(const am_model *m);
+/* The attention implementation the model runs: AM_ATTN_EAGER, AM_ATTN_SDPA or AM_ATTN_FLASH. */
+AM_API am_attn_impl am_model_attn_implementation(const am_model *m);
 AM_API int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
 AM_API int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
 AM_API void am_model_train(am_model *m, bool training);
@@ -313,18 +357,39 @@ AM_API const am_loading_info *am_model_loading_info(const am_model *m);
 /* Named parameters / state dict (tied aliases included, non-persistent buffers excluded). */
 AM_API size_t am_model_state_dict_count(const am_model *m);
 AM_API const char *am_model_state_dict_name(const am_model *m, size_t i);
-AM_API am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i); /* borrowed */
-AM_API am_tensor *am_model_get_parameter(const am_model *m, const char *name); /* borrowed or NULL */
+/* Read-only views (borrowed; NULL when absent): weights loaded with the checkpoint's dtype are
+ * views into the mapped file, which is read-only, so these are const. Tied parameters give the
+ * same tensor. */
+AM_API const am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i);
+AM_API const am_tensor *am_model_get_parameter(const am_model *m, const char *name);
+/* model.state_dict()[name].copy_(...): the parameter (or persistent buffer) as a writable tensor
+ * (borrowed, valid while the model lives and until the next am_model_to_dtype). A tensor viewing
+ * the mapped file is copied into memory the model owns, once, and the parameter and every tied
+ * alias of it are rebound to the copy, so they stay tied; the file is never written. Edits apply
+ * to the following forward/generate calls. Not thread-safe: no other call may use the model
+ * meanwhile. NULL with AM_ERR_NOT_FOUND for an unknown name, AM_ERR_NO_MEMORY when the copy fails. */
+AM_API am_tensor *am_model_parameter_mut(am_model *m, const char *name);
 
 typedef struct am_forward_options {
     size_t size;
     bool output_hidden_states;
+    /* Training mode only: 0 (default) takes the model's next dropout stream, as successive
+     * training-mode calls in torch draw fresh masks; nonzero makes this call's dropout masks a pure
+     * function of the value (the same seed gives the same masks, whatever the threads). Eval mode
+     * ignores it. */
+    uint64_t dropout_seed;
+    /* output_attentions=True: adds each layer's attention probabilities [batch, heads, queries,
+     * keys] as transformers returns them: attentions.N, or for encoder-decoders
+     * encoder_attentions.N, decoder_attentions.N and cross_attentions.N. This call runs the eager
+     * implementation (a model loaded with sdpa/flash_attention_2 logs a warning, once). */
+    bool output_attentions;
 } am_forward_options;
 AM_API am_forward_options am_forward_options_default(void);
 
 /* model(**inputs). Inputs are named as transformers' forward arguments (input_ids,
  * attention_mask, token_type_ids, ...); unknown names are an error. Outputs are named as
- * transformers' output fields. Owned result (am_tensors_free). */
+ * transformers' output fields. Owned result (am_tensors_free). Does not modify the model (see
+ * "Threads"): several threads may run it on one model at once. */
 AM_API am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts);
 
 typedef enum am_save_format { AM_SAVE_SAFETENSORS = 0, AM_SAVE_BIN } am_save_format;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install dependencies, then an optimised build and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build, each running every ctest test, then every
-# libFuzzer target for a bounded time.
+# AddressSanitizer + UndefinedBehaviorSanitizer build, each running every ctest test, a
+# ThreadSanitizer build of the thread tests, then every libFuzzer target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -23,6 +23,12 @@ echo "== ASan + UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=ON -DAM_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
 (cd build-asan && ctest --output-on-failure -j"$JOBS")
+
+echo "== ThreadSanitizer: test_threads (4 application threads share each model; clang -fsanitize=thread)"
+# Only the library and test_threads are built (about a minute on 2 cores; the test runs in seconds).
+CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DAM_TSAN=ON -DAM_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$JOBS" --target test_threads
+(cd build-tsan && ctest --output-on-failure -R '^test_threads')
 
 echo "== libFuzzer targets (${FUZZ_SECONDS}s each)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAM_FUZZ=ON -DAM_BUILD_BENCH=OFF -DAM_BUILD_TESTS=ON >/dev/null

@@ -97,9 +97,9 @@ int am_test_main(int argc, char **argv) {
     am_model *a3 = am_model_from_config(AM_TASK_SEQUENCE_CLASSIFICATION, c, 124);
     CHECK(a && a2 && a3 && am_model_is_training(a));
     if (a && a2 && a3) {
-        am_tensor *w = am_model_get_parameter(a, "bert.encoder.layer.0.attention.self.query.weight");
-        am_tensor *w2 = am_model_get_parameter(a2, "bert.encoder.layer.0.attention.self.query.weight");
-        am_tensor *w3 = am_model_get_parameter(a3, "bert.encoder.layer.0.attention.self.query.weight");
+        const am_tensor *w = am_model_get_parameter(a, "bert.encoder.layer.0.attention.self.query.weight");
+        const am_tensor *w2 = am_model_get_parameter(a2, "bert.encoder.layer.0.attention.self.query.weight");
+        const am_tensor *w3 = am_model_get_parameter(a3, "bert.encoder.layer.0.attention.self.query.weight");
         CHECK(!memcmp(am_tensor_cdata(w), am_tensor_cdata(w2), am_tensor_nbytes(w)));
         CHECK(memcmp(am_tensor_cdata(w), am_tensor_cdata(w3), am_tensor_nbytes(w)) != 0);
         const float *p = am_tensor_cdata(w);

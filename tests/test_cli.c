@@ -122,14 +122,19 @@ static void test_load_spellings(void) {
     CHECKF(rc == 0 && has(out, "\"dtype\": \"float16\""), "rc %d: %s", rc, out);
     free(out);
     /* accepted spellings that change nothing here: the same report */
-    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation eager", "--attn sdpa", "--token hf_unused",
+    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation sdpa", "--attn sdpa", "--token hf_unused",
                                  "--device-map cpu", "--device-map '{\"\": \"cpu\"}'", "--device-map '{\"bert\": \"cpu\", \"classifier\": \"cpu\"}'"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         rc = cli(&out, "info %s %s --json", g_seqcls, same[i]);
         CHECKF(rc == 0 && out && ref && !strcmp(out, ref), "%s: rc %d: %s", same[i], rc, out);
         free(out);
     }
+    /* attn: the model records its implementation (sdpa by default), info --json shows it */
+    CHECK(has(ref, "\"attn_implementation\": \"sdpa\""));
     free(ref);
+    rc = cli(&out, "info %s --attn-implementation eager --json", g_seqcls);
+    CHECKF(rc == 0 && has(out, "\"attn_implementation\": \"eager\""), "rc %d: %s", rc, out);
+    free(out);
     /* attn: transformers' values only */
     rc = cli(&out, "info %s --attn-implementation flash", g_seqcls);
     CHECKF(rc == 2 && has(out, "eager, sdpa or flash_attention_2") && has(out, "'flash'"), "rc %d: %s", rc, out);
@@ -242,6 +247,15 @@ static void test_tokenize_tensors(void) {
            "gpt2: rc %d: %s", rc, out);
     am_tensors_free(ts);
     free(out);
+    /* GPT-2 has no pad token: padding needs one, named as the flag */
+    rc = cli(&out, "tokenize %s 'Hello world' 'a b c' --padding --output %s", g_gpt2_tok, path);
+    CHECKF(rc == 1 && has(out, "does not have a padding token; set --pad-token"), "rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "tokenize %s 'Hello world' 'a b c' --padding --pad-token '<|endoftext|>' --output %s", g_gpt2_tok, path);
+    ids = tensor_text(path, "input_ids", &r, &c);
+    mask = tensor_text(path, "attention_mask", &r, &c);
+    CHECKF(rc == 0 && ids && !strcmp(ids, "15496,995,50256;64,275,269") && mask && !strcmp(mask, "1,1,0;1,1,1"), "rc %d %s %s: %s", rc, ids, mask, out);
+    free(ids), free(mask), free(out);
     /* errors */
     rc = cli(&out, "tokenize %s 'hello world' 'the quick brown fox' --output %s", g_bert_tok, path);
     CHECKF(rc == 1 && has(out, "different lengths") && has(out, "--padding"), "unpadded: rc %d: %s", rc, out);
@@ -258,6 +272,26 @@ static void test_tokenize_tensors(void) {
     /* the readable mode still works */
     rc = cli(&out, "tokenize %s 'hello world'", g_bert_tok);
     CHECKF(rc == 0 && has(out, "ids: [101, 7592, 2088, 102]"), "rc %d: %s", rc, out);
+    free(out);
+}
+
+static void test_generate_naming(void) {
+    /* generate's advice names the flag on the CLI */
+    char path[512], *out;
+    snprintf(path, sizeof path, "%s/ids.safetensors", g_tmp);
+    int64_t shape[2] = {1, 5}, ids[5] = {5, 6, 7, 8, 9};
+    am_tensor *t = am_tensor_from_data(AM_I64, 2, shape, ids);
+    am_tensors *ts = am_tensors_new();
+    CHECK(t && ts && am_tensors_set(ts, "input_ids", t) == AM_OK && am_tensors_save_safetensors(ts, path) == AM_OK);
+    am_tensor_free(t);
+    am_tensors_free(ts);
+    char model[4096];
+    snprintf(model, sizeof model, "%s", am_test_fixture("models/gpt2_lm"));
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "AM_LOG_LEVEL=warning '%s' generate %s --inputs %s --output %s/gen.safetensors --max-length 5 --no-do-sample 2>&1",
+             g_cli, model, path, g_tmp);
+    int rc = am_test_run(cmd, &out);
+    CHECKF(rc == 0 && has(out, "You should consider increasing `--max-new-tokens`") && !has(out, "`max_new_tokens`"), "rc %d: %s", rc, out);
     free(out);
 }
 
@@ -284,7 +318,10 @@ static void test_set_config(void) {
     CHECKF(rc == 2 && has(out, "KEY=VALUE"), "rc %d: %s", rc, out);
     free(out);
     rc = cli(&out, "info %s --set hidden_size=\\\"big\\\"", g_seqcls);
-    CHECKF(rc == 1, "a string hidden_size is refused by the config: rc %d: %s", rc, out);
+    CHECKF(rc == 1 && has(out, "\"hidden_size\" must be a number"), "a string hidden_size is refused as config.json's would be: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "init %s %s/never --set vocab_size=many", g_seqcls, g_tmp);
+    CHECKF(rc == 1 && has(out, "\"vocab_size\" must be a number"), "init --set: rc %d: %s", rc, out);
     free(out);
     /* --config FILE: another config.json replaces the model's */
     char cmd[9000];
@@ -377,6 +414,21 @@ static void test_init_forward_text(void) {
     rc = cli(&out, "forward %s --text 'hello'", g_seqcls);
     CHECKF(rc == 1 && has(out, "tokenizer"), "no tokenizer: rc %d: %s", rc, out);
     free(out);
+    /* a GPT-2 model: one text needs no padding (no pad token); a batch pads with --pad-token */
+    char gdir[512];
+    snprintf(gdir, sizeof gdir, "%s/gpt2", g_tmp);
+    rc = cli(&out, "init %s %s --set vocab_size=50257", am_test_fixture("models/gpt2_lm"), gdir);
+    CHECKF(rc == 0, "init gpt2: %s", out);
+    free(out);
+    rc = cli(&out, "forward %s --text 'Hello world' --tokenizer %s", gdir, g_gpt2_tok);
+    CHECKF(rc == 0 && has(out, "logits: float32 [1, 2, 50257] "), "gpt2 one text: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "forward %s --text 'Hello world' --text 'a b c' --tokenizer %s", gdir, g_gpt2_tok);
+    CHECKF(rc == 1 && has(out, "--pad-token"), "gpt2 batch: rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "forward %s --text 'Hello world' --text 'a b c' --tokenizer %s --pad-token '<|endoftext|>'", gdir, g_gpt2_tok);
+    CHECKF(rc == 0 && has(out, "logits: float32 [2, 3, 50257] "), "gpt2 batch: rc %d: %s", rc, out);
+    free(out);
     rc = cli(&out, "forward %s --text 'hello' --tokenizer %s", g_seqcls, g_gpt2_tok);
     CHECKF(rc != 0, "GPT-2 ids beyond a 99-token vocabulary are an error, not a crash: rc %d: %s", rc, out);
     free(out);
@@ -402,6 +454,7 @@ int am_test_main(int argc, char **argv) {
     test_error_naming();
     test_tokenize_tensors();
     test_set_config();
+    test_generate_naming();
     test_info_numbers();
     test_init_forward_text();
     char cmd[512];

@@ -1,6 +1,7 @@
 /* tests/test_errors.c — bad input gets a clear error naming the file and the problem, through the
  * API and the CLI (non-zero exit, no crash): every safetensors validation rule, config.json with
  * wrong JSON types, unknown model_type, a weight of the wrong shape, missing and unreadable files. */
+#include "auto/auto.h"
 #include "harness.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,34 @@
 #include <unistd.h>
 
 static char g_tmp[256];
+
+/* transformers' weight-name patterns: re.search (unanchored, Python syntax such as \d), and a
+ * pattern that does not compile is an error naming it, not a pattern silently skipped. */
+static void name_patterns(void) {
+    static const char *const ok[] = {"decoder", "h\\.\\d+\\.attn\\.masked_bias", "^lm_head\\.weight$", NULL};
+    bool m = true;
+    CHECK_OK(am__name_pattern_search(ok, "model.decoder.version", "Test", &m));
+    CHECK(m);
+    CHECK_OK(am__name_pattern_search(ok + 1, "transformer.h.11.attn.masked_bias", "Test", &m));
+    CHECK(m);
+    CHECK_OK(am__name_pattern_search(ok + 1, "transformer.h.x.attn.masked_bias", "Test", &m));
+    CHECK(!m);
+    CHECK_OK(am__name_pattern_search(ok + 2, "model.lm_head.weight", "Test", &m));
+    CHECK(!m);
+    CHECK_OK(am__name_pattern_search(ok + 2, "lm_head.weight", "Test", &m));
+    CHECK(m);
+    CHECK_OK(am__name_pattern_search(ok, "bad\xff\xfe utf-8", "Test", &m));
+    CHECK(!m);
+    static const char *const bad[] = {"encoder", "decoder.(block", NULL};
+    m = true;
+    CHECK(am__name_pattern_search(bad, "x.lm_head", "T5ForConditionalGeneration", &m) == AM_ERR_INTERNAL && !m);
+    CHECKF(strstr(am_last_error(), "T5ForConditionalGeneration") && strstr(am_last_error(), "'decoder.(block'") &&
+               strstr(am_last_error(), "does not compile"),
+           "%s", am_last_error());
+    /* a match before the bad pattern is still a match: patterns are tried in order, as any() does */
+    CHECK_OK(am__name_pattern_search(bad, "encoder.x", "Test", &m));
+    CHECK(m);
+}
 
 static void write_file(const char *dir, const char *name, const void *data, size_t n) {
     char p[512];
@@ -64,6 +93,7 @@ int am_test_main(int argc, char **argv) {
     (void)argv;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/am_err_XXXXXX");
     CHECK(mkdtemp(g_tmp) != NULL);
+    name_patterns();
 
     /* safetensors validation */
     write_file(g_tmp, "config.json", k_config, strlen(k_config));

@@ -58,6 +58,47 @@ static void test_names(void) {
     CHECK(q && !strcmp(q, "a/b%zz"));
     free(q);
     CHECK(am__hub_unquote("x%00y", 5) == NULL);
+    /* quote(s, safe="/") and quote(s, safe=""): everything but A-Z a-z 0-9 -._~ (and '/') encoded */
+    q = am__hub_quote("a+b#c?d%e/f g~.", true);
+    CHECK(q && !strcmp(q, "a%2Bb%23c%3Fd%25e/f%20g~."));
+    free(q);
+    q = am__hub_quote("/x//\xc3\xa9/", true);
+    CHECK(q && !strcmp(q, "/x//%C3%A9/"));
+    free(q);
+    q = am__hub_quote("", false);
+    CHECK(q && !strcmp(q, ""));
+    free(q);
+
+    /* URLs: the endpoint (and its path) + path + query, as the hand-written formulas gave */
+    char *u = NULL;
+    CHECK_OK(am__hub_url(&u, "http://127.0.0.1:8080", NULL, "%s/resolve/%s/%s", "org/name", "refs%2Fpr%2F1", "dir/a%20b.json"));
+    CHECK(u && !strcmp(u, "http://127.0.0.1:8080/org/name/resolve/refs%2Fpr%2F1/dir/a%20b.json"));
+    free(u);
+    CHECK_OK(am__hub_url(&u, "https://mirror.example/hf", "create_pr=1", "api/models/%s/commit/%s", "a/b", "main"));
+    CHECK(u && !strcmp(u, "https://mirror.example/hf/api/models/a/b/commit/main?create_pr=1"));
+    free(u);
+    CHECK(am__hub_url(&u, "no scheme here", NULL, "api/whoami-v2") == AM_ERR_INVALID_ARGUMENT && !u);
+    CHECK(strstr(am_last_error(), "no scheme here") != NULL);
+    static const char *const joins[][3] = {
+        {"http://h:1/a/b/c", "/x/y?z=1", "http://h:1/x/y?z=1"},
+        {"http://h:1/a/b/c", "d", "http://h:1/a/b/d"},
+        {"http://h:1/a", "//other:2/z", "http://other:2/z"},
+        {"http://h:1/a", "https://cdn.example/f?sig=a%2Fb", "https://cdn.example/f?sig=a%2Fb"},
+    };
+    for (size_t i = 0; i < sizeof joins / sizeof *joins; i++) {
+        CHECK_OK(am__url_join(joins[i][0], joins[i][1], &u));
+        CHECKF(u && !strcmp(u, joins[i][2]), "%s + %s -> %s", joins[i][0], joins[i][1], u ? u : "NULL");
+        free(u);
+    }
+    char *o = am__url_origin("HTTP://User@Host.Example:8080/path?q");
+    CHECK(o && !strcmp(o, "http://host.example:8080"));
+    free(o);
+    o = am__url_origin("https://huggingface.co/api");
+    CHECK(o && !strcmp(o, "https://huggingface.co"));
+    free(o);
+    o = am__url_origin("not a url");
+    CHECK(o && !strcmp(o, ""));
+    free(o);
 
     /* hashes: known vectors */
     am__sha256 s;

@@ -133,13 +133,13 @@ static void check_stats(const cJSON *ej, am_model *m) {
         const char *nm = am_model_state_dict_name(m, (size_t)i);
         CHECKF(!strcmp(nm, cJSON_GetObjectItem(e, "name")->valuestring), "[%s] state dict #%d is %s, want %s", g_case, i, nm,
                cJSON_GetObjectItem(e, "name")->valuestring);
-        am_tensor *t = am_model_state_dict_tensor(m, (size_t)i);
+        const am_tensor *t = am_model_state_dict_tensor(m, (size_t)i);
         CHECKF(t && !strcmp(am_dtype_name(am_tensor_dtype(t)), cJSON_GetObjectItem(e, "dtype")->valuestring), "[%s] dtype of %s", g_case, nm);
     }
     /* tied parameters are one tensor */
     const cJSON *tied = cJSON_GetObjectItem(ej, "tied_parameters");
     for (const cJSON *g = tied ? tied->child : NULL; g; g = g->next) {
-        am_tensor *first = am_model_get_parameter(m, g->child->valuestring);
+        const am_tensor *first = am_model_get_parameter(m, g->child->valuestring);
         for (const cJSON *nmj = g->child; nmj; nmj = nmj->next)
             CHECKF(am_model_get_parameter(m, nmj->valuestring) == first, "[%s] %s tied", g_case, nmj->valuestring);
     }
@@ -412,6 +412,96 @@ static void check_alt_loads(const cJSON *ej, const am_tensors *exp, am_task task
     }
 }
 
+/* output_attentions=True (the fixtures hold no attention tensors): the other outputs still match
+ * (the call runs eager); per kind, one [batch, heads, queries, keys] tensor per layer (as many as
+ * the matching hidden states minus the embeddings); each row sums to 1; padded keys (the mask
+ * input) and keys above the causal diagonal get exactly 0, and a row with no open key is uniform,
+ * as transformers' finfo.min masking gives. */
+static int64_t count_prefixed(const am_tensors *t, const char *prefix) {
+    int64_t n = 0;
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < am_tensors_count(t); i++) {
+        const char *nm = am_tensors_name(t, i);
+        if (!strncmp(nm, prefix, pl) && nm[pl] >= '0' && nm[pl] <= '9') n++;
+    }
+    return n;
+}
+
+static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m) {
+    am_tensors *in = inputs_from(exp, "in.");
+    am_forward_options fo = am_forward_options_default();
+    fo.output_hidden_states = true;
+    fo.output_attentions = true;
+    am_tensors *out = am_model_forward(m, in, &fo);
+    CHECKF(out != NULL, "[%s] forward with output_attentions: %s", g_case, am_last_error());
+    if (!out) {
+        am_tensors_free(in);
+        return;
+    }
+    check_outputs(ej, exp, out, "output_attentions");
+    const am_config *cfg = am_model_config(m);
+    const char *mt = am_config_model_type(cfg);
+    bool dec_only = !strcmp(mt, "gpt2") || !strcmp(mt, "llama");
+    static const struct {
+        const char *prefix, *hidden, *q_ids, *k_ids, *mask, *heads_key;
+        bool causal;
+    } kinds[] = {
+        {"attentions.", "hidden_states.", "input_ids", "input_ids", "attention_mask", NULL, false},
+        {"encoder_attentions.", "encoder_hidden_states.", "input_ids", "input_ids", "attention_mask", "encoder_attention_heads", false},
+        {"decoder_attentions.", "decoder_hidden_states.", "decoder_input_ids", "decoder_input_ids", "decoder_attention_mask", "decoder_attention_heads", true},
+        {"cross_attentions.", "decoder_hidden_states.", "decoder_input_ids", "input_ids", "attention_mask", "decoder_attention_heads", false},
+    };
+    int64_t total = 0;
+    for (size_t kd = 0; kd < sizeof kinds / sizeof kinds[0]; kd++) {
+        int64_t n = count_prefixed(out, kinds[kd].prefix), nh = count_prefixed(out, kinds[kd].hidden);
+        total += n;
+        if (!n && !nh) continue;
+        CHECKF(n == nh - 1, "[%s] %lld %s* tensors for %lld %s*", g_case, (long long)n, kinds[kd].prefix, (long long)nh, kinds[kd].hidden);
+        const am_tensor *qi = am_tensors_get(in, kinds[kd].q_ids), *ki = am_tensors_get(in, kinds[kd].k_ids);
+        const am_tensor *mk = am_tensors_get(in, kinds[kd].mask);
+        bool causal = kinds[kd].causal || (kd == 0 && dec_only);
+        int64_t heads = -1;
+        const char *hk[] = {kinds[kd].heads_key, "num_attention_heads", "n_head", "num_heads", "n_heads"};
+        for (size_t i = 0; i < 5 && heads < 0; i++)
+            if (hk[i] && am_config_get_int(cfg, hk[i], &heads) != AM_OK) heads = -1;
+        for (int64_t l = 0; l < n; l++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "%s%lld", kinds[kd].prefix, (long long)l);
+            am_tensor *t = am_tensors_get(out, nm);
+            CHECKF(t && am_tensor_ndim(t) == 4 && am_tensor_dtype(t) == AM_F32, "[%s] %s is a float32 4-D tensor", g_case, nm);
+            if (!t || am_tensor_ndim(t) != 4 || !qi || !ki) continue;
+            const int64_t *sh = am_tensor_shape(t);
+            int64_t B = sh[0], H = sh[1], Tq = sh[2], Tk = sh[3];
+            CHECKF(B == am_tensor_shape(qi)[0] && Tq == am_tensor_shape(qi)[1] && Tk == am_tensor_shape(ki)[1] && H == heads,
+                   "[%s] %s shape [%lld, %lld, %lld, %lld], heads %lld", g_case, nm, (long long)B, (long long)H, (long long)Tq, (long long)Tk,
+                   (long long)heads);
+            const float *p = am_tensor_data(t);
+            const int64_t *mv = mk && am_tensor_dtype(mk) == AM_I64 ? am_tensor_cdata(mk) : NULL;
+            CHECKF(!mk || mv, "[%s] %s is int64", g_case, kinds[kd].mask);
+            int64_t bad_sum = 0, bad_mask = 0;
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t h = 0; h < H; h++)
+                    for (int64_t i = 0; i < Tq; i++) {
+                        const float *row = p + ((b * H + h) * Tq + i) * Tk;
+                        double sum = 0;
+                        bool any_open = false;
+                        for (int64_t j = 0; j < Tk; j++) any_open = any_open || (!(mv && mv[b * Tk + j] == 0) && !(causal && j > i + Tk - Tq));
+                        for (int64_t j = 0; j < Tk; j++) {
+                            bool open = !(mv && mv[b * Tk + j] == 0) && !(causal && j > i + Tk - Tq);
+                            sum += row[j];
+                            if ((any_open && !open && row[j] != 0.0f) || (!any_open && fabs(row[j] - 1.0 / (double)Tk) > 1e-6) || row[j] < 0) bad_mask++;
+                        }
+                        if (fabs(sum - 1.0) > 1e-5) bad_sum++;
+                    }
+            CHECKF(bad_sum == 0 && bad_mask == 0, "[%s] %s: %lld rows do not sum to 1, %lld masked keys not 0 (or not uniform)", g_case, nm,
+                   (long long)bad_sum, (long long)bad_mask);
+        }
+    }
+    CHECKF(total > 0, "[%s] output_attentions returned no attention tensors", g_case);
+    am_tensors_free(out);
+    am_tensors_free(in);
+}
+
 /* The CLI path: `automodel forward` and `automodel info --json` on the same case. */
 static void check_cli(const cJSON *ej, const am_tensors *exp, const char *task_name, const char *extra) {
     const char *cli = getenv("AM_CLI");
@@ -446,6 +536,8 @@ static void check_cli(const cJSON *ej, const am_tensors *exp, const char *task_n
         /* the CPU report: the ISA in force and each kernel's choice */
         const cJSON *cpu = cJSON_GetObjectItem(j, "cpu");
         CHECK(cJSON_IsString(cJSON_GetObjectItem(cpu, "isa")) && cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(cpu, "kernels"), "gemv")));
+        const cJSON *ai = cJSON_GetObjectItem(j, "attn_implementation");
+        CHECKF(cJSON_IsString(ai) && !strcmp(ai->valuestring, "sdpa"), "[%s] CLI info attn_implementation", g_case);
     }
     cJSON_Delete(j);
     free(js);
@@ -597,6 +689,9 @@ int am_test_main(int argc, char **argv) {
     CHECK(exp != NULL);
     am_task task = task_of(cJSON_GetObjectItem(ej, "auto_class")->valuestring);
     am_load_options lo = am_load_options_default();
+    /* AM_TEST_ATTN=eager|sdpa|flash_attention_2: the whole case under that attn_implementation */
+    const char *attn = getenv("AM_TEST_ATTN");
+    if (attn && *attn) CHECK_OK(am_attn_impl_parse(attn, &lo.attn));
     char extra[256] = "";
     const cJSON *kw = cJSON_GetObjectItem(cJSON_GetObjectItem(ej, "load"), "kwargs");
     for (const cJSON *k = kw ? kw->child : NULL; k; k = k->next) {
@@ -627,6 +722,11 @@ int am_test_main(int argc, char **argv) {
         if (out) check_outputs(ej, exp, out, "api");
         check_stats(ej, m);
         check_loading(ej, m);
+        const char *impl = NULL;
+        CHECK_OK(am_config_get_string(am_model_config(m), "_attn_implementation", &impl));
+        CHECKF(impl && !strcmp(impl, attn && *attn ? attn : "sdpa") && !strcmp(impl, am_attn_impl_name(am_model_attn_implementation(m))),
+               "[%s] _attn_implementation %s", g_case, impl ? impl : "(none)");
+        check_attentions(ej, exp, m);
         char *repr = am_model_repr(m), *want = read_rel("repr.txt");
         size_t rl = repr ? strlen(repr) : 0;
         CHECKF(repr && want && !strncmp(repr, want, rl) && !strcmp(want + rl, "\n"), "[%s] repr differs:\n%s", g_case, repr);
@@ -638,10 +738,13 @@ int am_test_main(int argc, char **argv) {
         CHECKF(crepr && want && !strncmp(crepr, want, rl) && !strcmp(want + rl, "\n"), "[%s] config repr differs:\n%s", g_case, crepr);
         free(want);
         am_free(crepr);
-        if (out) check_save(ej, m, out, exp, &lo, task);
-        check_alt_loads(ej, exp, task);
+        /* under AM_TEST_ATTN the forward, generation and attention checks run again; saving,
+         * other loads and the CLI do not depend on the attention implementation */
+        bool variant = attn && *attn;
+        if (out && !variant) check_save(ej, m, out, exp, &lo, task);
+        if (!variant) check_alt_loads(ej, exp, task);
         check_generation(ej, exp, m);
-        check_cli(ej, exp, am_task_name(task), extra);
+        if (!variant) check_cli(ej, exp, am_task_name(task), extra);
         am_tensors_free(out);
         am_tensors_free(in);
         am_model_free(m);

@@ -17,4 +17,8 @@ am_config *am__config_parse(const char *text, const char *origin);
 /* from_pretrained's device_map: AM_OK for none or all-"cpu"; a strategy or another device is
  * AM_ERR_UNSUPPORTED, a malformed value AM_ERR_INVALID_ARGUMENT (auto/device_map.c). */
 am_status am__device_map_check(const char *device_map);
+/* re.search(pattern, name) for each pattern of a NULL-terminated list (transformers'
+ * _keys_to_ignore_on_load_* and _tied_weights_keys): *match = some pattern matches. A pattern that
+ * does not compile is an AM_ERR_INTERNAL naming it and `origin` (the class). */
+am_status am__name_pattern_search(const char *const *patterns, const char *name, const char *origin, bool *match);
 #endif

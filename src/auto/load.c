@@ -11,7 +11,6 @@
 #include "formats/torch_bin.h"
 #include "hub/hub.h"
 #include <math.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,15 +35,24 @@ am_forward_options am_forward_options_default(void) {
 typedef struct strv {
     char **v;
     size_t n, cap;
+    bool failed; /* an allocation failed: the list is incomplete (sticky, checked once by the user) */
 } strv;
 
 static void strv_push(strv *s, const char *x) {
+    if (s->failed) return;
     if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-        AM_ASSERT(s->v);
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **v = realloc(s->v, cap * sizeof *s->v);
+        if (!v) {
+            s->failed = true;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
     }
-    s->v[s->n++] = am__strdup(x);
+    char *d = am__strdup(x);
+    if (!d) s->failed = true;
+    else s->v[s->n++] = d;
 }
 static bool strv_has(const strv *s, const char *x) {
     for (size_t i = 0; i < s->n; i++)
@@ -90,12 +98,20 @@ static char *rename_legacy(const char *k) {
 
 static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
     char *nn = rename_legacy(name);
-    if (!nn) return am__error(AM_ERR_NO_MEMORY, "out of memory");
-    c->t = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
-    AM_ASSERT(c->t);
-    c->t[c->names.n] = t;
-    strv_push(&c->names, nn);
+    if (!nn) {
+        am_tensor_free(t); /* ckpt_add takes t */
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
+    am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
+    if (v) c->t = v;
+    size_t n = c->names.n;
+    if (v) strv_push(&c->names, nn);
     free(nn);
+    if (!v || c->names.n == n) {
+        am_tensor_free(t);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
+    c->t[n] = t;
     return AM_OK;
 }
 
@@ -113,6 +129,7 @@ static am_status ckpt_add_file(ckpt *c, const char *path, bool safetensors, strv
             if (s == AM_OK && names) strv_push(names, f->entries[i].name);
         }
         am__st_close(f);
+        if (s == AM_OK && names && names->failed) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
         return s;
     }
     am_tensors *ts = NULL;
@@ -122,6 +139,7 @@ static am_status ckpt_add_file(ckpt *c, const char *path, bool safetensors, strv
         if (s == AM_OK && names) strv_push(names, am_tensors_name(ts, i));
     }
     am_tensors_free(ts);
+    if (s == AM_OK && names && names->failed) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
     return s;
 }
 
@@ -147,6 +165,7 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
     static const char *const order[] = {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"};
     for (size_t i = use_safetensors ? 0 : 2; i < 4; i++) {
         char *p = am__path_join(dir, order[i]);
+        if (!p) return AM_ERR_NO_MEMORY;
         if (!am__is_file(p)) {
             free(p);
             continue;
@@ -161,17 +180,6 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
 }
 
 /* ---- initialisation ---- */
-
-static bool rx_any(const char *const *pats, const char *s) {
-    for (const char *const *p = pats; p && *p; p++) {
-        regex_t re;
-        if (regcomp(&re, *p, REG_EXTENDED | REG_NOSUB) != 0) continue;
-        int r = regexec(&re, s, 0, NULL, 0);
-        regfree(&re);
-        if (r == 0) return true;
-    }
-    return false;
-}
 
 /* transformers' _init_weights: Linear/Embedding weight ~ N(0, initializer_range), biases 0, norm
  * weights 1, the Embedding padding row 0. `torch_default` gives nn.Linear's own reset_parameters
@@ -219,10 +227,12 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rn
 
 /* _keep_in_fp32_modules: a parameter stays float32 when one of its dotted name parts is listed
  * (transformers applies it to float16 loads). */
-static void mark_keep_fp32(am_model *m) {
-    if (!m->spec->keep_in_fp32_modules || m->dtype != AM_F16) return;
+static am_status mark_keep_fp32(am_model *m) {
+    if (!m->spec->keep_in_fp32_modules || m->dtype != AM_F16) return AM_OK;
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am_status st = am__named_params(m->root, &np, &n);
+    if (st) return st;
     for (size_t i = 0; i < n; i++)
         for (const char *const *k = m->spec->keep_in_fp32_modules; *k; k++) {
             size_t kl = strlen(*k);
@@ -230,6 +240,7 @@ static void mark_keep_fp32(am_model *m) {
                 if (!strncmp(s, *k, kl) && (s[kl] == '.' || s[kl] == 0)) np[i].p->keep_fp32 = true;
         }
     am__named_params_free(np, n);
+    return AM_OK;
 }
 
 am_status am_model_to_dtype(am_model *m, am_dtype dt) {
@@ -237,10 +248,11 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
     if (dt != AM_F32 && dt != AM_F16 && dt != AM_BF16)
         return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: %s is not a floating dtype for a model", am_dtype_name(dt));
     m->dtype = dt;
-    mark_keep_fp32(m);
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
-    am_status s = AM_OK;
+    size_t n;
+    am_status s = mark_keep_fp32(m);
+    if (!s) s = am__named_params(m->root, &np, &n);
+    if (s) return s;
     /* convert each distinct tensor once, so tied parameters stay one tensor */
     for (size_t i = 0; i < n && s == AM_OK; i++) {
         am__param *p = np[i].p;
@@ -262,24 +274,54 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
         am_tensor_free(c);
     }
     am__named_params_free(np, n);
-    if (s == AM_OK) am__model_apply_matmul_prec(m);
+    if (s == AM_OK) s = am__model_apply_matmul_prec(m);
     return s;
 }
 
-void am__model_apply_matmul_prec(am_model *m) {
-    if (m->matmul_prec == AM__PREC_DEFAULT) return;
+am_status am__model_apply_matmul_prec(am_model *m) {
+    if (m->matmul_prec == AM__PREC_DEFAULT) return AM_OK;
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
-    for (size_t i = 0; i < n; i++) {
+    size_t n;
+    am_status s = am__named_params(m->root, &np, &n);
+    if (s != AM_OK) return s;
+    for (size_t i = 0; i < n && s == AM_OK; i++) {
         am_tensor *t = np[i].p->t;
-        if (t && !np[i].p->is_buffer && t->dtype == AM_F32 && t->ndim == 2) am__linear_set_precision(t, m->matmul_prec);
+        if (t && !np[i].p->is_buffer && t->dtype == AM_F32 && t->ndim == 2 && !am__linear_set_precision(t, m->matmul_prec))
+            s = am__error(AM_ERR_NO_MEMORY, "float32_matmul_precision: out of memory");
     }
     am__named_params_free(np, n);
+    return s;
 }
 
 /* ---- model construction ---- */
 
-static am_model *model_build(const am__head_spec *spec, am_config *cfg) {
+/* transformers' _autoset_attn_implementation: the requested implementation (the load option, else
+ * the config's _attn_implementation), checked; sdpa by default (it matches eager on every fixture
+ * case within its tolerance). The choice is recorded in the config as _attn_implementation. */
+static am_status attn_resolve(am_config *cfg, am_attn_impl req, am_attn_impl *out) {
+    if ((unsigned)req > AM_ATTN_FLASH) return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: attn_implementation %d is not an am_attn_impl", (int)req);
+    const char *in_cfg = NULL;
+    if (req == AM_ATTN_DEFAULT && am_config_has(cfg, "_attn_implementation") && !am__config_is_null(cfg, "_attn_implementation")) {
+        if (am_config_get_string(cfg, "_attn_implementation", &in_cfg) != AM_OK) return AM_ERR_INVALID_ARGUMENT;
+        if (am_attn_impl_parse(in_cfg, &req) != AM_OK) return AM_ERR_INVALID_ARGUMENT;
+    }
+    *out = req == AM_ATTN_DEFAULT ? AM_ATTN_SDPA : req;
+    if (*out == AM_ATTN_FLASH)
+        am__log(AM_LOG_INFO, "attn_implementation=\"flash_attention_2\": there is no flash-attn on CPU; running the fused attention kernel "
+                             "(online softmax over key blocks, as sdpa)");
+    return am_config_set_string(cfg, "_attn_implementation", am_attn_impl_name(*out));
+}
+
+static am_model *model_build(const am__head_spec *spec, am_config *cfg, am_attn_impl attn) {
+    am_attn_impl impl = AM_ATTN_SDPA;
+    if (!cfg) {
+        am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    if (attn_resolve(cfg, attn, &impl) != AM_OK) {
+        am_config_free(cfg);
+        return NULL;
+    }
     am_model *m = calloc(1, sizeof *m);
     if (!m) {
         am_config_free(cfg);
@@ -289,8 +331,11 @@ static am_model *model_build(const am__head_spec *spec, am_config *cfg) {
     m->spec = spec;
     m->config = cfg;
     m->dtype = AM_F32;
+    m->attn = impl;
+    am__module_build_begin();
     m->root = am__module_new(NULL, "", spec->class_name);
-    if (!m->root || spec->build(m) != AM_OK) {
+    if (!m->root || spec->build(m) != AM_OK || am__module_build_failed()) {
+        if (!m->root || am__module_build_failed()) am__error(AM_ERR_NO_MEMORY, "out of memory building %s", spec->class_name);
         am_model_free(m);
         return NULL;
     }
@@ -324,13 +369,13 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
     }
     const am__head_spec *spec = choose_head(cfg_in, task, "config");
     if (!spec) return NULL;
-    am_model *m = model_build(spec, am_config_copy(cfg_in));
+    am_model *m = model_build(spec, am_config_copy(cfg_in), AM_ATTN_DEFAULT);
     if (!m) return NULL;
     am__rng rng;
     am__rng_seed(&rng, seed);
-    am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
-    am_status s = AM_OK;
+    am__named_param *np = NULL;
+    size_t n = 0;
+    am_status s = am__named_params(m->root, &np, &n);
     for (size_t i = 0; i < n && s == AM_OK; i++) {
         bool alias = false;
         for (size_t k = 0; k < m->n_ties; k++)
@@ -349,14 +394,21 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
 
 /* ---- the loading report ---- */
 
-static void add_log(am_model *m, am_log_level lvl, char *msg) {
-    m->log_levels = realloc(m->log_levels, (m->n_log + 1) * sizeof *m->log_levels);
-    m->log_msgs = realloc(m->log_msgs, (m->n_log + 1) * sizeof *m->log_msgs);
-    AM_ASSERT(m->log_levels && m->log_msgs);
+/* Takes `msg`; false when out of memory (msg NULL included). */
+static bool add_log(am_model *m, am_log_level lvl, char *msg) {
+    am_log_level *lv = msg ? realloc(m->log_levels, (m->n_log + 1) * sizeof *m->log_levels) : NULL;
+    if (lv) m->log_levels = lv;
+    char **ms = lv ? realloc(m->log_msgs, (m->n_log + 1) * sizeof *m->log_msgs) : NULL;
+    if (ms) m->log_msgs = ms;
+    if (!ms) {
+        free(msg);
+        return false;
+    }
     m->log_levels[m->n_log] = lvl;
     m->log_msgs[m->n_log] = msg;
     m->n_log++;
     am__log(lvl, "%s", msg);
+    return true;
 }
 
 static void py_list(am__buf *b, char **v, size_t n) {
@@ -422,13 +474,21 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         ckpt_free(&ck);
         return am__error(AM_ERR_INVALID_ARGUMENT, "torch_dtype %s is not supported for a model (float32, float16, bfloat16)", am_dtype_name(m->dtype));
     }
-    mark_keep_fp32(m);
+    am_status kst = mark_keep_fp32(m);
+    if (kst) {
+        ckpt_free(&ck);
+        return kst;
+    }
     const char *cls = m->spec->class_name;
     const am__type_spec *ts = am__model_type_spec(m);
     const char *prefix = ts->base_model_prefix;
     size_t plen = strlen(prefix);
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    if ((kst = am__named_params(m->root, &np, &n))) {
+        ckpt_free(&ck);
+        return kst;
+    }
     /* expected keys: the state dict (parameters and persistent buffers, tied aliases included) */
     strv expected = {0}, buffers = {0};
     for (size_t i = 0; i < n; i++) {
@@ -443,6 +503,13 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     bool remove_prefix_from_model = !has_prefix_module && expects_prefix_module;
     bool add_prefix_to_model = has_prefix_module && !expects_prefix_module;
     char *pd = malloc(plen + 2);
+    if (!pd) {
+        strv_free(&expected);
+        strv_free(&buffers);
+        am__named_params_free(np, n);
+        ckpt_free(&ck);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
     sprintf(pd, "%s.", prefix);
     /* model key -> checkpoint key space */
 #define TO_CKPT(name, out)                                                                                                             \
@@ -485,18 +552,26 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     }
     if (m->spec->ignore_missing) {
         strv keep = {0};
-        for (size_t i = 0; i < missing.n; i++)
-            if (!rx_any(m->spec->ignore_missing, missing.v[i])) strv_push(&keep, missing.v[i]);
+        for (size_t i = 0; s == AM_OK && i < missing.n; i++) {
+            bool ignore;
+            s = am__name_pattern_search(m->spec->ignore_missing, missing.v[i], cls, &ignore);
+            if (s == AM_OK && !ignore) strv_push(&keep, missing.v[i]);
+        }
         strv_free(&missing);
         missing = keep;
     }
     if (m->spec->ignore_unexpected) {
         strv keep = {0};
-        for (size_t i = 0; i < unexpected.n; i++)
-            if (!rx_any(m->spec->ignore_unexpected, unexpected.v[i])) strv_push(&keep, unexpected.v[i]);
+        for (size_t i = 0; s == AM_OK && i < unexpected.n; i++) {
+            bool ignore;
+            s = am__name_pattern_search(m->spec->ignore_unexpected, unexpected.v[i], cls, &ignore);
+            if (s == AM_OK && !ignore) strv_push(&keep, unexpected.v[i]);
+        }
         strv_free(&unexpected);
         unexpected = keep;
     }
+    if (expected.failed || buffers.failed || exp_ck.failed || missing.failed || unexpected.failed || buf_ck.failed)
+        s = am__error(AM_ERR_NO_MEMORY, "out of memory matching the checkpoint's keys");
     /* assign: every model parameter whose checkpoint key is present */
     mm_item *mms = NULL;
     size_t n_mm = 0;
@@ -517,10 +592,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         bool same = src->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
         if (!same) {
-            mms = realloc(mms, (n_mm + 1) * sizeof *mms);
-            AM_ASSERT(mms);
+            mm_item *grown = realloc(mms, (n_mm + 1) * sizeof *mms);
+            char *key = grown ? am__strdup(k) : NULL;
+            if (grown) mms = grown;
+            if (!key) {
+                s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+                break;
+            }
             mm_item *it = &mms[n_mm++];
-            it->key = am__strdup(k);
+            it->key = key;
             it->cnd = src->ndim;
             it->mnd = p->ndim;
             memcpy(it->cs, src->shape, sizeof it->cs);
@@ -536,7 +616,15 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         }
         am_tensor *t = NULL;
         am_dtype want = param_dtype(m, p);
-        if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
+        if (src->dtype == want && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype)) {
+            /* safetensors only guarantees byte alignment; the kernels read elements through typed
+             * pointers, which must be aligned to the element size: one aligned copy, which the
+             * model owns (and counts in its footprint like any parameter) */
+            t = am__tensor_convert(src, want);
+            if (t)
+                am__log(AM_LOG_DEBUG, "%s: tensor '%s' sits at a misaligned offset in the file: copied into aligned memory (%zu bytes)",
+                        ck.file, k, am_tensor_nbytes(t));
+        } else if (src->dtype == want) t = am_tensor_retain(src); /* zero copy: a view into the mapped file */
         else if (am__dtype_is_float(src->dtype) && am__dtype_is_float(want)) t = am__tensor_convert(src, want);
         else if (!am__dtype_is_float(src->dtype) && !am__dtype_is_float(want) && src->dtype != AM_BOOL) t = am__tensor_convert(src, want);
         else {
@@ -544,13 +632,14 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             break;
         }
         if (!t) {
-            s = AM_ERR_NO_MEMORY;
+            s = am__error(AM_ERR_NO_MEMORY, "out of memory converting '%s' to %s", k, am_dtype_name(want));
             break;
         }
         if (t != src) am__tensor_drop_pages(src); /* converted: keep one copy resident, not two */
         am_tensor_free(p->t);
         p->t = t;
     }
+    if (s == AM_OK && err.failed) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
     if (s == AM_OK && err.len) {
         s = am__error(AM_ERR_SHAPE, "%s: Error(s) in loading state_dict for %s:%s\n\tYou may consider adding %s.",
                       ck.file, cls, err.data,
@@ -578,13 +667,18 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         m->mismatched = calloc(n_mm + 1, sizeof(char *));
         m->mm_ckpt = calloc(n_mm + 1, sizeof(char *));
         m->mm_model = calloc(n_mm + 1, sizeof(char *));
-        for (size_t i = 0; i < n_mm; i++) {
+        bool ok = m->mismatched && m->mm_ckpt && m->mm_model;
+        for (size_t i = 0; ok && i < n_mm; i++) {
             char a[128], b[128];
             m->mismatched[i] = am__strdup(mms[i].key);
             m->mm_ckpt[i] = am__strdup(am__shape_str(mms[i].cnd, mms[i].cs, a, sizeof a));
             m->mm_model[i] = am__strdup(am__shape_str(mms[i].mnd, mms[i].ms, b, sizeof b));
+            ok = m->mismatched[i] && m->mm_ckpt[i] && m->mm_model[i];
         }
-        m->n_mismatched = n_mm;
+        m->n_mismatched = ok ? n_mm : 0;
+        if (!ok) /* the entries made so far (the rest are NULL) */
+            for (size_t i = 0; i < n_mm && m->mismatched && m->mm_ckpt && m->mm_model; i++)
+                free(m->mismatched[i]), free(m->mm_ckpt[i]), free(m->mm_model[i]), m->mismatched[i] = m->mm_ckpt[i] = m->mm_model[i] = NULL;
         /* transformers' log messages, in its order */
         am__buf b = {0};
         if (m->n_unexpected) {
@@ -600,22 +694,22 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                            "expected if you are initializing %s from the checkpoint of a model that you expect to be exactly identical (initializing a "
                            "BertForSequenceClassification model from a BertForSequenceClassification model).",
                            cls, cls);
-            add_log(m, in_arch ? AM_LOG_WARNING : AM_LOG_INFO, am__buf_take(&b));
+            ok = ok && add_log(m, in_arch ? AM_LOG_WARNING : AM_LOG_INFO, am__buf_take(&b));
         } else {
             am__buf_printf(&b, "All model checkpoint weights were used when initializing %s.\n", cls);
-            add_log(m, AM_LOG_INFO, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_INFO, am__buf_take(&b));
         }
         if (m->n_missing) {
             am__buf_printf(&b, "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized: ", cls, name_or_path);
             py_list(&b, m->missing, m->n_missing);
             am__buf_puts(&b, "\nYou should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.");
-            add_log(m, AM_LOG_WARNING, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_WARNING, am__buf_take(&b));
         } else if (!n_mm) {
             am__buf_printf(&b,
                            "All the weights of %s were initialized from the model checkpoint at %s.\nIf your task is similar to the task the model of "
                            "the checkpoint was trained on, you can already use %s for predictions without further training.",
                            cls, name_or_path, cls);
-            add_log(m, AM_LOG_INFO, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_INFO, am__buf_take(&b));
         }
         if (n_mm) {
             am__buf_printf(&b, "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized because the shapes did not match:\n",
@@ -628,9 +722,11 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                 am__buf_puts(&b, " in the model instantiated\n");
             }
             am__buf_puts(&b, "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.");
-            add_log(m, AM_LOG_WARNING, am__buf_take(&b));
+            ok = ok && add_log(m, AM_LOG_WARNING, am__buf_take(&b));
         }
+        am__buf_free(&b);
         finish_info(m);
+        if (!ok) s = am__error(AM_ERR_NO_MEMORY, "out of memory writing the loading report");
     }
     for (size_t i = 0; i < n_mm; i++) free(mms[i].key);
     free(mms);
@@ -651,7 +747,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
 
 am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts) {
     am_load_options o = am_load_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_load_options")) return NULL;
     if (!path || !*path) {
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
         return NULL;
@@ -687,7 +783,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     char *cfg_path = am__path_join(path, "config.json");
-    am_config *cfg = o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
+    am_config *cfg = !cfg_path ? NULL : o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
     if (!cfg) {
         free(cfg_path);
         return NULL;
@@ -700,7 +796,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am_config_free(cfg);
         return NULL;
     }
-    am_model *m = model_build(spec, cfg);
+    am_model *m = model_build(spec, cfg, o.attn);
     if (!m) return NULL;
     m->name_or_path = am__strdup(name_or_path);
     if (load_weights(m, path, name_or_path, &o) != AM_OK) {
@@ -709,10 +805,23 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     }
     am__module_train(m->root, false);
     m->matmul_prec = prec;
-    am__model_apply_matmul_prec(m);
+    if (am__model_apply_matmul_prec(m) != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
     /* GenerationConfig.from_pretrained: kept for generate(); a broken file is ignored as transformers does */
     char *gc_path = am__path_join(path, "generation_config.json"), *gc_text = NULL;
-    if (m->spec->can_generate && am__is_file(gc_path) && am__read_file(gc_path, &gc_text, NULL) == AM_OK) {
+    if (!gc_path) {
+        am_model_free(m);
+        return NULL;
+    }
+    am_status gs = m->spec->can_generate && am__is_file(gc_path) ? am__read_file(gc_path, &gc_text, NULL) : AM_ERR_NOT_FOUND;
+    if (gs == AM_ERR_NO_MEMORY) { /* unlike a broken file, not something to ignore */
+        free(gc_path);
+        am_model_free(m);
+        return NULL;
+    }
+    if (gs == AM_OK) {
         m->generation_config = cJSON_Parse(gc_text);
         if (m->generation_config && !cJSON_IsObject(m->generation_config)) {
             cJSON_Delete(m->generation_config);

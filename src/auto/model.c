@@ -2,13 +2,13 @@
  * footprint, repr, train/eval, state dict), forward dispatch, and save_pretrained. */
 #include "auto/auto.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "formats/safetensors.h"
 #include "formats/shard_index.h"
 #include "formats/torch_bin.h"
 #include "hub/hub.h"
 #include <dirent.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,9 +18,12 @@ am_task am_model_task(const am_model *m) { return m->spec->task; }
 const am_config *am_model_config(const am_model *m) { return m->config; }
 
 /* model.dtype: the dtype of the first floating parameter */
+am_attn_impl am_model_attn_implementation(const am_model *m) { return m->attn; }
+
 am_dtype am_model_dtype(const am_model *m) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am__named_params(m->root, &np, &n); /* out of memory: an empty list */
     am_dtype d = m->dtype;
     for (size_t i = 0; i < n; i++)
         if (!np[i].p->is_buffer && np[i].p->t && am__dtype_is_float(np[i].p->t->dtype)) {
@@ -39,7 +42,8 @@ static bool seen_before(am__named_param *np, size_t i) {
 
 int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am__named_params(m->root, &np, &n); /* out of memory: an empty list */
     int64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         am__param *p = np[i].p;
@@ -54,7 +58,8 @@ int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exc
 
 int64_t am_model_memory_footprint(const am_model *m, bool return_buffers) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np);
+    size_t n;
+    am__named_params(m->root, &np, &n); /* out of memory: an empty list */
     int64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         am__param *p = np[i].p;
@@ -90,9 +95,12 @@ typedef struct sd_view {
     size_t n;
 } sd_view;
 
-static size_t state_dict(const am_model *m, am__named_param **out) {
+/* Out of memory: an empty list, and *st (when given) AM_ERR_NO_MEMORY. */
+static size_t state_dict_st(const am_model *m, am__named_param **out, am_status *st) {
     am__named_param *np;
-    size_t n = am__named_params(m->root, &np), k = 0;
+    size_t n, k = 0;
+    am_status s = am__named_params(m->root, &np, &n);
+    if (st) *st = s;
     for (size_t i = 0; i < n; i++) {
         if (np[i].p->is_buffer && !np[i].p->persistent) {
             free(np[i].name);
@@ -103,6 +111,7 @@ static size_t state_dict(const am_model *m, am__named_param **out) {
     *out = np;
     return k;
 }
+static size_t state_dict(const am_model *m, am__named_param **out) { return state_dict_st(m, out, NULL); }
 
 size_t am_model_state_dict_count(const am_model *m) {
     am__named_param *np;
@@ -125,7 +134,7 @@ const char *am_model_state_dict_name(const am_model *m, size_t i) {
     return r;
 }
 
-am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
+const am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
     am__named_param *np;
     size_t n = state_dict(m, &np);
     am_tensor *r = i < n ? np[i].p->t : NULL;
@@ -133,7 +142,7 @@ am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
     return r;
 }
 
-am_tensor *am_model_get_parameter(const am_model *m, const char *name) {
+const am_tensor *am_model_get_parameter(const am_model *m, const char *name) {
     am__param *p = am__module_lookup(m->root, name, NULL);
     return p ? p->t : NULL;
 }
@@ -165,17 +174,68 @@ static am_status outputs_to_model_dtype(const am_model *m, am_tensors *out) {
     return AM_OK;
 }
 
+am_tensor *am_model_parameter_mut(am_model *m, const char *name) {
+    if (!m || !name) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_model_parameter_mut: NULL argument");
+        return NULL;
+    }
+    am__param *p = am__module_lookup(m->root, name, NULL);
+    if (!p || !p->t) {
+        am__error(AM_ERR_NOT_FOUND, "%s has no parameter or buffer named '%s'", m->spec->class_name, name);
+        return NULL;
+    }
+    am_tensor *old = p->t;
+    if (old->packed && old->packed_free) { /* a kernel's packed copy would not see the edits */
+        old->packed_free(old->packed);
+        old->packed = NULL;
+    }
+    if (!am__tensor_is_mapped(old)) return old;
+    am_tensor *copy = am__tensor_convert(old, old->dtype);
+    if (!copy) return NULL;
+    am__named_param *np;
+    size_t n;
+    if (am__named_params(m->root, &np, &n)) {
+        am_tensor_free(copy);
+        return NULL;
+    }
+    /* rebind the parameter and every alias sharing its tensor (tied weights stay tied) */
+    am_tensor_retain(old);
+    for (size_t i = 0; i < n; i++)
+        if (np[i].p->t == old) {
+            am_tensor_free(np[i].p->t);
+            np[i].p->t = am_tensor_retain(copy);
+        }
+    am_tensor_free(old);
+    am__named_params_free(np, n);
+    am_tensor_free(copy);
+    am__log(AM_LOG_DEBUG, "%s: copied from the mapped file into owned memory to be written (%zu bytes)", name, am_tensor_nbytes(p->t));
+    return p->t;
+}
+
 am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_forward_options *opts) {
     if (!m || !inputs) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_model_forward: NULL argument");
         return NULL;
     }
     am_forward_options o = am_forward_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_forward_options")) return NULL;
     if (am__check_inputs(m, inputs) != AM_OK) return NULL;
     am_tensors *out = am_tensors_new();
-    if (!out) return NULL;
-    if (m->forward(m, inputs, &o, out) != AM_OK || outputs_to_model_dtype(m, out) != AM_OK) {
+    if (!out) {
+        am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+        return NULL;
+    }
+    am__call call; /* per-call state: the model stays read-only */
+    am__call_begin(&call, m, o.dropout_seed);
+    unsigned long oom = am__oom_events();
+    am_status s = o.output_attentions ? am__attn_record_begin(&call) : AM_OK;
+    if (s == AM_OK) s = m->forward(m, inputs, &o, out);
+    if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+    am_status sa = am__attn_record_end(&call, out, s == AM_OK);
+    if (s == AM_OK) s = sa;
+    if (s == AM_OK) s = outputs_to_model_dtype(m, out);
+    am__call_end(&call);
+    if (s != AM_OK) {
         am_tensors_free(out);
         return NULL;
     }
@@ -194,20 +254,12 @@ am_save_options am_save_options_default(void) {
     return o;
 }
 
-static bool rx_search(const char *pat, const char *s) {
-    regex_t re;
-    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) return false;
-    int r = regexec(&re, s, 0, NULL, 0);
-    regfree(&re);
-    return r == 0;
-}
-
 static int cmp_np_name(const void *a, const void *b) { return strcmp(((const am__named_param *)a)->name, ((const am__named_param *)b)->name); }
 
 /* transformers' rule for shared tensors in safetensors: within each group of names sharing one
  * tensor, drop the ones matching _tied_weights_keys (in sorted order, keeping at least one), then
  * keep only the first remaining name. */
-static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bool *keep) {
+static am_status dedupe_shared(const am_model *m, am__named_param *np, size_t n, bool *keep) {
     for (size_t i = 0; i < n; i++) keep[i] = true;
     for (size_t i = 0; i < n; i++) {
         if (!np[i].p->t) continue;
@@ -221,9 +273,9 @@ static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bo
             qsort(sorted, g, sizeof *sorted, cmp_np_name);
             size_t found = 0;
             for (size_t k = 0; k < g; k++) {
-                bool match = false;
-                for (const char *const *p = m->spec->tied_weights_keys; *p; p++)
-                    if (rx_search(*p, sorted[k].name)) match = true;
+                bool match;
+                am_status st = am__name_pattern_search(m->spec->tied_weights_keys, sorted[k].name, m->spec->class_name, &match);
+                if (st) return st;
                 if (!match) continue;
                 for (size_t q = 0; q < g; q++)
                     if (!strcmp(np[group[q]].name, sorted[k].name) && keep[group[q]]) {
@@ -236,9 +288,7 @@ static size_t dedupe_shared(const am_model *m, am__named_param *np, size_t n, bo
         for (size_t k = 0; k < g; k++)
             if (keep[group[k]] && ++found > 1) keep[group[k]] = false;
     }
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += keep[i];
-    return c;
+    return AM_OK;
 }
 
 static char *generation_config_json(const am_model *m) {
@@ -250,6 +300,7 @@ static char *generation_config_json(const am_model *m) {
                                        "suppress_tokens", "begin_suppress_tokens", "pad_token_id", "bos_token_id", "eos_token_id",
                                        "decoder_start_token_id", NULL};
     am_config *gen = am__config_new(cJSON_CreateObject(), NULL, "GenerationConfig");
+    if (!gen) return NULL;
     cJSON_AddTrueToObject(gen->values, "_from_model_config");
     am_config base = {.values = NULL, .defaults = NULL, .class_name = ""};
     base.values = cJSON_CreateObject();
@@ -270,7 +321,8 @@ static char *generation_config_json(const am_model *m) {
 
 am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts) {
     am_save_options o = am_save_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    am_status ost = AM__OPTS_IN(o, opts, "am_save_options");
+    if (ost) return ost;
     if (!m || !dir) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: NULL argument");
     if (o.format != AM_SAVE_SAFETENSORS && o.format != AM_SAVE_BIN) return am__error(AM_ERR_INVALID_ARGUMENT, "save_pretrained: unknown format");
     if (o.dtype != AM_DTYPE_AUTO && !am__dtype_is_float(o.dtype))
@@ -280,15 +332,16 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (s != AM_OK) return s;
     /* config.json: architectures and torch_dtype as save_pretrained sets them */
     am_config *cfg = am_config_copy(m->config);
+    if (!cfg) return am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
     cJSON *arch = cJSON_CreateArray();
     cJSON_AddItemToArray(arch, cJSON_CreateString(m->spec->class_name));
     if (cJSON_GetObjectItemCaseSensitive(cfg->values, "architectures")) cJSON_ReplaceItemInObjectCaseSensitive(cfg->values, "architectures", arch);
     else cJSON_AddItemToObject(cfg->values, "architectures", arch);
-    am_config_set_string(cfg, "torch_dtype", am_dtype_name(o.dtype != AM_DTYPE_AUTO ? o.dtype : am_model_dtype(m)));
-    char *cj = am_config_to_json_string(cfg);
+    s = am_config_set_string(cfg, "torch_dtype", am_dtype_name(o.dtype != AM_DTYPE_AUTO ? o.dtype : am_model_dtype(m)));
+    char *cj = s ? NULL : am_config_to_json_string(cfg);
     am_config_free(cfg);
     char *p = am__path_join(dir, "config.json");
-    s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!s) s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
     free(p);
     free(cj);
     if (s == AM_OK && m->spec->can_generate) {
@@ -300,15 +353,16 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     }
     if (s != AM_OK) return s;
     am__named_param *np;
-    size_t n = state_dict(m, &np);
+    size_t n = state_dict_st(m, &np, &s);
     bool *keep = calloc(n + 1, sizeof *keep);
     bool st = o.format == AM_SAVE_SAFETENSORS;
-    /* safetensors stores one name per shared tensor; .bin stores every alias on one storage */
-    if (st) dedupe_shared(m, np, n, keep);
-    else
-        for (size_t i = 0; i < n; i++) keep[i] = true;
     const char **names = calloc(n + 1, sizeof *names);
     am_tensor **ts = calloc(n + 1, sizeof *ts);
+    if (s == AM_OK && (!keep || !names || !ts)) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
+    /* safetensors stores one name per shared tensor; .bin stores every alias on one storage */
+    if (s == AM_OK && st) s = dedupe_shared(m, np, n, keep);
+    else if (s == AM_OK)
+        for (size_t i = 0; i < n; i++) keep[i] = true;
     size_t j = 0;
     for (size_t i = 0; s == AM_OK && i < n; i++)
         if (keep[i]) {
@@ -322,7 +376,7 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
             if (!am__dtype_is_float(ts[i]->dtype) || ts[i]->dtype == o.dtype) continue;
             am_tensor *old = ts[i], *cv = am__tensor_convert(old, o.dtype);
             if (!cv) {
-                s = AM_ERR_NO_MEMORY;
+                s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory converting to %s", am_dtype_name(o.dtype));
                 break;
             }
             for (size_t k = i; k < j; k++)
@@ -339,31 +393,33 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (s == AM_OK && max_bytes) {
         uint64_t *sizes = calloc(j + 1, sizeof *sizes);
         const void **ids = calloc(j + 1, sizeof *ids);
-        for (size_t i = 0; i < j; i++) {
+        for (size_t i = 0; sizes && ids && i < j; i++) {
             sizes[i] = am_tensor_nbytes(ts[i]);
             ids[i] = ts[i]->storage;
         }
-        s = am__plan_shards(j, sizes, ids, max_bytes, &plan);
+        s = sizes && ids ? am__plan_shards(j, sizes, ids, max_bytes, &plan) : am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
         free(sizes);
         free(ids);
     }
     size_t nshards = plan.n_shards ? plan.n_shards : 1;
     char **written = calloc(nshards + 2, sizeof *written);
     size_t n_written = 0;
+    if (s == AM_OK && !written) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
     for (size_t sh = 0; s == AM_OK && sh < nshards; sh++) {
         char *fname = nshards > 1 ? am__shard_file_name(wname, sh, nshards) : am__strdup(wname);
         const char **sn = calloc(j + 1, sizeof *sn);
         am_tensor **stt = calloc(j + 1, sizeof *stt);
         size_t k = 0;
         am_tensors *group = st ? NULL : am_tensors_new();
-        for (size_t i = 0; i < j; i++)
+        p = fname ? am__path_join(dir, fname) : NULL;
+        if (!p || !sn || !stt || (!st && !group)) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
+        for (size_t i = 0; s == AM_OK && i < j; i++)
             if (nshards == 1 || plan.shard_of[i] == sh) {
                 sn[k] = names[i];
                 stt[k++] = ts[i];
-                if (group) am_tensors_set(group, names[i], ts[i]);
+                if (group) s = am_tensors_set(group, names[i], ts[i]);
             }
-        p = am__path_join(dir, fname);
-        s = st ? am__st_write(p, k, sn, stt) : am__torch_bin_save(group, p);
+        if (s == AM_OK) s = st ? am__st_write(p, k, sn, stt) : am__torch_bin_save(group, p);
         if (s == AM_OK) written[n_written++] = p;
         else free(p);
         am_tensors_free(group);
@@ -374,16 +430,17 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (s == AM_OK && nshards > 1) {
         const char **files = calloc(j + 1, sizeof *files);
         char **fn = calloc(nshards, sizeof *fn);
-        for (size_t sh = 0; sh < nshards; sh++) fn[sh] = am__shard_file_name(wname, sh, nshards);
-        for (size_t i = 0; i < j; i++) files[i] = fn[plan.shard_of[i]];
-        char *ij = am__shard_index_json(plan.total_size, j, names, files);
+        bool ok = files && fn;
+        for (size_t sh = 0; ok && sh < nshards; sh++) ok = (fn[sh] = am__shard_file_name(wname, sh, nshards)) != NULL;
+        for (size_t i = 0; ok && i < j; i++) files[i] = fn[plan.shard_of[i]];
+        char *ij = ok ? am__shard_index_json(plan.total_size, j, names, files) : NULL;
         char iname[64];
         snprintf(iname, sizeof iname, "%s.index.json", wname);
         p = am__path_join(dir, iname);
         s = ij ? am__write_file_atomic(p, ij, strlen(ij)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
         free(p);
         free(ij);
-        for (size_t sh = 0; sh < nshards; sh++) free(fn[sh]);
+        for (size_t sh = 0; fn && sh < nshards; sh++) free(fn[sh]);
         free(fn);
         free(files);
     }
@@ -392,7 +449,7 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     for (size_t i = 0; i < n_written; i++) free(written[i]);
     free(written);
     am__shard_plan_free(&plan);
-    for (size_t i = 0; i < j; i++) am_tensor_free(ts[i]);
+    for (size_t i = 0; ts && i < j; i++) am_tensor_free(ts[i]);
     free(names);
     free(ts);
     free(keep);

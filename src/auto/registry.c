@@ -126,6 +126,24 @@ am_status am_task_parse(const char *s, am_task *out) {
                      s ? s : "(null)");
 }
 
+const char *am_attn_impl_name(am_attn_impl impl) { return am__attn_impl_name(impl); }
+
+am_status am_attn_impl_parse(const char *s, am_attn_impl *out) {
+    static const am_attn_impl k[] = {AM_ATTN_EAGER, AM_ATTN_SDPA, AM_ATTN_FLASH};
+    for (size_t i = 0; s && i < sizeof k / sizeof k[0]; i++)
+        if (!strcmp(s, am__attn_impl_name(k[i]))) {
+            *out = k[i];
+            return AM_OK;
+        }
+    /* transformers' PreTrainedModel._autoset_attn_implementation ValueError, for a class that
+     * supports both flash_attention_2 and sdpa */
+    return am__error(AM_ERR_INVALID_ARGUMENT,
+                     "Specified `attn_implementation=\"%s\"` is not supported. The only possible arguments are `attn_implementation=\"eager\"` "
+                     "(manual attention implementation), `\"attn_implementation=flash_attention_2\"` (implementation using flash attention 2), "
+                     "`\"attn_implementation=sdpa\"` (implementation using torch.nn.functional.scaled_dot_product_attention).",
+                     s ? s : "None");
+}
+
 const am__type_spec *am__type_lookup(const char *model_type) {
     for (size_t i = 0; model_type && i < sizeof k_types / sizeof k_types[0]; i++)
         if (!strcmp(k_types[i].model_type, model_type)) return &k_types[i];

@@ -395,7 +395,10 @@ char *am_config_to_json_string(const am_config *c) {
     cJSON *out = cJSON_CreateObject();
     for (const am__config_default *d = c->defaults; d && d->key; d++)
         if (!cJSON_GetObjectItemCaseSensitive(c->values, d->key)) cJSON_AddItemToObject(out, d->key, cJSON_Duplicate(default_value(d), true));
-    for (const cJSON *it = c->values->child; it; it = it->next) cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, true));
+    /* to_dict() drops _attn_implementation (the attribute a loaded model records, not a setting
+     * to save), as transformers does */
+    for (const cJSON *it = c->values->child; it; it = it->next)
+        if (strcmp(it->string, "_attn_implementation")) cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, true));
     cJSON *filtered = cJSON_CreateObject();
     for (cJSON *it = out->child; it; it = it->next) {
         const am__config_default *g = find_default(k_generic, it->string);

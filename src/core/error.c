@@ -1,10 +1,13 @@
 /* core/error.c — thread-local error message and status names. */
 #include "core/error.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static _Thread_local char g_msg[2048];
+static _Thread_local am_status g_code;
+static _Thread_local unsigned long g_serial;
 
 const char *am_last_error(void) { return g_msg; }
 
@@ -20,6 +23,8 @@ const char *am_status_name(am_status s) {
 
 am_status am__verror(am_status code, const char *fmt, va_list ap) {
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    g_code = code;
+    g_serial++;
     return code;
 }
 
@@ -48,7 +53,17 @@ void am__error_prefix(const char *fmt, ...) {
     g_msg[pl + 2 + ol] = 0;
 }
 
-void am__error_clear(void) { g_msg[0] = 0; }
+void am__error_clear(void) {
+    g_msg[0] = 0;
+    g_code = AM_OK;
+}
+
+am_status am__error_code(void) { return g_code; }
+unsigned long am__error_serial(void) { return g_serial; }
+
+static _Atomic unsigned long g_oom_events;
+void am__oom_note(void) { atomic_fetch_add(&g_oom_events, 1); }
+unsigned long am__oom_events(void) { return atomic_load(&g_oom_events); }
 
 /* process-wide: set once by the caller before anything runs, read by any thread */
 static _Atomic int g_naming = AM_NAMING_API;

@@ -23,8 +23,23 @@ void am__error_clear(void);
 /* The caller's spelling of an option in a message: `api` (keyword argument) or `cli` (flag), per
  * am_set_option_naming. Both are static strings. */
 const char *am__opt_name(const char *api, const char *cli);
+/* The code of the last am__error on this thread (AM_OK after am__error_clear): the status behind
+ * a NULL returned by a constructor, for tests. */
+am_status am__error_code(void);
+/* Counts am__error calls on this thread: compare before and after a callee to know whether it
+ * reported its failure (a stale message from an earlier call is not this failure's). */
+unsigned long am__error_serial(void);
 
-/* Programmer-error assertion: the one abort in the library. */
+/* Out of memory inside a helper that returns nothing (a kernel, a linear layer, an OpenMP task):
+ * it calls am__oom_note() and returns without computing. The public entry point that ran it
+ * (forward, generate) compares am__oom_events() before and after and fails with AM_ERR_NO_MEMORY
+ * instead of returning what was computed. The count is process-wide, so under real memory
+ * exhaustion a concurrent call on another thread may fail too: it never returns a wrong result. */
+void am__oom_note(void);
+unsigned long am__oom_events(void);
+
+/* Programmer-error assertion: the one abort in the library. Kept only for invariants that a bug
+ * in automodel itself would break (never for input or memory); each use says why. */
 #define AM_ASSERT(cond)                                                            \
     do {                                                                           \
         if (!(cond)) am__assert_fail(#cond, __FILE__, __LINE__);                   \

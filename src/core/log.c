@@ -22,10 +22,16 @@ static am_log_level level_from_env(void) {
     return AM_LOG_WARNING;
 }
 
-void am_log_set_level(am_log_level level) { g_level = (int)level; }
+/* The level is read by every thread (relaxed atomics: a plain int, set rarely). */
+void am_log_set_level(am_log_level level) { __atomic_store_n(&g_level, (int)level, __ATOMIC_RELAXED); }
 am_log_level am_log_get_level(void) {
-    if (g_level < 0) g_level = (int)level_from_env();
-    return (am_log_level)g_level;
+    int l = __atomic_load_n(&g_level, __ATOMIC_RELAXED);
+    if (l < 0) {
+        int want = (int)level_from_env(), expected = -1;
+        __atomic_compare_exchange_n(&g_level, &expected, want, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        l = __atomic_load_n(&g_level, __ATOMIC_RELAXED);
+    }
+    return (am_log_level)l;
 }
 void am_log_set_callback(am_log_fn fn, void *user) {
     g_fn = fn;

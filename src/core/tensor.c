@@ -305,7 +305,15 @@ int64_t am_tensor_dim(const am_tensor *t, int i) {
 const int64_t *am_tensor_shape(const am_tensor *t) { return t->shape; }
 int64_t am_tensor_numel(const am_tensor *t) { return am__shape_numel(t->ndim, t->shape); }
 size_t am_tensor_nbytes(const am_tensor *t) { return (size_t)am_tensor_numel(t) * am_dtype_size(t->dtype); }
-void *am_tensor_data(am_tensor *t) { return t->data; }
+void *am_tensor_data(am_tensor *t) {
+    if (am__tensor_is_mapped(t)) { /* the map is read-only: writing would crash the process */
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_tensor_data: the tensor is a read-only view into %s; use am_tensor_cdata, or "
+                                           "am_model_parameter_mut for a model weight",
+                  t->storage->map->path ? t->storage->map->path : "a mapped file");
+        return NULL;
+    }
+    return t->data;
+}
 const void *am_tensor_cdata(const am_tensor *t) { return t->data; }
 
 bool am__tensor_is_contiguous(const am_tensor *t) {
@@ -387,12 +395,14 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *
 }
 #include <cpuid.h>
 bool am__cpu_has_f16c(void) {
-    static int v = -1;
-    if (v < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
+    static int v = -1; /* any thread may fill it first: all compute the same value */
+    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (r < 0) { /* CPUID.1:ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE (OS saves YMM) */
         unsigned a, b, c, d;
-        v = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+        r = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+        __atomic_store_n(&v, r, __ATOMIC_RELAXED);
     }
-    return v;
+    return r;
 }
 #endif
 
@@ -415,6 +425,7 @@ static void widen_range(void *vctx, int64_t b, int64_t e) {
 }
 
 void am__to_f32(const void *src, am_dtype dt, int64_t n, float *dst) {
+    /* callers widen only float tensors (they dispatch on dtype first): another dtype is automodel's bug */
     AM_ASSERT(dt == AM_F32 || dt == AM_BF16 || dt == AM_F16);
     widen_ctx c = {src, dt, dst};
     if (n < (1 << 16)) widen_range(&c, 0, n);

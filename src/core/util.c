@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 am_status am__read_file(const char *path, char **out, size_t *len) {
+    if (!path) return am__error(AM_ERR_NO_MEMORY, "out of memory (building a file path)"); /* a failed am__path_join */
     FILE *f = fopen(path, "rb");
     if (!f) return am__error(errno == ENOENT ? AM_ERR_NOT_FOUND : AM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -37,6 +38,7 @@ am_status am__read_file(const char *path, char **out, size_t *len) {
 }
 
 am_status am__write_file_atomic(const char *path, const void *data, size_t len) {
+    if (!path) return am__error(AM_ERR_NO_MEMORY, "out of memory (building a file path)"); /* a failed am__path_join */
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     if (!tmp) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
@@ -63,7 +65,10 @@ am_status am__write_file_atomic(const char *path, const void *data, size_t len) 
 char *am__path_join(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     char *r = malloc(la + lb + 2);
-    if (!r) return NULL;
+    if (!r) {
+        am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
     memcpy(r, a, la);
     size_t o = la;
     if (la && a[la - 1] != '/') r[o++] = '/';
@@ -81,6 +86,7 @@ bool am__is_file(const char *path) {
 }
 
 am_status am__mkdirs(const char *path) {
+    if (!path) return am__error(AM_ERR_NO_MEMORY, "out of memory (building a file path)"); /* a failed am__path_join */
     char *p = am__strdup(path);
     if (!p) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     for (char *q = p + 1; *q; q++) {
@@ -148,6 +154,7 @@ char *am__buf_take(am__buf *b) {
         free(b->data);
         b->data = NULL;
         b->len = b->cap = 0;
+        b->failed = false; /* empty again, and usable */
         return NULL;
     }
     if (!b->data) am__buf_put(b, "", 0);
@@ -182,6 +189,24 @@ char *am__strfmt(const char *fmt, ...) {
     vsnprintf(r, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return r;
+}
+
+am_status am__opts_in(void *dst, size_t ours, const void *src, const char *what) {
+    if (!src) return AM_OK;
+    size_t size;
+    memcpy(&size, src, sizeof size);
+    if (size < sizeof size)
+        return am__error(AM_ERR_INVALID_ARGUMENT,
+                         "%s.size is %zu; start from %s_default(), which sets it to sizeof(%s)", what, size,
+                         what, what);
+    if (size > ours)
+        return am__error(AM_ERR_INVALID_ARGUMENT,
+                         "%s.size is %zu but this library's %s has %zu bytes: the program was built "
+                         "against a newer automodel.h than the library it runs with",
+                         what, size, what, ours);
+    memcpy(dst, src, size);
+    memcpy(dst, &ours, sizeof ours);
+    return AM_OK;
 }
 
 void am__format_py_float(double v, char *buf, size_t n) {

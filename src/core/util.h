@@ -7,7 +7,8 @@
 am_status am__read_file(const char *path, char **out, size_t *len);
 /* Write `data` to path atomically: PATH.tmp.<pid> then rename; nothing is left on failure. */
 am_status am__write_file_atomic(const char *path, const void *data, size_t len);
-/* "a" + "/" + "b" (malloc'd). */
+/* "a" + "/" + "b" (malloc'd; NULL with AM_ERR_NO_MEMORY set when out of memory). The file
+ * functions here (read, write, mkdirs) take a NULL path as that failure: AM_ERR_NO_MEMORY. */
 char *am__path_join(const char *a, const char *b);
 bool am__is_dir(const char *path);
 bool am__is_file(const char *path);
@@ -38,6 +39,16 @@ char *am__strfmt(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* The options-struct `size` contract (one place for every public *_options struct): `dst` holds
+ * our defaults and is `ours` bytes; the caller's struct `src` (NULL = keep the defaults) starts
+ * with its own size and is copied over the defaults for that many bytes, so fields a caller built
+ * against an older, smaller header does not know keep their defaults. A size of 0 (a struct not
+ * made by am_*_options_default()), smaller than the size field itself, or larger than ours (a
+ * newer header than this library) is refused; `what` is the struct's type name. dst's size becomes ours. */
+am_status am__opts_in(void *dst, size_t ours, const void *src, const char *what);
+/* Type-checked form: `dst` an options struct, `src` a pointer to the same type. */
+#define AM__OPTS_IN(dst, src, what) \
+    ((void)sizeof((src) == &(dst)), am__opts_in(&(dst), sizeof(dst), (src), (what)))
 /* Python's repr of a float as json.dumps writes it (shortest round-trip, "1e-12", "0.1", "1.0"). */
 void am__format_py_float(double v, char *buf, size_t n);
 #endif

@@ -92,7 +92,8 @@ am_status am__st_parse(const uint8_t *buf, size_t len, const char *path, am__st_
                     break;
                 }
             cJSON *fmt = cJSON_GetObjectItemCaseSensitive(it, "format");
-            if (st == AM_OK && cJSON_IsString(fmt)) out->format = am__strdup(fmt->valuestring);
+            if (st == AM_OK && cJSON_IsString(fmt) && !(out->format = am__strdup(fmt->valuestring)))
+                st = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
             continue;
         }
         if (!cJSON_IsObject(it)) {
@@ -313,7 +314,7 @@ am_status am__st_write(const char *path, size_t n, const char *const *names, am_
         off += nb;
     }
     am__buf_puts(&h, "}");
-    while (h.len % 8) am__buf_puts(&h, " ");
+    while (!h.failed && h.len % 8) am__buf_puts(&h, " ");
     if (h.failed) {
         am__buf_free(&h);
         free(items);
@@ -321,6 +322,11 @@ am_status am__st_write(const char *path, size_t n, const char *const *names, am_
     }
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
+    if (!tmp) {
+        am__buf_free(&h);
+        free(items);
+        return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+    }
     snprintf(tmp, tl, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     am_status st = AM_OK;

@@ -211,8 +211,8 @@ static am_status resolve(const am_model *m, const am_generate_options *o, int64_
     }
     if (c->max_length <= 0) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: max_length must be positive, got %lld", (long long)c->max_length);
     if (T0 >= c->max_length)
-        am__log(AM_LOG_WARNING, "Input length of input_ids is %lld, but `max_length` is set to %lld. This can lead to unexpected behavior. You should consider increasing `max_new_tokens`.",
-                (long long)T0, (long long)c->max_length);
+        am__log(AM_LOG_WARNING, "Input length of input_ids is %lld, but `max_length` is set to %lld. This can lead to unexpected behavior. You should consider increasing `%s`.",
+                (long long)T0, (long long)c->max_length, am__opt_name("max_new_tokens", "--max-new-tokens"));
     if (c->min_length < 0 || (c->min_new_tokens != -1 && c->min_new_tokens < 0))
         return am__error(AM_ERR_INVALID_ARGUMENT, "generate: min_length / min_new_tokens must not be negative");
     if (c->num_beams < 1) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: num_beams must be a positive integer, got %lld", (long long)c->num_beams);
@@ -461,6 +461,14 @@ static double elapsed(const struct timespec *t0) {
 }
 
 /* prefill: the prompt of every row; positions cumsum(mask) - 1 with pads at 1 */
+/* One model step; a kernel that ran out of memory (am__oom_note) fails it before its logits are used. */
+static am_status model_step(gen_state *g, int64_t N, int64_t T, const int64_t *ids, const int64_t *pos) {
+    unsigned long oom = am__oom_events();
+    am_status s = g->ops->step(g->m, g->cache, g->enc, N, T, ids, pos, g->mask, g->cap, g->logits);
+    if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
+    return s;
+}
+
 static am_status run_prefill(gen_state *g) {
     int64_t N = g->N, T = g->T0;
     int64_t *ids = malloc((size_t)(N * T) * sizeof(int64_t)), *pos = malloc((size_t)(N * T) * sizeof(int64_t));
@@ -478,7 +486,7 @@ static am_status run_prefill(gen_state *g) {
         }
         g->ones[r] = cnt;
     }
-    am_status s = g->ops->step(g->m, g->cache, g->enc, N, T, ids, pos, g->mask, g->cap, g->logits);
+    am_status s = model_step(g, N, T, ids, pos);
     free(ids);
     free(pos);
     return s;
@@ -505,7 +513,7 @@ static am_status run_last(gen_state *g) {
         tok[r] = g->seq[r * g->cap + g->cur_len - 1];
         pos[r] = g->ones[r]++;
     }
-    am_status s = g->ops->step(g->m, g->cache, g->enc, N, 1, tok, pos, g->mask, g->cap, g->logits);
+    am_status s = model_step(g, N, 1, tok, pos);
     free(pos);
     free(tok);
     return s;
@@ -763,6 +771,7 @@ static am_status search_beam(gen_state *g, am_tensors *out) {
                 s = hyps_add(&bh[b], K, c->length_penalty, g->seq + (b * K + j) * g->cap, g->cur_len, bscore[b * K + j]);
         /* sorted ascending (stable), popped from the end */
         bool *used = calloc((size_t)bh[b].n + 1, 1);
+        if (!used && s == AM_OK) s = am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
         for (int64_t j = 0; s == AM_OK && j < R; j++) {
             int64_t pick = -1;
             for (int64_t i = 0; i < bh[b].n; i++)
@@ -908,7 +917,8 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         return NULL;
     }
     am_generate_options o = am_generate_options_default();
-    if (opts) memcpy(&o, opts, opts->size && opts->size < sizeof o ? opts->size : sizeof o);
+    if (AM__OPTS_IN(o, opts, "am_generate_options")) return NULL;
+    unsigned long oom = am__oom_events(); /* the encoder and every step (see model_step) */
     if (!am_model_can_generate(m)) {
         am__error(AM_ERR_UNSUPPORTED,
                   "generate: the current model class (%s) is not compatible with `.generate()`, as it doesn't have a language model head",
@@ -955,6 +965,9 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     g.V = ops->vocab_size(m);
     g.T0 = T0;
     clock_gettime(CLOCK_MONOTONIC, &g.t0);
+    /* per-call state: the model stays read-only (training-mode dropout draws one stream per call) */
+    am__call call;
+    am__call_begin(&call, m, 0);
     am_tensors *out = NULL;
     am_status s = AM_OK;
     if (B == 0 || T0 == 0) s = am__error(AM_ERR_INVALID_ARGUMENT, "generate: the prompt is empty (input_ids has shape [%lld, %lld])", (long long)B, (long long)T0);
@@ -1030,10 +1043,12 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
         else s = am_tensors_set(out, "scores", sc);
         am_tensor_free(sc);
     }
+    if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "generate: out of memory");
     if (s != AM_OK) {
         am_tensors_free(out);
         out = NULL;
     }
+    am__call_end(&call);
     am__kv_free(g.cache);
     if (g.enc) ops->enc_free(g.enc);
     am_tensor_free(enc_ids);

@@ -71,6 +71,7 @@ static void cachedir_tag(const char *cache) {
 
 /* refs/{revision} = commit, no newline, written atomically; only rewritten when it changed. */
 static am_status write_ref(const dl *d, const char *commit) {
+    if (!commit) return am__error(AM_ERR_NO_MEMORY, "out of memory"); /* a failed copy of the commit id */
     if (!strcmp(d->revision, commit)) return AM_OK;
     char *p = am__strfmt("%s/refs/%s", d->repo_dir, d->revision);
     if (!p) return am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -231,13 +232,14 @@ static void meta_free(meta *m) {
 typedef enum { PROBE_OK, PROBE_NOT_FOUND, PROBE_OFFLINE, PROBE_FAILED } probe_res;
 
 static probe_res probe(dl *d, meta *m, bool with_retries) {
-    char *qrev = am__hub_quote(d->revision, false), *qfile = am__hub_quote(d->full, true);
-    char *url = am__strfmt("%s/%s%s/resolve/%s/%s", d->s.endpoint, type_prefix(d->repo_type), d->repo_id, qrev, qfile);
+    char *qrev = am__hub_quote(d->revision, false), *qfile = am__hub_quote(d->full, true), *url = NULL;
+    am_status ust = qrev && qfile ? am__hub_url(&url, d->s.endpoint, NULL, "%s%s/resolve/%s/%s", type_prefix(d->repo_type), d->repo_id, qrev, qfile)
+                                  : am__error(AM_ERR_NO_MEMORY, "out of memory");
     free(qrev), free(qfile);
     char *origin = url ? am__url_origin(url) : NULL;
-    if (!url || !origin) {
+    if (ust || !origin) {
         free(url), free(origin);
-        m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        m->err = ust ? ust : am__error(AM_ERR_NO_MEMORY, "out of memory");
         return PROBE_FAILED;
     }
     probe_res res = PROBE_FAILED;
@@ -268,10 +270,11 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
                               MAX_REDIRECTS, d->full);
                     goto out;
                 }
-                char *nu = am__url_join(url, loc);
+                char *nu;
+                m->err = am__url_join(url, loc, &nu);
                 free(url);
                 url = nu;
-                if (!url) goto out;
+                if (m->err) goto out;
                 continue;
             }
         }
@@ -282,7 +285,8 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
         const char *commit = am__http_resp_header(&r, "x-repo-commit");
         if (code && !strcmp(code, "EntryNotFound") && commit && am__hub_is_commit(commit)) {
             m->commit = am__strdup(commit);
-            res = PROBE_NOT_FOUND;
+            res = m->commit ? PROBE_NOT_FOUND : PROBE_FAILED;
+            if (!m->commit) m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
             goto out;
         }
         if (transient(r.status)) {
@@ -310,6 +314,10 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
     }
     m->commit = am__strdup(commit);
     m->etag = normalize_etag(etag);
+    if (!m->commit || (etag && !m->etag)) {
+        m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        goto out;
+    }
     if (!m->etag || !safe_component(m->etag)) {
         m->err = am__error(AM_ERR_NETWORK, "%s: the server sent no usable ETag for %s (got '%s'); cannot cache the file", d->repo_id,
                   d->full, etag ? etag : "none");
@@ -320,7 +328,8 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
         goto out;
     }
     const char *loc = redirect ? am__http_resp_header(&r, "location") : NULL;
-    m->location = loc ? am__url_join(url, loc) : am__strdup(url);
+    if (loc) m->err = am__url_join(url, loc, &m->location);
+    else if (!(m->location = am__strdup(url))) m->err = am__error(AM_ERR_NO_MEMORY, "out of memory");
     res = m->location ? PROBE_OK : PROBE_FAILED;
 out:
     if (res == PROBE_FAILED || res == PROBE_OFFLINE) meta_free(m);
@@ -414,9 +423,11 @@ static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
                                loc ? "too many redirects" : "a redirect without a Location", d->full);
                 break;
             }
-            char *nu = am__url_join(url, loc);
+            char *nu;
+            st = am__url_join(url, loc, &nu);
             free(url);
             url = nu;
+            if (st) break;
             continue;
         }
         if (st == AM_OK && (r.status == 200 || r.status == 206)) {
@@ -700,14 +711,16 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
     if (!d.s.offline) {
         char *qrev = am__hub_quote(d.revision, false);
         const char *tp = !strcmp(d.repo_type, "dataset") ? "datasets" : !strcmp(d.repo_type, "space") ? "spaces" : "models";
-        char *url = am__strfmt("%s/api/%s/%s/revision/%s", d.s.endpoint, tp, repo_id, qrev ? qrev : "");
+        char *url = NULL;
+        st = qrev ? am__hub_url(&url, d.s.endpoint, NULL, "api/%s/%s/revision/%s", tp, repo_id, qrev)
+                  : am__error(AM_ERR_NO_MEMORY, "out of memory");
         free(qrev);
         am__http_req q = am__http_req_init("GET", url);
         q.token = d.s.token;
         q.timeout_s = d.s.etag_timeout;
         q.retries = 2;
         q.max_body = 64u << 20;
-        st = url ? am__http_do(&q, &r) : AM_ERR_NO_MEMORY;
+        if (!st) st = am__http_do(&q, &r);
         free(url);
         if (st == AM_OK && r.status == 200) {
             info = cJSON_ParseWithLength(r.body.data, r.body.len);
@@ -719,9 +732,15 @@ am_status am__hub_snapshot_download(const char *repo_id, const am__hub_opts *opt
                 goto out;
             }
             commit = am__strdup(sha->valuestring);
+            if (!commit) {
+                st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+                goto out;
+            }
         } else if (st == AM_OK && !transient(r.status)) {
             st = http_error(&d, &r);
             goto out;
+        } else if (st != AM_OK && st != AM_ERR_NETWORK) {
+            goto out; /* out of memory: not a reason to go offline */
         } else {
             am__error_clear();
             st = AM_OK;

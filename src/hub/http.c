@@ -62,6 +62,7 @@ typedef struct xfer {
     bool header_overflow;
     bool body_overflow;
     bool write_error;
+    bool oom; /* an allocation failed in a callback: the call fails with AM_ERR_NO_MEMORY */
     int write_errno;
     uint64_t body_bytes;
     uint64_t max_body;
@@ -108,6 +109,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     if (!h.name || !h.value || !nh) {
         free(h.name), free(h.value);
         if (nh) x->resp->headers = nh;
+        x->oom = true;
         return 0;
     }
     x->resp->headers = nh;
@@ -144,6 +146,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
         return len;
     }
     am__buf_put(&x->resp->body, p, len);
+    if (x->resp->body.failed) x->oom = true;
     return x->resp->body.failed ? 0 : len;
 }
 
@@ -199,50 +202,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
-char *am__url_origin(const char *url) {
-    const char *p = strstr(url, "://");
-    if (!p) return am__strdup("");
-    p += 3;
-    size_t n = strcspn(p, "/?#");
-    /* userinfo is not part of the origin */
-    const char *at = memchr(p, '@', n);
-    if (at) n -= (size_t)(at + 1 - p), p = at + 1;
-    size_t sl = (size_t)(p - url);
-    char *o = malloc(sl + n + 1);
-    if (!o) return NULL;
-    for (size_t i = 0; i < sl; i++) o[i] = (char)tolower((unsigned char)url[i]);
-    for (size_t i = 0; i < n; i++) o[sl + i] = (char)tolower((unsigned char)p[i]);
-    o[sl + n] = 0;
-    return o;
-}
-
-char *am__url_join(const char *base, const char *loc) {
-    if (strstr(loc, "://")) return am__strdup(loc);
-    char *origin = am__url_origin(base);
-    if (!origin) return NULL;
-    am__buf b = {0};
-    if (loc[0] == '/' && loc[1] == '/') { /* scheme-relative */
-        const char *c = strstr(base, "://");
-        am__buf_put(&b, base, c ? (size_t)(c - base) + 1 : 0);
-        am__buf_puts(&b, loc);
-    } else if (loc[0] == '/') {
-        am__buf_puts(&b, origin);
-        am__buf_puts(&b, loc);
-    } else {
-        const char *path = base + strlen(origin);
-        size_t pl = strcspn(path, "?#");
-        const char *last = NULL;
-        for (size_t i = 0; i < pl; i++)
-            if (path[i] == '/') last = path + i;
-        am__buf_puts(&b, origin);
-        if (last) am__buf_put(&b, path, (size_t)(last - path) + 1);
-        else am__buf_puts(&b, "/");
-        am__buf_puts(&b, loc);
-    }
-    free(origin);
-    return am__buf_take(&b);
-}
-
 static bool transient_status(long s) { return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
 
 static double retry_after(const am__http_resp *r) {
@@ -282,10 +241,13 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
     if (req->token && *req->token) {
         size_t n = strlen(req->token) + 32;
         auth = malloc(n);
-        if (auth) {
-            snprintf(auth, n, "Authorization: Bearer %s", req->token);
-            hl = curl_slist_append(hl, auth);
+        if (!auth) { /* never send the request without the token it should carry */
+            curl_slist_free_all(hl);
+            curl_easy_cleanup(c);
+            return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", req->url);
         }
+        snprintf(auth, n, "Authorization: Bearer %s", req->token);
+        hl = curl_slist_append(hl, auth);
     }
     for (const char *const *h = req->headers; h && *h; h++) hl = curl_slist_append(hl, *h);
 
@@ -330,6 +292,7 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
     curl_slist_free_all(hl);
     if (auth) memset(auth, 0, strlen(auth)), free(auth);
     resp->curl_code = (int)rc;
+    if (x.oom) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory reading the response", req->url);
     if (x.header_overflow) return am__error(AM_ERR_NETWORK, "%s: the server sent oversized response headers", req->url);
     if (x.body_overflow)
         return am__error(AM_ERR_NETWORK, "%s: the server sent more data than expected (over %llu bytes)", req->url,

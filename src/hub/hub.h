@@ -105,10 +105,6 @@ bool am__hub_valid_revision(const char *rev);
 bool am__hub_is_commit(const char *s); /* 40 lowercase hex */
 /* "models--org--name" (owned). */
 char *am__hub_repo_folder(const char *repo_type, const char *repo_id);
-/* Percent-encode: keep_slash keeps '/', otherwise no safe characters (revision encoding). Owned. */
-char *am__hub_quote(const char *s, bool keep_slash);
-/* Decode %XX; returns NULL when the result would contain NUL. Owned. */
-char *am__hub_unquote(const char *s, size_t n);
 /* Token file (HF_TOKEN_PATH or $HF_HOME/token): write with mode 0600 / remove. */
 am_status am__hub_token_save(const char *token);
 am_status am__hub_token_delete(void);
@@ -186,10 +182,27 @@ am__http_req am__http_req_init(const char *method, const char *url);
  * Retry-After). Returns AM_OK when an HTTP status was received (any status), AM_ERR_NETWORK when
  * not (message says why). */
 am_status am__http_do(const am__http_req *req, am__http_resp *resp);
-/* Scheme+host+port of a URL, lower-cased (owned). */
+
+/* ---- URLs (hub/url.c, libcurl's URL API) --------------------------------------------------- */
+
+/* *out = endpoint + "/" + the formatted path (+ "?" query): the endpoint is parsed by curl and the
+ * path appended to its own path. Path pieces from users are quoted first (am__hub_quote); `query`
+ * ("name=value", may be NULL) is encoded by curl. *out owned. */
+am_status am__hub_url(char **out, const char *endpoint, const char *query, const char *path_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Scheme+host+port of a URL, lower-cased (owned; "" for what is not a URL; NULL out of memory). */
 char *am__url_origin(const char *url);
-/* Resolve a Location header against the request URL (owned). */
-char *am__url_join(const char *base, const char *location);
+/* Resolve a Location header against the request URL, as curl resolves redirects (*out owned);
+ * a Location curl cannot parse is AM_ERR_NETWORK. */
+am_status am__url_join(const char *base, const char *location, char **out);
+/* Percent-encode as huggingface_hub's quote(): keep_slash keeps '/' (safe="/"), otherwise nothing
+ * but A-Z a-z 0-9 -._~ stays (safe="", revision encoding). Owned. */
+char *am__hub_quote(const char *s, bool keep_slash);
+/* Decode %XX; returns NULL when the result would contain NUL. Owned. */
+char *am__hub_unquote(const char *s, size_t n);
 
 /* ---- server (hub/server.c) ----------------------------------------------------------------- */
 

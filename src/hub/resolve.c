@@ -32,6 +32,10 @@ static am_status fetch(rs *r, const char *name, bool optional, char **path_out) 
         if (pl > nl && !strcmp(path + pl - nl, name)) {
             r->snap_dir = malloc(pl - nl);
             if (r->snap_dir) memcpy(r->snap_dir, path, pl - nl - 1), r->snap_dir[pl - nl - 1] = 0;
+            else {
+                free(path);
+                return am__error(AM_ERR_NO_MEMORY, "out of memory");
+            }
         }
     }
     free(commit);
@@ -196,9 +200,13 @@ am_download_options am_download_options_default(void) {
     return o;
 }
 
-static am__hub_opts from_dl(const am_download_options *d) {
+/* The caller's options through the size contract into `dl`, then as the internal hub options. */
+static am_status from_dl(const am_download_options *opts, am_download_options *dl, am__hub_opts *out) {
+    *dl = am_download_options_default();
+    am_status st = AM__OPTS_IN(*dl, opts, "am_download_options");
+    if (st) return st;
+    const am_download_options *d = dl;
     am__hub_opts o = am__hub_opts_default();
-    if (!d) return o;
     o.revision = d->revision;
     o.cache_dir = d->cache_dir;
     o.token = d->token;
@@ -206,18 +214,25 @@ static am__hub_opts from_dl(const am_download_options *d) {
     o.repo_type = d->repo_type;
     o.local_files_only = d->local_files_only;
     o.force_download = d->force_download;
-    return o;
+    *out = o;
+    return AM_OK;
 }
 
 am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path) {
     if (!repo_id || !snapshot_path) return am__error(AM_ERR_INVALID_ARGUMENT, "am_hub_download: NULL argument");
-    am__hub_opts o = from_dl(opts);
-    return am__hub_snapshot_download(repo_id, &o, opts ? opts->include : NULL, snapshot_path);
+    am_download_options dl;
+    am__hub_opts o;
+    am_status st = from_dl(opts, &dl, &o);
+    if (st) return st;
+    return am__hub_snapshot_download(repo_id, &o, dl.include, snapshot_path);
 }
 
 am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts, char **path) {
     if (!repo_id || !filename || !path) return am__error(AM_ERR_INVALID_ARGUMENT, "am_hub_download_file: NULL argument");
-    am__hub_opts o = from_dl(opts);
+    am_download_options dl;
+    am__hub_opts o;
+    am_status st = from_dl(opts, &dl, &o);
+    if (st) return st;
     return am__hub_download_file(repo_id, filename, &o, false, path, NULL);
 }
 
@@ -252,13 +267,11 @@ am_status am_hub_whoami(const char *endpoint, const char *token, char **out_json
         am__hub_settings_free(&s);
         return am__error(AM_ERR_AUTH, "Not logged in: run `automodel login` or set HF_TOKEN");
     }
-    size_t n = strlen(s.endpoint) + 32;
-    char *url = malloc(n);
-    if (!url) {
+    char *url;
+    if ((st = am__hub_url(&url, s.endpoint, NULL, "api/whoami-v2"))) {
         am__hub_settings_free(&s);
-        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return st;
     }
-    snprintf(url, n, "%s/api/whoami-v2", s.endpoint);
     am__http_req q = am__http_req_init("GET", url);
     q.token = s.token;
     q.timeout_s = s.etag_timeout;

@@ -1614,8 +1614,11 @@ am_hub_server_options am_hub_server_options_default(void) {
     return o;
 }
 
-am_hub_server *am_hub_server_start(const am_hub_server_options *opts) {
-    if (!opts || !opts->root) {
+am_hub_server *am_hub_server_start(const am_hub_server_options *caller) {
+    am_hub_server_options o = am_hub_server_options_default();
+    if (AM__OPTS_IN(o, caller, "am_hub_server_options")) return NULL;
+    const am_hub_server_options *opts = &o;
+    if (!opts->root) {
         am__error(AM_ERR_INVALID_ARGUMENT, "hub serve: a ROOT folder is needed");
         return NULL;
     }

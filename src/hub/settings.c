@@ -221,43 +221,6 @@ char *am__hub_repo_folder(const char *repo_type, const char *repo_id) {
     return am__buf_take(&b);
 }
 
-char *am__hub_quote(const char *s, bool keep_slash) {
-    am__buf b = {0};
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep_slash && *p == '/'))
-            am__buf_put(&b, p, 1);
-        else am__buf_printf(&b, "%%%02X", *p);
-    }
-    return am__buf_take(&b);
-}
-
-static int hexv(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-char *am__hub_unquote(const char *s, size_t n) {
-    char *o = malloc(n + 1);
-    if (!o) return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            c = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        }
-        if (c == 0) {
-            free(o);
-            return NULL;
-        }
-        o[j++] = c;
-    }
-    o[j] = 0;
-    return o;
-}
-
 am_status am__hub_token_save(const char *token) {
     am__hub_settings s;
     am_status st = am__hub_settings_load(&s, NULL);

@@ -146,11 +146,11 @@ static am_status create_repo(up *u, bool private_repo) {
     cJSON_AddStringToObject(b, "visibility", private_repo ? "private" : "public");
     char *body = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    char *url = am__strfmt("%s/api/repos/create", u->s.endpoint);
+    char *url = NULL;
     long status = 0;
     cJSON *j = NULL;
-    am_status st = body && url ? call(u, "POST", url, NULL, body, strlen(body), 2, &status, &j, NULL)
-                               : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    am_status st = body ? am__hub_url(&url, u->s.endpoint, NULL, "api/repos/create") : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!st) st = call(u, "POST", url, NULL, body, strlen(body), 2, &status, &j, NULL);
     if (!st && status != 200 && status != 201 && status != 409) st = http_fail(u, "creating the repo", status, j);
     cJSON_Delete(j);
     free(body);
@@ -159,11 +159,11 @@ static am_status create_repo(up *u, bool private_repo) {
 }
 
 static am_status preupload(up *u, bool create_pr) {
-    char *qrev = am__hub_quote(u->revision, false);
-    char *url = am__strfmt("%s/api/%s/%s/preupload/%s%s", u->s.endpoint, u->tp, u->repo_id, qrev, create_pr ? "?create_pr=1" : "");
+    char *qrev = am__hub_quote(u->revision, false), *url = NULL;
+    am_status st = qrev ? am__hub_url(&url, u->s.endpoint, create_pr ? "create_pr=1" : NULL, "api/%s/%s/preupload/%s", u->tp, u->repo_id, qrev)
+                        : am__error(AM_ERR_NO_MEMORY, "out of memory");
     free(qrev);
-    if (!url) return am__error(AM_ERR_NO_MEMORY, "out of memory");
-    am_status st = AM_OK;
+    if (st) return st;
     for (size_t base = 0; base < u->n && !st; base += 256) {
         size_t end = base + 256 < u->n ? base + 256 : u->n;
         cJSON *b = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(b, "files");
@@ -324,9 +324,9 @@ static am_status lfs_upload(up *u, up_file *f, const cJSON *obj) {
 }
 
 static am_status lfs_batch(up *u) {
-    char *url = am__strfmt("%s/%s%s.git/info/lfs/objects/batch", u->s.endpoint, u->prefix, u->repo_id);
-    if (!url) return am__error(AM_ERR_NO_MEMORY, "out of memory");
-    am_status st = AM_OK;
+    char *url;
+    am_status st = am__hub_url(&url, u->s.endpoint, NULL, "%s%s.git/info/lfs/objects/batch", u->prefix, u->repo_id);
+    if (st) return st;
     size_t i = 0;
     while (i < u->n && !st) {
         size_t idx[256], k = 0;
@@ -376,14 +376,15 @@ static am_status lfs_batch(up *u) {
 }
 
 static am_status current_sha(up *u, char **out_commit) {
-    char *qrev = am__hub_quote(u->revision, false);
-    char *url = am__strfmt("%s/api/%s/%s/revision/%s", u->s.endpoint, u->tp, u->repo_id, qrev);
+    char *qrev = am__hub_quote(u->revision, false), *url = NULL;
+    am_status st = qrev ? am__hub_url(&url, u->s.endpoint, NULL, "api/%s/%s/revision/%s", u->tp, u->repo_id, qrev)
+                        : am__error(AM_ERR_NO_MEMORY, "out of memory");
     free(qrev);
     am__http_req q = am__http_req_init("GET", url);
     q.token = u->s.token;
     q.retries = 2;
     am__http_resp r = {0};
-    am_status st = url ? am__http_do(&q, &r) : AM_ERR_NO_MEMORY;
+    if (!st) st = am__http_do(&q, &r);
     cJSON *j = !st && r.status == 200 ? cJSON_ParseWithLength(r.body.data, r.body.len) : NULL;
     cJSON *sha = j ? cJSON_GetObjectItemCaseSensitive(j, "sha") : NULL;
     if (!st && !cJSON_IsString(sha)) st = http_fail(u, "reading the repo info", r.status, j);
@@ -442,10 +443,10 @@ static am_status commit(up *u, const am_push_options *opts, char **out_commit) {
         am__buf_puts(&b, "\n");
         free(line);
     }
-    char *qrev = am__hub_quote(u->revision, false);
-    char *url = am__strfmt("%s/api/%s/%s/commit/%s%s", u->s.endpoint, u->tp, u->repo_id, qrev, opts->create_pr ? "?create_pr=1" : "");
+    char *qrev = am__hub_quote(u->revision, false), *url = NULL;
+    if (!st && (b.failed || !qrev)) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!st) st = am__hub_url(&url, u->s.endpoint, opts->create_pr ? "create_pr=1" : NULL, "api/%s/%s/commit/%s", u->tp, u->repo_id, qrev);
     free(qrev);
-    if (!st && (b.failed || !url)) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
     long status = 0;
     cJSON *j = NULL;
     /* not retried: a lost answer to a commit that went through would commit twice */
@@ -487,12 +488,13 @@ static am_status full_repo_id(up *u, const char *repo_id) {
 }
 
 static am_status create_branch(up *u) {
-    char *qb = am__hub_quote(u->revision, false);
-    char *url = am__strfmt("%s/api/%s/%s/branch/%s", u->s.endpoint, u->tp, u->repo_id, qb);
-    free(qb);
+    char *qb = am__hub_quote(u->revision, false), *url = NULL;
     long status = 0;
     cJSON *j = NULL;
-    am_status st = url ? call(u, "POST", url, NULL, "{}", 2, 2, &status, &j, NULL) : AM_ERR_NO_MEMORY;
+    am_status st = qb ? am__hub_url(&url, u->s.endpoint, NULL, "api/%s/%s/branch/%s", u->tp, u->repo_id, qb)
+                      : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    free(qb);
+    if (!st) st = call(u, "POST", url, NULL, "{}", 2, 2, &status, &j, NULL);
     if (!st && status != 200 && status != 409) st = http_fail(u, "creating the branch", status, j);
     cJSON_Delete(j);
     free(url);
@@ -502,7 +504,9 @@ static am_status create_branch(up *u) {
 am_status am_hub_upload_folder_commit(const char *dir, const char *repo_id, const am_push_options *opts, char **out_commit) {
     if (out_commit) *out_commit = NULL;
     am_push_options def = am_push_options_default();
-    if (!opts) opts = &def;
+    am_status ost = AM__OPTS_IN(def, opts, "am_push_options");
+    if (ost) return ost;
+    opts = &def;
     if (!dir || !repo_id) return am__error(AM_ERR_INVALID_ARGUMENT, "upload: NULL folder or repo id");
     char why[256];
     if (!am__hub_valid_repo_id(repo_id, why, sizeof why)) return am__error(AM_ERR_INVALID_ARGUMENT, "%s", why);

@@ -2,10 +2,12 @@
  * in either layout (nn.Linear [N,K] or GPT-2's Conv1D [K,N]) and f32/bf16/f16 storage, with
  * AVX-512 and AVX2 versions picked at run time and a portable C fallback; and attention of new
  * queries over a preallocated KV cache. */
+#include "core/error.h"
 #include "core/tensor.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,8 +328,11 @@ typedef void (*gemv_impl)(const gemv_ctx *c, int64_t n0, int64_t n1);
 static gemv_impl g_nk, g_kn;
 static int g_level = -1; /* 0 portable, 2 avx2, 3 avx512 */
 
-static void pick(void) {
-    if (g_level >= 0) return;
+static pthread_once_t g_pick_once = PTHREAD_ONCE_INIT;
+static void pick_once(void);
+/* once per process, whichever thread comes first (the choice is written before anyone reads it) */
+static void pick(void) { pthread_once(&g_pick_once, pick_once); }
+static void pick_once(void) {
     g_nk = nk_ref;
     g_kn = kn_ref;
     int lvl = 0;
@@ -421,71 +426,4 @@ void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am
     if (N * K < (1 << 15) || items < 2) (kn ? kn_range : nk_range)(&c, 0, items);
     else if (kn && M == 1 && K >= 64 && am__num_threads() > 1) kn_split_k(&c);
     else am__parallel_for(items, kn ? kn_range : nk_range, &c);
-}
-
-/* ---- attention over a KV cache ---- */
-
-typedef struct {
-    int64_t B, Tq, Hq, Hkv, D, past, kv_row, kv_head;
-    const float *q, *k, *v;
-    const uint8_t *mask;
-    int64_t mask_stride;
-    float scale;
-    float *out;
-} cattn_ctx;
-
-static void cattn_task(void *vctx, int64_t t0, int64_t t1) {
-    cattn_ctx *c = vctx;
-    int64_t Tk = c->past + c->Tq, group = c->Hq / c->Hkv, HD = c->Hq * c->D;
-    float *scores = malloc((size_t)(Tk > 0 ? Tk : 1) * sizeof(float));
-    if (!scores) return;
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t b = t / c->Hq, h = t % c->Hq, hk = h / group;
-        const float *kb = c->k + b * c->kv_row + hk * c->kv_head, *vb = c->v + b * c->kv_row + hk * c->kv_head;
-        const uint8_t *mk = c->mask ? c->mask + b * c->mask_stride : NULL;
-        for (int64_t i = 0; i < c->Tq; i++) {
-            const float *qi = c->q + (b * c->Tq + i) * HD + h * c->D;
-            int64_t lim = c->past + i; /* causal: keys 0..lim */
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < Tk; j++) {
-                float s;
-                if (j > lim) s = AM_FINFO_MIN_F32;
-                else {
-                    const float *kj = kb + j * c->D;
-                    s = 0;
-                    for (int64_t d = 0; d < c->D; d++) s += qi[d] * kj[d];
-                    s *= c->scale;
-                    /* transformers adds finfo.min for a padded key; the sum is clamped to finfo.min
-                     * so a row with every key masked stays finite (uniform) */
-                    if (mk && !mk[j]) s += AM_FINFO_MIN_F32;
-                    if (s < AM_FINFO_MIN_F32) s = AM_FINFO_MIN_F32;
-                }
-                scores[j] = s;
-                if (s > mx) mx = s;
-            }
-            float sum = 0;
-            for (int64_t j = 0; j < Tk; j++) {
-                scores[j] = expf(scores[j] - mx);
-                sum += scores[j];
-            }
-            float inv = 1.0f / sum;
-            float *o = c->out + (b * c->Tq + i) * HD + h * c->D;
-            for (int64_t d = 0; d < c->D; d++) o[d] = 0;
-            for (int64_t j = 0; j < Tk; j++) {
-                float p = scores[j] * inv;
-                if (p == 0.0f) continue;
-                const float *vj = vb + j * c->D;
-                for (int64_t d = 0; d < c->D; d++) o[d] += p * vj[d];
-            }
-        }
-    }
-    free(scores);
-}
-
-void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, int64_t past, const float *q, const float *kcache,
-                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, const uint8_t *key_mask, int64_t mask_stride,
-                              float scale, float *out) {
-    cattn_ctx c = {B, Tq, Hq, Hkv, D, past, kv_row_stride, kv_head_stride, q, kcache, vcache, key_mask, mask_stride, scale, out};
-    if (B * Hq * Tq * (past + Tq) * D < (1 << 14)) cattn_task(&c, 0, B * Hq);
-    else am__parallel_for(B * Hq, cattn_task, &c);
 }

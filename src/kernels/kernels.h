@@ -2,6 +2,7 @@
  * softmax and attention. All float32 row-major unless named otherwise. */
 #ifndef AM_KERNELS_H
 #define AM_KERNELS_H
+#include "automodel.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,20 +45,44 @@ void am__dropout_f32(int64_t n, float *x, float p, uint64_t seed);
 /* Row softmax in place over `n` columns. */
 void am__softmax_f32(int64_t rows, int64_t n, float *x);
 
-/* Multi-head attention over packed projections.
- * q: [B, Tq, Hq*D] rows with stride q_stride; k, v: [B, Tk, Hkv*D] with strides; out: [B, Tq, Hq*D].
- * mask_add: optional additive mask [B, Tk] (0 or finfo.min) broadcast over queries, and causal
- * adds -inf-like finfo.min above the diagonal offset (query i sees keys <= i + (Tk - Tq)).
- * scale multiplies the scores. Rows whose keys are all masked stay finite (uniform over the
- * masked scores, as transformers' finfo.min masking gives). */
-void am__attention_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride,
-                       const float *k, int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal,
-                       const float *bias /* [Hq, Tq, Tk] or NULL (T5 position bias) */, float scale, float *out, int64_t out_stride);
-
-/* am__attention_f32 with dropout on the attention probabilities (training mode). */
-void am__attention_dropout_f32(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_stride,
-                               const float *k, int64_t k_stride, const float *v, int64_t v_stride, const float *mask_add, bool causal,
-                               const float *bias, float scale, float dropout_p, uint64_t seed, float *out, int64_t out_stride);
+/* Multi-head attention (kernels/attention.c), the one implementation for every architecture.
+ * q element (b, i, h, d) at q[b*q_batch + i*q_row + h*D + d] (out likewise); k/v element
+ * (b, j, hk, d) at k[b*kv_batch + j*kv_row + hk*kv_head + d] (packed projections: kv_head = D;
+ * a KV cache: kv_row = D, kv_head = the cache's head stride). Query head h reads K/V head
+ * h / (Hq / Hkv) (GQA). Scores: q·k·scale + bias[h, i, j] (T5's position bias, shared by the batch)
+ * + the key's additive mask (mask_add [B, mask_stride] of 0 / finfo.min, or key_mask bytes
+ * [B, mask_stride] with 1 = attend) + finfo.min above the causal diagonal (query i sees keys
+ * <= i + Tk - Tq), clamped at finfo.min: a fully masked row is uniform, finite, as transformers'.
+ * impl: AM_ATTN_EAGER materialises the probabilities (into `probs` [B, Hq, Tq, Tk] when set, after
+ * dropout, as output_attentions returns them); SDPA/FLASH/DEFAULT run the fused kernel (online
+ * softmax over key blocks, O(T) memory), except with probs or dropout, which take the eager path. */
+typedef struct am__attn_args {
+    int64_t B, Tq, Tk, Hq, Hkv, D;
+    const float *q;
+    int64_t q_row, q_batch;
+    const float *k, *v;
+    int64_t kv_row, kv_head, kv_batch;
+    float *out;
+    int64_t out_row, out_batch;
+    const float *mask_add;
+    const uint8_t *key_mask;
+    int64_t mask_stride;
+    bool causal;
+    const float *bias;
+    float scale;
+    float dropout_p;
+    uint64_t seed;
+    float *probs;
+    am_attn_impl impl;
+} am__attn_args;
+/* Arguments for packed rows: q [B, Tq, q_row], k/v [B, Tk, kv_row] (heads of D side by side),
+ * out [B, Tq, out_row]; no mask, no bias, not causal, scale 1, impl DEFAULT. */
+am__attn_args am__attn_packed(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, const float *q, int64_t q_row, const float *k,
+                              const float *v, int64_t kv_row, float *out, int64_t out_row);
+/* AM_OK, or AM_ERR_NO_MEMORY / AM_ERR_INVALID_ARGUMENT with the message set. */
+am_status am__attention(const am__attn_args *a);
+/* "eager", "sdpa", "flash_attention_2" (DEFAULT: "sdpa"). */
+const char *am__attn_impl_name(am_attn_impl impl);
 
 /* Decode-time GEMV (kernels/gemv.c): y[M,N] = x[M,K]·W (+ bias) for a few rows, streaming the weights
  * once. W is [N,K] (nn.Linear) or, with kn, [K,N] (GPT-2's Conv1D), stored as f32, bf16 or f16. */
@@ -65,14 +90,6 @@ typedef enum am__wtype { AM__W_F32 = 0, AM__W_BF16, AM__W_F16 } am__wtype;
 void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am__wtype wt, bool kn, const float *bias, float *y);
 /* The instruction set the GEMV dispatched to ("avx512", "avx2", "c"); AM_GEMV_ISA=c|avx2|avx512 caps it. */
 const char *am__gemv_isa(void);
-/* Attention of Tq new queries per row over a KV cache holding `past` earlier positions plus the new
- * ones: k/v cache element (b, head, j, d) at b*kv_row_stride + head*kv_head_stride + j*D + d. Query i
- * sees keys 0..past+i; key_mask (optional, [B, mask_stride], 1 = attend) masks padding with finfo.min
- * as transformers does, so fully masked rows stay finite. q/out: [B, Tq, Hq*D]. */
-void am__attention_cached_f32(int64_t B, int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, int64_t past, const float *q, const float *kcache,
-                              const float *vcache, int64_t kv_row_stride, int64_t kv_head_stride, const uint8_t *key_mask, int64_t mask_stride,
-                              float scale, float *out);
-
 /* ---- ISA (kernels/isa.c): decided once per process ---- */
 enum {
     AM__CPU_AVX2 = 1u << 0, AM__CPU_FMA = 1u << 1, AM__CPU_F16C = 1u << 2, AM__CPU_AVX512F = 1u << 3, AM__CPU_AVX512BW = 1u << 4,

@@ -176,8 +176,12 @@ static void to_bf16(const float *s, uint16_t *d, int64_t n) {
  * am__gemv_disabled = 1, for benchmarks) sends them to the GEMM instead */
 int am__gemv_disabled = -1;
 static bool use_gemv(int64_t M) {
-    if (am__gemv_disabled < 0) am__gemv_disabled = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-    return M <= 8 && !am__gemv_disabled;
+    int d = __atomic_load_n(&am__gemv_disabled, __ATOMIC_RELAXED);
+    if (d < 0) { /* first call, any thread: every thread computes the same value */
+        d = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
+        __atomic_store_n(&am__gemv_disabled, d, __ATOMIC_RELAXED);
+    }
+    return M <= 8 && !d;
 }
 
 static am__matmul_prec effective_prec(const am_tensor *w, am__matmul_prec prec) {
@@ -215,11 +219,11 @@ static void gemm_f32(int64_t M, int64_t N, int64_t K, const float *x, const floa
 }
 
 void am__linear_w(int64_t M, const float *x, am_tensor *w, bool kn, const float *bias, float *y, am__matmul_prec prec) {
-    AM_ASSERT(w && w->ndim == 2);
     int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
     if (M <= 0 || N <= 0) return;
     am__wtype wty = AM__W_F32;
-    bool known = wtype_of(w->dtype, &wty);
+    /* linear weights are built 2-D and loaded/converted only as float32/bfloat16/float16 */
+    bool known = w->ndim == 2 && wtype_of(w->dtype, &wty);
     AM_ASSERT(known);
     if (use_gemv(M)) {
         am__gemv(M, N, K, x, w->data, wty, kn, bias, y);

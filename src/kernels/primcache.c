@@ -6,14 +6,21 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- engine (one, shared: oneDNN engines are thread-safe) ---- */
 
 static dnnl_engine_t g_engine;
 static pthread_once_t g_engine_once = PTHREAD_ONCE_INIT;
 
+static long cap_from_env(void);
+
 static void engine_init(void) {
     am__isa_level(); /* AM_MAX_ISA caps oneDNN (dnnl_set_max_cpu_isa) before its first use */
+    /* oneDNN keeps its own LRU of primitive implementations (1024 by default) behind
+     * dnnl_primitive_create; bound it by our capacity too, so what stays alive is the documented
+     * size (DNNL_PRIMITIVE_CACHE_CAPACITY, when set, still wins) */
+    if (!getenv("DNNL_PRIMITIVE_CACHE_CAPACITY")) dnnl_set_primitive_cache_capacity((int)cap_from_env());
     if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) {
         g_engine = NULL;
         am__log(AM_LOG_WARNING, "oneDNN: no CPU engine; products run on the portable loops");
@@ -64,7 +71,7 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static am__prim *g_head, *g_tail; /* most recently used first */
 static size_t g_count;
 static long g_cap = -1; /* -1: not read yet */
-static uint64_t g_hits, g_misses, g_evictions;
+static uint64_t g_hits, g_misses, g_evictions, g_build_ns;
 
 static long cap_from_env(void) {
     const char *s = getenv("AM_PRIMITIVE_CACHE_SIZE");
@@ -183,12 +190,16 @@ am__prim *am__prim_get(const void *key, size_t len, am__prim_build_fn build) {
     n->hash = h;
     n->nthreads = nt;
     n->refs = 1;
+    struct timespec t0, t1; /* the compiling thread's CPU time: what a miss costs, whatever the load */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     if (!build(key, n, g_engine)) {
         prim_destroy(n);
         return NULL;
     }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     am__prim *dead = NULL;
     pthread_mutex_lock(&g_mu);
+    g_build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
     e = find_locked(key, len, build, nt, h); /* another thread may have built it meanwhile */
     if (e) {
         e->refs++;
@@ -254,7 +265,7 @@ bool am__prim_run(const void *key, size_t key_len, am__prim_build_fn build, void
 am__prim_stats am__prim_cache_stats(void) {
     pthread_mutex_lock(&g_mu);
     if (g_cap < 0) g_cap = cap_from_env();
-    am__prim_stats s = {g_hits, g_misses, g_evictions, g_count, (size_t)g_cap};
+    am__prim_stats s = {g_hits, g_misses, g_evictions, g_build_ns, g_count, (size_t)g_cap};
     pthread_mutex_unlock(&g_mu);
     return s;
 }

@@ -12,7 +12,8 @@
  * calling thread's own buffer, which makes one primitive safe to execute from several threads at
  * once (oneDNN's default library scratchpad is per creating thread and must not migrate). Each
  * thread has its own stream. The capacity is AM__PRIM_CACHE_DEFAULT entries, or
- * AM_PRIMITIVE_CACHE_SIZE (0 = no caching: every call compiles). */
+ * AM_PRIMITIVE_CACHE_SIZE (0 = no caching: every call compiles); oneDNN's own implementation cache
+ * behind dnnl_primitive_create gets the same capacity unless DNNL_PRIMITIVE_CACHE_CAPACITY is set. */
 #ifndef AM_KERNELS_PRIMCACHE_H
 #define AM_KERNELS_PRIMCACHE_H
 #include <oneapi/dnnl/dnnl.h>
@@ -65,6 +66,7 @@ bool am__prim_run(const void *key, size_t key_len, am__prim_build_fn build, void
 
 typedef struct am__prim_stats {
     uint64_t hits, misses, evictions;
+    uint64_t build_ns; /* CPU time the compiling threads spent building primitives (the misses' cost) */
     size_t size, capacity;
 } am__prim_stats;
 am__prim_stats am__prim_cache_stats(void);

@@ -227,7 +227,7 @@ static am_status bart_encode_impl(am_model *m, const int64_t *ids, const int64_t
         am__dense_fwd(l->sa.q, M, x, sc.q);
         am__dense_fwd(l->sa.k, M, x, sc.k);
         am__dense_fwd(l->sa.v, M, x, sc.v);
-        am__s2s_attend(B, S, S, S, st->heads, dk, sc.q, sc.k, sc.v, madd, false, NULL, 1.0f / sqrtf((float)dk), pdrop(m, b->p_attn),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_SELF, B, S, S, S, st->heads, dk, sc.q, sc.k, sc.v, madd, false, NULL, 1.0f / sqrtf((float)dk), pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(l->sa.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->sa_ln, M, x, sc.a);
@@ -277,12 +277,12 @@ static am_status bart_decode(am_model *m, am__kv_cache *c, const am__s2s_enc *e,
         am__dense_fwd(l->sa.v, M, x, sc.v);
         am__kv_store(c, li, false, T, sc.k, D);
         am__kv_store(c, li, true, T, sc.v, D);
-        am__s2s_attend(B, T, Tk, c->cap, st->heads, dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, NULL, scale, pdrop(m, b->p_attn),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_DECODER, B, T, Tk, c->cap, st->heads, dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, NULL, scale, pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(l->sa.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->sa_ln, M, x, sc.a);
         am__dense_fwd(l->ca.q, M, x, sc.q);
-        am__s2s_attend(B, T, e->S, e->S, st->heads, dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, scale, pdrop(m, b->p_attn),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_CROSS, B, T, e->S, e->S, st->heads, dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, scale, pdrop(m, b->p_attn),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(l->ca.o, M, sc.ctx, sc.a);
         residual_norm(m, b, l->ca_ln, M, x, sc.a);
@@ -307,7 +307,7 @@ static void bart_head(const bart_impl *b, int64_t M, const float *x, float *logi
     am__dense_fwd(b->lm_head, M, x, logits);
     float *tmp;
     const float *fb = am__f32_view(b->final_logits_bias->t, &tmp);
-    AM_ASSERT(fb != NULL);
+    if (!fb) return; /* out of memory: noted */
     for (int64_t i = 0; i < M; i++)
         for (int64_t v = 0; v < b->V; v++) logits[i * b->V + v] += fb[v];
     free(tmp);

@@ -113,8 +113,9 @@ am_status am__bert_encoder_forward(am_model *m, const am__bert_encoder *enc, int
         am__linear_fwd(l->q, M, x, q);
         am__linear_fwd(l->k, M, x, k);
         am__linear_fwd(l->v, M, x, v);
-        am__attention_dropout_f32(B, T, T, enc->heads, enc->heads, D, q, H, k, H, v, H, mask_add, false, NULL, 1.0f / sqrtf((float)D),
-                                  am__dropout_p(l->probs_drop), am__dropout_seed(m), ctx, H);
+        am__attn_args at = am__attn_packed(B, T, T, enc->heads, enc->heads, D, q, H, k, v, H, ctx, H);
+        at.mask_add = mask_add, at.scale = 1.0f / sqrtf((float)D), at.dropout_p = am__dropout_p(l->probs_drop), at.seed = am__dropout_seed(m);
+        if ((s = am__attend(m, AM__ATTN_SELF, &at)) != AM_OK) break;
         am__linear_fwd(l->attn_out, M, ctx, a);
         am__dropout_fwd(m, l->so_drop, M * H, a);
         for (int64_t i = 0; i < M * H; i++) a[i] += x[i];

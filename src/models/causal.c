@@ -8,7 +8,10 @@
 
 am__kv_cache *am__kv_new(int64_t layers, int64_t B, int64_t Hkv, int64_t D, int64_t cap) {
     am__kv_cache *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c) {
+        am__error(AM_ERR_NO_MEMORY, "KV cache: out of memory");
+        return NULL;
+    }
     *c = (am__kv_cache){layers, B, Hkv, D, cap, 0, NULL, NULL};
     size_t n = (size_t)(layers * B * Hkv * cap * D);
     c->k = malloc((n ? n : 1) * sizeof(float));
@@ -66,7 +69,7 @@ void am__rmsnorm_fwd(const am__module *norm, int64_t M, const float *x, float *y
     float *wt = NULL;
     const float *wf = am__f32_cached(w->t);
     if (!wf) wf = am__f32_view(w->t, &wt);
-    am__rmsnorm_f32(M, w->shape[0], x, wf, eps, y);
+    if (wf) am__rmsnorm_f32(M, w->shape[0], x, wf, eps, y); /* else out of memory: noted */
     free(wt);
 }
 
@@ -78,7 +81,10 @@ void am__embed_add(const am_tensor *table, int64_t id, float *dst) {
         return;
     }
     float *tmp = malloc((size_t)d * sizeof(float));
-    AM_ASSERT(tmp);
+    if (!tmp) {
+        am__oom_note();
+        return;
+    }
     am__row_f32(table, id, tmp);
     for (int64_t i = 0; i < d; i++) dst[i] += tmp[i];
     free(tmp);
@@ -94,7 +100,21 @@ int64_t am__last_non_pad(const int64_t *ids, int64_t T, int64_t pad, bool has_pa
 uint8_t *am__mask_bytes(const am_tensor *mask, int64_t n) {
     if (!mask) return NULL;
     uint8_t *m = malloc((size_t)(n ? n : 1));
-    AM_ASSERT(m);
+    if (!m) {
+        am__oom_note();
+        return NULL;
+    }
     for (int64_t i = 0; i < n; i++) m[i] = ((const int64_t *)mask->data)[i] != 0;
     return m;
+}
+
+am__attn_args am__kv_attn_args(am__kv_cache *c, int64_t layer, int64_t B, int64_t T, int64_t Hq, const float *q, int64_t q_row, const uint8_t *key_mask,
+                               int64_t mask_stride, float *out, int64_t out_row) {
+    am__attn_args a = am__attn_packed(B, T, c->len + T, Hq, c->Hkv, c->D, q, q_row, am__kv_k(c, layer), am__kv_v(c, layer), c->D, out, out_row);
+    a.kv_head = c->cap * c->D;
+    a.kv_batch = am__kv_row_stride(c);
+    a.key_mask = key_mask;
+    a.mask_stride = mask_stride;
+    a.causal = true;
+    return a;
 }

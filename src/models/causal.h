@@ -19,6 +19,11 @@ static inline float *am__kv_k(am__kv_cache *c, int64_t layer) { return c->k + la
 static inline float *am__kv_v(am__kv_cache *c, int64_t layer) { return c->v + layer * c->B * am__kv_row_stride(c); }
 /* Writes new keys/values x[B*T, Hkv*D] (row stride ld) at positions len..len+T-1. */
 void am__kv_store(am__kv_cache *c, int64_t layer, bool value, int64_t T, const float *x, int64_t ld);
+/* Attention arguments of T new queries per row (q [B, T, q_row], heads of D side by side) over
+ * layer `layer` of the cache: the len earlier positions plus the T new ones (already stored),
+ * causal; key_mask [B, mask_stride] bytes (1 = attend) or NULL. out [B, T, out_row]. */
+am__attn_args am__kv_attn_args(am__kv_cache *c, int64_t layer, int64_t B, int64_t T, int64_t Hq, const float *q, int64_t q_row, const uint8_t *key_mask,
+                               int64_t mask_stride, float *out, int64_t out_row);
 /* Beam search: row b takes the first `len` positions of row src[b] (src may repeat rows). */
 am_status am__kv_reorder(am__kv_cache *c, const int64_t *src);
 

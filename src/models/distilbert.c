@@ -83,8 +83,9 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
         am__linear_fwd(l->q, M, x, q);
         am__linear_fwd(l->k, M, x, k);
         am__linear_fwd(l->v, M, x, v);
-        am__attention_dropout_f32(B, T, T, d->heads, d->heads, D, q, H, k, H, v, H, madd, false, NULL, 1.0f / sqrtf((float)D),
-                                  am__dropout_p(l->probs_drop), am__dropout_seed(m), ctx, H);
+        am__attn_args at = am__attn_packed(B, T, T, d->heads, d->heads, D, q, H, k, v, H, ctx, H);
+        at.mask_add = madd, at.scale = 1.0f / sqrtf((float)D), at.dropout_p = am__dropout_p(l->probs_drop), at.seed = am__dropout_seed(m);
+        if ((s = am__attend(m, AM__ATTN_SELF, &at)) != AM_OK) break;
         am__linear_fwd(l->o, M, ctx, a);
         for (int64_t i = 0; i < M * H; i++) a[i] += x[i];
         am__layernorm_fwd(l->sa_ln, M, a, a, 1e-12);

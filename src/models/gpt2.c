@@ -85,10 +85,10 @@ static am_status gpt2_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t T
                              (long long)g->P);
     }
     float *qkv = malloc((size_t)(M * 3 * H) * sizeof(float)), *a = malloc((size_t)(M * H) * sizeof(float));
-    float *ctx = malloc((size_t)(M * H) * sizeof(float)), *q = malloc((size_t)(M * H) * sizeof(float));
+    float *ctx = malloc((size_t)(M * H) * sizeof(float));
     float *inner = malloc((size_t)(M * g->inner) * sizeof(float));
     am_status s = AM_OK;
-    if (!qkv || !a || !ctx || !q || !inner) s = am__error(AM_ERR_NO_MEMORY, "GPT-2 forward: out of memory");
+    if (!qkv || !a || !ctx || !inner) s = am__error(AM_ERR_NO_MEMORY, "GPT-2 forward: out of memory");
     for (int64_t i = 0; s == AM_OK && i < M; i++) {
         float *xr = x + i * H;
         memset(xr, 0, (size_t)H * sizeof(float));
@@ -109,16 +109,17 @@ static am_status gpt2_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t T
         am__conv1d_fwd(l->c_attn, M, a, qkv);
         float scale = g->scale_weights ? 1.0f / sqrtf((float)D) : 1.0f;
         if (g->inverse_layer) scale /= (float)(li + 1);
+        am__attn_args at;
         if (cache) {
-            for (int64_t i = 0; i < M; i++) memcpy(q + i * H, qkv + i * 3 * H, (size_t)H * sizeof(float));
             am__kv_store(cache, li, false, T, qkv + H, 3 * H);
             am__kv_store(cache, li, true, T, qkv + 2 * H, 3 * H);
-            am__attention_cached_f32(B, T, g->heads, g->heads, D, cache->len, q, am__kv_k(cache, li), am__kv_v(cache, li), am__kv_row_stride(cache),
-                                     cache->cap * D, mask, mstride, scale, ctx);
+            at = am__kv_attn_args(cache, li, B, T, g->heads, qkv, 3 * H, mask, mstride, ctx, H);
         } else {
-            am__attention_dropout_f32(B, T, T, g->heads, g->heads, D, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H, mask_add, true, NULL, scale,
-                                      am__dropout_p(l->attn_drop), am__dropout_seed(m), ctx, H);
+            at = am__attn_packed(B, T, T, g->heads, g->heads, D, qkv, 3 * H, qkv + H, qkv + 2 * H, 3 * H, ctx, H);
+            at.mask_add = mask_add, at.causal = true, at.dropout_p = am__dropout_p(l->attn_drop), at.seed = am__dropout_seed(m);
         }
+        at.scale = scale;
+        if ((s = am__attend(m, AM__ATTN_SELF, &at)) != AM_OK) break;
         am__conv1d_fwd(l->c_proj, M, ctx, a);
         am__dropout_fwd(m, l->resid_drop, M * H, a);
         for (int64_t i = 0; i < M * H; i++) x[i] += a[i];
@@ -141,7 +142,6 @@ static am_status gpt2_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t T
     free(qkv);
     free(a);
     free(ctx);
-    free(q);
     free(inner);
     return s;
 }

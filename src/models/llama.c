@@ -42,10 +42,7 @@ typedef struct llama_impl {
     double eps;
     am__act act;
     rope_params rope;
-    /* dynamic NTK state, as LlamaDynamicNTKScalingRotaryEmbedding keeps it: the cache only grows,
-     * and once a longer sequence was seen its base stays in force */
-    int64_t rope_cached_len;
-    float *inv_freq; /* [dim/2], for the base in force */
+    float *inv_freq; /* [dim/2] at rope_theta; read-only after building */
 } llama_impl;
 
 static void llama_free(void *p) {
@@ -88,20 +85,27 @@ static void fill_cos(am_tensor *t, const void *arg) { fill_cs(t, arg, false); }
 static void fill_sin(am_tensor *t, const void *arg) { fill_cs(t, arg, true); }
 
 /* cos/sin for every (row, token) position: [M, dim/2]. seq_len is the key length of this call
- * (transformers' kv_seq_len), which drives the dynamic NTK base. */
-static void rope_table(llama_impl *l, int64_t M, const int64_t *pos, int64_t seq_len, float *cs, float *sn) {
+ * (transformers' kv_seq_len), which drives the dynamic NTK base. The model stays read-only: a
+ * dynamic base is computed into this call's own table. LlamaDynamicNTKScalingRotaryEmbedding
+ * grows its cache when seq_len > max_position_embeddings and keeps the grown base; within one
+ * call (a forward, or a generate whose kv_seq_len only grows) the base from this step's seq_len is
+ * exactly that. Across separate calls transformers 4.32 carries the grown base over to later,
+ * shorter inputs; here every call behaves as on a freshly loaded model (a deliberate difference,
+ * documented in docs/generation.md). inv: scratch of dim/2 floats. */
+static void rope_table(const llama_impl *l, int64_t M, const int64_t *pos, int64_t seq_len, float *inv, float *cs, float *sn) {
     int64_t h = l->D / 2;
-    if (l->rope.kind == ROPE_DYNAMIC && seq_len > l->rope_cached_len) {
-        l->rope_cached_len = seq_len;
+    const float *freq = l->inv_freq;
+    if (l->rope.kind == ROPE_DYNAMIC && seq_len > l->P) {
         double f = l->rope.factor, dim = (double)l->D;
         double base = l->rope.base * pow((f * (double)seq_len / (double)l->P) - (f - 1), dim / (dim - 2));
-        compute_inv_freq(l->D, base, l->inv_freq);
+        compute_inv_freq(l->D, base, inv);
+        freq = inv;
     }
     for (int64_t i = 0; i < M; i++) {
         float tp = (float)pos[i];
         if (l->rope.kind == ROPE_LINEAR) tp = tp / (float)l->rope.factor;
         for (int64_t j = 0; j < h; j++) {
-            float f = tp * l->inv_freq[j];
+            float f = tp * freq[j];
             cs[i * h + j] = cosf(f);
             sn[i * h + j] = sinf(f);
         }
@@ -139,15 +143,16 @@ static am_status llama_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t 
     float *a = malloc((size_t)(M * H) * sizeof(float)), *g = malloc((size_t)(M * l->I) * sizeof(float));
     float *u = malloc((size_t)(M * l->I) * sizeof(float));
     float *cs = malloc((size_t)(M * (D / 2) + 1) * sizeof(float)), *sn = malloc((size_t)(M * (D / 2) + 1) * sizeof(float));
+    float *inv = malloc((size_t)(D / 2 + 1) * sizeof(float));
     am_status s = AM_OK;
-    if (!q || !k || !v || !ctx || !a || !g || !u || !cs || !sn) s = am__error(AM_ERR_NO_MEMORY, "Llama forward: out of memory");
+    if (!q || !k || !v || !ctx || !a || !g || !u || !cs || !sn || !inv) s = am__error(AM_ERR_NO_MEMORY, "Llama forward: out of memory");
     int64_t past = cache ? cache->len : 0;
     if (s == AM_OK) {
         for (int64_t i = 0; i < M; i++) {
             memset(x + i * H, 0, (size_t)H * sizeof(float));
             am__embed_add(emb, ids[i], x + i * H);
         }
-        rope_table(l, M, pos, past + T, cs, sn);
+        rope_table(l, M, pos, past + T, inv, cs, sn);
     }
     float scale = 1.0f / sqrtf((float)D);
     char name[64];
@@ -164,14 +169,17 @@ static am_status llama_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t 
         am__dense_fwd(ly->v, M, a, v);
         apply_rope(q, M, l->Hq, D, cs, sn);
         apply_rope(k, M, l->Hkv, D, cs, sn);
+        am__attn_args at;
         if (cache) {
             am__kv_store(cache, li, false, T, k, KD);
             am__kv_store(cache, li, true, T, v, KD);
-            am__attention_cached_f32(B, T, l->Hq, l->Hkv, D, past, q, am__kv_k(cache, li), am__kv_v(cache, li), am__kv_row_stride(cache), cache->cap * D,
-                                     mask, mstride, scale, ctx);
+            at = am__kv_attn_args(cache, li, B, T, l->Hq, q, QD, mask, mstride, ctx, QD);
         } else {
-            am__attention_f32(B, T, T, l->Hq, l->Hkv, D, q, QD, k, KD, v, KD, mask_add, true, NULL, scale, ctx, QD);
+            at = am__attn_packed(B, T, T, l->Hq, l->Hkv, D, q, QD, k, v, KD, ctx, QD);
+            at.mask_add = mask_add, at.causal = true;
         }
+        at.scale = scale;
+        if ((s = am__attend(m, AM__ATTN_SELF, &at)) != AM_OK) break;
         am__dense_fwd(ly->o, M, ctx, a);
         for (int64_t i = 0; i < M * H; i++) x[i] += a[i];
         am__rmsnorm_fwd(ly->ln_post, M, x, a, l->eps);
@@ -200,6 +208,7 @@ static am_status llama_run(am_model *m, am__kv_cache *cache, int64_t B, int64_t 
     free(u);
     free(cs);
     free(sn);
+    free(inv);
     return s;
 }
 
@@ -353,7 +362,6 @@ am_status am__llama_build(am_model *m) {
     l->rope.P = l->P;
     l->rope.base = am__config_float(c, "rope_theta", 10000.0);
     if (!(l->rope.base > 0)) return am__error(AM_ERR_FORMAT, "config: rope_theta must be positive");
-    l->rope_cached_len = l->P;
     l->inv_freq = malloc((size_t)(l->D / 2 + 1) * sizeof(float));
     if (!l->inv_freq) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     compute_inv_freq(l->D, l->rope.base, l->inv_freq);

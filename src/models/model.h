@@ -32,7 +32,10 @@ struct am_model {
     /* names of forward() keyword arguments the architecture accepts (NULL-terminated) */
     const char *const *input_names;
     char *name_or_path;
-    uint64_t dropout_seed; /* advances on every dropout call in training mode */
+    am_attn_impl attn; /* attn_implementation in force: AM_ATTN_EAGER, _SDPA or _FLASH (never DEFAULT) */
+    /* training-mode forward/generate calls that drew their dropout seed from the model (atomic;
+     * the only field a call writes, and only in training mode; see am__call) */
+    uint64_t dropout_calls;
     /* generation interface (models/causal.h); NULL for models that cannot generate */
     const struct am__gen_ops *gen;
     cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
@@ -68,7 +71,7 @@ const am__type_spec *am__model_type_spec(const am_model *m);
 /* Declare that parameter `alias` is the same tensor as `target` (both full names). */
 void am__model_tie(am_model *m, const char *alias, const char *target);
 /* Give every 2-D float32 parameter the model's float32 matmul precision (after load and .to()). */
-void am__model_apply_matmul_prec(am_model *m);
+am_status am__model_apply_matmul_prec(am_model *m);
 /* Point every alias at its target's tensor. */
 void am__model_apply_ties(am_model *m);
 
@@ -103,8 +106,42 @@ am_status am__put_output(am_tensors *out, const char *name, int ndim, const int6
 void am__dropout_fwd(am_model *m, const am__module *drop, int64_t n, float *x);
 /* The attention-probability dropout p to use (0 in eval mode). */
 float am__dropout_p(const am__module *drop);
-/* A fresh seed for kernels that apply dropout themselves. */
+/* A fresh seed for kernels that apply dropout themselves (this call's stream; see am__call). */
 uint64_t am__dropout_seed(am_model *m);
+/* Which output list an attention call's probabilities belong to under output_attentions: a model's
+ * self-attention (attentions.N; encoder_attentions.N in an encoder-decoder), a decoder's
+ * self-attention (decoder_attentions.N in an encoder-decoder, else attentions.N), cross-attention
+ * (cross_attentions.N). */
+typedef enum am__attn_role { AM__ATTN_SELF = 0, AM__ATTN_DECODER, AM__ATTN_CROSS } am__attn_role;
+/* Attention for a layer of `m`: runs am__attention with the model's implementation. While the
+ * active call (am__call) asked for output_attentions, it runs eager and records the probabilities
+ * [B, heads, Tq, Tk] in the call, in call order per role. */
+am_status am__attend(const am_model *m, am__attn_role role, am__attn_args *a);
+
+/* Per-call state of am_model_forward / am_model_generate. The model is read-only during a call;
+ * what a call needs to keep (dropout stream here; KV caches, RNG, scratch and RoPE tables live in
+ * the call's own stack frames and allocations) is created per call and owned by it. The active
+ * call is found through a thread-local pointer, so architecture code reaches it from
+ * am__dropout_fwd / am__dropout_seed without an extra parameter through every layer function.
+ * Training mode: the call's dropout base is `seed` when nonzero, else the model's next call
+ * number (one atomic increment of m->dropout_calls); every dropout site then takes the next value
+ * of this call's own counter, so a call's masks are a pure function of its base. Eval mode draws
+ * nothing and writes nothing. */
+typedef struct am__call {
+    am_model *model;
+    bool training;
+    uint64_t dropout_base;
+    uint64_t dropout_sites;
+    struct am__call *prev; /* the call active on this thread before (nested calls) */
+    struct am__attn_rec *attn_rec; /* output_attentions: what am__attend recorded (NULL: not asked) */
+} am__call;
+void am__call_begin(am__call *c, am_model *m, uint64_t seed);
+void am__call_end(am__call *c);
+/* output_attentions for the call: begin after am__call_begin (logs transformers' fallback warning
+ * once when the model is not eager); end before am__call_end appends the recorded tensors to `out`
+ * under transformers' names when `ok`, and frees them. */
+am_status am__attn_record_begin(am__call *c);
+am_status am__attn_record_end(am__call *c, am_tensors *out, bool ok);
 /* Additive mask [B, T] from an optional attention_mask input: 0 where 1, finfo.min where 0. */
 float *am__additive_mask(const am_tensor *attention_mask, int64_t B, int64_t T);
 #endif

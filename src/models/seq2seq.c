@@ -1,9 +1,8 @@
 /* models/seq2seq.c — the encoder state shared by encoder-decoder models (cross-attention K/V and
  * padding mask, computed once per generate call and repeated for beams), input checks, and
- * attention over rows of a preallocated cache. */
+ * the attention call over rows of a preallocated cache. */
 #include "models/seq2seq.h"
 #include "core/error.h"
-#include "core/threadpool.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,74 +82,21 @@ am_status am__s2s_encoder_inputs(const am_tensors *in, am_tensor **ids, am_tenso
 float *am__s2s_mask_add(const uint8_t *mask, int64_t B, int64_t stride, int64_t Tk) {
     if (!mask) return NULL;
     float *m = malloc((size_t)(B * Tk > 0 ? B * Tk : 1) * sizeof(float));
-    AM_ASSERT(m);
+    if (!m) {
+        am__oom_note();
+        return NULL;
+    }
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < Tk; j++) m[b * Tk + j] = mask[b * stride + j] ? 0.0f : AM_FINFO_MIN_F32;
     return m;
 }
 
-typedef struct small_ctx {
-    int64_t Tq, Tk, cap, heads, dk;
-    const float *q, *k, *v, *mask, *bias;
-    bool causal;
-    float scale;
-    float *out;
-} small_ctx;
-
-/* one (row, head) pair per task: the same masking as the kernel (finfo.min added, saturating) */
-static void small_attn(void *vc, int64_t t0, int64_t t1) {
-    const small_ctx *c = vc;
-    int64_t inner = c->heads * c->dk;
-    float *p = malloc((size_t)c->Tk * sizeof(float));
-    AM_ASSERT(p);
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t b = t / c->heads, h = t % c->heads;
-        for (int64_t i = 0; i < c->Tq; i++) {
-            const float *qi = c->q + (b * c->Tq + i) * inner + h * c->dk;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < c->Tk; j++) {
-                const float *kj = c->k + (b * c->cap + j) * inner + h * c->dk;
-                float s = 0;
-                for (int64_t d = 0; d < c->dk; d++) s += qi[d] * kj[d];
-                s *= c->scale;
-                if (c->bias) s += c->bias[(h * c->Tq + i) * c->Tk + j];
-                if (c->mask) s += c->mask[b * c->Tk + j];
-                if (c->causal && j > i + (c->Tk - c->Tq)) s += AM_FINFO_MIN_F32;
-                if (s < AM_FINFO_MIN_F32) s = AM_FINFO_MIN_F32;
-                p[j] = s;
-                mx = s > mx ? s : mx;
-            }
-            float sum = 0;
-            for (int64_t j = 0; j < c->Tk; j++) sum += p[j] = expf(p[j] - mx);
-            float inv = 1.0f / sum;
-            float *o = c->out + (b * c->Tq + i) * inner + h * c->dk;
-            for (int64_t d = 0; d < c->dk; d++) o[d] = 0;
-            for (int64_t j = 0; j < c->Tk; j++) {
-                float w = p[j] * inv;
-                const float *vj = c->v + (b * c->cap + j) * inner + h * c->dk;
-                for (int64_t d = 0; d < c->dk; d++) o[d] += w * vj[d];
-            }
-        }
-    }
-    free(p);
-}
-
-void am__s2s_attend(int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t heads, int64_t dk, const float *q, const float *k, const float *v,
-                    const float *mask_add, bool causal, const float *bias, float scale, float dropout_p, uint64_t seed, float *out) {
+am_status am__s2s_attend(const am_model *m, am__attn_role role, int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t heads, int64_t dk,
+                         const float *q, const float *k, const float *v, const float *mask_add, bool causal, const float *bias, float scale,
+                         float dropout_p, uint64_t seed, float *out) {
     int64_t inner = heads * dk;
-    if (Tq <= 4 && dropout_p <= 0) {
-        /* decode steps: shapes change every step, too small for a GEMM library to pay off */
-        small_ctx c = {Tq, Tk, cap, heads, dk, q, k, v, mask_add, bias, causal, scale, out};
-        am__parallel_for(B * heads, small_attn, &c);
-        return;
-    }
-    if (cap == Tk) {
-        am__attention_dropout_f32(B, Tq, Tk, heads, heads, dk, q, inner, k, inner, v, inner, mask_add, causal, bias, scale, dropout_p, seed, out, inner);
-        return;
-    }
-    /* the kernel expects [B, Tk, .] rows back to back: one call per batch row over its cache */
-    for (int64_t b = 0; b < B; b++)
-        am__attention_dropout_f32(1, Tq, Tk, heads, heads, dk, q + b * Tq * inner, inner, k + b * cap * inner, inner, v + b * cap * inner, inner,
-                                  mask_add ? mask_add + b * Tk : NULL, causal, bias, scale, dropout_p, seed + (uint64_t)b, out + b * Tq * inner,
-                                  inner);
+    am__attn_args a = am__attn_packed(B, Tq, Tk, heads, heads, dk, q, inner, k, v, inner, out, inner);
+    a.kv_batch = cap * inner;
+    a.mask_add = mask_add, a.causal = causal, a.bias = bias, a.scale = scale, a.dropout_p = dropout_p, a.seed = seed;
+    return am__attend(m, role, &a);
 }

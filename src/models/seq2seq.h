@@ -31,8 +31,10 @@ am_status am__s2s_encoder_inputs(const am_tensors *in, am_tensor **ids, am_tenso
  * [B, Tk] (owned), NULL when mask is NULL. */
 float *am__s2s_mask_add(const uint8_t *mask, int64_t B, int64_t stride, int64_t Tk);
 
-/* Multi-head attention of q [B, Tq, inner] against K/V rows laid out [B, cap, inner] of which the
- * first Tk are used; mask_add [B, Tk] or NULL; bias [heads, Tq, Tk] or NULL (shared by the batch). */
-void am__s2s_attend(int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t heads, int64_t dk, const float *q, const float *k, const float *v,
-                    const float *mask_add, bool causal, const float *bias, float scale, float dropout_p, uint64_t seed, float *out);
+/* Multi-head attention (am__attend, role as there) of q [B, Tq, inner] against K/V rows laid out
+ * [B, cap, inner] of which the first Tk are used; mask_add [B, Tk] or NULL; bias [heads, Tq, Tk] or
+ * NULL (shared by the batch). */
+am_status am__s2s_attend(const am_model *m, am__attn_role role, int64_t B, int64_t Tq, int64_t Tk, int64_t cap, int64_t heads, int64_t dk,
+                         const float *q, const float *k, const float *v, const float *mask_add, bool causal, const float *bias, float scale,
+                         float dropout_p, uint64_t seed, float *out);
 #endif

@@ -273,7 +273,7 @@ static am_status t5_encode_impl(am_model *m, const int64_t *ids, const int64_t *
         am__dense_fwd(L->sa.q, M, sc.n, sc.q);
         am__dense_fwd(L->sa.k, M, sc.n, sc.k);
         am__dense_fwd(L->sa.v, M, sc.n, sc.v);
-        am__s2s_attend(B, S, S, S, t->heads, t->dk, sc.q, sc.k, sc.v, madd, false, bias, 1.0f, am__dropout_p(L->sa_drop), am__dropout_seed(m), sc.ctx);
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_SELF, B, S, S, S, t->heads, t->dk, sc.q, sc.k, sc.v, madd, false, bias, 1.0f, am__dropout_p(L->sa_drop), am__dropout_seed(m), sc.ctx);
         am__dense_fwd(L->sa.o, M, sc.ctx, sc.n);
         am__dropout_fwd(m, L->sa_drop, M * D, sc.n);
         for (int64_t i = 0; i < M * D; i++) x[i] += sc.n[i];
@@ -337,7 +337,7 @@ static am_status t5_decode(am_model *m, am__kv_cache *c, const am__s2s_enc *e, c
         am__dense_fwd(L->sa.v, M, sc.n, sc.v);
         am__kv_store(c, li, false, T, sc.k, t->inner);
         am__kv_store(c, li, true, T, sc.v, t->inner);
-        am__s2s_attend(B, T, Tk, c->cap, t->heads, t->dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, bias, 1.0f,
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_DECODER, B, T, Tk, c->cap, t->heads, t->dk, sc.q, am__kv_k(c, li), am__kv_v(c, li), self_mask, true, bias, 1.0f,
                        am__dropout_p(L->sa_drop), am__dropout_seed(m), sc.ctx);
         am__dense_fwd(L->sa.o, M, sc.ctx, sc.n);
         am__dropout_fwd(m, L->sa_drop, M * D, sc.n);
@@ -345,7 +345,7 @@ static am_status t5_decode(am_model *m, am__kv_cache *c, const am__s2s_enc *e, c
         /* cross-attention: no relative bias, only the encoder padding mask */
         t5_norm(L->ca_ln, M, x, sc.n, t->eps);
         am__dense_fwd(L->ca.q, M, sc.n, sc.q);
-        am__s2s_attend(B, T, e->S, e->S, t->heads, t->dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, 1.0f, am__dropout_p(L->ca_drop),
+        if (s == AM_OK) s = am__s2s_attend(m, AM__ATTN_CROSS, B, T, e->S, e->S, t->heads, t->dk, sc.q, e->ck[li], e->cv[li], e->mask, false, NULL, 1.0f, am__dropout_p(L->ca_drop),
                        am__dropout_seed(m), sc.ctx);
         am__dense_fwd(L->ca.o, M, sc.ctx, sc.n);
         am__dropout_fwd(m, L->ca_drop, M * D, sc.n);

@@ -7,11 +7,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Builders are written as plain declarations, without a check after every call, so an allocation
+ * failure while building a tree is sticky: the call returns a scratch module or parameter of this
+ * thread (writes to it go nowhere, and children of it are scratch too) and am__module_build_failed()
+ * says so; the loader checks once after the build and frees the tree. */
+static _Thread_local bool g_build_failed;
+static _Thread_local am__module g_scratch_module;
+static _Thread_local am__param g_scratch_param;
+
+void am__module_build_begin(void) { g_build_failed = false; }
+void am__module_build_fail(void) { g_build_failed = true; }
+bool am__module_build_failed(void) { return g_build_failed; }
+
+static am__module *scratch_module(void) {
+    g_build_failed = true;
+    memset(&g_scratch_module, 0, sizeof g_scratch_module);
+    return &g_scratch_module;
+}
+
+static am__param *scratch_param(void) {
+    g_build_failed = true;
+    memset(&g_scratch_param, 0, sizeof g_scratch_param);
+    return &g_scratch_param;
+}
+
 am__module *am__module_new(am__module *parent, const char *name, const char *type) {
+    if (parent == &g_scratch_module) return scratch_module();
     am__module *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
-    m->name = am__strdup(name ? name : "");
-    m->type = am__strdup(type);
+    if (m) {
+        m->name = am__strdup(name ? name : "");
+        m->type = am__strdup(type);
+    }
+    if (!m || !m->name || (type && !m->type)) {
+        if (m) free(m->name), free(m->type);
+        free(m);
+        return parent ? scratch_module() : NULL;
+    }
     m->padding_idx = -1;
     m->training = true;
     m->parent = parent;
@@ -21,7 +52,7 @@ am__module *am__module_new(am__module *parent, const char *name, const char *typ
             free(m->name);
             free(m->type);
             free(m);
-            return NULL;
+            return scratch_module();
         }
         parent->children = c;
         parent->children[parent->n_children++] = m;
@@ -45,6 +76,7 @@ void am__module_free(am__module *m) {
 }
 
 void am__module_set_extra(am__module *m, const char *fmt, ...) {
+    if (m == &g_scratch_module) return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -52,15 +84,21 @@ void am__module_set_extra(am__module *m, const char *fmt, ...) {
     va_end(ap);
     free(m->extra);
     m->extra = am__strdup(buf);
+    if (!m->extra) g_build_failed = true;
 }
 
 static am__param *add_param(am__module *m, const char *name, am_dtype dt, int ndim, const int64_t *shape) {
-    am__param *p = realloc(m->params, (m->n_params + 1) * sizeof *p);
-    AM_ASSERT(p != NULL);
+    if (m == &g_scratch_module) return scratch_param();
+    char *pname = am__strdup(name);
+    am__param *p = pname ? realloc(m->params, (m->n_params + 1) * sizeof *p) : NULL;
+    if (!p) {
+        free(pname);
+        return scratch_param();
+    }
     m->params = p;
     am__param *r = &m->params[m->n_params++];
     memset(r, 0, sizeof *r);
-    r->name = am__strdup(name);
+    r->name = pname;
     r->dtype = dt;
     r->ndim = ndim;
     for (int i = 0; i < ndim; i++) r->shape[i] = shape[i];
@@ -103,37 +141,47 @@ typedef struct {
     size_t n, cap;
 } np_vec;
 
-static void collect(const am__module *m, const char *prefix, np_vec *out) {
+static bool collect(const am__module *m, const char *prefix, np_vec *out) {
     /* PyTorch: own parameters, then own buffers, then children */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < m->n_params; i++) {
             am__param *p = &m->params[i];
             if (p->is_buffer != (pass == 1)) continue;
             if (out->n == out->cap) {
-                out->cap = out->cap ? out->cap * 2 : 64;
-                out->v = realloc(out->v, out->cap * sizeof *out->v);
-                AM_ASSERT(out->v != NULL);
+                size_t cap = out->cap ? out->cap * 2 : 64;
+                am__named_param *v = realloc(out->v, cap * sizeof *out->v);
+                if (!v) return false;
+                out->v = v;
+                out->cap = cap;
             }
             char *full = malloc(strlen(prefix) + strlen(p->name) + 2);
-            AM_ASSERT(full != NULL);
+            if (!full) return false;
             sprintf(full, "%s%s%s", prefix, *prefix ? "." : "", p->name);
             out->v[out->n++] = (am__named_param){full, (am__module *)m, p};
         }
     for (size_t i = 0; i < m->n_children; i++) {
         const am__module *c = m->children[i];
         char *cp = malloc(strlen(prefix) + strlen(c->name) + 2);
-        AM_ASSERT(cp != NULL);
+        if (!cp) return false;
         sprintf(cp, "%s%s%s", prefix, *prefix ? "." : "", c->name);
-        collect(c, cp, out);
+        bool ok = collect(c, cp, out);
         free(cp);
+        if (!ok) return false;
     }
+    return true;
 }
 
-size_t am__named_params(const am__module *root, am__named_param **out) {
+am_status am__named_params(const am__module *root, am__named_param **out, size_t *n) {
     np_vec v = {0};
-    collect(root, "", &v);
+    *out = NULL;
+    *n = 0;
+    if (!collect(root, "", &v)) {
+        am__named_params_free(v.v, v.n);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory listing the model's parameters");
+    }
     *out = v.v;
-    return v.n;
+    *n = v.n;
+    return AM_OK;
 }
 
 void am__named_params_free(am__named_param *v, size_t n) {

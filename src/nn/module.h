@@ -47,6 +47,12 @@ typedef struct am__module {
 } am__module;
 
 am__module *am__module_new(am__module *parent, const char *name, const char *type);
+/* Out of memory while building a tree: the module functions hand out scratch objects instead of
+ * NULL and remember the failure (per thread) from am__module_build_begin() on; whoever runs a
+ * builder checks am__module_build_failed() once afterwards. A root (parent NULL) comes back NULL. */
+void am__module_build_begin(void);
+bool am__module_build_failed(void);
+void am__module_build_fail(void); /* a builder's own allocation failed */
 void am__module_free(am__module *m);
 void am__module_set_extra(am__module *m, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -67,7 +73,7 @@ typedef struct am__named_param {
     am__param *p;
 } am__named_param;
 /* All parameters and buffers (tied aliases included). Caller frees with am__named_params_free. */
-size_t am__named_params(const am__module *root, am__named_param **out);
+am_status am__named_params(const am__module *root, am__named_param **out, size_t *n);
 void am__named_params_free(am__named_param *v, size_t n);
 /* Lookup by full dotted name. */
 am__param *am__module_lookup(const am__module *root, const char *name, am__module **owner);

@@ -427,12 +427,15 @@ am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_o
     }
     p->task = task;
     p->o = am_pipeline_options_default();
-    if (opts) memcpy(&p->o, opts, opts->size && opts->size < sizeof p->o ? opts->size : sizeof p->o);
-    p->o.size = sizeof p->o;
+    if (AM__OPTS_IN(p->o, opts, "am_pipeline_options")) {
+        free(p);
+        return NULL;
+    }
     if (!p->o.batch_size) p->o.batch_size = 32;
     if (p->o.max_answer_len <= 0) p->o.max_answer_len = 15;
     p->path = am__strdup(path);
-    am_load_options lo = p->o.load ? *p->o.load : am_load_options_default();
+    am_load_options lo = am_load_options_default();
+    if (AM__OPTS_IN(lo, p->o.load, "am_load_options")) goto fail;
     p->o.load = NULL;
     p->model = am_model_from_pretrained(p->o.model_task, path, &lo);
     if (!p->model) goto fail;

@@ -205,6 +205,10 @@ static am_status parse_template(const cJSON *j, tk_piece **out, size_t *n, const
             }
             pc.type_id = type;
             v[(*n)++] = pc;
+            if (pc.special && !pc.sid) {
+                *out = v; /* freed with the processor */
+                return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", origin);
+            }
             p = e;
         }
         *out = v;
@@ -234,6 +238,7 @@ static am_status parse_template(const cJSON *j, tk_piece **out, size_t *n, const
             pc.seq = strcmp(id->valuestring, "A") ? 1 : 0;
         }
         v[(*n)++] = pc;
+        if (pc.special && !pc.sid) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", origin);
     }
     return AM_OK;
 }
@@ -299,6 +304,10 @@ am_status tk_pp_parse(const cJSON *j, const char *origin, tk_pp **out) {
                     }
                     x->ids[x->n] = (int32_t)a->valuedouble;
                     x->toks[x->n] = strdup(b->valuestring);
+                    if (!x->toks[x->n]) {
+                        s = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", origin);
+                        break;
+                    }
                     x->n++;
                 }
                 if (s) break;
@@ -435,13 +444,23 @@ static am_encoding *special_enc(const int32_t *ids, char *const *toks, size_t n,
 static bool wrap(tk_encl *out, am_encoding *content, int32_t pre_id, const char *pre, int32_t post_id, const char *post,
                  int32_t type, bool with_pre) {
     char *pt = (char *)pre, *qt = (char *)post;
+    /* takes `content`: on failure everything not pushed into `out` is freed */
     if (with_pre) {
         am_encoding *a = special_enc(&pre_id, &pt, 1, type);
-        if (!a || !encl_push(out, a)) return false;
+        if (!a || !encl_push(out, a)) {
+            am_encoding_free(a);
+            am_encoding_free(content);
+            return false;
+        }
     }
-    if (!encl_push(out, content)) return false;
+    if (!encl_push(out, content)) {
+        am_encoding_free(content);
+        return false;
+    }
     am_encoding *b = special_enc(&post_id, &qt, 1, type);
-    return b && encl_push(out, b);
+    if (b && encl_push(out, b)) return true;
+    am_encoding_free(b);
+    return false;
 }
 
 bool tk_pp_process(const tk_pp *p, tk_encl *l, bool add_special) {
@@ -496,20 +515,26 @@ bool tk_pp_process(const tk_pp *p, tk_encl *l, bool add_special) {
                 const tk_special *sp = find_special(p, v[i].sid);
                 am_encoding *e = sp ? special_enc(sp->ids, sp->toks, sp->n, v[i].type_id) : NULL;
                 ok = e && encl_push(&out, e);
+                if (!ok) am_encoding_free(e);
             } else {
                 size_t k = (size_t)v[i].seq;
                 if (k >= l->n) continue;
                 am_encoding *e = l->v[k];
-                if (used[k]) { /* the same sequence twice: copy it */
+                bool copy = used[k];
+                if (copy) { /* the same sequence twice: copy it */
                     am_encoding *c = tk_enc_new();
                     ok = c && tk_enc_append(c, e);
                     e = c;
                 }
-                if (!ok) break;
+                if (!ok) {
+                    if (copy) am_encoding_free(e);
+                    break;
+                }
                 for (size_t q = 0; q < e->n; q++) e->type_ids[q] = v[i].type_id;
                 set_seq(e, (int32_t)k);
-                used[k] = true;
                 ok = encl_push(&out, e);
+                if (ok) used[k] = true; /* now owned by out */
+                else if (copy) am_encoding_free(e);
             }
         }
         for (size_t i = 0; i < l->n; i++)

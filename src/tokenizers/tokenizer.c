@@ -32,6 +32,10 @@ void am_tokenizer_free(am_tokenizer *t) {
     free(t);
 }
 
+/* An allocation failure in set_str is sticky for the load running on this thread: the public
+ * constructors clear it first and fail at the end when it is set. */
+static _Thread_local bool g_set_str_failed;
+
 static am_tokenizer *tok_new(const char *origin) {
     am_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -122,8 +126,10 @@ am_tokenizer *am_tokenizer_from_json(const char *json, size_t len, const char *o
         am__error(AM_ERR_NO_MEMORY, "out of memory");
         return NULL;
     }
-    if (load_tokenizer_json(t, json, len) || !tk_added_build(t)) {
-        if (!am_last_error()[0]) am__error(AM_ERR_NO_MEMORY, "%s: out of memory", t->origin);
+    g_set_str_failed = false;
+    am_status ls = load_tokenizer_json(t, json, len);
+    if (ls || !tk_added_build(t) || g_set_str_failed) {
+        if (!ls) am__error(AM_ERR_NO_MEMORY, "%s: out of memory", t->origin);
         am_tokenizer_free(t);
         return NULL;
     }
@@ -144,7 +150,10 @@ static const char *cfg_token(const cJSON *v) {
 static void set_str(char **dst, const char *v) {
     if (!v) return;
     char *n = strdup(v);
-    if (!n) return;
+    if (!n) {
+        g_set_str_failed = true;
+        return;
+    }
     free(*dst);
     *dst = n;
 }
@@ -355,6 +364,10 @@ static am_status legacy_bert(am_tokenizer *t, const char *vocab_path, const cJSO
     m->type = TK_M_WORDPIECE;
     m->unk = strdup("[UNK]");
     m->csp = strdup("##");
+    if (!m->unk || !m->csp) {
+        free(buf);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory");
+    }
     m->max_chars = 100;
     int32_t id = 0;
     char *p = buf, *end = buf + len;
@@ -537,6 +550,7 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
     am_tokenizer *t = NULL;
     cJSON *cfg = NULL;
     am_status s = AM_OK;
+    g_set_str_failed = false;
     if (!dir || !json_path) {
         s = am__error(AM_ERR_NO_MEMORY, "out of memory");
         goto fail;
@@ -546,7 +560,7 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         size_t len;
         if ((s = am__read_file(json_path, &buf, &len))) goto fail;
         t = tok_new(json_path);
-        if (!t) {
+        if (!t || !t->origin) {
             free(buf);
             s = am__error(AM_ERR_NO_MEMORY, "out of memory");
             goto fail;
@@ -564,10 +578,10 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         if (!s) {
             if (am__is_file(vt)) {
                 t = tok_new(vt);
-                s = t ? legacy_bert(t, vt, cfg) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+                s = t && t->origin ? legacy_bert(t, vt, cfg) : am__error(AM_ERR_NO_MEMORY, "out of memory");
             } else if (am__is_file(vj) && am__is_file(mt)) {
                 t = tok_new(vj);
-                s = t ? legacy_bpe(t, vj, mt, cfg) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+                s = t && t->origin ? legacy_bpe(t, vj, mt, cfg) : am__error(AM_ERR_NO_MEMORY, "out of memory");
             } else {
                 s = am__error(AM_ERR_NOT_FOUND, "%s: no tokenizer.json, vocab.txt or vocab.json + merges.txt", path);
             }
@@ -579,7 +593,7 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         if (!s) s = load_configs(t, dir, NULL);
         if (s) goto fail;
     }
-    if (!tk_added_build(t)) {
+    if (!tk_added_build(t) || g_set_str_failed) {
         s = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", t->origin);
         goto fail;
     }
@@ -619,8 +633,9 @@ am_decode_options am_decode_options_default(void) {
 
 /* One sequence through added tokens, normalizer, pre-tokenizer and model. */
 static am_encoding *encode_seq(tk_ctx *c, const am_tokenizer *t, const char *text, size_t len, int32_t type_id) {
+    unsigned long e0 = am__error_serial(); /* a failure without its own message is out of memory */
     am_encoding *e = tk_enc_new();
-    if (!e) return NULL;
+    if (!e) goto fail;
     if (!len) return e;
     tk_ns ns = tk_ns_from(c, text, (uint32_t)len, 0);
     tk_splitv *raw = &c->sv[1], *cur = &c->sv[0];
@@ -680,7 +695,7 @@ static am_encoding *encode_seq(tk_ctx *c, const am_tokenizer *t, const char *tex
     if (c->oom) goto fail;
     return e;
 fail:
-    if (c->oom || !am_last_error()[0]) am__error(AM_ERR_NO_MEMORY, "%s: out of memory while encoding", t->origin);
+    if (c->oom || am__error_serial() == e0) am__error(AM_ERR_NO_MEMORY, "%s: out of memory while encoding", t->origin);
     am_encoding_free(e);
     return NULL;
 }
@@ -749,10 +764,12 @@ typedef struct resolved {
     const char *pad_token;
 } resolved;
 
-static am_status resolve(const am_tokenizer *t, const am_encode_options *o, resolved *r) {
+static am_status resolve(const am_tokenizer *t, const am_encode_options *opts, resolved *r) {
     am_encode_options d = am_encode_options_default();
-    if (!o) o = &d;
     memset(r, 0, sizeof *r);
+    am_status ost = AM__OPTS_IN(d, opts, "am_encode_options");
+    if (ost) return ost;
+    const am_encode_options *o = &d;
     r->add_special = o->add_special_tokens;
     r->trunc = o->truncation;
     r->stride = o->stride;
@@ -779,7 +796,7 @@ static am_status resolve(const am_tokenizer *t, const am_encode_options *o, reso
         }
         if (!pt)
             return am__error(AM_ERR_INVALID_ARGUMENT, "%s: asking to pad but the tokenizer does not have a padding token; set "
-                             "pad_token (for example to the eos token)", t->origin);
+                             "%s (for example to the eos token)", t->origin, am__opt_name("pad_token", "--pad-token"));
         r->pad_token = pt;
         r->pad_id = o->pad_token && o->pad_id >= 0 ? o->pad_id : am_tokenizer_token_to_id(t, pt);
         if (o->pad_id >= 0 && !o->pad_token) r->pad_id = o->pad_id;
@@ -790,6 +807,7 @@ static am_status resolve(const am_tokenizer *t, const am_encode_options *o, reso
 
 static am_encoding *encode_full(tk_ctx *c, const am_tokenizer *t, const char *a, size_t la, const char *b, size_t lb,
                                 const resolved *r) {
+    unsigned long e0 = am__error_serial(); /* a failure without its own message is out of memory */
     size_t bad = tk_utf8_invalid_at(a, la);
     if (bad != SIZE_MAX || (b && (bad = tk_utf8_invalid_at(b, lb)) != SIZE_MAX)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: input text is not valid UTF-8 (byte %zu%s)", t->origin, bad, b && tk_utf8_invalid_at(a, la) == SIZE_MAX ? " of the second text" : "");
@@ -799,7 +817,6 @@ static am_encoding *encode_full(tk_ctx *c, const am_tokenizer *t, const char *a,
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: input text too long (%zu bytes)", t->origin, la > lb ? la : lb);
         return NULL;
     }
-    am__error_clear();
     tk_arena_reset(&c->arena);
     am_encoding *e1 = encode_seq(c, t, a, la, 0);
     if (!e1) return NULL;
@@ -862,7 +879,7 @@ static am_encoding *encode_full(tk_ctx *c, const am_tokenizer *t, const char *a,
     free(l.v);
     if (!ok) {
         am_encoding_free(fin);
-        if (!am_last_error()[0]) am__error(AM_ERR_NO_MEMORY, "out of memory");
+        if (am__error_serial() == e0) am__error(AM_ERR_NO_MEMORY, "%s: out of memory while encoding", t->origin);
         return NULL;
     }
     if (r->padding == AM_PADDING_MAX_LENGTH) {
@@ -899,7 +916,9 @@ am_encoding *am_tokenizer_encode_n(const am_tokenizer *t, const char *text, size
     if (resolve(t, opts, &r)) return NULL;
     tk_ctx c;
     tk_ctx_init(&c);
+    unsigned long e0 = am__error_serial();
     am_encoding *e = encode_full(&c, t, text, len, text_pair, pair_len, &r);
+    if (!e && am__error_serial() == e0) am__error(AM_ERR_NO_MEMORY, "%s: out of memory while encoding", t->origin);
     tk_ctx_free(&c);
     if (e && pad_batch(&e, 1, &r)) {
         am_encoding_free(e);
@@ -928,8 +947,9 @@ am_status am_tokenizer_encode_batch_n(const am_tokenizer *t, size_t n, const cha
             break;
         }
         const char *b = pairs ? pairs[i] : NULL;
+        unsigned long e0 = am__error_serial();
         out[i] = encode_full(&c, t, texts[i], lens ? lens[i] : strlen(texts[i]), b, b ? (pair_lens ? pair_lens[i] : strlen(b)) : 0, &r);
-        if (!out[i]) s = am_last_error()[0] ? AM_ERR_INVALID_ARGUMENT : am__error(AM_ERR_INTERNAL, "encoding failed");
+        if (!out[i]) s = am__error_serial() != e0 ? am__error_code() : am__error(AM_ERR_NO_MEMORY, "%s: out of memory while encoding", t->origin);
     }
     tk_ctx_free(&c);
     if (!s) s = pad_batch(out, n, &r);
@@ -1054,7 +1074,8 @@ int64_t am_tokenizer_model_max_length(const am_tokenizer *t) { return t->model_m
 
 char *am_tokenizer_decode_n(const am_tokenizer *t, const int32_t *ids, size_t n, const am_decode_options *opts, size_t *lenp) {
     am_decode_options d = am_decode_options_default();
-    if (!opts) opts = &d;
+    if (AM__OPTS_IN(d, opts, "am_decode_options")) return NULL;
+    opts = &d;
     if (!t || (n && !ids)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_decode: missing arguments");
         return NULL;

@@ -51,7 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(enc && am__base64_decode(enc, strlen(enc), &dec2, &dl2) && dl2 == dl && !memcmp(dec, dec2, dl));
         free(enc), free(dec2), free(dec);
     }
-    char *j = am__url_join("http://host:1/a/b/resolve/main/x", s);
+    char *j = NULL;
+    am_status js = am__url_join("http://host:1/a/b/resolve/main/x", s, &j);
+    REQUIRE((js == AM_OK) == (j != NULL));
     free(j);
     char *o = am__url_origin(s);
     free(o);
