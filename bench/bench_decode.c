@@ -3,7 +3,7 @@
  * decode tokens/s (batch 1, greedy) at 1 and 2 threads, f32 and bf16 weights, with the decode GEMV
  * and with oneDNN for the same products, next to the memory-bandwidth bound (weight bytes read per
  * token / read bandwidth measured here with 1 and 2 threads).
- * usage: bench_decode [gpt2|llama|all] [f32|bf16|all] [new_tokens] [workdir] */
+ * usage: bench_decode [gpt2|llama|all] [f32|bf16|f16|all] [new_tokens] [workdir] */
 #include "automodel.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
     mkdir(work, 0755);
     am_log_set_level(AM_LOG_ERROR);
     double bw1 = read_bandwidth(1), bw2 = read_bandwidth(2), mc = memcpy_bandwidth();
-    printf("machine: %d threads available, GEMV ISA %s\n", am_get_num_threads(), am__gemv_isa());
+    printf("machine: %d threads available, GEMV ISA %s\ncpu: %s\n", am_get_num_threads(), am__gemv_isa(), am_cpu_report_json());
     printf("read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads); memcpy %.1f GB/s (read+write)\n\n", bw1, bw2, mc);
     printf("| model | dtype | threads | weights read/token | bound tok/s | prefill 128 tok/s | decode tok/s (GEMV) | %% of bound | decode tok/s (oneDNN) |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -163,9 +163,11 @@ int main(int argc, char **argv) {
             am_model_free(m);
             am_config_free(c);
         }
-        for (int d = 0; d < 2; d++) {
-            am_dtype dt = d ? AM_BF16 : AM_F32;
-            if (strcmp(dts, "all") && strcmp(dts, d ? "bf16" : "f32")) continue;
+        static const am_dtype k_dt[3] = {AM_F32, AM_BF16, AM_F16};
+        static const char *const k_dn[3] = {"f32", "bf16", "f16"};
+        for (int d = 0; d < 3; d++) {
+            am_dtype dt = k_dt[d];
+            if (strcmp(dts, "all") && strcmp(dts, k_dn[d])) continue;
             am_load_options lo = am_load_options_default();
             lo.dtype = dt;
             am_model *m = am_model_from_pretrained(AM_TASK_CAUSAL_LM, dir, &lo);

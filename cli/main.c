@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("automodel %s\n", am_version());
+        printf("automodel %s\ncpu: %s\n", am_version(), am_cpu_report_json());
         return 0;
     }
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)

@@ -37,6 +37,13 @@ extern "C" {
 #define AM_VERSION_MINOR 1
 #define AM_VERSION_PATCH 0
 AM_API const char *am_version(void);
+/* The CPU report, as one line of JSON (static storage, valid for the process; thread-safe): the
+ * features detected ("cpu_features": avx2, fma, f16c, avx512f/bw/vl, avx512_vnni, avx512_bf16,
+ * avx512_fp16, amx_bf16/int8/fp16), the level in force ("isa", after AM_MAX_ISA and
+ * ONEDNN_MAX_CPU_ISA; "isa_cap" names the variable that capped it), oneDNN's ISA, and each
+ * kernel's choice ("kernels": gemm_f32, gemm_bf16, gemm_f16, gemv, float32_matmul_precision).
+ * Decided on the first call (or the first kernel call), then fixed. */
+AM_API const char *am_cpu_report_json(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors                                                                                      */
@@ -165,6 +172,10 @@ AM_API am_status am_dtype_parse(const char *s, am_dtype *out);
 AM_API am_tensor *am_tensor_new(am_dtype dt, int ndim, const int64_t *shape);
 /* New contiguous tensor holding a copy of `data`. */
 AM_API am_tensor *am_tensor_from_data(am_dtype dt, int ndim, const int64_t *shape, const void *data);
+/* tensor.to(dtype): a new contiguous copy (owned) converted between float dtypes (float32, float16,
+ * bfloat16: round to nearest even, as torch), between integer dtypes, or to/from bool. Reads a
+ * bf16/f16 model's outputs as float32. NULL with an error for other pairs or no memory. */
+AM_API am_tensor *am_tensor_to(const am_tensor *t, am_dtype dt);
 /* Tensors are reference counted: retain adds a reference, free drops one. */
 AM_API am_tensor *am_tensor_retain(am_tensor *t);
 AM_API void am_tensor_free(am_tensor *t);
@@ -292,6 +303,13 @@ typedef struct am_load_options {
     bool force_download;
     const char *subfolder;
     const char *device_map;
+    /* torch.set_float32_matmul_precision for this model: "highest" (float32 weights computed in
+     * float32), "high" (the same on CPUs: no TF32), "medium" (float32 weights computed in bf16 with
+     * float32 accumulation where the CPU has bf16 units: AVX512_BF16 or AMX; unchanged elsewhere).
+     * NULL: the environment variable AM_FLOAT32_MATMUL_PRECISION, else "highest". Another value is
+     * refused (AM_ERR_INVALID_ARGUMENT). Appended field: callers built against an older header pass
+     * a smaller `size` and get NULL. */
+    const char *float32_matmul_precision;
 } am_load_options;
 AM_API am_load_options am_load_options_default(void);
 

@@ -21,9 +21,13 @@ static am_tensors *ids_input(int64_t B, int64_t T, int64_t vocab) {
 static double max_diff(am_tensors *a, am_tensors *b, const char *name) {
     am_tensor *x = am_tensors_get(a, name), *y = am_tensors_get(b, name);
     if (!x || !y || am_tensor_numel(x) != am_tensor_numel(y)) return INFINITY;
-    const float *p = am_tensor_cdata(x), *q = am_tensor_cdata(y);
+    /* a bf16/f16 model's outputs come in its dtype: read as float32 */
+    am_tensor *xf = am_tensor_to(x, AM_F32), *yf = am_tensor_to(y, AM_F32);
+    const float *p = am_tensor_cdata(xf), *q = am_tensor_cdata(yf);
     double m = 0;
     for (int64_t i = 0; i < am_tensor_numel(x); i++) m = fmax(m, fabs((double)p[i] - q[i]));
+    am_tensor_free(xf);
+    am_tensor_free(yf);
     return m;
 }
 

@@ -2,6 +2,7 @@
  * within the case's atol/rtol (full tensors), stats, repr, config repr, loading report and log,
  * and the save_pretrained round trip (files, tensor names/dtypes/shapes, config keys and types,
  * outputs bit-exact after reloading). */
+#include "core/tensor.h"
 #include "formats/torch_bin.h"
 #include "harness.h"
 #include <cjson/cJSON.h>
@@ -43,7 +44,9 @@ static int compare_tensor(const char *name, const am_tensor *got, const am_tenso
             fprintf(stderr, "[%s] %s: dim %d is %lld, want %lld\n", g_case, name, d, (long long)am_tensor_dim(got, d), (long long)am_tensor_dim(want, d));
             return 1;
         }
-    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
+    /* a bf16/f16 model's outputs come in its dtype (transformers' semantics): compared as float32 */
+    am_tensor *wide = am_tensor_dtype(got) == AM_F32 ? NULL : am__tensor_convert(got, AM_F32);
+    const float *g = am_tensor_cdata(wide ? wide : got), *w = am_tensor_cdata(want);
     int64_t n = am_tensor_numel(want), bad = 0;
     double worst = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -56,6 +59,7 @@ static int compare_tensor(const char *name, const am_tensor *got, const am_tenso
         if (diff > worst) worst = diff;
     }
     if (bad) fprintf(stderr, "[%s] %s: %lld of %lld elements out of tolerance (max diff %.3g)\n", g_case, name, (long long)bad, (long long)n, worst);
+    am_tensor_free(wide);
     return bad ? 1 : 0;
 }
 
@@ -327,6 +331,32 @@ static void check_save(const cJSON *ej, am_model *m, const am_tensors *first_out
     CHECK(system(cmd) == 0);
 }
 
+/* transformers' dtype semantics: a bf16/f16 model returns its float outputs (hidden states, logits)
+ * in its dtype, except what 4.32 casts back (LlamaForCausalLM: `logits = logits.float()`); the
+ * values are the float32 computation rounded once, so an f16 model whose weights are exact in f32
+ * matches the float32 reference to f16 rounding */
+static void check_output_dtypes(am_model *m, const am_tensors *exp) {
+    am_dtype dt = am_model_dtype(m);
+    if (dt == AM_F32) return;
+    am_tensors *in = inputs_from(exp, "in.");
+    am_forward_options fo = am_forward_options_default();
+    fo.output_hidden_states = true;
+    am_tensors *out = am_model_forward(m, in, &fo);
+    CHECKF(out != NULL, "[%s] %s forward: %s", g_case, am_dtype_name(dt), am_last_error());
+    for (size_t i = 0; out && i < am_tensors_count(out); i++) {
+        const char *n = am_tensors_name(out, i);
+        am_dtype want = !strcmp(n, "logits") && !strcmp(am_model_class_name(m), "LlamaForCausalLM") ? AM_F32 : dt;
+        CHECKF(am_tensor_dtype(am_tensors_at(out, i)) == want, "[%s] %s model output %s is %s, want %s", g_case, am_dtype_name(dt), n,
+               am_dtype_name(am_tensor_dtype(am_tensors_at(out, i))), am_dtype_name(want));
+        char full[256];
+        snprintf(full, sizeof full, "out.%s", n);
+        if (dt == AM_F16 && am_tensors_get(exp, full))
+            CHECKF(compare_tensor(full, am_tensors_at(out, i), am_tensors_get(exp, full), 1e-3, 1e-3, false) == 0, "[%s] f16 model %s", g_case, full);
+    }
+    am_tensors_free(out);
+    am_tensors_free(in);
+}
+
 /* alt_loads: other from_pretrained calls on the same folder (use_safetensors=False, ...) */
 static void check_alt_loads(const cJSON *ej, const am_tensors *exp, am_task task) {
     const cJSON *alts = cJSON_GetObjectItem(ej, "alt_loads");
@@ -377,6 +407,7 @@ static void check_alt_loads(const cJSON *ej, const am_tensors *exp, am_task task
             am_tensors_free(out);
             am_tensors_free(in);
         }
+        check_output_dtypes(m, exp);
         am_model_free(m);
     }
 }
@@ -504,6 +535,9 @@ static void check_cli(const cJSON *ej, const am_tensors *exp, const char *task_n
         CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "training")));
         CHECK(!strcmp(cJSON_GetObjectItem(j, "class")->valuestring, cJSON_GetObjectItem(ej, "hf_class")->valuestring));
         CHECK(!strcmp(cJSON_GetObjectItem(j, "dtype")->valuestring, cJSON_GetObjectItem(st, "dtype")->valuestring));
+        /* the CPU report: the ISA in force and each kernel's choice */
+        const cJSON *cpu = cJSON_GetObjectItem(j, "cpu");
+        CHECK(cJSON_IsString(cJSON_GetObjectItem(cpu, "isa")) && cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(cpu, "kernels"), "gemv")));
         const cJSON *ai = cJSON_GetObjectItem(j, "attn_implementation");
         CHECKF(cJSON_IsString(ai) && !strcmp(ai->valuestring, "sdpa"), "[%s] CLI info attn_implementation", g_case);
     }

@@ -274,6 +274,22 @@ am_status am_model_to_dtype(am_model *m, am_dtype dt) {
         am_tensor_free(c);
     }
     am__named_params_free(np, n);
+    if (s == AM_OK) s = am__model_apply_matmul_prec(m);
+    return s;
+}
+
+am_status am__model_apply_matmul_prec(am_model *m) {
+    if (m->matmul_prec == AM__PREC_DEFAULT) return AM_OK;
+    am__named_param *np;
+    size_t n;
+    am_status s = am__named_params(m->root, &np, &n);
+    if (s != AM_OK) return s;
+    for (size_t i = 0; i < n && s == AM_OK; i++) {
+        am_tensor *t = np[i].p->t;
+        if (t && !np[i].p->is_buffer && t->dtype == AM_F32 && t->ndim == 2 && !am__linear_set_precision(t, m->matmul_prec))
+            s = am__error(AM_ERR_NO_MEMORY, "float32_matmul_precision: out of memory");
+    }
+    am__named_params_free(np, n);
     return s;
 }
 
@@ -760,6 +776,12 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be float32, float16, bfloat16 or auto (got %s)", am__opt_name("torch_dtype", "--dtype"), am_dtype_name(o.dtype));
         return NULL;
     }
+    am__matmul_prec prec = AM__PREC_DEFAULT;
+    if (o.float32_matmul_precision && !am__matmul_prec_parse(o.float32_matmul_precision, &prec)) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: float32_matmul_precision must be \"highest\", \"high\" or \"medium\" (got \"%s\")",
+                  o.float32_matmul_precision);
+        return NULL;
+    }
     char *cfg_path = am__path_join(path, "config.json");
     am_config *cfg = !cfg_path ? NULL : o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
     if (!cfg) {
@@ -782,6 +804,11 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     am__module_train(m->root, false);
+    m->matmul_prec = prec;
+    if (am__model_apply_matmul_prec(m) != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
     /* GenerationConfig.from_pretrained: kept for generate(); a broken file is ignored as transformers does */
     char *gc_path = am__path_join(path, "generation_config.json"), *gc_text = NULL;
     if (!gc_path) {

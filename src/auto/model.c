@@ -147,6 +147,33 @@ const am_tensor *am_model_get_parameter(const am_model *m, const char *name) {
     return p ? p->t : NULL;
 }
 
+/* Outputs transformers 4.32 casts to float32 whatever the model dtype (`logits = logits.float()`). */
+static const struct {
+    const char *class_name, *output;
+} k_float32_outputs[] = {{"LlamaForCausalLM", "logits"}};
+
+/* transformers' dtype semantics: a bfloat16/float16 model returns its hidden states, logits and
+ * other float outputs in that dtype (the kernels compute in float32 activations, so the values are
+ * rounded once, at the end) */
+static am_status outputs_to_model_dtype(const am_model *m, am_tensors *out) {
+    if (m->dtype != AM_BF16 && m->dtype != AM_F16) return AM_OK;
+    for (size_t i = 0; i < am_tensors_count(out); i++) {
+        am_tensor *t = am_tensors_at(out, i);
+        const char *name = am_tensors_name(out, i);
+        if (t->dtype != AM_F32) continue;
+        bool keep = false;
+        for (size_t k = 0; k < sizeof k_float32_outputs / sizeof k_float32_outputs[0]; k++)
+            if (!strcmp(m->spec->class_name, k_float32_outputs[k].class_name) && !strcmp(name, k_float32_outputs[k].output)) keep = true;
+        if (keep) continue;
+        am_tensor *c = am__tensor_convert(t, m->dtype);
+        if (!c) return am__error(AM_ERR_NO_MEMORY, "out of memory converting output '%s' to %s", name, am_dtype_name(m->dtype));
+        am_status s = am_tensors_set(out, name, c);
+        am_tensor_free(c);
+        if (s != AM_OK) return s;
+    }
+    return AM_OK;
+}
+
 am_tensor *am_model_parameter_mut(am_model *m, const char *name) {
     if (!m || !name) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_model_parameter_mut: NULL argument");
@@ -206,6 +233,7 @@ am_tensors *am_model_forward(am_model *m, const am_tensors *inputs, const am_for
     if (s == AM_OK && am__oom_events() != oom) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
     am_status sa = am__attn_record_end(&call, out, s == AM_OK);
     if (s == AM_OK) s = sa;
+    if (s == AM_OK) s = outputs_to_model_dtype(m, out);
     am__call_end(&call);
     if (s != AM_OK) {
         am_tensors_free(out);

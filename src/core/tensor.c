@@ -489,3 +489,21 @@ am_tensor *am__tensor_convert(const am_tensor *t, am_dtype dt) {
     }
     return r;
 }
+
+am_tensor *am_tensor_to(const am_tensor *t, am_dtype dt) {
+    if (!t) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_tensor_to: NULL tensor");
+        return NULL;
+    }
+    if ((int)dt < 0 || dt >= AM_DTYPE_COUNT) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_tensor_to: %d is not a tensor dtype", (int)dt);
+        return NULL;
+    }
+    if (!am__tensor_is_contiguous(t)) {
+        am__error(AM_ERR_UNSUPPORTED, "am_tensor_to: the tensor is not contiguous");
+        return NULL;
+    }
+    am_tensor *r = am__tensor_convert(t, dt);
+    if (!r) am__error(AM_ERR_NO_MEMORY, "am_tensor_to: out of memory for %lld elements", (long long)am_tensor_numel(t));
+    return r;
+}

@@ -1,6 +1,8 @@
 /* kernels/gemm.c — GEMM dispatch: oneDNN's matmul (measured fastest here) through the shared,
  * bounded primitive cache (kernels/primcache.h: keyed by shape, layout and dtypes; no lock held
  * while a product runs); a portable blocked loop when oneDNN refuses a shape. */
+#include "core/tensor.h"
+#include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include "kernels/primcache.h"
 #include <oneapi/dnnl/dnnl.h>
@@ -15,6 +17,9 @@ typedef struct mm_key {
     int32_t src_dt, wei_dt, dst_dt, bia_dt;
     int64_t batch, M, N, K;
     int64_t lda, ldb, ldc, ba, bb, bc;
+    int32_t fpmath_bf16; /* f32 inputs may be computed in bf16 (oneDNN's fpmath mode: AMX only in 2.6) */
+    int32_t packed;      /* weights in the layout wei_md (am__gemm_pack_bf16), not strided */
+    dnnl_memory_desc_t wei_md;
 } mm_key;
 
 static bool build_mm(const void *key, am__prim *p, dnnl_engine_t engine) {
@@ -29,7 +34,8 @@ static bool build_mm(const void *key, am__prim *p, dnnl_engine_t engine) {
         dnnl_dims_t dd = {k->M, k->N}, ds = {k->ldc, 1};
         dnnl_dims_t bd = {1, k->N};
         ok = dnnl_memory_desc_init_by_strides(src, 2, sd, (dnnl_data_type_t)k->src_dt, ss) == dnnl_success &&
-             dnnl_memory_desc_init_by_strides(wei, 2, wd, (dnnl_data_type_t)k->wei_dt, kind == 0 ? ws_nt : ws_nn) == dnnl_success &&
+             (k->packed ? (*wei = k->wei_md, true)
+                        : dnnl_memory_desc_init_by_strides(wei, 2, wd, (dnnl_data_type_t)k->wei_dt, kind == 0 ? ws_nt : ws_nn) == dnnl_success) &&
              dnnl_memory_desc_init_by_strides(dst, 2, dd, (dnnl_data_type_t)k->dst_dt, ds) == dnnl_success &&
              (!k->bias || dnnl_memory_desc_init_by_tag(bia, 2, bd, (dnnl_data_type_t)k->bia_dt, dnnl_ab) == dnnl_success);
     } else {
@@ -43,22 +49,112 @@ static bool build_mm(const void *key, am__prim *p, dnnl_engine_t engine) {
     }
     dnnl_matmul_desc_t md;
     ok = ok && dnnl_matmul_desc_init(&md, src, wei, k->bias ? bia : NULL, dst) == dnnl_success;
+    p->fpmath_bf16 = k->fpmath_bf16 != 0;
     ok = ok && am__prim_create(p, &md, engine);
     p->nargs = k->bias ? 4 : 3;
     p->arg[0] = DNNL_ARG_SRC, p->arg[1] = DNNL_ARG_WEIGHTS, p->arg[2] = DNNL_ARG_DST, p->arg[3] = DNNL_ARG_BIAS;
     return ok;
 }
 
-static bool dnnl_call(int kind, int64_t batch, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int64_t ba, const float *B,
-                      int64_t ldb, int64_t bb, const float *bias, float *C, int64_t ldc, int64_t bc) {
+/* src and weights of type dt (f32 or bf16), dst and bias f32 */
+static bool dnnl_call_dt(int kind, int64_t batch, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda, int64_t ba, const void *B,
+                         int64_t ldb, int64_t bb, const float *bias, float *C, int64_t ldc, int64_t bc, dnnl_data_type_t dt, bool fpmath_bf16,
+                         const dnnl_memory_desc_t *packed) {
     if (getenv("AM_NO_DNNL")) return false;
     mm_key k;
     memset(&k, 0, sizeof k);
     k.kind = kind, k.bias = bias != NULL;
-    k.src_dt = k.wei_dt = k.dst_dt = k.bia_dt = dnnl_f32;
+    k.src_dt = k.wei_dt = dt;
+    k.dst_dt = k.bia_dt = dnnl_f32;
     k.batch = batch, k.M = M, k.N = N, k.K = K, k.lda = lda, k.ldb = ldb, k.ldc = ldc, k.ba = ba, k.bb = bb, k.bc = bc;
+    k.fpmath_bf16 = fpmath_bf16;
+    if (packed) k.packed = 1, k.wei_md = *packed;
     void *const ptr[4] = {(void *)A, (void *)B, C, (void *)bias};
     return am__prim_run(&k, sizeof k, build_mm, ptr);
+}
+
+static bool dnnl_call(int kind, int64_t batch, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int64_t ba, const float *B,
+                      int64_t ldb, int64_t bb, const float *bias, float *C, int64_t ldc, int64_t bc) {
+    return dnnl_call_dt(kind, batch, M, N, K, A, lda, ba, B, ldb, bb, bias, C, ldc, bc, dnnl_f32, false, NULL);
+}
+
+bool am__gemm_dnnl(int64_t M, int64_t N, int64_t K, const void *x, const void *w, bool bf16, bool kn, const float *bias, float *y,
+                   bool fpmath_bf16) {
+    if (M <= 0 || N <= 0 || K <= 0) return false;
+    return dnnl_call_dt(kn ? 1 : 0, 1, M, N, K, x, K, 0, w, kn ? N : K, 0, bias, y, N, 0, bf16 ? dnnl_bf16 : dnnl_f32, fpmath_bf16 && !bf16, NULL);
+}
+
+/* ---- packed bf16 weights ----
+ * oneDNN's bf16 matmul reads its own blocked weight layout several times faster than [N,K] rows at
+ * M = 1..128 (bench_gemm pack). The layout depends on N and K, not on M, so one reorder at first use
+ * serves every row count; a row count whose primitive refuses it falls back to the plain weights. */
+struct am__gemm_packed {
+    dnnl_memory_desc_t md;
+    void *buf;
+};
+
+typedef struct pack_key {
+    int32_t kn;
+    int64_t M, N, K;
+} pack_key;
+
+/* a reorder from the stored bf16 weights to the layout the bf16 matmul picks for (M, N, K) */
+static bool build_pack(const void *key, am__prim *p, dnnl_engine_t engine) {
+    const pack_key *k = key;
+    dnnl_memory_desc_t src, wany, dst, bia;
+    dnnl_dims_t sd = {k->M, k->K}, wd = {k->K, k->N}, dd = {k->M, k->N}, bd = {1, k->N}, ws_nt = {1, k->K}, ws_nn = {k->N, 1};
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    bool ok = dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab) == dnnl_success &&
+              dnnl_memory_desc_init_by_tag(&wany, 2, wd, dnnl_bf16, dnnl_format_tag_any) == dnnl_success &&
+              dnnl_memory_desc_init_by_strides(&p->md[0], 2, wd, dnnl_bf16, k->kn ? ws_nn : ws_nt) == dnnl_success &&
+              dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab) == dnnl_success &&
+              dnnl_memory_desc_init_by_tag(&bia, 2, bd, dnnl_f32, dnnl_ab) == dnnl_success &&
+              dnnl_matmul_desc_init(&md, &src, &wany, &bia, &dst) == dnnl_success &&
+              dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL) == dnnl_success;
+    if (ok) p->md[1] = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    ok = ok && dnnl_reorder_primitive_desc_create(&rpd, &p->md[0], engine, &p->md[1], engine, NULL) == dnnl_success &&
+         dnnl_primitive_create(&p->prim, rpd) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    p->nargs = 2;
+    p->arg[0] = DNNL_ARG_FROM, p->arg[1] = DNNL_ARG_TO;
+    return ok;
+}
+
+am__gemm_packed *am__gemm_pack_bf16(int64_t M, int64_t N, int64_t K, const void *w, bool kn) {
+    if (getenv("AM_NO_DNNL") || getenv("AM_NO_PACK") || M <= 0 || N <= 0 || K <= 0) return NULL;
+    pack_key k;
+    memset(&k, 0, sizeof k);
+    k.kn = kn, k.M = M, k.N = N, k.K = K;
+    am__omp_sync_threads();
+    am__prim *r = am__prim_get(&k, sizeof k, build_pack);
+    if (!r) return NULL;
+    am__gemm_packed *p = calloc(1, sizeof *p);
+    size_t sz = dnnl_memory_desc_get_size(&r->md[1]);
+    bool ok = p && sz > 0 && (p->buf = am__aligned_alloc(sz)) != NULL;
+    if (ok) {
+        p->md = r->md[1];
+        void *const ptr[2] = {(void *)w, p->buf};
+        ok = am__prim_exec(r, ptr);
+    }
+    am__prim_release(r);
+    if (!ok) {
+        am__gemm_pack_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void am__gemm_pack_free(am__gemm_packed *p) {
+    if (!p) return;
+    free(p->buf);
+    free(p);
+}
+
+bool am__gemm_dnnl_packed(int64_t M, int64_t N, int64_t K, const void *x, const am__gemm_packed *w, const float *bias, float *y) {
+    if (M <= 0 || N <= 0 || K <= 0 || !w) return false;
+    return dnnl_call_dt(0, 1, M, N, K, x, K, 0, w->buf, 0, 0, bias, y, N, 0, dnnl_bf16, false, &w->md);
 }
 
 /* ---- portable fallback ---- */

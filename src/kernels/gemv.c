@@ -339,9 +339,10 @@ static void pick_once(void) {
 #ifdef AM_HAVE_X86
     const char *force = getenv("AM_GEMV_ISA"); /* "c", "avx2", "avx512": for tests and benchmarks */
     bool want512 = !force || !strcmp(force, "avx512"), want2 = !force || !strcmp(force, "avx2") || want512;
-    __builtin_cpu_init();
-    bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && am__cpu_has_f16c();
-    if (want512 && has2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    /* the level in force (AM_MAX_ISA / ONEDNN_MAX_CPU_ISA caps it) */
+    am__isa isa = am__isa_level();
+    bool has2 = isa >= AM__ISA_AVX2;
+    if (want512 && isa >= AM__ISA_AVX512) {
         g_nk = nk_avx512;
         g_kn = kn_avx512;
         lvl = 3;

@@ -90,5 +90,64 @@ typedef enum am__wtype { AM__W_F32 = 0, AM__W_BF16, AM__W_F16 } am__wtype;
 void am__gemv(int64_t M, int64_t N, int64_t K, const float *x, const void *w, am__wtype wt, bool kn, const float *bias, float *y);
 /* The instruction set the GEMV dispatched to ("avx512", "avx2", "c"); AM_GEMV_ISA=c|avx2|avx512 caps it. */
 const char *am__gemv_isa(void);
+/* ---- ISA (kernels/isa.c): decided once per process ---- */
+enum {
+    AM__CPU_AVX2 = 1u << 0, AM__CPU_FMA = 1u << 1, AM__CPU_F16C = 1u << 2, AM__CPU_AVX512F = 1u << 3, AM__CPU_AVX512BW = 1u << 4,
+    AM__CPU_AVX512VL = 1u << 5, AM__CPU_AVX512VNNI = 1u << 6, AM__CPU_AVX512BF16 = 1u << 7, AM__CPU_AVX512FP16 = 1u << 8,
+    AM__CPU_AMX_BF16 = 1u << 9, AM__CPU_AMX_INT8 = 1u << 10, AM__CPU_AMX_FP16 = 1u << 11,
+};
+/* Ordered levels: a kernel needing level L runs when am__isa_level() >= L. */
+typedef enum am__isa { AM__ISA_PORTABLE = 0, AM__ISA_AVX2, AM__ISA_AVX512, AM__ISA_AVX512_BF16, AM__ISA_AMX } am__isa;
+/* AM__CPU_* bits the CPU and the OS support (CPUID + XGETBV), whatever the caps. */
+unsigned am__cpu_features(void);
+/* The level in force: the CPU's, capped by AM_MAX_ISA=c|avx2|avx512|avx512_bf16|amx|native (which
+ * also caps oneDNN through dnnl_set_max_cpu_isa) and by oneDNN's own ONEDNN_MAX_CPU_ISA. */
+am__isa am__isa_level(void);
+const char *am__isa_name(am__isa l);
+/* bf16 matmul on bf16 units (AVX512_BF16 or AMX) is allowed. */
+bool am__bf16_matmul_native(void);
+
+/* ---- one linear entry for every float weight dtype (kernels/linear.c) ---- */
+struct am_tensor;
+/* float32 matmul precision, as torch.set_float32_matmul_precision: HIGHEST (and "high": no TF32
+ * on CPUs) computes float32 weights in float32; MEDIUM computes them as bf16 where the CPU has bf16
+ * units (W rounded to bf16 and packed once, x rounded per call, f32 accumulation; oneDNN's bf16
+ * fpmath mode when packing is refused, which oneDNN 2.6 honours on AMX only). */
+typedef enum am__matmul_prec { AM__PREC_DEFAULT = 0, AM__PREC_HIGHEST, AM__PREC_HIGH, AM__PREC_MEDIUM } am__matmul_prec;
+/* "highest"/"high"/"medium" -> value; false when unknown. */
+bool am__matmul_prec_parse(const char *s, am__matmul_prec *out);
+/* AM_FLOAT32_MATMUL_PRECISION, read once (HIGHEST when unset or invalid, with a warning). */
+am__matmul_prec am__matmul_prec_env(void);
+/* y[M,N] = x[M,K]·W (+ bias) for W a 2-D float32/bfloat16/float16 tensor [N,K] (nn.Linear) or,
+ * with kn, [K,N] (GPT-2's Conv1D). A few rows go to the GEMV reading W as stored; more rows: f32 W
+ * through oneDNN's f32 matmul (bf16 fpmath at MEDIUM precision); bf16 W through oneDNN's bf16
+ * matmul (x rounded to bf16 per call, f32 accumulation and output) on bf16 units, else through a
+ * float32 copy of W made once; f16 W through a float32 copy made once. The copies live in the
+ * tensor's kernel cache (t->packed), created under a lock on first use and freed with the tensor,
+ * so the model that owns the weights owns them. `prec` DEFAULT means the tensor's own setting
+ * (am__linear_set_precision), else the environment's. */
+extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
+void am__linear_w(int64_t M, const float *x, struct am_tensor *w, bool kn, const float *bias, float *y, am__matmul_prec prec);
+/* A float tensor's data as float32: itself when float32, else its float32 copy made once and kept
+ * in the tensor's cache (biases, norm weights); NULL when out of memory. */
+const float *am__f32_cached(struct am_tensor *t);
+/* Fix the float32 matmul precision of one weight (a load option); false when out of memory. */
+bool am__linear_set_precision(struct am_tensor *w, am__matmul_prec prec);
+/* Which path am__linear_w takes for this weight dtype and row count (for reports and tests):
+ * "gemv", "onednn_f32", "onednn_bf16" (bf16 weights, or float32 ones at MEDIUM), "f32_copy". */
+const char *am__linear_path(int dtype, int64_t M, am__matmul_prec prec);
+/* oneDNN matmul y[M,N] = x·W (+ f32 bias) with x/W in f32 or bf16 (both the same), y f32. W [N,K]
+ * (kn false) or [K,N], contiguous. fpmath_bf16: f32 inputs may be computed in bf16. False when
+ * oneDNN refuses (callers fall back). */
+bool am__gemm_dnnl(int64_t M, int64_t N, int64_t K, const void *x, const void *w, bool bf16, bool kn, const float *bias, float *y,
+                   bool fpmath_bf16);
+/* bf16 weights reordered once into the layout oneDNN's bf16 matmul prefers (chosen for M rows;
+ * it depends on N and K only, so it serves other row counts too); NULL when oneDNN refuses. */
+typedef struct am__gemm_packed am__gemm_packed;
+am__gemm_packed *am__gemm_pack_bf16(int64_t M, int64_t N, int64_t K, const void *w, bool kn);
+void am__gemm_pack_free(am__gemm_packed *p);
+/* y[M,N] = x_bf16[M,K] · packed W (+ f32 bias), f32 out; false when oneDNN refuses this M. */
+bool am__gemm_dnnl_packed(int64_t M, int64_t N, int64_t K, const void *x, const am__gemm_packed *w, const float *bias, float *y);
+
 #define AM_FINFO_MIN_F32 (-3.4028234663852886e+38f)
 #endif

@@ -1,6 +1,7 @@
 /* kernels/primcache.c — the bounded, thread-safe oneDNN primitive cache (see primcache.h). */
 #include "kernels/primcache.h"
 #include "core/error.h"
+#include "kernels/kernels.h"
 #include "core/log.h"
 #include "core/threadpool.h"
 #include <pthread.h>
@@ -16,6 +17,7 @@ static pthread_once_t g_engine_once = PTHREAD_ONCE_INIT;
 static long cap_from_env(void);
 
 static void engine_init(void) {
+    am__isa_level(); /* AM_MAX_ISA caps oneDNN (dnnl_set_max_cpu_isa) before its first use */
     /* oneDNN keeps its own LRU of primitive implementations (1024 by default) behind
      * dnnl_primitive_create; bound it by our capacity too, so what stays alive is the documented
      * size (DNNL_PRIMITIVE_CACHE_CAPACITY, when set, still wins) */
@@ -148,6 +150,7 @@ bool am__prim_create(am__prim *p, const void *op_desc, dnnl_engine_t engine) {
     dnnl_primitive_desc_t pd = NULL;
     bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
               dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
+              (!p->fpmath_bf16 || dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_bf16) == dnnl_success) &&
               dnnl_primitive_desc_create(&pd, op_desc, attr, engine, NULL) == dnnl_success;
     if (ok) {
         const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);

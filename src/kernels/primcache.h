@@ -36,6 +36,7 @@ struct am__prim {
     int nargs;
     int arg[AM__PRIM_MAX_ARGS];
     dnnl_memory_desc_t md[AM__PRIM_MAX_ARGS];
+    bool fpmath_bf16; /* set by the builder before am__prim_create: f32 may compute in bf16 */
     /* set by am__prim_create */
     dnnl_memory_desc_t scratch_md;
     size_t scratch_bytes;

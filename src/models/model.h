@@ -39,6 +39,7 @@ struct am_model {
     /* generation interface (models/causal.h); NULL for models that cannot generate */
     const struct am__gen_ops *gen;
     cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
+    am__matmul_prec matmul_prec; /* load option float32_matmul_precision (DEFAULT: the environment's) */
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
@@ -69,6 +70,8 @@ const am__type_spec *am__model_type_spec(const am_model *m);
 
 /* Declare that parameter `alias` is the same tensor as `target` (both full names). */
 void am__model_tie(am_model *m, const char *alias, const char *target);
+/* Give every 2-D float32 parameter the model's float32 matmul precision (after load and .to()). */
+am_status am__model_apply_matmul_prec(am_model *m);
 /* Point every alias at its target's tensor. */
 void am__model_apply_ties(am_model *m);
 

@@ -42,7 +42,6 @@ void am__drop_fwd(am__fwd *cx, am__drop d, int64_t n, float *x);
  * the GEMM. AM_ERR_NO_MEMORY (message set) when a converted weight cannot be allocated. */
 am_status am__dense(const am__module *lin, bool kn, int64_t M, const float *x, float *y);
 am_status am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y); /* am__dense(kn = false) */
-extern int am__gemv_disabled; /* -1: from AM_NO_GEMV; 1: products go to the GEMM (benchmarks) */
 /* A head's transform: y = norm(act(lin(x))) (pooler: tanh, no norm; BertPredictionHeadTransform:
  * act then LayerNorm; DistilBERT's pre_classifier: relu). norm may be NULL. */
 am_status am__transform_fwd(const am__module *lin, am__act act, const am__norm *norm, int64_t M, const float *x, float *y);

@@ -1,5 +1,5 @@
-/* nn/layers.c — the single-purpose blocks: the linear entry point (GEMV for decode-sized products,
- * GEMM otherwise, weights read as stored), norms, embeddings, dropout sites and rotary tables. */
+/* nn/layers.c — the single-purpose blocks: the linear entry point (a module's weight and bias handed
+ * to kernels/linear.c, which picks the path by dtype, rows and ISA), norms, embeddings, dropout sites and rotary tables. */
 #include "core/error.h"
 #include "nn/blocks.h"
 #include <math.h>
@@ -41,45 +41,19 @@ void am__row_f32(const am_tensor *t, int64_t row, float *dst) {
     am__to_f32((const char *)t->data + (size_t)(row * w) * am_dtype_size(t->dtype), t->dtype, w, dst);
 }
 
-static bool wtype_of(am_dtype dt, am__wtype *out) {
-    switch (dt) {
-    case AM_F32: *out = AM__W_F32; return true;
-    case AM_BF16: *out = AM__W_BF16; return true;
-    case AM_F16: *out = AM__W_F16; return true;
-    default: return false;
-    }
-}
-
-/* decode-sized products (a few rows) read the weights once through the GEMV; AM_NO_GEMV=1 (or
- * am__gemv_disabled = 1, for benchmarks) sends them to oneDNN instead */
-int am__gemv_disabled = -1;
-static bool use_gemv(int64_t M) {
-    int d = __atomic_load_n(&am__gemv_disabled, __ATOMIC_RELAXED);
-    if (d < 0) { /* first call, any thread: every thread computes the same value */
-        d = getenv("AM_NO_GEMV") && atoi(getenv("AM_NO_GEMV")) > 0;
-        __atomic_store_n(&am__gemv_disabled, d, __ATOMIC_RELAXED);
-    }
-    return M <= 8 && !d;
-}
-
+/* every float dtype, every ISA: kernels/linear.c picks GEMV, oneDNN f32/bf16 or a float32 copy made
+ * once, and owns the per-weight caches; it never fails (without memory for a copy it stays on the
+ * GEMV), so the only failure here is a bias that cannot be converted */
 am_status am__dense(const am__module *mod, bool kn, int64_t M, const float *x, float *y) {
     am__param *w = am__module_find_param(mod, "weight"), *b = am__module_find_param(mod, "bias");
     AM_ASSERT(w && w->t); /* the tree was built with a weight, and loading fills every parameter */
-    int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
-    float *bt = NULL, *wt = NULL;
-    const float *bf = am__f32_view(b ? b->t : NULL, &bt);
-    am__wtype wty;
-    am_status s = b && b->t && !bf ? AM_ERR_NO_MEMORY : AM_OK;
-    if (s == AM_OK && use_gemv(M) && wtype_of(w->t->dtype, &wty)) am__gemv(M, N, K, x, w->t->data, wty, kn, bf, y);
-    else if (s == AM_OK) {
-        const float *wf = am__f32_view(w->t, &wt);
-        if (!wf) s = AM_ERR_NO_MEMORY;
-        else if (kn) am__linear_kn_f32(M, N, K, x, wf, bf, y);
-        else am__linear_f32(M, N, K, x, wf, bf, y);
-    }
+    float *bt = NULL;
+    const float *bf = b && b->t ? am__f32_cached(b->t) : NULL;
+    if (b && b->t && !bf) bf = am__f32_view(b->t, &bt);
+    if (b && b->t && !bf) return AM_ERR_NO_MEMORY; /* am__f32_view set the message */
+    am__linear_w(M, x, w->t, kn, bf, y, AM__PREC_DEFAULT);
     free(bt);
-    free(wt);
-    return s;
+    return AM_OK;
 }
 
 am_status am__linear_fwd(const am__module *lin, int64_t M, const float *x, float *y) { return am__dense(lin, false, M, x, y); }
@@ -108,8 +82,10 @@ am_status am__layernorm_fwd(const am__module *ln, int64_t M, const float *x, flo
 
 am_status am__norm_fwd(const am__norm *n, int64_t M, const float *x, float *y) {
     am__param *w = am__module_find_param(n->mod, "weight"), *b = am__module_find_param(n->mod, "bias");
-    float *wt, *bt;
-    const float *wf = am__f32_view(w->t, &wt), *bf = am__f32_view(b ? b->t : NULL, &bt);
+    float *wt = NULL, *bt = NULL;
+    const float *wf = am__f32_cached(w->t), *bf = b && b->t ? am__f32_cached(b->t) : NULL;
+    if (!wf) wf = am__f32_view(w->t, &wt);
+    if (b && b->t && !bf) bf = am__f32_view(b->t, &bt);
     am_status s = !wf || (b && b->t && !bf) ? AM_ERR_NO_MEMORY : AM_OK;
     if (s == AM_OK && n->kind == AM__NORM_RMS) am__rmsnorm_f32(M, w->shape[0], x, wf, n->eps, y);
     else if (s == AM_OK) am__layernorm_f32(M, w->shape[0], x, wf, bf, n->eps, y);

@@ -2,6 +2,7 @@
  * forward (inputs sorted by length, right-padded, attention-masked), and the text-classification
  * and fill-mask post-processing; NER and QA post-processing live in ner.c and qa.c. */
 #include "core/error.h"
+#include "core/tensor.h"
 #include "core/log.h"
 #include "pipelines/pipeline.h"
 #include <math.h>
@@ -73,6 +74,14 @@ static am_status pl_forward(am_pipeline *p, const pl_seq *seqs, size_t n, pl_con
         if (!s && !out) {
             s = am__error_code() != AM_OK ? am__error_code() : AM_ERR_INTERNAL; /* forward's own status */
             am__error_prefix("%s", p->path);
+        }
+        /* a bf16/f16 model returns its logits in that dtype; the post-processing reads float32 */
+        for (size_t i = 0; out && !s && i < am_tensors_count(out); i++) {
+            am_tensor *t = am_tensors_at(out, i);
+            if (am_tensor_dtype(t) != AM_BF16 && am_tensor_dtype(t) != AM_F16) continue;
+            am_tensor *c = am__tensor_convert(t, AM_F32);
+            s = c ? am_tensors_set(out, am_tensors_name(out, i), c) : AM_ERR_NO_MEMORY;
+            am_tensor_free(c);
         }
         for (size_t r = 0; r < B && !s; r++) s = fn(ctx, order[b0 + r], out, r, T);
         am_tensors_free(out);
