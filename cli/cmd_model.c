@@ -131,6 +131,8 @@ static const am_cli_opt k_forward_opts[] = {
     {"pad-token", NULL, required_argument, "TOKEN", "pad a batch of --text with TOKEN (tokenizer.pad_token = TOKEN)"},
     {"output", NULL, required_argument, "OUT.safetensors", "write every output tensor (default: print a summary)"},
     {"output-hidden-states", NULL, no_argument, NULL, "output_hidden_states=True"},
+    {"output-attentions", NULL, no_argument, NULL, "output_attentions=True: each layer's attention probabilities (runs the "
+                                                   "eager implementation for this call)"},
     {0},
 };
 const am_cli_cmd am_cli_cmd_forward = {"forward", "forward MODEL (--inputs IN.safetensors | --text TEXT...) [--output OUT.safetensors] [options]",
@@ -154,6 +156,7 @@ static int fwd_opt(void *ctx, const char *name, const char *v) {
     else if (!strcmp(name, "text")) return push_str(&c->texts, &c->n_texts, v);
     else if (!strcmp(name, "text-pair")) return push_str(&c->pairs, &c->n_pairs, v);
     else if (!strcmp(name, "output-hidden-states")) c->fo.output_hidden_states = true;
+    else if (!strcmp(name, "output-attentions")) c->fo.output_attentions = true;
     return 0;
 }
 

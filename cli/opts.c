@@ -16,6 +16,9 @@ static const am_cli_opt k_load_opts[] = {
                                            "config's architectures)"},
     {"dtype", "torch-dtype", required_argument, "D", "torch_dtype: float32 (default), float16, bfloat16 or auto"},
     {"attn-implementation", "attn", required_argument, "IMPL", "attn_implementation: eager, sdpa or flash_attention_2"},
+    {"float32-matmul-precision", NULL, required_argument, "P", "torch.set_float32_matmul_precision for this model: highest "
+                                                               "(default), high, or medium (float32 weights computed in bf16 "
+                                                               "where the CPU has bf16 units)"},
     {"device-map", NULL, required_argument, "MAP", "device_map: \"cpu\" or a JSON object placing modules on \"cpu\"; "
                                                    "auto, balanced, balanced_low_0, sequential and other devices are "
                                                    "refused (automodel runs on the CPU)"},
@@ -76,11 +79,10 @@ static int load_opt(am_cli_load *l, const char *name, const char *v) {
     } else if (!strcmp(name, "dtype")) {
         if (am_dtype_parse(v, &o->dtype) != AM_OK) return am_cli_usage_error("--dtype: %s", am_last_error());
     } else if (!strcmp(name, "attn-implementation")) {
-        if (!strcmp(v, "eager")) o->attn = AM_ATTN_EAGER;
-        else if (!strcmp(v, "sdpa")) o->attn = AM_ATTN_SDPA;
-        else if (!strcmp(v, "flash_attention_2")) o->attn = AM_ATTN_FLASH;
-        else return am_cli_usage_error("--attn-implementation must be eager, sdpa or flash_attention_2, not '%s'", v);
-    } else if (!strcmp(name, "device-map")) o->device_map = v; /* checked by from_pretrained, before it loads */
+        if (am_attn_impl_parse(v, &o->attn) != AM_OK) /* its message names the keyword argument */
+            return am_cli_usage_error("--attn-implementation must be eager, sdpa or flash_attention_2, not '%s'", v);
+    } else if (!strcmp(name, "float32-matmul-precision")) o->float32_matmul_precision = v; /* checked before loading */
+    else if (!strcmp(name, "device-map")) o->device_map = v; /* checked by from_pretrained, before it loads */
     else if (!strcmp(name, "low-cpu-mem-usage")) {
         /* nothing to do: weights are mapped from the files, never held twice */
     } else if (!strcmp(name, "num-labels")) {

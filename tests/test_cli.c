@@ -4,6 +4,7 @@
  * attn values checked, messages naming flags on the CLI and keyword arguments in the API, tokenize
  * writing forward's inputs, forward --text, --set / --config, init, and info's new numbers. */
 #include "harness.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static void test_help(void) {
     static const char *load_opts[] = {"--task", "--dtype, --torch-dtype", "--attn-implementation, --attn", "--device-map",
                                       "--low-cpu-mem-usage", "--num-labels", "--ignore-mismatched-sizes", "--no-safetensors",
                                       "--config FILE", "--set KEY=VALUE", "--revision", "--cache-dir", "--token",
-                                      "--local-files-only", "--force-download", "--subfolder"};
+                                      "--local-files-only", "--force-download", "--subfolder", "--float32-matmul-precision"};
     for (size_t i = 0; i < sizeof loading / sizeof loading[0]; i++) {
         rc = cli(&out, "%s --help", loading[i]);
         CHECKF(rc == 0 && has(out, "usage: automodel"), "%s --help: rc %d", loading[i], rc);
@@ -53,7 +54,7 @@ static void test_help(void) {
     }
     /* and each command its own options */
     static const char *own[][3] = {
-        {"info", "--json", "--print-config"},          {"forward", "--text", "--output-hidden-states"},
+        {"info", "--json", "--print-config"},          {"forward", "--output-attentions", "--output-hidden-states"},
         {"generate", "--max-new-tokens", "--stop-strings"}, {"save", "--format", "--max-shard-size"},
         {"init", "--seed", "--set"},                   {"tokenize", "--padding", "--max-length"},
         {"classify", "--top-k", "--function"},         {"ner", "--aggregation", "--input-file"},
@@ -401,6 +402,37 @@ static void test_init_forward_text(void) {
     am_tensor *lg = o ? am_tensors_get(o, "logits") : NULL;
     CHECK(lg && am_tensor_dim(lg, 0) == 2 && am_tensor_dim(lg, 1) == 3);
     am_tensors_free(o);
+    /* --output-attentions: each layer's probabilities [batch, heads, T, T], every row summing to 1 */
+    rc = cli(&out, "forward %s --text 'hello world' --output-attentions --output %s/att.safetensors", dir, g_tmp);
+    CHECKF(rc == 0, "--output-attentions: rc %d: %s", rc, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/att.safetensors", g_tmp);
+    o = am_tensors_load_safetensors(cmd);
+    am_tensor *at = o ? am_tensors_get(o, "attentions.0") : NULL;
+    CHECKF(at && am_tensor_ndim(at) == 4 && am_tensor_dim(at, 0) == 1 && am_tensor_dim(at, 2) == 4 && am_tensor_dim(at, 3) == 4,
+           "attentions.0 [1, H, 4, 4]");
+    if (at && am_tensor_dtype(at) == AM_F32) {
+        const float *p = am_tensor_cdata(at);
+        double sum = 0;
+        for (int k = 0; k < 4; k++) sum += p[k];
+        CHECKF(fabs(sum - 1.0) < 1e-5, "attention row sums to %g", sum);
+    }
+    CHECK(o && !am_tensors_get(o, "attentions.99") && am_tensors_get(o, "logits"));
+    am_tensors_free(o);
+    /* --float32-matmul-precision medium: float32 weights computed in bf16 where the CPU has bf16
+     * units (so the logits move), bit-identical elsewhere; a value torch refuses is refused */
+    static const char *long_text = "the quick brown fox jumps over the lazy dog and runs far away";
+    rc = cli(&out, "forward %s --text '%s' --float32-matmul-precision highest --output %s/hi.safetensors", dir, long_text, g_tmp);
+    free(out);
+    rc |= cli(&out, "forward %s --text '%s' --float32-matmul-precision medium --output %s/med.safetensors", dir, long_text, g_tmp);
+    free(out);
+    CHECK(rc == 0);
+    bool bf16_units = strstr(am_cpu_report_json(), "\"gemm_bf16\": \"onednn_bf16\"") != NULL;
+    snprintf(cmd, sizeof cmd, "cmp -s %s/hi.safetensors %s/med.safetensors", g_tmp, g_tmp);
+    CHECKF((system(cmd) != 0) == bf16_units, "medium precision changes the logits exactly when bf16 units exist (%d)", bf16_units);
+    rc = cli(&out, "forward %s --text 'hello' --float32-matmul-precision fast", dir);
+    CHECKF(rc != 0 && has(out, "--float32-matmul-precision") && has(out, "medium") && !has(out, "float32_matmul_precision"), "rc %d: %s", rc, out);
+    free(out);
     /* without --output: a summary; --tokenizer for a folder without one */
     rc = cli(&out, "forward %s --text 'hello world' --text-pair 'again'", dir);
     CHECKF(rc == 0 && has(out, "logits: float32 [1, 3] "), "summary: rc %d: %s", rc, out);

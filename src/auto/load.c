@@ -778,8 +778,8 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     }
     am__matmul_prec prec = AM__PREC_DEFAULT;
     if (o.float32_matmul_precision && !am__matmul_prec_parse(o.float32_matmul_precision, &prec)) {
-        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: float32_matmul_precision must be \"highest\", \"high\" or \"medium\" (got \"%s\")",
-                  o.float32_matmul_precision);
+        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be \"highest\", \"high\" or \"medium\" (got \"%s\")",
+                  am__opt_name("float32_matmul_precision", "--float32-matmul-precision"), o.float32_matmul_precision);
         return NULL;
     }
     char *cfg_path = am__path_join(path, "config.json");

@@ -42,7 +42,7 @@ static bool pool_add(am_encoding *e, const char *s, size_t n, uint32_t *off) {
         e->pool = p;
         e->pcap = nc;
     }
-    memcpy(e->pool + e->plen, s, n);
+    if (n) memcpy(e->pool + e->plen, s, n); /* an empty token may come as (NULL, 0) */
     e->pool[e->plen + n] = 0;
     *off = (uint32_t)e->plen;
     e->plen += n + 1;
