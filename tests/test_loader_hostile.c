@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "formats/safetensors.h"
+#include "formats/torch_bin.h"
 #include "harness.h"
 #include <signal.h>
 #include <stdint.h>
@@ -456,6 +457,57 @@ static void memory_check(void) {
 #endif
 }
 
+/* ---- defect 13 (.bin): a zip whose central directory offset points outside the file ---- */
+static uint32_t rd32le(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static void wr32le(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void bin_case(const uint8_t *img, size_t len, const char *what, const char *needle) {
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/bin", g_tmp);
+    write_file(dir, "pytorch_model.bin", img, len);
+    char p[600];
+    snprintf(p, sizeof p, "%s/pytorch_model.bin", dir);
+    am_tensors *ts = NULL;
+    am_status s = am__torch_bin_load(p, &ts);
+    if (needle) CHECKF(s == AM_ERR_FORMAT && err_has(needle) && err_has("pytorch_model.bin"), "%s: %s", what, am_last_error());
+    else CHECKF(s == AM_OK && am_tensors_count(ts) > 0, "%s: %s", what, am_last_error());
+    am_tensors_free(ts);
+}
+
+static void zip_offsets(void) {
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/bin", g_tmp);
+    mkdir_clean(dir);
+    size_t len = 0;
+    uint8_t *img = (uint8_t *)am_test_read_file(am_test_fixture("formats/load_legacy_bin/pytorch_model.bin"), &len);
+    CHECK(img != NULL && len > 100);
+    if (!img) return;
+    size_t eocd = len - 22; /* torch.save writes no comment */
+    CHECK(rd32le(img + eocd) == 0x06054b50u && rd32le(img + eocd - 20) == 0x07064b50u);
+    bin_case(img, len, "as saved", NULL);
+    uint8_t *bad = malloc(len);
+    /* the end record's offset (torch.save writes ZIP64 records too, which were trusted alone) */
+    memcpy(bad, img, len);
+    wr32le(bad + eocd + 16, (uint32_t)len + 1000);
+    bin_case(bad, len, "end record offset past the end", "outside the file");
+    /* the ZIP64 record's offset */
+    memcpy(bad, img, len);
+    uint32_t z64 = rd32le(img + eocd - 20 + 8);
+    wr32le(bad + z64 + 48, (uint32_t)len + 1000);
+    bin_case(bad, len, "ZIP64 offset past the end", "the ZIP64 record at");
+    /* both, consistently */
+    wr32le(bad + eocd + 16, (uint32_t)len + 1000);
+    bin_case(bad, len, "both offsets past the end", "outside the file");
+    /* the sentinel in the end record defers to the ZIP64 record, as every writer means it */
+    memcpy(bad, img, len);
+    wr32le(bad + eocd + 16, 0xFFFFFFFFu);
+    bin_case(bad, len, "sentinel", NULL);
+    free(bad);
+    free(img);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -467,6 +519,7 @@ int am_test_main(int argc, char **argv) {
     safetensors_100k();
     absurd_configs();
     memory_check();
+    zip_offsets();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
     am_test_run(cmd, NULL);
