@@ -175,6 +175,23 @@ static void fifo_and_links(void) {
     m = am_model_from_pretrained(AM_TASK_AUTO, snap, NULL);
     CHECKF(m != NULL, "hub cache snapshot: %s", am_last_error());
     am_model_free(m);
+    /* and a subfolder of a snapshot (from_pretrained(subfolder=...)) */
+    char sub[500];
+    snprintf(sub, sizeof sub, "%s/sub", snap);
+    mkdir_clean(sub);
+    snprintf(p, sizeof p, "%s/config.json", sub);
+    CHECK(symlink("../../../blobs/c0ffee", p) == 0);
+    snprintf(p, sizeof p, "%s/model.safetensors", sub);
+    CHECK(symlink("../../../blobs/beef", p) == 0);
+    m = am_model_from_pretrained(AM_TASK_AUTO, sub, NULL);
+    CHECKF(m != NULL, "hub cache snapshot subfolder: %s", am_last_error());
+    am_model_free(m);
+    /* but not out of the repo folder */
+    snprintf(p, sizeof p, "%s/config.json", sub);
+    unlink(p);
+    snprintf(tgt, sizeof tgt, "%s/config.json", out);
+    CHECK(symlink(tgt, p) == 0);
+    expect_fail("snapshot linking out of the repo", sub, "outside the model folder", "models--org--name");
 }
 
 /* ---- defect 11: NUL in every JSON the loader reads ---- */
@@ -332,7 +349,7 @@ static void safetensors_100k(void) {
     dt = now_s() - t0;
     CHECKF(m != NULL, "100k-tensor load: %s", am_last_error());
     if (m) CHECK(am_model_loading_info(m)->n_unexpected == n);
-    CHECKF(dt < 20.0, "100k-tensor from_pretrained took %.2f s", dt);
+    CHECKF(dt < 40.0, "100k-tensor from_pretrained took %.2f s", dt); /* 77 s before, 0.5 s after (Release) */
     fprintf(stderr, "100k-tensor from_pretrained: %.3f s\n", dt);
     am_model_free(m);
 }

@@ -106,6 +106,7 @@ static size_t strv_index_find(const strv_index *ix, const char *x) {
 typedef struct ckpt {
     strv names; /* after gamma/beta renames */
     am_tensor **t;
+    size_t t_cap;
     char *file; /* the weight file or index used (for messages) */
 } ckpt;
 
@@ -137,8 +138,12 @@ static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
         am_tensor_free(t); /* ckpt_add takes t */
         return am__error(AM_ERR_NO_MEMORY, "out of memory");
     }
-    am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
-    if (v) c->t = v;
+    am_tensor **v = c->t;
+    if (c->names.n == c->t_cap) { /* geometric growth: 100k tensors must not mean 100k copies */
+        size_t cap = c->t_cap ? 2 * c->t_cap : 16;
+        v = realloc(c->t, cap * sizeof *c->t);
+        if (v) c->t = v, c->t_cap = cap;
+    }
     size_t n = c->names.n;
     if (v) strv_push(&c->names, nn);
     free(nn);

@@ -158,6 +158,7 @@ am_status am_config_get_string(const am_config *c, const char *key, const char *
 }
 
 static am_status set_item(am_config *c, const char *key, cJSON *v) {
+    if (c && key && !v) return am__error(AM_ERR_NO_MEMORY, "config key '%s': out of memory", key); /* a cJSON_Create* failed */
     if (!c || !key || !v) {
         cJSON_Delete(v);
         return am__error(AM_ERR_INVALID_ARGUMENT, "am_config_set: NULL argument");
@@ -166,8 +167,12 @@ static am_status set_item(am_config *c, const char *key, cJSON *v) {
         cJSON_Delete(v);
         return am__error(AM_ERR_INVALID_ARGUMENT, "config key 'model_type' is fixed by the config class");
     }
-    if (cJSON_GetObjectItemCaseSensitive(c->values, key)) cJSON_ReplaceItemInObjectCaseSensitive(c->values, key, v);
-    else cJSON_AddItemToObject(c->values, key, v);
+    bool ok = cJSON_GetObjectItemCaseSensitive(c->values, key) ? cJSON_ReplaceItemInObjectCaseSensitive(c->values, key, v)
+                                                              : cJSON_AddItemToObject(c->values, key, v);
+    if (!ok) {
+        cJSON_Delete(v);
+        return am__error(AM_ERR_NO_MEMORY, "config key '%s': out of memory", key);
+    }
     return AM_OK;
 }
 am_status am_config_set_int(am_config *c, const char *key, int64_t v) { return set_item(c, key, cJSON_CreateNumber((double)v)); }

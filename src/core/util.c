@@ -126,18 +126,13 @@ uint64_t am__mem_available(const char **source) {
 char *am__model_root(const char *dir) {
     char *r = realpath(dir, NULL);
     if (!r) return NULL;
-    /* the hub cache: snapshots/<commit>/<file> are links to ../../blobs/<hash>, so the folder
-     * they must stay in is the repo's (models--org--name), two levels up */
-    char *slash = strrchr(r, '/');
-    if (slash && slash > r) {
-        *slash = 0;
-        char *s2 = strrchr(r, '/');
-        if (s2 && !strcmp(s2 + 1, "snapshots")) {
-            *s2 = 0;
-            if (!r[0]) strcpy(r, "/");
-            return r;
-        }
-        *slash = '/';
+    /* the hub cache: snapshots/<commit>/[<subfolder>/]<file> are links to ../../blobs/<hash>, so
+     * the folder they must stay in is the repo's (models--org--name), above snapshots/ */
+    char *snap = NULL;
+    for (char *p = strstr(r, "/snapshots/"); p; p = strstr(p + 1, "/snapshots/")) snap = p;
+    if (snap && snap[11] && snap[11] != '/') {
+        *snap = 0;
+        if (!r[0]) strcpy(r, "/");
     }
     return r;
 }

@@ -9,8 +9,8 @@
  * -1 with am__error set (AM_ERR_NOT_FOUND, AM_ERR_IO; a NULL path is AM_ERR_NO_MEMORY). */
 int am__open_regular(const char *path, size_t *size);
 /* The folder a model's files must resolve into (malloc'd realpath; NULL when `dir` does not
- * resolve): `dir` itself, or for a hub-cache snapshot (.../snapshots/<commit>) the repo folder two
- * levels up, where its links into blobs/ point. */
+ * resolve): `dir` itself, or for a hub-cache snapshot (.../snapshots/<commit>[/<subfolder>]) the
+ * repo folder above snapshots/, where its links into blobs/ point. */
 char *am__model_root(const char *dir);
 /* `path`, symlinks resolved, must stay inside am__model_root(model_dir): AM_ERR_IO otherwise.
  * A path that does not resolve passes (the open that follows reports it). */
