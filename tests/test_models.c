@@ -24,7 +24,11 @@ static am_task task_of(const char *auto_class) {
              {"AutoModelForQuestionAnswering", AM_TASK_QUESTION_ANSWERING},
              {"AutoModelForMaskedLM", AM_TASK_MASKED_LM},
              {"AutoModelForCausalLM", AM_TASK_CAUSAL_LM},
-             {"AutoModelForSeq2SeqLM", AM_TASK_SEQ2SEQ_LM}};
+             {"AutoModelForSeq2SeqLM", AM_TASK_SEQ2SEQ_LM},
+             {"AutoModelForImageClassification", AM_TASK_IMAGE_CLASSIFICATION},
+             {"AutoModelForObjectDetection", AM_TASK_OBJECT_DETECTION},
+             {"AutoModelForSemanticSegmentation", AM_TASK_SEMANTIC_SEGMENTATION},
+             {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(k[i].a, auto_class)) return k[i].t;
     return AM_TASK_AUTO;
