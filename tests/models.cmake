@@ -22,3 +22,6 @@ foreach(c bert_model distilbert_model roberta_mlm gpt2_lm llama_lm t5_cg bart_cg
   add_test(NAME model_${c}_flash COMMAND test_models ${c})
   set_tests_properties(model_${c}_flash PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV};AM_TEST_ATTN=flash_attention_2" TIMEOUT 600)
 endforeach()
+# Vision models beyond the fixture cases: the YOLOS checkpoint with random detection tokens and
+# position embeddings (bicubic interpolation), ViT's interpolate_pos_encoding and input checks.
+am_add_test(test_vision_models SOURCES ${CMAKE_SOURCE_DIR}/tests/test_vision_models.c)
