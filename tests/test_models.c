@@ -470,6 +470,10 @@ static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m
         const char *hk[] = {kinds[kd].heads_key, "num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads"};
         for (size_t i = 0; i < 6 && heads < 0; i++)
             if (hk[i] && am_config_get_int(cfg, hk[i], &heads) != AM_OK) heads = -1;
+        /* a composite config (VisionEncoderDecoder): the encoder's or the decoder's own config */
+        const cJSON *sub = cJSON_GetObjectItem(cJSON_GetObjectItem(ej, "config_json"), kd == 1 ? "encoder" : "decoder");
+        for (size_t i = 0; heads < 0 && cJSON_IsObject(sub) && i < 6; i++)
+            if (hk[i] && cJSON_IsNumber(cJSON_GetObjectItem(sub, hk[i]))) heads = (int64_t)cJSON_GetObjectItem(sub, hk[i])->valuedouble;
         for (int64_t l = 0; l < n; l++) {
             char nm[64];
             snprintf(nm, sizeof nm, "%s%lld", kinds[kd].prefix, (long long)l);

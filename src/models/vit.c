@@ -135,7 +135,8 @@ static am_status vit_interpolate(const float *pos, int64_t N, int64_t H, int64_t
     return am__bicubic_hwc(side, side, H, pos + H, gh, gw, sh, sw, out + H);
 }
 
-am_status am__vit_encode(am__fwd *cx, const am__vit *v, const am_tensor *px, bool interpolate, am_tensors *hs, float **seq, int64_t *Tout) {
+am_status am__vit_encode(am__fwd *cx, const am__vit *v, const am_tensor *px, bool interpolate, am_tensors *hs, const char *hs_name, float **seq,
+                         int64_t *Tout) {
     *seq = NULL;
     int64_t B = px->shape[0], Hi = px->shape[2], Wi = px->shape[3], H = v->enc.H;
     if (!interpolate && (Hi != v->img_h || Wi != v->img_w))
@@ -163,7 +164,7 @@ am_status am__vit_encode(am__fwd *cx, const am__vit *v, const am_tensor *px, boo
             for (int64_t i = 0; i < T * H; i++) r[i] += pos[i];
         }
         am__drop_fwd(cx, v->drop, B * T * H, x);
-        am__stack_io io = {.B = B, .T = T, .x = x, .hs = hs, .hs_name = "hidden_states"};
+        am__stack_io io = {.B = B, .T = T, .x = x, .hs = hs, .hs_name = hs_name};
         s = am__stack_forward(cx, &v->enc, &io);
     }
     if (s == AM_OK) s = am__layernorm_fwd(v->ln, B * T, x, x, v->eps);
@@ -214,7 +215,7 @@ static am_status vit_forward(am_model *m, const am_tensors *in, const am_forward
     am__fwd cx = am__fwd_begin(m);
     float *seq = NULL, *first = NULL, *pooled = NULL;
     int64_t T = 0, B = px ? px->shape[0] : 0, H = v->vit.enc.H;
-    if (s == AM_OK) s = am__vit_encode(&cx, &v->vit, px, interp, opts && opts->output_hidden_states ? out : NULL, &seq, &T);
+    if (s == AM_OK) s = am__vit_encode(&cx, &v->vit, px, interp, opts && opts->output_hidden_states ? out : NULL, "hidden_states", &seq, &T);
     if (s == AM_OK && !(first = am__gather_rows(seq, B, T, H, NULL))) s = AM_ERR_NO_MEMORY;
     if (s == AM_OK && m->spec->task == AM_TASK_BASE) {
         s = am__put_output(out, "last_hidden_state", 3, (int64_t[]){B, T, H}, seq);

@@ -25,6 +25,7 @@ am_status am__vit_build(const am_config *c, am__module *base, bool pooler, am__v
 /* The pixel_values input as an owned float32 [B, C, H, W] copy, checked against num_channels. */
 am_status am__pixel_values(const am_tensors *in, int64_t C, am_tensor **out);
 /* ViTModel's forward up to the final LayerNorm: *seq [B, T, H] (owned), T = 1 + patches.
- * Hidden states (before the LayerNorm) go to hs as "hidden_states.i" when hs is not NULL. */
-am_status am__vit_encode(am__fwd *cx, const am__vit *v, const am_tensor *px, bool interpolate, am_tensors *hs, float **seq, int64_t *T);
+ * Hidden states (before the LayerNorm) go to hs as "<hs_name>.i" when hs is not NULL. */
+am_status am__vit_encode(am__fwd *cx, const am__vit *v, const am_tensor *px, bool interpolate, am_tensors *hs, const char *hs_name, float **seq,
+                         int64_t *T);
 #endif

@@ -108,7 +108,9 @@ void am__rope_fill_cache(const am__rope *r, float *out, bool sine);
 
 /* ---- the layer stack ---- */
 
-/* Attention of one layer: separate q/k/v projections, or one fused Conv1D (GPT-2's c_attn). */
+/* Attention of one layer: separate q/k/v projections, or one fused Conv1D (GPT-2's c_attn). In
+ * cross-attention, qkv is a fused K|V projection of the encoder state (GPT-2's crossattention.c_attn,
+ * output [K | V]) beside a separate q. */
 typedef struct am__attn {
     const am__module *q, *k, *v, *o, *qkv;
     bool kn;                /* Conv1D weights */
