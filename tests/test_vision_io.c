@@ -10,6 +10,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <png.h>
+#include <setjmp.h>
 #include <webp/encode.h>
 
 static am_tensors *g_decoded;
@@ -261,6 +263,225 @@ static void test_resize_basics(void) {
 }
 
 
+/* A PNG written with libpng: colour type, bit depth, interlace, optional palette/tRNS. */
+typedef struct pngw {
+    uint8_t *d;
+    size_t n, cap;
+} pngw;
+static void pngw_write(png_structp png, png_bytep p, size_t n) {
+    pngw *w = png_get_io_ptr(png);
+    if (w->n + n > w->cap) {
+        w->cap = (w->n + n) * 2;
+        w->d = realloc(w->d, w->cap);
+    }
+    memcpy(w->d + w->n, p, n);
+    w->n += n;
+}
+static void pngw_flush(png_structp png) { (void)png; }
+static uint8_t *make_png(int W, int H, int ctype, int depth, int interlace, const uint8_t *rows_data, size_t rowbytes,
+                         const png_color *pal, int npal, bool trns, size_t *len) {
+    pngw w = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(w.d);
+        return NULL;
+    }
+    png_set_write_fn(png, &w, pngw_write, pngw_flush);
+    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, depth, ctype, interlace, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (pal) png_set_PLTE(png, info, pal, npal);
+    if (trns) {
+        png_byte a[2] = {0, 128};
+        png_color_16 tc = {0, 0, 0, 0, 0};
+        png_set_tRNS(png, info, pal ? a : NULL, pal ? 2 : 0, pal ? NULL : &tc);
+    }
+    png_write_info(png, info);
+    png_bytep *rows = malloc(sizeof(png_bytep) * H);
+    for (int y = 0; y < H; y++) rows[y] = (png_bytep)rows_data + (size_t)y * rowbytes;
+    png_write_image(png, rows);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    free(rows);
+    *len = w.n;
+    return w.d;
+}
+
+/* PNG colour types and depths, converted as PIL's convert("RGB") does */
+static void test_png_variants(void) {
+    enum { W = 5, H = 3 };
+    uint8_t want[W * H * 3], data[W * H * 8];
+    size_t n;
+    for (int interlace = 0; interlace < 2; interlace++) {
+        /* 16-bit grey (PIL mode I): clipped to 255 */
+        for (int i = 0; i < W * H; i++) {
+            unsigned v = (unsigned)(i * 4700 % 65536) / (i % 3 ? 1 : 300);
+            data[2 * i] = (uint8_t)(v >> 8), data[2 * i + 1] = (uint8_t)v;
+            want[3 * i] = want[3 * i + 1] = want[3 * i + 2] = v > 255 ? 255 : (uint8_t)v;
+        }
+        uint8_t *png = make_png(W, H, PNG_COLOR_TYPE_GRAY, 16, interlace, data, W * 2, NULL, 0, false, &n);
+        am_image *img = am_image_decode(png, n, AM_IMAGE_RGB, "g16.png");
+        CHECKF(img && !memcmp(am_image_pixels(img), want, sizeof want), "16-bit grey (interlace %d): %s", interlace,
+               img ? "pixels differ" : am_last_error());
+        am_image_free(img);
+        free(png);
+        /* 16-bit RGBA: the high byte of each colour, alpha dropped */
+        for (int i = 0; i < W * H; i++)
+            for (int c = 0; c < 4; c++) {
+                unsigned v = (unsigned)(i * 977 + c * 15013) % 65536;
+                data[8 * i + 2 * c] = (uint8_t)(v >> 8), data[8 * i + 2 * c + 1] = (uint8_t)v;
+                if (c < 3) want[3 * i + c] = (uint8_t)(v >> 8);
+            }
+        png = make_png(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 16, interlace, data, W * 8, NULL, 0, false, &n);
+        img = am_image_decode(png, n, AM_IMAGE_RGB, "rgba16.png");
+        CHECKF(img && !memcmp(am_image_pixels(img), want, sizeof want), "16-bit RGBA (interlace %d): %s", interlace,
+               img ? "pixels differ" : am_last_error());
+        am_image_free(img);
+        free(png);
+        /* grey + alpha, 8 bits: grey copied, alpha dropped */
+        for (int i = 0; i < W * H; i++) {
+            data[2 * i] = (uint8_t)(i * 17), data[2 * i + 1] = (uint8_t)(255 - i);
+            want[3 * i] = want[3 * i + 1] = want[3 * i + 2] = (uint8_t)(i * 17);
+        }
+        png = make_png(W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, interlace, data, W * 2, NULL, 0, false, &n);
+        img = am_image_decode(png, n, AM_IMAGE_RGB, "la.png");
+        CHECKF(img && !memcmp(am_image_pixels(img), want, sizeof want), "LA (interlace %d)", interlace);
+        am_image_free(img);
+        free(png);
+        /* 2-bit palette with tRNS: every index looked up, transparency ignored; as labels: the indices */
+        png_color pal[4] = {{10, 20, 30}, {40, 50, 60}, {70, 80, 90}, {200, 210, 220}};
+        memset(data, 0, sizeof data);
+        uint8_t idx[W * H];
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int k = (x + 2 * y) % 4;
+                idx[y * W + x] = (uint8_t)k;
+                data[y * 2 + x / 4] |= (uint8_t)(k << (6 - 2 * (x % 4)));
+                memcpy(want + 3 * (y * W + x), &pal[k], 3);
+            }
+        png = make_png(W, H, PNG_COLOR_TYPE_PALETTE, 2, interlace, data, 2, pal, 4, true, &n);
+        img = am_image_decode(png, n, AM_IMAGE_RGB, "p2.png");
+        CHECKF(img && !memcmp(am_image_pixels(img), want, sizeof want), "2-bit palette (interlace %d): %s", interlace,
+               img ? "pixels differ" : am_last_error());
+        am_image_free(img);
+        img = am_image_decode(png, n, AM_IMAGE_LABELS, "p2.png");
+        CHECKF(img && am_image_channels(img) == 1 && !memcmp(am_image_pixels(img), idx, sizeof idx), "2-bit palette as labels");
+        am_image_free(img);
+        free(png);
+        /* 1-bit grey: 0 and 255 */
+        memset(data, 0, sizeof data);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int b = (x + y) & 1;
+                data[y] |= (uint8_t)(b << (7 - x));
+                memset(want + 3 * (y * W + x), b ? 255 : 0, 3);
+            }
+        png = make_png(W, H, PNG_COLOR_TYPE_GRAY, 1, interlace, data, 1, NULL, 0, false, &n);
+        img = am_image_decode(png, n, AM_IMAGE_RGB, "g1.png");
+        CHECKF(img && !memcmp(am_image_pixels(img), want, sizeof want), "1-bit grey (interlace %d)", interlace);
+        am_image_free(img);
+        free(png);
+    }
+}
+
+/* DeiT's center crop (with transformers' zero padding when the crop is larger) and ConvNext's
+ * resize-then-crop, on top of the resize the fixtures check */
+static void test_crop_classes(void) {
+    uint8_t px[3 * 4 * 3];
+    for (int i = 0; i < 36; i++) px[i] = (uint8_t)(i + 1);
+    am_image *img = am_image_from_pixels(4, 3, 3, px); /* height 3, width 4 */
+    am_image_processor *p = am_image_processor_from_json(
+        "{\"image_processor_type\": \"DeiTImageProcessor\", \"do_resize\": false, \"crop_size\": {\"height\": 2, \"width\": 2},"
+        " \"do_rescale\": false, \"do_normalize\": false}", "deit");
+    CHECKF(p != NULL, "%s", am_last_error());
+    const am_image *one[1] = {img};
+    am_tensors *out = NULL;
+    CHECK_OK(am_image_processor_call(p, one, 1, NULL, NULL, &out));
+    am_tensor *pv = out ? am_tensors_get(out, "pixel_values") : NULL;
+    /* top = (3 - 2) // 2 = 0, left = (4 - 2) // 2 = 1: rows 0-1, columns 1-2 */
+    CHECK(pv && am_tensor_dtype(pv) == AM_U8 && am_tensor_dim(pv, 2) == 2 && am_tensor_dim(pv, 3) == 2);
+    if (pv) {
+        const uint8_t *v = am_tensor_cdata(pv);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 2; y++)
+                for (int x = 0; x < 2; x++) CHECK(v[(c * 2 + y) * 2 + x] == px[(y * 4 + x + 1) * 3 + c]);
+    }
+    am_tensors_free(out);
+    /* crop 5 x 2 of a 3-high image: padded canvas 5 x 4, image rows at 1..3, crop rows 0..4, columns 1-2 */
+    CHECK_OK(am_image_processor_call(p, one, 1, NULL, "{\"crop_size\": {\"height\": 5, \"width\": 2}}", &out));
+    pv = out ? am_tensors_get(out, "pixel_values") : NULL;
+    CHECK(pv && am_tensor_dim(pv, 2) == 5 && am_tensor_dim(pv, 3) == 2);
+    if (pv) {
+        const uint8_t *v = am_tensor_cdata(pv);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 5; y++)
+                for (int x = 0; x < 2; x++) {
+                    uint8_t e = y == 0 || y == 4 ? 0 : px[((y - 1) * 4 + x + 1) * 3 + c];
+                    CHECKF(v[(c * 5 + y) * 2 + x] == e, "padded crop c%d y%d x%d", c, y, x);
+                }
+    }
+    am_tensors_free(out);
+    /* kwargs this class does not take */
+    CHECK(am_image_processor_call(p, one, 1, NULL, "{\"do_pad\": true}", &out) == AM_ERR_INVALID_ARGUMENT &&
+          strstr(am_last_error(), "do_pad"));
+    CHECK(am_image_processor_call(p, one, 1, NULL, "[1]", &out) == AM_ERR_INVALID_ARGUMENT);
+    am_image_processor_free(p);
+    am_image_free(img);
+
+    /* ConvNext, shortest_edge 16 < 384: the short side to int(16 / 0.875) = 18, then a 16 x 16 center crop */
+    am_image *cat = am_image_load(am_test_fixture("media/img_cat.png"), AM_IMAGE_RGB); /* 128 x 85 */
+    p = am_image_processor_from_json("{\"feature_extractor_type\": \"ConvNextFeatureExtractor\", \"size\": {\"shortest_edge\": 16},"
+                                     " \"resample\": 3, \"do_rescale\": false, \"do_normalize\": false}", "convnext");
+    CHECKF(p && !strcmp(am_image_processor_class_name(p), "ConvNextImageProcessor"), "%s", am_last_error());
+    const am_image *c1[1] = {cat};
+    out = NULL;
+    if (p && cat) CHECK_OK(am_image_processor_call(p, c1, 1, NULL, NULL, &out));
+    am_image *r = cat ? am_image_resize(cat, 27, 18, 3) : NULL; /* int(18 * 128 / 85) = 27 */
+    pv = out ? am_tensors_get(out, "pixel_values") : NULL;
+    CHECK(pv && r && am_tensor_dim(pv, 2) == 16 && am_tensor_dim(pv, 3) == 16);
+    if (pv && r) {
+        const uint8_t *v = am_tensor_cdata(pv);
+        int bad = 0; /* top = (18 - 16) // 2 = 1, left = (27 - 16) // 2 = 5 */
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 16; y++)
+                for (int x = 0; x < 16; x++) bad += v[(c * 16 + y) * 16 + x] != am_image_pixels(r)[((y + 1) * 27 + x + 5) * 3 + c];
+        CHECKF(bad == 0, "ConvNext crop: %d values differ", bad);
+    }
+    am_tensors_free(out);
+    am_image_free(r);
+    /* shortest_edge >= 384: a plain square resize */
+    CHECK_OK(am_image_processor_call(p, c1, 1, NULL, "{\"size\": {\"shortest_edge\": 400}}", &out));
+    pv = out ? am_tensors_get(out, "pixel_values") : NULL;
+    CHECK(pv && am_tensor_dim(pv, 2) == 400 && am_tensor_dim(pv, 3) == 400);
+    am_tensors_free(out);
+    am_image_processor_free(p);
+    am_image_free(cat);
+
+    /* class selection and bad configs */
+    CHECK(am_image_processor_from_json("{\"image_processor_type\": \"CLIPImageProcessor\"}", "x") == NULL &&
+          am__error_code() == AM_ERR_UNSUPPORTED && strstr(am_last_error(), "CLIPImageProcessor"));
+    CHECK(am_image_processor_from_json("{\"size\": 3}", "noclass.json") == NULL && strstr(am_last_error(), "image_processor_type"));
+    CHECK(am_image_processor_from_json("{\"image_processor_type\": \"ViTImageProcessor\", \"do_resize\": \"yes\"}", "b.json") ==
+              NULL && strstr(am_last_error(), "do_resize"));
+    CHECK(am_image_processor_from_json("{not json", "bad.json") == NULL && am__error_code() == AM_ERR_FORMAT);
+    p = am_image_processor_from_json("{\"feature_extractor_type\": \"ViTFeatureExtractor\", \"size\": 8, \"unknown_attr\": 1}", "v");
+    CHECKF(p && !strcmp(am_image_processor_class_name(p), "ViTImageProcessor"), "%s", am_last_error());
+    am_image_processor_free(p);
+    /* YOLOS without padding refuses images that end with different sizes */
+    p = am_image_processor_from_json("{\"image_processor_type\": \"YolosImageProcessor\", \"size\": {\"shortest_edge\": 8, \"longest_edge\": 20}}", "y");
+    am_image *a = am_image_load(am_test_fixture("media/img_cat.png"), AM_IMAGE_RGB);
+    am_image *b = am_image_load(am_test_fixture("media/img_astronaut.png"), AM_IMAGE_RGB);
+    const am_image *two[2] = {a, b};
+    CHECK(p && am_image_processor_call(p, two, 2, NULL, "{\"do_pad\": false}", &out) == AM_ERR_SHAPE);
+    CHECK_OK(am_image_processor_call(p, two, 2, NULL, NULL, &out));
+    CHECK(out && am_tensors_get(out, "pixel_mask") != NULL);
+    am_tensors_free(out);
+    am_image_processor_free(p);
+    am_image_free(a);
+    am_image_free(b);
+}
+
 /* One case of fixtures/processors: the processor re-loaded from its preprocessor_config.json,
  * called on the decoded inputs with the case's keyword arguments; resized.<i> / resized_map.<i>
  * must be equal, pixel_values within the case's tolerance, pixel_mask and labels exact. */
@@ -307,7 +528,7 @@ static void run_processor_case(const char *name) {
     }
     if (out) {
         for (size_t i = 0; i < n; i++) {
-            char key[32];
+            char key[48];
             int maxd;
             snprintf(key, sizeof key, "resized.%zu", i);
             int64_t bad = count_diff(am_tensors_get(exp, key), res[i], &maxd);
@@ -399,6 +620,8 @@ int am_test_main(int argc, char **argv) {
     test_bad_files();
     test_resize_basics();
     test_processor_cases();
+    test_png_variants();
+    test_crop_classes();
     am_tensors_free(g_decoded);
     return 0;
 }
