@@ -24,6 +24,11 @@ static const struct {
                        {"tie_word_embeddings", "boolean"}, {"is_encoder_decoder", "boolean"}, {"pad_token_id", "number"},
                        {"bos_token_id", "number"}, {"eos_token_id", "number"}, {"problem_type", "string"}};
 
+static const am__config_default *type_defaults(const char *model_type) {
+    const am__type_spec *ts = am__type_lookup(model_type);
+    return ts ? ts->defaults : NULL;
+}
+
 am_config *am__config_parse(const char *text, size_t len, const char *origin) {
     cJSON *root = NULL;
     if (am__json_parse(text, len, origin, &root) != AM_OK) return NULL;
@@ -78,6 +83,7 @@ am_config *am__config_parse(const char *text, size_t len, const char *origin) {
         }
     }
     am_config *c = am__config_new(root, ts->defaults, ts->config_class);
+    if (c) c->nested = type_defaults;
     if (c && (am__config_validate(c, origin) != AM_OK || am__config_normalize(c, origin) != AM_OK || am__config_class_init(c, origin) != AM_OK)) {
         am_config_free(c);
         return NULL;
