@@ -110,13 +110,27 @@ uint64_t am__mem_available(const char **source) {
             src = "free physical pages (sysconf)";
         }
     }
-    /* a container's cgroup v2 limit, when lower */
+    /* a container's cgroup v2 limit, when lower; memory.current counts the page cache, which the
+     * kernel reclaims for us, so the cgroup's file pages are added back as MemAvailable does */
     uint64_t max = read_u64_file("/sys/fs/cgroup/memory.max"), cur = read_u64_file("/sys/fs/cgroup/memory.current");
     if (max != UINT64_MAX && cur != UINT64_MAX) {
+        uint64_t file = 0;
+        FILE *ms = fopen("/sys/fs/cgroup/memory.stat", "r");
+        if (ms) {
+            char line[256];
+            unsigned long long v;
+            while (fgets(line, sizeof line, ms))
+                if (sscanf(line, "file %llu", &v) == 1) {
+                    file = (uint64_t)v;
+                    break;
+                }
+            fclose(ms);
+        }
+        cur = cur > file ? cur - file : 0;
         uint64_t left = max > cur ? max - cur : 0;
         if (!avail || left < avail) {
             avail = left;
-            src = "the cgroup's memory.max - memory.current";
+            src = "the cgroup's memory.max - memory.current + its page cache";
         }
     }
     if (source) *source = src;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ST_MAX_HEADER (100u * 1024u * 1024u) /* the Rust library's limit */
+#define ST_MAX_HEADER 100000000u /* the Rust library's MAX_HEADER_SIZE: 100,000,000 bytes, not 100 MiB */
 
 static bool st_dtype(const char *s, am_dtype *out) {
     static const struct {
@@ -97,7 +97,7 @@ am_status am__st_parse(const uint8_t *buf, size_t len, const char *path, am__st_
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
     if (hlen > len - 8)
         return am__error(AM_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%zu bytes)", path, (unsigned long long)hlen, len);
-    if (hlen > ST_MAX_HEADER) return am__error(AM_ERR_FORMAT, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
+    if (hlen > ST_MAX_HEADER) return am__error(AM_ERR_FORMAT, "%s: header length %llu exceeds the limit of 100,000,000 bytes", path, (unsigned long long)hlen);
     if (hlen < 2) return am__error(AM_ERR_FORMAT, "%s: header of %llu bytes cannot hold a JSON object", path, (unsigned long long)hlen);
     /* the reference reads the header as UTF-8 JSON text (serde_json): padding after the object
      * may only be whitespace; NUL characters (raw or \u0000) are refused */
