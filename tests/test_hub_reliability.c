@@ -117,9 +117,10 @@ static int count_tmp(const char *repo_folder) {
     return hu_count_files(d, NULL);
 }
 
-/* Wait (bounded) until the repo's tmp/ is empty: on_done runs just after the client sees the end. */
+/* Wait (bounded) until the repo's tmp/ is empty: on_done runs just after the client sees the end,
+ * or, should the server miss a hang-up under load, once the connection is silent for the timeout (2 s). */
 static bool tmp_empty_soon(const char *repo_folder) {
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 300; i++) {
         if (!count_tmp(repo_folder)) return true;
         usleep(20000);
     }
