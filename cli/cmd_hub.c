@@ -303,7 +303,11 @@ int am_cli_hub(int argc, char **argv) {
     const char *port_file = c.port_file;
     o.root = npos > 1 ? pos[1] : NULL;
     if (!o.root) return am_cli_usage_error("hub serve: ROOT is required");
+    /* --fsck asked for a report: show its summary (an info line) even at the default level */
+    am_log_level level = am_log_get_level();
+    if (o.fsck && level > AM_LOG_INFO) am_log_set_level(AM_LOG_INFO);
     am_hub_server *s = am_hub_server_start(&o);
+    am_log_set_level(level);
     if (!s) return am_cli_fail("hub serve");
     int port = am_hub_server_port(s);
     fprintf(stderr, "automodel hub serving %s on http://%s:%d\n", o.root, o.host ? o.host : "127.0.0.1", port);

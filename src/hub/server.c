@@ -1438,7 +1438,8 @@ static enum MHD_Result branch(am_hub_server *s, struct MHD_Connection *c, const 
         cJSON *tg = cJSON_GetObjectItemCaseSensitive(j, "tag");
         tagname = cJSON_IsString(tg) ? am__strdup(tg->valuestring) : NULL;
     } else tagname = am__strdup(name);
-    char *refpath = tagname && am__hub_valid_revision(tagname) && !strchr(tagname, '/')
+    /* ".tmp." marks the temp files of interrupted writes, which startup deletes: no ref may look like one */
+    char *refpath = tagname && am__hub_valid_revision(tagname) && !strchr(tagname, '/') && !strstr(tagname, ".tmp.")
                         ? am__strfmt("refs/%s/%s", tag ? "tags" : "heads", tagname)
                         : NULL;
     enum MHD_Result ret;
