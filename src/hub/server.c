@@ -1888,9 +1888,12 @@ am_hub_server *am_hub_server_start(const am_hub_server_options *caller) {
         char *lp = am__path_join(s->store.root, ".automodel-hub.lock");
         s->lockfd = lp ? open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
         free(lp);
-        if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-            am__error(AM_ERR_IO, "hub serve: %s is already served by another hub server (or cannot be locked: %s)", opts->root,
-                      strerror(errno));
+        if (s->lockfd < 0) {
+            am__error(AM_ERR_IO, "%s: cannot create .automodel-hub.lock: %s", opts->root, strerror(errno));
+            goto fail;
+        }
+        if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+            am__error(AM_ERR_IO, "%s is already served by another hub server (its .automodel-hub.lock is held)", opts->root);
             goto fail;
         }
     }
