@@ -7,6 +7,7 @@
  *   - a slow-loris client (200 half-sent requests from 127.0.0.2) does not starve 127.0.0.1, and
  *     silent connections are closed after the timeout;
  *   - no orphan temp files: after a client hangs up mid-upload, after a 413, and at startup;
+ *   - a full disk (RLIMIT_FSIZE): 500, nothing partial, no temp file, the ticket still usable;
  *   - NUL escapes and invalid UTF-8 are refused in every JSON body and path;
  *   - --fsck moves a damaged object to quarantine/ so it can be uploaded again; one server per ROOT. */
 #include "hub/util.h"
@@ -15,6 +16,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -459,6 +462,60 @@ static void test_orphans(void) {
     free(d);
 }
 
+/* ---- a full disk (RLIMIT_FSIZE: writes past 100 KB fail with EFBIG) -------------------------- */
+static char *head_of(const char *repo) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/models/%s/revision/main", g_url, repo);
+    hu_resp r;
+    hu_http("GET", url, TOK, NULL, NULL, 0, &r);
+    cJSON *j = cJSON_Parse(r.body);
+    cJSON *sha = cJSON_GetObjectItemCaseSensitive(j, "sha");
+    char *out = cJSON_IsString(sha) ? strdup(sha->valuestring) : NULL;
+    cJSON_Delete(j);
+    hu_resp_free(&r);
+    return out;
+}
+
+static void test_disk_full(void) {
+    enum { N = 300000 };
+    uint8_t *d = malloc(N);
+    fill(d, N, 11);
+    char oid[65];
+    am__sha256_hex(d, N, oid);
+    batch b;
+    CHECK(lfs_batch("alice/m", oid, N, false, &b));
+    char *h0 = head_of("alice/m");
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 100000;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    long st = put(b.href, d, N);
+    CHECKF(st == 500, "an LFS upload onto a full disk -> %ld", st);
+    /* a commit whose inline file cannot be written changes nothing */
+    size_t bl = 200000;
+    char *body = malloc(bl + 512);
+    int n = snprintf(body, 512, "{\"key\":\"header\",\"value\":{\"summary\":\"full\"}}\n"
+                                "{\"key\":\"file\",\"value\":{\"path\":\"big.txt\",\"encoding\":\"base64\",\"content\":\"");
+    memset(body + n, 'A', bl);
+    snprintf(body + n + bl, 512, "\"}}\n");
+    hu_resp r;
+    st = post("/api/models/alice/m/commit/main", "application/x-ndjson", body, strlen(body), &r);
+    CHECKF(st == 500, "a commit onto a full disk -> %ld %s", st, r.body);
+    hu_resp_free(&r);
+    setrlimit(RLIMIT_FSIZE, &old);
+    char *h1 = head_of("alice/m");
+    CHECK(h0 && h1 && !strcmp(h0, h1));
+    char od[4200];
+    snprintf(od, sizeof od, "%s/models--alice--m", g_root);
+    CHECKF(hu_count_files(od, ".tmp.") == 0, "a failed write leaves its temp file");
+    CHECK(tmp_empty_soon("models--alice--m"));
+    /* and once there is room again, the same ticket works */
+    CHECK(put(b.href, d, N) == 200);
+    free(h0), free(h1), free(body), free(d);
+}
+
 /* ---- 11, 12. NUL escapes and invalid UTF-8 ---------------------------------------------- */
 static void test_strings(void) {
     hu_resp r;
@@ -579,6 +636,7 @@ int am_test_main(int argc, char **argv) {
     test_ticket_race();
     test_auth_before_body();
     test_orphans();
+    test_disk_full();
     test_strings();
     test_slow_loris(32);
     fprintf(stderr, "  server checks took %.1f s\n", now_s() - t0);

@@ -1268,7 +1268,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         ops_free(ops, nops);
         return send_err(c, 400, NULL, NULL, "Invalid commit payload: %s", err);
     }
-    bool create_pr = arg_true(c, "create_pr");
+    bool create_pr = arg_true(c, "create_pr"), io_failed = false;
     enum MHD_Result ret;
     pthread_mutex_lock(&s->wlock);
     char head[41];
@@ -1340,7 +1340,9 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         st_file nf = {0};
         if (o->kind == 0) {
             if (am__store_put_object(r, o->data ? o->data : (const uint8_t *)"", o->len, nf.sha256, nf.sha1)) {
-                err = "cannot store a file";
+                snprintf(errbuf, sizeof errbuf, "cannot store %s: %s", o->path, am_last_error());
+                err = errbuf;
+                io_failed = true; /* the server's fault (disk full, I/O), not the payload's */
                 break;
             }
             nf.size = o->len;
@@ -1384,7 +1386,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         }
     }
     if (err) {
-        ret = send_err(c, 422, NULL, NULL, "Invalid commit: %s", err);
+        ret = io_failed ? send_err(c, 500, NULL, NULL, "%s", err) : send_err(c, 422, NULL, NULL, "Invalid commit: %s", err);
         goto out;
     }
     char date[32];
