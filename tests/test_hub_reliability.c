@@ -335,16 +335,27 @@ static void test_auth_before_body(void) {
         CHECK(read_status(fd, 3000, NULL, 0) == 401);
         close(fd);
     }
-    /* an authenticated JSON body over --max-json-body (64 KiB here) is refused on its Content-Length */
-    {
+    /* a JSON body over --max-json-body (2 MiB here) is refused on its Content-Length; without a
+     * token (public reads only) the limit is 1 MiB */
+    static const struct {
+        const char *path;
+        bool token;
+        long len;
+        int want;
+    } caps[] = {{"/api/repos/create", true, 3000000, 413},
+                {"/api/models/alice/m/paths-info/main", false, 1500000, 413},
+                {"/alice/m.git/info/lfs/objects/batch", false, 1500000, 413},
+                {"/api/models/alice/m/paths-info/main", true, 1500000, 100}};
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
         int fd = conn_from(NULL);
         char h[512];
-        int n = snprintf(h, sizeof h,
-                         "POST /api/repos/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                         "Content-Length: 100000\r\n\r\n",
-                         TOK);
+        int n = snprintf(h, sizeof h, "POST %s HTTP/1.1\r\nHost: x\r\n%s%s%sContent-Length: %ld\r\nExpect: 100-continue\r\n\r\n",
+                         caps[k].path, caps[k].token ? "Authorization: Bearer " : "", caps[k].token ? TOK : "",
+                         caps[k].token ? "\r\n" : "", caps[k].len);
         CHECK(fd >= 0 && send_all(fd, h, (size_t)n));
-        CHECK(read_status(fd, 3000, NULL, 0) == 413);
+        int st = read_status(fd, 3000, NULL, 0);
+        CHECKF(st == caps[k].want, "POST %s (%s, %ld bytes announced) -> %d, expected %d", caps[k].path,
+               caps[k].token ? "token" : "no token", caps[k].len, st, caps[k].want);
         close(fd);
     }
     /* 256 MiB chunked without a token: answered at once, and the server's memory does not follow */
@@ -589,7 +600,7 @@ static am_hub_server *start(const char *tokens, bool fsck) {
     so.root = g_root;
     so.tokens_file = tokens;
     so.threads = 2;
-    so.max_json_body = 64 << 10;
+    so.max_json_body = 2 << 20;
     so.multipart_chunk = 128 << 10;
     so.max_connections = 150;
     so.max_connections_per_ip = 32;

@@ -37,6 +37,7 @@
 #define DEF_MAX_CONN 1024u             /* connections in all */
 #define DEF_TIMEOUT 30u                /* seconds a connection may stay silent */
 #define OVERRUN_READ (1u << 20)        /* bytes past a body limit read (then dropped) before closing */
+#define ANON_MAX_JSON (1ull << 20)     /* a body without a valid token (public reads only) */
 
 typedef struct tok {
     char *token, *user;
@@ -1567,6 +1568,9 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
     enum MHD_Result ret = MHD_NO;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
     const tok *t = auth(s, c);
+    /* without a token, a body can only be a public read's small JSON: many anonymous connections
+     * must not add up to much memory */
+    uint64_t anon_json = s->max_json < ANON_MAX_JSON ? s->max_json : ANON_MAX_JSON;
     st_repo r = {0};
     char *rev = NULL, *rest = NULL;
     int i = 0;
@@ -1621,7 +1625,7 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
                 PRE(s->max_body);
                 ret = commit(s, c, &r, t, rev, q);
             } else if (!strcmp(what, "paths-info") && post && (rev = take_rev(&p, &i)) && i == p.n) {
-                PRE(s->max_json);
+                PRE(t ? s->max_json : anon_json);
                 ret = paths_info(c, &r, rev, q);
             } else if ((!strcmp(what, "branch") || !strcmp(what, "tag")) && (post || !strcmp(method, "DELETE")) && i < p.n) {
                 PRE(s->max_json);
@@ -1659,7 +1663,7 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
             else if (!batch && !verify) ret = send_err(c, 404, NULL, NULL, "Not found");
             else if (q->pre) { /* uploads are refused in the batch itself; the body is small either way */
                 free(id);
-                PRE(s->max_json);
+                PRE(t ? s->max_json : anon_json);
             } else ret = batch ? lfs_batch(s, c, &r, t, q) : lfs_verify(c, &r, q);
             free(id);
             goto done;
