@@ -411,6 +411,17 @@ static void absurd_configs(void) {
         am_model_free(m);
         am_config_free(c);
     }
+    /* a composite config's encoder / decoder are checked as configs of their own class */
+    c = am_config_from_json("{\"model_type\": \"vision-encoder-decoder\", \"encoder\": {\"model_type\": \"vit\", \"hidden_size\": 1e12}, "
+                            "\"decoder\": {\"model_type\": \"gpt2\"}}",
+                            "ved/config.json");
+    CHECKF(!c && err_has("\"encoder.hidden_size\" = 1000000000000"), "%s", am_last_error());
+    am_config_free(c);
+    c = am_config_from_json("{\"model_type\": \"vision-encoder-decoder\", \"encoder\": {\"model_type\": \"vit\"}, "
+                            "\"decoder\": {\"model_type\": \"gpt2\", \"n_layer\": 2.5}}",
+                            "ved/config.json");
+    CHECKF(!c && err_has("\"decoder.n_layer\" must be an integer"), "%s", am_last_error());
+    am_config_free(c);
     am_load_options lo = am_load_options_default();
     lo.num_labels = 2000000000;
     write_str(dir, "config.json", k_config);

@@ -328,7 +328,8 @@ static const struct {
     {"n_heads", 1 << 16},              {"encoder_attention_heads", 1 << 16}, {"decoder_attention_heads", 1 << 16},
     {"max_position_embeddings", 1 << 24}, {"n_positions", 1 << 24},         {"n_ctx", 1 << 24},
     {"relative_attention_num_buckets", 1 << 20}, {"relative_attention_max_distance", 1 << 24},
-    {"num_labels", AM__MAX_NUM_LABELS}};
+    {"image_size", 1 << 16},           {"patch_size", 1 << 16},              {"num_channels", 1 << 12},
+    {"num_detection_tokens", 1 << 20}, {"num_labels", AM__MAX_NUM_LABELS}};
 
 /* The torch dtypes `getattr(torch, name)` finds (PretrainedConfig turns torch_dtype into one). */
 static const char *const k_torch_dtypes[] = {"float32", "float", "float64", "double", "float16", "half", "bfloat16", "uint8", "int8",
@@ -340,36 +341,50 @@ static bool literal_is_int(const char *json) {
     return (json[0] == '-' || (json[0] >= '0' && json[0] <= '9')) && !strpbrk(json, ".eE");
 }
 
-am_status am__config_validate(const am_config *c, const char *origin) {
-    for (const cJSON *it = c->values ? c->values->child : NULL; it; it = it->next) {
+/* One config object: `defaults` its class's table; `pfx` names a nested config in messages. */
+static am_status validate_obj(const cJSON *obj, const am__config_default *defaults, const char *origin, const char *pfx) {
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {
         if (cJSON_IsNumber(it)) {
             double v = it->valuedouble;
-            const am__config_default *d = find_default(c->defaults, it->string);
+            const am__config_default *d = find_default(defaults, it->string);
             if (!d) d = find_default(k_generic, it->string);
             bool is_size = false;
             for (size_t i = 0; i < sizeof k_size_limits / sizeof k_size_limits[0]; i++)
                 if (!strcmp(k_size_limits[i].key, it->string)) {
                     is_size = true;
                     if (v != floor(v) || isnan(v))
-                        return am__error(AM_ERR_FORMAT, "%s: \"%s\" must be an integer, got %.17g", origin, it->string, v);
-                    if (v < 0) return am__error(AM_ERR_FORMAT, "%s: \"%s\" must not be negative (got %.17g)", origin, it->string, v);
+                        return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" must be an integer, got %.17g", origin, pfx, it->string, v);
+                    if (v < 0) return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" must not be negative (got %.17g)", origin, pfx, it->string, v);
                     if (v > (double)k_size_limits[i].max)
-                        return am__error(AM_ERR_FORMAT, "%s: \"%s\" = %.17g is larger than this library accepts (at most %lld)", origin,
-                                         it->string, v, (long long)k_size_limits[i].max);
+                        return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" = %.17g is larger than this library accepts (at most %lld)", origin,
+                                         pfx, it->string, v, (long long)k_size_limits[i].max);
                 }
             if (!is_size && d && literal_is_int(d->json) && v != floor(v))
-                return am__error(AM_ERR_FORMAT, "%s: \"%s\" must be an integer, got %.17g", origin, it->string, v);
+                return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" must be an integer, got %.17g", origin, pfx, it->string, v);
         }
     }
-    const cJSON *td = cJSON_GetObjectItemCaseSensitive(c->values, "torch_dtype");
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(obj, "torch_dtype");
     if (cJSON_IsString(td)) {
         bool known = false;
         for (const char *const *n = k_torch_dtypes; *n && !known; n++) known = !strcmp(*n, td->valuestring);
         if (!known)
-            return am__error(AM_ERR_FORMAT, "%s: \"torch_dtype\" is \"%s\", not a torch dtype (module 'torch' has no attribute '%s')", origin,
-                             td->valuestring, td->valuestring);
+            return am__error(AM_ERR_FORMAT, "%s: \"%storch_dtype\" is \"%s\", not a torch dtype (module 'torch' has no attribute '%s')",
+                             origin, pfx, td->valuestring, td->valuestring);
     }
     return AM_OK;
+}
+
+am_status am__config_validate(const am_config *c, const char *origin) {
+    am_status s = validate_obj(c->values, c->defaults, origin, "");
+    /* a composite config's encoder / decoder configs, typed by their own class */
+    for (const cJSON *it = c->values ? c->values->child : NULL; s == AM_OK && it; it = it->next) {
+        const cJSON *mt = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "model_type") : NULL;
+        if (!cJSON_IsString(mt)) continue;
+        char pfx[160];
+        snprintf(pfx, sizeof pfx, "%.150s.", it->string);
+        s = validate_obj(it, c->nested ? c->nested(mt->valuestring) : NULL, origin, pfx);
+    }
+    return s;
 }
 
 /* ---- Python-compatible JSON writer ---- */
