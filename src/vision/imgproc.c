@@ -633,25 +633,32 @@ am_status am__image_processor_call_ex(const am_image_processor *pr, const am_ima
     }
     float meanf[3], stdf[3];
     for (int c = 0; c < 3; c++) meanf[c] = (float)p.mean[c], stdf[c] = (float)p.std[c];
+    /* the 256 values a byte can become in each channel: rescale float32(float64(x) * factor), then
+     * (x - float32(mean)) / float32(std) in float32 (two roundings), as numpy computes them */
+    float lut[3][256];
+    for (int c = 0; c < 3; c++)
+        for (int u = 0; u < 256; u++) {
+            float v = p.do_rescale ? (float)((double)u * p.rescale_factor) : (float)u;
+            if (p.do_normalize) v = (v - meanf[c]) / stdf[c];
+            lut[c][u] = v;
+        }
+    float *pf = as_float ? am_tensor_data(pv) : NULL;
+    uint8_t *pu = as_float ? NULL : am_tensor_data(pv);
     size_t plane = (size_t)H * W;
     for (size_t i = 0; i < n; i++) {
         const am_image *g = geo[i];
-        for (int y = 0; y < g->height; y++)
-            for (int x = 0; x < g->width; x++)
-                for (int c = 0; c < 3; c++) {
-                    uint8_t u = g->px[((size_t)y * g->width + x) * 3 + c];
-                    size_t at = p.channels_last ? ((i * H + (size_t)y) * W + (size_t)x) * 3 + (size_t)c
-                                                : (i * 3 + (size_t)c) * plane + (size_t)y * W + (size_t)x;
-                    if (!as_float) {
-                        ((uint8_t *)am_tensor_data(pv))[at] = u;
-                        continue;
-                    }
-                    float v = p.do_rescale ? (float)((double)u * p.rescale_factor) : (float)u;
-                    if (p.do_normalize) {
-                        v = (v - meanf[c]) / stdf[c]; /* two float32 roundings, as numpy */
-                    }
-                    ((float *)am_tensor_data(pv))[at] = v;
+        for (int y = 0; y < g->height; y++) {
+            const uint8_t *src = g->px + (size_t)y * g->width * 3;
+            for (int c = 0; c < 3; c++) {
+                size_t at = p.channels_last ? ((i * H + (size_t)y) * W) * 3 + (size_t)c : (i * 3 + (size_t)c) * plane + (size_t)y * W;
+                size_t step = p.channels_last ? 3 : 1;
+                for (int x = 0; x < g->width; x++, at += step) {
+                    uint8_t u = src[(size_t)x * 3 + (size_t)c];
+                    if (pf) pf[at] = lut[c][u];
+                    else pu[at] = u;
                 }
+            }
+        }
     }
     if ((st = am_tensors_set(ts, "pixel_values", pv)) != AM_OK) goto done;
     if (pad) {
