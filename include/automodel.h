@@ -830,7 +830,8 @@ AM_API am_image *am_image_resize(const am_image *img, int width, int height, int
 /* Image processors as transformers 4.32 computes them, from preprocessor_config.json:
  * ViTImageProcessor, DeiTImageProcessor, YolosImageProcessor, SegformerImageProcessor and
  * ConvNextImageProcessor (the `image_processor_type` key, else `feature_extractor_type` with
- * FeatureExtractor read as ImageProcessor). A processor is read-only after loading: concurrent
+ * FeatureExtractor read as ImageProcessor, else, in a folder, config.json's model_type as
+ * AutoImageProcessor falls back to). A processor is read-only after loading: concurrent
  * calls on one processor from several threads are safe. */
 typedef struct am_image_processor am_image_processor;
 /* `path`: a folder holding preprocessor_config.json, the JSON file itself, or a hub model id

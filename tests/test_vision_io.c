@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <png.h>
 #include <setjmp.h>
 #include <webp/encode.h>
@@ -468,6 +469,24 @@ static void test_crop_classes(void) {
     p = am_image_processor_from_json("{\"feature_extractor_type\": \"ViTFeatureExtractor\", \"size\": 8, \"unknown_attr\": 1}", "v");
     CHECKF(p && !strcmp(am_image_processor_class_name(p), "ViTImageProcessor"), "%s", am_last_error());
     am_image_processor_free(p);
+    /* no class key: AutoImageProcessor's fallback to config.json's model_type */
+    char dir[] = "/tmp/am_vision_XXXXXX", f1[64], f2[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(f1, sizeof f1, "%s/preprocessor_config.json", dir);
+    snprintf(f2, sizeof f2, "%s/config.json", dir);
+    FILE *f = fopen(f1, "w");
+    fputs("{\"size\": {\"shortest_edge\": 8, \"longest_edge\": 20}}", f);
+    fclose(f);
+    CHECK(am_image_processor_from_pretrained(dir) == NULL && strstr(am_last_error(), "image_processor_type"));
+    f = fopen(f2, "w");
+    fputs("{\"model_type\": \"yolos\"}", f);
+    fclose(f);
+    p = am_image_processor_from_pretrained(dir);
+    CHECKF(p && !strcmp(am_image_processor_class_name(p), "YolosImageProcessor"), "%s", am_last_error());
+    am_image_processor_free(p);
+    remove(f1);
+    remove(f2);
+    rmdir(dir);
     /* YOLOS without padding refuses images that end with different sizes */
     p = am_image_processor_from_json("{\"image_processor_type\": \"YolosImageProcessor\", \"size\": {\"shortest_edge\": 8, \"longest_edge\": 20}}", "y");
     am_image *a = am_image_load(am_test_fixture("media/img_cat.png"), AM_IMAGE_RGB);

@@ -251,7 +251,26 @@ static am_status apply(kind k, params *p, const char *key, const cJSON *v, bool 
 /* loading                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* AutoImageProcessor's last resort when the file names no class: the model's config.json
+ * model_type through IMAGE_PROCESSOR_MAPPING (the five supported rows). */
+static const char *class_for_model_type(const char *mt) {
+    static const char *const map[][2] = {{"vit", "ViTImageProcessor"},
+                                         {"deit", "DeiTImageProcessor"},
+                                         {"yolos", "YolosImageProcessor"},
+                                         {"segformer", "SegformerImageProcessor"},
+                                         {"convnext", "ConvNextImageProcessor"}};
+    for (size_t i = 0; mt && i < sizeof map / sizeof *map; i++)
+        if (!strcmp(mt, map[i][0])) return map[i][1];
+    return NULL;
+}
+
+static am_image_processor *from_json_typed(const char *json, const char *origin, const char *fallback_type);
+
 am_image_processor *am_image_processor_from_json(const char *json, const char *origin) {
+    return from_json_typed(json, origin, NULL);
+}
+
+static am_image_processor *from_json_typed(const char *json, const char *origin, const char *fallback_type) {
     if (!origin) origin = "preprocessor_config.json";
     if (!json) {
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: JSON text is NULL", origin);
@@ -283,9 +302,13 @@ am_image_processor *am_image_processor_from_json(const char *json, const char *o
             }
         }
     }
+    if (!type) type = fallback_type;
     if (!type) {
         cJSON_Delete(root);
-        am__error(AM_ERR_FORMAT, "%s: neither `image_processor_type` nor `feature_extractor_type` names the processor class", origin);
+        am__error(AM_ERR_FORMAT,
+                  "%s: neither `image_processor_type` nor `feature_extractor_type` names the processor class (nor does a "
+                  "config.json model_type beside it)",
+                  origin);
         return NULL;
     }
     int k = -1;
@@ -362,7 +385,24 @@ am_image_processor *am_image_processor_from_pretrained(const char *path) {
         free(file);
         return NULL;
     }
-    am_image_processor *p = am_image_processor_from_json(json, file);
+    /* the model's config.json beside it, for a file that names no class */
+    const char *fallback = NULL;
+    char *cdir = am__strdup(file), *cfg_text = NULL;
+    char *slash = cdir ? strrchr(cdir, '/') : NULL;
+    if (slash) *slash = 0;
+    char *cfg_path = cdir ? am__path_join(slash ? cdir : ".", "config.json") : NULL;
+    if (cfg_path && am__is_file(cfg_path) && !strstr(json, "image_processor_type") && !strstr(json, "feature_extractor_type") &&
+        am__read_file(cfg_path, &cfg_text, &len) == AM_OK) {
+        cJSON *cfg = cJSON_Parse(cfg_text);
+        const cJSON *mt = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "model_type") : NULL;
+        fallback = class_for_model_type(cJSON_IsString(mt) ? mt->valuestring : NULL);
+        cJSON_Delete(cfg);
+    }
+    am__error_clear();
+    free(cfg_text);
+    free(cfg_path);
+    free(cdir);
+    am_image_processor *p = from_json_typed(json, file, fallback);
     free(json);
     free(file);
     return p;
