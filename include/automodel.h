@@ -823,6 +823,10 @@ AM_API int am_image_height(const am_image *img);
 AM_API int am_image_channels(const am_image *img);
 /* Borrowed HWC bytes, valid while the image lives. */
 AM_API const uint8_t *am_image_pixels(const am_image *img);
+/* img.save(path) as PIL writes a PNG with default options (mode L for one channel, RGB for three):
+ * adaptive row filters, zlib level 6; e.g. the masks of image segmentation. Written to a temporary
+ * file and renamed into place. */
+AM_API am_status am_image_save_png(const am_image *img, const char *path);
 /* PIL's img.resize((width, height), resample) for these 8-bit images, bit for bit: resample is PIL's
  * code (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING). Owned, or NULL + error. */
 AM_API am_image *am_image_resize(const am_image *img, int width, int height, int resample);
