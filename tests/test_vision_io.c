@@ -542,6 +542,75 @@ static void test_png_writer(void) {
     printf("PNG writer: %d of %zu masks byte-identical to PIL's\n", same_bytes, sizeof masks / sizeof *masks);
 }
 
+/* EXIF orientations 1-8 (PNG eXIf chunk, little- and big-endian TIFF): exif_transpose's result,
+ * built here from PIL's definitions: ROTATE_90 turns counter-clockwise, TRANSPOSE swaps x and y. */
+static am_image *rot90(const am_image *a) { /* out(x, y) = in(W-1-y, x) */
+    int W = am_image_width(a), H = am_image_height(a);
+    uint8_t *px = malloc((size_t)W * H * 3);
+    for (int y = 0; y < W; y++)
+        for (int x = 0; x < H; x++) memcpy(px + ((size_t)y * H + x) * 3, am_image_pixels(a) + ((size_t)x * W + (W - 1 - y)) * 3, 3);
+    am_image *o = am_image_from_pixels(H, W, 3, px);
+    free(px);
+    return o;
+}
+static am_image *flip_tb(const am_image *a) {
+    int W = am_image_width(a), H = am_image_height(a);
+    uint8_t *px = malloc((size_t)W * H * 3);
+    for (int y = 0; y < H; y++) memcpy(px + (size_t)y * W * 3, am_image_pixels(a) + (size_t)(H - 1 - y) * W * 3, (size_t)W * 3);
+    am_image *o = am_image_from_pixels(W, H, 3, px);
+    free(px);
+    return o;
+}
+/* applies ops: 'r' rot90, 't' flip top-bottom, in order */
+static am_image *apply_ops(const am_image *a, const char *ops) {
+    am_image *cur = am_image_from_pixels(am_image_width(a), am_image_height(a), 3, am_image_pixels(a));
+    for (; *ops; ops++) {
+        am_image *n = *ops == 'r' ? rot90(cur) : flip_tb(cur);
+        am_image_free(cur);
+        cur = n;
+    }
+    return cur;
+}
+
+static void test_exif_orientations(void) {
+    enum { W = 4, H = 3 };
+    uint8_t px[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) px[i] = (uint8_t)(i * 5 + 1);
+    am_image *src = am_image_from_pixels(W, H, 3, px);
+    /* FLIP_LEFT_RIGHT = rot180 + flip_tb; TRANSPOSE = rot90 + flip_tb; TRANSVERSE = TRANSPOSE + rot180 */
+    const char *ops[9] = {"", "", "rrt", "rr", "t", "rt", "rrr", "rtrr", "r"};
+    for (int o = 1; o <= 8; o++)
+        for (int be = 0; be < 2; be++) {
+            uint8_t exif[26];
+            memcpy(exif, be ? "MM\0*\0\0\0\x08" : "II*\0\x08\0\0\0", 8);
+            uint8_t *e = exif + 8;
+            if (be) {
+                uint8_t ent[18] = {0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (uint8_t)o, 0, 0, 0, 0, 0, 0};
+                memcpy(e, ent, 18);
+            } else {
+                uint8_t ent[18] = {1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, (uint8_t)o, 0, 0, 0, 0, 0, 0, 0};
+                memcpy(e, ent, 18);
+            }
+            pngw w = {0};
+            png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+            png_infop info = png_create_info_struct(png);
+            png_set_write_fn(png, &w, pngw_write, pngw_flush);
+            png_set_IHDR(png, info, W, H, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0);
+            png_set_eXIf_1(png, info, sizeof exif, exif);
+            png_write_info(png, info);
+            for (int y = 0; y < H; y++) png_write_row(png, px + (size_t)y * W * 3);
+            png_write_end(png, info);
+            png_destroy_write_struct(&png, &info);
+            am_image *got = am_image_decode(w.d, w.n, AM_IMAGE_RGB, "exif.png");
+            am_image *want = apply_ops(src, ops[o]);
+            CHECKF(same_pixels(got, want), "orientation %d (%s): %s", o, be ? "MM" : "II", got ? "pixels differ" : am_last_error());
+            am_image_free(got);
+            am_image_free(want);
+            free(w.d);
+        }
+    am_image_free(src);
+}
+
 /* One case of fixtures/processors: the processor re-loaded from its preprocessor_config.json,
  * called on the decoded inputs with the case's keyword arguments; resized.<i> / resized_map.<i>
  * must be equal, pixel_values within the case's tolerance, pixel_mask and labels exact. */
@@ -683,6 +752,7 @@ int am_test_main(int argc, char **argv) {
     test_png_variants();
     test_crop_classes();
     test_png_writer();
+    test_exif_orientations();
     am_tensors_free(g_decoded);
     return 0;
 }
