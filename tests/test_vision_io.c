@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <png.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <webp/encode.h>
 
@@ -611,6 +612,54 @@ static void test_exif_orientations(void) {
     am_image_free(src);
 }
 
+/* One processor shared by four threads: every call equals the single-threaded result. */
+typedef struct thr_arg {
+    const am_image_processor *p;
+    const am_image *const *imgs;
+    const am_tensor *want;
+    int bad;
+} thr_arg;
+static void *thr_run(void *v) {
+    thr_arg *a = v;
+    for (int r = 0; r < 5; r++) {
+        am_tensors *out = NULL;
+        if (am_image_processor_call(a->p, a->imgs, 2, NULL, "{\"resample\": 1}", &out) != AM_OK) a->bad++;
+        am_tensor *pv = out ? am_tensors_get(out, "pixel_values") : NULL;
+        if (!pv || am_tensor_nbytes(pv) != am_tensor_nbytes(a->want) ||
+            memcmp(am_tensor_cdata(pv), am_tensor_cdata(a->want), am_tensor_nbytes(pv)))
+            a->bad++;
+        am_tensors_free(out);
+    }
+    return NULL;
+}
+static void test_threads(void) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", am_test_fixture("processors/yolos_64_96_batch2_pad"));
+    am_image_processor *p = am_image_processor_from_pretrained(dir);
+    am_image *a = am_image_load(am_test_fixture("media/img_rocket_exif6.jpg"), AM_IMAGE_RGB);
+    am_image *b = am_image_load(am_test_fixture("media/img_wide_240x24.png"), AM_IMAGE_RGB);
+    CHECK(p && a && b);
+    if (!p || !a || !b) return;
+    const am_image *imgs[2] = {a, b};
+    am_tensors *ref = NULL;
+    CHECK_OK(am_image_processor_call(p, imgs, 2, NULL, "{\"resample\": 1}", &ref));
+    if (!ref) return;
+    pthread_t t[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){p, imgs, ref ? am_tensors_get(ref, "pixel_values") : NULL, 0};
+        pthread_create(&t[i], NULL, thr_run, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECKF(args[i].bad == 0, "thread %d: %d calls differ", i, args[i].bad);
+    }
+    am_tensors_free(ref);
+    am_image_free(a);
+    am_image_free(b);
+    am_image_processor_free(p);
+}
+
 /* One case of fixtures/processors: the processor re-loaded from its preprocessor_config.json,
  * called on the decoded inputs with the case's keyword arguments; resized.<i> / resized_map.<i>
  * must be equal, pixel_values within the case's tolerance, pixel_mask and labels exact. */
@@ -753,6 +802,7 @@ int am_test_main(int argc, char **argv) {
     test_crop_classes();
     test_png_writer();
     test_exif_orientations();
+    test_threads();
     am_tensors_free(g_decoded);
     return 0;
 }
