@@ -660,6 +660,31 @@ static void test_threads(void) {
     am_image_processor_free(p);
 }
 
+/* NEAREST picks rows and columns by repeated double additions (xo = s/2, xo += s), as Pillow's
+ * affine scaler does: 128 -> 160 rows gives 0.4 + 0.8 + ... = 5.999... at row 7, so source row 5
+ * where (7 + 0.5) * 0.8 = 6.0 would give 6 */
+static void test_nearest_accumulation(void) {
+    uint8_t col[128], row[128];
+    for (int i = 0; i < 128; i++) col[i] = row[i] = (uint8_t)i;
+    am_image *tall = am_image_from_pixels(1, 128, 1, col), *wide = am_image_from_pixels(128, 1, 1, row);
+    am_image *t = am_image_resize(tall, 1, 160, 0), *w = am_image_resize(wide, 160, 1, 0);
+    CHECK(t && w);
+    if (t && w) {
+        int bad_t = 0, bad_w = 0;
+        double yo = 0.4;
+        for (int i = 0; i < 160; i++, yo += 0.8) {
+            bad_t += am_image_pixels(t)[i] != (uint8_t)(int)yo;
+            bad_w += am_image_pixels(w)[i] != (uint8_t)(int)yo;
+        }
+        CHECK(bad_t == 0 && bad_w == 0);
+        CHECK(am_image_pixels(t)[7] == 5 && am_image_pixels(w)[7] == 5);
+    }
+    am_image_free(t);
+    am_image_free(w);
+    am_image_free(tall);
+    am_image_free(wide);
+}
+
 /* One case of fixtures/processors: the processor re-loaded from its preprocessor_config.json,
  * called on the decoded inputs with the case's keyword arguments; resized.<i> / resized_map.<i>
  * must be equal, pixel_values within the case's tolerance, pixel_mask and labels exact. */
@@ -803,6 +828,7 @@ int am_test_main(int argc, char **argv) {
     test_png_writer();
     test_exif_orientations();
     test_threads();
+    test_nearest_accumulation();
     am_tensors_free(g_decoded);
     return 0;
 }
