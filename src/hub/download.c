@@ -393,6 +393,48 @@ static bool lfs_etag(const char *etag) {
     return true;
 }
 
+/* The sha256 of the partial file, kept in step with what is written to it: the bytes of an earlier
+ * run are hashed once at the start, then every body piece as it arrives; a 200 answering a Range
+ * (the file again from byte 0) starts the digest over. */
+typedef struct hasher {
+    am__sha256 c;
+    bool fresh; /* no byte of the current response seen yet */
+} hasher;
+
+static void hasher_restart(hasher *h) {
+    am__digest_discard(&h->c);
+    if (am__sha256_init(&h->c)) am__error_clear(); /* the failure comes out of _final */
+}
+
+static void hash_tap(void *ud, long status, const void *p, size_t n) {
+    hasher *h = ud;
+    if (h->fresh) {
+        h->fresh = false;
+        if (status == 200) hasher_restart(h);
+    }
+    am__sha256_update(&h->c, p, n);
+}
+
+/* Hash the first `n` bytes of fd (a partial an earlier run left). */
+static am_status hash_prefix(hasher *h, int fd, uint64_t n, const char *path) {
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    if (!buf) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+    am_status st = AM_OK;
+    for (uint64_t off = 0; off < n && !st;) {
+        size_t k = n - off > cap ? cap : (size_t)(n - off);
+        ssize_t r = pread(fd, buf, k, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) st = am__error(AM_ERR_IO, "%s: cannot read the partial download: %s", path, r ? strerror(errno) : "short");
+        else {
+            am__sha256_update(&h->c, buf, (size_t)r);
+            off += (uint64_t)r;
+        }
+    }
+    free(buf);
+    return st;
+}
+
 /* GET `location` into `fd`, from the partial file's end to m->size: a resume asks for the rest with
  * Range and accepts a 206 that starts there, or a 200 (the server ignored Range) that replaces the
  * partial. Bytes that arrived before a break are kept and the rest asked for at once (at most
@@ -400,7 +442,7 @@ static bool lfs_etag(const char *etag) {
  * AM_HUB_RETRY_TIMEOUT, counted from the last byte received. The token goes only to the endpoint's
  * own host, and is dropped for good once a redirect leaves it. *discard is set when the partial
  * holds bytes a later run must not resume from. */
-static am_status fetch(dl *d, const meta *m, int fd, bool *discard) {
+static am_status fetch(dl *d, const meta *m, int fd, bool *discard, hasher *h) {
     char *url = am__strdup(m->location);
     char *ep_origin = am__url_origin(d->s.endpoint);
     bool send_token = true;
@@ -436,6 +478,11 @@ static am_status fetch(dl *d, const meta *m, int fd, bool *discard) {
         q.progress_label = label;
         q.progress_base = have;
         q.progress_total = m->size;
+        if (h) {
+            q.on_data = hash_tap;
+            q.on_data_ud = h;
+            h->fresh = true;
+        }
         off_t before = lseek(fd, 0, SEEK_END);
         st = am__http_do(&q, &r);
         off_t after = lseek(fd, 0, SEEK_END);
@@ -480,6 +527,7 @@ static am_status fetch(dl *d, const meta *m, int fd, bool *discard) {
                     st = am__error(AM_ERR_IO, "%s: cannot rewrite the partial download: %s", d->full, strerror(errno));
                     break;
                 }
+                if (h && h->fresh) hasher_restart(h); /* no byte came: the digest did not restart itself */
                 am__log(AM_LOG_INFO, "%s: the server ignored the resume at byte %llu and sent the file from the start",
                         d->full, (unsigned long long)have);
                 have = n;
@@ -624,7 +672,12 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
                            d->repo_id, d->s.cache, d->full, (unsigned long long)(m->size - have),
                            (unsigned long long)vfs.f_bavail * vfs.f_frsize);
     }
-    if (!st) st = fetch(d, m, fd, &discard);
+    /* an LFS file's bytes are hashed as they arrive and checked against the ETag before the rename */
+    bool verify = lfs_etag(m->etag);
+    hasher h = {0};
+    if (!st && verify) st = am__sha256_init(&h.c);
+    if (!st && verify && have) st = hash_prefix(&h, fd, have, tmp);
+    if (!st) st = fetch(d, m, fd, &discard, verify ? &h : NULL);
     off_t got = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
     if (!st && (got < 0 || (uint64_t)got != m->size)) {
         st = am__error(AM_ERR_NETWORK,
@@ -633,9 +686,11 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
                        (unsigned long long)m->size, (long long)got, d->full, am__opt_name("force_download=True", "--force-download"));
         discard = true;
     }
-    if (!st && lfs_etag(m->etag)) {
+    if (!st && verify) {
+        uint8_t dg[32];
         char hex[65];
-        st = am__hash_file(tmp, hex, NULL, NULL);
+        st = am__sha256_final(&h.c, dg);
+        if (!st) am__hex(dg, 32, hex);
         if (!st && strcmp(hex, m->etag)) {
             st = am__error(AM_ERR_NETWORK,
                            "%s: %s from %s has sha256 %s, but its ETag (the LFS oid) is %s: the file is corrupted on "
@@ -644,6 +699,7 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
             discard = true;
         }
     }
+    am__digest_discard(&h.c);
     /* no fsync, as huggingface_hub: it doubles the time of a large download, and a blob cut short
      * by a crash fails the size check on the next use and is fetched again */
     if (fd >= 0) {

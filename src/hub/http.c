@@ -144,6 +144,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
             }
             off += (size_t)w;
         }
+        if (x->req->on_data) x->req->on_data(x->req->on_data_ud, x->resp->status, p, len);
         return len;
     }
     am__buf_put(&x->resp->body, p, len);

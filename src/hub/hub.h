@@ -186,6 +186,10 @@ typedef struct am__http_req {
     const char *progress_label;
     uint64_t progress_base;   /* bytes already present (resume) */
     uint64_t progress_total;
+    /* Called with each piece of a 2xx body after it was written to out_fd; `status` is the
+     * response's (a resume tells 206 from 200). May be NULL. */
+    void (*on_data)(void *ud, long status, const void *p, size_t n);
+    void *on_data_ud;
 } am__http_req;
 am__http_req am__http_req_init(const char *method, const char *url);
 /* One exchange (no redirects followed; up to req->retries more attempts on transport errors and
