@@ -2,7 +2,7 @@
  *
  *   bench_gemm            the models' entry point (am__linear_w) per weight dtype f32/bf16/f16 at
  *                         M = 1..1024, 1 and 2 threads: what the models get, GEMV included
- *   bench_gemm pack       oneDNN's bf16 matmul with the weights as stored ([N,K] plain) against
+ *   bench_gemm pack [f32] oneDNN's bf16 (f32) matmul with the weights as stored ([N,K] plain) against
  *                         weights reordered once into the layout oneDNN prefers (format any), at
  *                         M = 1..128: decides whether packing at load pays
  *
@@ -68,13 +68,16 @@ static void bench_entry(void) {
         }
 }
 
-/* oneDNN bf16 matmul: plain [N,K] weights against packed ones */
-static void bench_pack(void) {
+/* oneDNN bf16 (or f32) matmul: plain [N,K] weights against packed ones */
+static void bench_pack(bool f32) {
+    const dnnl_data_type_t dt = f32 ? dnnl_f32 : dnnl_bf16;
+    const size_t es = f32 ? 4 : 2;
+    const char *dn = f32 ? "f32" : "bf16";
     dnnl_engine_t eng;
     dnnl_stream_t st;
     if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success || dnnl_stream_create(&st, eng, dnnl_stream_default_flags) != dnnl_success) return;
     const int64_t Ms[] = {1, 4, 8, 16, 32, 64, 128};
-    printf("| M x N x K | threads | bf16 plain GFLOP/s | bf16 packed GFLOP/s | packed/plain | impl plain / packed |\n|---|---|---|---|---|---|\n");
+    printf("| M x N x K | threads | %s plain GFLOP/s | %s packed GFLOP/s | packed/plain | impl plain / packed |\n|---|---|---|---|---|---|\n", dn, dn);
     for (size_t s = 0; s < 3; s++)
         for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
             for (int th = 1; th <= 2; th++) {
@@ -84,13 +87,15 @@ static void bench_pack(void) {
                 int64_t M = Ms[mi], N = k_nk[s][0], K = k_nk[s][1];
                 dnnl_memory_desc_t src, wplain, wany, dst, bia;
                 dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N}, bd = {1, N}, wstr = {1, K};
-                dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
-                dnnl_memory_desc_init_by_strides(&wplain, 2, wd, dnnl_bf16, wstr);
-                dnnl_memory_desc_init_by_tag(&wany, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+                dnnl_memory_desc_init_by_tag(&src, 2, sd, dt, dnnl_ab);
+                dnnl_memory_desc_init_by_strides(&wplain, 2, wd, dt, wstr);
+                dnnl_memory_desc_init_by_tag(&wany, 2, wd, dt, dnnl_format_tag_any);
                 dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
                 dnnl_memory_desc_init_by_tag(&bia, 2, bd, dnnl_f32, dnnl_ab);
-                void *xs = calloc((size_t)(M * K), 2), *ws = malloc((size_t)(N * K) * 2), *ys = malloc((size_t)(M * N) * 4), *bs = calloc((size_t)N, 4);
-                for (int64_t i = 0; i < N * K; i++) ((uint16_t *)ws)[i] = am__f32_to_bf16((float)(i % 7) * 0.01f);
+                void *xs = calloc((size_t)(M * K), es), *ws = malloc((size_t)(N * K) * es), *ys = malloc((size_t)(M * N) * 4), *bs = calloc((size_t)N, 4);
+                for (int64_t i = 0; i < N * K; i++)
+                    if (f32) ((float *)ws)[i] = (float)(i % 7) * 0.01f;
+                    else ((uint16_t *)ws)[i] = am__f32_to_bf16((float)(i % 7) * 0.01f);
                 double g[2] = {0, 0};
                 const char *impl[2] = {"-", "-"};
                 for (int p = 0; p < 2; p++) {
@@ -148,7 +153,7 @@ static void bench_pack(void) {
 
 int main(int argc, char **argv) {
     printf("ISA: %s\n\n", am_cpu_report_json());
-    if (argc > 1 && !strcmp(argv[1], "pack")) bench_pack();
+    if (argc > 1 && !strcmp(argv[1], "pack")) bench_pack(argc > 2 && !strcmp(argv[2], "f32"));
     else bench_entry();
     return 0;
 }

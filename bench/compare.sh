@@ -3,7 +3,9 @@
 # python3-torch) on one random BERT-base (bench_bert makes it; torch exports it to ONNX), in
 # alternating rounds: each round runs every engine once (RUNS timed forwards after a warm-up, its
 # median); the table gives the median over rounds and the ratios. Prints the CPU report first.
-# usage: [AM_COMPARE_ENGINES="am_f32 ort_f32 ..."] bench/compare.sh [BUILD_DIR] [ROUNDS] [RUNS] [BATCH] [THREADS]   (defaults: build 3 5 1 2)
+# AM_BENCH_CLOCK=cpu: every engine reports process CPU time per forward instead of wall time (at 1
+# thread, the fair figure on a machine shared with other work).
+# usage: [AM_COMPARE_ENGINES="am_f32 ort_f32 ..."] [AM_BENCH_CLOCK=cpu] bench/compare.sh [BUILD_DIR] [ROUNDS] [RUNS] [BATCH] [THREADS]   (defaults: build 3 5 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}; ROUNDS=${2:-3}; RUNS=${3:-5}; B=${4:-1}; TH=${5:-2}; T=128
@@ -47,7 +49,7 @@ $PY - "$WORK" $B $T $TH $engines <<'PYEOF'
 import statistics, sys
 w, B, T, th, engines = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 med = {e: statistics.median(float(x) for x in open("%s/res_%s" % (w, e))) for e in engines}
-print("\nBERT-base %sx%s tokens, %s threads, median of rounds:\n\n| engine | ms |\n|---|---|" % (B, T, th))
+print("\nBERT-base %sx%s tokens, %s threads, median of rounds (%s time):\n\n| engine | ms |\n|---|---|" % (B, T, th, "process CPU" if __import__("os").environ.get("AM_BENCH_CLOCK") == "cpu" else "wall"))
 for e in engines:
     print("| %s | %.1f |" % (e, med[e]))
 print("\n| ratio | value | target |\n|---|---|---|")

@@ -24,7 +24,11 @@ static am_task task_of(const char *auto_class) {
              {"AutoModelForQuestionAnswering", AM_TASK_QUESTION_ANSWERING},
              {"AutoModelForMaskedLM", AM_TASK_MASKED_LM},
              {"AutoModelForCausalLM", AM_TASK_CAUSAL_LM},
-             {"AutoModelForSeq2SeqLM", AM_TASK_SEQ2SEQ_LM}};
+             {"AutoModelForSeq2SeqLM", AM_TASK_SEQ2SEQ_LM},
+             {"AutoModelForImageClassification", AM_TASK_IMAGE_CLASSIFICATION},
+             {"AutoModelForObjectDetection", AM_TASK_OBJECT_DETECTION},
+             {"AutoModelForSemanticSegmentation", AM_TASK_SEMANTIC_SEGMENTATION},
+             {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(k[i].a, auto_class)) return k[i].t;
     return AM_TASK_AUTO;
@@ -466,6 +470,10 @@ static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m
         const char *hk[] = {kinds[kd].heads_key, "num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads"};
         for (size_t i = 0; i < 6 && heads < 0; i++)
             if (hk[i] && am_config_get_int(cfg, hk[i], &heads) != AM_OK) heads = -1;
+        /* a composite config (VisionEncoderDecoder): the encoder's or the decoder's own config */
+        const cJSON *sub = cJSON_GetObjectItem(cJSON_GetObjectItem(ej, "config_json"), kd == 1 ? "encoder" : "decoder");
+        for (size_t i = 0; heads < 0 && cJSON_IsObject(sub) && i < 6; i++)
+            if (hk[i] && cJSON_IsNumber(cJSON_GetObjectItem(sub, hk[i]))) heads = (int64_t)cJSON_GetObjectItem(sub, hk[i])->valuedouble;
         for (int64_t l = 0; l < n; l++) {
             char nm[64];
             snprintf(nm, sizeof nm, "%s%lld", kinds[kd].prefix, (long long)l);

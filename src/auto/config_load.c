@@ -23,6 +23,11 @@ static const struct {
                        {"tie_word_embeddings", "boolean"}, {"is_encoder_decoder", "boolean"}, {"pad_token_id", "number"},
                        {"bos_token_id", "number"}, {"eos_token_id", "number"}, {"problem_type", "string"}};
 
+static const am__config_default *type_defaults(const char *model_type) {
+    const am__type_spec *ts = am__type_lookup(model_type);
+    return ts ? ts->defaults : NULL;
+}
+
 am_config *am__config_parse(const char *text, const char *origin) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, false);
@@ -81,6 +86,7 @@ am_config *am__config_parse(const char *text, const char *origin) {
         }
     }
     am_config *c = am__config_new(root, ts->defaults, ts->config_class);
+    if (c) c->nested = type_defaults;
     if (c && (am__config_normalize(c, origin) != AM_OK || am__config_class_init(c, origin) != AM_OK)) {
         am_config_free(c);
         return NULL;

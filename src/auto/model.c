@@ -304,10 +304,14 @@ static char *generation_config_json(const am_model *m) {
     cJSON_AddTrueToObject(gen->values, "_from_model_config");
     am_config base = {.values = NULL, .defaults = NULL, .class_name = ""};
     base.values = cJSON_CreateObject();
+    /* from_model_config: a composite config's decoder supplies what the top level leaves at the default */
+    const cJSON *dec = am__config_value(m->config, "decoder");
     for (const char *const *k = keys; *k; k++) {
         const cJSON *v = am__config_value(m->config, *k);
         const cJSON *d = am__config_value(&base, *k);
         if (v && !(d ? cJSON_Compare(v, d, true) : cJSON_IsNull(v))) cJSON_AddItemToObject(gen->values, *k, cJSON_Duplicate(v, true));
+        else if (cJSON_IsObject(dec) && (v = cJSON_GetObjectItemCaseSensitive(dec, *k)) && !(d ? cJSON_Compare(v, d, true) : cJSON_IsNull(v)))
+            cJSON_AddItemToObject(gen->values, *k, cJSON_Duplicate(v, true));
     }
     cJSON_Delete(base.values);
     const char *tv = am__config_str(m->config, "transformers_version", "4.32.0.dev0");

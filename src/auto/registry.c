@@ -17,6 +17,13 @@ am_status am__bart_config_init(am_config *c, const char *origin);
 extern const am__config_default am__gpt2_defaults[], am__llama_defaults[];
 am_status am__gpt2_build(am_model *m);
 am_status am__llama_build(am_model *m);
+extern const am__config_default am__vit_defaults[];
+am_status am__vit_build_model(am_model *m);
+extern const am__config_default am__yolos_defaults[];
+am_status am__yolos_build(am_model *m);
+extern const am__config_default am__ved_defaults[];
+am_status am__ved_build(am_model *m);
+am_status am__ved_config_init(am_config *c, const char *origin);
 
 static const am__type_spec k_types[] = {
     {"bert", "BertConfig", am__bert_defaults, "bert"},
@@ -26,6 +33,9 @@ static const am__type_spec k_types[] = {
     {"llama", "LlamaConfig", am__llama_defaults, "model"},
     {"t5", "T5Config", am__t5_defaults, "transformer"},
     {"bart", "BartConfig", am__bart_defaults, "model"},
+    {"vit", "ViTConfig", am__vit_defaults, "vit"},
+    {"yolos", "YolosConfig", am__yolos_defaults, "vit"},
+    {"vision-encoder-decoder", "VisionEncoderDecoderConfig", am__ved_defaults, "vision_encoder_decoder"},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
@@ -84,6 +94,11 @@ static const am__head_spec k_heads[] = {
     /* AutoModelForMaskedLM maps bart to BartForConditionalGeneration in 4.32 (after the row above, so
      * the class name resolves to the seq2seq row) */
     {"bart", AM_TASK_MASKED_LM, "BartForConditionalGeneration", am__bart_build, k_bart_cg_tied, k_bart_cg_missing, k_bart_unexpected, true, NULL},
+    {"vit", AM_TASK_BASE, "ViTModel", am__vit_build_model, NULL, NULL, NULL, false, NULL},
+    {"vit", AM_TASK_IMAGE_CLASSIFICATION, "ViTForImageClassification", am__vit_build_model, NULL, NULL, NULL, false, NULL},
+    {"yolos", AM_TASK_BASE, "YolosModel", am__yolos_build, NULL, NULL, NULL, false, NULL},
+    {"yolos", AM_TASK_OBJECT_DETECTION, "YolosForObjectDetection", am__yolos_build, NULL, NULL, NULL, false, NULL},
+    {"vision-encoder-decoder", AM_TASK_VISION2SEQ, "VisionEncoderDecoderModel", am__ved_build, NULL, NULL, NULL, true, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {
@@ -160,7 +175,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, t5"; }
+const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, t5, vision-encoder-decoder, vit, yolos"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)
@@ -178,7 +193,7 @@ const am__head_spec *am__head_by_class(const char *class_name) {
 static const struct {
     const char *model_type;
     am_status (*init)(am_config *c, const char *origin);
-} k_config_inits[] = {{"t5", am__t5_config_init}, {"bart", am__bart_config_init}};
+} k_config_inits[] = {{"t5", am__t5_config_init}, {"bart", am__bart_config_init}, {"vision-encoder-decoder", am__ved_config_init}};
 
 am_status am__config_class_init(am_config *c, const char *origin) {
     const char *mt = am_config_model_type(c);

@@ -85,7 +85,9 @@ void am_config_free(am_config *c) {
 
 am_config *am_config_copy(const am_config *c) {
     if (!c) return NULL;
-    return am__config_new(cJSON_Duplicate(c->values, true), c->defaults, c->class_name);
+    am_config *r = am__config_new(cJSON_Duplicate(c->values, true), c->defaults, c->class_name);
+    if (r) r->nested = c->nested;
+    return r;
 }
 
 const cJSON *am__config_value(const am_config *c, const char *key) {
@@ -326,6 +328,9 @@ static void indent_to(am__buf *b, int n) {
     for (int i = 0; i < n; i++) am__buf_puts(b, "  ");
 }
 
+/* a config object at `depth` whose keys are typed by `types` (its children as at top level) */
+static void dump_config_object(am__buf *b, const cJSON *v, int depth, const am_config *types);
+
 void am__json_dump_py(void *vb, const cJSON *v, int depth, const am_config *types, const char *key) {
     am__buf *b = vb;
     if (!v || cJSON_IsNull(v)) am__buf_puts(b, "null");
@@ -374,14 +379,39 @@ void am__json_dump_py(void *vb, const cJSON *v, int depth, const am_config *type
             indent_to(b, depth + 1);
             dump_string(b, items[i]->string);
             am__buf_puts(b, ": ");
-            /* nested objects keep the outer key for typing only at top level */
-            am__json_dump_py(b, items[i], depth + 1, types, depth == 0 && !key ? items[i]->string : key);
+            /* a nested config (a composite config's encoder / decoder: an object with a model_type
+             * the registry knows) types its keys by its own class; other nested objects keep the
+             * outer key for typing only at top level */
+            const cJSON *mt = cJSON_IsObject(items[i]) ? cJSON_GetObjectItemCaseSensitive(items[i], "model_type") : NULL;
+            const am__config_default *nd = depth == 0 && !key && cJSON_IsString(mt) && types && types->nested ? types->nested(mt->valuestring) : NULL;
+            if (nd) {
+                am_config sub = {NULL, nd, NULL, NULL};
+                dump_config_object(b, items[i], depth + 1, &sub);
+            } else am__json_dump_py(b, items[i], depth + 1, types, depth == 0 && !key ? items[i]->string : key);
             if (i + 1 < n) am__buf_puts(b, ",");
         }
         indent_to(b, depth);
         am__buf_puts(b, "}");
         free(items);
     }
+}
+
+static void dump_config_object(am__buf *b, const cJSON *v, int depth, const am_config *types) {
+    /* the top-level rule (children typed by their own keys) one level down: dump at depth 0 into a
+     * scratch buffer and re-indent each line */
+    am__buf t = {0};
+    am__json_dump_py(&t, v, 0, types, NULL);
+    char *s = am__buf_take(&t);
+    if (!s) {
+        b->failed = true;
+        return;
+    }
+    for (const char *p = s; *p; p++) {
+        am__buf_put(b, p, 1);
+        if (*p == '\n')
+            for (int i = 0; i < depth; i++) am__buf_puts(b, "  ");
+    }
+    free(s);
 }
 
 static bool json_equal(const cJSON *a, const cJSON *b) {

@@ -18,6 +18,9 @@ struct am_config {
     cJSON *values; /* every key set (from config.json, the API, or defaults made explicit) */
     const am__config_default *defaults; /* the class's defaults (model-specific keys + overrides) */
     const char *class_name;             /* "BertConfig" */
+    /* a composite config's nested configs (objects with a model_type: encoder / decoder) are typed
+     * by the class defaults this returns for their model_type (the registry's; NULL: by the outer key) */
+    const am__config_default *(*nested)(const char *model_type);
 };
 
 /* Builds a config from a parsed JSON object (takes ownership of `obj`). */
@@ -36,4 +39,5 @@ am_status am__config_normalize(am_config *c, const char *origin);
 /* Serialise a cJSON value as Python's json.dumps(indent=2, sort_keys=True) would, at `indent` depth.
  * `float_keys` decides int vs float for integral numbers (NULL: integral numbers print as ints). */
 void am__json_dump_py(void *buf /* am__buf* */, const cJSON *v, int indent, const am_config *types, const char *key);
+
 #endif

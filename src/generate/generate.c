@@ -889,10 +889,16 @@ static am_status seq2seq_prompt(const am_model *m, const am_generate_options *o,
 /* The encoder's inputs: input_ids and attention_mask, the mask made as
  * _prepare_attention_mask_for_generation does when absent (pad ids masked when pad != eos), and
  * run once for N = B x rep rows. */
-static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, int64_t rep) {
+static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, const am_tensor *pixels, int64_t rep) {
     const gen_cfg *c = &g->c;
     am_tensors *t = am_tensors_new();
     am_tensor *made = NULL;
+    if (pixels) { /* a vision encoder (main input pixel_values): the image batch as given */
+        am_status s = t ? am_tensors_set(t, "pixel_values", (am_tensor *)pixels) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        if (s == AM_OK) s = g->ops->encode(g->m, t, rep, &g->enc);
+        am_tensors_free(t);
+        return s;
+    }
     am_status s = t ? am_tensors_set(t, "input_ids", (am_tensor *)enc_ids) : am__error(AM_ERR_NO_MEMORY, "out of memory");
     int64_t n = am_tensor_numel(enc_ids);
     const int64_t *iv = enc_ids->data;
@@ -927,25 +933,45 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     }
     const am__gen_ops *ops = m->gen;
     bool ed = ops->encoder_decoder;
+    /* an encoder-decoder whose encoder reads images (VisionEncoderDecoderModel): the encoder input
+     * is pixel_values instead of input_ids / attention_mask */
+    bool vision = false;
+    for (const char *const *p = m->input_names; ed && p && *p; p++) vision = vision || !strcmp(*p, "pixel_values");
     for (size_t i = 0; i < am_tensors_count(inputs); i++) {
         const char *n = am_tensors_name(inputs, i);
-        if (strcmp(n, "input_ids") && strcmp(n, "attention_mask") && !(ed && (!strcmp(n, "decoder_input_ids") || !strcmp(n, "decoder_attention_mask")))) {
+        bool enc_in = vision ? !strcmp(n, "pixel_values") : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
+        if (!enc_in && !(ed && (!strcmp(n, "decoder_input_ids") || !strcmp(n, "decoder_attention_mask")))) {
             am__error(AM_ERR_INVALID_ARGUMENT, "generate: The following `model_kwargs` are not used by the model: ['%s']", n);
             return NULL;
         }
     }
     int64_t B = -1, T0 = -1;
-    am_tensor *ids = am__input_ids(inputs, "input_ids", &B, &T0, true);
-    if (!ids) return NULL;
-    am_tensor *mask = am__input_ids(inputs, "attention_mask", &B, &T0, false);
-    if (!mask && am_tensors_get(inputs, "attention_mask")) {
-        am_tensor_free(ids);
-        return NULL;
+    am_tensor *ids = NULL, *mask = NULL, *pixels = vision ? am_tensors_get(inputs, "pixel_values") : NULL;
+    if (vision) {
+        if (!pixels || am_tensor_ndim(pixels) != 4) {
+            am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s needs pixel_values [batch, channels, height, width] for its encoder", m->spec->class_name);
+            return NULL;
+        }
+        B = am_tensor_dim(pixels, 0);
+        /* the decoder prompt (decoder_start_token_id, or decoder_input_ids) */
+        if (B == 0 || seq2seq_prompt(m, &o, inputs, B, &ids, &mask) != AM_OK) {
+            if (B == 0) am__error(AM_ERR_INVALID_ARGUMENT, "generate: pixel_values is empty");
+            return NULL;
+        }
+        T0 = am_tensor_dim(ids, 1);
+    } else {
+        ids = am__input_ids(inputs, "input_ids", &B, &T0, true);
+        if (!ids) return NULL;
+        mask = am__input_ids(inputs, "attention_mask", &B, &T0, false);
+        if (!mask && am_tensors_get(inputs, "attention_mask")) {
+            am_tensor_free(ids);
+            return NULL;
+        }
     }
     /* encoder-decoders: ids/mask become the decoder prompt, the encoder's are kept for encode */
     am_tensor *enc_ids = NULL, *enc_mask = NULL;
     int64_t S = T0;
-    if (ed) {
+    if (ed && !vision) {
         enc_ids = ids;
         enc_mask = mask;
         if (B == 0 || S == 0 || seq2seq_prompt(m, &o, inputs, B, &ids, &mask) != AM_OK) {
@@ -1016,7 +1042,7 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
             }
         }
         g.cur_len = T0;
-        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, rep);
+        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, pixels, rep);
         if (s == AM_OK) s = ops->cache_new(m, g.N, g.cap, &g.cache);
     }
     if (s == AM_OK) {

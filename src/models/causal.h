@@ -36,4 +36,9 @@ typedef struct am__causal_impl {
 } am__causal_impl;
 /* m->impl = a zeroed am__causal_impl with forward, free, generation ops (for the LM head) set. */
 am_status am__causal_init(am_model *m, const char *const *input_names, am__causal_impl **out);
+/* GPT-2's module tree for config c under root (task picks GPT2Model or the head), described in g;
+ * tied names start with prefix ("" for GPT-2 itself, "decoder." inside VisionEncoderDecoderModel).
+ * With add_cross_attention the blocks carry crossattention / ln_cross_attn (used when the stack gets
+ * an encoder state). */
+am_status am__gpt2_describe(am_model *m, const am_config *c, am__module *root, am_task task, const char *prefix, am__causal_impl *g);
 #endif

@@ -43,13 +43,22 @@ static am__module *conv1d(am__module *parent, const char *name, int64_t nf, int6
     return m;
 }
 
+/* GPT2Attention's buffers: bias, the causal mask, and masked_bias (registered for cross-attention too) */
+static void attn_buffers(am__module *att, int64_t P) {
+    int64_t ms[4] = {1, 1, P, P};
+    am__param *bias = am__module_buffer(att, "bias", AM_BOOL, 4, ms, false);
+    bias->fill = fill_tril;
+    am__param *mb = am__module_buffer(att, "masked_bias", AM_F32, 0, ms, false);
+    mb->fill = fill_masked_bias;
+}
+
 /* ---- builder ---- */
 
-am_status am__gpt2_build(am_model *m) {
-    const am_config *c = m->config;
-    am__causal_impl *g;
-    am_status s = am__causal_init(m, k_gpt2_inputs, &g);
-    if (s != AM_OK) return s;
+/* The module tree of config c under root (GPT2Model or GPT2<Head> for task), described in g; ties
+ * are named with `prefix` (the tree's place in the model: "" or "decoder."). With
+ * add_cross_attention every block has crossattention (q_attn, and c_attn for K|V) and ln_cross_attn. */
+am_status am__gpt2_describe(am_model *m, const am_config *c, am__module *root, am_task task, const char *prefix, am__causal_impl *g) {
+    am_status s;
     int64_t H = am__config_int(c, "n_embd", 768), heads = am__config_int(c, "n_head", 12), L = am__config_int(c, "n_layer", 12);
     int64_t P = am__config_int(c, "n_positions", 1024), V = am__config_int(c, "vocab_size", 50257);
     int64_t inner = am__config_is_null(c, "n_inner") ? 4 * H : am__config_int(c, "n_inner", 4 * H);
@@ -62,16 +71,14 @@ am_status am__gpt2_build(am_model *m) {
         return am__error(AM_ERR_FORMAT, "config: n_embd (%lld) must be a positive multiple of n_head (%lld)", (long long)H, (long long)heads);
     if (L < 0 || L > 100000 || P <= 0 || V <= 0 || inner <= 0)
         return am__error(AM_ERR_FORMAT, "config: n_layer, n_positions, vocab_size and n_inner must be positive");
-    if (am__config_bool(c, "add_cross_attention", false))
-        return am__error(AM_ERR_UNSUPPORTED, "config: GPT-2 with add_cross_attention is not supported by this build");
+    bool cross = am__config_bool(c, "add_cross_attention", false);
     int64_t D = H / heads;
     const char *act = am__config_str(c, "activation_function", "gelu_new"), *act_cls;
     am__act actk;
     if (!am__act_parse(act, &actk, &act_cls))
         return am__error(AM_ERR_UNSUPPORTED, "config: activation_function \"%s\" is not a supported activation", act);
     double rp = am__config_float(c, "resid_pdrop", 0.1), ep = am__config_float(c, "embd_pdrop", 0.1), ap = am__config_float(c, "attn_pdrop", 0.1);
-    am_task task = m->spec->task;
-    am__module *base = task == AM_TASK_BASE ? m->root : am__module_new(m->root, "transformer", "GPT2Model");
+    am__module *base = task == AM_TASK_BASE ? root : am__module_new(root, "transformer", "GPT2Model");
     g->emb = (am__embed){.word = am__nn_embedding(base, "wte", V, H, -1), .pos = am__nn_embedding(base, "wpe", P, H, -1), .type_from_word = true,
                          .pos_limit = "n_positions", .drop = {am__nn_dropout(base, "drop", ep), 0}};
     am__module *list = am__module_new(base, "h", "ModuleList");
@@ -85,17 +92,21 @@ am_status am__gpt2_build(am_model *m) {
         am__layer *l = &g->st.layer[i];
         l->n_self = (am__norm){am__nn_layernorm(blk, "ln_1", H, eps), AM__NORM_LAYER, eps};
         am__module *att = am__module_new(blk, "attn", "GPT2Attention");
-        int64_t ms[4] = {1, 1, P, P};
-        am__param *bias = am__module_buffer(att, "bias", AM_BOOL, 4, ms, false);
-        bias->fill = fill_tril;
-        am__param *mb = am__module_buffer(att, "masked_bias", AM_F32, 0, ms, false);
-        mb->fill = fill_masked_bias;
+        attn_buffers(att, P);
         am__module *qkv = conv1d(att, "c_attn", 3 * H, H), *o = conv1d(att, "c_proj", H, H);
         float scale = scale_weights ? 1.0f / sqrtf((float)D) : 1.0f;
         if (inverse_layer) scale /= (float)(i + 1);
         l->self = (am__attn){NULL, NULL, NULL, o, qkv, true, heads, heads, D, scale, {am__nn_dropout(att, "attn_dropout", ap), 0}};
         l->d_self = (am__drop){am__nn_dropout(att, "resid_dropout", rp), 0};
         l->n_mlp = (am__norm){am__nn_layernorm(blk, "ln_2", H, eps), AM__NORM_LAYER, eps};
+        if (cross) { /* GPT2Attention(is_cross_attention=True): scaled as the self-attention, never causal */
+            am__module *ca = am__module_new(blk, "crossattention", "GPT2Attention");
+            attn_buffers(ca, P);
+            am__module *kv = conv1d(ca, "c_attn", 2 * H, H), *q = conv1d(ca, "q_attn", H, H), *co = conv1d(ca, "c_proj", H, H);
+            l->cross = (am__attn){q, NULL, NULL, co, kv, true, heads, heads, D, scale, {am__nn_dropout(ca, "attn_dropout", ap), 0}};
+            l->d_cross = (am__drop){am__nn_dropout(ca, "resid_dropout", rp), 0};
+            l->n_cross = (am__norm){am__nn_layernorm(blk, "ln_cross_attn", H, eps), AM__NORM_LAYER, eps};
+        }
         am__module *mlp = am__module_new(blk, "mlp", "GPT2MLP");
         am__module *fc = conv1d(mlp, "c_fc", inner, H), *proj = conv1d(mlp, "c_proj", H, inner);
         l->mlp = (am__mlp){fc, NULL, proj, true, inner, actk, {NULL, 0}};
@@ -107,21 +118,32 @@ am_status am__gpt2_build(am_model *m) {
     switch (task) {
     case AM_TASK_BASE: break;
     case AM_TASK_CAUSAL_LM:
-        g->head = am__nn_linear(m->root, "lm_head", H, V, false);
-        if (am__config_bool(c, "tie_word_embeddings", true)) am__model_tie(m, "lm_head.weight", "transformer.wte.weight");
+        g->head = am__nn_linear(root, "lm_head", H, V, false);
+        if (am__config_bool(c, "tie_word_embeddings", true)) {
+            char al[256], tg[256];
+            snprintf(al, sizeof al, "%slm_head.weight", prefix);
+            snprintf(tg, sizeof tg, "%stransformer.wte.weight", prefix);
+            am__model_tie(m, al, tg);
+        }
         break;
-    case AM_TASK_SEQUENCE_CLASSIFICATION: g->head = am__nn_linear(m->root, "score", H, nl, false); break;
+    case AM_TASK_SEQUENCE_CLASSIFICATION: g->head = am__nn_linear(root, "score", H, nl, false); break;
     case AM_TASK_TOKEN_CLASSIFICATION: {
         /* classifier_dropout, else hidden_dropout, else 0.1 (GPT2Config has neither by default) */
         double cd = !am__config_is_null(c, "classifier_dropout")  ? am__config_float(c, "classifier_dropout", 0.1)
                     : !am__config_is_null(c, "hidden_dropout") ? am__config_float(c, "hidden_dropout", 0.1)
                                                                 : 0.1;
-        g->head_drop = (am__drop){am__nn_dropout(m->root, "dropout", cd), 0};
-        g->head = am__nn_linear(m->root, "classifier", H, nl, true);
+        g->head_drop = (am__drop){am__nn_dropout(root, "dropout", cd), 0};
+        g->head = am__nn_linear(root, "classifier", H, nl, true);
         break;
     }
-    case AM_TASK_QUESTION_ANSWERING: g->head = am__nn_linear(m->root, "qa_outputs", H, 2, true); break; /* 4.32: always 2, not num_labels */
+    case AM_TASK_QUESTION_ANSWERING: g->head = am__nn_linear(root, "qa_outputs", H, 2, true); break; /* 4.32: always 2, not num_labels */
     default: return am__error(AM_ERR_UNSUPPORTED, "GPT-2 has no head for task %s", am_task_name(task));
     }
     return AM_OK;
+}
+
+am_status am__gpt2_build(am_model *m) {
+    am__causal_impl *g;
+    am_status s = am__causal_init(m, k_gpt2_inputs, &g);
+    return s == AM_OK ? am__gpt2_describe(m, m->config, m->root, m->spec->task, "", g) : s;
 }

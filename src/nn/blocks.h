@@ -82,6 +82,17 @@ typedef struct am__embed {
  * id is range-checked (AM_ERR_INVALID_ARGUMENT naming the input). */
 am_status am__embed_fwd(am__fwd *cx, const am__embed *e, int64_t B, int64_t T, const int64_t *ids, const int64_t *pos, const int64_t *types, float *x);
 
+/* ---- vision (nn/vision.c) ---- */
+
+/* A Conv2d with kernel = stride (ViT's patch_embeddings.projection) on pixels [B, C, Hi, Wi]
+ * (float32, contiguous): y row (b, gy, gx) of [B * (Hi/kh) * (Wi/kw), out] at row stride ld; the
+ * remainder rows/columns of a size that is not a multiple of the kernel are dropped, as torch does. */
+am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int64_t Hi, int64_t Wi, const float *px, float *y, int64_t ld);
+/* F.interpolate(mode="bicubic", align_corners=False) of a grid stored position-major, in
+ * [ih, iw, C] -> out [oh, ow, C]. scale_h/scale_w: the scale_factor the caller passed to torch
+ * (its reciprocal maps output to input coordinates), 0 when it passed a size (then in/out). */
+am_status am__bicubic_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, double scale_h, double scale_w, float *out);
+
 /* ---- rotary embeddings (Llama) ---- */
 
 typedef enum am__rope_kind { AM__ROPE_DEFAULT = 0, AM__ROPE_LINEAR, AM__ROPE_DYNAMIC } am__rope_kind;
@@ -97,7 +108,9 @@ void am__rope_fill_cache(const am__rope *r, float *out, bool sine);
 
 /* ---- the layer stack ---- */
 
-/* Attention of one layer: separate q/k/v projections, or one fused Conv1D (GPT-2's c_attn). */
+/* Attention of one layer: separate q/k/v projections, or one fused Conv1D (GPT-2's c_attn). In
+ * cross-attention, qkv is a fused K|V projection of the encoder state (GPT-2's crossattention.c_attn,
+ * output [K | V]) beside a separate q. */
 typedef struct am__attn {
     const am__module *q, *k, *v, *o, *qkv;
     bool kn;                /* Conv1D weights */

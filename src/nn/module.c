@@ -257,6 +257,17 @@ am__module *am__nn_linear(am__module *parent, const char *name, int64_t in, int6
     return m;
 }
 
+/* nn.Conv2d without padding or dilation (patch embeddings): weight [out, in, kh, kw], bias [out] */
+am__module *am__nn_conv2d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
+    am__module *m = am__module_new(parent, name, "Conv2d");
+    am__module_set_extra(m, "%lld, %lld, kernel_size=(%lld, %lld), stride=(%lld, %lld)", (long long)in, (long long)out, (long long)kh, (long long)kw,
+                         (long long)sh, (long long)sw);
+    int64_t ws[4] = {out, in, kh, kw};
+    am__module_param(m, "weight", 4, ws, AM_INIT_NORMAL);
+    am__module_param(m, "bias", 1, &out, AM_INIT_ZEROS);
+    return m;
+}
+
 am__module *am__nn_embedding(am__module *parent, const char *name, int64_t num, int64_t dim, int64_t padding_idx) {
     am__module *m = am__module_new(parent, name, "Embedding");
     if (padding_idx >= 0) am__module_set_extra(m, "%lld, %lld, padding_idx=%lld", (long long)num, (long long)dim, (long long)padding_idx);

@@ -115,7 +115,8 @@ am_status am__cross_new(const am__stack *dec, const float *hidden, const int64_t
     *e = (am__cross){R, S, layers, W, calloc((size_t)(layers ? layers : 1), sizeof(float *)), calloc((size_t)(layers ? layers : 1), sizeof(float *)),
                      malloc((size_t)n1), malloc((size_t)n1 * sizeof(float))};
     float *tk = malloc((size_t)(B * row > 0 ? B * row : 1) * sizeof(float)), *tv = malloc((size_t)(B * row > 0 ? B * row : 1) * sizeof(float));
-    bool ok = e->k && e->v && e->mask && e->mask_add && tk && tv;
+    float *tkv = layers && dec->layer[0].cross.qkv ? malloc((size_t)(2 * B * row > 0 ? 2 * B * row : 1) * sizeof(float)) : NULL;
+    bool ok = e->k && e->v && e->mask && e->mask_add && tk && tv && (!layers || !dec->layer[0].cross.qkv || tkv);
     for (int64_t l = 0; ok && l < layers; l++) {
         e->k[l] = malloc((size_t)(R * row > 0 ? R * row : 1) * sizeof(float));
         e->v[l] = malloc((size_t)(R * row > 0 ? R * row : 1) * sizeof(float));
@@ -123,7 +124,13 @@ am_status am__cross_new(const am__stack *dec, const float *hidden, const int64_t
         if (!ok) break;
         /* project the B distinct rows once, then copy them to their beams */
         const am__attn *a = &dec->layer[l].cross;
-        ok = am__dense(a->k, a->kn, B * S, hidden, tk) == AM_OK && am__dense(a->v, a->kn, B * S, hidden, tv) == AM_OK;
+        if (a->qkv) { /* one product, then K and V are the two halves of every row */
+            ok = am__dense(a->qkv, a->kn, B * S, hidden, tkv) == AM_OK;
+            for (int64_t i = 0; ok && i < B * S; i++) {
+                memcpy(tk + i * W, tkv + i * 2 * W, (size_t)W * sizeof(float));
+                memcpy(tv + i * W, tkv + i * 2 * W + W, (size_t)W * sizeof(float));
+            }
+        } else ok = am__dense(a->k, a->kn, B * S, hidden, tk) == AM_OK && am__dense(a->v, a->kn, B * S, hidden, tv) == AM_OK;
         if (!ok) break;
         for (int64_t r = 0; r < R; r++) {
             memcpy(e->k[l] + r * row, tk + (r / expand) * row, (size_t)row * sizeof(float));
@@ -132,6 +139,7 @@ am_status am__cross_new(const am__stack *dec, const float *hidden, const int64_t
     }
     free(tk);
     free(tv);
+    free(tkv);
     if (!ok) {
         am__cross_free(e);
         return am__error(AM_ERR_NO_MEMORY, "encoder state: out of memory (%lld rows x %lld positions)", (long long)R, (long long)S);

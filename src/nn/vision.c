@@ -1,0 +1,96 @@
+/* nn/vision.c — the pieces vision transformers add to the engine: the patch embedding (a Conv2d
+ * whose kernel equals its stride, run as an unfold and one product through the GEMM) and the
+ * bicubic resampling of position-embedding grids (torch's F.interpolate, mode="bicubic",
+ * align_corners=False). */
+#include "core/error.h"
+#include "nn/blocks.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int64_t Hi, int64_t Wi, const float *px, float *y, int64_t ld) {
+    am__param *w = am__module_find_param(conv, "weight"), *b = am__module_find_param(conv, "bias");
+    AM_ASSERT(w && w->t && w->ndim == 4); /* the builder registered a 4-D Conv2d weight, and loading fills it */
+    int64_t N = w->shape[0], ph = w->shape[2], pw = w->shape[3], K = C * ph * pw;
+    int64_t gh = Hi / ph, gw = Wi / pw, M = B * gh * gw;
+    if (M == 0) return AM_OK;
+    const float *wf = am__f32_cached(w->t), *bf = b && b->t ? am__f32_cached(b->t) : NULL;
+    float *cols = malloc((size_t)(M * K) * sizeof(float)), *out = ld == N ? y : malloc((size_t)(M * N) * sizeof(float));
+    if (!wf || (b && b->t && !bf) || !cols || !out) {
+        free(cols);
+        if (out != y) free(out);
+        return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %lld image patches", (long long)M);
+    }
+    /* row (b, gy, gx) holds the patch in the weight's (c, ky, kx) order */
+    for (int64_t bi = 0; bi < B; bi++)
+        for (int64_t gy = 0; gy < gh; gy++)
+            for (int64_t gx = 0; gx < gw; gx++) {
+                float *r = cols + ((bi * gh + gy) * gw + gx) * K;
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t ky = 0; ky < ph; ky++)
+                        memcpy(r + (c * ph + ky) * pw, px + ((bi * C + c) * Hi + gy * ph + ky) * Wi + gx * pw, (size_t)pw * sizeof(float));
+            }
+    am__linear_f32(M, N, K, cols, wf, bf, out);
+    if (out != y)
+        for (int64_t i = 0; i < M; i++) memcpy(y + i * ld, out + i * N, (size_t)N * sizeof(float));
+    free(cols);
+    if (out != y) free(out);
+    return AM_OK;
+}
+
+/* torch's cubic convolution weights (A = -0.75) of the 4 taps around a source coordinate, and their
+ * clamped indices: upsample_bicubic2d's compute_indices_weights, in float as torch computes them */
+static void cubic_taps(int64_t in, int64_t out, double scale, int64_t *idx, float *wt) {
+    /* area_pixel_compute_scale: 1/scale_factor when the caller gave one, else in/out */
+    float s = scale > 0 ? (float)(1.0 / scale) : (float)in / (float)out;
+    const float A = -0.75f;
+    for (int64_t i = 0; i < out; i++) {
+        float real = s * ((float)i + 0.5f) - 0.5f; /* cubic: not clamped at 0 */
+        int64_t at = (int64_t)floorf(real);
+        if (at > in - 1) at = in - 1;
+        float t = real - (float)at;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        float x1 = t + 1.0f, x2 = 1.0f - t, x3 = x2 + 1.0f;
+        wt[i * 4 + 0] = ((A * x1 - 5.0f * A) * x1 + 8.0f * A) * x1 - 4.0f * A;
+        wt[i * 4 + 1] = ((A + 2.0f) * t - (A + 3.0f)) * t * t + 1.0f;
+        wt[i * 4 + 2] = ((A + 2.0f) * x2 - (A + 3.0f)) * x2 * x2 + 1.0f;
+        wt[i * 4 + 3] = ((A * x3 - 5.0f * A) * x3 + 8.0f * A) * x3 - 4.0f * A;
+        for (int j = 0; j < 4; j++) {
+            int64_t k = at - 1 + j;
+            idx[i * 4 + j] = k < 0 ? 0 : k > in - 1 ? in - 1 : k;
+        }
+    }
+}
+
+am_status am__bicubic_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, double scale_h, double scale_w, float *out) {
+    if (oh <= 0 || ow <= 0 || C <= 0) return AM_OK;
+    if (ih <= 0 || iw <= 0) return am__error(AM_ERR_SHAPE, "bicubic interpolation of an empty %lldx%lld grid", (long long)ih, (long long)iw);
+    int64_t *iy = malloc((size_t)(oh + ow) * 4 * sizeof(int64_t));
+    float *wy = malloc((size_t)(oh + ow) * 4 * sizeof(float));
+    if (!iy || !wy) {
+        free(iy);
+        free(wy);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory for a %lldx%lld interpolation", (long long)oh, (long long)ow);
+    }
+    int64_t *ix = iy + oh * 4;
+    float *wx = wy + oh * 4;
+    cubic_taps(ih, oh, scale_h, iy, wy);
+    cubic_taps(iw, ow, scale_w, ix, wx);
+    /* the height taps outside, each a sum over the width taps, accumulated in tap order as torch's
+     * separable kernel does */
+    for (int64_t y = 0; y < oh; y++)
+        for (int64_t x = 0; x < ow; x++)
+            for (int64_t c = 0; c < C; c++) {
+                float acc = 0;
+                for (int j = 0; j < 4; j++) {
+                    const float *row = in + iy[y * 4 + j] * iw * C + c;
+                    float t = row[ix[x * 4] * C] * wx[x * 4];
+                    for (int i = 1; i < 4; i++) t += row[ix[x * 4 + i] * C] * wx[x * 4 + i];
+                    acc = j ? acc + t * wy[y * 4 + j] : t * wy[y * 4];
+                }
+                out[(y * ow + x) * C + c] = acc;
+            }
+    free(iy);
+    free(wy);
+    return AM_OK;
+}
