@@ -4,12 +4,13 @@
  * - a file whose bytes do not match its ETag (the LFS sha256) fails and caches nothing, whether
  *   the responder lies or the server's stored object was corrupted on disk;
  * - `automodel download` killed mid-file (SIGKILL) leaves blobs/<etag>.incomplete under the blob
- *   lock, and the rerun asks only for the rest (Range) and serves exactly the missing bytes; stale
+ *   lock, and the rerun asks only for the rest (Range) and is served exactly the missing bytes; stale
  *   partials (earlier versions' random names) are removed; a server that ignores Range restarts
- *   the file cleanly; a corrupted partial is caught by the hash and discarded;
+ *   the file cleanly; a corrupted partial is caught by the hash and discarded; two threads
+ *   downloading one blob take turns on its lock and the file is served once;
  * - a server that starts listening seconds after the client began is waited for; 503 and 429 on
- *   the transfer are retried after a backoff (Retry-After honoured); a dead endpoint fails after
- *   AM_HUB_RETRY_TIMEOUT with a message naming the URL. */
+ *   the transfer are retried after a backoff (Retry-After honoured); a transfer that is 503 forever
+ *   and a dead endpoint fail after AM_HUB_RETRY_TIMEOUT with a message naming the URL. */
 #include "hub/util.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -506,6 +507,35 @@ static void test_partials(void) {
     stop(&r);
 }
 
+/* Two threads downloading one blob: they take turns on its lock, the file is served once. */
+typedef struct dl_arg {
+    am_status st;
+    char *path;
+} dl_arg;
+static void *dl_thread(void *arg) {
+    dl_arg *a = arg;
+    am__hub_opts o = am__hub_opts_default();
+    a->st = am__hub_download_file("org/twice", "w.bin", &o, false, &a->path, NULL);
+    return NULL;
+}
+
+static void test_concurrent(void) {
+    responder r;
+    CHECK(start(&r, g_data, BIG_N, g_sha, 0));
+    char cache[4096];
+    setup_env("twice", &r, cache);
+    dl_arg a[2] = {{0}, {0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, dl_thread, &a[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    CHECK(a[0].st == AM_OK && a[1].st == AM_OK && a[0].path && a[1].path && !strcmp(a[0].path, a[1].path));
+    CHECKF(r.gets == 1 && r.served == BIG_N, "two concurrent downloads: %d GETs, %llu bytes served", r.gets,
+           (unsigned long long)r.served);
+    check_blob_ok(cache, "twice");
+    free(a[0].path), free(a[1].path);
+    stop(&r);
+}
+
 /* ---- 6. retries with backoff, bounded ------------------------------------------------------- */
 
 static void test_retries(void) {
@@ -545,15 +575,33 @@ static void test_retries(void) {
     check_blob_ok(cache, "busy");
     stop(&r);
 
+    /* a transfer that keeps failing (HEAD answers, every GET is a 503): gives up after the budget,
+     * naming the URL, and leaves no empty partial */
+    CHECK(start(&r, g_data, BIG_N, g_sha, 0));
+    setup_env("503", &r, cache);
+    setenv("AM_HUB_RETRY_TIMEOUT", "1", 1);
+    r.fail_gets = 1000;
+    t0 = now_s();
+    am_status st = am__hub_download_file("org/down", "w.bin", &o, false, &path, NULL);
+    dt = now_s() - t0;
+    char want[160], blobs[4096];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/org/down/resolve/main/w.bin: HTTP 503", r.port);
+    CHECKF(st == AM_ERR_NETWORK && strstr(am_last_error(), want) && strstr(am_last_error(), "gave up"),
+           "503 forever: %d %s", st, am_last_error());
+    CHECKF(dt >= 0.8 && dt < 5 && r.gets >= 3, "503 forever: %d GETs in %.2fs (budget 1s)", r.gets, dt);
+    snprintf(blobs, sizeof blobs, "%s/models--org--down/blobs", cache);
+    CHECK(hu_count_files(blobs, NULL) == 0);
+    stop(&r);
+
     /* a dead endpoint: fails after the budget, naming the URL */
     int port = free_port();
     setup_env("dead", NULL, cache);
-    char url[64], want[128];
+    char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
     setenv("HF_ENDPOINT", url, 1);
     setenv("AM_HUB_RETRY_TIMEOUT", "1.5", 1);
     t0 = now_s();
-    am_status st = am__hub_download_file("org/dead", "w.bin", &o, false, &path, NULL);
+    st = am__hub_download_file("org/dead", "w.bin", &o, false, &path, NULL);
     dt = now_s() - t0;
     snprintf(want, sizeof want, "%s/org/dead/resolve/main/w.bin", url);
     CHECKF(st == AM_ERR_NETWORK && strstr(am_last_error(), want) && strstr(am_last_error(), "gave up"),
@@ -575,6 +623,7 @@ int am_test_main(int argc, char **argv) {
     test_server_corrupt_object();
     test_kill_and_resume();
     test_partials();
+    test_concurrent();
     test_retries();
     free(g_data);
     if (!am_test_failures) hu_rmrf(work);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,46 +394,136 @@ static bool lfs_etag(const char *etag) {
     return true;
 }
 
-/* The sha256 of the partial file, kept in step with what is written to it: the bytes of an earlier
- * run are hashed once at the start, then every body piece as it arrives; a 200 answering a Range
- * (the file again from byte 0) starts the digest over. */
+/* The sha256 of the partial file, computed beside the transfer: a thread hashes the file's bytes
+ * [0, valid) with pread (still in the page cache) as the receiving thread declares them final, so
+ * hashing overlaps the network instead of following it. The bytes an earlier run left are simply
+ * valid from the start. A 200 answering a Range (the file again from byte 0, written after the old
+ * bytes and then moved to the front) bumps `gen`: the thread drops what it read and starts over. */
 typedef struct hasher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int fd;
+    uint64_t valid; /* [0, valid) is final for generation gen */
+    unsigned gen;
+    bool closing;   /* no more bytes will be declared */
+    bool fresh;     /* no byte of the current response seen yet (receiving thread only) */
+    bool resume;    /* the current request asked for a Range (receiving thread only) */
+    bool skip;      /* the current response's bytes are not at their final offsets (receiving thread only) */
+    char *buf;      /* 1 MiB, allocated by the caller (the fault counter stays on one thread) */
+    /* the thread's, until joined */
     am__sha256 c;
-    bool fresh; /* no byte of the current response seen yet */
+    uint64_t hashed;
+    am_status err;
+    char errmsg[256];
 } hasher;
+#define HASH_CHUNK (1u << 20)
 
-static void hasher_restart(hasher *h) {
-    am__digest_discard(&h->c);
-    if (am__sha256_init(&h->c)) am__error_clear(); /* the failure comes out of _final */
+static void *hasher_main(void *arg) {
+    hasher *h = arg;
+    pthread_mutex_lock(&h->mu);
+    unsigned gen = h->gen;
+    for (;;) {
+        while (h->gen == gen && h->hashed >= h->valid && !h->closing) pthread_cond_wait(&h->cv, &h->mu);
+        if (h->gen != gen) { /* the file restarted from byte 0 */
+            gen = h->gen;
+            h->hashed = 0;
+            am__digest_discard(&h->c);
+            if (am__sha256_init(&h->c)) {
+                h->err = AM_ERR_NO_MEMORY;
+                snprintf(h->errmsg, sizeof h->errmsg, "cannot restart the SHA-256 digest (libcrypto)");
+                break;
+            }
+            continue;
+        }
+        if (h->hashed >= h->valid) break; /* closing, and everything hashed */
+        uint64_t off = h->hashed, left = h->valid - off;
+        size_t k = left > HASH_CHUNK ? HASH_CHUNK : (size_t)left;
+        pthread_mutex_unlock(&h->mu);
+        ssize_t r = pread(h->fd, h->buf, k, (off_t)off);
+        int e = errno;
+        if (r > 0) am__sha256_update(&h->c, h->buf, (size_t)r); /* garbage if gen moved meanwhile: dropped */
+        pthread_mutex_lock(&h->mu);
+        if (h->gen != gen) continue;
+        if (r < 0 && e == EINTR) continue;
+        if (r <= 0) {
+            h->err = AM_ERR_IO;
+            snprintf(h->errmsg, sizeof h->errmsg, "cannot read back the partial download to hash it: %s",
+                     r ? strerror(e) : "it is shorter than written");
+            break;
+        }
+        h->hashed = off + (uint64_t)r;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
 }
 
+/* Start hashing fd, whose first `have` bytes are final. */
+static am_status hasher_start(hasher *h, int fd, uint64_t have, const char *path) {
+    memset(h, 0, sizeof *h);
+    h->fd = fd;
+    h->valid = have;
+    if (!(h->buf = malloc(HASH_CHUNK))) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+    am_status st = am__sha256_init(&h->c);
+    if (st) {
+        free(h->buf);
+        return st;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    int rc = pthread_create(&h->th, NULL, hasher_main, h);
+    if (rc) {
+        am__digest_discard(&h->c);
+        free(h->buf);
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        return am__error(AM_ERR_NO_MEMORY, "%s: cannot start the hashing thread: %s", path, strerror(rc));
+    }
+    return AM_OK;
+}
+
+/* Declare n more bytes final (valid += n), or, with restart, the file begun again (valid = n). */
+static void hasher_mark(hasher *h, uint64_t n, bool restart) {
+    pthread_mutex_lock(&h->mu);
+    if (restart) {
+        h->gen++;
+        h->valid = n;
+    } else h->valid += n;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait for the thread; with `hex`, the digest of everything declared (else it is thrown away). */
+static am_status hasher_finish(hasher *h, char hex[65], const char *path) {
+    pthread_mutex_lock(&h->mu);
+    h->closing = true;
+    if (!hex) h->valid = h->hashed; /* nothing more to read */
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->th, NULL);
+    am_status st = AM_OK;
+    if (hex && h->err) st = am__error(h->err, "%s: %s", path, h->errmsg);
+    else if (hex && h->hashed != h->valid)
+        st = am__error(AM_ERR_INTERNAL, "%s: hashed %llu of %llu bytes", path, (unsigned long long)h->hashed,
+                       (unsigned long long)h->valid);
+    uint8_t dg[32];
+    if (hex && !st && !(st = am__sha256_final(&h->c, dg))) am__hex(dg, 32, hex);
+    am__digest_discard(&h->c);
+    free(h->buf);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    return st;
+}
+
+/* http.c's body tap: a piece just written at the file's end. */
 static void hash_tap(void *ud, long status, const void *p, size_t n) {
+    (void)p;
     hasher *h = ud;
     if (h->fresh) {
         h->fresh = false;
-        if (status == 200) hasher_restart(h);
+        h->skip = status == 200 && h->resume; /* the file again from byte 0, after the old bytes */
     }
-    am__sha256_update(&h->c, p, n);
-}
-
-/* Hash the first `n` bytes of fd (a partial an earlier run left). */
-static am_status hash_prefix(hasher *h, int fd, uint64_t n, const char *path) {
-    size_t cap = 1 << 20;
-    char *buf = malloc(cap);
-    if (!buf) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
-    am_status st = AM_OK;
-    for (uint64_t off = 0; off < n && !st;) {
-        size_t k = n - off > cap ? cap : (size_t)(n - off);
-        ssize_t r = pread(fd, buf, k, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) st = am__error(AM_ERR_IO, "%s: cannot read the partial download: %s", path, r ? strerror(errno) : "short");
-        else {
-            am__sha256_update(&h->c, buf, (size_t)r);
-            off += (uint64_t)r;
-        }
-    }
-    free(buf);
-    return st;
+    if (!h->skip) hasher_mark(h, n, false);
 }
 
 /* GET `location` into `fd`, from the partial file's end to m->size: a resume asks for the rest with
@@ -482,6 +573,7 @@ static am_status fetch(dl *d, const meta *m, int fd, bool *discard, hasher *h) {
             q.on_data = hash_tap;
             q.on_data_ud = h;
             h->fresh = true;
+            h->resume = have > 0;
         }
         off_t before = lseek(fd, 0, SEEK_END);
         st = am__http_do(&q, &r);
@@ -509,6 +601,7 @@ static am_status fetch(dl *d, const meta *m, int fd, bool *discard, hasher *h) {
             uint64_t n = (uint64_t)(after - before);
             if (have && r.status == 200) {
                 /* the server ignored Range: what it sent is the file from byte 0; move it to the front */
+                if (h) hasher_mark(h, 0, true); /* before the move: what the hasher reads now is stale */
                 char *buf = n ? malloc(1 << 20) : NULL;
                 if (n && !buf) {
                     st = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", d->full);
@@ -527,7 +620,7 @@ static am_status fetch(dl *d, const meta *m, int fd, bool *discard, hasher *h) {
                     st = am__error(AM_ERR_IO, "%s: cannot rewrite the partial download: %s", d->full, strerror(errno));
                     break;
                 }
-                if (h && h->fresh) hasher_restart(h); /* no byte came: the digest did not restart itself */
+                if (h) hasher_mark(h, n, false);
                 am__log(AM_LOG_INFO, "%s: the server ignored the resume at byte %llu and sent the file from the start",
                         d->full, (unsigned long long)have);
                 have = n;
@@ -673,11 +766,10 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
                            (unsigned long long)vfs.f_bavail * vfs.f_frsize);
     }
     /* an LFS file's bytes are hashed as they arrive and checked against the ETag before the rename */
-    bool verify = lfs_etag(m->etag);
-    hasher h = {0};
-    if (!st && verify) st = am__sha256_init(&h.c);
-    if (!st && verify && have) st = hash_prefix(&h, fd, have, tmp);
-    if (!st) st = fetch(d, m, fd, &discard, verify ? &h : NULL);
+    bool verify = !st && lfs_etag(m->etag), hashing = false;
+    hasher h;
+    if (verify) hashing = !(st = hasher_start(&h, fd, have, tmp));
+    if (!st) st = fetch(d, m, fd, &discard, hashing ? &h : NULL);
     off_t got = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
     if (!st && (got < 0 || (uint64_t)got != m->size)) {
         st = am__error(AM_ERR_NETWORK,
@@ -686,11 +778,10 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
                        (unsigned long long)m->size, (long long)got, d->full, am__opt_name("force_download=True", "--force-download"));
         discard = true;
     }
-    if (!st && verify) {
-        uint8_t dg[32];
+    if (hashing) {
         char hex[65];
-        st = am__sha256_final(&h.c, dg);
-        if (!st) am__hex(dg, 32, hex);
+        am_status hs = hasher_finish(&h, st ? NULL : hex, tmp);
+        if (!st) st = hs;
         if (!st && strcmp(hex, m->etag)) {
             st = am__error(AM_ERR_NETWORK,
                            "%s: %s from %s has sha256 %s, but its ETag (the LFS oid) is %s: the file is corrupted on "
@@ -699,7 +790,6 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
             discard = true;
         }
     }
-    am__digest_discard(&h.c);
     /* no fsync, as huggingface_hub: it doubles the time of a large download, and a blob cut short
      * by a crash fails the size check on the next use and is fetched again */
     if (fd >= 0) {
