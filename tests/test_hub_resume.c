@@ -511,11 +511,13 @@ static void test_partials(void) {
 typedef struct dl_arg {
     am_status st;
     char *path;
+    char err[512];
 } dl_arg;
 static void *dl_thread(void *arg) {
     dl_arg *a = arg;
     am__hub_opts o = am__hub_opts_default();
     a->st = am__hub_download_file("org/twice", "w.bin", &o, false, &a->path, NULL);
+    if (a->st) snprintf(a->err, sizeof a->err, "%s", am_last_error());
     return NULL;
 }
 
@@ -528,7 +530,8 @@ static void test_concurrent(void) {
     pthread_t t[2];
     for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, dl_thread, &a[i]);
     for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-    CHECK(a[0].st == AM_OK && a[1].st == AM_OK && a[0].path && a[1].path && !strcmp(a[0].path, a[1].path));
+    CHECKF(a[0].st == AM_OK && a[1].st == AM_OK && a[0].path && a[1].path && !strcmp(a[0].path, a[1].path),
+           "two concurrent downloads: %d '%s', %d '%s'", a[0].st, a[0].err, a[1].st, a[1].err);
     CHECKF(r.gets == 1 && r.served == BIG_N, "two concurrent downloads: %d GETs, %llu bytes served", r.gets,
            (unsigned long long)r.served);
     check_blob_ok(cache, "twice");
