@@ -10,7 +10,8 @@
  *   downloading one blob take turns on its lock and the file is served once;
  * - a server that starts listening seconds after the client began is waited for; 503 and 429 on
  *   the transfer are retried after a backoff (Retry-After honoured); a transfer that is 503 forever
- *   and a dead endpoint fail after AM_HUB_RETRY_TIMEOUT with a message naming the URL. */
+ *   and a dead endpoint fail after AM_HUB_RETRY_TIMEOUT with a message naming the URL; with the
+ *   endpoint down, a resolve of ten optional files waits out the budget once. */
 #include "hub/util.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -595,6 +596,22 @@ static void test_retries(void) {
     snprintf(blobs, sizeof blobs, "%s/models--org--down/blobs", cache);
     CHECK(hu_count_files(blobs, NULL) == 0);
     stop(&r);
+
+    /* the endpoint goes down after config.json was cached: a resolve that also wants the ten
+     * optional tokenizer files waits out the budget once, not once per file */
+    CHECK(start(&r, g_data, BIG_N, g_sha, 0));
+    setup_env("memo", &r, cache);
+    CHECK_OK(am__hub_download_file("org/memo", "config.json", &o, false, &path, NULL));
+    free(path);
+    stop(&r);
+    setenv("AM_HUB_RETRY_TIMEOUT", "1", 1);
+    char *dir = NULL;
+    t0 = now_s();
+    CHECKF(am__hub_resolve("org/memo", &o, AM__HUB_CONFIG | AM__HUB_TOKENIZER, NULL, NULL, &dir) == AM_OK,
+           "resolve with the endpoint down: %s", am_last_error());
+    dt = now_s() - t0;
+    CHECKF(dt >= 0.9 && dt < 4, "resolve with the endpoint down took %.2fs (budget 1s, 10 optional files)", dt);
+    free(dir);
 
     /* a dead endpoint: fails after the budget, naming the URL */
     int port = free_port();

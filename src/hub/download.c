@@ -887,11 +887,19 @@ static am_status download_one(dl *d, bool optional, char **out_path, char **out_
         cache_res c = try_cache(d, out_path, out_commit);
         if (c == CACHE_HIT) return AM_OK;
         if (c == CACHE_NO_EXIST) return optional ? AM_ERR_NOT_FOUND : err_entry_not_found(d);
-        if (d->unreachable && *d->unreachable) /* already waited out once in this call */
-            return optional ? AM_ERR_NOT_FOUND : err_couldnt_connect(d, NULL);
+        if (d->unreachable && *d->unreachable) { /* already waited out once in this call */
+            if (!optional) return err_couldnt_connect(d, NULL);
+            am__error_clear();
+            return AM_ERR_NOT_FOUND;
+        }
         pr = probe(d, &m, true); /* nothing cached: a patient try, within the retry budget */
         if (pr == PROBE_OFFLINE) {
             if (d->unreachable) *d->unreachable = true;
+            if (optional) { /* transformers skips an optional file it cannot reach */
+                am__log(AM_LOG_INFO, "%s: skipping the optional %s: %s", d->repo_id, d->full, am_last_error());
+                am__error_clear();
+                return AM_ERR_NOT_FOUND;
+            }
             char why[1024];
             snprintf(why, sizeof why, "%s", am_last_error());
             return err_couldnt_connect(d, why);
