@@ -684,7 +684,13 @@ AM_API am_download_options am_download_options_default(void);
 /* snapshot_download: every file of the repo (or those matching `include`) into the cache;
  * *snapshot_path (owned, am_free) is the snapshot folder. */
 AM_API am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
-/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder. */
+/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder.
+ * Both: a download interrupted (killed, network down) resumes on the next call from
+ * blobs/<etag>.incomplete; an LFS file whose sha256 differs from its ETag is refused (AM_ERR_NETWORK)
+ * and nothing is cached; transient failures (refused/reset connections, 408/429/5xx) are retried
+ * with jittered exponential backoff for at most AM_HUB_RETRY_TIMEOUT seconds (default 30; 0: no
+ * retries), after which the error names the URL. See docs/cache.md. Thread-safe; concurrent
+ * downloads of one blob (threads or processes) take turns on its lock file. */
 AM_API am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
                                char **path);
 
