@@ -91,6 +91,8 @@ am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int6
 /* F.interpolate(mode="bicubic", align_corners=False) of a grid stored position-major, in
  * [ih, iw, C] -> out [oh, ow, C]. scale_h/scale_w: the scale_factor the caller passed to torch
  * (its reciprocal maps output to input coordinates), 0 when it passed a size (then in/out). */
+/* F.interpolate(mode="bilinear", align_corners=False, size=(oh, ow)) of a grid [ih, iw, C] -> [oh, ow, C]. */
+am_status am__bilinear_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, float *out);
 am_status am__bicubic_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, double scale_h, double scale_w, float *out);
 
 /* ---- rotary embeddings (Llama) ---- */

@@ -94,3 +94,51 @@ am_status am__bicubic_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, in
     free(wy);
     return AM_OK;
 }
+
+/* torch's linear taps (align_corners=False, size given): source index clamped at 0, the second tap
+ * one further unless at the edge; the identity when the sizes agree */
+static void linear_taps(int64_t in, int64_t out, int64_t *idx, float *wt) {
+    float s = (float)in / (float)out;
+    for (int64_t i = 0; i < out; i++) {
+        if (in == out) {
+            idx[2 * i] = idx[2 * i + 1] = i;
+            wt[2 * i] = 1.0f, wt[2 * i + 1] = 0.0f;
+            continue;
+        }
+        float real = s * ((float)i + 0.5f) - 0.5f;
+        if (real < 0) real = 0;
+        int64_t i0 = (int64_t)real;
+        float l1 = real - (float)i0;
+        l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
+        idx[2 * i] = i0;
+        idx[2 * i + 1] = i0 + (i0 < in - 1 ? 1 : 0);
+        wt[2 * i] = 1.0f - l1, wt[2 * i + 1] = l1;
+    }
+}
+
+am_status am__bilinear_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, float *out) {
+    if (oh <= 0 || ow <= 0 || C <= 0) return AM_OK;
+    if (ih <= 0 || iw <= 0) return am__error(AM_ERR_SHAPE, "bilinear interpolation of an empty %lldx%lld grid", (long long)ih, (long long)iw);
+    int64_t *iy = malloc((size_t)(oh + ow) * 2 * sizeof(int64_t));
+    float *wy = malloc((size_t)(oh + ow) * 2 * sizeof(float));
+    if (!iy || !wy) {
+        free(iy);
+        free(wy);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory for a %lldx%lld interpolation", (long long)oh, (long long)ow);
+    }
+    int64_t *ix = iy + oh * 2;
+    float *wx = wy + oh * 2;
+    linear_taps(ih, oh, iy, wy);
+    linear_taps(iw, ow, ix, wx);
+    for (int64_t y = 0; y < oh; y++)
+        for (int64_t x = 0; x < ow; x++)
+            for (int64_t c = 0; c < C; c++) {
+                const float *r0 = in + iy[2 * y] * iw * C + c, *r1 = in + iy[2 * y + 1] * iw * C + c;
+                float t0 = r0[ix[2 * x] * C] * wx[2 * x] + r0[ix[2 * x + 1] * C] * wx[2 * x + 1];
+                float t1 = r1[ix[2 * x] * C] * wx[2 * x] + r1[ix[2 * x + 1] * C] * wx[2 * x + 1];
+                out[(y * ow + x) * C + c] = t0 * wy[2 * y] + t1 * wy[2 * y + 1];
+            }
+    free(iy);
+    free(wy);
+    return AM_OK;
+}

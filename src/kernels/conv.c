@@ -1,0 +1,79 @@
+/* kernels/conv.c — 2-D convolution (nn.Conv2d: stride, zero padding, groups) through oneDNN's
+ * convolution primitive from the shared primitive cache (kernels/primcache.h, keyed by shapes and
+ * layouts); a portable direct loop when oneDNN is unavailable or refuses the shape. Activations are
+ * float32 NCHW (pixel inputs) or NHWC (token rows [B, H*W, C]); weights [O, I/groups, KH, KW]. */
+#include "kernels/kernels.h"
+#include "kernels/primcache.h"
+#include <oneapi/dnnl/dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv_key {
+    int64_t B, C, H, W, O, OH, OW, G, KH, KW, SH, SW, PH, PW;
+    int32_t src_nchw, bias;
+} conv_key;
+
+static bool build_conv(const void *key, am__prim *p, dnnl_engine_t engine) {
+    const conv_key *k = key;
+    dnnl_dims_t sd = {k->B, k->C, k->H, k->W}, dd = {k->B, k->O, k->OH, k->OW}, bd = {k->O};
+    dnnl_dims_t wd4 = {k->O, k->C, k->KH, k->KW}, wd5 = {k->G, k->O / k->G, k->C / k->G, k->KH, k->KW};
+    dnnl_dims_t st = {k->SH, k->SW}, pl = {k->PH, k->PW};
+    /* torch pads both sides by padding; the right side is what makes the output size come out */
+    dnnl_dims_t pr = {(k->OH - 1) * k->SH + k->KH - k->H - k->PH, (k->OW - 1) * k->SW + k->KW - k->W - k->PW};
+    if (pr[0] < 0) pr[0] = 0;
+    if (pr[1] < 0) pr[1] = 0;
+    dnnl_memory_desc_t *src = &p->md[0], *wei = &p->md[1], *dst = &p->md[2], *bia = &p->md[3];
+    bool ok = dnnl_memory_desc_init_by_tag(src, 4, sd, dnnl_f32, k->src_nchw ? dnnl_nchw : dnnl_nhwc) == dnnl_success &&
+              (k->G == 1 ? dnnl_memory_desc_init_by_tag(wei, 4, wd4, dnnl_f32, dnnl_oihw) : dnnl_memory_desc_init_by_tag(wei, 5, wd5, dnnl_f32, dnnl_goihw)) ==
+                  dnnl_success &&
+              dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, dnnl_nhwc) == dnnl_success &&
+              (!k->bias || dnnl_memory_desc_init_by_tag(bia, 1, bd, dnnl_f32, dnnl_a) == dnnl_success);
+    dnnl_convolution_desc_t cd;
+    ok = ok && dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, src, wei, k->bias ? bia : NULL, dst, st, pl, pr) ==
+                   dnnl_success;
+    ok = ok && am__prim_create(p, &cd, engine);
+    p->nargs = k->bias ? 4 : 3;
+    p->arg[0] = DNNL_ARG_SRC, p->arg[1] = DNNL_ARG_WEIGHTS, p->arg[2] = DNNL_ARG_DST, p->arg[3] = DNNL_ARG_BIAS;
+    return ok;
+}
+
+/* the same sums in plain loops (no oneDNN) */
+static void conv_loops(const conv_key *k, const float *x, const float *w, const float *bias, float *y) {
+    int64_t cg = k->C / k->G, og = k->O / k->G;
+    for (int64_t b = 0; b < k->B; b++)
+        for (int64_t oy = 0; oy < k->OH; oy++)
+            for (int64_t ox = 0; ox < k->OW; ox++)
+                for (int64_t o = 0; o < k->O; o++) {
+                    int64_t g = o / og;
+                    float acc = bias ? bias[o] : 0.0f;
+                    for (int64_t ci = 0; ci < cg; ci++) {
+                        int64_t c = g * cg + ci;
+                        for (int64_t ky = 0; ky < k->KH; ky++) {
+                            int64_t iy = oy * k->SH + ky - k->PH;
+                            if (iy < 0 || iy >= k->H) continue;
+                            for (int64_t kx = 0; kx < k->KW; kx++) {
+                                int64_t ix = ox * k->SW + kx - k->PW;
+                                if (ix < 0 || ix >= k->W) continue;
+                                float v = k->src_nchw ? x[((b * k->C + c) * k->H + iy) * k->W + ix] : x[((b * k->H + iy) * k->W + ix) * k->C + c];
+                                acc += v * w[((o * cg + ci) * k->KH + ky) * k->KW + kx];
+                            }
+                        }
+                    }
+                    y[((b * k->OH + oy) * k->OW + ox) * k->O + o] = acc;
+                }
+}
+
+void am__conv2d_f32(int64_t B, int64_t C, int64_t H, int64_t W, const float *x, bool src_nchw, int64_t O, int64_t groups, int64_t KH, int64_t KW, int64_t SH,
+                    int64_t SW, int64_t PH, int64_t PW, const float *w, const float *bias, float *y, int64_t *OH, int64_t *OW) {
+    conv_key k;
+    memset(&k, 0, sizeof k);
+    k.B = B, k.C = C, k.H = H, k.W = W, k.O = O, k.G = groups, k.KH = KH, k.KW = KW, k.SH = SH, k.SW = SW, k.PH = PH, k.PW = PW;
+    k.OH = (H + 2 * PH - KH) / SH + 1;
+    k.OW = (W + 2 * PW - KW) / SW + 1;
+    k.src_nchw = src_nchw, k.bias = bias != NULL;
+    *OH = k.OH, *OW = k.OW;
+    if (B <= 0 || k.OH <= 0 || k.OW <= 0 || O <= 0) return;
+    void *const ptr[4] = {(void *)x, (void *)w, y, (void *)bias};
+    if (!getenv("AM_NO_DNNL") && am__prim_run(&k, sizeof k, build_conv, ptr)) return;
+    conv_loops(&k, x, w, bias, y);
+}
