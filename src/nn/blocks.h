@@ -84,7 +84,7 @@ am_status am__embed_fwd(am__fwd *cx, const am__embed *e, int64_t B, int64_t T, c
 
 /* ---- vision (nn/vision.c) ---- */
 
-/* A Conv2d with kernel = stride (ViT's patch_embeddings.projection) on pixels [B, C, Hi, Wi]
+/* A Conv2d with kernel = stride (ViT's patch_embeddings.projection, through am__conv2d_f32) on pixels [B, C, Hi, Wi]
  * (float32, contiguous): y row (b, gy, gx) of [B * (Hi/kh) * (Wi/kw), out] at row stride ld; the
  * remainder rows/columns of a size that is not a multiple of the kernel are dropped, as torch does. */
 am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int64_t Hi, int64_t Wi, const float *px, float *y, int64_t ld);
