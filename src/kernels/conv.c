@@ -2,6 +2,7 @@
  * convolution primitive from the shared primitive cache (kernels/primcache.h, keyed by shapes and
  * layouts); a portable direct loop when oneDNN is unavailable or refuses the shape. Activations are
  * float32 NCHW (pixel inputs) or NHWC (token rows [B, H*W, C]); weights [O, I/groups, KH, KW]. */
+#include "core/error.h"
 #include "core/threadpool.h"
 #include "core/tensor.h"
 #include "kernels/kernels.h"
@@ -64,19 +65,24 @@ static bool build_wreorder(const void *key, am__prim *p, dnnl_engine_t engine) {
     return ok;
 }
 
-/* oneDNN: NHWC input (pixels transposed once), weights reordered to the primitive's layout */
-static bool conv_dnnl(const conv_key *k, const float *x, const float *w, const float *bias, float *y) {
+/* oneDNN: NHWC input (pixels transposed once), weights reordered to the primitive's layout. 1: done;
+ * 0: oneDNN refused (the caller's loops run); -1: out of memory (noted, nothing computed). */
+static int conv_dnnl(const conv_key *k, const float *x, const float *w, const float *bias, float *y) {
     conv_key kk = *k;
     kk.src_nchw = 0;
     float *xt = NULL, *wt = NULL;
     if (k->src_nchw) {
-        if (!(xt = malloc((size_t)(k->B * k->C * k->H * k->W) * sizeof(float)))) return false;
+        if (!(xt = malloc((size_t)(k->B * k->C * k->H * k->W) * sizeof(float)))) {
+            am__oom_note();
+            return -1;
+        }
         for (int64_t b = 0; b < k->B; b++)
             for (int64_t c = 0; c < k->C; c++)
                 for (int64_t i = 0; i < k->H * k->W; i++) xt[(b * k->H * k->W + i) * k->C + c] = x[(b * k->C + c) * k->H * k->W + i];
         x = xt;
     }
     am__omp_sync_threads();
+    unsigned long oom = am__oom_events();
     am__prim *cp = am__prim_get(&kk, sizeof kk, build_conv);
     bool ok = cp != NULL;
     if (ok && !dnnl_memory_desc_equal(&cp->md[1], &cp->md[4])) {
@@ -84,9 +90,9 @@ static bool conv_dnnl(const conv_key *k, const float *x, const float *w, const f
         memset(&rk, 0, sizeof rk);
         rk.from = cp->md[4], rk.to = cp->md[1];
         size_t sz = dnnl_memory_desc_get_size(&cp->md[1]);
-        ok = (wt = am__aligned_alloc(sz ? sz : 64)) != NULL;
+        if (!(wt = am__aligned_alloc(sz ? sz : 64))) am__oom_note();
         void *const rptr[2] = {(void *)w, wt};
-        ok = ok && am__prim_run(&rk, sizeof rk, build_wreorder, rptr);
+        ok = wt && am__prim_run(&rk, sizeof rk, build_wreorder, rptr);
         w = wt;
     }
     void *const ptr[4] = {(void *)x, (void *)w, y, (void *)bias};
@@ -94,7 +100,7 @@ static bool conv_dnnl(const conv_key *k, const float *x, const float *w, const f
     if (cp) am__prim_release(cp);
     free(xt);
     free(wt);
-    return ok;
+    return ok ? 1 : am__oom_events() != oom ? -1 : 0;
 }
 
 /* the same sums in plain loops (no oneDNN) */
@@ -133,6 +139,6 @@ void am__conv2d_f32(int64_t B, int64_t C, int64_t H, int64_t W, const float *x, 
     k.src_nchw = src_nchw, k.bias = bias != NULL;
     *OH = k.OH, *OW = k.OW;
     if (B <= 0 || k.OH <= 0 || k.OW <= 0 || O <= 0) return;
-    if (!getenv("AM_NO_DNNL") && conv_dnnl(&k, x, w, bias, y)) return;
+    if (!getenv("AM_NO_DNNL") && conv_dnnl(&k, x, w, bias, y)) return; /* done, or out of memory (noted) */
     conv_loops(&k, x, w, bias, y);
 }
