@@ -73,7 +73,7 @@ int am_cli_num(const char *flag, const char *v, double *out);
 
 extern const am_cli_cmd am_cli_cmd_info, am_cli_cmd_forward, am_cli_cmd_generate, am_cli_cmd_save, am_cli_cmd_init,
     am_cli_cmd_tokenize, am_cli_cmd_download, am_cli_cmd_login, am_cli_cmd_logout, am_cli_cmd_whoami, am_cli_cmd_push,
-    am_cli_cmd_hub, am_cli_cmd_classify, am_cli_cmd_ner, am_cli_cmd_qa, am_cli_cmd_fill_mask;
+    am_cli_cmd_hub, am_cli_cmd_classify, am_cli_cmd_ner, am_cli_cmd_qa, am_cli_cmd_fill_mask, am_cli_cmd_preprocess;
 
 int am_cli_info(int argc, char **argv);
 int am_cli_forward(int argc, char **argv);
@@ -91,4 +91,5 @@ int am_cli_classify(int argc, char **argv);
 int am_cli_ner(int argc, char **argv);
 int am_cli_qa(int argc, char **argv);
 int am_cli_fill_mask(int argc, char **argv);
+int am_cli_preprocess(int argc, char **argv);
 #endif

@@ -706,11 +706,20 @@ typedef struct am_hub_server_options {
     const char *tokens_file; /* lines "TOKEN USER read|write [ORG...]"; must not be group/world readable */
     const char *mirror;      /* optional read-only HF cache folder served as extra repos */
     int threads;             /* 0 = number of CPUs */
-    uint64_t max_body;       /* largest request body accepted (0 = 1 GiB) */
+    uint64_t max_body;       /* largest commit (NDJSON) body, writers only (0 = 1 GiB) */
     uint64_t multipart_chunk;/* LFS uploads larger than this are offered multipart (0 = 64 MiB) */
+    uint64_t max_json_body;  /* largest body of every other request (0 = 8 MiB; at most max_body) */
+    unsigned max_connections;        /* open connections in all (0 = 1024) */
+    unsigned max_connections_per_ip; /* open connections from one address (0 = 64) */
+    unsigned timeout_s;      /* a connection silent this long is closed (0 = 30 s) */
+    bool fsck;               /* at start, re-hash every stored object; bad ones go to {repo}/quarantine/ */
+    bool no_fsync;           /* skip fsync (throwaway stores): writes stay atomic but a power loss may lose them */
 } am_hub_server_options;
 AM_API am_hub_server_options am_hub_server_options_default(void);
-/* Starts serving in background threads. Owned; am_hub_server_free stops it. */
+/* Starts serving in background threads. Owned; am_hub_server_free stops it. One server per ROOT
+ * (an flock on ROOT/.automodel-hub.lock; a second start fails with AM_ERR_IO). At start it deletes
+ * the temp files an earlier crash left in ROOT, and with opts->fsck re-hashes every object first.
+ * What it verifies and promises: docs/SECURITY.md. */
 AM_API am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
 AM_API int am_hub_server_port(const am_hub_server *s);
 AM_API void am_hub_server_free(am_hub_server *s);
@@ -791,6 +800,77 @@ AM_API am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, cons
 AM_API bool am_model_can_generate(const am_model *m);
 
 /* ---- end generation section ---- */
+
+/* ---- vision input section (src/vision) ---- */
+
+/* Images as transformers' load_image gives them to the image processors: the file decoded (JPEG
+ * with libjpeg-turbo's defaults, as PIL: ISLOW IDCT, fancy upsampling; PNG of any colour type and
+ * bit depth; BMP; still WebP), the EXIF orientation applied (PIL.ImageOps.exif_transpose), then
+ * PIL's convert("RGB"): grey copied into R, G, B; palette looked up; alpha dropped (no
+ * compositing); 16-bit grey clipped to 255, 16-bit colour reduced to its high byte.
+ * An am_image is an immutable value once made: share it read-only between threads. */
+typedef struct am_image am_image;
+typedef enum am_image_mode {
+    AM_IMAGE_RGB = 0,   /* load_image: EXIF transpose + convert("RGB"); 3 channels */
+    AM_IMAGE_LABELS = 1 /* a segmentation map as np.array(Image.open(f)) gives it: an L (grey) or P
+                         * (palette: the indices) image, one channel, no EXIF transpose; other
+                         * modes are refused */
+} am_image_mode;
+/* Decode a file (format from its magic bytes, not its name). Owned (am_image_free); NULL with
+ * AM_ERR_IO (unreadable), AM_ERR_FORMAT (not an image, truncated, corrupt, or more pixels than
+ * twice PIL's MAX_IMAGE_PIXELS: a decompression bomb; between one and two times it logs PIL's
+ * warning) or AM_ERR_UNSUPPORTED (CMYK JPEG, animated WebP, RLE BMP, ...); the message names the
+ * file. */
+AM_API am_image *am_image_load(const char *path, am_image_mode mode);
+/* The same from bytes in memory; `origin` names the data in messages (may be NULL). */
+AM_API am_image *am_image_decode(const void *data, size_t len, am_image_mode mode, const char *origin);
+/* An image from raw pixels: height x width x channels bytes (HWC), channels 1 or 3, copied. */
+AM_API am_image *am_image_from_pixels(int width, int height, int channels, const uint8_t *pixels);
+AM_API void am_image_free(am_image *img);
+AM_API int am_image_width(const am_image *img);
+AM_API int am_image_height(const am_image *img);
+AM_API int am_image_channels(const am_image *img);
+/* Borrowed HWC bytes, valid while the image lives. */
+AM_API const uint8_t *am_image_pixels(const am_image *img);
+/* PIL's img.resize((width, height), resample) for these 8-bit images, bit for bit: resample is PIL's
+ * code (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING). Owned, or NULL + error. */
+AM_API am_image *am_image_resize(const am_image *img, int width, int height, int resample);
+
+/* Image processors as transformers 4.32 computes them, from preprocessor_config.json:
+ * ViTImageProcessor, DeiTImageProcessor, YolosImageProcessor, SegformerImageProcessor and
+ * ConvNextImageProcessor (the `image_processor_type` key, else `feature_extractor_type` with
+ * FeatureExtractor read as ImageProcessor). A processor is read-only after loading: concurrent
+ * calls on one processor from several threads are safe. */
+typedef struct am_image_processor am_image_processor;
+/* `path`: a folder holding preprocessor_config.json, the JSON file itself, or a hub model id
+ * (downloaded through the cache as from_pretrained does). Owned (am_image_processor_free); NULL +
+ * error: AM_ERR_NOT_FOUND (no preprocessor_config.json), AM_ERR_FORMAT (not JSON, no class key),
+ * AM_ERR_INVALID_ARGUMENT (a value of the wrong type, naming the key), AM_ERR_UNSUPPORTED (another
+ * class). */
+AM_API am_image_processor *am_image_processor_from_pretrained(const char *path);
+/* The same from JSON text; `origin` names it in messages. */
+AM_API am_image_processor *am_image_processor_from_json(const char *json, const char *origin);
+AM_API void am_image_processor_free(am_image_processor *p);
+/* "ViTImageProcessor", ... (static string). */
+AM_API const char *am_image_processor_class_name(const am_image_processor *p);
+/* The keyword arguments processor(images, **kwargs) accepts for this class, NULL-terminated
+ * (static strings): e.g. do_resize, size, resample, do_rescale, rescale_factor, do_normalize,
+ * image_mean, image_std, return_tensors, data_format, plus the class's own. */
+AM_API const char *const *am_image_processor_kwargs(const am_image_processor *p);
+/* processor(images, segmentation_maps=maps, **kwargs, return_tensors="pt"). `maps` (NULL or n
+ * label maps, AM_IMAGE_LABELS) only for SegformerImageProcessor. `kwargs_json` (NULL or a JSON
+ * object) holds call-time keyword arguments with Python's values (`{"resample": 0, "size":
+ * {"height": 32, "width": 32}, "do_normalize": false}`); a key the class does not take, or a value
+ * of the wrong type, is refused (AM_ERR_INVALID_ARGUMENT naming it). *out (owned, am_tensors_free)
+ * gets "pixel_values" [n, 3, H, W] float32 (uint8 when neither rescale nor normalize runs, as
+ * transformers returns it; [n, H, W, 3] with data_format "channels_last"), plus for YOLOS
+ * "pixel_mask" [n, H, W] int64 (1 = image, 0 = padding, what DETR-style pad() returns), and for
+ * Segformer with maps "labels" [n, h, w] int64. Images of different sizes that end unpadded are
+ * AM_ERR_SHAPE, as torch.tensor() refuses them. */
+AM_API am_status am_image_processor_call(const am_image_processor *p, const am_image *const *images, size_t n,
+                                         const am_image *const *maps, const char *kwargs_json, am_tensors **out);
+
+/* ---- end vision input section ---- */
 
 #ifdef __cplusplus
 }

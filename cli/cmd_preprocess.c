@@ -1,0 +1,288 @@
+/* cli/cmd_preprocess.c — `automodel preprocess MODEL --images A.jpg B.png [--segmentation-maps
+ * M.png ...] --output OUT.safetensors [--KWARG VALUE ...]`: the image processor of MODEL (its
+ * preprocessor_config.json) called as processor(images, segmentation_maps=..., **kwargs,
+ * return_tensors="pt"), its tensors written as safetensors. Every keyword argument of the
+ * processors' preprocess() is a dashed flag: `--resample 0`, a bare `--do-pad` is True,
+ * `--do-pad false`, dicts and lists as JSON (`--size '{"height": 32, "width": 32}'`). A flag the
+ * loaded class does not take is refused, naming the class's own. */
+#include "cli.h"
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The keyword arguments of every supported class (each class takes a subset: checked after
+ * loading, against am_image_processor_kwargs). Booleans take an optional value. */
+#define KW_VALUE(name, meta, help) {name, NULL, required_argument, meta, help}
+#define KW_BOOL(name, help) {name, NULL, optional_argument, "BOOL", help}
+static const am_cli_opt k_preprocess_opts[] = {
+    {"images", "image", required_argument, "FILE...", "the images (JPEG, PNG, WebP, BMP), loaded as load_image does "
+                                                      "(EXIF orientation, RGB)"},
+    {"segmentation-maps", "segmentation-map", required_argument, "FILE...", "segmentation_maps (Segformer): one label "
+                                                                            "image (mode L or P) per image"},
+    {"output", NULL, required_argument, "OUT.safetensors", "where the tensors go (pixel_values; pixel_mask for YOLOS; "
+                                                            "labels with segmentation maps)"},
+    KW_BOOL("do-resize", "do_resize"),
+    KW_VALUE("size", "SIZE", "size: an int, [height, width] or a dict ({\"height\": h, \"width\": w}, "
+                             "{\"shortest_edge\": s, \"longest_edge\": l})"),
+    KW_VALUE("resample", "N", "resample: PIL filter code (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)"),
+    KW_BOOL("do-center-crop", "do_center_crop (DeiT)"),
+    KW_VALUE("crop-size", "SIZE", "crop_size (DeiT)"),
+    KW_VALUE("crop-pct", "X", "crop_pct (ConvNext)"),
+    KW_BOOL("do-rescale", "do_rescale"),
+    KW_VALUE("rescale-factor", "X", "rescale_factor"),
+    KW_BOOL("do-normalize", "do_normalize"),
+    KW_VALUE("image-mean", "X|[X,X,X]", "image_mean"),
+    KW_VALUE("image-std", "X|[X,X,X]", "image_std"),
+    KW_BOOL("do-pad", "do_pad (YOLOS)"),
+    KW_VALUE("format", "FORMAT", "format (YOLOS): coco_detection or coco_panoptic"),
+    KW_VALUE("max-size", "N", "max_size (YOLOS, deprecated): the longest edge of an int size"),
+    KW_VALUE("annotations", "JSON", "annotations (YOLOS; not supported)"),
+    KW_BOOL("return-segmentation-masks", "return_segmentation_masks (YOLOS; needs annotations)"),
+    KW_VALUE("masks-path", "PATH", "masks_path (YOLOS; not supported)"),
+    KW_BOOL("do-reduce-labels", "do_reduce_labels (Segformer)"),
+    KW_BOOL("reduce-labels", "reduce_labels (Segformer, deprecated name of do_reduce_labels)"),
+    KW_VALUE("return-tensors", "pt|np", "return_tensors (tensors are written either way)"),
+    KW_VALUE("data-format", "FORMAT", "data_format: channels_first (default) or channels_last"),
+    KW_VALUE("input-data-format", "FORMAT", "input_data_format (decoded images are channels_last)"),
+    {0},
+};
+const am_cli_cmd am_cli_cmd_preprocess = {
+    "preprocess",
+    "preprocess MODEL --images A.jpg [B.png ...] [--segmentation-maps M.png ...] --output OUT.safetensors [--KWARG VALUE ...]",
+    "Run MODEL's image processor (preprocessor_config.json) on image files and write pixel_values (and pixel_mask / labels).",
+    k_preprocess_opts, false};
+
+typedef struct pp_ctx {
+    const char **images, **maps;
+    size_t n_images, n_maps;
+    const char *output;
+    cJSON *kwargs;
+    int failed;
+} pp_ctx;
+
+static int push(const char ***list, size_t *n, const char *v) {
+    const char **p = realloc(*list, (*n + 1) * sizeof *p);
+    if (!p) return am_cli_usage_error("out of memory");
+    *list = p;
+    p[(*n)++] = v;
+    return 0;
+}
+
+/* A flag's value as Python would have it: JSON (numbers, lists, dicts, true/false/null), Python's
+ * True/False/None, else a string. */
+static cJSON *value_of(const char *v) {
+    if (!v) return cJSON_CreateTrue();
+    if (!strcmp(v, "True")) return cJSON_CreateTrue();
+    if (!strcmp(v, "False")) return cJSON_CreateFalse();
+    if (!strcmp(v, "None")) return cJSON_CreateNull();
+    cJSON *j = cJSON_Parse(v);
+    if (j) return j;
+    return cJSON_CreateString(v);
+}
+
+static int pp_opt(void *ctx, const char *name, const char *v) {
+    pp_ctx *c = ctx;
+    if (!strcmp(name, "images")) return push(&c->images, &c->n_images, v);
+    if (!strcmp(name, "segmentation-maps")) return push(&c->maps, &c->n_maps, v);
+    if (!strcmp(name, "output")) {
+        c->output = v;
+        return 0;
+    }
+    char key[64];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof key; i++) key[i] = name[i] == '-' ? '_' : name[i];
+    key[i] = 0;
+    cJSON *j = value_of(v);
+    if (!j) return am_cli_usage_error("out of memory");
+    if (cJSON_GetObjectItemCaseSensitive(c->kwargs, key)) cJSON_DeleteItemFromObjectCaseSensitive(c->kwargs, key);
+    cJSON_AddItemToObject(c->kwargs, key, j);
+    return 0;
+}
+
+static bool is_list_flag(const char *a) {
+    return !strcmp(a, "--images") || !strcmp(a, "--image") || !strcmp(a, "--segmentation-maps") ||
+           !strcmp(a, "--segmentation-map");
+}
+static bool is_bool_flag(const char *a) {
+    for (const am_cli_opt *o = k_preprocess_opts; o->name; o++)
+        if (o->arg == optional_argument && !strncmp(a, "--", 2) && !strcmp(a + 2, o->name)) return true;
+    return false;
+}
+static bool is_bool_word(const char *w) {
+    return !strcmp(w, "true") || !strcmp(w, "false") || !strcmp(w, "True") || !strcmp(w, "False");
+}
+
+/* Rewrites argv for getopt_long: `--images A B C` -> `--images A --images B --images C` (the files
+ * after a list flag, up to the next option), and `--do-pad false` -> `--do-pad=false`. */
+static char **normalize_argv(int argc, char **argv, int *out_argc, char ***owned, size_t *n_owned) {
+    char **out = calloc((size_t)argc * 2 + 1, sizeof *out);
+    *owned = calloc((size_t)argc + 1, sizeof **owned);
+    *n_owned = 0;
+    if (!out || !*owned) {
+        free(out);
+        free(*owned);
+        *owned = NULL;
+        return NULL;
+    }
+    int k = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            while (i < argc) out[k++] = argv[i++];
+            break;
+        }
+        if (is_list_flag(a)) {
+            char *flag = argv[i];
+            out[k++] = flag;
+            if (i + 1 < argc) out[k++] = argv[++i];
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                out[k++] = flag;
+                out[k++] = argv[++i];
+            }
+        } else if (is_bool_flag(a) && i + 1 < argc && is_bool_word(argv[i + 1])) {
+            size_t n = strlen(a) + strlen(argv[i + 1]) + 2;
+            char *j = malloc(n);
+            if (!j) {
+                free(out);
+                return NULL;
+            }
+            snprintf(j, n, "%s=%s", a, argv[i + 1]);
+            (*owned)[(*n_owned)++] = j;
+            out[k++] = j;
+            i++;
+        } else {
+            out[k++] = argv[i];
+        }
+    }
+    *out_argc = k;
+    return out;
+}
+
+static const char *dtype_str(const am_tensor *t) { return am_dtype_name(am_tensor_dtype(t)); }
+
+int am_cli_preprocess(int argc, char **argv) {
+    pp_ctx c = {0};
+    c.kwargs = cJSON_CreateObject();
+    char **owned = NULL;
+    size_t n_owned = 0;
+    int nargc = 0;
+    char **nargv = c.kwargs ? normalize_argv(argc, argv, &nargc, &owned, &n_owned) : NULL;
+    char **pos = NULL;
+    int npos = 0, rc;
+    am_image_processor *p = NULL;
+    am_image **imgs = NULL, **maps = NULL;
+    am_tensors *out = NULL;
+    char *kwj = NULL;
+    if (!nargv) {
+        rc = am_cli_usage_error("out of memory");
+        goto done;
+    }
+    rc = am_cli_parse(&am_cli_cmd_preprocess, nargc, nargv, NULL, pp_opt, &c, &pos, &npos);
+    if (rc) goto done;
+    if (npos != 1) {
+        rc = am_cli_usage_error(npos ? "preprocess: one MODEL only (images go after --images); got %d positional arguments"
+                                     : "preprocess: missing MODEL (a folder with preprocessor_config.json, the file, or a hub id)",
+                                npos);
+        goto done;
+    }
+    if (!c.n_images) {
+        rc = am_cli_usage_error("preprocess: no images (--images A.jpg B.png ...)");
+        goto done;
+    }
+    if (!c.output) {
+        rc = am_cli_usage_error("preprocess: missing --output OUT.safetensors");
+        goto done;
+    }
+    if (c.n_maps && c.n_maps != c.n_images) {
+        rc = am_cli_usage_error("preprocess: %zu --segmentation-maps for %zu --images: give one map per image", c.n_maps,
+                                c.n_images);
+        goto done;
+    }
+    p = am_image_processor_from_pretrained(pos[0]);
+    if (!p) {
+        rc = am_cli_fail(NULL);
+        goto done;
+    }
+    /* every flag given must be a keyword argument of this class */
+    const char *const *ok = am_image_processor_kwargs(p);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, c.kwargs) {
+        bool found = false;
+        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
+        if (!found) {
+            char flag[64], takes[1024] = "";
+            size_t i = 0;
+            for (; it->string[i] && i + 1 < sizeof flag; i++) flag[i] = it->string[i] == '_' ? '-' : it->string[i];
+            flag[i] = 0;
+            for (const char *const *k = ok; *k; k++) {
+                size_t at = strlen(takes);
+                snprintf(takes + at, sizeof takes - at, "%s--", at ? ", " : "");
+                for (const char *s = *k; *s && strlen(takes) + 1 < sizeof takes; s++) {
+                    size_t e = strlen(takes);
+                    takes[e] = *s == '_' ? '-' : *s;
+                    takes[e + 1] = 0;
+                }
+            }
+            rc = am_cli_usage_error("preprocess: --%s is not a keyword argument of %s (it takes %s)", flag,
+                                    am_image_processor_class_name(p), takes);
+            goto done;
+        }
+    }
+    if (c.n_maps && strcmp(am_image_processor_class_name(p), "SegformerImageProcessor") != 0) {
+        rc = am_cli_usage_error("preprocess: --segmentation-maps: %s takes no segmentation maps", am_image_processor_class_name(p));
+        goto done;
+    }
+    imgs = calloc(c.n_images, sizeof *imgs);
+    maps = c.n_maps ? calloc(c.n_maps, sizeof *maps) : NULL;
+    if (!imgs || (c.n_maps && !maps)) {
+        rc = am_cli_usage_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < c.n_images; i++)
+        if (!(imgs[i] = am_image_load(c.images[i], AM_IMAGE_RGB))) {
+            rc = am_cli_fail(NULL);
+            goto done;
+        }
+    for (size_t i = 0; i < c.n_maps; i++)
+        if (!(maps[i] = am_image_load(c.maps[i], AM_IMAGE_LABELS))) {
+            rc = am_cli_fail(NULL);
+            goto done;
+        }
+    kwj = cJSON_PrintUnformatted(c.kwargs);
+    if (!kwj) {
+        rc = am_cli_usage_error("out of memory");
+        goto done;
+    }
+    if (am_image_processor_call(p, (const am_image *const *)imgs, c.n_images, (const am_image *const *)maps, kwj, &out) !=
+        AM_OK) {
+        rc = am_cli_fail(NULL);
+        goto done;
+    }
+    if (am_tensors_save_safetensors(out, c.output) != AM_OK) {
+        rc = am_cli_fail(c.output);
+        goto done;
+    }
+    for (size_t i = 0; i < am_tensors_count(out); i++) {
+        const am_tensor *t = am_tensors_at(out, i);
+        printf("%s [", am_tensors_name(out, i));
+        for (int d = 0; d < am_tensor_ndim(t); d++) printf("%s%lld", d ? ", " : "", (long long)am_tensor_dim(t, d));
+        printf("] %s\n", dtype_str(t));
+    }
+    rc = 0;
+done:
+    if (rc == AM_CLI_HELP) rc = 0;
+    for (size_t i = 0; imgs && i < c.n_images; i++) am_image_free(imgs[i]);
+    for (size_t i = 0; maps && i < c.n_maps; i++) am_image_free(maps[i]);
+    free(imgs);
+    free(maps);
+    am_tensors_free(out);
+    am_image_processor_free(p);
+    cJSON_free(kwj);
+    cJSON_Delete(c.kwargs);
+    free(c.images);
+    free(c.maps);
+    for (size_t i = 0; i < n_owned; i++) free(owned[i]);
+    free(owned);
+    free(nargv);
+    return rc;
+}
