@@ -40,8 +40,7 @@ static size_t escaped_nul_at(const char *s, size_t n) {
     return SIZE_MAX;
 }
 
-am_status am__json_parse(const char *text, size_t len, const char *origin, cJSON **out) {
-    *out = NULL;
+am_status am__json_text_check(const char *text, size_t len, const char *origin) {
     if (!origin) origin = "JSON";
     size_t at = am__utf8_invalid_at(text, len);
     if (at != SIZE_MAX) return am__error(AM_ERR_FORMAT, "%s: not valid UTF-8 (byte %zu)", origin, at);
@@ -50,6 +49,14 @@ am_status am__json_parse(const char *text, size_t len, const char *origin, cJSON
     at = escaped_nul_at(text, len);
     if (at != SIZE_MAX)
         return am__error(AM_ERR_FORMAT, "%s: a string holds a NUL character (\\u0000, byte %zu); refused: it would be cut there", origin, at);
+    return AM_OK;
+}
+
+am_status am__json_parse(const char *text, size_t len, const char *origin, cJSON **out) {
+    *out = NULL;
+    if (!origin) origin = "JSON";
+    am_status st = am__json_text_check(text, len, origin);
+    if (st != AM_OK) return st;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!root) {

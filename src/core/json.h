@@ -12,6 +12,9 @@
  * would silently become "a"), invalid JSON, and anything but whitespace after the value.
  * AM_ERR_NO_MEMORY when cJSON runs out of memory. *out is NULL on failure. */
 am_status am__json_parse(const char *text, size_t len, const char *origin, cJSON **out);
+/* The text checks of am__json_parse alone (UTF-8, NUL bytes, \u0000 inside strings), for texts that
+ * are not one JSON value (NDJSON bodies); the error names `origin`. */
+am_status am__json_text_check(const char *text, size_t len, const char *origin);
 /* Index of the first byte of an invalid UTF-8 sequence in s[0..n), or SIZE_MAX when all valid
  * (surrogates and overlong forms are invalid). */
 size_t am__utf8_invalid_at(const char *s, size_t n);
