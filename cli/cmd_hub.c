@@ -248,6 +248,13 @@ static const am_cli_opt k_hub_opts[] = {
     {"mirror", NULL, required_argument, "CACHE_DIR", "also serve the repositories of a hub cache"},
     {"threads", NULL, required_argument, "N", "worker threads"},
     {"multipart-chunk", NULL, required_argument, "BYTES", "part size of multipart uploads"},
+    {"max-body", NULL, required_argument, "BYTES", "largest commit body, writers only (default 1 GiB)"},
+    {"max-json-body", NULL, required_argument, "BYTES", "largest body of any other request (default 8 MiB)"},
+    {"max-connections", NULL, required_argument, "N", "open connections in all (default 1024)"},
+    {"max-connections-per-ip", NULL, required_argument, "N", "open connections from one address (default 64)"},
+    {"timeout", NULL, required_argument, "SECONDS", "close a connection silent this long (default 30)"},
+    {"fsck", NULL, no_argument, NULL, "at start, re-hash every stored object; damaged ones go to quarantine/"},
+    {"no-fsync", NULL, no_argument, NULL, "skip fsync (throwaway stores): a power loss may lose acknowledged commits"},
     {0},
 };
 const am_cli_cmd am_cli_cmd_hub = {"hub", "hub serve ROOT [options]",
@@ -269,7 +276,17 @@ static int serve_opt(void *ctx, const char *name, const char *v) {
     } else if (!strcmp(name, "multipart-chunk")) {
         if (am_cli_int(name, v, 0, &n)) return 2;
         c->o.multipart_chunk = (uint64_t)n;
-    }
+    } else if (!strcmp(name, "max-body") || !strcmp(name, "max-json-body")) {
+        if (am_cli_int(name, v, 1, &n)) return 2;
+        *(name[4] == 'b' ? &c->o.max_body : &c->o.max_json_body) = (uint64_t)n;
+    } else if (!strcmp(name, "max-connections") || !strcmp(name, "max-connections-per-ip") || !strcmp(name, "timeout")) {
+        if (am_cli_int(name, v, 1, &n) || n > 1000000)
+            return am_cli_usage_error("hub serve: bad --%s '%s' (1 to 1000000)", name, v);
+        if (!strcmp(name, "timeout")) c->o.timeout_s = (unsigned)n;
+        else if (!strcmp(name, "max-connections")) c->o.max_connections = (unsigned)n;
+        else c->o.max_connections_per_ip = (unsigned)n;
+    } else if (!strcmp(name, "fsck")) c->o.fsck = true;
+    else if (!strcmp(name, "no-fsync")) c->o.no_fsync = true;
     return 0;
 }
 
@@ -286,7 +303,11 @@ int am_cli_hub(int argc, char **argv) {
     const char *port_file = c.port_file;
     o.root = npos > 1 ? pos[1] : NULL;
     if (!o.root) return am_cli_usage_error("hub serve: ROOT is required");
+    /* --fsck asked for a report: show its summary (an info line) even at the default level */
+    am_log_level level = am_log_get_level();
+    if (o.fsck && level > AM_LOG_INFO) am_log_set_level(AM_LOG_INFO);
     am_hub_server *s = am_hub_server_start(&o);
+    am_log_set_level(level);
     if (!s) return am_cli_fail("hub serve");
     int port = am_hub_server_port(s);
     fprintf(stderr, "automodel hub serving %s on http://%s:%d\n", o.root, o.host ? o.host : "127.0.0.1", port);

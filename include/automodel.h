@@ -761,11 +761,20 @@ typedef struct am_hub_server_options {
     const char *tokens_file; /* lines "TOKEN USER read|write [ORG...]"; must not be group/world readable */
     const char *mirror;      /* optional read-only HF cache folder served as extra repos */
     int threads;             /* 0 = number of CPUs */
-    uint64_t max_body;       /* largest request body accepted (0 = 1 GiB) */
+    uint64_t max_body;       /* largest commit (NDJSON) body, writers only (0 = 1 GiB) */
     uint64_t multipart_chunk;/* LFS uploads larger than this are offered multipart (0 = 64 MiB) */
+    uint64_t max_json_body;  /* largest body of every other request (0 = 8 MiB; at most max_body) */
+    unsigned max_connections;        /* open connections in all (0 = 1024) */
+    unsigned max_connections_per_ip; /* open connections from one address (0 = 64) */
+    unsigned timeout_s;      /* a connection silent this long is closed (0 = 30 s) */
+    bool fsck;               /* at start, re-hash every stored object; bad ones go to {repo}/quarantine/ */
+    bool no_fsync;           /* skip fsync (throwaway stores): writes stay atomic but a power loss may lose them */
 } am_hub_server_options;
 AM_API am_hub_server_options am_hub_server_options_default(void);
-/* Starts serving in background threads. Owned; am_hub_server_free stops it. */
+/* Starts serving in background threads. Owned; am_hub_server_free stops it. One server per ROOT
+ * (an flock on ROOT/.automodel-hub.lock; a second start fails with AM_ERR_IO). At start it deletes
+ * the temp files an earlier crash left in ROOT, and with opts->fsck re-hashes every object first.
+ * What it verifies and promises: docs/SECURITY.md. */
 AM_API am_hub_server *am_hub_server_start(const am_hub_server_options *opts);
 AM_API int am_hub_server_port(const am_hub_server *s);
 AM_API void am_hub_server_free(am_hub_server *s);

@@ -17,3 +17,7 @@ else()
   set_tests_properties(test_hub_js_client PROPERTIES LABELS net)
 endif()
 am_add_test(test_hub_model SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_model.c LABELS net)
+# Issue 18, the server half: one upload per LFS ticket, bodies authorised on the headers, slow
+# loris, orphan temp files, NUL / invalid UTF-8 in JSON, --fsck, one server per ROOT (loopback,
+# bounded loops; about 15 s).
+am_add_test(test_hub_reliability SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_reliability.c LABELS net)

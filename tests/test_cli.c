@@ -68,6 +68,12 @@ static void test_help(void) {
         CHECKF(rc == 0 && has(out, own[i][1]) && has(out, own[i][2]) && has(out, "--help"), "%s --help: rc %d: %s", own[i][0], rc, out);
         free(out);
     }
+    /* every `hub serve` limit is a flag (docs/SECURITY.md names them) */
+    rc = cli(&out, "hub --help");
+    CHECKF(rc == 0 && has(out, "--max-connections-per-ip") && has(out, "--max-body") && has(out, "--max-json-body") &&
+               has(out, "--timeout") && has(out, "--fsck") && has(out, "--no-fsync") && has(out, "--max-connections "),
+           "hub --help: %s", out);
+    free(out);
     rc = cli(&out, "help tokenize");
     CHECK(rc == 0 && has(out, "--text-pair"));
     free(out);

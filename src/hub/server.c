@@ -20,15 +20,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 #define MAX_SEGS 64
 #define LFS_THRESHOLD (10u << 20)
 #define TREE_PAGE 1000
 #define TICKET_TTL 3600
+#define DEF_MAX_BODY (1ull << 30)      /* NDJSON commit bodies (authenticated writers only) */
+#define DEF_MAX_JSON (8ull << 20)      /* every other JSON body */
+#define DEF_PER_IP 64u                 /* connections from one address */
+#define DEF_MAX_CONN 1024u             /* connections in all */
+#define DEF_TIMEOUT 30u                /* seconds a connection may stay silent */
+#define OVERRUN_READ (1u << 20)        /* bytes past a body limit read (then dropped) before closing */
+#define ANON_MAX_JSON (1ull << 20)     /* a body without a valid token (public reads only) */
 
 typedef struct tok {
     char *token, *user;
@@ -46,7 +55,9 @@ typedef struct ticket {
     uint32_t nparts;
     uint64_t *part_len; /* bytes received per part (multipart) */
     time_t expires;
-    bool busy;
+    bool busy;          /* basic: an upload is in progress */
+    bool completing;    /* multipart: lfs-complete is hashing the parts */
+    uint8_t *part_busy; /* multipart: a PUT of this part is in progress */
 } ticket;
 
 struct am_hub_server {
@@ -58,13 +69,19 @@ struct am_hub_server {
     pthread_mutex_t tlock; /* tickets */
     ticket *tickets;
     size_t n_tickets;
-    uint64_t max_body, chunk;
+    uint64_t max_body, max_json, chunk;
     int port;
+    int lockfd; /* flock on ROOT/.automodel-hub.lock: one server per ROOT */
 };
 
 typedef struct req {
     am__buf body;
     bool too_big, started;
+    bool pre, pre_ok; /* route() on the headers alone: authorise and pick the body limit */
+    uint64_t cap;     /* largest body this request may send (set by the header pass) */
+    uint64_t dropped; /* bytes read past the limit */
+    char *tmp;        /* the upload's own temp file while this request owns it */
+    bool claimed;     /* holds its ticket (or ticket part) */
     /* LFS upload streaming */
     bool stream;
     int fd;
@@ -82,6 +99,48 @@ static bool is_hex(const char *s, size_t n) {
     if (strlen(s) != n) return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
+}
+
+/* Well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). */
+static bool utf8_ok(const char *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        if ((unsigned char)p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (l <= 0 || !utf8proc_codepoint_valid(cp)) return false;
+        i += (size_t)l;
+    }
+    return true;
+}
+
+/* The one check every JSON / NDJSON body passes before it is parsed: cJSON keeps strings as C
+ * strings, so a "\u0000" escape would cut "zz\u0000../evil" to "zz" (and a raw NUL byte ends the
+ * text early); and text that is not UTF-8 would be stored and served back as JSON no client can
+ * decode. Escapes need no string tracking: "\u0000" is a NUL escape exactly when an odd number of
+ * backslashes precedes the "u" (outside strings a backslash is a syntax error anyway). */
+static bool body_text_ok(const char *p, size_t n, char *why, size_t wl) {
+    if (memchr(p, 0, n)) {
+        snprintf(why, wl, "a NUL byte in the body");
+        return false;
+    }
+    if (!utf8_ok(p, n)) {
+        snprintf(why, wl, "the body is not valid UTF-8");
+        return false;
+    }
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (p[i] != '\\' || p[i + 1] != 'u' || memcmp(p + i + 2, "0000", 4)) continue;
+        size_t k = 0;
+        while (k < i && p[i - 1 - k] == '\\') k++;
+        if (k % 2 == 0) {
+            snprintf(why, wl, "a string contains \\u0000 (NUL), which is not accepted");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -230,6 +289,10 @@ static bool path_parse(const char *url, path *p) {
                 free(d);
                 return false;
             }
+        if (!utf8_ok(d, strlen(d))) { /* names and paths are stored and listed back as JSON */
+            free(d);
+            return false;
+        }
         p->seg[p->n++] = d;
         if (!e) break;
         s = e + 1;
@@ -787,13 +850,33 @@ static enum MHD_Result preupload(am_hub_server *s, struct MHD_Connection *c, con
     return send_json(c, 200, out, NULL);
 }
 
+static char *ticket_tmp(am_hub_server *s, const ticket *tk, const char *attempt);
+
+static bool ticket_in_use(const ticket *t) {
+    if (t->busy || t->completing) return true;
+    for (uint32_t p = 0; t->part_busy && p < t->nparts; p++)
+        if (t->part_busy[p]) return true;
+    return false;
+}
+
+static void ticket_free_at(am_hub_server *s, size_t i) {
+    free(s->tickets[i].part_len);
+    free(s->tickets[i].part_busy);
+    s->tickets[i] = s->tickets[--s->n_tickets];
+}
+
+/* Under tlock: drop expired tickets nobody is using, and a multipart ticket's shared part file. */
 static void ticket_gc(am_hub_server *s, time_t now) {
-    size_t k = 0;
-    for (size_t i = 0; i < s->n_tickets; i++) {
-        if (s->tickets[i].expires < now && !s->tickets[i].busy) free(s->tickets[i].part_len);
-        else s->tickets[k++] = s->tickets[i];
+    for (size_t i = s->n_tickets; i-- > 0;) {
+        ticket *t = &s->tickets[i];
+        if (t->expires >= now || ticket_in_use(t)) continue;
+        if (t->nparts) {
+            char *tmp = ticket_tmp(s, t, NULL);
+            if (tmp) unlink(tmp);
+            free(tmp);
+        }
+        ticket_free_at(s, i);
     }
-    s->n_tickets = k;
 }
 
 static enum MHD_Result lfs_batch(am_hub_server *s, struct MHD_Connection *c, const st_repo *r, const tok *t, const req *q) {
@@ -855,6 +938,16 @@ static enum MHD_Result lfs_batch(am_hub_server *s, struct MHD_Connection *c, con
             tk->chunk = s->chunk;
             tk->nparts = (uint32_t)((size + s->chunk - 1) / s->chunk);
             tk->part_len = calloc(tk->nparts, sizeof *tk->part_len);
+            tk->part_busy = calloc(tk->nparts, 1);
+            if (!tk->part_len || !tk->part_busy) {
+                free(tk->part_len), free(tk->part_busy);
+                s->n_tickets--;
+                cJSON_DeleteItemFromObject(o, "actions");
+                cJSON *er = cJSON_AddObjectToObject(o, "error");
+                cJSON_AddNumberToObject(er, "code", 500);
+                cJSON_AddStringToObject(er, "message", "out of memory");
+                continue;
+            }
             char *href = am__strfmt("%s/lfs-complete/%s", base, tk->id);
             cJSON_AddStringToObject(up, "href", href ? href : "");
             free(href);
@@ -903,37 +996,71 @@ static enum MHD_Result lfs_verify(struct MHD_Connection *c, const st_repo *r, co
     return send_buf(c, 200, "application/vnd.git-lfs+json", "{}", 2, NULL);
 }
 
-/* Copy a ticket out under the lock (the array may move). */
-static bool ticket_get(am_hub_server *s, const char *id, ticket *out, bool mark_busy) {
-    bool found = false;
-    pthread_mutex_lock(&s->tlock);
+/* Tickets are capabilities: whoever holds the URL may upload, once at a time. A claim marks the
+ * ticket (basic), the part (multipart) or the completion as in progress; a second concurrent claim
+ * gets TK_BUSY (409), so no two requests ever write the same bytes. */
+typedef enum { TK_OK, TK_MISSING, TK_BUSY, TK_BADPART } tk_claim;
+
+static ticket *ticket_find(am_hub_server *s, const char *id) {
+    time_t now = time(NULL);
     for (size_t i = 0; i < s->n_tickets; i++)
-        if (!strcmp(s->tickets[i].id, id) && s->tickets[i].expires >= time(NULL)) {
-            *out = s->tickets[i];
-            out->part_len = NULL;
-            if (mark_busy) s->tickets[i].busy = true;
-            found = true;
-        }
-    pthread_mutex_unlock(&s->tlock);
-    return found;
+        if (!strcmp(s->tickets[i].id, id) && s->tickets[i].expires >= now) return &s->tickets[i];
+    return NULL;
 }
 
-static void ticket_done(am_hub_server *s, const char *id, bool remove, uint32_t part, uint64_t part_len) {
+/* part: 0 for a basic upload (or for `complete`). *out is a copy without the arrays. */
+static tk_claim ticket_claim(am_hub_server *s, const char *id, uint32_t part, bool complete, ticket *out) {
+    tk_claim r = TK_OK;
+    pthread_mutex_lock(&s->tlock);
+    ticket *t = ticket_find(s, id);
+    if (!t) r = TK_MISSING;
+    else if (complete) {
+        if (!t->nparts) r = TK_MISSING;
+        else if (ticket_in_use(t)) r = TK_BUSY;
+        else t->completing = true;
+    } else if (t->nparts) {
+        if (!part || part > t->nparts) r = TK_BADPART;
+        else if (t->completing || t->part_busy[part - 1]) r = TK_BUSY;
+        else t->part_busy[part - 1] = 1;
+    } else if (part) r = TK_BADPART;
+    else if (t->busy) r = TK_BUSY;
+    else t->busy = true;
+    if (t && out) {
+        *out = *t;
+        out->part_len = NULL;
+        out->part_busy = NULL;
+    }
+    pthread_mutex_unlock(&s->tlock);
+    return r;
+}
+
+static bool ticket_exists(am_hub_server *s, const char *id) {
+    pthread_mutex_lock(&s->tlock);
+    bool ok = ticket_find(s, id) != NULL;
+    pthread_mutex_unlock(&s->tlock);
+    return ok;
+}
+
+/* Release a claim; `record` stores the received length of a multipart part; `remove` spends the ticket. */
+static void ticket_release(am_hub_server *s, const char *id, uint32_t part, bool complete, bool record, uint64_t len,
+                           bool remove) {
     pthread_mutex_lock(&s->tlock);
     for (size_t i = 0; i < s->n_tickets; i++) {
-        if (strcmp(s->tickets[i].id, id)) continue;
-        s->tickets[i].busy = false;
-        if (part && s->tickets[i].part_len && part <= s->tickets[i].nparts) s->tickets[i].part_len[part - 1] = part_len;
-        if (remove) {
-            free(s->tickets[i].part_len);
-            s->tickets[i] = s->tickets[--s->n_tickets];
-        }
+        ticket *t = &s->tickets[i];
+        if (strcmp(t->id, id)) continue;
+        if (complete) t->completing = false;
+        else if (t->nparts && part && part <= t->nparts) {
+            t->part_busy[part - 1] = 0;
+            if (record) t->part_len[part - 1] = len;
+        } else t->busy = false;
+        if (remove) ticket_free_at(s, i);
         break;
     }
     pthread_mutex_unlock(&s->tlock);
 }
 
-/* Move a verified upload into objects/; anything else is deleted. */
+/* Move a verified upload into objects/ durably (file fsync'd before the rename, folder after);
+ * anything else is deleted. The file is this request's own: nobody else writes it. */
 static am_status finish_object(am_hub_server *s, const ticket *tk, const char *tmp, const char *streamed_sha,
                                uint64_t streamed_size) {
     char got[65];
@@ -941,7 +1068,10 @@ static am_status finish_object(am_hub_server *s, const ticket *tk, const char *t
     am_status st = AM_OK;
     if (streamed_sha) memcpy(got, streamed_sha, 65);
     else st = am__hash_file(tmp, got, NULL, &size);
-    if (st) return st;
+    if (st) {
+        unlink(tmp);
+        return st;
+    }
     if (size != tk->size) {
         unlink(tmp);
         return am__error(AM_ERR_FORMAT, "size mismatch: expected %llu bytes, received %llu", (unsigned long long)tk->size,
@@ -956,19 +1086,32 @@ static am_status finish_object(am_hub_server *s, const ticket *tk, const char *t
         unlink(tmp);
         return AM_ERR_NOT_FOUND;
     }
-    char *dst = am__store_object_path(&r, tk->oid);
-    st = dst && rename(tmp, dst) == 0 ? AM_OK : am__error(AM_ERR_IO, "cannot store the object: %s", strerror(errno));
-    if (st) unlink(tmp);
+    if (!s->store.nosync) {
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+        bool ok = fd >= 0 && fsync(fd) == 0;
+        if (fd >= 0) close(fd);
+        if (!ok) st = am__error(AM_ERR_IO, "cannot sync the upload: %s", strerror(errno));
+    }
+    char *dst = st ? NULL : am__store_object_path(&r, tk->oid);
+    if (!st) st = dst && rename(tmp, dst) == 0 ? AM_OK : am__error(AM_ERR_IO, "cannot store the object: %s", strerror(errno));
+    if (!st) st = am__store_sync_parent(dst, s->store.nosync);
+    else unlink(tmp);
     free(dst);
     am__store_repo_free(&r);
     return st;
 }
 
-static char *ticket_tmp(am_hub_server *s, const ticket *tk) {
+/* A multipart ticket's parts share {id}.parts (disjoint ranges); a basic attempt writes its own
+ * {id}.{attempt}.upload. Both live in the repo's tmp/, emptied at startup. */
+static char *ticket_tmp(am_hub_server *s, const ticket *tk, const char *attempt) {
     st_repo r;
-    if (am__store_repo_open(&s->store, tk->type, tk->repo, &r)) return NULL;
-    char name[64];
-    snprintf(name, sizeof name, "%s.upload", tk->id);
+    if (am__store_repo_open(&s->store, tk->type, tk->repo, &r)) {
+        am__error_clear();
+        return NULL;
+    }
+    char name[96];
+    if (attempt) snprintf(name, sizeof name, "%s.%s.upload", tk->id, attempt);
+    else snprintf(name, sizeof name, "%s.parts", tk->id);
     char *p = am__store_tmp_path(&r, name);
     am__store_repo_free(&r);
     return p;
@@ -976,27 +1119,36 @@ static char *ticket_tmp(am_hub_server *s, const ticket *tk) {
 
 static enum MHD_Result lfs_complete(am_hub_server *s, struct MHD_Connection *c, const char *id, const req *q) {
     ticket tk;
-    if (!ticket_get(s, id, &tk, false) || !tk.nparts) return send_err(c, 404, NULL, NULL, "unknown or expired upload");
+    tk_claim cl = ticket_claim(s, id, 0, true, &tk);
+    if (cl == TK_BUSY) return send_err(c, 409, NULL, NULL, "a part of this upload is still being received");
+    if (cl != TK_OK) return send_err(c, 404, NULL, NULL, "unknown or expired upload");
     cJSON *j = parse_body(q);
     cJSON *oid = cJSON_GetObjectItemCaseSensitive(j, "oid"), *parts = cJSON_GetObjectItemCaseSensitive(j, "parts");
     bool ok = cJSON_IsString(oid) && !strcmp(oid->valuestring, tk.oid) && cJSON_IsArray(parts) &&
               cJSON_GetArraySize(parts) == (int)tk.nparts;
     cJSON_Delete(j);
-    if (!ok) return send_err(c, 400, NULL, NULL, "expected {oid, parts: [...]} naming every part");
-    /* every part must have arrived whole */
+    if (!ok) {
+        ticket_release(s, id, 0, true, false, 0, false);
+        return send_err(c, 400, NULL, NULL, "expected {oid, parts: [...]} naming every part");
+    }
+    /* every part must have arrived whole (no part is being written: the claim excludes that) */
     pthread_mutex_lock(&s->tlock);
-    for (size_t i = 0; i < s->n_tickets && ok; i++)
-        if (!strcmp(s->tickets[i].id, id))
-            for (uint32_t p = 0; p < tk.nparts && ok; p++) {
-                uint64_t want = p + 1 < tk.nparts ? tk.chunk : tk.size - (uint64_t)p * tk.chunk;
-                ok = s->tickets[i].part_len && s->tickets[i].part_len[p] == want;
-            }
+    ticket *t = ticket_find(s, id);
+    for (uint32_t p = 0; p < tk.nparts && ok; p++) {
+        uint64_t want = p + 1 < tk.nparts ? tk.chunk : tk.size - (uint64_t)p * tk.chunk;
+        ok = t && t->part_len && t->part_len[p] == want;
+    }
     pthread_mutex_unlock(&s->tlock);
-    if (!ok) return send_err(c, 400, NULL, NULL, "some parts are missing or incomplete");
-    char *tmp = ticket_tmp(s, &tk);
+    if (!ok) {
+        ticket_release(s, id, 0, true, false, 0, false);
+        return send_err(c, 400, NULL, NULL, "some parts are missing or incomplete");
+    }
+    /* hashing a large upload may take longer than the idle timeout: the client is waiting, not gone */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    char *tmp = ticket_tmp(s, &tk, NULL);
     am_status st = tmp ? finish_object(s, &tk, tmp, NULL, 0) : AM_ERR_NOT_FOUND;
     free(tmp);
-    ticket_done(s, id, true, 0, 0);
+    ticket_release(s, id, 0, true, false, 0, true);
     if (st) return send_err(c, 400, NULL, NULL, "%s", am_last_error());
     return send_buf(c, 200, "application/vnd.git-lfs+json", "{}", 2, NULL);
 }
@@ -1117,7 +1269,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         ops_free(ops, nops);
         return send_err(c, 400, NULL, NULL, "Invalid commit payload: %s", err);
     }
-    bool create_pr = arg_true(c, "create_pr");
+    bool create_pr = arg_true(c, "create_pr"), io_failed = false;
     enum MHD_Result ret;
     pthread_mutex_lock(&s->wlock);
     char head[41];
@@ -1189,7 +1341,9 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         st_file nf = {0};
         if (o->kind == 0) {
             if (am__store_put_object(r, o->data ? o->data : (const uint8_t *)"", o->len, nf.sha256, nf.sha1)) {
-                err = "cannot store a file";
+                snprintf(errbuf, sizeof errbuf, "cannot store %s: %s", o->path, am_last_error());
+                err = errbuf;
+                io_failed = true; /* the server's fault (disk full, I/O), not the payload's */
                 break;
             }
             nf.size = o->len;
@@ -1233,7 +1387,7 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         }
     }
     if (err) {
-        ret = send_err(c, 422, NULL, NULL, "Invalid commit: %s", err);
+        ret = io_failed ? send_err(c, 500, NULL, NULL, "%s", err) : send_err(c, 422, NULL, NULL, "Invalid commit: %s", err);
         goto out;
     }
     char date[32];
@@ -1287,7 +1441,8 @@ static enum MHD_Result branch(am_hub_server *s, struct MHD_Connection *c, const 
         cJSON *tg = cJSON_GetObjectItemCaseSensitive(j, "tag");
         tagname = cJSON_IsString(tg) ? am__strdup(tg->valuestring) : NULL;
     } else tagname = am__strdup(name);
-    char *refpath = tagname && am__hub_valid_revision(tagname) && !strchr(tagname, '/')
+    /* ".tmp." marks the temp files of interrupted writes, which startup deletes: no ref may look like one */
+    char *refpath = tagname && am__hub_valid_revision(tagname) && !strchr(tagname, '/') && !strstr(tagname, ".tmp.")
                         ? am__strfmt("refs/%s/%s", tag ? "tags" : "heads", tagname)
                         : NULL;
     enum MHD_Result ret;
@@ -1348,28 +1503,93 @@ static enum MHD_Result paths_info(struct MHD_Connection *c, const st_repo *r, co
 
 /* ---- routing ---------------------------------------------------------------------------- */
 
+/* The end of an LFS upload PUT (its bytes are on disk in its own file, hashed as they came). */
+static enum MHD_Result lfs_upload_done(am_hub_server *s, struct MHD_Connection *c, req *q) {
+    ticket tk = {0};
+    bool have = false;
+    pthread_mutex_lock(&s->tlock);
+    ticket *t = ticket_find(s, q->ticket);
+    if (t) tk = *t, have = true;
+    pthread_mutex_unlock(&s->tlock);
+    q->claimed = false;
+    if (q->io_error || !have || q->too_big) {
+        if (q->tmp && !tk.nparts) unlink(q->tmp);
+        ticket_release(s, q->ticket, q->part, false, false, 0, false);
+        if (have && q->too_big) return send_err(c, 413, NULL, NULL, "more data than announced");
+        return send_err(c, 500, NULL, NULL, "the upload could not be stored");
+    }
+    if (tk.nparts) {
+        uint64_t want = q->part < tk.nparts ? tk.chunk : tk.size - (uint64_t)(q->part - 1) * tk.chunk;
+        ticket_release(s, q->ticket, q->part, false, true, q->got, false);
+        if (q->got != want)
+            return send_err(c, 400, NULL, NULL, "part %u: expected %llu bytes, got %llu", q->part, (unsigned long long)want,
+                            (unsigned long long)q->got);
+        char etag[48];
+        snprintf(etag, sizeof etag, "\"%s-%u\"", q->ticket, q->part);
+        const char *h[] = {"ETag", etag, NULL};
+        return send_buf(c, 200, "text/plain", "", 0, h);
+    }
+    uint8_t dg[32];
+    char hex[65];
+    am_status st = am__sha256_final(&q->sha, dg);
+    if (!st) {
+        am__hex(dg, 32, hex);
+        st = finish_object(s, &tk, q->tmp, hex, q->got); /* renames or deletes q->tmp */
+    } else unlink(q->tmp);
+    ticket_release(s, q->ticket, 0, false, false, 0, true); /* spent, verified or not */
+    return st ? send_err(c, 400, NULL, NULL, "LFS upload rejected: %s", am_last_error())
+              : send_buf(c, 200, "text/plain", "", 0, NULL);
+}
+
+/* On the header pass (q->pre), every branch either queues an answer (an error: the body is then
+ * never read) or, through PRE, accepts the request with the largest body it may send; the handler
+ * runs on the final pass, after the body. Authorisation is decided here, on the headers alone. */
+#define PRE(limit)                                                                                                     \
+    if (q->pre) {                                                                                                      \
+        q->cap = (limit);                                                                                              \
+        q->pre_ok = true;                                                                                              \
+        ret = MHD_YES;                                                                                                 \
+        goto done;                                                                                                     \
+    }
+
 static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const char *method, const char *url, req *q) {
     path p;
     if (!path_parse(url, &p)) {
         path_free(&p);
         return send_err(c, 400, NULL, NULL, "Invalid path");
     }
+    if (!q->pre && q->body.len) {
+        char why[128];
+        if (!body_text_ok(q->body.data, q->body.len, why, sizeof why)) {
+            path_free(&p);
+            return send_err(c, 400, NULL, NULL, "Invalid request body: %s", why);
+        }
+    }
     enum MHD_Result ret = MHD_NO;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
     const tok *t = auth(s, c);
+    /* without a token, a body can only be a public read's small JSON: many anonymous connections
+     * must not add up to much memory */
+    uint64_t anon_json = s->max_json < ANON_MAX_JSON ? s->max_json : ANON_MAX_JSON;
     st_repo r = {0};
     char *rev = NULL, *rest = NULL;
     int i = 0;
     if (p.n == 0) {
+        PRE(0);
         ret = send_buf(c, 200, "text/plain", "automodel hub\n", 14, NULL);
         goto done;
     }
     if (!strcmp(p.seg[0], "api") && p.n >= 2) {
-        if (!strcmp(p.seg[1], "whoami-v2") && p.n == 2 && get) ret = whoami(s, c);
-        else if (!strcmp(p.seg[1], "repos") && p.n == 3 && !strcmp(p.seg[2], "create") && post) ret = create_repo(s, c, q);
-        else if (!strcmp(p.seg[1], "repos") && p.n == 3 && !strcmp(p.seg[2], "delete") && !strcmp(method, "DELETE"))
-            ret = delete_repo(s, c, q);
-        else if (type_of_plural(p.seg[1]) && p.n >= 3) {
+        bool create = !strcmp(p.seg[1], "repos") && p.n == 3 && !strcmp(p.seg[2], "create") && post;
+        bool del = !strcmp(p.seg[1], "repos") && p.n == 3 && !strcmp(p.seg[2], "delete") && !strcmp(method, "DELETE");
+        if (!strcmp(p.seg[1], "whoami-v2") && p.n == 2 && get) {
+            PRE(0);
+            ret = whoami(s, c);
+        } else if ((create || del) && !t) ret = send_err(c, 401, NULL, NULL, "Invalid credentials in Authorization header");
+        else if (create || del) {
+            PRE(s->max_json);
+            ret = create ? create_repo(s, c, q) : delete_repo(s, c, q);
+        } else if (type_of_plural(p.seg[1]) && p.n >= 3) {
             const char *type = type_of_plural(p.seg[1]);
             i = 2;
             if (open_repo_at(s, type, &p, &i, &r) || !can_read(&r, t)) {
@@ -1382,17 +1602,33 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
                 ret = send_err(c, t ? 403 : 401, NULL, NULL, "You don't have write access to %s", r.id);
                 goto done;
             }
-            if (!*what && get) ret = repo_info(s, c, &r, "main");
-            else if (!strcmp(what, "revision") && get && (rev = take_rev(&p, &i)) && i == p.n) ret = repo_info(s, c, &r, rev);
-            else if (!strcmp(what, "tree") && get && (rev = take_rev(&p, &i))) {
+            if (!*what && get) {
+                PRE(0);
+                ret = repo_info(s, c, &r, "main");
+            } else if (!strcmp(what, "revision") && get && (rev = take_rev(&p, &i)) && i == p.n) {
+                PRE(0);
+                ret = repo_info(s, c, &r, rev);
+            } else if (!strcmp(what, "tree") && get && (rev = take_rev(&p, &i))) {
+                PRE(0);
                 rest = i < p.n ? join_segs(&p, i, p.n) : NULL;
                 ret = tree(s, c, &r, rev, rest);
-            } else if (!strcmp(what, "refs") && get && i == p.n) ret = refs(c, &r);
-            else if (!strcmp(what, "commits") && get && (rev = take_rev(&p, &i)) && i == p.n) ret = commits(c, &r, rev);
-            else if (!strcmp(what, "preupload") && post && (rev = take_rev(&p, &i)) && i == p.n) ret = preupload(s, c, &r, rev, q);
-            else if (!strcmp(what, "commit") && post && (rev = take_rev(&p, &i)) && i == p.n) ret = commit(s, c, &r, t, rev, q);
-            else if (!strcmp(what, "paths-info") && post && (rev = take_rev(&p, &i)) && i == p.n) ret = paths_info(c, &r, rev, q);
-            else if ((!strcmp(what, "branch") || !strcmp(what, "tag")) && (post || !strcmp(method, "DELETE")) && i < p.n) {
+            } else if (!strcmp(what, "refs") && get && i == p.n) {
+                PRE(0);
+                ret = refs(c, &r);
+            } else if (!strcmp(what, "commits") && get && (rev = take_rev(&p, &i)) && i == p.n) {
+                PRE(0);
+                ret = commits(c, &r, rev);
+            } else if (!strcmp(what, "preupload") && post && (rev = take_rev(&p, &i)) && i == p.n) {
+                PRE(s->max_json);
+                ret = preupload(s, c, &r, rev, q);
+            } else if (!strcmp(what, "commit") && post && (rev = take_rev(&p, &i)) && i == p.n) {
+                PRE(s->max_body);
+                ret = commit(s, c, &r, t, rev, q);
+            } else if (!strcmp(what, "paths-info") && post && (rev = take_rev(&p, &i)) && i == p.n) {
+                PRE(t ? s->max_json : anon_json);
+                ret = paths_info(c, &r, rev, q);
+            } else if ((!strcmp(what, "branch") || !strcmp(what, "tag")) && (post || !strcmp(method, "DELETE")) && i < p.n) {
+                PRE(s->max_json);
                 rest = join_segs(&p, i, p.n);
                 ret = branch(s, c, method, &r, what, rest, q);
             } else ret = send_err(c, 404, NULL, NULL, "Not found");
@@ -1400,38 +1636,15 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
         goto done;
     }
     if (!strcmp(p.seg[0], "lfs-upload") || !strcmp(p.seg[0], "lfs-complete")) {
-        if (!strcmp(p.seg[0], "lfs-complete") && p.n == 2 && post) ret = lfs_complete(s, c, p.seg[1], q);
-        else if (!strcmp(p.seg[0], "lfs-upload") && !strcmp(method, "PUT") && q->stream) {
-            ticket tk;
-            bool have = ticket_get(s, q->ticket, &tk, false);
-            if (q->io_error || !have) {
-                ret = send_err(c, 500, NULL, NULL, "the upload could not be stored");
-                if (have) ticket_done(s, q->ticket, false, 0, 0);
-            } else if (q->too_big) ret = send_err(c, 413, NULL, NULL, "more data than announced");
-            else if (tk.nparts) {
-                uint64_t want = q->part < tk.nparts ? tk.chunk : tk.size - (uint64_t)(q->part - 1) * tk.chunk;
-                ticket_done(s, q->ticket, false, q->part, q->got);
-                if (q->got != want) ret = send_err(c, 400, NULL, NULL, "part %u: expected %llu bytes, got %llu", q->part,
-                                                   (unsigned long long)want, (unsigned long long)q->got);
-                else {
-                    char etag[48];
-                    snprintf(etag, sizeof etag, "\"%s-%u\"", q->ticket, q->part);
-                    const char *h[] = {"ETag", etag, NULL};
-                    ret = send_buf(c, 200, "text/plain", "", 0, h);
-                }
-            } else {
-                char *tmp = ticket_tmp(s, &tk);
-                uint8_t dg[32];
-                char hex[65];
-                am_status st = am__sha256_final(&q->sha, dg);
-                if (!st) am__hex(dg, 32, hex);
-                if (!st) st = tmp ? finish_object(s, &tk, tmp, hex, q->got) : AM_ERR_NOT_FOUND;
-                free(tmp);
-                ticket_done(s, q->ticket, true, 0, 0);
-                ret = st ? send_err(c, 400, NULL, NULL, "LFS upload rejected: %s", am_last_error())
-                         : send_buf(c, 200, "text/plain", "", 0, NULL);
+        if (!strcmp(p.seg[0], "lfs-complete") && p.n == 2 && post) {
+            if (q->pre && !ticket_exists(s, p.seg[1])) ret = send_err(c, 404, NULL, NULL, "unknown or expired upload");
+            else {
+                PRE(s->max_json);
+                ret = lfs_complete(s, c, p.seg[1], q);
             }
-        } else ret = send_err(c, 404, NULL, NULL, "unknown or expired upload");
+        } else if (!strcmp(p.seg[0], "lfs-upload") && !strcmp(method, "PUT") && q->stream && !q->pre)
+            ret = lfs_upload_done(s, c, q);
+        else ret = send_err(c, 404, NULL, NULL, "unknown or expired upload");
         goto done;
     }
     /* {prefix}{repo}.git/info/lfs/objects/{batch|verify} */
@@ -1445,10 +1658,13 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
             p.seg[k][l - 4] = 0;
             char *id = join_segs(&p, from, k + 1);
             p.seg[k][l - 4] = '.';
+            bool batch = !strcmp(p.seg[k + 4], "batch"), verify = !strcmp(p.seg[k + 4], "verify");
             if (!id || am__store_repo_open(&s->store, type, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
-            else if (!strcmp(p.seg[k + 4], "batch")) ret = lfs_batch(s, c, &r, t, q);
-            else if (!strcmp(p.seg[k + 4], "verify")) ret = lfs_verify(c, &r, q);
-            else ret = send_err(c, 404, NULL, NULL, "Not found");
+            else if (!batch && !verify) ret = send_err(c, 404, NULL, NULL, "Not found");
+            else if (q->pre) { /* uploads are refused in the batch itself; the body is small either way */
+                free(id);
+                PRE(t ? s->max_json : anon_json);
+            } else ret = batch ? lfs_batch(s, c, &r, t, q) : lfs_verify(c, &r, q);
             free(id);
             goto done;
         }
@@ -1466,7 +1682,10 @@ static enum MHD_Result route(am_hub_server *s, struct MHD_Connection *c, const c
             int j = k + 1;
             if (!id || am__store_repo_open(&s->store, type, id, &r) || !can_read(&r, t)) ret = repo_missing(c);
             else if (!(rev = take_rev(&p, &j)) || j >= p.n) ret = send_err(c, 400, NULL, NULL, "expected /resolve/{revision}/{path}");
-            else {
+            else if (q->pre) {
+                free(id);
+                PRE(0);
+            } else {
                 rest = join_segs(&p, j, p.n);
                 ret = resolve(s, c, method, &r, rev, rest);
             }
@@ -1483,8 +1702,9 @@ done:
     path_free(&p);
     return ret;
 }
+#undef PRE
 
-/* First call of a PUT to /lfs-upload/: check the ticket and open the temp file to stream into. */
+/* First call of a PUT to /lfs-upload/: claim the ticket (or the part) and open the file to stream into. */
 static enum MHD_Result start_stream(am_hub_server *s, struct MHD_Connection *c, const char *url, req *q) {
     path p;
     bool ok = path_parse(url, &p) && (p.n == 2 || p.n == 3);
@@ -1497,31 +1717,31 @@ static enum MHD_Result start_stream(am_hub_server *s, struct MHD_Connection *c, 
         q->part = ok ? (uint32_t)part : 0;
     }
     path_free(&p);
-    if (!ok || !ticket_get(s, q->ticket, &tk, true)) return send_err(c, 404, NULL, NULL, "unknown or expired upload");
-    if ((tk.nparts && (!q->part || q->part > tk.nparts)) || (!tk.nparts && q->part)) {
-        ticket_done(s, q->ticket, false, 0, 0);
-        return send_err(c, 400, NULL, NULL, "wrong part number");
-    }
+    tk_claim cl = ok ? ticket_claim(s, q->ticket, q->part, false, &tk) : TK_MISSING;
+    if (cl == TK_MISSING) return send_err(c, 404, NULL, NULL, "unknown or expired upload");
+    if (cl == TK_BADPART) return send_err(c, 400, NULL, NULL, "wrong part number");
+    if (cl == TK_BUSY) return send_err(c, 409, NULL, NULL, "an upload to this ticket is already in progress");
+    q->claimed = true;
     q->off = tk.nparts ? (uint64_t)(q->part - 1) * tk.chunk : 0;
     q->limit = tk.nparts ? (q->part < tk.nparts ? tk.chunk : tk.size - q->off) : tk.size;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > q->limit) {
-        ticket_done(s, q->ticket, false, 0, 0);
+    const char *cl_h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl_h && strtoull(cl_h, NULL, 10) > q->limit) {
+        ticket_release(s, q->ticket, q->part, false, false, 0, false);
+        q->claimed = false;
         return send_err(c, 413, NULL, NULL, "the upload is larger than announced (%llu bytes)", (unsigned long long)q->limit);
     }
-    char *tmp = ticket_tmp(s, &tk);
-    q->fd = tmp ? open(tmp, O_WRONLY | O_CREAT | (tk.nparts ? 0 : O_TRUNC) | O_CLOEXEC, 0644) : -1;
-    free(tmp);
-    if (q->fd < 0) {
-        ticket_done(s, q->ticket, false, 0, 0);
-        return send_err(c, 500, NULL, NULL, "cannot store the upload");
-    }
+    char rnd[17];
+    am__random_hex(rnd, 16);
+    q->tmp = ticket_tmp(s, &tk, tk.nparts ? NULL : rnd);
+    q->fd = q->tmp ? open(q->tmp, O_WRONLY | O_CREAT | (tk.nparts ? 0 : O_EXCL) | O_CLOEXEC, 0644) : -1;
     /* basic uploads are verified as they arrive, not re-read */
-    if (am__sha256_init(&q->sha)) {
-        close(q->fd);
-        q->fd = -1;
-        ticket_done(s, q->ticket, false, 0, 0);
-        return send_err(c, 500, NULL, NULL, "cannot hash the upload: %s", am_last_error());
+    am_status hs = q->fd >= 0 ? am__sha256_init(&q->sha) : AM_OK;
+    if (q->fd < 0 || hs) {
+        if (q->fd >= 0) close(q->fd), q->fd = -1;
+        if (q->tmp && !tk.nparts) unlink(q->tmp);
+        ticket_release(s, q->ticket, q->part, false, false, 0, false);
+        q->claimed = false;
+        return send_err(c, 500, NULL, NULL, "cannot store the upload%s%s", hs ? ": " : "", hs ? am_last_error() : "");
     }
     q->stream = true;
     return MHD_YES;
@@ -1532,7 +1752,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     am_hub_server *s = cls;
     req *q = *con_cls;
-    if (!q) {
+    if (!q) { /* the headers have arrived, no body byte has been read */
         q = calloc(1, sizeof *q);
         if (!q) return MHD_NO;
         q->fd = -1;
@@ -1542,25 +1762,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (!q->stream) q->started = true; /* a response is queued already */
             return r;
         }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+        q->pre = true;
+        enum MHD_Result r = route(s, c, method, url, q);
+        q->pre = false;
+        if (!q->pre_ok) { /* answered on the headers: the body is never read */
             q->started = true;
-            return send_err(c, 413, NULL, NULL, "request body too large (limit %llu bytes)", (unsigned long long)s->max_body);
+            return r;
+        }
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > q->cap) {
+            q->started = true;
+            return send_err(c, 413, NULL, NULL, "request body too large (limit %llu bytes)", (unsigned long long)q->cap);
         }
         return MHD_YES;
     }
-    if (q->started) { /* already answered (error queued on the first call): drain */
+    if (q->started) { /* answered on the headers; should more arrive anyway, drop it */
+        q->dropped += *data_size;
         *data_size = 0;
-        return MHD_YES;
+        return q->dropped > OVERRUN_READ ? MHD_NO : MHD_YES;
     }
     if (*data_size) {
+        size_t n = *data_size;
+        *data_size = 0;
+        if (q->too_big) { /* read a little past the limit (so a 413 can go out), then hang up */
+            q->dropped += n;
+            return q->dropped > OVERRUN_READ ? MHD_NO : MHD_YES;
+        }
         if (q->stream) {
-            size_t n = *data_size;
             if (q->got + n > q->limit) q->too_big = true;
             else if (!q->io_error) {
                 size_t o = 0;
                 while (o < n) {
                     ssize_t w = pwrite(q->fd, data + o, n - o, (off_t)(q->off + q->got + o));
+                    if (w < 0 && errno == EINTR) continue;
                     if (w <= 0) {
                         q->io_error = true;
                         break;
@@ -1570,9 +1804,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 am__sha256_update(&q->sha, data, n);
                 q->got += n;
             }
-        } else if (q->body.len + *data_size > s->max_body) q->too_big = true;
-        else if (!q->too_big) am__buf_put(&q->body, data, *data_size);
-        *data_size = 0;
+        } else if (q->body.len + n > q->cap) {
+            q->too_big = true;
+            am__buf_free(&q->body); /* nothing of it will be used */
+        } else am__buf_put(&q->body, data, n);
         return MHD_YES;
     }
     if (q->fd >= 0) {
@@ -1580,20 +1815,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q->fd = -1;
     }
     q->started = true;
-    if (q->too_big && !q->stream) return send_err(c, 413, NULL, NULL, "request body too large");
+    if (q->too_big && !q->stream)
+        return send_err(c, 413, NULL, NULL, "request body too large (limit %llu bytes)", (unsigned long long)q->cap);
     if (q->body.failed) return send_err(c, 500, NULL, NULL, "out of memory");
     return route(s, c, method, url, q);
 }
 
+/* Every request ends here, answered or not: a client that hung up mid-upload leaves no temp file
+ * behind (a basic attempt's own file is deleted; a multipart part's range is simply not recorded). */
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
+    am_hub_server *s = cls;
     req *q = *con_cls;
     if (!q) return;
-    if (q->fd >= 0) {
-        close(q->fd);
-        am_hub_server *s = cls;
-        ticket_done(s, q->ticket, false, 0, 0);
+    if (q->fd >= 0) close(q->fd);
+    if (q->claimed) {
+        ticket tk;
+        bool multipart = false;
+        pthread_mutex_lock(&s->tlock);
+        ticket *t = ticket_find(s, q->ticket);
+        if (t) tk = *t, multipart = tk.nparts > 0;
+        pthread_mutex_unlock(&s->tlock);
+        if (q->tmp && !multipart) unlink(q->tmp);
+        ticket_release(s, q->ticket, q->part, false, false, 0, false);
     }
+    free(q->tmp);
     am__digest_discard(&q->sha);
     am__buf_free(&q->body);
     free(q);
@@ -1643,8 +1889,33 @@ am_hub_server *am_hub_server_start(const am_hub_server_options *caller) {
             goto fail;
         }
     }
+    s->lockfd = -1;
+    {
+        char *lp = am__path_join(s->store.root, ".automodel-hub.lock");
+        s->lockfd = lp ? open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+        free(lp);
+        if (s->lockfd < 0) {
+            am__error(AM_ERR_IO, "%s: cannot create .automodel-hub.lock: %s", opts->root, strerror(errno));
+            goto fail;
+        }
+        if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+            am__error(AM_ERR_IO, "%s is already served by another hub server (its .automodel-hub.lock is held)", opts->root);
+            goto fail;
+        }
+    }
+    s->store.nosync = opts->no_fsync;
+    /* nothing is in flight yet: whatever a crash or a killed upload left in tmp/ is garbage */
+    am__store_cleanup(&s->store);
+    if (opts->fsck) {
+        size_t checked = 0, bad = 0;
+        if (am__store_fsck(&s->store, &checked, &bad)) goto fail;
+        am__log(bad ? AM_LOG_WARNING : AM_LOG_INFO, "hub serve --fsck: %zu objects checked, %zu damaged (moved to quarantine/)",
+                checked, bad);
+    }
     if (opts->tokens_file && load_tokens(s, opts->tokens_file)) goto fail;
-    s->max_body = opts->max_body ? opts->max_body : (1ull << 30);
+    s->max_body = opts->max_body ? opts->max_body : DEF_MAX_BODY;
+    s->max_json = opts->max_json_body ? opts->max_json_body : DEF_MAX_JSON;
+    if (s->max_json > s->max_body) s->max_json = s->max_body;
     s->chunk = opts->multipart_chunk ? opts->multipart_chunk : (64ull << 20);
     const char *host = opts->host && *opts->host ? opts->host : "127.0.0.1";
     struct sockaddr_storage ss;
@@ -1665,12 +1936,19 @@ am_hub_server *am_hub_server_start(const am_hub_server_options *caller) {
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = opts->threads > 0 ? (unsigned)opts->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
+    unsigned per_ip = opts->max_connections_per_ip ? opts->max_connections_per_ip : DEF_PER_IP;
+    unsigned max_conn = opts->max_connections ? opts->max_connections : DEF_MAX_CONN;
+    unsigned timeout = opts->timeout_s ? opts->timeout_s : DEF_TIMEOUT;
+    if (per_ip > max_conn) per_ip = max_conn;
+    /* Event-driven workers (epoll): a connection that trickles its headers costs a socket and at
+     * most 64 KiB (the per-connection memory limit, which also bounds the headers), never a thread;
+     * one address cannot hold more than per_ip of them; a silent one is closed after `timeout`. */
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-                            MHD_OPTION_END);
+                            (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT,
+                            max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                            (unsigned)1024, MHD_OPTION_END);
     if (!s->d) {
         am__error(AM_ERR_IO, "hub serve: cannot listen on %s:%d (in use, or not an address of this machine)", host, opts->port);
         goto fail;
@@ -1689,10 +1967,11 @@ void am_hub_server_free(am_hub_server *s) {
     if (!s) return;
     if (s->d) MHD_stop_daemon(s->d);
     free_tokens(s);
-    for (size_t i = 0; i < s->n_tickets; i++) free(s->tickets[i].part_len);
+    for (size_t i = 0; i < s->n_tickets; i++) free(s->tickets[i].part_len), free(s->tickets[i].part_busy);
     free(s->tickets);
     free(s->store.root);
     free(s->store.mirror);
+    if (s->lockfd >= 0) close(s->lockfd); /* releases the flock */
     pthread_mutex_destroy(&s->wlock);
     pthread_mutex_destroy(&s->tlock);
     free(s);

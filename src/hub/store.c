@@ -29,6 +29,55 @@ static bool is_hex(const char *s, size_t n) {
     return s[n] == 0;
 }
 
+/* fsync the folder holding `path`, so a rename or unlink into it survives a power loss. */
+am_status am__store_sync_parent(const char *path, bool nosync) {
+    if (nosync) return AM_OK;
+    char *d = am__strdup(path);
+    if (!d) return AM_ERR_NO_MEMORY;
+    char *sl = strrchr(d, '/');
+    if (sl) *sl = 0;
+    int fd = open(sl ? (*d ? d : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    am_status st = fd >= 0 && fsync(fd) == 0 ? AM_OK : am__error(AM_ERR_IO, "%s: cannot sync the folder: %s", d, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(d);
+    return st;
+}
+
+/* Write `path` whole or not at all: a private temp file (unique per call, so concurrent writers
+ * never share one), fsync'd, renamed over `path`, then the folder fsync'd. After AM_OK the bytes
+ * survive a crash and a power loss (unless nosync, for throwaway stores). */
+static am_status durable_write(const char *path, const void *data, size_t n, bool nosync) {
+    char rnd[17];
+    am__random_hex(rnd, 16);
+    char *tmp = am__strfmt("%s.tmp.%d.%s", path, (int)getpid(), rnd);
+    if (!tmp) return AM_ERR_NO_MEMORY;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        am_status st = am__error(AM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const char *p = data;
+    size_t off = 0;
+    bool ok = true;
+    while (ok && off < n) {
+        ssize_t w = write(fd, p + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        if (ok) off += (size_t)w;
+    }
+    if (ok && !nosync) ok = fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        am_status st = am__error(AM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    return am__store_sync_parent(path, nosync);
+}
+
 void am__store_commit_free(st_commit *c) {
     for (size_t i = 0; i < c->n; i++) free(c->files[i].path), free(c->files[i].blob);
     free(c->files);
@@ -80,6 +129,7 @@ am_status am__store_repo_open(const st_store *s, const char *type, const char *i
         free(md);
     }
     if (st == AM_OK) {
+        out->nosync = s->nosync;
         snprintf(out->id, sizeof out->id, "%s", id);
         snprintf(out->type, sizeof out->type, "%s", type);
         if (!out->owner[0]) {
@@ -278,7 +328,7 @@ am_status am__store_put_object(const st_repo *r, const void *data, size_t n, cha
     if (st) return st;
     if (am__store_has_object(r, sha256, NULL)) return AM_OK;
     char *p = am__store_object_path(r, sha256);
-    st = p ? am__write_file_atomic(p, data, n) : AM_ERR_NO_MEMORY;
+    st = p ? durable_write(p, data, n, r->nosync) : AM_ERR_NO_MEMORY;
     free(p);
     return st;
 }
@@ -291,7 +341,7 @@ am_status am__store_write_ref(const st_repo *r, const char *refpath, const char 
     char *d = am__strdup(p);
     *strrchr(d, '/') = 0;
     am_status st = am__mkdirs(d);
-    if (!st) st = am__write_file_atomic(p, commit, strlen(commit));
+    if (!st) st = durable_write(p, commit, strlen(commit), r->nosync);
     free(d);
     free(p);
     return st;
@@ -309,6 +359,7 @@ am_status am__store_delete_ref(const st_repo *r, const char *refpath) {
     if (!am__hub_valid_revision(refpath) || strncmp(refpath, "refs/", 5)) return am__error(AM_ERR_INVALID_ARGUMENT, "invalid ref");
     char *p = am__strfmt("%s/%s", r->dir, refpath);
     am_status st = p && unlink(p) == 0 ? AM_OK : am__error(AM_ERR_NOT_FOUND, "ref %s not found", refpath);
+    if (!st) st = am__store_sync_parent(p, r->nosync);
     free(p);
     return st;
 }
@@ -338,7 +389,7 @@ am_status am__store_write_commit(const st_repo *r, st_commit *c, const char *ref
     if (!text) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     am_status st = am__sha1_hex(text, strlen(text), false, c->id);
     char *p = st ? NULL : am__strfmt("%s/commits/%s.json", r->dir, c->id);
-    if (!st) st = p ? am__write_file_atomic(p, text, strlen(text)) : AM_ERR_NO_MEMORY;
+    if (!st) st = p ? durable_write(p, text, strlen(text), r->nosync) : AM_ERR_NO_MEMORY;
     free(p);
     free(text);
     if (!st && refpath) st = am__store_write_ref(r, refpath, c->id);
@@ -359,6 +410,7 @@ am_status am__store_repo_create(const st_store *s, const char *type, const char 
     }
     st_repo r = {0};
     r.dir = dir;
+    r.nosync = s->nosync;
     snprintf(r.id, sizeof r.id, "%s", id);
     snprintf(r.type, sizeof r.type, "%s", type);
     /* the hub starts every repo with a .gitattributes commit, so `main` always exists */
@@ -403,7 +455,9 @@ am_status am__store_repo_create(const st_store *s, const char *type, const char 
         char *text = cJSON_Print(j);
         cJSON_Delete(j);
         char *p = am__path_join(dir, "repo.json");
-        st = text && p ? am__write_file_atomic(p, text, strlen(text)) : AM_ERR_NO_MEMORY;
+        st = text && p ? durable_write(p, text, strlen(text), s->nosync) : AM_ERR_NO_MEMORY;
+        /* the repo folder itself must be durable in ROOT */
+        if (!st) st = am__store_sync_parent(dir, s->nosync);
         free(text);
         free(p);
     }
@@ -456,7 +510,114 @@ am_status am__store_repo_delete(const st_repo *r) {
         free(meta);
         return am__error(AM_ERR_IO, "cannot delete the repo");
     }
+    am__store_sync_parent(meta, r->nosync); /* the deletion is durable once answered */
     free(meta);
     nftw(r->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return AM_OK;
+}
+
+/* Call fn(repo_dir) for every folder directly under ROOT (symlinks are not followed). */
+static void each_repo_dir(const st_store *s, void (*fn)(const char *dir, void *ctx), void *ctx) {
+    DIR *d = opendir(s->root);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = am__path_join(s->root, e->d_name);
+        struct stat sb;
+        if (p && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) fn(p, ctx);
+        free(p);
+    }
+    closedir(d);
+}
+
+/* Remove the regular files in `dir` (recursing when `deep`) whose name contains `needle` (NULL: all). */
+static size_t remove_files(const char *dir, const char *needle, bool deep) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = am__path_join(dir, e->d_name);
+        struct stat sb;
+        if (p && lstat(p, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode) && deep) n += remove_files(p, needle, true);
+            else if (!S_ISDIR(sb.st_mode) && (!needle || strstr(e->d_name, needle)) && unlink(p) == 0) n++;
+        }
+        free(p);
+    }
+    closedir(d);
+    return n;
+}
+
+static void cleanup_repo(const char *dir, void *ctx) {
+    size_t *n = ctx;
+    char *sub[3] = {am__path_join(dir, "tmp"), am__path_join(dir, "objects"), am__path_join(dir, "commits")};
+    if (sub[0]) *n += remove_files(sub[0], NULL, false);
+    for (int i = 1; i < 3; i++)
+        if (sub[i]) *n += remove_files(sub[i], ".tmp.", false);
+    *n += remove_files(dir, ".tmp.", false);
+    char *refs = am__path_join(dir, "refs");
+    if (refs) *n += remove_files(refs, ".tmp.", true);
+    free(refs);
+    for (int i = 0; i < 3; i++) free(sub[i]);
+}
+
+size_t am__store_cleanup(const st_store *s) {
+    size_t n = 0;
+    each_repo_dir(s, cleanup_repo, &n);
+    if (n) am__log(AM_LOG_INFO, "hub serve: removed %zu temporary files left by interrupted uploads or writes", n);
+    return n;
+}
+
+typedef struct fsck_ctx {
+    size_t checked, bad;
+    am_status st;
+} fsck_ctx;
+
+static void fsck_repo(const char *dir, void *ctx) {
+    fsck_ctx *f = ctx;
+    char *od = am__path_join(dir, "objects");
+    DIR *d = od ? opendir(od) : NULL;
+    while (d) {
+        struct dirent *e = readdir(d);
+        if (!e) break;
+        if (strlen(e->d_name) != 64 || !is_hex(e->d_name, 64)) continue;
+        char *p = am__path_join(od, e->d_name);
+        char got[65] = "(unreadable)";
+        struct stat sb;
+        if (!p || lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            free(p);
+            continue;
+        }
+        f->checked++;
+        if (am__hash_file(p, got, NULL, NULL) != AM_OK || strcmp(got, e->d_name)) {
+            am__error_clear();
+            f->bad++;
+            char rnd[9];
+            am__random_hex(rnd, 8);
+            char *qd = am__path_join(dir, "quarantine");
+            char *q = qd ? am__strfmt("%s/%s.%s", qd, e->d_name, rnd) : NULL;
+            if (q && am__mkdirs(qd) == AM_OK && rename(p, q) == 0) {
+                am__store_sync_parent(p, false);
+                am__log(AM_LOG_WARNING, "hub serve --fsck: %s does not hash to its name (it hashes to %s); moved to %s", p,
+                        got, q);
+            } else if (!f->st)
+                f->st = am__error(AM_ERR_IO, "hub serve --fsck: %s is damaged and cannot be moved aside: %s", p, strerror(errno));
+            free(qd);
+            free(q);
+        }
+        free(p);
+    }
+    if (d) closedir(d);
+    free(od);
+}
+
+am_status am__store_fsck(const st_store *s, size_t *checked, size_t *bad) {
+    fsck_ctx f = {0};
+    each_repo_dir(s, fsck_repo, &f);
+    if (checked) *checked = f.checked;
+    if (bad) *bad = f.bad;
+    return f.st;
 }

@@ -31,12 +31,14 @@ typedef struct st_repo {
     bool mirror;
     bool private_;
     char owner[100]; /* the namespace */
+    bool nosync;     /* the store's nosync */
 } st_repo;
 void am__store_repo_free(st_repo *r);
 
 typedef struct st_store {
     char *root;
     char *mirror; /* realpath or NULL */
+    bool nosync;  /* skip fsync (throwaway stores, benchmarks); writes stay atomic, not durable */
 } st_store;
 
 /* AM_ERR_NOT_FOUND when absent. */
@@ -63,4 +65,13 @@ am_status am__store_delete_ref(const st_repo *r, const char *refpath);
 /* The names under refs/heads, refs/tags, refs/pr (malloc'd array of malloc'd "refs/..."). */
 char **am__store_list_refs(const st_repo *r, size_t *n);
 am_status am__store_repo_delete(const st_repo *r);
+/* fsync the folder that holds `path` (after a rename or unlink into it); AM_OK when nosync. */
+am_status am__store_sync_parent(const char *path, bool nosync);
+/* Startup: delete what a crash or a killed upload left behind (every repo's tmp/, and the
+ * ".tmp." files of interrupted atomic writes). Returns the number of files removed. */
+size_t am__store_cleanup(const st_store *s);
+/* Re-hash every stored object of every repo; an object whose bytes do not hash to its name is
+ * moved to {repo}/quarantine/ (so it is no longer served and can be uploaded again).
+ * *checked / *bad count objects. AM_OK even when some were bad; an error only for I/O. */
+am_status am__store_fsck(const st_store *s, size_t *checked, size_t *bad);
 #endif
