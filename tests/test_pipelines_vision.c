@@ -5,10 +5,13 @@
  * fail); object detection's float corners against post_process_object_detection's boxes (1e-3
  * pixels); the generic command reaching the text pipelines; kwargs refused clearly. */
 #include "harness.h"
+#include "pipelines/pipeline.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *g_cli;
 
@@ -260,6 +263,133 @@ static void check_cli_surface(void) {
     free((void *)img);
 }
 
+/* A mask we wrote against transformers' mask PNG: equal at every pixel whose top-1 / top-2 margin
+ * of the upsampled logits is at least 1e-4 (the fixture's rule for ties). Returns the pixels compared. */
+static size_t mask_equal(const char *ours, const char *theirs, const float *margin, int H, int W, const char *what) {
+    am_image *a = am_image_load(ours, AM_IMAGE_LABELS), *b = am_image_load(theirs, AM_IMAGE_LABELS);
+    CHECKF(a && b, "%s: %s", what, am_last_error());
+    size_t n = 0, bad = 0;
+    if (a && b) {
+        CHECKF(am_image_width(a) == W && am_image_height(a) == H && am_image_width(b) == W && am_image_height(b) == H, "%s: size", what);
+        const uint8_t *pa = am_image_pixels(a), *pb = am_image_pixels(b);
+        for (size_t k = 0; am_image_width(a) == W && am_image_height(a) == H && k < (size_t)H * (size_t)W; k++) {
+            if (margin[k] < 1e-4f) continue;
+            n++;
+            bad += pa[k] != pb[k];
+        }
+        CHECKF(bad == 0, "%s: %zu of %zu pixels differ", what, bad, n);
+    }
+    am_image_free(a);
+    am_image_free(b);
+    return n;
+}
+
+/* Semantic segmentation's post-processing on the logits SegFormer gave transformers (recorded in
+ * expected.safetensors): the labels present and every mask PNG equal to transformers'. Then, when
+ * the model itself loads (SegFormer), every run through `automodel pipeline image-segmentation`. */
+static void check_segmentation(void) {
+    const char *name = "image_segmentation_segformer";
+    cJSON *c = load_case(name);
+    am_tensors *exp = am_tensors_load_safetensors(am_test_fixture("pipelines_media/image_segmentation_segformer/expected.safetensors"));
+    CHECK(exp != NULL);
+    if (!c || !exp) {
+        cJSON_Delete(c);
+        am_tensors_free(exp);
+        return;
+    }
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/am_seg_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    mkdir(dir, 0700);
+    const cJSON *run;
+    size_t masks = 0, pixels = 0;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItem(c, "runs")) {
+        const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
+        const cJSON *want = cJSON_GetObjectItem(run, "result");
+        bool list = cJSON_IsArray(cJSON_GetObjectItem(run, "inputs"));
+        size_t counter = 0;
+        for (int i = 0; i < (list ? cJSON_GetArraySize(want) : 1); i++) {
+            const cJSON *w = list ? cJSON_GetArrayItem(want, i) : want;
+            char key[128];
+            snprintf(key, sizeof key, "%s.%d.logits", rn, i);
+            am_tensor *lg = am_tensors_get(exp, key);
+            snprintf(key, sizeof key, "%s.%d.segmentation_margin", rn, i);
+            am_tensor *mg = am_tensors_get(exp, key);
+            CHECK(lg && mg);
+            if (!lg || !mg) continue;
+            int H = (int)am_tensor_dim(mg, 0), W = (int)am_tensor_dim(mg, 1);
+            am_pipeline_result *r = am__pl_result_new(AM__PL_SEGMENTS);
+            CHECK_OK(am__pl_semantic_segments(r, am_tensor_cdata(lg), (int)am_tensor_dim(lg, 1), (int)am_tensor_dim(lg, 2),
+                                              (int)am_tensor_dim(lg, 3), H, W, NULL, dir, &counter));
+            const am_segment *sg = am_pipeline_result_segments(r);
+            CHECKF((int)am_pipeline_result_count(r) == cJSON_GetArraySize(w), "%s[%d]: %zu masks, transformers %d", rn, i,
+                   am_pipeline_result_count(r), cJSON_GetArraySize(w));
+            for (int k = 0; k < cJSON_GetArraySize(w) && k < (int)am_pipeline_result_count(r); k++) {
+                const cJSON *wk = cJSON_GetArrayItem(w, k);
+                const char *png = cJSON_GetObjectItem(cJSON_GetObjectItem(wk, "mask"), "mask_png")->valuestring;
+                CHECKF(!strcmp(sg[k].label, cJSON_GetObjectItem(wk, "label")->valuestring), "%s[%d] label %s", rn, i, sg[k].label);
+                /* the same numbering as transformers' files: <run>.mask<k>.png <-> mask<k>.png */
+                const char *suffix = strstr(png, ".mask");
+                CHECKF(suffix && strlen(sg[k].mask_path) >= strlen(suffix + 1) &&
+                           !strcmp(sg[k].mask_path + strlen(sg[k].mask_path) - strlen(suffix + 1), suffix + 1),
+                       "%s: %s vs %s", rn, sg[k].mask_path, png);
+                char rel[256];
+                snprintf(rel, sizeof rel, "pipelines_media/%s/%s", name, png);
+                pixels += mask_equal(sg[k].mask_path, am_test_fixture(rel), am_tensor_cdata(mg), H, W, png);
+                masks++;
+                remove(sg[k].mask_path);
+            }
+            am_pipeline_result_free(r);
+        }
+    }
+    printf("%s: %zu masks from the recorded logits equal to transformers' (%zu pixels compared)\n", name, masks, pixels);
+    /* the whole pipeline, once SegFormer loads */
+    char rel[256];
+    snprintf(rel, sizeof rel, "pipelines_media/%s", name);
+    am_pipeline *p = am_pipeline_new(AM_TASK_IMAGE_SEGMENTATION, am_test_fixture(rel), NULL);
+    if (!p) printf("%s: the pipeline itself not run: %s\n", name, am_last_error());
+    am_pipeline_free(p);
+    cJSON *runs = p ? cJSON_GetObjectItem(c, "runs") : (cJSON *)NULL;
+    cJSON_ArrayForEach(run, runs) {
+        const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
+        char *paths[8];
+        size_t n = run_inputs(run, paths, 8);
+        char cmd[4096];
+        int at = snprintf(cmd, sizeof cmd, "'%s' pipeline image-segmentation '%s' --json --output-dir '%s'", g_cli, am_test_fixture(rel), dir);
+        for (size_t i = 0; i < n; i++) at += snprintf(cmd + at, sizeof cmd - at, " '%s'", paths[i]);
+        const cJSON *kw;
+        cJSON_ArrayForEach(kw, cJSON_GetObjectItem(run, "call_kwargs")) at += snprintf(cmd + at, sizeof cmd - at, " --%s '%s'", kw->string, kw->valuestring);
+        char *out = NULL;
+        CHECKF(am_test_run(cmd, &out) == 0, "%s", cmd);
+        cJSON *got = out ? cJSON_Parse(out) : NULL;
+        const cJSON *want = cJSON_GetObjectItem(run, "result");
+        bool list = n > 1;
+        for (int i = 0; i < (list ? cJSON_GetArraySize(want) : 1); i++) {
+            const cJSON *w = list ? cJSON_GetArrayItem(want, i) : want, *g = list ? cJSON_GetArrayItem(got, i) : got;
+            char key[128];
+            snprintf(key, sizeof key, "%s.%d.segmentation_margin", rn, i);
+            am_tensor *mg = am_tensors_get(exp, key);
+            CHECKF(cJSON_GetArraySize(g) == cJSON_GetArraySize(w), "%s[%d] (CLI): %s", rn, i, out ? out : "");
+            for (int k = 0; mg && k < cJSON_GetArraySize(w) && k < cJSON_GetArraySize(g); k++) {
+                const cJSON *wk = cJSON_GetArrayItem(w, k), *gk = cJSON_GetArrayItem(g, k);
+                CHECK(cJSON_IsNull(cJSON_GetObjectItem(gk, "score")));
+                CHECK(!strcmp(cJSON_GetObjectItem(gk, "label")->valuestring, cJSON_GetObjectItem(wk, "label")->valuestring));
+                char frel[256];
+                snprintf(frel, sizeof frel, "pipelines_media/%s/%s", name, cJSON_GetObjectItem(cJSON_GetObjectItem(wk, "mask"), "mask_png")->valuestring);
+                const char *ours = cJSON_GetObjectItem(gk, "mask")->valuestring;
+                mask_equal(ours, am_test_fixture(frel), am_tensor_cdata(mg), (int)am_tensor_dim(mg, 0), (int)am_tensor_dim(mg, 1), ours);
+                remove(ours);
+            }
+        }
+        cJSON_Delete(got);
+        free(out);
+        for (size_t i = 0; i < n; i++) free(paths[i]);
+        printf("%s/%s: through `automodel pipeline`\n", name, rn);
+    }
+    rmdir(dir);
+    am_tensors_free(exp);
+    cJSON_Delete(c);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -272,6 +402,7 @@ int am_test_main(int argc, char **argv) {
     check_case("object_detection_yolos", "object-detection");
     check_case("object_detection_yolos_random_embeddings", "object-detection");
     check_case("image_to_text_vision_encoder_decoder", "image-to-text");
+    check_segmentation();
     check_cli_surface();
     return 0;
 }

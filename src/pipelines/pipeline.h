@@ -128,6 +128,12 @@ am_status am__qa_run(am_pipeline *p, size_t n, const char *const *questions, con
 bool am__pl_is_image_task(am_task t);
 /* Loads the image processor (and for image-to-text the tokenizer) of an image pipeline. */
 am_status am__pl_vision_init(am_pipeline *p, const am_load_options *lo);
+/* The semantic subtask's post-processing of one image's logits [L, h, w] (float32): upsampled
+ * bilinearly (align_corners=False) to H x W, argmax, then into r (AM__PL_SEGMENTS) one segment per
+ * label present in id order, its mask written as a PNG named mask<*counter>.png into dir (NULL: the
+ * current folder); labels from cfg's id2label (NULL: LABEL_<id>). */
+am_status am__pl_semantic_segments(am_pipeline_result *r, const float *logits, int L, int h, int w, int H, int W, const am_config *cfg,
+                                   const char *dir, size_t *counter);
 /* One result per image file path. */
 am_status am__pl_vision_run(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out);
 

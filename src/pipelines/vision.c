@@ -289,19 +289,16 @@ static void lin_coeffs(int in, int out, int *i0, int *i1, float *w0, float *w1) 
     }
 }
 
-static am_pipeline_result *seg_post(am_pipeline *p, const am_tensors *out, int H, int W) {
-    const am_tensor *t;
-    const float *l = out_f32(p, out, "logits", 4, &t);
-    if (!l) return NULL;
-    int Lb = (int)am_tensor_dim(t, 1), h = (int)am_tensor_dim(t, 2), w = (int)am_tensor_dim(t, 3);
+am_status am__pl_semantic_segments(am_pipeline_result *r, const float *l, int Lb, int h, int w, int H, int W, const am_config *cfg,
+                                   const char *dir, size_t *counter) {
     size_t HW = (size_t)H * (size_t)W;
-    am_pipeline_result *r = am__pl_result_new(AM__PL_SEGMENTS);
+    if (Lb <= 0 || h <= 0 || w <= 0 || H <= 0 || W <= 0) return am__error(AM_ERR_SHAPE, "semantic segmentation: empty logits or image");
     int *yi0 = malloc((size_t)H * sizeof(int)), *yi1 = malloc((size_t)H * sizeof(int)), *xi0 = malloc((size_t)W * sizeof(int)),
         *xi1 = malloc((size_t)W * sizeof(int));
     float *yw0 = malloc((size_t)H * sizeof(float)), *yw1 = malloc((size_t)H * sizeof(float)), *xw0 = malloc((size_t)W * sizeof(float)),
           *xw1 = malloc((size_t)W * sizeof(float)), *best = malloc(HW * sizeof(float));
     int32_t *lab = malloc(HW * sizeof(int32_t));
-    am_status s = r && yi0 && yi1 && xi0 && xi1 && yw0 && yw1 && xw0 && xw1 && best && lab && Lb > 0 ? AM_OK : AM_ERR_NO_MEMORY;
+    am_status s = yi0 && yi1 && xi0 && xi1 && yw0 && yw1 && xw0 && xw1 && best && lab ? AM_OK : AM_ERR_NO_MEMORY;
     if (!s) {
         lin_coeffs(h, H, yi0, yi1, yw0, yw1);
         lin_coeffs(w, W, xi0, xi1, xw0, xw1);
@@ -323,17 +320,23 @@ static am_pipeline_result *seg_post(am_pipeline *p, const am_tensors *out, int H
             bool present = false;
             for (size_t k = 0; k < HW && !present; k++) present = lab[k] == c;
             if (!present) continue;
-            uint8_t *mask = malloc(HW ? HW : 1);
+            uint8_t *mask = malloc(HW);
             if (!mask || !am__pl_result_own(r, (char *)mask)) {
                 s = AM_ERR_NO_MEMORY;
                 break;
             }
             for (size_t k = 0; k < HW; k++) mask[k] = lab[k] == c ? 255 : 0;
             char name[64], buf[32];
-            snprintf(name, sizeof name, "mask%zu.png", p->n_masks_written++);
-            char *path = p->output_dir ? am__path_join(p->output_dir, name) : am__strdup(name);
+            snprintf(name, sizeof name, "mask%zu.png", (*counter)++);
+            const char *ln = cfg ? am_config_id2label(cfg, c) : NULL;
+            if (!ln) {
+                snprintf(buf, sizeof buf, "LABEL_%d", c);
+                ln = buf;
+            }
+            char *path = dir ? am__path_join(dir, name) : am__strdup(name);
             am_segment *sg = path ? am__pl_result_push(r) : NULL;
-            if (!path || !sg || !am__pl_result_own(r, path) || !(sg->label = am__pl_result_own(r, am__strdup(label_of(p, c, buf, sizeof buf))))) {
+            if (!path || !sg || !am__pl_result_own(r, path) || !(sg->label = am__pl_result_own(r, am__strdup(ln)))) {
+                if (path && !sg) free(path);
                 s = AM_ERR_NO_MEMORY;
                 break;
             }
@@ -346,8 +349,17 @@ static am_pipeline_result *seg_post(am_pipeline *p, const am_tensors *out, int H
         }
     }
     free(yi0), free(yi1), free(xi0), free(xi1), free(yw0), free(yw1), free(xw0), free(xw1), free(best), free(lab);
-    if (s == AM_ERR_NO_MEMORY) return oom(r);
-    if (s) {
+    return s == AM_ERR_NO_MEMORY ? am__error(AM_ERR_NO_MEMORY, "out of memory") : s;
+}
+
+static am_pipeline_result *seg_post(am_pipeline *p, const am_tensors *out, int H, int W) {
+    const am_tensor *t;
+    const float *l = out_f32(p, out, "logits", 4, &t);
+    if (!l) return NULL;
+    am_pipeline_result *r = am__pl_result_new(AM__PL_SEGMENTS);
+    if (!r) return NULL;
+    if (am__pl_semantic_segments(r, l, (int)am_tensor_dim(t, 1), (int)am_tensor_dim(t, 2), (int)am_tensor_dim(t, 3), H, W,
+                                 am_model_config(p->model), p->output_dir, &p->n_masks_written)) {
         am_pipeline_result_free(r);
         return NULL;
     }
