@@ -34,6 +34,7 @@ static const am_cli_opt k_preprocess_opts[] = {
     KW_VALUE("image-mean", "X|[X,X,X]", "image_mean"),
     KW_VALUE("image-std", "X|[X,X,X]", "image_std"),
     KW_BOOL("do-pad", "do_pad (YOLOS)"),
+    KW_BOOL("pad-and-return-pixel-mask", "pad_and_return_pixel_mask (YOLOS, deprecated name of do_pad)"),
     KW_VALUE("format", "FORMAT", "format (YOLOS): coco_detection or coco_panoptic"),
     KW_VALUE("max-size", "N", "max_size (YOLOS, deprecated): the longest edge of an int size"),
     KW_VALUE("annotations", "JSON", "annotations (YOLOS; not supported)"),

@@ -739,7 +739,13 @@ AM_API am_download_options am_download_options_default(void);
 /* snapshot_download: every file of the repo (or those matching `include`) into the cache;
  * *snapshot_path (owned, am_free) is the snapshot folder. */
 AM_API am_status am_hub_download(const char *repo_id, const am_download_options *opts, char **snapshot_path);
-/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder. */
+/* hf_hub_download: one file; *path (owned, am_free) is its path in the snapshot folder.
+ * Both: a download interrupted (killed, network down) resumes on the next call from
+ * blobs/<etag>.incomplete; an LFS file whose sha256 differs from its ETag is refused (AM_ERR_NETWORK)
+ * and nothing is cached; transient failures (refused/reset connections, 408/429/5xx) are retried
+ * with jittered exponential backoff for at most AM_HUB_RETRY_TIMEOUT seconds (default 30; 0: no
+ * retries), after which the error names the URL. See docs/cache.md. Thread-safe; concurrent
+ * downloads of one blob (threads or processes) take turns on its lock file. */
 AM_API am_status am_hub_download_file(const char *repo_id, const char *filename, const am_download_options *opts,
                                char **path);
 
@@ -887,6 +893,10 @@ AM_API int am_image_height(const am_image *img);
 AM_API int am_image_channels(const am_image *img);
 /* Borrowed HWC bytes, valid while the image lives. */
 AM_API const uint8_t *am_image_pixels(const am_image *img);
+/* img.save(path) as PIL writes a PNG with default options (mode L for one channel, RGB for three):
+ * adaptive row filters, zlib level 6; e.g. the masks of image segmentation. Written to a temporary
+ * file and renamed into place. */
+AM_API am_status am_image_save_png(const am_image *img, const char *path);
 /* PIL's img.resize((width, height), resample) for these 8-bit images, bit for bit: resample is PIL's
  * code (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING). Owned, or NULL + error. */
 AM_API am_image *am_image_resize(const am_image *img, int width, int height, int resample);
@@ -894,7 +904,8 @@ AM_API am_image *am_image_resize(const am_image *img, int width, int height, int
 /* Image processors as transformers 4.32 computes them, from preprocessor_config.json:
  * ViTImageProcessor, DeiTImageProcessor, YolosImageProcessor, SegformerImageProcessor and
  * ConvNextImageProcessor (the `image_processor_type` key, else `feature_extractor_type` with
- * FeatureExtractor read as ImageProcessor). A processor is read-only after loading: concurrent
+ * FeatureExtractor read as ImageProcessor, else, in a folder, config.json's model_type as
+ * AutoImageProcessor falls back to). A processor is read-only after loading: concurrent
  * calls on one processor from several threads are safe. */
 typedef struct am_image_processor am_image_processor;
 /* `path`: a folder holding preprocessor_config.json, the JSON file itself, or a hub model id

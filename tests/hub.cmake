@@ -17,6 +17,11 @@ else()
   set_tests_properties(test_hub_js_client PROPERTIES LABELS net)
 endif()
 am_add_test(test_hub_model SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_model.c LABELS net)
+# The download client under interruption, corruption and outages (issue 18): a scripted loopback
+# responder that counts the bytes it serves, the CLI killed mid-file and rerun (resume with Range),
+# LFS sha256 against the ETag, backoff on 503/429 and a server that comes up late, and a dead
+# endpoint bounded by AM_HUB_RETRY_TIMEOUT (~10 s of waiting by design).
+am_add_test(test_hub_resume SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_resume.c LABELS net)
 # Issue 18, the server half: one upload per LFS ticket, bodies authorised on the headers, slow
 # loris, orphan temp files, NUL / invalid UTF-8 in JSON, --fsck, one server per ROOT (loopback,
 # bounded loops; about 15 s).

@@ -268,6 +268,36 @@ typedef struct hub_ctx {
     bool model;
 } hub_ctx;
 
+/* image input + an image processor: decode a PNG and a JPEG, YOLOS (resize, normalise, pad, mask) */
+typedef struct vis_ctx {
+    char dir[4096], png[4096], jpg[4096];
+    am_tensors *want;
+} vis_ctx;
+
+static am_status op_vision(void *ctx) {
+    vis_ctx *c = ctx;
+    am_image_processor *p = am_image_processor_from_pretrained(c->dir);
+    if (!p) return null_status();
+    am_image *a = am_image_load(c->png, AM_IMAGE_RGB);
+    am_image *b = a ? am_image_load(c->jpg, AM_IMAGE_RGB) : NULL;
+    am_status st = b ? AM_OK : null_status();
+    am_tensors *out = NULL;
+    if (!st) {
+        const am_image *imgs[2] = {a, b};
+        st = am_image_processor_call(p, imgs, 2, NULL, "{\"resample\": 3}", &out);
+    }
+    if (!st && c->want &&
+        (!same_tensor(am_tensors_get(out, "pixel_values"), am_tensors_get(c->want, "pixel_values")) ||
+         !same_tensor(am_tensors_get(out, "pixel_mask"), am_tensors_get(c->want, "pixel_mask"))))
+        st = am__error(AM_ERR_INTERNAL, "pixel_values differ from the run without failures");
+    if (!st && !c->want) c->want = out;
+    else am_tensors_free(out);
+    am_image_free(a);
+    am_image_free(b);
+    am_image_processor_free(p);
+    return st;
+}
+
 static am_status op_hub(void *ctx) {
     hub_ctx *c = ctx;
     rm_rf(c->home);
@@ -425,6 +455,16 @@ int am_test_main(int argc, char **argv) {
         sweep("pipeline classify", op_pipeline, &pc);
         free(pc.want);
         am_pipeline_free(pl);
+    }
+
+    {
+        vis_ctx *vc = calloc(1, sizeof *vc);
+        snprintf(vc->dir, sizeof vc->dir, "%s", am_test_fixture("processors/yolos_32_48_batch2_pad"));
+        snprintf(vc->png, sizeof vc->png, "%s", am_test_fixture("media/img_cat.png"));
+        snprintf(vc->jpg, sizeof vc->jpg, "%s", am_test_fixture("media/img_astronaut.jpg"));
+        sweep("image processor", op_vision, vc);
+        am_tensors_free(vc->want);
+        free(vc);
     }
 
     sweep("hub download", op_hub, &hub);

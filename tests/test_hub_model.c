@@ -1,7 +1,7 @@
 /* tests/test_hub_model.c — from_pretrained and push_to_hub through a real hub: start `hub serve` on
  * a loopback port, push a fixture model (private and public), load it by repo id into a fresh
  * HF_HOME and compare outputs with the local folder, reload offline, and check that the private
- * repo needs its owner's token. AutoTokenizer by id too. */
+ * repo needs its owner's token. AutoTokenizer and AutoImageProcessor by id too. */
 #include "harness.h"
 #include <math.h>
 #include <stdlib.h>
@@ -117,6 +117,15 @@ int am_test_main(int argc, char **argv) {
     am_tokenizer *tk = am_tokenizer_from_pretrained("bob/bert-tok");
     CHECKF(tk != NULL, "tokenizer by id: %s", am_last_error());
     am_tokenizer_free(tk);
+    /* AutoImageProcessor by id: preprocessor_config.json fetched into the cache */
+    char procdir[4096];
+    snprintf(procdir, sizeof procdir, "%s", am_test_fixture("processors/vit_32_bilinear_batch3"));
+    CHECK_OK(am_hub_upload_folder(procdir, "bob/vit-proc", &po));
+    am_image_processor *ip = am_image_processor_from_pretrained("bob/vit-proc");
+    CHECKF(ip && !strcmp(am_image_processor_class_name(ip), "ViTImageProcessor"), "image processor by id: %s", am_last_error());
+    am_image_processor_free(ip);
+    ip = am_image_processor_from_pretrained("bob/bert-tok"); /* a repo without one */
+    CHECKF(ip == NULL && strstr(am_last_error(), "preprocessor_config.json"), "%s", am_last_error());
     const char *cli = getenv("AM_CLI");
     if (cli) {
         char cmd[10000];

@@ -10,7 +10,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <png.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <webp/encode.h>
 
@@ -468,6 +470,24 @@ static void test_crop_classes(void) {
     p = am_image_processor_from_json("{\"feature_extractor_type\": \"ViTFeatureExtractor\", \"size\": 8, \"unknown_attr\": 1}", "v");
     CHECKF(p && !strcmp(am_image_processor_class_name(p), "ViTImageProcessor"), "%s", am_last_error());
     am_image_processor_free(p);
+    /* no class key: AutoImageProcessor's fallback to config.json's model_type */
+    char dir[] = "/tmp/am_vision_XXXXXX", f1[64], f2[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(f1, sizeof f1, "%s/preprocessor_config.json", dir);
+    snprintf(f2, sizeof f2, "%s/config.json", dir);
+    FILE *f = fopen(f1, "w");
+    fputs("{\"size\": {\"shortest_edge\": 8, \"longest_edge\": 20}}", f);
+    fclose(f);
+    CHECK(am_image_processor_from_pretrained(dir) == NULL && strstr(am_last_error(), "image_processor_type"));
+    f = fopen(f2, "w");
+    fputs("{\"model_type\": \"yolos\"}", f);
+    fclose(f);
+    p = am_image_processor_from_pretrained(dir);
+    CHECKF(p && !strcmp(am_image_processor_class_name(p), "YolosImageProcessor"), "%s", am_last_error());
+    am_image_processor_free(p);
+    remove(f1);
+    remove(f2);
+    rmdir(dir);
     /* YOLOS without padding refuses images that end with different sizes */
     p = am_image_processor_from_json("{\"image_processor_type\": \"YolosImageProcessor\", \"size\": {\"shortest_edge\": 8, \"longest_edge\": 20}}", "y");
     am_image *a = am_image_load(am_test_fixture("media/img_cat.png"), AM_IMAGE_RGB);
@@ -480,6 +500,189 @@ static void test_crop_classes(void) {
     am_image_processor_free(p);
     am_image_free(a);
     am_image_free(b);
+}
+
+/* PNG writing: every mask PIL wrote for the segmentation pipeline, decoded and written again, gives
+ * the same bytes; an RGB image round-trips through the decoder */
+static void test_png_writer(void) {
+    const char *masks[] = {"default_subtask.mask0.png", "default_subtask.mask1.png", "default_subtask.mask2.png",
+                           "semantic_png.mask0.png",    "semantic_png.mask1.png",    "semantic_png.mask2.png",
+                           "semantic_png.mask3.png",    "semantic_list2.mask0.png",  "semantic_list2.mask1.png",
+                           "semantic_list2.mask2.png",  "semantic_list2.mask3.png",  "semantic_list2.mask4.png",
+                           "semantic_list2.mask5.png",  "semantic_list2.mask6.png",  "semantic_list2.mask7.png"};
+    char out[64];
+    snprintf(out, sizeof out, "/tmp/am_png_%d.png", (int)getpid());
+    int same_bytes = 0;
+    for (size_t i = 0; i < sizeof masks / sizeof *masks; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "media/masks/%s", masks[i]);
+        size_t n, m;
+        char *want = am_test_read_file(am_test_fixture(rel), &n);
+        am_image *img = want ? am_image_decode(want, n, AM_IMAGE_LABELS, masks[i]) : NULL;
+        CHECKF(img != NULL, "%s: %s", masks[i], am_last_error());
+        if (img) CHECK_OK(am_image_save_png(img, out));
+        char *got = img ? am_test_read_file(out, &m) : NULL;
+        bool same = got && m == n && !memcmp(got, want, n);
+        CHECKF(same, "%s: written PNG differs from PIL's (%zu vs %zu bytes)", masks[i], got ? m : 0, n);
+        same_bytes += same;
+        am_image *back = got ? am_image_decode(got, m, AM_IMAGE_LABELS, out) : NULL;
+        CHECK(back && same_pixels(back, img));
+        am_image_free(back);
+        am_image_free(img);
+        free(got);
+        free(want);
+    }
+    am_image *photo = am_image_load(am_test_fixture("media/img_astronaut.png"), AM_IMAGE_RGB);
+    CHECK(photo && am_image_save_png(photo, out) == AM_OK);
+    am_image *back = am_image_load(out, AM_IMAGE_RGB);
+    CHECK(same_pixels(back, photo));
+    am_image_free(back);
+    am_image_free(photo);
+    CHECK(am_image_save_png(NULL, out) == AM_ERR_INVALID_ARGUMENT);
+    remove(out);
+    printf("PNG writer: %d of %zu masks byte-identical to PIL's\n", same_bytes, sizeof masks / sizeof *masks);
+}
+
+/* EXIF orientations 1-8 (PNG eXIf chunk, little- and big-endian TIFF): exif_transpose's result,
+ * built here from PIL's definitions: ROTATE_90 turns counter-clockwise, TRANSPOSE swaps x and y. */
+static am_image *rot90(const am_image *a) { /* out(x, y) = in(W-1-y, x) */
+    int W = am_image_width(a), H = am_image_height(a);
+    uint8_t *px = malloc((size_t)W * H * 3);
+    for (int y = 0; y < W; y++)
+        for (int x = 0; x < H; x++) memcpy(px + ((size_t)y * H + x) * 3, am_image_pixels(a) + ((size_t)x * W + (W - 1 - y)) * 3, 3);
+    am_image *o = am_image_from_pixels(H, W, 3, px);
+    free(px);
+    return o;
+}
+static am_image *flip_tb(const am_image *a) {
+    int W = am_image_width(a), H = am_image_height(a);
+    uint8_t *px = malloc((size_t)W * H * 3);
+    for (int y = 0; y < H; y++) memcpy(px + (size_t)y * W * 3, am_image_pixels(a) + (size_t)(H - 1 - y) * W * 3, (size_t)W * 3);
+    am_image *o = am_image_from_pixels(W, H, 3, px);
+    free(px);
+    return o;
+}
+/* applies ops: 'r' rot90, 't' flip top-bottom, in order */
+static am_image *apply_ops(const am_image *a, const char *ops) {
+    am_image *cur = am_image_from_pixels(am_image_width(a), am_image_height(a), 3, am_image_pixels(a));
+    for (; *ops; ops++) {
+        am_image *n = *ops == 'r' ? rot90(cur) : flip_tb(cur);
+        am_image_free(cur);
+        cur = n;
+    }
+    return cur;
+}
+
+static void test_exif_orientations(void) {
+    enum { W = 4, H = 3 };
+    uint8_t px[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) px[i] = (uint8_t)(i * 5 + 1);
+    am_image *src = am_image_from_pixels(W, H, 3, px);
+    /* FLIP_LEFT_RIGHT = rot180 + flip_tb; TRANSPOSE = rot90 + flip_tb; TRANSVERSE = TRANSPOSE + rot180 */
+    const char *ops[9] = {"", "", "rrt", "rr", "t", "rt", "rrr", "rtrr", "r"};
+    for (int o = 1; o <= 8; o++)
+        for (int be = 0; be < 2; be++) {
+            uint8_t exif[26];
+            memcpy(exif, be ? "MM\0*\0\0\0\x08" : "II*\0\x08\0\0\0", 8);
+            uint8_t *e = exif + 8;
+            if (be) {
+                uint8_t ent[18] = {0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (uint8_t)o, 0, 0, 0, 0, 0, 0};
+                memcpy(e, ent, 18);
+            } else {
+                uint8_t ent[18] = {1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, (uint8_t)o, 0, 0, 0, 0, 0, 0, 0};
+                memcpy(e, ent, 18);
+            }
+            pngw w = {0};
+            png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+            png_infop info = png_create_info_struct(png);
+            png_set_write_fn(png, &w, pngw_write, pngw_flush);
+            png_set_IHDR(png, info, W, H, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0);
+            png_set_eXIf_1(png, info, sizeof exif, exif);
+            png_write_info(png, info);
+            for (int y = 0; y < H; y++) png_write_row(png, px + (size_t)y * W * 3);
+            png_write_end(png, info);
+            png_destroy_write_struct(&png, &info);
+            am_image *got = am_image_decode(w.d, w.n, AM_IMAGE_RGB, "exif.png");
+            am_image *want = apply_ops(src, ops[o]);
+            CHECKF(same_pixels(got, want), "orientation %d (%s): %s", o, be ? "MM" : "II", got ? "pixels differ" : am_last_error());
+            am_image_free(got);
+            am_image_free(want);
+            free(w.d);
+        }
+    am_image_free(src);
+}
+
+/* One processor shared by four threads: every call equals the single-threaded result. */
+typedef struct thr_arg {
+    const am_image_processor *p;
+    const am_image *const *imgs;
+    const am_tensor *want;
+    int bad;
+} thr_arg;
+static void *thr_run(void *v) {
+    thr_arg *a = v;
+    for (int r = 0; r < 5; r++) {
+        am_tensors *out = NULL;
+        if (am_image_processor_call(a->p, a->imgs, 2, NULL, "{\"resample\": 1}", &out) != AM_OK) a->bad++;
+        am_tensor *pv = out ? am_tensors_get(out, "pixel_values") : NULL;
+        if (!pv || am_tensor_nbytes(pv) != am_tensor_nbytes(a->want) ||
+            memcmp(am_tensor_cdata(pv), am_tensor_cdata(a->want), am_tensor_nbytes(pv)))
+            a->bad++;
+        am_tensors_free(out);
+    }
+    return NULL;
+}
+static void test_threads(void) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", am_test_fixture("processors/yolos_64_96_batch2_pad"));
+    am_image_processor *p = am_image_processor_from_pretrained(dir);
+    am_image *a = am_image_load(am_test_fixture("media/img_rocket_exif6.jpg"), AM_IMAGE_RGB);
+    am_image *b = am_image_load(am_test_fixture("media/img_wide_240x24.png"), AM_IMAGE_RGB);
+    CHECK(p && a && b);
+    if (!p || !a || !b) return;
+    const am_image *imgs[2] = {a, b};
+    am_tensors *ref = NULL;
+    CHECK_OK(am_image_processor_call(p, imgs, 2, NULL, "{\"resample\": 1}", &ref));
+    if (!ref) return;
+    pthread_t t[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){p, imgs, ref ? am_tensors_get(ref, "pixel_values") : NULL, 0};
+        pthread_create(&t[i], NULL, thr_run, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECKF(args[i].bad == 0, "thread %d: %d calls differ", i, args[i].bad);
+    }
+    am_tensors_free(ref);
+    am_image_free(a);
+    am_image_free(b);
+    am_image_processor_free(p);
+}
+
+/* NEAREST picks rows and columns by repeated double additions (xo = s/2, xo += s), as Pillow's
+ * affine scaler does: 128 -> 160 rows gives 0.4 + 0.8 + ... = 5.999... at row 7, so source row 5
+ * where (7 + 0.5) * 0.8 = 6.0 would give 6 */
+static void test_nearest_accumulation(void) {
+    uint8_t col[128], row[128];
+    for (int i = 0; i < 128; i++) col[i] = row[i] = (uint8_t)i;
+    am_image *tall = am_image_from_pixels(1, 128, 1, col), *wide = am_image_from_pixels(128, 1, 1, row);
+    am_image *t = am_image_resize(tall, 1, 160, 0), *w = am_image_resize(wide, 160, 1, 0);
+    CHECK(t && w);
+    if (t && w) {
+        int bad_t = 0, bad_w = 0;
+        double yo = 0.4;
+        for (int i = 0; i < 160; i++, yo += 0.8) {
+            bad_t += am_image_pixels(t)[i] != (uint8_t)(int)yo;
+            bad_w += am_image_pixels(w)[i] != (uint8_t)(int)yo;
+        }
+        CHECK(bad_t == 0 && bad_w == 0);
+        CHECK(am_image_pixels(t)[7] == 5 && am_image_pixels(w)[7] == 5);
+    }
+    am_image_free(t);
+    am_image_free(w);
+    am_image_free(tall);
+    am_image_free(wide);
 }
 
 /* One case of fixtures/processors: the processor re-loaded from its preprocessor_config.json,
@@ -622,6 +825,10 @@ int am_test_main(int argc, char **argv) {
     test_processor_cases();
     test_png_variants();
     test_crop_classes();
+    test_png_writer();
+    test_exif_orientations();
+    test_threads();
+    test_nearest_accumulation();
     am_tensors_free(g_decoded);
     return 0;
 }

@@ -39,10 +39,13 @@ am_status am__read_file(const char *path, char **out, size_t *len) {
 
 am_status am__write_file_atomic(const char *path, const void *data, size_t len) {
     if (!path) return am__error(AM_ERR_NO_MEMORY, "out of memory (building a file path)"); /* a failed am__path_join */
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + 64;
     char *tmp = malloc(n);
     if (!tmp) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp.%d", path, (int)getpid());
+    /* unique per process and call: two threads writing one path (two downloads of one repo write
+     * its refs/main) must not share a temporary file, or one rename finds it gone */
+    static unsigned long seq;
+    snprintf(tmp, n, "%s.tmp.%d.%lu", path, (int)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         am_status s = am__error(AM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));

@@ -1,6 +1,7 @@
 /* hub/download.c — hf_hub_download and snapshot_download in C: the HEAD metadata probe, the cache
  * layout of shared/spec/HUB.md §5 (blobs/, snapshots/<commit>/ relative symlinks, refs/, .no_exist),
- * resumable GET into a process-unique .incomplete file, size check and atomic rename, offline mode
+ * resumable GET into blobs/<etag>.incomplete under a lock (a later run resumes it with Range), size
+ * and sha256 checks before the atomic rename, retries paced by am__retry, offline mode
  * and the network-down fallback to the cache, and transformers' error wording. */
 #include "core/error.h"
 #include "core/log.h"
@@ -8,9 +9,11 @@
 #include "hub/hub.h"
 #include <cJSON.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +21,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_REDIRECTS 10
 #define MAX_RESUMES 5
+#define STALE_PARTIAL_S (7 * 24 * 3600) /* an .incomplete untouched this long is abandoned */
 #define MAX_HTTP_DOWNLOAD_SIZE (50ull * 1000 * 1000 * 1000)
 #define HUB_DOCS "https://huggingface.co/docs/transformers/installation#offline-mode"
 
@@ -34,6 +39,7 @@ typedef struct dl {
     char *repo_dir; /* {cache}/models--org--name */
     char *full;     /* subfolder/filename */
     bool force;
+    bool *unreachable; /* am__hub_opts.unreachable */
 } dl;
 
 static const char *type_prefix(const char *t) {
@@ -124,12 +130,13 @@ static cache_res try_cache(const dl *d, char **out_path, char **out_commit) {
     return r;
 }
 
-static am_status err_couldnt_connect(const dl *d) {
+/* `why`: the last network error (naming the URL), appended on its own line; NULL offline. */
+static am_status err_couldnt_connect(const dl *d, const char *why) {
     return am__error(AM_ERR_NETWORK,
                      "We couldn't connect to '%s' to load this file, couldn't find it in the cached files and it looks "
                      "like %s is not the path to a directory containing a file named %s.\nCheckout your internet "
-                     "connection or see how to run the library in offline mode at '" HUB_DOCS "'.",
-                     d->s.endpoint, d->repo_id, d->full);
+                     "connection or see how to run the library in offline mode at '" HUB_DOCS "'.%s%s",
+                     d->s.endpoint, d->repo_id, d->full, why ? "\nLast error: " : "", why ? why : "");
 }
 
 static am_status err_entry_not_found(const dl *d) {
@@ -250,7 +257,8 @@ static probe_res probe(dl *d, meta *m, bool with_retries) {
         q.token = d->s.token;
         q.headers = hdrs;
         q.timeout_s = with_retries ? 60 : d->s.etag_timeout;
-        q.retries = with_retries ? 2 : 0;
+        q.retries = with_retries ? 1000 : 0; /* patient: as many as fit in d->s.retry_timeout */
+        q.retry_timeout_s = d->s.retry_timeout;
         am_status st = am__http_do(&q, &r);
         if (st == AM_ERR_NETWORK) {
             am__log(AM_LOG_INFO, "%s", am_last_error());
@@ -378,14 +386,160 @@ static am_status link_snapshot(const dl *d, const char *commit, const char *etag
     return st;
 }
 
-/* GET `location` into `fd`, resuming on transient failures; the token goes only to the endpoint's
- * own host, and is dropped for good once a redirect leaves it. */
-static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
+/* Whether an etag is an LFS oid: the sha256 of the file, 64 lowercase hex (git blob ids are 40). */
+static bool lfs_etag(const char *etag) {
+    if (strlen(etag) != 64) return false;
+    for (const char *p = etag; *p; p++)
+        if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f')) return false;
+    return true;
+}
+
+/* The sha256 of the partial file, computed beside the transfer: a thread hashes the file's bytes
+ * [0, valid) with pread (still in the page cache) as the receiving thread declares them final, so
+ * hashing overlaps the network instead of following it. The bytes an earlier run left are simply
+ * valid from the start. A 200 answering a Range (the file again from byte 0, written after the old
+ * bytes and then moved to the front) bumps `gen`: the thread drops what it read and starts over. */
+typedef struct hasher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int fd;
+    uint64_t valid; /* [0, valid) is final for generation gen */
+    unsigned gen;
+    bool closing;   /* no more bytes will be declared */
+    bool fresh;     /* no byte of the current response seen yet (receiving thread only) */
+    bool resume;    /* the current request asked for a Range (receiving thread only) */
+    bool skip;      /* the current response's bytes are not at their final offsets (receiving thread only) */
+    char *buf;      /* 1 MiB, allocated by the caller (the fault counter stays on one thread) */
+    /* the thread's, until joined */
+    am__sha256 c;
+    uint64_t hashed;
+    am_status err;
+    char errmsg[256];
+} hasher;
+#define HASH_CHUNK (1u << 20)
+
+static void *hasher_main(void *arg) {
+    hasher *h = arg;
+    pthread_mutex_lock(&h->mu);
+    unsigned gen = h->gen;
+    for (;;) {
+        while (h->gen == gen && h->hashed >= h->valid && !h->closing) pthread_cond_wait(&h->cv, &h->mu);
+        if (h->gen != gen) { /* the file restarted from byte 0 */
+            gen = h->gen;
+            h->hashed = 0;
+            am__digest_discard(&h->c);
+            if (am__sha256_init(&h->c)) {
+                h->err = AM_ERR_NO_MEMORY;
+                snprintf(h->errmsg, sizeof h->errmsg, "cannot restart the SHA-256 digest (libcrypto)");
+                break;
+            }
+            continue;
+        }
+        if (h->hashed >= h->valid) break; /* closing, and everything hashed */
+        uint64_t off = h->hashed, left = h->valid - off;
+        size_t k = left > HASH_CHUNK ? HASH_CHUNK : (size_t)left;
+        pthread_mutex_unlock(&h->mu);
+        ssize_t r = pread(h->fd, h->buf, k, (off_t)off);
+        int e = errno;
+        if (r > 0) am__sha256_update(&h->c, h->buf, (size_t)r); /* garbage if gen moved meanwhile: dropped */
+        pthread_mutex_lock(&h->mu);
+        if (h->gen != gen) continue;
+        if (r < 0 && e == EINTR) continue;
+        if (r <= 0) {
+            h->err = AM_ERR_IO;
+            snprintf(h->errmsg, sizeof h->errmsg, "cannot read back the partial download to hash it: %s",
+                     r ? strerror(e) : "it is shorter than written");
+            break;
+        }
+        h->hashed = off + (uint64_t)r;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* Start hashing fd, whose first `have` bytes are final. */
+static am_status hasher_start(hasher *h, int fd, uint64_t have, const char *path) {
+    memset(h, 0, sizeof *h);
+    h->fd = fd;
+    h->valid = have;
+    if (!(h->buf = malloc(HASH_CHUNK))) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+    am_status st = am__sha256_init(&h->c);
+    if (st) {
+        free(h->buf);
+        return st;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    int rc = pthread_create(&h->th, NULL, hasher_main, h);
+    if (rc) {
+        am__digest_discard(&h->c);
+        free(h->buf);
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        return am__error(AM_ERR_NO_MEMORY, "%s: cannot start the hashing thread: %s", path, strerror(rc));
+    }
+    return AM_OK;
+}
+
+/* Declare n more bytes final (valid += n), or, with restart, the file begun again (valid = n). */
+static void hasher_mark(hasher *h, uint64_t n, bool restart) {
+    pthread_mutex_lock(&h->mu);
+    if (restart) {
+        h->gen++;
+        h->valid = n;
+    } else h->valid += n;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait for the thread; with `hex`, the digest of everything declared (else it is thrown away). */
+static am_status hasher_finish(hasher *h, char hex[65], const char *path) {
+    pthread_mutex_lock(&h->mu);
+    h->closing = true;
+    if (!hex) h->valid = h->hashed; /* nothing more to read */
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->th, NULL);
+    am_status st = AM_OK;
+    if (hex && h->err) st = am__error(h->err, "%s: %s", path, h->errmsg);
+    else if (hex && h->hashed != h->valid)
+        st = am__error(AM_ERR_INTERNAL, "%s: hashed %llu of %llu bytes", path, (unsigned long long)h->hashed,
+                       (unsigned long long)h->valid);
+    uint8_t dg[32];
+    if (hex && !st && !(st = am__sha256_final(&h->c, dg))) am__hex(dg, 32, hex);
+    am__digest_discard(&h->c);
+    free(h->buf);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    return st;
+}
+
+/* http.c's body tap: a piece just written at the file's end. */
+static void hash_tap(void *ud, long status, const void *p, size_t n) {
+    (void)p;
+    hasher *h = ud;
+    if (h->fresh) {
+        h->fresh = false;
+        h->skip = status == 200 && h->resume; /* the file again from byte 0, after the old bytes */
+    }
+    if (!h->skip) hasher_mark(h, n, false);
+}
+
+/* GET `location` into `fd`, from the partial file's end to m->size: a resume asks for the rest with
+ * Range and accepts a 206 that starts there, or a 200 (the server ignored Range) that replaces the
+ * partial. Bytes that arrived before a break are kept and the rest asked for at once (at most
+ * MAX_RESUMES times); a break with nothing new, a 5xx or a 429 waits per am__retry within
+ * AM_HUB_RETRY_TIMEOUT, counted from the last byte received. The token goes only to the endpoint's
+ * own host, and is dropped for good once a redirect leaves it. *discard is set when the partial
+ * holds bytes a later run must not resume from. */
+static am_status fetch(dl *d, const meta *m, int fd, bool *discard, hasher *h) {
     char *url = am__strdup(m->location);
     char *ep_origin = am__url_origin(d->s.endpoint);
     bool send_token = true;
     am_status st = AM_OK;
-    uint64_t have = 0;
+    off_t end0 = lseek(fd, 0, SEEK_END);
+    uint64_t have = end0 > 0 ? (uint64_t)end0 : 0;
     int resumes = 0, hops = 0;
     am__http_resp r = {0};
     char *label = NULL;
@@ -393,7 +547,9 @@ static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
         const char *slash = strrchr(d->full, '/');
         label = am__strdup(slash ? slash + 1 : d->full);
     }
-    while (url) {
+    am__retry rt;
+    am__retry_start(&rt, d->s.retry_timeout);
+    while (url && label && have < m->size) {
         char *o = am__url_origin(url);
         if (!o || !ep_origin || strcmp(o, ep_origin)) send_token = false;
         free(o);
@@ -408,14 +564,24 @@ static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
         q.headers = hdrs;
         q.timeout_s = d->s.download_timeout;
         q.out_fd = fd;
-        q.max_body = m->size - have;
+        q.max_body = m->size; /* a 200 to a resume is the whole file; a 206 is checked below */
         q.progress = d->s.progress && m->size > (1u << 20);
         q.progress_label = label;
         q.progress_base = have;
         q.progress_total = m->size;
+        if (h) {
+            q.on_data = hash_tap;
+            q.on_data_ud = h;
+            h->fresh = true;
+            h->resume = have > 0;
+        }
         off_t before = lseek(fd, 0, SEEK_END);
         st = am__http_do(&q, &r);
         off_t after = lseek(fd, 0, SEEK_END);
+        if (before < 0 || after < 0) {
+            st = am__error(AM_ERR_IO, "%s: cannot seek in the partial download: %s", d->full, strerror(errno));
+            break;
+        }
         if (st == AM_OK && r.status >= 300 && r.status < 400) {
             const char *loc = am__http_resp_header(&r, "location");
             if (!loc || ++hops > MAX_REDIRECTS) {
@@ -430,107 +596,200 @@ static am_status fetch(dl *d, const meta *m, int fd, uint64_t *got) {
             if (st) break;
             continue;
         }
-        if (st == AM_OK && (r.status == 200 || r.status == 206)) {
+        bool transport = am__http_transport_failure(st, &r);
+        if ((st == AM_OK || transport) && (r.status == 200 || r.status == 206)) {
+            uint64_t n = (uint64_t)(after - before);
             if (have && r.status == 200) {
-                /* the server ignored Range: what it sent is the whole file from byte 0 */
-                uint64_t n = (uint64_t)(after - before);
-                if (n > 0) {
-                    /* move the fresh bytes to the front */
-                    char *buf = malloc(1 << 20);
-                    uint64_t done = 0;
-                    while (buf && done < n) {
-                        size_t k = n - done > (1u << 20) ? 1u << 20 : (size_t)(n - done);
-                        if (pread(fd, buf, k, before + (off_t)done) != (ssize_t)k ||
-                            pwrite(fd, buf, k, (off_t)done) != (ssize_t)k)
-                            break;
-                        done += k;
-                    }
-                    free(buf);
-                    if (done != n || ftruncate(fd, (off_t)n) != 0) {
-                        st = am__error(AM_ERR_IO, "%s: cannot rewrite the partial download", d->full);
-                        break;
-                    }
-                } else if (ftruncate(fd, 0) != 0) {
-                    st = am__error(AM_ERR_IO, "%s: cannot truncate the partial download", d->full);
+                /* the server ignored Range: what it sent is the file from byte 0; move it to the front */
+                if (h) hasher_mark(h, 0, true); /* before the move: what the hasher reads now is stale */
+                char *buf = n ? malloc(1 << 20) : NULL;
+                if (n && !buf) {
+                    st = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", d->full);
                     break;
                 }
+                uint64_t done = 0;
+                while (done < n) {
+                    size_t k = n - done > (1u << 20) ? 1u << 20 : (size_t)(n - done);
+                    if (pread(fd, buf, k, before + (off_t)done) != (ssize_t)k ||
+                        pwrite(fd, buf, k, (off_t)done) != (ssize_t)k)
+                        break;
+                    done += k;
+                }
+                free(buf);
+                if (done != n || ftruncate(fd, (off_t)n) != 0) {
+                    st = am__error(AM_ERR_IO, "%s: cannot rewrite the partial download: %s", d->full, strerror(errno));
+                    break;
+                }
+                if (h) hasher_mark(h, n, false);
+                am__log(AM_LOG_INFO, "%s: the server ignored the resume at byte %llu and sent the file from the start",
+                        d->full, (unsigned long long)have);
                 have = n;
             } else if (r.status == 206) {
                 const char *cr = am__http_resp_header(&r, "content-range");
                 unsigned long long a = 0;
                 if (!cr || sscanf(cr, "bytes %llu-", &a) != 1 || a != have) {
-                    st = am__error(AM_ERR_NETWORK, "%s: the server answered a resume at byte %llu with '%s'", d->full,
+                    st = am__error(AM_ERR_NETWORK, "%s: the server answered a resume at byte %llu with '%s'", url,
                                    (unsigned long long)have, cr ? cr : "no Content-Range");
+                    *discard = true;
                     break;
                 }
-                have += (uint64_t)(after - before);
-            } else have += (uint64_t)(after - before);
-            break;
-        }
-        if (st == AM_OK && r.status >= 400) {
-            if (transient(r.status) && resumes < MAX_RESUMES) {
-                resumes++;
-                have = (uint64_t)lseek(fd, 0, SEEK_END);
+                if (n > m->size - have) {
+                    st = am__error(AM_ERR_NETWORK, "%s: the server sent more data than expected (%llu bytes from byte "
+                                   "%llu of a %llu-byte file)", url, (unsigned long long)n, (unsigned long long)have,
+                                   (unsigned long long)m->size);
+                    *discard = true;
+                    break;
+                }
+                have += n;
+            } else have += n;
+            if (st == AM_OK) break; /* the whole body arrived; the caller checks size and hash */
+            /* broken off: keep what arrived and ask for the rest */
+            if (n > 0) {
+                if (++resumes > MAX_RESUMES) {
+                    am__error_prefix("%s: the transfer broke off %d times (at byte %llu of %llu)", d->full, resumes,
+                                     (unsigned long long)have, (unsigned long long)m->size);
+                    break;
+                }
+                am__log(AM_LOG_INFO, "%s: transfer interrupted at byte %llu (%s); resuming", d->full,
+                        (unsigned long long)have, am_last_error());
+                am__retry_start(&rt, d->s.retry_timeout); /* progress: a fresh budget */
+                am__error_clear();
+                st = AM_OK;
                 continue;
             }
-            st = http_error(d, &r);
+        }
+        double ra = -1;
+        if (st == AM_OK && r.status >= 400) {
+            if (r.status == 416 && have) *discard = true; /* the partial is not a prefix of this file */
+            if (!transient(r.status)) {
+                st = http_error(d, &r);
+                break;
+            }
+            ra = am__http_retry_after(&r);
+            st = am__error(AM_ERR_NETWORK, "%s: HTTP %ld", url, r.status);
+            transport = true;
+        }
+        if (!transport) {
+            if (r.overflow) *discard = true;
+            if (st == AM_OK) {
+                st = am__error(AM_ERR_NETWORK, "%s: unexpected HTTP %ld while downloading %s", url, r.status, d->full);
+                *discard = true;
+            }
             break;
         }
-        if (st == AM_ERR_NETWORK && r.curl_code != 0 && resumes < MAX_RESUMES) {
-            /* peer closed / timed out mid-stream: keep what arrived and ask for the rest */
-            resumes++;
-            if (r.status == 200 && have) {
-                /* an interrupted 200 after a Range request: same relocation as above is not needed if
-                 * nothing arrived; otherwise restart cleanly */
-                if (ftruncate(fd, 0) != 0) break;
-            }
-            have = (uint64_t)lseek(fd, 0, SEEK_END);
-            am__log(AM_LOG_INFO, "%s: transfer interrupted at byte %llu (%s); resuming", d->full,
-                    (unsigned long long)have, am_last_error());
-            am__error_clear();
-            st = AM_OK;
-            if (have >= m->size) break;
-            continue;
+        /* nothing new arrived: back off, within the budget */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", am_last_error());
+        if (!am__retry_wait(&rt, ra, url, why)) {
+            st = am__error(AM_ERR_NETWORK, "%s (gave up after %d retries in %.1fs; AM_HUB_RETRY_TIMEOUT sets the limit)",
+                           why, rt.waits, am__retry_elapsed(&rt));
+            break;
         }
-        if (st == AM_OK) st = am__error(AM_ERR_NETWORK, "%s: unexpected HTTP %ld while downloading %s", d->repo_id, r.status, d->full);
-        break;
+        am__error_clear();
+        st = AM_OK;
     }
-    if (!url && !st) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if ((!url || !label) && !st) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
     am__http_resp_free(&r);
     free(url);
     free(ep_origin);
     free(label);
-    *got = (uint64_t)lseek(fd, 0, SEEK_END);
     return st;
 }
 
+/* Partial downloads nobody will resume: `<etag>.<random>.incomplete` (the process-unique names of
+ * earlier versions) of this blob, whose lock the caller holds, and any `.incomplete` in blobs/
+ * untouched for a week (a file the repo no longer has at that etag). Best effort. */
+static void clean_stale_partials(const char *blob) {
+    char *dir = am__strdup(blob);
+    char *sl = dir ? strrchr(dir, '/') : NULL;
+    if (!sl) {
+        free(dir);
+        return;
+    }
+    *sl = 0;
+    const char *etag = sl + 1;
+    size_t el = strlen(etag);
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+    while (dd && (e = readdir(dd))) {
+        size_t n = strlen(e->d_name);
+        static const char suf[] = ".incomplete";
+        if (n <= sizeof suf - 1 || strcmp(e->d_name + n - (sizeof suf - 1), suf)) continue;
+        bool mine = n == el + 1 + 8 + sizeof suf - 1 && !strncmp(e->d_name, etag, el) && e->d_name[el] == '.';
+        bool current = n == el + sizeof suf - 1 && !strncmp(e->d_name, etag, el);
+        char *p = am__path_join(dir, e->d_name);
+        struct stat sb;
+        if (p && !current && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            (mine || now - sb.st_mtime > STALE_PARTIAL_S)) {
+            if (unlink(p) == 0)
+                am__log(AM_LOG_INFO, "removed the stale partial download %s (%llu bytes)", p, (unsigned long long)sb.st_size);
+        }
+        free(p);
+    }
+    if (dd) closedir(dd);
+    free(dir);
+}
+
+/* Fetch into `blob` through `<blob>.incomplete` (huggingface_hub's name: a later run resumes from
+ * it), then check the size and, for an LFS file, the sha256 the ETag names, and only then rename
+ * it into place. The caller holds the blob's lock. */
 static am_status download_blob(dl *d, const meta *m, const char *blob) {
     if (m->size > MAX_HTTP_DOWNLOAD_SIZE)
         return am__error(AM_ERR_UNSUPPORTED, "%s: %s is %llu bytes, over the 50 GB plain-HTTP limit (Xet needed)",
                          d->repo_id, d->full, (unsigned long long)m->size);
-    char rnd[9];
-    am__random_hex(rnd, 8);
-    char *tmp = am__strfmt("%s.%s.incomplete", blob, rnd);
+    char *tmp = am__strfmt("%s.incomplete", blob);
     if (!tmp) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     am_status st = mkparent(blob);
-    int fd = st ? -1 : open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (!st) clean_stale_partials(blob);
+    int fd = st ? -1 : open(tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (!st && fd < 0) st = am__error(AM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    bool discard = false;
+    struct stat sb;
+    if (!st && fstat(fd, &sb) != 0) st = am__error(AM_ERR_IO, "%s: %s", tmp, strerror(errno));
+    if (!st && !S_ISREG(sb.st_mode)) st = am__error(AM_ERR_IO, "%s: not a regular file", tmp);
+    uint64_t have = st ? 0 : (uint64_t)sb.st_size;
+    if (!st && have && (d->force || have > m->size)) {
+        if (ftruncate(fd, 0) != 0) st = am__error(AM_ERR_IO, "%s: cannot truncate: %s", tmp, strerror(errno));
+        have = 0;
+    }
+    if (!st && have)
+        am__log(AM_LOG_INFO, "%s: resuming %s from byte %llu of %llu", d->repo_id, d->full, (unsigned long long)have,
+                (unsigned long long)m->size);
     if (!st) {
         /* refuse early when the disk clearly cannot hold it: a full disk would fail later anyway,
          * after the whole transfer */
         struct statvfs vfs;
-        if (fstatvfs(fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < m->size)
+        if (fstatvfs(fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < m->size - have)
             st = am__error(AM_ERR_IO, "%s: not enough free disk space in %s for %s (%llu bytes needed, %llu free)",
-                           d->repo_id, d->s.cache, d->full, (unsigned long long)m->size,
+                           d->repo_id, d->s.cache, d->full, (unsigned long long)(m->size - have),
                            (unsigned long long)vfs.f_bavail * vfs.f_frsize);
     }
-    uint64_t got = 0;
-    if (!st) st = fetch(d, m, fd, &got);
-    if (!st && got != m->size)
+    /* an LFS file's bytes are hashed as they arrive and checked against the ETag before the rename */
+    bool verify = !st && lfs_etag(m->etag), hashing = false;
+    hasher h;
+    if (verify) hashing = !(st = hasher_start(&h, fd, have, tmp));
+    if (!st) st = fetch(d, m, fd, &discard, hashing ? &h : NULL);
+    off_t got = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
+    if (!st && (got < 0 || (uint64_t)got != m->size)) {
         st = am__error(AM_ERR_NETWORK,
-                       "Consistency check failed: file should be of size %llu but has size %llu (%s).\nThis is usually "
+                       "Consistency check failed: file should be of size %llu but has size %lld (%s).\nThis is usually "
                        "due to network issues while downloading the file. Please retry with `%s`.",
-                       (unsigned long long)m->size, (unsigned long long)got, d->full, am__opt_name("force_download=True", "--force-download"));
+                       (unsigned long long)m->size, (long long)got, d->full, am__opt_name("force_download=True", "--force-download"));
+        discard = true;
+    }
+    if (hashing) {
+        char hex[65];
+        am_status hs = hasher_finish(&h, st ? NULL : hex, tmp);
+        if (!st) st = hs;
+        if (!st && strcmp(hex, m->etag)) {
+            st = am__error(AM_ERR_NETWORK,
+                           "%s: %s from %s has sha256 %s, but its ETag (the LFS oid) is %s: the file is corrupted on "
+                           "the server or was altered in transit; nothing was cached",
+                           d->repo_id, d->full, m->location, hex, m->etag);
+            discard = true;
+        }
+    }
     /* no fsync, as huggingface_hub: it doubles the time of a large download, and a blob cut short
      * by a crash fails the size check on the next use and is fetched again */
     if (fd >= 0) {
@@ -540,7 +799,11 @@ static am_status download_blob(dl *d, const meta *m, const char *blob) {
         if (close(fd) != 0 && !st) st = am__error(AM_ERR_IO, "%s: %s", tmp, strerror(errno));
     }
     if (!st && rename(tmp, blob) != 0) st = am__error(AM_ERR_IO, "%s: cannot move into place: %s", blob, strerror(errno));
-    if (st) unlink(tmp);
+    if (st && fd >= 0) {
+        struct stat ps;
+        if (discard || (stat(tmp, &ps) == 0 && ps.st_size == 0)) unlink(tmp);
+        else am__log(AM_LOG_INFO, "%s: kept the partial download %s for the next run to resume", d->full, tmp);
+    }
     free(tmp);
     return st;
 }
@@ -569,6 +832,7 @@ static am_status dl_init(dl *d, const char *repo_id, const char *filename, const
     if (!am__hub_valid_revision(d->revision))
         return am__error(AM_ERR_INVALID_ARGUMENT, "revision '%s' is not a valid git revision name", d->revision);
     d->force = opts && opts->force_download;
+    d->unreachable = opts ? opts->unreachable : NULL;
     if (filename) {
         const char *sub = opts && opts->subfolder && *opts->subfolder ? opts->subfolder : NULL;
         d->full = sub ? am__strfmt("%s/%s", sub, filename) : am__strdup(filename);
@@ -615,7 +879,7 @@ static am_status download_one(dl *d, bool optional, char **out_path, char **out_
         cache_res c = try_cache(d, out_path, out_commit);
         if (c == CACHE_HIT) return AM_OK;
         if (c == CACHE_NO_EXIST || optional) return c == CACHE_NO_EXIST && !optional ? err_entry_not_found(d) : AM_ERR_NOT_FOUND;
-        return err_couldnt_connect(d);
+        return err_couldnt_connect(d, NULL);
     }
     meta m = {0};
     probe_res pr = probe(d, &m, false);
@@ -623,10 +887,22 @@ static am_status download_one(dl *d, bool optional, char **out_path, char **out_
         cache_res c = try_cache(d, out_path, out_commit);
         if (c == CACHE_HIT) return AM_OK;
         if (c == CACHE_NO_EXIST) return optional ? AM_ERR_NOT_FOUND : err_entry_not_found(d);
-        pr = probe(d, &m, true); /* nothing cached: one more, patient try */
+        if (d->unreachable && *d->unreachable) { /* already waited out once in this call */
+            if (!optional) return err_couldnt_connect(d, NULL);
+            am__error_clear();
+            return AM_ERR_NOT_FOUND;
+        }
+        pr = probe(d, &m, true); /* nothing cached: a patient try, within the retry budget */
         if (pr == PROBE_OFFLINE) {
-            am__log(AM_LOG_INFO, "%s", am_last_error());
-            return err_couldnt_connect(d);
+            if (d->unreachable) *d->unreachable = true;
+            if (optional) { /* transformers skips an optional file it cannot reach */
+                am__log(AM_LOG_INFO, "%s: skipping the optional %s: %s", d->repo_id, d->full, am_last_error());
+                am__error_clear();
+                return AM_ERR_NOT_FOUND;
+            }
+            char why[1024];
+            snprintf(why, sizeof why, "%s", am_last_error());
+            return err_couldnt_connect(d, why);
         }
     }
     if (pr == PROBE_NOT_FOUND) {
@@ -655,17 +931,24 @@ static am_status download_one(dl *d, bool optional, char **out_path, char **out_
         *out_path = snap;
         snap = NULL;
     } else if (!st) {
-        /* best-effort lock so two processes do not fetch the same blob at once */
+        /* one process at a time per blob (huggingface_hub's .locks/<repo folder>/<etag>.lock): the
+         * holder owns blobs/<etag>.incomplete, and a waiter finds the blob done when it gets in */
         char *folder = am__hub_repo_folder(d->repo_type, d->repo_id);
-        char *lockp = am__strfmt("%s/.locks/%s/%s.lock", d->s.cache, folder ? folder : "x", m.etag);
+        char *lockp = folder ? am__strfmt("%s/.locks/%s/%s.lock", d->s.cache, folder, m.etag) : NULL;
         free(folder);
         int lfd = -1;
-        if (lockp && mkparent(lockp) == AM_OK) {
-            lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-            if (lfd >= 0) flock(lfd, LOCK_EX);
+        if (!lockp) st = am__error(AM_ERR_NO_MEMORY, "out of memory");
+        if (!st) st = mkparent(lockp);
+        if (!st && (lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+            st = am__error(AM_ERR_IO, "%s: cannot create the download lock: %s", lockp, strerror(errno));
+        if (!st) {
+            int rc;
+            while ((rc = flock(lfd, LOCK_EX)) != 0 && errno == EINTR) {
+            }
+            if (rc != 0) /* a file system without flock: go on unlocked, as a soft lock would */
+                am__log(AM_LOG_WARNING, "%s: cannot lock (%s); downloading without the lock", lockp, strerror(errno));
         }
-        am__error_clear();
-        if (d->force || !blob_ok(blob, m.size)) st = download_blob(d, &m, blob);
+        if (!st && (d->force || !blob_ok(blob, m.size))) st = download_blob(d, &m, blob);
         if (!st) st = link_snapshot(d, m.commit, m.etag, out_path);
         if (lfd >= 0) close(lfd);
         free(lockp);

@@ -32,6 +32,7 @@ am__http_req am__http_req_init(const char *method, const char *url) {
     r.body_fd = -1;
     r.out_fd = -1;
     r.timeout_s = 10;
+    r.retry_timeout_s = -1;
     return r;
 }
 
@@ -143,6 +144,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
             }
             off += (size_t)w;
         }
+        if (x->req->on_data) x->req->on_data(x->req->on_data_ud, x->resp->status, p, len);
         return len;
     }
     am__buf_put(&x->resp->body, p, len);
@@ -204,7 +206,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 static bool transient_status(long s) { return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
 
-static double retry_after(const am__http_resp *r) {
+double am__http_retry_after(const am__http_resp *r) {
     const char *ra = am__http_resp_header(r, "retry-after");
     if (ra) {
         char *end;
@@ -221,7 +223,43 @@ static double retry_after(const am__http_resp *r) {
     return -1;
 }
 
-static am_status do_once(const am__http_req *req, am__http_resp *resp) {
+/* ---- retry pacing --------------------------------------------------------------------------- */
+
+#define BACKOFF_FIRST 0.5
+#define BACKOFF_MAX 8.0
+
+void am__retry_start(am__retry *r, double budget_s) {
+    if (budget_s < 0) budget_s = am__hub_retry_timeout();
+    r->start = now_s();
+    r->deadline = r->start + budget_s;
+    r->backoff = BACKOFF_FIRST;
+    r->waits = 0;
+}
+
+double am__retry_elapsed(const am__retry *r) { return now_s() - r->start; }
+
+static double jitter01(void) {
+    char hex[9];
+    am__random_hex(hex, 8);
+    return (double)strtoul(hex, NULL, 16) / 4294967296.0;
+}
+
+bool am__retry_wait(am__retry *r, double retry_after_s, const char *url, const char *why) {
+    double now = now_s(), left = r->deadline - now;
+    if (left <= 0) return false;
+    double wait = retry_after_s >= 0 ? retry_after_s : r->backoff * (0.5 + 0.5 * jitter01());
+    r->backoff = r->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : r->backoff * 2;
+    if (wait > left) wait = left;
+    r->waits++;
+    am__log(AM_LOG_INFO, "%s: %s; retry %d in %.1fs (%.0fs of %.0fs spent)", url, why, r->waits, wait, now - r->start,
+            r->deadline - r->start);
+    struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return true;
+}
+
+static am_status do_once(const am__http_req *req, am__http_resp *resp, long connect_timeout_s, bool *limit_hit) {
     CURL *c = curl_easy_init();
     if (!c) return am__error(AM_ERR_NO_MEMORY, "%s: cannot create a curl handle", req->url);
     xfer x;
@@ -258,7 +296,7 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req->timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, connect_timeout_s);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req->timeout_s);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -292,6 +330,8 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
     curl_slist_free_all(hl);
     if (auth) memset(auth, 0, strlen(auth)), free(auth);
     resp->curl_code = (int)rc;
+    *limit_hit = x.oom || x.header_overflow || x.body_overflow || x.write_error;
+    resp->overflow = x.header_overflow || x.body_overflow;
     if (x.oom) return am__error(AM_ERR_NO_MEMORY, "%s: out of memory reading the response", req->url);
     if (x.header_overflow) return am__error(AM_ERR_NETWORK, "%s: the server sent oversized response headers", req->url);
     if (x.body_overflow)
@@ -303,22 +343,36 @@ static am_status do_once(const am__http_req *req, am__http_resp *resp) {
     return AM_OK;
 }
 
+bool am__http_transport_failure(am_status st, const am__http_resp *resp) {
+    return st == AM_ERR_NETWORK && resp->curl_code != 0 && resp->curl_code != CURLE_WRITE_ERROR &&
+           resp->curl_code != CURLE_OUT_OF_MEMORY && resp->curl_code != CURLE_UNSUPPORTED_PROTOCOL &&
+           resp->curl_code != CURLE_URL_MALFORMAT;
+}
+
 am_status am__http_do(const am__http_req *req, am__http_resp *resp) {
     pthread_once(&g_curl_once, curl_init_once);
-    double backoff = 1;
+    am__retry rt;
+    am__retry_start(&rt, req->retries > 0 ? req->retry_timeout_s : 0);
     for (int attempt = 0;; attempt++) {
         am__http_resp_free(resp);
-        am_status st = do_once(req, resp);
-        bool retry = attempt < req->retries &&
-                     ((st == AM_ERR_NETWORK && resp->curl_code != 0) || (st == AM_OK && transient_status(resp->status)));
+        /* a connection attempt never outlasts what is left of the retry budget (at least 1 s) */
+        long ct = req->timeout_s;
+        double left = rt.deadline - now_s();
+        if (req->retries > 0 && left < (double)ct) ct = left < 1 ? 1 : (long)left + 1;
+        bool limit_hit = false;
+        am_status st = do_once(req, resp, ct, &limit_hit);
+        bool transport = !limit_hit && am__http_transport_failure(st, resp);
+        bool retry = attempt < req->retries && (transport || (st == AM_OK && transient_status(resp->status)));
         if (!retry) return st;
-        double wait = st == AM_OK ? retry_after(resp) : -1;
-        if (wait < 0) wait = backoff;
-        backoff = backoff * 2 > 8 ? 8 : backoff * 2;
-        am__log(AM_LOG_INFO, "%s: %s; retrying in %.0fs", req->url,
-                st == AM_OK ? "server busy or failing" : am_last_error(), wait);
-        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        char why[320];
+        if (st == AM_OK) snprintf(why, sizeof why, "HTTP %ld", resp->status);
+        else snprintf(why, sizeof why, "%s", resp->curl_error[0] ? resp->curl_error : "transfer failed");
+        if (!am__retry_wait(&rt, st == AM_OK ? am__http_retry_after(resp) : -1, req->url, why)) {
+            if (st == AM_OK) return st; /* the caller reports the status */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", am_last_error());
+            return am__error(st, "%s (gave up after %d attempts in %.1fs; AM_HUB_RETRY_TIMEOUT sets the limit)", msg,
+                             attempt + 1, am__retry_elapsed(&rt));
         }
         if (req->out_fd >= 0) { /* the caller's fd holds a failed attempt: start it over */
             if (ftruncate(req->out_fd, 0) != 0 || lseek(req->out_fd, 0, SEEK_SET) < 0)

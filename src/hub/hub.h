@@ -22,6 +22,9 @@ typedef struct am__hub_opts {
     bool local_files_only;  /* like HF_HUB_OFFLINE=1 for this call */
     bool force_download;    /* re-download even when the blob is cached */
     bool use_safetensors;   /* false skips model.safetensors(.index.json); am__hub_opts_default: true */
+    bool *unreachable;      /* in/out, may be NULL: set when the endpoint stayed unreachable for a whole
+                               retry budget; calls that see it set fall back to the cache at once,
+                               so a many-file resolve waits out the budget only once */
 } am__hub_opts;
 am__hub_opts am__hub_opts_default(void);
 
@@ -88,11 +91,16 @@ typedef struct am__hub_settings {
     bool offline;
     long etag_timeout, download_timeout; /* seconds */
     bool progress;   /* progress bars allowed (not disabled by env); still only on a tty */
+    double retry_timeout; /* seconds: the total time transient failures are retried for (below) */
 } am__hub_settings;
 /* Resolve with precedence explicit > environment > default. `opts` may be NULL. */
 am_status am__hub_settings_load(am__hub_settings *s, const am__hub_opts *opts);
 void am__hub_settings_free(am__hub_settings *s);
 bool am__hub_env_true(const char *name);
+/* AM_HUB_RETRY_TIMEOUT (seconds, 0 = no retries), else AM__HUB_RETRY_TIMEOUT_DEFAULT; a value that
+ * is not a number in [0, 86400] logs a warning and gives the default. */
+#define AM__HUB_RETRY_TIMEOUT_DEFAULT 30
+double am__hub_retry_timeout(void);
 
 /* The hub's repo-id rules (huggingface_hub.validate_repo_id): "name" or "namespace/name", each
  * [A-Za-z0-9_.-], no "--" or "..", not starting or ending with '-' or '.', name at most 96 chars. */
@@ -154,6 +162,7 @@ typedef struct am__http_resp {
     am__buf body;          /* when not streaming to a file */
     char *effective_host;  /* host of the request URL */
     int curl_code;         /* 0 on a completed HTTP exchange */
+    bool overflow;         /* the server sent more than max_body, or oversized headers */
     char curl_error[256];
 } am__http_resp;
 const char *am__http_resp_header(const am__http_resp *r, const char *lname); /* borrowed or NULL */
@@ -172,16 +181,42 @@ typedef struct am__http_req {
     uint64_t max_body;        /* limit for resp->body / out_fd (0: 64 MiB for memory, none for fd) */
     long timeout_s;           /* inactivity timeout (no bytes for that long) */
     int retries;              /* extra attempts on 408/429/5xx and transport errors */
+    double retry_timeout_s;   /* total time for those attempts (< 0, the default: am__hub_retry_timeout()) */
     bool progress;            /* progress bar on stderr when stderr is a tty */
     const char *progress_label;
     uint64_t progress_base;   /* bytes already present (resume) */
     uint64_t progress_total;
+    /* Called with each piece of a 2xx body after it was written to out_fd; `status` is the
+     * response's (a resume tells 206 from 200). May be NULL. */
+    void (*on_data)(void *ud, long status, const void *p, size_t n);
+    void *on_data_ud;
 } am__http_req;
 am__http_req am__http_req_init(const char *method, const char *url);
-/* One exchange (no redirects followed; retries per req->retries with backoff 1,2,4,8 s honouring
- * Retry-After). Returns AM_OK when an HTTP status was received (any status), AM_ERR_NETWORK when
- * not (message says why). */
+/* One exchange (no redirects followed; up to req->retries more attempts on transport errors and
+ * 408/429/5xx, paced by am__retry within req->retry_timeout_s). Returns AM_OK when an HTTP status
+ * was received (any status), AM_ERR_NETWORK when not (message names the URL and says why). */
 am_status am__http_do(const am__http_req *req, am__http_resp *resp);
+/* True for a failed do whose cause is worth another attempt: the transport (refused, reset, timed
+ * out, cut short), not a limit or an allocation this side. */
+bool am__http_transport_failure(am_status st, const am__http_resp *resp);
+
+/* Retry pacing, one place for every hub client loop: exponential backoff from 0.5 s doubling to
+ * 8 s, each wait drawn uniformly from [w/2, w] (jitter, so clients that failed together do not
+ * come back together), a server's Retry-After (seconds, capped at 60) used instead when given, and
+ * the whole bounded by a deadline: the last wait is shortened to end on it, and none starts after
+ * it. */
+typedef struct am__retry {
+    double start, deadline; /* monotonic seconds */
+    double backoff;         /* the next wait's upper bound */
+    int waits;              /* waits so far */
+} am__retry;
+void am__retry_start(am__retry *r, double budget_s); /* budget_s < 0: am__hub_retry_timeout() */
+/* Sleep before the next attempt and return true; false (no sleep) when the deadline has passed.
+ * retry_after_s < 0: none given. `url` and `why` go to the info log. */
+bool am__retry_wait(am__retry *r, double retry_after_s, const char *url, const char *why);
+double am__retry_elapsed(const am__retry *r);
+/* The server's Retry-After (or RateLimit "t=") in seconds, capped at 60; -1 when absent. */
+double am__http_retry_after(const am__http_resp *r);
 
 /* ---- URLs (hub/url.c, libcurl's URL API) --------------------------------------------------- */
 

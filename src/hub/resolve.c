@@ -15,7 +15,7 @@ typedef struct rs {
     am__hub_opts o;   /* revision becomes the commit after the first file */
     char *commit;
     char *snap_dir;   /* snapshot folder + subfolder */
-    bool offline_seen;
+    bool unreachable; /* the endpoint stayed down for a whole retry budget (am__hub_opts.unreachable) */
 } rs;
 
 /* AM_OK: present; AM_ERR_NOT_FOUND: absent (only when optional); anything else: fatal. */
@@ -150,6 +150,7 @@ am_status am__hub_resolve(const char *model_id_or_dir, const am__hub_opts *opts,
     memset(&r, 0, sizeof r);
     r.id = model_id_or_dir;
     r.o = opts ? *opts : am__hub_opts_default();
+    r.o.unreachable = &r.unreachable;
     am_status st = AM_OK;
     if (flags & AM__HUB_CONFIG) st = fetch(&r, "config.json", false, NULL);
     if (!st && (flags & AM__HUB_WEIGHTS)) st = fetch_weights(&r);

@@ -111,10 +111,25 @@ am_status am__hub_settings_load(am__hub_settings *s, const am__hub_opts *opts) {
     if (s->etag_timeout <= 0) s->etag_timeout = 10;
     if (s->download_timeout <= 0) s->download_timeout = 10;
     s->progress = !am__hub_env_true("HF_HUB_DISABLE_PROGRESS_BARS");
+    s->retry_timeout = am__hub_retry_timeout();
     return AM_OK;
 oom:
     am__hub_settings_free(s);
     return am__error(AM_ERR_NO_MEMORY, "hub settings: out of memory");
+}
+
+double am__hub_retry_timeout(void) {
+    const char *v = env("AM_HUB_RETRY_TIMEOUT");
+    if (!v) return AM__HUB_RETRY_TIMEOUT_DEFAULT;
+    char *end;
+    double t = strtod(v, &end);
+    while (*end == ' ') end++;
+    if (end == v || *end || !(t >= 0) || t > 86400) {
+        am__log(AM_LOG_WARNING, "AM_HUB_RETRY_TIMEOUT='%s' is not a number of seconds in [0, 86400]; using %g", v,
+                (double)AM__HUB_RETRY_TIMEOUT_DEFAULT);
+        return AM__HUB_RETRY_TIMEOUT_DEFAULT;
+    }
+    return t;
 }
 
 void am__hub_settings_free(am__hub_settings *s) {

@@ -48,7 +48,7 @@ static const char *const KW_DEIT[] = {"do_resize", "size", "resample", "do_cente
 static const char *const KW_YOLOS[] = {"annotations", "return_segmentation_masks", "masks_path", "do_resize", "size",
                                        "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean",
                                        "image_std", "do_pad", "format", "return_tensors", "data_format",
-                                       "input_data_format", "max_size", NULL};
+                                       "input_data_format", "max_size", "pad_and_return_pixel_mask", NULL};
 static const char *const KW_SEGFORMER[] = {"do_resize", "size", "resample", "do_rescale", "rescale_factor",
                                            "do_normalize", "image_mean", "image_std", "do_reduce_labels",
                                            "reduce_labels", "return_tensors", "data_format", "input_data_format", NULL};
@@ -108,12 +108,14 @@ static am_status get_num(const cJSON *v, const char *key, const char *origin, do
 static am_status get_size(const cJSON *v, const char *key, bool square, const char *origin, size_dict *out) {
     size_dict s = {-1, -1, -1, -1};
     if (is_int(v)) {
+        if (v->valuedouble < 0) return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `%s` must not be negative", origin, key);
         if (square) s.height = s.width = (int64_t)v->valuedouble;
         else s.shortest = (int64_t)v->valuedouble;
     } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 && is_int(cJSON_GetArrayItem(v, 0)) &&
                is_int(cJSON_GetArrayItem(v, 1))) {
         s.height = (int64_t)cJSON_GetArrayItem(v, 0)->valuedouble;
         s.width = (int64_t)cJSON_GetArrayItem(v, 1)->valuedouble;
+        if (s.height < 0 || s.width < 0) return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `%s` must not be negative", origin, key);
     } else if (cJSON_IsObject(v)) {
         const cJSON *it;
         cJSON_ArrayForEach(it, v) {
@@ -125,6 +127,7 @@ static am_status get_size(const cJSON *v, const char *key, bool square, const ch
             if (!dst) goto bad;
             if (!is_int(it)) return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `%s[\"%s\"]` must be an int", origin, key, it->string);
             *dst = (int64_t)it->valuedouble;
+            if (*dst < 0) return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `%s[\"%s\"]` must not be negative", origin, key, it->string);
         }
         bool h = s.height >= 0 || s.width >= 0 ? (s.height != -1 && s.width != -1) : false;
         bool valid = (h && s.shortest == -1 && s.longest == -1) ||
@@ -134,6 +137,8 @@ static am_status get_size(const cJSON *v, const char *key, bool square, const ch
         return am__error(AM_ERR_INVALID_ARGUMENT, "%s: could not convert `%s` to a size dict (an int, [height, width] or a dict)",
                          origin, key);
     }
+    if (s.height > (1 << 30) || s.width > (1 << 30) || s.shortest > (1 << 30) || s.longest > (1 << 30))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `%s` is too large (more than 2**30 pixels on a side)", origin, key);
     *out = s;
     return AM_OK;
 bad:
@@ -177,7 +182,9 @@ static am_status apply(kind k, params *p, const char *key, const cJSON *v, bool 
     if (!strcmp(key, "do_rescale")) return get_bool(v, key, origin, &p->do_rescale);
     if (!strcmp(key, "do_normalize")) return get_bool(v, key, origin, &p->do_normalize);
     if (!strcmp(key, "do_center_crop") && k == K_DEIT) return get_bool(v, key, origin, &p->do_center_crop);
-    if (!strcmp(key, "do_pad") && k == K_YOLOS) return get_bool(v, key, origin, &p->do_pad);
+    /* pad_and_return_pixel_mask: the deprecated name of do_pad (DETR-style processors) */
+    if ((!strcmp(key, "do_pad") || !strcmp(key, "pad_and_return_pixel_mask")) && k == K_YOLOS)
+        return get_bool(v, key, origin, &p->do_pad);
     if ((!strcmp(key, "do_reduce_labels") || !strcmp(key, "reduce_labels")) && k == K_SEGFORMER)
         return get_bool(v, key, origin, &p->do_reduce_labels);
     if (!strcmp(key, "size")) {
@@ -190,7 +197,8 @@ static am_status apply(kind k, params *p, const char *key, const cJSON *v, bool 
     }
     if (!strcmp(key, "crop_size") && k == K_DEIT) return get_size(v, key, true, origin, &p->crop_size);
     if (!strcmp(key, "max_size") && k == K_YOLOS) {
-        if (!is_int(v)) return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `max_size` must be an int", origin);
+        if (!is_int(v) || fabs(v->valuedouble) > (1 << 30))
+            return am__error(AM_ERR_INVALID_ARGUMENT, "%s: `max_size` must be an int of at most 2**30", origin);
         if (p->size.shortest >= 0) p->size.longest = (int64_t)v->valuedouble;
         return AM_OK;
     }
@@ -243,7 +251,26 @@ static am_status apply(kind k, params *p, const char *key, const cJSON *v, bool 
 /* loading                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* AutoImageProcessor's last resort when the file names no class: the model's config.json
+ * model_type through IMAGE_PROCESSOR_MAPPING (the five supported rows). */
+static const char *class_for_model_type(const char *mt) {
+    static const char *const map[][2] = {{"vit", "ViTImageProcessor"},
+                                         {"deit", "DeiTImageProcessor"},
+                                         {"yolos", "YolosImageProcessor"},
+                                         {"segformer", "SegformerImageProcessor"},
+                                         {"convnext", "ConvNextImageProcessor"}};
+    for (size_t i = 0; mt && i < sizeof map / sizeof *map; i++)
+        if (!strcmp(mt, map[i][0])) return map[i][1];
+    return NULL;
+}
+
+static am_image_processor *from_json_typed(const char *json, const char *origin, const char *fallback_type);
+
 am_image_processor *am_image_processor_from_json(const char *json, const char *origin) {
+    return from_json_typed(json, origin, NULL);
+}
+
+static am_image_processor *from_json_typed(const char *json, const char *origin, const char *fallback_type) {
     if (!origin) origin = "preprocessor_config.json";
     if (!json) {
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: JSON text is NULL", origin);
@@ -275,9 +302,13 @@ am_image_processor *am_image_processor_from_json(const char *json, const char *o
             }
         }
     }
+    if (!type) type = fallback_type;
     if (!type) {
         cJSON_Delete(root);
-        am__error(AM_ERR_FORMAT, "%s: neither `image_processor_type` nor `feature_extractor_type` names the processor class", origin);
+        am__error(AM_ERR_FORMAT,
+                  "%s: neither `image_processor_type` nor `feature_extractor_type` names the processor class (nor does a "
+                  "config.json model_type beside it)",
+                  origin);
         return NULL;
     }
     int k = -1;
@@ -354,7 +385,24 @@ am_image_processor *am_image_processor_from_pretrained(const char *path) {
         free(file);
         return NULL;
     }
-    am_image_processor *p = am_image_processor_from_json(json, file);
+    /* the model's config.json beside it, for a file that names no class */
+    const char *fallback = NULL;
+    char *cdir = am__strdup(file), *cfg_text = NULL;
+    char *slash = cdir ? strrchr(cdir, '/') : NULL;
+    if (slash) *slash = 0;
+    char *cfg_path = cdir ? am__path_join(slash ? cdir : ".", "config.json") : NULL;
+    if (cfg_path && am__is_file(cfg_path) && !strstr(json, "image_processor_type") && !strstr(json, "feature_extractor_type") &&
+        am__read_file(cfg_path, &cfg_text, &len) == AM_OK) {
+        cJSON *cfg = cJSON_Parse(cfg_text);
+        const cJSON *mt = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "model_type") : NULL;
+        fallback = class_for_model_type(cJSON_IsString(mt) ? mt->valuestring : NULL);
+        cJSON_Delete(cfg);
+    }
+    am__error_clear();
+    free(cfg_text);
+    free(cfg_path);
+    free(cdir);
+    am_image_processor *p = from_json_typed(json, file, fallback);
     free(json);
     free(file);
     return p;
@@ -480,6 +528,11 @@ static am_image *geometry(const am_image_processor *pr, const params *p, const a
                     am__error(AM_ERR_INVALID_ARGUMENT, "crop_pct must be > 0");
                     return NULL;
                 }
+                if (se / p->crop_pct > (double)(1 << 30)) {
+                    am__error(AM_ERR_INVALID_ARGUMENT, "resize: shortest edge %lld / crop_pct %g is too large", (long long)se,
+                              p->crop_pct);
+                    return NULL;
+                }
                 int64_t rs = (int64_t)(se / p->crop_pct), oh, ow;
                 if (rs <= 0) {
                     am__error(AM_ERR_INVALID_ARGUMENT, "resize: shortest edge %lld / crop_pct gives %lld", (long long)se, (long long)rs);
@@ -579,9 +632,6 @@ am_status am__image_processor_call_ex(const am_image_processor *pr, const am_ima
         cJSON_Delete(kw);
         if (s != AM_OK) return s;
     }
-    if (p.do_normalize)
-        for (int c = 0; c < 3; c++)
-            if (p.std[c] == 0.0) return am__error(AM_ERR_INVALID_ARGUMENT, "%s: image_std must not be 0", cls);
 
     am_status st = AM_OK;
     am_image **geo = calloc(n, sizeof *geo);
@@ -623,25 +673,32 @@ am_status am__image_processor_call_ex(const am_image_processor *pr, const am_ima
     }
     float meanf[3], stdf[3];
     for (int c = 0; c < 3; c++) meanf[c] = (float)p.mean[c], stdf[c] = (float)p.std[c];
+    /* the 256 values a byte can become in each channel: rescale float32(float64(x) * factor), then
+     * (x - float32(mean)) / float32(std) in float32 (two roundings), as numpy computes them */
+    float lut[3][256];
+    for (int c = 0; c < 3; c++)
+        for (int u = 0; u < 256; u++) {
+            float v = p.do_rescale ? (float)((double)u * p.rescale_factor) : (float)u;
+            if (p.do_normalize) v = (v - meanf[c]) / stdf[c];
+            lut[c][u] = v;
+        }
+    float *pf = as_float ? am_tensor_data(pv) : NULL;
+    uint8_t *pu = as_float ? NULL : am_tensor_data(pv);
     size_t plane = (size_t)H * W;
     for (size_t i = 0; i < n; i++) {
         const am_image *g = geo[i];
-        for (int y = 0; y < g->height; y++)
-            for (int x = 0; x < g->width; x++)
-                for (int c = 0; c < 3; c++) {
-                    uint8_t u = g->px[((size_t)y * g->width + x) * 3 + c];
-                    size_t at = p.channels_last ? ((i * H + (size_t)y) * W + (size_t)x) * 3 + (size_t)c
-                                                : (i * 3 + (size_t)c) * plane + (size_t)y * W + (size_t)x;
-                    if (!as_float) {
-                        ((uint8_t *)am_tensor_data(pv))[at] = u;
-                        continue;
-                    }
-                    float v = p.do_rescale ? (float)((double)u * p.rescale_factor) : (float)u;
-                    if (p.do_normalize) {
-                        v = (v - meanf[c]) / stdf[c]; /* two float32 roundings, as numpy */
-                    }
-                    ((float *)am_tensor_data(pv))[at] = v;
+        for (int y = 0; y < g->height; y++) {
+            const uint8_t *src = g->px + (size_t)y * g->width * 3;
+            for (int c = 0; c < 3; c++) {
+                size_t at = p.channels_last ? ((i * H + (size_t)y) * W) * 3 + (size_t)c : (i * 3 + (size_t)c) * plane + (size_t)y * W;
+                size_t step = p.channels_last ? 3 : 1;
+                for (int x = 0; x < g->width; x++, at += step) {
+                    uint8_t u = src[(size_t)x * 3 + (size_t)c];
+                    if (pf) pf[at] = lut[c][u];
+                    else pu[at] = u;
                 }
+            }
+        }
     }
     if ((st = am_tensors_set(ts, "pixel_values", pv)) != AM_OK) goto done;
     if (pad) {

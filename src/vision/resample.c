@@ -153,8 +153,8 @@ static am_image *copy_image(const am_image *img) {
     return o;
 }
 
-/* NEAREST: along x the source column is (int)xo, xo starting at 0.5 * s and advanced by s per
- * output pixel (repeated additions, as Pillow's affine scaler does); along y (int)((y + 0.5) * s). */
+/* NEAREST: the source column is (int)xo, xo starting at 0.5 * s and advanced by s per output pixel
+ * (repeated double additions, as Pillow's affine scaler does, not (i + 0.5) * s); rows the same way. */
 static am_image *resize_nearest(const am_image *img, int ow, int oh) {
     am_image *o = am__image_new(ow, oh, img->channels);
     int *xs = o ? malloc(sizeof(int) * ow) : NULL;
@@ -171,8 +171,9 @@ static am_image *resize_nearest(const am_image *img, int ow, int oh) {
         xo += sx;
     }
     int C = img->channels;
-    for (int y = 0; y < oh; y++) {
-        int yi = (int)((y + 0.5) * sy);
+    double yo = 0.5 * sy;
+    for (int y = 0; y < oh; y++, yo += sy) {
+        int yi = (int)yo;
         if (yi >= img->height) yi = img->height - 1;
         const uint8_t *r = img->px + (size_t)yi * img->width * C;
         uint8_t *d = o->px + (size_t)y * ow * C;

@@ -42,6 +42,7 @@ static inline void hu_clean_env(const char *hf_home) {
     setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1", 1);
     setenv("HF_HUB_ETAG_TIMEOUT", "5", 1);
     setenv("HF_HUB_DOWNLOAD_TIMEOUT", "5", 1);
+    setenv("AM_HUB_RETRY_TIMEOUT", "2", 1); /* a dead endpoint fails in seconds, not the default 30 */
 }
 
 typedef struct hu_resp {
