@@ -494,7 +494,7 @@ int am_cli_pipeline(int argc, char **argv) {
     if (c.o.json && nres > 1) { /* several inputs: the list of their results */
         for (size_t i = 0; i < nres; i++)
             if (am_pipeline_result_error(res[i])) {
-                fprintf(stderr, "automodel: %s: %s\n", pos[2 + i], am_pipeline_result_error(res[i]));
+                fprintf(stderr, "automodel: %s\n", am_pipeline_result_error(res[i]));
                 rc = 1;
             }
         char *s = am_pipeline_results_json((const am_pipeline_result *const *)res, nres);

@@ -605,8 +605,9 @@ AM_API const char *const *am_pipeline_call_kwargs(const am_pipeline *p);
 /* pipeline(inputs, **kwargs): am_pipeline_run with the call's keyword arguments `kwargs_json`
  * (NULL or a JSON object with Python's values: {"top_k": 3}, {"threshold": 0.3},
  * {"generate_kwargs": {"max_new_tokens": 4}}) applied for this call only. inputs[i] is a text, or
- * for the image tasks an image file path (decoded as load_image does: EXIF orientation, RGB; one
- * image per model call, as transformers' default batch_size 1). Question answering takes its
+ * for the image tasks an image file path (decoded as load_image does: EXIF orientation, RGB;
+ * image-classification stacks batch_size images per model call, the other image tasks take one
+ * image per call, as transformers' default batch_size 1). Question answering takes its
  * question and context from the kwargs when n is 0 (one result), else each input is a JSON object
  * {"question": ..., "context": ...} (Python's dict input). A key the task does not take or
  * a value of the wrong type is AM_ERR_INVALID_ARGUMENT naming it; results as am_pipeline_run. */

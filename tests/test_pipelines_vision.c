@@ -217,6 +217,20 @@ static void check_cli_surface(void) {
     snprintf(a, sizeof a, "image-classification '%s' /nonexistent.png --json", vit);
     CHECK(cli(a, &out) == 1 && out && strstr(out, "{\"error\": ") && strstr(out, "/nonexistent.png"));
     free(out);
+    /* batched (2 images per model call) with a bad file in the middle: its error, the others answered */
+    snprintf(a, sizeof a, "image-classification '%s' '%s' /nonexistent.png '%s' --batch-size 2 --top-k 1 --json", vit, img, img);
+    CHECK(cli(a, &out) == 1 && out);
+    if (out) {
+        char *j = strchr(out, '[');
+        cJSON *got = j ? cJSON_Parse(j) : NULL, *one = cJSON_Parse("[{\"score\": 0.5891234278678894, \"label\": \"LABEL_0\"}]");
+        char why[256] = "";
+        CHECKF(cJSON_GetArraySize(got) == 3 && same(cJSON_GetArrayItem(got, 0), one, NULL, why, sizeof why) &&
+                   cJSON_GetObjectItem(cJSON_GetArrayItem(got, 1), "error") && same(cJSON_GetArrayItem(got, 2), one, NULL, why, sizeof why),
+               "batched: %s %s", why, out);
+        cJSON_Delete(got);
+        cJSON_Delete(one);
+    }
+    free(out);
     /* the default top_k (5) clipped to the 3 labels; readable output without --json */
     snprintf(a, sizeof a, "image-classification '%s' '%s'", vit, img);
     CHECK(cli(a, &out) == 0 && out && strstr(out, "LABEL_0      0.5891\nLABEL_1      0.2352\nLABEL_2      0.1757\n"));

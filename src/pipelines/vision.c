@@ -4,8 +4,9 @@
  * image-to-text (generate on pixel_values, decode with skip_special_tokens) and
  * image-segmentation, semantic subtask (logits upsampled bilinearly with align_corners=False to the
  * image size, argmax, one mask PNG per label present). Each image file is decoded as load_image
- * does, run through the model folder's image processor and the model on its own (transformers'
- * default batch_size 1: one model call per image). */
+ * does and run through the model folder's image processor and the model: image-classification
+ * batch_size images per call (rows are independent), the others one image per call (transformers'
+ * default batch_size 1; YOLOS would pad a batch to its largest image, changing the answers). */
 #include "core/error.h"
 #include "core/tensor.h"
 #include "models/model.h"
@@ -73,11 +74,15 @@ static const float *out_f32(const am_pipeline *p, const am_tensors *out, const c
 
 /* ---- image-classification ---- */
 
-static am_pipeline_result *cls_post(am_pipeline *p, const am_tensors *out) {
-    const am_tensor *t;
-    const float *l = out_f32(p, out, "logits", 2, &t);
-    if (!l) return NULL;
+/* Row `row` of a batch's logits [B, C]. */
+static am_pipeline_result *cls_post(am_pipeline *p, const am_tensors *out, size_t row) {
+    const am_tensor *t = am_tensors_get(out, "logits");
+    if (!t || am_tensor_dtype(t) != AM_F32 || am_tensor_ndim(t) != 2 || (size_t)am_tensor_dim(t, 0) <= row) {
+        am__error(AM_ERR_INTERNAL, "%s: the model gave no float32 'logits' [batch, labels]", p->path);
+        return NULL;
+    }
     size_t C = (size_t)am_tensor_dim(t, 1);
+    const float *l = (const float *)am_tensor_cdata(t) + row * C;
     am_pipeline_result *r = am__pl_result_new(AM__PL_LABELS);
     float *sc = malloc((C ? C : 1) * sizeof *sc);
     size_t *ord = malloc((C ? C : 1) * sizeof *ord);
@@ -414,7 +419,7 @@ static am_pipeline_result *run_one(am_pipeline *p, const char *path) {
         r = i2t_post(p, out);
     } else {
         if (!(out = am_model_forward(p->model, in, NULL)) || outputs_f32(out)) goto err;
-        r = p->task == AM_TASK_IMAGE_CLASSIFICATION ? cls_post(p, out)
+        r = p->task == AM_TASK_IMAGE_CLASSIFICATION ? cls_post(p, out, 0)
             : p->task == AM_TASK_OBJECT_DETECTION   ? det_post(p, out, H, W)
                                                     : seg_post(p, out, H, W);
     }
@@ -430,15 +435,55 @@ done:
     return r;
 }
 
-am_status am__pl_vision_run(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out) {
-    for (size_t i = 0; i < n; i++) {
-        if (!(out[i] = run_one(p, paths[i]))) {
-            for (size_t j = 0; j < i; j++) {
-                am_pipeline_result_free(out[j]);
-                out[j] = NULL;
-            }
-            return am__error(AM_ERR_NO_MEMORY, "out of memory");
-        }
+/* image-classification, batch_size images per model call: the processor resizes every image to
+ * the same size, so they stack (rows are independent: the same answers as one at a time). Images
+ * that fail to load get their error; a batch the processor cannot stack goes one image at a time. */
+static am_status cls_batch(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out) {
+    am_image **imgs = calloc(n, sizeof *imgs);
+    size_t *which = calloc(n, sizeof *which), m = 0;
+    am_tensors *px = NULL, *in = NULL, *res = NULL;
+    am_status s = imgs && which ? AM_OK : AM_ERR_NO_MEMORY;
+    for (size_t i = 0; i < n && !s; i++) {
+        if (paths[i] && *paths[i] && (imgs[m] = am_image_load(paths[i], AM_IMAGE_RGB))) which[m++] = i;
+        else if (am__error_code() == AM_ERR_NO_MEMORY) s = AM_ERR_NO_MEMORY;
+        else if (!(out[i] = paths[i] && *paths[i] ? am__pl_result_error(AM__PL_LABELS, "%s", am_last_error())
+                                                  : am__pl_result_error(AM__PL_LABELS, "empty image path")))
+            s = AM_ERR_NO_MEMORY;
     }
-    return AM_OK;
+    bool alone = false;
+    if (!s && m) {
+        if (am_image_processor_call(p->proc, (const am_image *const *)imgs, m, NULL, NULL, &px) != AM_OK) alone = true;
+        else if (!(in = model_inputs(p, px))) s = AM_ERR_NO_MEMORY;
+        else if (!(res = am_model_forward(p->model, in, NULL)) || outputs_f32(res)) alone = true;
+        for (size_t j = 0; j < m && !s && !alone; j++)
+            if (!(out[which[j]] = cls_post(p, res, j))) s = am__error_code() == AM_ERR_NO_MEMORY ? AM_ERR_NO_MEMORY : (alone = true, AM_OK);
+        if (alone && am__error_code() == AM_ERR_NO_MEMORY) s = AM_ERR_NO_MEMORY;
+    }
+    for (size_t j = 0; j < m && alone && !s; j++) { /* each image on its own: its own error, if any */
+        am_pipeline_result_free(out[which[j]]);
+        if (!(out[which[j]] = run_one(p, paths[which[j]]))) s = AM_ERR_NO_MEMORY;
+    }
+    for (size_t j = 0; imgs && j < m; j++) am_image_free(imgs[j]);
+    free(imgs);
+    free(which);
+    am_tensors_free(px);
+    am_tensors_free(in);
+    am_tensors_free(res);
+    return s ? am__error(AM_ERR_NO_MEMORY, "out of memory") : AM_OK;
+}
+
+am_status am__pl_vision_run(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out) {
+    am_status s = AM_OK;
+    if (p->task == AM_TASK_IMAGE_CLASSIFICATION && p->o.batch_size > 1) {
+        for (size_t b0 = 0; b0 < n && !s; b0 += p->o.batch_size)
+            s = cls_batch(p, n - b0 < p->o.batch_size ? n - b0 : p->o.batch_size, paths + b0, out + b0);
+    } else
+        for (size_t i = 0; i < n && !s; i++)
+            if (!(out[i] = run_one(p, paths[i]))) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (s)
+        for (size_t j = 0; j < n; j++) {
+            am_pipeline_result_free(out[j]);
+            out[j] = NULL;
+        }
+    return s;
 }
