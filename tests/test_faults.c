@@ -448,6 +448,33 @@ int am_test_main(int argc, char **argv) {
     }
     am_tensors_free(fc.in);
 
+    /* vision: YOLOS at a non-native size (both position tables resized bicubically), SegFormer
+     * (oneDNN convolutions, the decode head), the composite VisionEncoderDecoder config, and its
+     * generation from pixel_values */
+    static const char *const vis[3][4] = {{"forward yolos", "pipelines_media/object_detection_yolos_random_embeddings", "model.in.pixel_values", "pred_boxes"},
+                                          {"forward segformer", "models/segformer_seg", "in.pixel_values", "logits"},
+                                          {"generate vision2seq", "models/vision_encoder_decoder", "gen.pixel_values", "sequences"}};
+    for (int i = 0; i < 3; i++) {
+        char dir[4096], ep[4200];
+        snprintf(dir, sizeof dir, "%s", am_test_fixture(vis[i][1]));
+        snprintf(ep, sizeof ep, "%s/expected.safetensors", dir);
+        if (i == 2) sweep("from_pretrained vision2seq", op_load, dir);
+        am_model *vm = am_model_from_pretrained(AM_TASK_AUTO, dir, NULL);
+        am_tensors *exp = am_tensors_load_safetensors(ep);
+        CHECKF(vm && exp, "%s: %s", vis[i][1], am_last_error());
+        if (vm && exp) {
+            fwd_ctx vc = {.m = vm, .in = am_tensors_new(), .out_name = vis[i][3], .generate = i == 2};
+            am_tensors_set(vc.in, "pixel_values", am_tensors_get(exp, vis[i][2]));
+            vc.gen = am_generate_options_default();
+            vc.gen.max_new_tokens = 3;
+            sweep(vis[i][0], op_forward, &vc);
+            am_tensors_free(vc.want);
+            am_tensors_free(vc.in);
+        }
+        am_tensors_free(exp);
+        am_model_free(vm);
+    }
+
     static const char *const toks[4][2] = {{"tokenizer bert", "tokenizers/bert-base-uncased"}, {"tokenizer gpt2", "tokenizers/gpt2"},
                                            {"tokenizer vocab.txt", "tokenizers/legacy/bert-base-uncased"},
                                            {"tokenizer vocab+merges", "tokenizers/legacy/gpt2"}};

@@ -462,7 +462,12 @@ static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m
         int64_t n = count_prefixed(out, kinds[kd].prefix), nh = count_prefixed(out, kinds[kd].hidden);
         total += n;
         if (!n && !nh) continue;
-        CHECKF(n == nh - 1, "[%s] %lld %s* tensors for %lld %s*", g_case, (long long)n, kinds[kd].prefix, (long long)nh, kinds[kd].hidden);
+        /* one attention per layer: one hidden state per layer plus the embeddings, except where the
+         * hidden states are per stage (SegFormer: sum(depths) layers in len(depths) stages) */
+        const cJSON *depths = cJSON_GetObjectItem(cJSON_GetObjectItem(ej, "config_json"), "depths");
+        int64_t layers = cJSON_IsArray(depths) ? 0 : nh - 1;
+        for (const cJSON *d = cJSON_IsArray(depths) ? depths->child : NULL; d; d = d->next) layers += (int64_t)d->valuedouble;
+        CHECKF(n == layers, "[%s] %lld %s* tensors for %lld %s*", g_case, (long long)n, kinds[kd].prefix, (long long)nh, kinds[kd].hidden);
         const am_tensor *qi = am_tensors_get(in, kinds[kd].q_ids), *ki = am_tensors_get(in, kinds[kd].k_ids);
         const am_tensor *mk = am_tensors_get(in, kinds[kd].mask);
         bool causal = kinds[kd].causal || (kd == 0 && dec_only);

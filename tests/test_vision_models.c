@@ -200,10 +200,35 @@ done:
     am_tensors_free(exp);
 }
 
+/* configs the vision builders refuse, with a message naming the key */
+static void bad_configs(void) {
+    static const struct {
+        const char *json, *needle;
+    } k[] = {
+        {"{\"model_type\": \"vision-encoder-decoder\", \"encoder\": {\"model_type\": \"vit\"}}", "\"decoder\""},
+        {"{\"model_type\": \"vision-encoder-decoder\", \"encoder\": {\"model_type\": \"bert\"}, \"decoder\": {\"model_type\": \"gpt2\"}}",
+         "encoder model_type \"bert\" is not supported"},
+        {"{\"model_type\": \"segformer\", \"num_encoder_blocks\": 2, \"depths\": [1]}", "\"depths\" must be a list of 2"},
+        {"{\"model_type\": \"vit\", \"hidden_size\": 30, \"num_attention_heads\": 4}", "multiple of num_attention_heads"},
+        {"{\"model_type\": \"yolos\", \"image_size\": [36, 48], \"patch_size\": 8, \"hidden_size\": 32, \"num_attention_heads\": 4}",
+         "multiple of patch_size"},
+    };
+    static const am_task tasks[] = {AM_TASK_VISION2SEQ, AM_TASK_VISION2SEQ, AM_TASK_SEMANTIC_SEGMENTATION, AM_TASK_IMAGE_CLASSIFICATION,
+                                    AM_TASK_OBJECT_DETECTION};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        am_config *c = am_config_from_json(k[i].json, "config.json");
+        am_model *m = c ? am_model_from_config(tasks[i], c, 1) : NULL;
+        CHECKF(m == NULL && strstr(am_last_error(), k[i].needle) != NULL, "config %zu: %s", i, am_last_error());
+        am_model_free(m);
+        am_config_free(c);
+    }
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
     yolos_random_embeddings();
     vit_inputs();
+    bad_configs();
     return 0;
 }

@@ -24,6 +24,8 @@ am_status am__yolos_build(am_model *m);
 extern const am__config_default am__ved_defaults[];
 am_status am__ved_build(am_model *m);
 am_status am__ved_config_init(am_config *c, const char *origin);
+extern const am__config_default am__segformer_defaults[];
+am_status am__segformer_build(am_model *m);
 
 static const am__type_spec k_types[] = {
     {"bert", "BertConfig", am__bert_defaults, "bert"},
@@ -36,6 +38,7 @@ static const am__type_spec k_types[] = {
     {"vit", "ViTConfig", am__vit_defaults, "vit"},
     {"yolos", "YolosConfig", am__yolos_defaults, "vit"},
     {"vision-encoder-decoder", "VisionEncoderDecoderConfig", am__ved_defaults, "vision_encoder_decoder"},
+    {"segformer", "SegformerConfig", am__segformer_defaults, "segformer"},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
@@ -99,6 +102,8 @@ static const am__head_spec k_heads[] = {
     {"yolos", AM_TASK_BASE, "YolosModel", am__yolos_build, NULL, NULL, NULL, false, NULL},
     {"yolos", AM_TASK_OBJECT_DETECTION, "YolosForObjectDetection", am__yolos_build, NULL, NULL, NULL, false, NULL},
     {"vision-encoder-decoder", AM_TASK_VISION2SEQ, "VisionEncoderDecoderModel", am__ved_build, NULL, NULL, NULL, true, NULL},
+    {"segformer", AM_TASK_BASE, "SegformerModel", am__segformer_build, NULL, NULL, NULL, false, NULL},
+    {"segformer", AM_TASK_SEMANTIC_SEGMENTATION, "SegformerForSemanticSegmentation", am__segformer_build, NULL, NULL, NULL, false, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {
@@ -175,7 +180,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, t5, vision-encoder-decoder, vit, yolos"; }
+const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, segformer, t5, vision-encoder-decoder, vit, yolos"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)

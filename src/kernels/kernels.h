@@ -11,6 +11,11 @@
 void am__linear_f32(int64_t M, int64_t N, int64_t K, const float *x, const float *w, const float *bias, float *y);
 /* y[M,N] = x[M,K] · w[K,N] (+ bias) — GPT-2's Conv1D layout. */
 void am__linear_kn_f32(int64_t M, int64_t N, int64_t K, const float *x, const float *w, const float *bias, float *y);
+/* nn.Conv2d in float32 (kernels/conv.c: oneDNN's convolution, portable loops as the fallback): x is
+ * [B, C, H, W] (src_nchw) or [B, H, W, C]; w [O, C/groups, KH, KW]; bias [O] or NULL; zero padding
+ * PH/PW on both sides. y is written [B, OH, OW, O] (token rows), OH = (H + 2 PH - KH) / SH + 1. */
+void am__conv2d_f32(int64_t B, int64_t C, int64_t H, int64_t W, const float *x, bool src_nchw, int64_t O, int64_t groups, int64_t KH, int64_t KW, int64_t SH,
+                    int64_t SW, int64_t PH, int64_t PW, const float *w, const float *bias, float *y, int64_t *OH, int64_t *OW);
 /* Batched C[b] = alpha · A[b] · B[b]ᵀ with arbitrary leading strides (attention scores), or
  * A[b] · B[b] when trans_b is false (attention context). Row strides in elements. */
 void am__bmm_f32(int64_t batch, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int64_t batch_a, const float *B,

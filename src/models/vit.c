@@ -95,7 +95,7 @@ am_status am__vit_build(const am_config *c, am__module *base, bool pooler, am__v
     am__module_param(v->emb, "cls_token", 3, cs, AM_INIT_NORMAL);
     am__module_param(v->emb, "position_embeddings", 3, ps, AM_INIT_NORMAL);
     am__module *pe = am__module_new(v->emb, "patch_embeddings", "ViTPatchEmbeddings");
-    v->proj = am__nn_conv2d(pe, "projection", v->C, H, v->patch, v->patch, v->patch, v->patch);
+    v->proj = am__nn_conv2d(pe, "projection", v->C, H, v->patch, v->patch, v->patch, v->patch, 0, 0, 1, true);
     v->drop = (am__drop){am__nn_dropout(v->emb, "dropout", am__config_float(c, "hidden_dropout_prob", 0.0)), 0};
     if ((s = am__vit_layers(c, am__module_new(base, "encoder", "ViTEncoder"), "ViT", &v->enc)) != AM_OK) return s;
     v->ln = am__nn_layernorm(base, "layernorm", H, v->eps);

@@ -179,7 +179,7 @@ am_status am__yolos_build(am_model *m) {
     am__module_param(y->emb, "detection_tokens", 3, (int64_t[]){1, y->det, H}, AM_INIT_NONE);
     am__module_param(y->emb, "position_embeddings", 3, (int64_t[]){1, seq, H}, AM_INIT_NONE);
     y->proj = am__nn_conv2d(am__module_new(y->emb, "patch_embeddings", "YolosPatchEmbeddings"), "projection", y->C, H, y->patch, y->patch, y->patch,
-                            y->patch);
+                            y->patch, 0, 0, 1, true);
     y->drop = (am__drop){am__nn_dropout(y->emb, "dropout", am__config_float(c, "hidden_dropout_prob", 0.0)), 0};
     am__nn_leaf(y->emb, "interpolation", "InterpolateInitialPositionEmbeddings");
     y->encoder = am__module_new(base, "encoder", "YolosEncoder");

@@ -84,13 +84,15 @@ am_status am__embed_fwd(am__fwd *cx, const am__embed *e, int64_t B, int64_t T, c
 
 /* ---- vision (nn/vision.c) ---- */
 
-/* A Conv2d with kernel = stride (ViT's patch_embeddings.projection) on pixels [B, C, Hi, Wi]
+/* A Conv2d with kernel = stride (ViT's patch_embeddings.projection, through am__conv2d_f32) on pixels [B, C, Hi, Wi]
  * (float32, contiguous): y row (b, gy, gx) of [B * (Hi/kh) * (Wi/kw), out] at row stride ld; the
  * remainder rows/columns of a size that is not a multiple of the kernel are dropped, as torch does. */
 am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int64_t Hi, int64_t Wi, const float *px, float *y, int64_t ld);
 /* F.interpolate(mode="bicubic", align_corners=False) of a grid stored position-major, in
  * [ih, iw, C] -> out [oh, ow, C]. scale_h/scale_w: the scale_factor the caller passed to torch
  * (its reciprocal maps output to input coordinates), 0 when it passed a size (then in/out). */
+/* F.interpolate(mode="bilinear", align_corners=False, size=(oh, ow)) of a grid [ih, iw, C] -> [oh, ow, C]. */
+am_status am__bilinear_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, float *out);
 am_status am__bicubic_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, double scale_h, double scale_w, float *out);
 
 /* ---- rotary embeddings (Llama) ---- */

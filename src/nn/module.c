@@ -257,14 +257,18 @@ am__module *am__nn_linear(am__module *parent, const char *name, int64_t in, int6
     return m;
 }
 
-/* nn.Conv2d without padding or dilation (patch embeddings): weight [out, in, kh, kw], bias [out] */
-am__module *am__nn_conv2d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
+/* nn.Conv2d (zero padding, groups; no dilation): weight [out, in/groups, kh, kw], bias [out] */
+am__module *am__nn_conv2d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                          int64_t pw, int64_t groups, bool bias) {
     am__module *m = am__module_new(parent, name, "Conv2d");
-    am__module_set_extra(m, "%lld, %lld, kernel_size=(%lld, %lld), stride=(%lld, %lld)", (long long)in, (long long)out, (long long)kh, (long long)kw,
-                         (long long)sh, (long long)sw);
-    int64_t ws[4] = {out, in, kh, kw};
+    char pad[96] = "", grp[48] = "";
+    if (ph || pw) snprintf(pad, sizeof pad, ", padding=(%lld, %lld)", (long long)ph, (long long)pw);
+    if (groups != 1) snprintf(grp, sizeof grp, ", groups=%lld", (long long)groups);
+    am__module_set_extra(m, "%lld, %lld, kernel_size=(%lld, %lld), stride=(%lld, %lld)%s%s%s", (long long)in, (long long)out, (long long)kh, (long long)kw,
+                         (long long)sh, (long long)sw, pad, grp, bias ? "" : ", bias=False");
+    int64_t ws[4] = {out, groups > 0 ? in / groups : in, kh, kw};
     am__module_param(m, "weight", 4, ws, AM_INIT_NORMAL);
-    am__module_param(m, "bias", 1, &out, AM_INIT_ZEROS);
+    if (bias) am__module_param(m, "bias", 1, &out, AM_INIT_ZEROS);
     return m;
 }
 

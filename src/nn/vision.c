@@ -1,5 +1,5 @@
 /* nn/vision.c — the pieces vision transformers add to the engine: the patch embedding (a Conv2d
- * whose kernel equals its stride, run as an unfold and one product through the GEMM) and the
+ * whose kernel equals its stride, through kernels/conv.c) and the
  * bicubic resampling of position-embedding grids (torch's F.interpolate, mode="bicubic",
  * align_corners=False). */
 #include "core/error.h"
@@ -11,30 +11,20 @@
 am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int64_t Hi, int64_t Wi, const float *px, float *y, int64_t ld) {
     am__param *w = am__module_find_param(conv, "weight"), *b = am__module_find_param(conv, "bias");
     AM_ASSERT(w && w->t && w->ndim == 4); /* the builder registered a 4-D Conv2d weight, and loading fills it */
-    int64_t N = w->shape[0], ph = w->shape[2], pw = w->shape[3], K = C * ph * pw;
-    int64_t gh = Hi / ph, gw = Wi / pw, M = B * gh * gw;
+    int64_t N = w->shape[0], ph = w->shape[2], pw = w->shape[3], gh = Hi / ph, gw = Wi / pw, M = B * gh * gw;
     if (M == 0) return AM_OK;
     const float *wf = am__f32_cached(w->t), *bf = b && b->t ? am__f32_cached(b->t) : NULL;
-    float *cols = malloc((size_t)(M * K) * sizeof(float)), *out = ld == N ? y : malloc((size_t)(M * N) * sizeof(float));
-    if (!wf || (b && b->t && !bf) || !cols || !out) {
-        free(cols);
+    float *out = ld == N ? y : malloc((size_t)(M * N) * sizeof(float));
+    if (!wf || (b && b->t && !bf) || !out) {
         if (out != y) free(out);
         return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %lld image patches", (long long)M);
     }
-    /* row (b, gy, gx) holds the patch in the weight's (c, ky, kx) order */
-    for (int64_t bi = 0; bi < B; bi++)
-        for (int64_t gy = 0; gy < gh; gy++)
-            for (int64_t gx = 0; gx < gw; gx++) {
-                float *r = cols + ((bi * gh + gy) * gw + gx) * K;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t ky = 0; ky < ph; ky++)
-                        memcpy(r + (c * ph + ky) * pw, px + ((bi * C + c) * Hi + gy * ph + ky) * Wi + gx * pw, (size_t)pw * sizeof(float));
-            }
-    am__linear_f32(M, N, K, cols, wf, bf, out);
-    if (out != y)
+    int64_t oh, ow;
+    am__conv2d_f32(B, C, Hi, Wi, px, true, N, 1, ph, pw, ph, pw, 0, 0, wf, bf, out, &oh, &ow);
+    if (out != y) {
         for (int64_t i = 0; i < M; i++) memcpy(y + i * ld, out + i * N, (size_t)N * sizeof(float));
-    free(cols);
-    if (out != y) free(out);
+        free(out);
+    }
     return AM_OK;
 }
 
@@ -89,6 +79,54 @@ am_status am__bicubic_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, in
                     acc = j ? acc + t * wy[y * 4 + j] : t * wy[y * 4];
                 }
                 out[(y * ow + x) * C + c] = acc;
+            }
+    free(iy);
+    free(wy);
+    return AM_OK;
+}
+
+/* torch's linear taps (align_corners=False, size given): source index clamped at 0, the second tap
+ * one further unless at the edge; the identity when the sizes agree */
+static void linear_taps(int64_t in, int64_t out, int64_t *idx, float *wt) {
+    float s = (float)in / (float)out;
+    for (int64_t i = 0; i < out; i++) {
+        if (in == out) {
+            idx[2 * i] = idx[2 * i + 1] = i;
+            wt[2 * i] = 1.0f, wt[2 * i + 1] = 0.0f;
+            continue;
+        }
+        float real = s * ((float)i + 0.5f) - 0.5f;
+        if (real < 0) real = 0;
+        int64_t i0 = (int64_t)real;
+        float l1 = real - (float)i0;
+        l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
+        idx[2 * i] = i0;
+        idx[2 * i + 1] = i0 + (i0 < in - 1 ? 1 : 0);
+        wt[2 * i] = 1.0f - l1, wt[2 * i + 1] = l1;
+    }
+}
+
+am_status am__bilinear_hwc(int64_t ih, int64_t iw, int64_t C, const float *in, int64_t oh, int64_t ow, float *out) {
+    if (oh <= 0 || ow <= 0 || C <= 0) return AM_OK;
+    if (ih <= 0 || iw <= 0) return am__error(AM_ERR_SHAPE, "bilinear interpolation of an empty %lldx%lld grid", (long long)ih, (long long)iw);
+    int64_t *iy = malloc((size_t)(oh + ow) * 2 * sizeof(int64_t));
+    float *wy = malloc((size_t)(oh + ow) * 2 * sizeof(float));
+    if (!iy || !wy) {
+        free(iy);
+        free(wy);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory for a %lldx%lld interpolation", (long long)oh, (long long)ow);
+    }
+    int64_t *ix = iy + oh * 2;
+    float *wx = wy + oh * 2;
+    linear_taps(ih, oh, iy, wy);
+    linear_taps(iw, ow, ix, wx);
+    for (int64_t y = 0; y < oh; y++)
+        for (int64_t x = 0; x < ow; x++)
+            for (int64_t c = 0; c < C; c++) {
+                const float *r0 = in + iy[2 * y] * iw * C + c, *r1 = in + iy[2 * y + 1] * iw * C + c;
+                float t0 = r0[ix[2 * x] * C] * wx[2 * x] + r0[ix[2 * x + 1] * C] * wx[2 * x + 1];
+                float t1 = r1[ix[2 * x] * C] * wx[2 * x] + r1[ix[2 * x + 1] * C] * wx[2 * x + 1];
+                out[(y * ow + x) * C + c] = t0 * wy[2 * y] + t1 * wy[2 * y + 1];
             }
     free(iy);
     free(wy);
