@@ -560,7 +560,8 @@ typedef struct am_pipeline_options {
     int doc_stride;               /* qa: 0 = min(max_seq_len / 2, 128) */
     bool handle_impossible_answer;/* qa */
     size_t batch_size;            /* inputs per forward call (padded to the longest); default 32 */
-    const char *output_dir;       /* image-segmentation: where the mask PNGs go (NULL: the current folder) */
+    const char *output_dir;       /* image-segmentation: where the mask PNGs go, named mask0.png, mask1.png, ... counting
+                                   * over the pipeline's life (NULL: the current folder; the folder must exist) */
 } am_pipeline_options;
 AM_API am_pipeline_options am_pipeline_options_default(void);
 
