@@ -369,8 +369,35 @@ static void check_segmentation(void) {
     /* the whole pipeline, once SegFormer loads */
     char rel[256];
     snprintf(rel, sizeof rel, "pipelines_media/%s", name);
-    am_pipeline *p = am_pipeline_new(AM_TASK_IMAGE_SEGMENTATION, am_test_fixture(rel), NULL);
+    am_pipeline_options po = am_pipeline_options_default();
+    po.output_dir = dir;
+    am_pipeline *p = am_pipeline_new(AM_TASK_IMAGE_SEGMENTATION, am_test_fixture(rel), &po);
     if (!p) printf("%s: the pipeline itself not run: %s\n", name, am_last_error());
+    /* the C API: run semantic_png, the mask bytes in the result against transformers' PNG */
+    if (p) {
+        const char *img = am_test_fixture("media/img_coffee.png");
+        am_pipeline_result *r = NULL;
+        CHECK_OK(am_pipeline_call(p, 1, &img, "{\"subtask\": \"semantic\"}", &r));
+        const am_segment *sg = am_pipeline_result_segments(r);
+        am_tensor *mg = am_tensors_get(exp, "semantic_png.0.segmentation_margin");
+        CHECKF(sg && am_pipeline_result_count(r) == 4, "%s", r ? am_pipeline_result_json(r) : am_last_error());
+        for (size_t k = 0; sg && mg && k < am_pipeline_result_count(r); k++) {
+            char frel[256];
+            snprintf(frel, sizeof frel, "pipelines_media/%s/semantic_png.mask%zu.png", name, k);
+            am_image *want = am_image_load(am_test_fixture(frel), AM_IMAGE_LABELS);
+            const float *m = am_tensor_cdata(mg);
+            size_t bad = 0, HW = (size_t)sg[k].width * (size_t)sg[k].height;
+            CHECK(want && am_image_width(want) == sg[k].width && am_image_height(want) == sg[k].height);
+            for (size_t q = 0; want && q < HW && am_image_width(want) == sg[k].width; q++) bad += m[q] >= 1e-4f && sg[k].mask[q] != am_image_pixels(want)[q];
+            CHECKF(bad == 0, "API mask %zu: %zu pixels differ", k, bad);
+            am_image_free(want);
+            remove(sg[k].mask_path);
+        }
+        am_pipeline_result_free(r);
+        /* instance / panoptic are refused as transformers refuses them for SegFormer */
+        CHECK(am_pipeline_call(p, 1, &img, "{\"subtask\": \"panoptic\"}", &r) == AM_ERR_UNSUPPORTED &&
+              strstr(am_last_error(), "Subtask panoptic is not supported for model SegformerForSemanticSegmentation"));
+    }
     am_pipeline_free(p);
     cJSON *runs = p ? cJSON_GetObjectItem(c, "runs") : (cJSON *)NULL;
     cJSON_ArrayForEach(run, runs) {
