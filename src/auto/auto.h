@@ -13,7 +13,7 @@ const char *am__supported_model_types(void);
 am_status am__config_class_init(am_config *c, const char *origin);
 /* Parse config JSON text into a config of the right class, validating value types against the
  * class defaults; `origin` (a path) names it in errors. */
-am_config *am__config_parse(const char *text, const char *origin);
+am_config *am__config_parse(const char *text, size_t len, const char *origin);
 /* from_pretrained's device_map: AM_OK for none or all-"cpu"; a strategy or another device is
  * AM_ERR_UNSUPPORTED, a malformed value AM_ERR_INVALID_ARGUMENT (auto/device_map.c). */
 am_status am__device_map_check(const char *device_map);

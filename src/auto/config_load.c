@@ -2,6 +2,7 @@
  * with that class's defaults, rejecting values of the wrong JSON type. */
 #include "auto/auto.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "hub/hub.h"
 #include <stdlib.h>
@@ -28,13 +29,9 @@ static const am__config_default *type_defaults(const char *model_type) {
     return ts ? ts->defaults : NULL;
 }
 
-am_config *am__config_parse(const char *text, const char *origin) {
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, false);
-    if (!root) {
-        am__error(AM_ERR_FORMAT, "%s: not valid JSON (error near byte %td)", origin, end ? end - text : (ptrdiff_t)0);
-        return NULL;
-    }
+am_config *am__config_parse(const char *text, size_t len, const char *origin) {
+    cJSON *root = NULL;
+    if (am__json_parse(text, len, origin, &root) != AM_OK) return NULL;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         am__error(AM_ERR_FORMAT, "%s: the top level must be a JSON object", origin);
@@ -87,7 +84,7 @@ am_config *am__config_parse(const char *text, const char *origin) {
     }
     am_config *c = am__config_new(root, ts->defaults, ts->config_class);
     if (c) c->nested = type_defaults;
-    if (c && (am__config_normalize(c, origin) != AM_OK || am__config_class_init(c, origin) != AM_OK)) {
+    if (c && (am__config_validate(c, origin) != AM_OK || am__config_normalize(c, origin) != AM_OK || am__config_class_init(c, origin) != AM_OK)) {
         am_config_free(c);
         return NULL;
     }
@@ -99,7 +96,7 @@ am_config *am_config_from_json(const char *json, const char *origin) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_config_from_json: NULL text");
         return NULL;
     }
-    return am__config_parse(json, origin ? origin : "config");
+    return am__config_parse(json, strlen(json), origin ? origin : "config");
 }
 
 am_config *am_config_from_pretrained(const char *path) {
@@ -107,22 +104,27 @@ am_config *am_config_from_pretrained(const char *path) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_config_from_pretrained: NULL path");
         return NULL;
     }
-    char *file = NULL;
-    if (am__is_dir(path)) file = am__path_join(path, "config.json");
+    char *file = NULL, *dir = NULL;
+    if (am__is_dir(path)) {
+        dir = am__strdup(path);
+        file = dir ? am__path_join(dir, "config.json") : NULL; /* NULL: am__read_file reports the failure */
+    }
     else if (am__is_file(path)) file = am__strdup(path);
     else { /* a hub id: AutoConfig.from_pretrained("org/name") */
         am__hub_opts ho = am__hub_opts_default();
-        char *dir = NULL;
         if (am__hub_resolve(path, &ho, AM__HUB_CONFIG, NULL, NULL, &dir) != AM_OK) return NULL;
         file = am__path_join(dir, "config.json");
-        free(dir);
     }
     char *text = NULL;
-    if (am__read_file(file, &text, NULL) != AM_OK) {
+    size_t len = 0;
+    /* a folder's config.json must resolve inside it (a link out of the folder is refused) */
+    if ((dir && am__check_confined(file, dir) != AM_OK) || am__read_file(file, &text, &len) != AM_OK) {
         free(file);
+        free(dir);
         return NULL;
     }
-    am_config *c = am__config_parse(text, file);
+    free(dir);
+    am_config *c = am__config_parse(text, len, file);
     free(text);
     free(file);
     return c;

@@ -3,6 +3,7 @@
  * groups, ignore patterns, size mismatches), initialise what is missing, and report. */
 #include "auto/auto.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/util.h"
@@ -66,11 +67,46 @@ static void strv_free(strv *s) {
 }
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* A name lookup over a string list: (name, index) pairs sorted by name, so matching a
+ * checkpoint of n keys against a model costs n log n, not n^2 strcmp (a 100k-tensor file). */
+typedef struct name_ix {
+    const char *name;
+    size_t i;
+} name_ix;
+typedef struct strv_index {
+    name_ix *v;
+    size_t n;
+} strv_index;
+static int cmp_name_ix(const void *a, const void *b) {
+    const name_ix *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->i > y->i) - (x->i < y->i); /* the first of equal names first */
+}
+static bool strv_index_make(strv_index *ix, const strv *s) {
+    ix->n = s->n;
+    ix->v = malloc((s->n ? s->n : 1) * sizeof *ix->v);
+    if (!ix->v) return false;
+    for (size_t i = 0; i < s->n; i++) ix->v[i] = (name_ix){s->v[i], i};
+    qsort(ix->v, ix->n, sizeof *ix->v, cmp_name_ix);
+    return true;
+}
+/* The list index of the first occurrence of x, or SIZE_MAX. */
+static size_t strv_index_find(const strv_index *ix, const char *x) {
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ix->v[mid].name, x) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < ix->n && !strcmp(ix->v[lo].name, x) ? ix->v[lo].i : SIZE_MAX;
+}
+
 /* ---- checkpoint: names and tensor views of every weight file ---- */
 
 typedef struct ckpt {
     strv names; /* after gamma/beta renames */
     am_tensor **t;
+    size_t t_cap;
     char *file; /* the weight file or index used (for messages) */
 } ckpt;
 
@@ -102,8 +138,12 @@ static am_status ckpt_add(ckpt *c, const char *name, am_tensor *t) {
         am_tensor_free(t); /* ckpt_add takes t */
         return am__error(AM_ERR_NO_MEMORY, "out of memory");
     }
-    am_tensor **v = realloc(c->t, (c->names.n + 1) * sizeof *c->t);
-    if (v) c->t = v;
+    am_tensor **v = c->t;
+    if (c->names.n == c->t_cap) { /* geometric growth: 100k tensors must not mean 100k copies */
+        size_t cap = c->t_cap ? 2 * c->t_cap : 16;
+        v = realloc(c->t, cap * sizeof *c->t);
+        if (v) c->t = v, c->t_cap = cap;
+    }
     size_t n = c->names.n;
     if (v) strv_push(&c->names, nn);
     free(nn);
@@ -145,13 +185,14 @@ static am_status ckpt_add_file(ckpt *c, const char *path, bool safetensors, strv
 
 /* A sharded checkpoint: every shard listed by the index must exist and hold exactly the tensors
  * the index assigns to it. */
-static am_status ckpt_add_sharded(ckpt *c, const char *index_path, bool safetensors) {
+static am_status ckpt_add_sharded(ckpt *c, const char *dir, const char *index_path, bool safetensors) {
     am__shard_index *idx = NULL;
     am_status s = am__shard_index_load(index_path, &idx);
     for (size_t i = 0; s == AM_OK && i < idx->n_shards; i++) {
         char *p = am__shard_index_path(idx, i);
         strv names = {0};
-        s = p ? ckpt_add_file(c, p, safetensors, &names) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        s = !p ? am__error(AM_ERR_NO_MEMORY, "out of memory") : am__check_confined(p, dir);
+        if (s == AM_OK) s = ckpt_add_file(c, p, safetensors, &names);
         if (s == AM_OK) s = am__shard_index_check_shard(idx, i, (const char *const *)names.v, names.n, index_path);
         strv_free(&names);
         free(p);
@@ -171,8 +212,10 @@ static am_status ckpt_open(ckpt *c, const char *dir, bool use_safetensors) {
             continue;
         }
         c->file = p;
+        am_status s = am__check_confined(p, dir); /* a link out of the model folder is refused */
+        if (s != AM_OK) return s;
         if (i == 0 || i == 2) return ckpt_add_file(c, p, i == 0, NULL);
-        return ckpt_add_sharded(c, p, i == 1);
+        return ckpt_add_sharded(c, dir, p, i == 1);
     }
     return am__error(AM_ERR_NOT_FOUND,
                      "%s: no file named model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json found%s",
@@ -191,9 +234,16 @@ static am_dtype param_dtype(const am_model *m, const am__param *p) {
     return p->keep_fp32 ? AM_F32 : m->dtype;
 }
 
-static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rng *rng, bool torch_default) {
+/* An allocation failure names the config (`origin`), the parameter and the bytes. */
+static am_status alloc_error(const char *origin, const char *name, int ndim, const int64_t *shape, am_dtype dt, const char *why) {
+    uint64_t bytes = (uint64_t)am__shape_numel(ndim, shape) * am_dtype_size(dt);
+    return am__error(AM_ERR_NO_MEMORY, "%s: cannot allocate %llu bytes for '%s'%s", origin, (unsigned long long)bytes, name, why);
+}
+
+static am_status init_param(am_model *m, am__module *owner, am__param *p, const char *name, const char *origin, am__rng *rng,
+                            bool torch_default) {
     am_tensor *t = am_tensor_new(p->is_buffer ? p->dtype : AM_F32, p->ndim, p->shape);
-    if (!t) return AM_ERR_NO_MEMORY;
+    if (!t) return alloc_error(origin, name, p->ndim, p->shape, p->is_buffer ? p->dtype : AM_F32, "");
     int64_t n = am_tensor_numel(t);
     double std = am__config_float(m->config, "initializer_range", 0.02);
     if (!am__config_value(m->config, "initializer_range")) std = am__config_float(m->config, "init_std", std);
@@ -217,12 +267,44 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, am__rn
     if (t->dtype != want) {
         am_tensor *c = am__tensor_convert(t, want);
         am_tensor_free(t);
-        if (!c) return AM_ERR_NO_MEMORY;
+        if (!c) return alloc_error(origin, name, p->ndim, p->shape, want, " (its initial value converted to the model dtype)");
         t = c;
     }
     am_tensor_free(p->t);
     p->t = t;
     return AM_OK;
+}
+
+/* Bytes a parameter or buffer will take when allocated (initialised in float32, then converted). */
+static uint64_t param_alloc_bytes(const am_model *m, const am__param *p) {
+    uint64_t numel = (uint64_t)am__shape_numel(p->ndim, p->shape);
+    size_t es = am_dtype_size(param_dtype(m, p));
+    size_t init = p->is_buffer ? am_dtype_size(p->dtype) : 4;
+    return numel * (es > init ? es : init);
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+static bool is_tie_alias(const am_model *m, const char *name) {
+    for (size_t k = 0; k < m->n_ties; k++)
+        if (!strcmp(m->tie_alias[k], name)) return true;
+    return false;
+}
+
+/* The up-front memory check: `need` bytes are about to be allocated (parameters and buffers
+ * that are not mapped from a checkpoint); refused before the first of them when the machine
+ * does not have them. There is no offloading to fall back on. */
+static am_status check_memory(const char *origin, uint64_t need, size_t n_alloc, uint64_t mapped) {
+    const char *src = NULL;
+    uint64_t avail = am__mem_available(&src);
+    if (!avail || need <= avail) return AM_OK;
+    char mapped_note[96] = "";
+    if (mapped) snprintf(mapped_note, sizeof mapped_note, "; %llu more bytes are mapped from the checkpoint", (unsigned long long)mapped);
+    return am__error(AM_ERR_NO_MEMORY,
+                     "%s: the model needs %llu bytes (%.2f GiB) for the %zu parameters and buffers it must allocate%s, but only %llu bytes "
+                     "(%.2f GiB) are available (%s); refused before allocating (offloading weights is not implemented)",
+                     origin, (unsigned long long)need, (double)need / (1u << 30), n_alloc, mapped_note, (unsigned long long)avail,
+                     (double)avail / (1u << 30), src);
 }
 
 /* _keep_in_fp32_modules: a parameter stays float32 when one of its dotted name parts is listed
@@ -367,6 +449,7 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
         am__error(AM_ERR_INVALID_ARGUMENT, "am_model_from_config: NULL config");
         return NULL;
     }
+    if (am__config_validate(cfg_in, "config") != AM_OK) return NULL;
     const am__head_spec *spec = choose_head(cfg_in, task, "config");
     if (!spec) return NULL;
     am_model *m = model_build(spec, am_config_copy(cfg_in), AM_ATTN_DEFAULT);
@@ -376,12 +459,13 @@ am_model *am_model_from_config(am_task task, const am_config *cfg_in, uint64_t s
     am__named_param *np = NULL;
     size_t n = 0;
     am_status s = am__named_params(m->root, &np, &n);
-    for (size_t i = 0; i < n && s == AM_OK; i++) {
-        bool alias = false;
-        for (size_t k = 0; k < m->n_ties; k++)
-            if (!strcmp(m->tie_alias[k], np[i].name)) alias = true;
-        if (!alias) s = init_param(m, np[i].owner, np[i].p, &rng, false);
-    }
+    uint64_t need = 0;
+    size_t n_alloc = 0;
+    for (size_t i = 0; i < n && s == AM_OK; i++)
+        if (!is_tie_alias(m, np[i].name)) need = add_sat(need, param_alloc_bytes(m, np[i].p)), n_alloc++;
+    if (s == AM_OK) s = check_memory("config", need, n_alloc, 0);
+    for (size_t i = 0; i < n && s == AM_OK; i++)
+        if (!is_tie_alias(m, np[i].name)) s = init_param(m, np[i].owner, np[i].p, np[i].name, "config", &rng, false);
     am__named_params_free(np, n);
     if (s != AM_OK) {
         am_model_free(m);
@@ -450,7 +534,7 @@ typedef struct mm_item {
 
 static int cmp_mm(const void *a, const void *b) { return strcmp(((const mm_item *)a)->key, ((const mm_item *)b)->key); }
 
-static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const am_load_options *o) {
+static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o) {
     ckpt ck = {0};
     am_status s = ckpt_open(&ck, dir, o->use_safetensors);
     if (s != AM_OK) {
@@ -525,17 +609,25 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         strv_push(&exp_ck, k);
     }
     strv missing = {0}, unexpected = {0};
-    for (size_t i = 0; i < exp_ck.n; i++)
-        if (!strv_has(&ck.names, exp_ck.v[i]) && !strv_has(&missing, exp_ck.v[i])) strv_push(&missing, exp_ck.v[i]);
     strv buf_ck = {0};
     for (size_t i = 0; i < buffers.n; i++) {
         char k[1024];
         TO_CKPT(buffers.v[i], k);
         strv_push(&buf_ck, k);
     }
-    for (size_t i = 0; i < ck.names.n; i++)
-        if (!strv_has(&exp_ck, ck.names.v[i]) && !strv_has(&buf_ck, ck.names.v[i]) && !strv_has(&unexpected, ck.names.v[i]))
-            strv_push(&unexpected, ck.names.v[i]);
+    strv_index ck_ix = {0}, exp_ix = {0}, buf_ix = {0};
+    if (!strv_index_make(&ck_ix, &ck.names) || !strv_index_make(&exp_ix, &exp_ck) || !strv_index_make(&buf_ix, &buf_ck))
+        s = am__error(AM_ERR_NO_MEMORY, "out of memory matching the checkpoint's keys");
+    /* each name once: the first of equal names in sorted order */
+    for (size_t j = 0; s == AM_OK && j < exp_ix.n; j++) {
+        const char *k = exp_ix.v[j].name;
+        if ((j == 0 || strcmp(exp_ix.v[j - 1].name, k)) && strv_index_find(&ck_ix, k) == SIZE_MAX) strv_push(&missing, k);
+    }
+    for (size_t j = 0; s == AM_OK && j < ck_ix.n; j++) {
+        const char *k = ck_ix.v[j].name;
+        if ((j == 0 || strcmp(ck_ix.v[j - 1].name, k)) && strv_index_find(&exp_ix, k) == SIZE_MAX && strv_index_find(&buf_ix, k) == SIZE_MAX)
+            strv_push(&unexpected, k);
+    }
     /* a missing key whose tied partner is present is not missing */
     for (size_t t = 0; t < m->n_ties; t++) {
         char a[1024], b[1024];
@@ -578,16 +670,42 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     am__buf err = {0};
     am__rng rng;
     am__rng_seed(&rng, 0x5eed);
+    /* before the first allocation: what the assignment and the initialisation below will
+     * allocate (everything not served as a view of the mapped file), against available memory */
+    uint64_t need = 0, mapped = 0;
+    size_t n_alloc = 0;
+    for (size_t i = 0; s == AM_OK && i < n; i++) {
+        am__param *p = np[i].p;
+        if (is_tie_alias(m, np[i].name)) continue;
+        uint64_t bytes = param_alloc_bytes(m, p);
+        size_t ci = SIZE_MAX;
+        if (!(p->is_buffer && !p->persistent) && !(remove_prefix_from_model && strncmp(np[i].name, pd, plen + 1))) {
+            char k[1024];
+            TO_CKPT(np[i].name, k);
+            ci = strv_index_find(&ck_ix, k);
+        }
+        if (ci != SIZE_MAX) {
+            const am_tensor *src = ck.t[ci];
+            bool same = src->ndim == p->ndim;
+            for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
+            if (!same && !o->ignore_mismatched_sizes) continue; /* an error below */
+            if (same && src->dtype == param_dtype(m, p) && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype) == 0) {
+                mapped = add_sat(mapped, bytes);
+                continue;
+            }
+        }
+        need = add_sat(need, bytes);
+        n_alloc++;
+    }
+    if (s == AM_OK) s = check_memory(origin, need, n_alloc, mapped);
     for (size_t i = 0; s == AM_OK && i < n; i++) {
         am__param *p = np[i].p;
         if (p->is_buffer && !p->persistent) continue;
         char k[1024];
         TO_CKPT(np[i].name, k);
         if (remove_prefix_from_model && strncmp(np[i].name, pd, plen + 1)) continue; /* head params: not in a base checkpoint */
-        size_t ci;
-        for (ci = 0; ci < ck.names.n; ci++)
-            if (!strcmp(ck.names.v[ci], k)) break;
-        if (ci == ck.names.n) continue;
+        size_t ci = strv_index_find(&ck_ix, k);
+        if (ci == SIZE_MAX) continue;
         am_tensor *src = ck.t[ci];
         bool same = src->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
@@ -611,7 +729,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                 am__buf_puts(&err, " from checkpoint, the shape in current model is ");
                 torch_size(&err, p->ndim, p->shape);
                 am__buf_puts(&err, ".");
-            } else s = init_param(m, np[i].owner, p, &rng, true);
+            } else s = init_param(m, np[i].owner, p, np[i].name, origin, &rng, true);
             continue;
         }
         am_tensor *t = NULL;
@@ -632,7 +750,9 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             break;
         }
         if (!t) {
-            s = am__error(AM_ERR_NO_MEMORY, "out of memory converting '%s' to %s", k, am_dtype_name(want));
+            char *why = am__strfmt(" (tensor '%s' of %s converted from %s to %s)", k, ck.file, am_dtype_name(src->dtype), am_dtype_name(want));
+            s = alloc_error(origin, np[i].name, p->ndim, p->shape, want, why ? why : "");
+            free(why);
             break;
         }
         if (t != src) am__tensor_drop_pages(src); /* converted: keep one copy resident, not two */
@@ -651,7 +771,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     am__model_apply_ties(m);
     for (size_t i = 0; s == AM_OK && i < n; i++) {
         if (np[i].p->t) continue;
-        s = init_param(m, np[i].owner, np[i].p, &rng, false);
+        s = init_param(m, np[i].owner, np[i].p, np[i].name, origin, &rng, false);
         am__model_apply_ties(m);
     }
     if (s == AM_OK) {
@@ -737,6 +857,9 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     strv_free(&buffers);
     strv_free(&exp_ck);
     strv_free(&buf_ck);
+    free(ck_ix.v);
+    free(exp_ix.v);
+    free(buf_ix.v);
     am__named_params_free(np, n);
     ckpt_free(&ck);
     return s;
@@ -784,25 +907,31 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     }
     char *cfg_path = am__path_join(path, "config.json");
     am_config *cfg = !cfg_path ? NULL : o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
-    if (!cfg) {
-        free(cfg_path);
-        return NULL;
-    }
-    if (o.num_labels > 0 && am_config_num_labels(cfg) != o.num_labels) am_config_set_num_labels(cfg, o.num_labels);
-    am_config_set_string(cfg, "_name_or_path", name_or_path);
-    const am__head_spec *spec = choose_head(cfg, task, cfg_path);
+    /* the config named in errors: the file, or "config" for one handed in */
+    char *cfg_origin = cfg && cfg_path ? am__strdup(o.config ? "config" : cfg_path) : NULL;
+    am_status cs = !cfg ? AM_ERR_FORMAT : !cfg_origin ? am__error(AM_ERR_NO_MEMORY, "out of memory") : AM_OK;
+    if (cs == AM_OK && o.num_labels > 0 && am_config_num_labels(cfg) != o.num_labels) cs = am_config_set_num_labels(cfg, o.num_labels);
+    if (cs == AM_OK) cs = am__config_validate(cfg, cfg_origin);
+    const am__head_spec *spec = NULL;
+    if (cs == AM_OK && am_config_set_string(cfg, "_name_or_path", name_or_path) == AM_OK) spec = choose_head(cfg, task, cfg_path);
     free(cfg_path);
     if (!spec) {
         am_config_free(cfg);
+        free(cfg_origin);
         return NULL;
     }
     am_model *m = model_build(spec, cfg, o.attn);
-    if (!m) return NULL;
+    if (!m) {
+        free(cfg_origin);
+        return NULL;
+    }
     m->name_or_path = am__strdup(name_or_path);
-    if (load_weights(m, path, name_or_path, &o) != AM_OK) {
+    if (load_weights(m, path, name_or_path, cfg_origin, &o) != AM_OK) {
+        free(cfg_origin);
         am_model_free(m);
         return NULL;
     }
+    free(cfg_origin);
     am__module_train(m->root, false);
     m->matmul_prec = prec;
     if (am__model_apply_matmul_prec(m) != AM_OK) {
@@ -815,14 +944,18 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am_model_free(m);
         return NULL;
     }
-    am_status gs = m->spec->can_generate && am__is_file(gc_path) ? am__read_file(gc_path, &gc_text, NULL) : AM_ERR_NOT_FOUND;
+    size_t gc_len = 0;
+    am_status gs = m->spec->can_generate && am__is_file(gc_path) ? am__check_confined(gc_path, path) : AM_ERR_NOT_FOUND;
+    if (gs == AM_OK) gs = am__read_file(gc_path, &gc_text, &gc_len);
     if (gs == AM_ERR_NO_MEMORY) { /* unlike a broken file, not something to ignore */
         free(gc_path);
         am_model_free(m);
         return NULL;
     }
+    if (gs != AM_OK && gs != AM_ERR_NOT_FOUND) am__log(AM_LOG_WARNING, "%s; using the model config", am_last_error());
     if (gs == AM_OK) {
-        m->generation_config = cJSON_Parse(gc_text);
+        if (am__json_parse(gc_text, gc_len, gc_path, &m->generation_config) != AM_OK)
+            am__log(AM_LOG_WARNING, "%s", am_last_error());
         if (m->generation_config && !cJSON_IsObject(m->generation_config)) {
             cJSON_Delete(m->generation_config);
             m->generation_config = NULL;

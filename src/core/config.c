@@ -160,6 +160,7 @@ am_status am_config_get_string(const am_config *c, const char *key, const char *
 }
 
 static am_status set_item(am_config *c, const char *key, cJSON *v) {
+    if (c && key && !v) return am__error(AM_ERR_NO_MEMORY, "config key '%s': out of memory", key); /* a cJSON_Create* failed */
     if (!c || !key || !v) {
         cJSON_Delete(v);
         return am__error(AM_ERR_INVALID_ARGUMENT, "am_config_set: NULL argument");
@@ -168,8 +169,12 @@ static am_status set_item(am_config *c, const char *key, cJSON *v) {
         cJSON_Delete(v);
         return am__error(AM_ERR_INVALID_ARGUMENT, "config key 'model_type' is fixed by the config class");
     }
-    if (cJSON_GetObjectItemCaseSensitive(c->values, key)) cJSON_ReplaceItemInObjectCaseSensitive(c->values, key, v);
-    else cJSON_AddItemToObject(c->values, key, v);
+    bool ok = cJSON_GetObjectItemCaseSensitive(c->values, key) ? cJSON_ReplaceItemInObjectCaseSensitive(c->values, key, v)
+                                                              : cJSON_AddItemToObject(c->values, key, v);
+    if (!ok) {
+        cJSON_Delete(v);
+        return am__error(AM_ERR_NO_MEMORY, "config key '%s': out of memory", key);
+    }
     return AM_OK;
 }
 am_status am_config_set_int(am_config *c, const char *key, int64_t v) { return set_item(c, key, cJSON_CreateNumber((double)v)); }
@@ -197,21 +202,34 @@ char *am_config_get_json(const am_config *c, const char *key) {
     return am__buf_take(&b);
 }
 
+/* NULL when out of memory (cJSON's allocations are checked one by one). */
 static cJSON *labels_id2label(int n) {
     cJSON *o = cJSON_CreateObject();
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; o && i < n; i++) {
         char k[32], v[48];
         snprintf(k, sizeof k, "%d", i);
         snprintf(v, sizeof v, "LABEL_%d", i);
-        cJSON_AddItemToObject(o, k, cJSON_CreateString(v));
+        cJSON *s = cJSON_CreateString(v);
+        if (!s || !cJSON_AddItemToObject(o, k, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(o);
+            o = NULL;
+        }
     }
     return o;
 }
 
 static cJSON *invert_labels(const cJSON *id2label) {
     cJSON *o = cJSON_CreateObject();
-    for (const cJSON *it = id2label ? id2label->child : NULL; it; it = it->next)
-        if (cJSON_IsString(it)) cJSON_AddItemToObject(o, it->valuestring, cJSON_CreateNumber(atof(it->string)));
+    for (const cJSON *it = id2label ? id2label->child : NULL; o && it; it = it->next)
+        if (cJSON_IsString(it)) {
+            cJSON *v = cJSON_CreateNumber(atof(it->string));
+            if (!v || !cJSON_AddItemToObject(o, it->valuestring, v)) {
+                cJSON_Delete(v);
+                cJSON_Delete(o);
+                o = NULL;
+            }
+        }
     return o;
 }
 
@@ -222,9 +240,17 @@ int am_config_num_labels(const am_config *c) {
 
 am_status am_config_set_num_labels(am_config *c, int n) {
     if (n <= 0) return am__error(AM_ERR_INVALID_ARGUMENT, "num_labels must be positive (got %d)", n);
+    if (n > AM__MAX_NUM_LABELS)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "num_labels = %d is more than the %d labels this library accepts", n, AM__MAX_NUM_LABELS);
+    if (!c) return am__error(AM_ERR_INVALID_ARGUMENT, "am_config_set_num_labels: NULL config");
     cJSON *id = labels_id2label(n);
+    cJSON *l2i = id ? invert_labels(id) : NULL;
+    if (!l2i) {
+        cJSON_Delete(id);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory making %d labels", n);
+    }
     set_item(c, "id2label", id);
-    return set_item(c, "label2id", invert_labels(id));
+    return set_item(c, "label2id", l2i);
 }
 
 const char *am_config_id2label(const am_config *c, int id) {
@@ -250,10 +276,21 @@ am_status am__config_normalize(am_config *c, const char *origin) {
             return am__error(AM_ERR_FORMAT, "%s: \"id2label\" entry \"%s\" must map an integer id to a string", origin, it->string);
         }
     }
+    if (cJSON_IsObject(id) && cJSON_GetArraySize(id) > AM__MAX_NUM_LABELS) {
+        cJSON_Delete(nl);
+        return am__error(AM_ERR_FORMAT, "%s: \"id2label\" has %d entries, more than the %d labels this library accepts", origin,
+                         cJSON_GetArraySize(id), AM__MAX_NUM_LABELS);
+    }
     if (nl) {
         if (!cJSON_IsNumber(nl) || nl->valuedouble < 1 || nl->valuedouble != floor(nl->valuedouble)) {
             cJSON_Delete(nl);
             return am__error(AM_ERR_FORMAT, "%s: \"num_labels\" must be a positive integer", origin);
+        }
+        if (nl->valuedouble > AM__MAX_NUM_LABELS) { /* checked before a single label is made */
+            am_status s = am__error(AM_ERR_FORMAT, "%s: \"num_labels\" = %.17g is more than the %d labels this library accepts", origin,
+                                    nl->valuedouble, AM__MAX_NUM_LABELS);
+            cJSON_Delete(nl);
+            return s;
         }
         int n = (int)nl->valuedouble;
         cJSON_Delete(nl);
@@ -268,6 +305,86 @@ am_status am__config_normalize(am_config *c, const char *origin) {
     for (cJSON *it = l2i ? l2i->child : NULL; it; it = it->next)
         if (!cJSON_IsNumber(it)) return am__error(AM_ERR_FORMAT, "%s: \"label2id\" entry \"%s\" must be an integer", origin, it->string);
     return AM_OK;
+}
+
+/* ---- sanity checks on what a config asks for ---- */
+
+/* Upper bounds on the keys that size allocations and loops (transformers has none: it would try
+ * to allocate). A config is data, possibly from the network; these are far above any released
+ * model, and what passes is still checked against memory (am__model_param_bytes) before the
+ * weights are allocated. One table for every architecture's spelling of the key. */
+static const struct {
+    const char *key;
+    int64_t max;
+} k_size_limits[] = {
+    {"vocab_size", 1 << 24},           {"type_vocab_size", 1 << 20},         {"hidden_size", 1 << 20},
+    {"d_model", 1 << 20},              {"n_embd", 1 << 20},                  {"dim", 1 << 20},
+    {"d_kv", 1 << 20},                 {"intermediate_size", 1 << 22},       {"d_ff", 1 << 22},
+    {"n_inner", 1 << 22},              {"hidden_dim", 1 << 22},              {"encoder_ffn_dim", 1 << 22},
+    {"decoder_ffn_dim", 1 << 22},      {"num_hidden_layers", 1 << 14},       {"num_layers", 1 << 14},
+    {"num_decoder_layers", 1 << 14},   {"n_layer", 1 << 14},                 {"n_layers", 1 << 14},
+    {"encoder_layers", 1 << 14},       {"decoder_layers", 1 << 14},          {"num_attention_heads", 1 << 16},
+    {"num_key_value_heads", 1 << 16},  {"num_heads", 1 << 16},               {"n_head", 1 << 16},
+    {"n_heads", 1 << 16},              {"encoder_attention_heads", 1 << 16}, {"decoder_attention_heads", 1 << 16},
+    {"max_position_embeddings", 1 << 24}, {"n_positions", 1 << 24},         {"n_ctx", 1 << 24},
+    {"relative_attention_num_buckets", 1 << 20}, {"relative_attention_max_distance", 1 << 24},
+    {"image_size", 1 << 16},           {"patch_size", 1 << 16},              {"num_channels", 1 << 12},
+    {"num_detection_tokens", 1 << 20}, {"num_labels", AM__MAX_NUM_LABELS}};
+
+/* The torch dtypes `getattr(torch, name)` finds (PretrainedConfig turns torch_dtype into one). */
+static const char *const k_torch_dtypes[] = {"float32", "float", "float64", "double", "float16", "half", "bfloat16", "uint8", "int8",
+                                             "int16", "short", "int32", "int", "int64", "long", "bool", "complex32", "chalf",
+                                             "complex64", "cfloat", "complex128", "cdouble", "qint8", "quint8", "qint32", "quint4x2",
+                                             NULL};
+
+static bool literal_is_int(const char *json) {
+    return (json[0] == '-' || (json[0] >= '0' && json[0] <= '9')) && !strpbrk(json, ".eE");
+}
+
+/* One config object: `defaults` its class's table; `pfx` names a nested config in messages. */
+static am_status validate_obj(const cJSON *obj, const am__config_default *defaults, const char *origin, const char *pfx) {
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {
+        if (cJSON_IsNumber(it)) {
+            double v = it->valuedouble;
+            const am__config_default *d = find_default(defaults, it->string);
+            if (!d) d = find_default(k_generic, it->string);
+            bool is_size = false;
+            for (size_t i = 0; i < sizeof k_size_limits / sizeof k_size_limits[0]; i++)
+                if (!strcmp(k_size_limits[i].key, it->string)) {
+                    is_size = true;
+                    if (v != floor(v) || isnan(v))
+                        return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" must be an integer, got %.17g", origin, pfx, it->string, v);
+                    if (v < 0) return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" must not be negative (got %.17g)", origin, pfx, it->string, v);
+                    if (v > (double)k_size_limits[i].max)
+                        return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" = %.17g is larger than this library accepts (at most %lld)", origin,
+                                         pfx, it->string, v, (long long)k_size_limits[i].max);
+                }
+            if (!is_size && d && literal_is_int(d->json) && v != floor(v))
+                return am__error(AM_ERR_FORMAT, "%s: \"%s%s\" must be an integer, got %.17g", origin, pfx, it->string, v);
+        }
+    }
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(obj, "torch_dtype");
+    if (cJSON_IsString(td)) {
+        bool known = false;
+        for (const char *const *n = k_torch_dtypes; *n && !known; n++) known = !strcmp(*n, td->valuestring);
+        if (!known)
+            return am__error(AM_ERR_FORMAT, "%s: \"%storch_dtype\" is \"%s\", not a torch dtype (module 'torch' has no attribute '%s')",
+                             origin, pfx, td->valuestring, td->valuestring);
+    }
+    return AM_OK;
+}
+
+am_status am__config_validate(const am_config *c, const char *origin) {
+    am_status s = validate_obj(c->values, c->defaults, origin, "");
+    /* a composite config's encoder / decoder configs, typed by their own class */
+    for (const cJSON *it = c->values ? c->values->child : NULL; s == AM_OK && it; it = it->next) {
+        const cJSON *mt = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "model_type") : NULL;
+        if (!cJSON_IsString(mt)) continue;
+        char pfx[160];
+        snprintf(pfx, sizeof pfx, "%.150s.", it->string);
+        s = validate_obj(it, c->nested ? c->nested(mt->valuestring) : NULL, origin, pfx);
+    }
+    return s;
 }
 
 /* ---- Python-compatible JSON writer ---- */

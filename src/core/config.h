@@ -34,6 +34,13 @@ double am__config_float(const am_config *c, const char *key, double fallback);
 bool am__config_bool(const am_config *c, const char *key, bool fallback);
 const char *am__config_str(const am_config *c, const char *key, const char *fallback);
 bool am__config_is_null(const am_config *c, const char *key);
+/* At most this many labels (num_labels, id2label): a sanity bound checked before any is made. */
+#define AM__MAX_NUM_LABELS 1000000
+/* Sanity checks before anything is sized from a config: integer keys (those whose default is an
+ * integer, and the size keys) hold integers; size keys (vocab_size, hidden_size, layers, heads,
+ * positions, ... in every architecture's spelling) are within bounds far above any released
+ * model; torch_dtype, when a string, names a torch dtype. AM_ERR_FORMAT naming `origin` and the key. */
+am_status am__config_validate(const am_config *c, const char *origin);
 /* Normalises num_labels / id2label / label2id after loading. */
 am_status am__config_normalize(am_config *c, const char *origin);
 /* Serialise a cJSON value as Python's json.dumps(indent=2, sort_keys=True) would, at `indent` depth.

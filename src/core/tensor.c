@@ -2,6 +2,7 @@
 #include "core/tensor.h"
 #include "core/error.h"
 #include "core/threadpool.h"
+#include "core/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -82,17 +83,9 @@ void *am__aligned_alloc(size_t n) {
 /* ---- mappings ---- */
 
 am__mapping *am__mapping_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        am__error(errno == ENOENT ? AM_ERR_NOT_FOUND : AM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        am__error(AM_ERR_IO, "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
+    size_t len = 0;
+    int fd = am__open_regular(path, &len);
+    if (fd < 0) return NULL;
     am__mapping *m = calloc(1, sizeof *m);
     if (!m) {
         close(fd);
@@ -100,7 +93,7 @@ am__mapping *am__mapping_open(const char *path) {
         return NULL;
     }
     m->refcount = 1;
-    m->len = (size_t)st.st_size;
+    m->len = len;
     m->path = strdup(path);
     if (m->len) {
         m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);

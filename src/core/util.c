@@ -2,6 +2,8 @@
 #include "core/util.h"
 #include "core/error.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,31 +12,159 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-am_status am__read_file(const char *path, char **out, size_t *len) {
-    if (!path) return am__error(AM_ERR_NO_MEMORY, "out of memory (building a file path)"); /* a failed am__path_join */
-    FILE *f = fopen(path, "rb");
-    if (!f) return am__error(errno == ENOENT ? AM_ERR_NOT_FOUND : AM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return am__error(AM_ERR_IO, "%s: not a regular file", path);
+int am__open_regular(const char *path, size_t *size) {
+    if (!path) {
+        am__error(AM_ERR_NO_MEMORY, "out of memory (building a file path)"); /* a failed am__path_join */
+        return -1;
     }
-    size_t n = (size_t)st.st_size;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        am__error(errno == ENOENT ? AM_ERR_NOT_FOUND : AM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        am__error(AM_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                           : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+        am__error(AM_ERR_IO, "%s: not a regular file (%s): refused", path, kind);
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        am__error(AM_ERR_IO, "%s: fcntl failed: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (size) *size = (size_t)st.st_size;
+    return fd;
+}
+
+am_status am__read_file(const char *path, char **out, size_t *len) {
+    size_t n = 0;
+    int fd = am__open_regular(path, &n);
+    if (fd < 0) return am__error_code();
     char *buf = malloc(n + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return am__error(AM_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes", path, n);
     }
-    if (n && fread(buf, 1, n, f) != n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
         free(buf);
-        fclose(f);
         return am__error(AM_ERR_IO, "%s: read failed", path);
     }
-    fclose(f);
     buf[n] = 0;
     *out = buf;
     if (len) *len = n;
     return AM_OK;
+}
+
+/* A number from a one-line file (cgroup), UINT64_MAX when absent or "max". */
+static uint64_t read_u64_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return UINT64_MAX;
+    unsigned long long v = 0;
+    int ok = fscanf(f, "%llu", &v);
+    fclose(f);
+    return ok == 1 ? (uint64_t)v : UINT64_MAX;
+}
+
+uint64_t am__mem_available(const char **source) {
+    const char *env = getenv("AM_MEM_AVAILABLE");
+    if (env && *env) {
+        if (source) *source = "AM_MEM_AVAILABLE";
+        return strtoull(env, NULL, 10);
+    }
+    uint64_t avail = 0;
+    const char *src = "unknown";
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+                avail = (uint64_t)kb * 1024;
+                src = "MemAvailable in /proc/meminfo";
+                break;
+            }
+        fclose(f);
+    }
+    if (!avail) {
+        long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && psz > 0) {
+            avail = (uint64_t)pages * (uint64_t)psz;
+            src = "free physical pages (sysconf)";
+        }
+    }
+    /* a container's cgroup v2 limit, when lower; memory.current counts the page cache, which the
+     * kernel reclaims for us, so the cgroup's file pages are added back as MemAvailable does */
+    uint64_t max = read_u64_file("/sys/fs/cgroup/memory.max"), cur = read_u64_file("/sys/fs/cgroup/memory.current");
+    if (max != UINT64_MAX && cur != UINT64_MAX) {
+        uint64_t file = 0;
+        FILE *ms = fopen("/sys/fs/cgroup/memory.stat", "r");
+        if (ms) {
+            char line[256];
+            unsigned long long v;
+            while (fgets(line, sizeof line, ms))
+                if (sscanf(line, "file %llu", &v) == 1) {
+                    file = (uint64_t)v;
+                    break;
+                }
+            fclose(ms);
+        }
+        cur = cur > file ? cur - file : 0;
+        uint64_t left = max > cur ? max - cur : 0;
+        if (!avail || left < avail) {
+            avail = left;
+            src = "the cgroup's memory.max - memory.current + its page cache";
+        }
+    }
+    if (source) *source = src;
+    return avail;
+}
+
+char *am__model_root(const char *dir) {
+    char *r = realpath(dir, NULL);
+    if (!r) return NULL;
+    /* the hub cache: snapshots/<commit>/[<subfolder>/]<file> are links to ../../blobs/<hash>, so
+     * the folder they must stay in is the repo's (models--org--name), above snapshots/ */
+    char *snap = NULL;
+    for (char *p = strstr(r, "/snapshots/"); p; p = strstr(p + 1, "/snapshots/")) snap = p;
+    if (snap && snap[11] && snap[11] != '/') {
+        *snap = 0;
+        if (!r[0]) strcpy(r, "/");
+    }
+    return r;
+}
+
+am_status am__check_confined(const char *path, const char *model_dir) {
+    if (!path || !model_dir) return AM_OK; /* a NULL path is reported by the open that follows */
+    char *root = am__model_root(model_dir);
+    char *real = root ? realpath(path, NULL) : NULL;
+    am_status st = AM_OK;
+    if (root && real) { /* otherwise the open that follows says what is wrong */
+        size_t rl = strlen(root);
+        bool inside = !strcmp(root, "/") || (!strncmp(real, root, rl) && real[rl] == '/');
+        if (!inside)
+            st = am__error(AM_ERR_IO, "%s: resolves to %s, outside the model folder %s: refused", path, real, root);
+    }
+    free(real);
+    free(root);
+    return st;
 }
 
 am_status am__write_file_atomic(const char *path, const void *data, size_t len) {

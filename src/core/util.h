@@ -3,6 +3,23 @@
 #define AM_CORE_UTIL_H
 #include "automodel.h"
 
+/* The one way the library opens a file to read (am__read_file, am__mapping_open): opened with
+ * O_NONBLOCK so that a FIFO or a device cannot block the open, then fstat: regular files only
+ * (AM_ERR_IO naming what it is), O_NONBLOCK cleared. Returns the fd (O_CLOEXEC) and sets *size, or
+ * -1 with am__error set (AM_ERR_NOT_FOUND, AM_ERR_IO; a NULL path is AM_ERR_NO_MEMORY). */
+int am__open_regular(const char *path, size_t *size);
+/* The folder a model's files must resolve into (malloc'd realpath; NULL when `dir` does not
+ * resolve): `dir` itself, or for a hub-cache snapshot (.../snapshots/<commit>[/<subfolder>]) the
+ * repo folder above snapshots/, where its links into blobs/ point. */
+char *am__model_root(const char *dir);
+/* `path`, symlinks resolved, must stay inside am__model_root(model_dir): AM_ERR_IO otherwise.
+ * A path that does not resolve passes (the open that follows reports it). */
+am_status am__check_confined(const char *path, const char *model_dir);
+/* Memory this process can still allocate without swapping, in bytes: MemAvailable from
+ * /proc/meminfo (else free pages from sysconf), lowered to a cgroup v2 limit when one applies;
+ * AM_MEM_AVAILABLE (bytes) overrides it (tests). 0 when unknown. *source (optional) names where
+ * the number came from, for messages. */
+uint64_t am__mem_available(const char **source);
 /* Read a whole file (NUL-terminated, *len excludes the NUL). Error names the path. */
 am_status am__read_file(const char *path, char **out, size_t *len);
 /* Write `data` to path atomically: PATH.tmp.<pid> then rename; nothing is left on failure. */

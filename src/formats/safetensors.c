@@ -1,6 +1,7 @@
 /* formats/safetensors.c — reading (validated, mapped) and writing safetensors files. */
 #include "formats/safetensors.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/util.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ST_MAX_HEADER (100u * 1024u * 1024u) /* the Rust library's limit */
+#define ST_MAX_HEADER 100000000u /* the Rust library's MAX_HEADER_SIZE: 100,000,000 bytes, not 100 MiB */
 
 static bool st_dtype(const char *s, am_dtype *out) {
     static const struct {
@@ -39,6 +40,48 @@ static int cmp_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
 }
 
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const am__st_entry *const *)a)->name, (*(const am__st_entry *const *)b)->name);
+}
+
+/* serde_json refuses 32.0 or 3e1 where the reference library wants an integer (shape, data_offsets),
+ * but cJSON reads them as the same double as 32: find such a literal in the raw header text, which
+ * has parsed already. Those arrays sit at depth 3 (root object, tensor entry, array). On a find,
+ * *tensor / *field point at the raw text of the enclosing keys (with their lengths). */
+static size_t st_float_literal_at(const char *s, size_t n, const char **tensor, int *tlen, const char **field, int *flen) {
+    int depth = 0;
+    bool in_array3 = false;
+    const char *key[3] = {"", "", ""};
+    int klen[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t b = ++i;
+            while (i < n && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+            size_t j = i + 1;
+            while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
+            if (j < n && s[j] == ':' && depth >= 1 && depth <= 2) {
+                key[depth] = s + b;
+                klen[depth] = (int)(i - b);
+            }
+        } else if (c == '{' || c == '[') {
+            if (++depth == 3) in_array3 = c == '[';
+        } else if (c == '}' || c == ']') depth--;
+        else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i;
+            bool integral = true;
+            for (; j < n && strchr("+-0123456789.eE", s[j]) && s[j]; j++)
+                if (s[j] == '.' || s[j] == 'e' || s[j] == 'E') integral = false;
+            if (!integral && depth == 3 && in_array3) {
+                *tensor = key[1], *tlen = klen[1], *field = key[2], *flen = klen[2];
+                return i;
+            }
+            i = j - 1;
+        }
+    }
+    return SIZE_MAX;
+}
+
 static bool json_u64(const cJSON *v, uint64_t *out) {
     if (!cJSON_IsNumber(v)) return false;
     double d = v->valuedouble;
@@ -54,17 +97,24 @@ am_status am__st_parse(const uint8_t *buf, size_t len, const char *path, am__st_
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
     if (hlen > len - 8)
         return am__error(AM_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%zu bytes)", path, (unsigned long long)hlen, len);
-    if (hlen > ST_MAX_HEADER) return am__error(AM_ERR_FORMAT, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
+    if (hlen > ST_MAX_HEADER) return am__error(AM_ERR_FORMAT, "%s: header length %llu exceeds the limit of 100,000,000 bytes", path, (unsigned long long)hlen);
     if (hlen < 2) return am__error(AM_ERR_FORMAT, "%s: header of %llu bytes cannot hold a JSON object", path, (unsigned long long)hlen);
-    const char *end_ptr = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf + 8, (size_t)hlen, &end_ptr, false);
-    if (!root) return am__error(AM_ERR_FORMAT, "%s: header is not valid JSON (near byte %td)", path, end_ptr ? end_ptr - (const char *)buf : (ptrdiff_t)-1);
-    /* what follows the JSON must be padding spaces */
-    for (const char *p = end_ptr; p && p < (const char *)buf + 8 + hlen; p++)
-        if (*p != ' ' && *p != '\0' && *p != '\n' && *p != '\t' && *p != '\r') {
-            cJSON_Delete(root);
-            return am__error(AM_ERR_FORMAT, "%s: trailing bytes after the header JSON", path);
-        }
+    /* the reference reads the header as UTF-8 JSON text (serde_json): padding after the object
+     * may only be whitespace; NUL characters (raw or \u0000) are refused */
+    cJSON *root = NULL;
+    char origin[600];
+    snprintf(origin, sizeof origin, "%s: header", path);
+    am_status pst = am__json_parse((const char *)buf + 8, (size_t)hlen, origin, &root);
+    if (pst != AM_OK) return pst;
+    const char *tn = "", *fn = "";
+    int tl = 0, fl = 0;
+    size_t fat = st_float_literal_at((const char *)buf + 8, (size_t)hlen, &tn, &tl, &fn, &fl);
+    if (fat != SIZE_MAX) {
+        cJSON_Delete(root);
+        size_t nl = strcspn((const char *)buf + 8 + fat, ",] \t\r\n");
+        return am__error(AM_ERR_FORMAT, "%s: tensor '%.*s': \"%.*s\" holds %.*s, which is not an integer", path, tl, tn, fl, fn,
+                         (int)(nl < 40 ? nl : 40), (const char *)buf + 8 + fat);
+    }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return am__error(AM_ERR_FORMAT, "%s: header is not a JSON object", path);
@@ -100,12 +150,13 @@ am_status am__st_parse(const uint8_t *buf, size_t len, const char *path, am__st_
             st = am__error(AM_ERR_FORMAT, "%s: tensor '%s': entry is not an object", path, name);
             break;
         }
-        for (size_t j = 0; j < out->n; j++)
-            if (!strcmp(out->entries[j].name, name)) {
-                st = am__error(AM_ERR_FORMAT, "%s: tensor '%s' appears twice", path, name);
-                break;
-            }
-        if (st != AM_OK) break;
+        /* the text was valid UTF-8 without \u0000; an escaped lone surrogate is the one way left
+         * to make a name that is not (Rust's String cannot hold one) */
+        size_t bad = am__utf8_invalid_at(name, strlen(name));
+        if (bad != SIZE_MAX) {
+            st = am__error(AM_ERR_FORMAT, "%s: tensor name '%s' is not valid UTF-8 (byte %zu)", path, name, bad);
+            break;
+        }
         am__st_entry *e = &out->entries[out->n];
         cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
         cJSON *shape = cJSON_GetObjectItemCaseSensitive(it, "shape");
@@ -172,20 +223,36 @@ am_status am__st_parse(const uint8_t *buf, size_t len, const char *path, am__st_
         out->n++;
     }
     cJSON_Delete(root);
-    if (st == AM_OK && out->n > 1) {
-        am__st_entry **sorted = malloc(out->n * sizeof *sorted);
-        if (!sorted) st = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
-        else {
-            for (size_t i = 0; i < out->n; i++) sorted[i] = &out->entries[i];
-            qsort(sorted, out->n, sizeof *sorted, cmp_begin);
-            for (size_t i = 1; i < out->n; i++)
-                if (sorted[i]->begin < sorted[i - 1]->end && sorted[i]->end > sorted[i]->begin) {
-                    st = am__error(AM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data section", path, sorted[i - 1]->name, sorted[i]->name);
-                    break;
-                }
-            free(sorted);
-        }
+    am__st_entry **sorted = st == AM_OK ? malloc((out->n ? out->n : 1) * sizeof *sorted) : NULL;
+    if (st == AM_OK && !sorted) st = am__error(AM_ERR_NO_MEMORY, "%s: out of memory", path);
+    if (st == AM_OK) {
+        /* names once each: sorted, so n log n (a 100k-entry header must not take n^2 strcmp) */
+        for (size_t i = 0; i < out->n; i++) sorted[i] = &out->entries[i];
+        qsort(sorted, out->n, sizeof *sorted, cmp_name);
+        for (size_t i = 1; i < out->n && st == AM_OK; i++)
+            if (!strcmp(sorted[i]->name, sorted[i - 1]->name))
+                st = am__error(AM_ERR_FORMAT, "%s: tensor '%s' appears twice", path, sorted[i]->name);
     }
+    if (st == AM_OK) {
+        /* as the reference validates: in offset order, each tensor starts where the previous one
+         * ended, from 0, and the last one ends where the file does (no gap, no overlap, no
+         * trailing bytes) */
+        qsort(sorted, out->n, sizeof *sorted, cmp_begin);
+        uint64_t at = 0;
+        for (size_t i = 0; i < out->n && st == AM_OK; i++) {
+            const am__st_entry *e = sorted[i];
+            if (e->begin < at)
+                st = am__error(AM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data section", path, sorted[i - 1]->name, e->name);
+            else if (e->begin > at)
+                st = am__error(AM_ERR_FORMAT, "%s: tensor '%s': a gap of %llu bytes before its data_offsets [%llu, %llu] (tensors must cover the data section contiguously)",
+                               path, e->name, (unsigned long long)(e->begin - at), (unsigned long long)e->begin, (unsigned long long)e->end);
+            at = e->end;
+        }
+        if (st == AM_OK && at != out->data_len)
+            st = am__error(AM_ERR_FORMAT, "%s: %llu trailing bytes after the last tensor (data section of %llu bytes, tensors end at %llu)", path,
+                           (unsigned long long)(out->data_len - at), (unsigned long long)out->data_len, (unsigned long long)at);
+    }
+    free(sorted);
     if (st != AM_OK) st_free_entries(out);
     return st;
 }

@@ -2,6 +2,7 @@
  * transformers' sharding rule. An index is untrusted: its shard names must not leave the folder. */
 #include "formats/shard_index.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/util.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -36,8 +37,9 @@ static int cmp_slot(const void *a, const void *b) { return strcmp(**(char ***con
 am_status am__shard_index_parse(const char *json, size_t len, const char *origin, am__shard_index **out) {
     *out = NULL;
     if (!origin) origin = "<index>";
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return am__error(AM_ERR_FORMAT, "%s: not valid JSON", origin);
+    cJSON *root = NULL;
+    am_status pst = am__json_parse(json, len, origin, &root);
+    if (pst != AM_OK) return pst;
     am_status st = AM_OK;
     am__shard_index *idx = calloc(1, sizeof *idx);
     char ***sorted = NULL;

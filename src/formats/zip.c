@@ -120,6 +120,18 @@ am_status am__zip_open(const void *vbuf, size_t len, const char *origin, am__zip
         const uint8_t *r = buf + z64;
         if (rd32(r) != SIG_EOCD64) return bad(NULL, origin, "zip: bad ZIP64 end record signature at offset %llu", (unsigned long long)z64);
         if (rd32(r + 16) != 0 || rd32(r + 20) != 0) return bad(NULL, origin, "multi-disk zip archives are not supported");
+        /* the 32-bit fields of the end record hold the value or the 0xFFFF.. sentinel (every writer:
+         * zipfile, miniz as torch.save uses it, ours); a value that is neither is a crafted or
+         * corrupt archive, refused rather than silently overridden */
+        if (cd_off != 0xFFFFFFFFu && cd_off != rd64(r + 48))
+            return bad(NULL, origin, "zip: the end record puts the central directory at offset %llu%s, the ZIP64 record at %llu",
+                       (unsigned long long)cd_off, cd_off >= len ? ", outside the file" : "", (unsigned long long)rd64(r + 48));
+        if (cd_size != 0xFFFFFFFFu && cd_size != rd64(r + 40))
+            return bad(NULL, origin, "zip: the end record gives a central directory of %llu bytes, the ZIP64 record %llu",
+                       (unsigned long long)cd_size, (unsigned long long)rd64(r + 40));
+        if (n_entries != 0xFFFF && n_entries != rd64(r + 32))
+            return bad(NULL, origin, "zip: the end record counts %llu entries, the ZIP64 record %llu", (unsigned long long)n_entries,
+                       (unsigned long long)rd64(r + 32));
         n_entries = rd64(r + 32);
         cd_size = rd64(r + 40);
         cd_off = rd64(r + 48);

@@ -4,6 +4,7 @@
  * presigned-style upload tickets (basic and multipart, sha256 verified), atomic NDJSON commits,
  * branches, tags and refs. Requests are hostile until checked; every write is under one lock. */
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "hub/hub.h"
@@ -25,7 +26,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <utf8proc.h>
 
 #define MAX_SEGS 64
 #define LFS_THRESHOLD (10u << 20)
@@ -102,46 +102,17 @@ static bool is_hex(const char *s, size_t n) {
     return true;
 }
 
-/* Well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). */
-static bool utf8_ok(const char *p, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        if ((unsigned char)p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (l <= 0 || !utf8proc_codepoint_valid(cp)) return false;
-        i += (size_t)l;
-    }
-    return true;
-}
+/* Well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF): core/json.c's check. */
+static bool utf8_ok(const char *p, size_t n) { return am__utf8_invalid_at(p, n) == SIZE_MAX; }
 
-/* The one check every JSON / NDJSON body passes before it is parsed: cJSON keeps strings as C
- * strings, so a "\u0000" escape would cut "zz\u0000../evil" to "zz" (and a raw NUL byte ends the
- * text early); and text that is not UTF-8 would be stored and served back as JSON no client can
- * decode. Escapes need no string tracking: "\u0000" is a NUL escape exactly when an odd number of
- * backslashes precedes the "u" (outside strings a backslash is a syntax error anyway). */
+/* The one check every JSON / NDJSON body passes before it is parsed, the same text checks as every
+ * JSON the library reads (core/json.c): cJSON keeps strings as C strings, so a "\u0000" escape
+ * would cut "zz\u0000../evil" to "zz" (and a raw NUL byte ends the text early); and text that is
+ * not UTF-8 would be stored and served back as JSON no client can decode. */
 static bool body_text_ok(const char *p, size_t n, char *why, size_t wl) {
-    if (memchr(p, 0, n)) {
-        snprintf(why, wl, "a NUL byte in the body");
-        return false;
-    }
-    if (!utf8_ok(p, n)) {
-        snprintf(why, wl, "the body is not valid UTF-8");
-        return false;
-    }
-    for (size_t i = 0; i + 6 <= n; i++) {
-        if (p[i] != '\\' || p[i + 1] != 'u' || memcmp(p + i + 2, "0000", 4)) continue;
-        size_t k = 0;
-        while (k < i && p[i - 1 - k] == '\\') k++;
-        if (k % 2 == 0) {
-            snprintf(why, wl, "a string contains \\u0000 (NUL), which is not accepted");
-            return false;
-        }
-    }
-    return true;
+    if (am__json_text_check(p, n, "request body") == AM_OK) return true;
+    snprintf(why, wl, "%s", am_last_error());
+    return false;
 }
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body, size_t n,

@@ -3,6 +3,7 @@
  * task: encode, truncate with a warning, sort by length, pad, forward, hand rows to the task. */
 #include "pipelines/pipeline.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "models/model.h"
 #include <cjson/cJSON.h>
@@ -401,7 +402,7 @@ static cJSON *read_json(const char *dir, const char *name) {
     char *text = NULL;
     size_t len;
     cJSON *j = NULL;
-    if (path && am__is_file(path) && am__read_file(path, &text, &len) == AM_OK) j = cJSON_ParseWithLength(text, len);
+    if (path && am__is_file(path) && am__read_file(path, &text, &len) == AM_OK && am__json_parse(text, len, path, &j) != AM_OK) j = NULL;
     free(text);
     free(path);
     return j;

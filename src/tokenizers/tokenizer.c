@@ -3,6 +3,7 @@
  * pre-tokenizer -> model -> offsets -> truncation -> post-processor -> padding), batches,
  * tensors and decoding, as the Rust library and transformers' fast tokenizers do. */
 #include "core/error.h"
+#include "core/json.h"
 #include "core/tensor.h"
 #include "core/util.h"
 #include "hub/hub.h"
@@ -46,18 +47,7 @@ static am_tokenizer *tok_new(const char *origin) {
 }
 
 static am_status parse_json_text(const char *json, size_t len, const char *origin, cJSON **out) {
-    size_t bad = tk_utf8_invalid_at(json, len);
-    if (bad != SIZE_MAX) return am__error(AM_ERR_FORMAT, "%s: not valid UTF-8 (byte %zu)", origin, bad);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
-    if (!root) {
-        size_t at = end && end >= json ? (size_t)(end - json) : 0;
-        const char *ep = cJSON_GetErrorPtr();
-        if (ep && ep >= json && ep <= json + len) at = (size_t)(ep - json);
-        return am__error(AM_ERR_FORMAT, "%s: invalid or truncated JSON (at byte %zu of %zu)", origin, at, len);
-    }
-    *out = root;
-    return AM_OK;
+    return am__json_parse(json, len, origin, out); /* UTF-8, NUL, syntax, trailing data */
 }
 
 static am_status load_tokenizer_json(am_tokenizer *t, const char *json, size_t len) {

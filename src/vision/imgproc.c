@@ -7,6 +7,7 @@
  * preprocess() does not take is refused. */
 #include "vision/vision.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "hub/hub.h"
 #include <cjson/cJSON.h>
@@ -276,11 +277,8 @@ static am_image_processor *from_json_typed(const char *json, const char *origin,
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: JSON text is NULL", origin);
         return NULL;
     }
-    cJSON *root = cJSON_Parse(json);
-    if (!root) {
-        am__error(cJSON_GetErrorPtr() ? AM_ERR_FORMAT : AM_ERR_NO_MEMORY, "%s: not valid JSON", origin);
-        return NULL;
-    }
+    cJSON *root = NULL;
+    if (am__json_parse(json, strlen(json), origin, &root) != AM_OK) return NULL; /* UTF-8, NUL, trailing data checked */
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         am__error(AM_ERR_FORMAT, "%s: the processor configuration must be a JSON object", origin);
@@ -393,7 +391,8 @@ am_image_processor *am_image_processor_from_pretrained(const char *path) {
     char *cfg_path = cdir ? am__path_join(slash ? cdir : ".", "config.json") : NULL;
     if (cfg_path && am__is_file(cfg_path) && !strstr(json, "image_processor_type") && !strstr(json, "feature_extractor_type") &&
         am__read_file(cfg_path, &cfg_text, &len) == AM_OK) {
-        cJSON *cfg = cJSON_Parse(cfg_text);
+        cJSON *cfg = NULL;
+        if (am__json_parse(cfg_text, len, cfg_path, &cfg) != AM_OK) cfg = NULL; /* a fallback only: errors cleared below */
         const cJSON *mt = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "model_type") : NULL;
         fallback = class_for_model_type(cJSON_IsString(mt) ? mt->valuestring : NULL);
         cJSON_Delete(cfg);
