@@ -71,9 +71,20 @@ void am_cli_print_help(const am_cli_cmd *cmd, FILE *f);
 int am_cli_int(const char *flag, const char *v, long long lo, long long *out);
 int am_cli_num(const char *flag, const char *v, double *out);
 
+/* Keyword-argument commands (preprocess, pipeline): `--do-pad false` -> `--do-pad=false` for the
+ * optional_argument (boolean) options of `opts`, and `--images A B` -> `--images A --images B` for
+ * the flags in list_flags (NULL-terminated, may be NULL). Returns the new argv (free it and the
+ * *n_owned strings of *owned), NULL when out of memory. */
+char **am_cli_kwargs_argv(const am_cli_opt *opts, const char *const *list_flags, int argc, char **argv, int *out_argc, char ***owned,
+                          size_t *n_owned);
+/* A flag's value as Python would have it (cJSON, owned): JSON, True/False/None, else a string;
+ * NULL (a bare flag) is true. */
+struct cJSON *am_cli_kwarg_value(const char *v);
+
 extern const am_cli_cmd am_cli_cmd_info, am_cli_cmd_forward, am_cli_cmd_generate, am_cli_cmd_save, am_cli_cmd_init,
     am_cli_cmd_tokenize, am_cli_cmd_download, am_cli_cmd_login, am_cli_cmd_logout, am_cli_cmd_whoami, am_cli_cmd_push,
-    am_cli_cmd_hub, am_cli_cmd_classify, am_cli_cmd_ner, am_cli_cmd_qa, am_cli_cmd_fill_mask, am_cli_cmd_preprocess;
+    am_cli_cmd_hub, am_cli_cmd_classify, am_cli_cmd_ner, am_cli_cmd_qa, am_cli_cmd_fill_mask, am_cli_cmd_preprocess,
+    am_cli_cmd_pipeline;
 
 int am_cli_info(int argc, char **argv);
 int am_cli_forward(int argc, char **argv);
@@ -92,4 +103,5 @@ int am_cli_ner(int argc, char **argv);
 int am_cli_qa(int argc, char **argv);
 int am_cli_fill_mask(int argc, char **argv);
 int am_cli_preprocess(int argc, char **argv);
+int am_cli_pipeline(int argc, char **argv);
 #endif

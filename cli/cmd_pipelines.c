@@ -76,6 +76,21 @@ static void print_human(am_task task, const am_pipeline_result *r) {
         const am_answer *a = am_pipeline_result_answers(r);
         if (!n) printf("(no answer)\n");
         for (size_t i = 0; i < n; i++) printf("%s  (score %.4f, characters %lld-%lld)\n", a[i].answer, a[i].score, (long long)a[i].start, (long long)a[i].end);
+    } else if (task == AM_TASK_IMAGE_CLASSIFICATION) {
+        const am_label_score *l = am_pipeline_result_labels(r);
+        for (size_t i = 0; i < n; i++) printf("%-12s %.4f\n", l[i].label, l[i].score);
+    } else if (task == AM_TASK_OBJECT_DETECTION) {
+        const am_detection *d = am_pipeline_result_detections(r);
+        if (!n) printf("(no objects)\n");
+        for (size_t i = 0; i < n; i++)
+            printf("%-12s %.4f  box (%lld, %lld) - (%lld, %lld)\n", d[i].label, d[i].score, (long long)d[i].xmin, (long long)d[i].ymin,
+                   (long long)d[i].xmax, (long long)d[i].ymax);
+    } else if (task == AM_TASK_VISION2SEQ) {
+        const am_generated_text *g = am_pipeline_result_generated(r);
+        for (size_t i = 0; i < n; i++) printf("%s\n", g[i].generated_text);
+    } else if (task == AM_TASK_IMAGE_SEGMENTATION) {
+        const am_segment *g = am_pipeline_result_segments(r);
+        for (size_t i = 0; i < n; i++) printf("%-12s %s\n", g[i].label, g[i].mask_path);
     } else {
         const am_mask_fill *f = am_pipeline_result_fills(r);
         size_t nm = am_pipeline_result_num_masks(r), k = nm ? n / nm : 0;
@@ -126,8 +141,9 @@ static char *read_input(const char *path, size_t *len) {
     return buf;
 }
 
-/* --input-file: one input per line, answered in order, a chunk of lines per am_pipeline_run. */
-static int run_file(am_pipeline *p, am_task task, const char *path) {
+/* --input-file: one input per line (question answering: a JSON object with "question" and
+ * "context"), answered in order, a chunk of lines per am_pipeline_call, JSON lines out. */
+static int run_file(am_pipeline *p, am_task task, const char *path, const char *kwargs) {
     size_t len;
     char *data = read_input(path, &len);
     if (!data) {
@@ -153,46 +169,23 @@ static int run_file(am_pipeline *p, am_task task, const char *path) {
     int rc = 0;
     const size_t chunk = 1024;
     am_pipeline_result **res = malloc(chunk * sizeof *res);
-    const char **texts = malloc(chunk * sizeof *texts), **pairs = malloc(chunk * sizeof *pairs);
-    cJSON **js = calloc(chunk, sizeof *js);
-    if (!lines || !res || !texts || !pairs || !js) {
+    if (!lines || !res) {
         fprintf(stderr, "automodel: out of memory\n");
         rc = 1;
     }
     for (size_t c0 = 0; c0 < nl && !rc; c0 += chunk) {
         size_t m = nl - c0 < chunk ? nl - c0 : chunk;
-        for (size_t i = 0; i < m; i++) {
-            texts[i] = lines[c0 + i];
-            pairs[i] = NULL;
-            js[i] = NULL;
-            if (task == AM_TASK_QUESTION_ANSWERING) { /* {"question": ..., "context": ...} */
-                js[i] = cJSON_Parse(lines[c0 + i]);
-                const cJSON *q = cJSON_GetObjectItemCaseSensitive(js[i], "question"), *c = cJSON_GetObjectItemCaseSensitive(js[i], "context");
-                texts[i] = cJSON_IsString(q) ? q->valuestring : NULL;
-                pairs[i] = cJSON_IsString(c) ? c->valuestring : NULL;
-                if (!texts[i] || !pairs[i]) texts[i] = pairs[i] = "";
-            }
-        }
-        if (am_pipeline_run(p, m, texts, task == AM_TASK_QUESTION_ANSWERING ? pairs : NULL, res) != AM_OK) {
+        if (am_pipeline_call(p, m, (const char *const *)lines + c0, kwargs, res) != AM_OK) {
             rc = am_cli_fail(path);
         } else {
             for (size_t i = 0; i < m; i++) {
-                if (task == AM_TASK_QUESTION_ANSWERING && !js[i]) {
-                    fprintf(stderr, "automodel: line %zu: not a JSON object with \"question\" and \"context\"\n", c0 + i + 1);
-                    puts("{\"error\": \"not a JSON object with \\\"question\\\" and \\\"context\\\"\"}");
-                    rc = 1;
-                } else if (emit(task, res[i], true, (long)(c0 + i + 1)))
-                    rc = 1;
+                if (emit(task, res[i], true, (long)(c0 + i + 1))) rc = 1;
                 am_pipeline_result_free(res[i]);
             }
         }
-        for (size_t i = 0; i < m; i++) cJSON_Delete(js[i]);
         fflush(stdout);
     }
-    free(js);
     free(res);
-    free(texts);
-    free(pairs);
     free(lines);
     free(data);
     return rc;
@@ -208,7 +201,7 @@ static int run(am_task task, popts *o) {
     am_pipeline *p = am_pipeline_new(task, o->model, &o->po);
     if (!p) return am_cli_fail(NULL);
     int rc;
-    if (o->input_file) rc = run_file(p, task, o->input_file);
+    if (o->input_file) rc = run_file(p, task, o->input_file, NULL);
     else {
         const char *t = task == AM_TASK_QUESTION_ANSWERING ? o->question : o->text;
         const char *q = task == AM_TASK_QUESTION_ANSWERING ? o->context : o->pair;
@@ -334,4 +327,195 @@ int am_cli_fill_mask(int argc, char **argv) {
     popts o;
     memset(&o, 0, sizeof o);
     return finish(&o, parse(&am_cli_cmd_fill_mask, argc, argv, &o, fm_extra), AM_TASK_MASKED_LM);
+}
+
+/* ---- automodel pipeline TASK MODEL INPUT... ---- */
+
+/* Every call keyword argument of every pipeline is a dashed flag (the loaded task's own are
+ * checked after loading); booleans take an optional value. */
+#define KW_VALUE(name, meta, help) {name, NULL, required_argument, meta, help}
+#define KW_BOOL(name, help) {name, NULL, optional_argument, "BOOL", help}
+static const am_cli_opt k_pipeline_opts[] = {
+    PIPELINE_OPTS,
+    {"output-dir", NULL, required_argument, "DIR", "image-segmentation: where the mask PNGs go (default: .)"},
+    KW_VALUE("top-k", "K", "top_k (text-classification, question-answering, fill-mask, image-classification)"),
+    KW_VALUE("function-to-apply", "F", "function_to_apply (text-classification): softmax, sigmoid or none"),
+    KW_VALUE("aggregation-strategy", "A", "aggregation_strategy (token-classification): none, simple, first, average, max"),
+    KW_VALUE("question", "Q", "question (question-answering)"),
+    KW_VALUE("context", "C", "context (question-answering)"),
+    KW_VALUE("doc-stride", "N", "doc_stride (question-answering)"),
+    KW_VALUE("max-answer-len", "N", "max_answer_len (question-answering)"),
+    KW_VALUE("max-seq-len", "N", "max_seq_len (question-answering)"),
+    KW_BOOL("handle-impossible-answer", "handle_impossible_answer (question-answering)"),
+    KW_VALUE("threshold", "X", "threshold (object-detection: default 0.9; image-segmentation)"),
+    KW_VALUE("max-new-tokens", "N", "max_new_tokens (image-to-text)"),
+    KW_VALUE("generate-kwargs", "JSON", "generate_kwargs (image-to-text): a dict, e.g. '{\"max_new_tokens\": 4}'"),
+    KW_VALUE("subtask", "S", "subtask (image-segmentation): semantic"),
+    KW_VALUE("mask-threshold", "X", "mask_threshold (image-segmentation)"),
+    KW_VALUE("overlap-mask-area-threshold", "X", "overlap_mask_area_threshold (image-segmentation)"),
+    {0},
+};
+const am_cli_cmd am_cli_cmd_pipeline = {
+    "pipeline", "pipeline TASK MODEL INPUT... [--json] [--output-dir D] [--batch-size N] [--input-file F] [--KWARG VALUE ...]",
+    "pipeline(TASK, model=MODEL)(INPUT..., **kwargs): text-classification (classify), token-classification (ner), "
+    "question-answering (qa), fill-mask, image-classification, object-detection, image-segmentation, image-to-text.",
+    k_pipeline_opts, true};
+
+typedef struct pl_cli {
+    popts o;
+    const char *output_dir;
+    cJSON *kwargs;
+} pl_cli;
+
+static int pl_opt(void *ctx, const char *name, const char *v) {
+    pl_cli *c = ctx;
+    if (!strcmp(name, "json")) c->o.json = true;
+    else if (!strcmp(name, "input-file")) c->o.input_file = v;
+    else if (!strcmp(name, "tokenizer")) c->o.po.tokenizer = v;
+    else if (!strcmp(name, "output-dir")) c->output_dir = v;
+    else if (!strcmp(name, "batch-size")) {
+        int b = 0;
+        if (parse_int(name, v, 1, &b)) return 2;
+        c->o.po.batch_size = (size_t)b;
+    } else { /* a keyword argument: --top-k 3 -> "top_k": 3 */
+        char key[64];
+        size_t i = 0;
+        for (; name[i] && i + 1 < sizeof key; i++) key[i] = name[i] == '-' ? '_' : name[i];
+        key[i] = 0;
+        cJSON *j = am_cli_kwarg_value(v);
+        if (!j) return am_cli_usage_error("out of memory");
+        cJSON_DeleteItemFromObjectCaseSensitive(c->kwargs, key);
+        cJSON_AddItemToObject(c->kwargs, key, j);
+    }
+    return 0;
+}
+
+/* The flags given that the task does not take: refused, naming the ones it does. */
+static int check_kwargs(const am_pipeline *p, const char *task, const cJSON *kw) {
+    const char *const *ok = am_pipeline_call_kwargs(p);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, kw) {
+        bool found = false;
+        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
+        if (found) continue;
+        char takes[512] = "";
+        for (const char *const *k = ok; *k; k++) {
+            size_t at = strlen(takes);
+            snprintf(takes + at, sizeof takes - at, "%s--", at ? ", " : "");
+            for (const char *s = *k; *s && strlen(takes) + 1 < sizeof takes; s++) {
+                size_t e = strlen(takes);
+                takes[e] = *s == '_' ? '-' : *s;
+                takes[e + 1] = 0;
+            }
+        }
+        char flag[64];
+        size_t i = 0;
+        for (; it->string[i] && i + 1 < sizeof flag; i++) flag[i] = it->string[i] == '_' ? '-' : it->string[i];
+        flag[i] = 0;
+        return am_cli_usage_error("pipeline: --%s is not a keyword argument of the %s pipeline (it takes %s)", flag, task,
+                                  *takes ? takes : "none");
+    }
+    return 0;
+}
+
+int am_cli_pipeline(int argc, char **argv) {
+    pl_cli c;
+    memset(&c, 0, sizeof c);
+    c.o.po = am_pipeline_options_default();
+    am_cli_load_init(&c.o.load);
+    c.kwargs = cJSON_CreateObject();
+    char **owned = NULL, **pos = NULL;
+    size_t n_owned = 0;
+    int nargc = 0, npos = 0, rc = 0;
+    am_pipeline *p = NULL;
+    char *kwj = NULL;
+    am_pipeline_result **res = NULL;
+    char **nargv = c.kwargs ? am_cli_kwargs_argv(k_pipeline_opts, NULL, argc, argv, &nargc, &owned, &n_owned) : NULL;
+    if (!nargv) {
+        rc = am_cli_usage_error("out of memory");
+        goto done;
+    }
+    rc = am_cli_parse(&am_cli_cmd_pipeline, nargc, nargv, &c.o.load, pl_opt, &c, &pos, &npos);
+    if (rc) goto done;
+    if (npos < 2) {
+        rc = am_cli_usage_error("pipeline: missing %s (automodel pipeline TASK MODEL INPUT...)", npos ? "MODEL" : "TASK");
+        goto done;
+    }
+    am_task task;
+    if (am_pipeline_task_parse(pos[0], &task) != AM_OK) {
+        rc = am_cli_usage_error("pipeline: %s", am_last_error());
+        goto done;
+    }
+    size_t n = (size_t)(npos - 2);
+    bool qa_kw = task == AM_TASK_QUESTION_ANSWERING && (cJSON_GetObjectItemCaseSensitive(c.kwargs, "question") ||
+                                                        cJSON_GetObjectItemCaseSensitive(c.kwargs, "context"));
+    if (c.o.input_file && n) {
+        rc = am_cli_usage_error("pipeline: give the inputs on the command line or --input-file, not both");
+        goto done;
+    }
+    if (!c.o.input_file && !n && !qa_kw) {
+        rc = am_cli_usage_error("pipeline: no INPUT (%s; or --input-file FILE, '-' for stdin)",
+                                task == AM_TASK_QUESTION_ANSWERING ? "--question Q --context C, or JSON objects"
+                                : am_task_name(task) && (task == AM_TASK_IMAGE_CLASSIFICATION || task == AM_TASK_OBJECT_DETECTION ||
+                                                         task == AM_TASK_IMAGE_SEGMENTATION || task == AM_TASK_VISION2SEQ)
+                                    ? "image files"
+                                    : "texts");
+        goto done;
+    }
+    c.o.po.output_dir = c.output_dir;
+    c.o.po.model_task = c.o.load.task;
+    c.o.po.load = &c.o.load.o;
+    if ((rc = am_cli_load_config(&c.o.load, pos[1]))) goto done;
+    p = am_pipeline_new(task, pos[1], &c.o.po);
+    if (!p) {
+        rc = am_cli_fail(NULL);
+        goto done;
+    }
+    if ((rc = check_kwargs(p, pos[0], c.kwargs))) goto done;
+    kwj = cJSON_PrintUnformatted(c.kwargs);
+    if (!kwj) {
+        rc = am_cli_usage_error("out of memory");
+        goto done;
+    }
+    if (c.o.input_file) {
+        rc = run_file(p, task, c.o.input_file, kwj);
+        goto done;
+    }
+    size_t nres = n ? n : 1;
+    res = calloc(nres, sizeof *res);
+    if (!res) {
+        rc = am_cli_usage_error("out of memory");
+        goto done;
+    }
+    if (am_pipeline_call(p, n, (const char *const *)pos + 2, kwj, res) != AM_OK) {
+        rc = am_cli_fail(NULL);
+        goto done;
+    }
+    if (c.o.json && nres > 1) { /* several inputs: the list of their results */
+        for (size_t i = 0; i < nres; i++)
+            if (am_pipeline_result_error(res[i])) {
+                fprintf(stderr, "automodel: %s\n", am_pipeline_result_error(res[i]));
+                rc = 1;
+            }
+        char *s = am_pipeline_results_json((const am_pipeline_result *const *)res, nres);
+        if (!s) rc = am_cli_fail(NULL);
+        else puts(s);
+        am_free(s);
+    } else
+        for (size_t i = 0; i < nres; i++) {
+            if (!c.o.json && nres > 1) printf("%s:\n", pos[2 + i]);
+            if (emit(task, res[i], c.o.json, 0)) rc = 1;
+        }
+done:
+    if (res)
+        for (size_t i = 0; i < (npos > 2 ? (size_t)(npos - 2) : 1); i++) am_pipeline_result_free(res[i]);
+    free(res);
+    am_free(kwj);
+    am_pipeline_free(p);
+    cJSON_Delete(c.kwargs);
+    for (size_t i = 0; i < n_owned; i++) free(owned[i]);
+    free(owned);
+    free(nargv);
+    am_cli_load_free(&c.o.load);
+    return rc == AM_CLI_HELP ? 0 : rc;
 }

@@ -69,18 +69,6 @@ static int push(const char ***list, size_t *n, const char *v) {
     return 0;
 }
 
-/* A flag's value as Python would have it: JSON (numbers, lists, dicts, true/false/null), Python's
- * True/False/None, else a string. */
-static cJSON *value_of(const char *v) {
-    if (!v) return cJSON_CreateTrue();
-    if (!strcmp(v, "True")) return cJSON_CreateTrue();
-    if (!strcmp(v, "False")) return cJSON_CreateFalse();
-    if (!strcmp(v, "None")) return cJSON_CreateNull();
-    cJSON *j = cJSON_Parse(v);
-    if (j) return j;
-    return cJSON_CreateString(v);
-}
-
 static int pp_opt(void *ctx, const char *name, const char *v) {
     pp_ctx *c = ctx;
     if (!strcmp(name, "images")) return push(&c->images, &c->n_images, v);
@@ -93,71 +81,14 @@ static int pp_opt(void *ctx, const char *name, const char *v) {
     size_t i = 0;
     for (; name[i] && i + 1 < sizeof key; i++) key[i] = name[i] == '-' ? '_' : name[i];
     key[i] = 0;
-    cJSON *j = value_of(v);
+    cJSON *j = am_cli_kwarg_value(v);
     if (!j) return am_cli_usage_error("out of memory");
     if (cJSON_GetObjectItemCaseSensitive(c->kwargs, key)) cJSON_DeleteItemFromObjectCaseSensitive(c->kwargs, key);
     cJSON_AddItemToObject(c->kwargs, key, j);
     return 0;
 }
 
-static bool is_list_flag(const char *a) {
-    return !strcmp(a, "--images") || !strcmp(a, "--image") || !strcmp(a, "--segmentation-maps") ||
-           !strcmp(a, "--segmentation-map");
-}
-static bool is_bool_flag(const char *a) {
-    for (const am_cli_opt *o = k_preprocess_opts; o->name; o++)
-        if (o->arg == optional_argument && !strncmp(a, "--", 2) && !strcmp(a + 2, o->name)) return true;
-    return false;
-}
-static bool is_bool_word(const char *w) {
-    return !strcmp(w, "true") || !strcmp(w, "false") || !strcmp(w, "True") || !strcmp(w, "False");
-}
-
-/* Rewrites argv for getopt_long: `--images A B C` -> `--images A --images B --images C` (the files
- * after a list flag, up to the next option), and `--do-pad false` -> `--do-pad=false`. */
-static char **normalize_argv(int argc, char **argv, int *out_argc, char ***owned, size_t *n_owned) {
-    char **out = calloc((size_t)argc * 2 + 1, sizeof *out);
-    *owned = calloc((size_t)argc + 1, sizeof **owned);
-    *n_owned = 0;
-    if (!out || !*owned) {
-        free(out);
-        free(*owned);
-        *owned = NULL;
-        return NULL;
-    }
-    int k = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            while (i < argc) out[k++] = argv[i++];
-            break;
-        }
-        if (is_list_flag(a)) {
-            char *flag = argv[i];
-            out[k++] = flag;
-            if (i + 1 < argc) out[k++] = argv[++i];
-            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-                out[k++] = flag;
-                out[k++] = argv[++i];
-            }
-        } else if (is_bool_flag(a) && i + 1 < argc && is_bool_word(argv[i + 1])) {
-            size_t n = strlen(a) + strlen(argv[i + 1]) + 2;
-            char *j = malloc(n);
-            if (!j) {
-                free(out);
-                return NULL;
-            }
-            snprintf(j, n, "%s=%s", a, argv[i + 1]);
-            (*owned)[(*n_owned)++] = j;
-            out[k++] = j;
-            i++;
-        } else {
-            out[k++] = argv[i];
-        }
-    }
-    *out_argc = k;
-    return out;
-}
+static const char *const k_list_flags[] = {"--images", "--image", "--segmentation-maps", "--segmentation-map", NULL};
 
 static const char *dtype_str(const am_tensor *t) { return am_dtype_name(am_tensor_dtype(t)); }
 
@@ -167,7 +98,7 @@ int am_cli_preprocess(int argc, char **argv) {
     char **owned = NULL;
     size_t n_owned = 0;
     int nargc = 0;
-    char **nargv = c.kwargs ? normalize_argv(argc, argv, &nargc, &owned, &n_owned) : NULL;
+    char **nargv = c.kwargs ? am_cli_kwargs_argv(k_preprocess_opts, k_list_flags, argc, argv, &nargc, &owned, &n_owned) : NULL;
     char **pos = NULL;
     int npos = 0, rc;
     am_image_processor *p = NULL;

@@ -16,7 +16,7 @@ static const struct {
     {&am_cli_cmd_download, am_cli_download}, {&am_cli_cmd_login, am_cli_login},
     {&am_cli_cmd_logout, am_cli_logout},     {&am_cli_cmd_whoami, am_cli_whoami},
     {&am_cli_cmd_push, am_cli_push},         {&am_cli_cmd_hub, am_cli_hub},
-    {&am_cli_cmd_preprocess, am_cli_preprocess},
+    {&am_cli_cmd_preprocess, am_cli_preprocess}, {&am_cli_cmd_pipeline, am_cli_pipeline},
 };
 
 int am_cli_fail(const char *what) {

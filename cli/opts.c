@@ -296,3 +296,79 @@ int am_cli_parse(const am_cli_cmd *cmd, int argc, char **argv, am_cli_load *load
     *npos = k - 1;
     return 0;
 }
+
+/* ---- keyword arguments as dashed flags ---- */
+
+/* A flag's value as Python would have it: JSON (numbers, lists, dicts, true/false/null), Python's
+ * True/False/None, else a string. */
+cJSON *am_cli_kwarg_value(const char *v) {
+    if (!v) return cJSON_CreateTrue();
+    if (!strcmp(v, "True")) return cJSON_CreateTrue();
+    if (!strcmp(v, "False")) return cJSON_CreateFalse();
+    if (!strcmp(v, "None")) return cJSON_CreateNull();
+    cJSON *j = cJSON_Parse(v);
+    if (j) return j;
+    return cJSON_CreateString(v);
+}
+
+static bool is_list_flag(const char *const *list_flags, const char *a) {
+    for (const char *const *f = list_flags; f && *f; f++)
+        if (!strcmp(a, *f)) return true;
+    return false;
+}
+static bool is_bool_flag(const am_cli_opt *opts, const char *a) {
+    for (const am_cli_opt *o = opts; o->name; o++)
+        if (o->arg == optional_argument && !strncmp(a, "--", 2) && !strcmp(a + 2, o->name)) return true;
+    return false;
+}
+static bool is_bool_word(const char *w) {
+    return !strcmp(w, "true") || !strcmp(w, "false") || !strcmp(w, "True") || !strcmp(w, "False");
+}
+
+/* Rewrites argv for getopt_long (the keyword-argument commands: preprocess, pipeline): `--images A B C` -> `--images A --images B --images C` (the files
+ * after a list flag, up to the next option), and `--do-pad false` -> `--do-pad=false`. */
+char **am_cli_kwargs_argv(const am_cli_opt *opts, const char *const *list_flags, int argc, char **argv, int *out_argc, char ***owned,
+                          size_t *n_owned) {
+    char **out = calloc((size_t)argc * 2 + 1, sizeof *out);
+    *owned = calloc((size_t)argc + 1, sizeof **owned);
+    *n_owned = 0;
+    if (!out || !*owned) {
+        free(out);
+        free(*owned);
+        *owned = NULL;
+        return NULL;
+    }
+    int k = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            while (i < argc) out[k++] = argv[i++];
+            break;
+        }
+        if (is_list_flag(list_flags, a)) {
+            char *flag = argv[i];
+            out[k++] = flag;
+            if (i + 1 < argc) out[k++] = argv[++i];
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                out[k++] = flag;
+                out[k++] = argv[++i];
+            }
+        } else if (is_bool_flag(opts, a) && i + 1 < argc && is_bool_word(argv[i + 1])) {
+            size_t n = strlen(a) + strlen(argv[i + 1]) + 2;
+            char *j = malloc(n);
+            if (!j) {
+                free(out);
+                return NULL;
+            }
+            snprintf(j, n, "%s=%s", a, argv[i + 1]);
+            (*owned)[(*n_owned)++] = j;
+            out[k++] = j;
+            i++;
+        } else {
+            out[k++] = argv[i];
+        }
+    }
+    *out_argc = k;
+    return out;
+}
+

@@ -560,12 +560,17 @@ typedef struct am_pipeline_options {
     int doc_stride;               /* qa: 0 = min(max_seq_len / 2, 128) */
     bool handle_impossible_answer;/* qa */
     size_t batch_size;            /* inputs per forward call (padded to the longest); default 32 */
+    const char *output_dir;       /* image-segmentation: where the mask PNGs go, named mask0.png, mask1.png, ... counting
+                                   * over the pipeline's life (NULL: the current folder; the folder must exist) */
 } am_pipeline_options;
 AM_API am_pipeline_options am_pipeline_options_default(void);
 
 /* pipeline(task, model=path): loads the model and its tokenizer from `path` (a local folder or a hub id).
  * `task` is AM_TASK_SEQUENCE_CLASSIFICATION (classify), AM_TASK_TOKEN_CLASSIFICATION (ner),
- * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); a model whose head is another
+ * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); or, with the image processor
+ * of `path` (preprocessor_config.json) instead of a tokenizer, AM_TASK_IMAGE_CLASSIFICATION,
+ * AM_TASK_OBJECT_DETECTION, AM_TASK_VISION2SEQ ("image-to-text": also the tokenizer, to decode)
+ * and AM_TASK_IMAGE_SEGMENTATION (a semantic-segmentation model). A model whose head is another
  * task is an error naming the task it has. A pipeline runs one call at a time (use one per
  * thread). Owned; am_pipeline_free. */
 AM_API am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);
@@ -585,6 +590,30 @@ AM_API size_t am_pipeline_max_length(const am_pipeline *p);
  * (out of memory, model failure); then nothing is left in out. */
 AM_API am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *texts, const char *const *pairs,
                           am_pipeline_result **out);
+/* transformers' pipeline task names ("text-classification", "token-classification",
+ * "question-answering", "fill-mask", "image-classification", "object-detection",
+ * "image-segmentation", "image-to-text") and the short forms classify, ner, qa -> the task
+ * am_pipeline_new takes. AM_ERR_INVALID_ARGUMENT naming the known ones otherwise. */
+AM_API am_status am_pipeline_task_parse(const char *name, am_task *out);
+/* The keyword arguments pipeline(...)(inputs, **kwargs) takes for this pipeline's task, as
+ * am_pipeline_call accepts them (NULL-terminated, static strings): text-classification top_k,
+ * function_to_apply; token-classification aggregation_strategy; question-answering question,
+ * context, top_k, doc_stride, max_answer_len, max_seq_len, handle_impossible_answer; fill-mask
+ * top_k; image-classification top_k; object-detection threshold; image-to-text max_new_tokens,
+ * generate_kwargs; image-segmentation subtask, threshold, mask_threshold,
+ * overlap_mask_area_threshold. */
+AM_API const char *const *am_pipeline_call_kwargs(const am_pipeline *p);
+/* pipeline(inputs, **kwargs): am_pipeline_run with the call's keyword arguments `kwargs_json`
+ * (NULL or a JSON object with Python's values: {"top_k": 3}, {"threshold": 0.3},
+ * {"generate_kwargs": {"max_new_tokens": 4}}) applied for this call only. inputs[i] is a text, or
+ * for the image tasks an image file path (decoded as load_image does: EXIF orientation, RGB;
+ * image-classification stacks batch_size images per model call, the other image tasks take one
+ * image per call, as transformers' default batch_size 1). Question answering takes its
+ * question and context from the kwargs when n is 0 (one result), else each input is a JSON object
+ * {"question": ..., "context": ...} (Python's dict input). A key the task does not take or
+ * a value of the wrong type is AM_ERR_INVALID_ARGUMENT naming it; results as am_pipeline_run. */
+AM_API am_status am_pipeline_call(am_pipeline *p, size_t n, const char *const *inputs, const char *kwargs_json,
+                                  am_pipeline_result **out);
 /* One input; NULL with am_last_error() on failure (including the per-input errors above). */
 AM_API am_pipeline_result *am_pipeline_run1(am_pipeline *p, const char *text, const char *pair);
 AM_API void am_pipeline_result_free(am_pipeline_result *r);
@@ -620,6 +649,24 @@ typedef struct am_mask_fill {    /* fill-mask: {"score", "token", "token_str", "
     const char *sequence;
 } am_mask_fill;
 
+typedef struct am_detection {   /* object-detection: {"score", "label", "box": {xmin, ymin, xmax, ymax}} */
+    double score;
+    const char *label;
+    int32_t id;
+    int64_t xmin, ymin, xmax, ymax; /* int() of the corners in original-image pixels (may pass the edges) */
+    double corners[4];              /* the float corners x0, y0, x1, y1 before int() (post_process_object_detection's boxes) */
+} am_detection;
+typedef struct am_segment {     /* image-segmentation: {"score": null, "label", "mask"} */
+    const char *label;
+    int32_t id;
+    const char *mask_path;       /* the mask written as a PNG (mode L, 255 where the label won) */
+    int width, height;
+    const uint8_t *mask;         /* height x width bytes, 0 or 255 */
+} am_segment;
+typedef struct am_generated_text { /* image-to-text: {"generated_text"} */
+    const char *generated_text;
+} am_generated_text;
+
 /* Number of items (fill-mask: of all masks together). */
 AM_API size_t am_pipeline_result_count(const am_pipeline_result *r);
 /* The item arrays; NULL for a result of another task. */
@@ -629,11 +676,21 @@ AM_API const am_answer *am_pipeline_result_answers(const am_pipeline_result *r);
 /* Fill-mask: num_masks groups of count / num_masks candidates, one group per mask in text order. */
 AM_API const am_mask_fill *am_pipeline_result_fills(const am_pipeline_result *r);
 AM_API size_t am_pipeline_result_num_masks(const am_pipeline_result *r);
+AM_API const am_detection *am_pipeline_result_detections(const am_pipeline_result *r);
+AM_API const am_segment *am_pipeline_result_segments(const am_pipeline_result *r);
+AM_API const am_generated_text *am_pipeline_result_generated(const am_pipeline_result *r);
 /* The result as transformers' pipeline returns it, in JSON (json.dumps of it): classify
  * [{"label": "spam", "score": 0.99}] (a list of top_k items when top_k is set), ner a list of
  * entities, qa one answer (a list when top_k > 1), fill-mask a list (a list of lists for several
- * masks); a failed input gives {"error": "..."}. Owned string; am_free. */
+ * masks), image-classification [{"score", "label"}], object-detection [{"score", "label", "box"}],
+ * image-to-text [{"generated_text"}], image-segmentation [{"score": null, "label", "mask": PATH}]
+ * (the PNG's path where Python has the PIL image); a failed input gives {"error": "..."}. Owned
+ * string; am_free. */
 AM_API char *am_pipeline_result_json(const am_pipeline_result *r);
+/* What the pipeline returns for a list of n inputs, in JSON: the list of their results, except that
+ * text-classification without top_k gives one {"label", "score"} per input (not a list of one),
+ * as transformers does. Owned string; am_free. */
+AM_API char *am_pipeline_results_json(const am_pipeline_result *const *r, size_t n);
 
 /* ---- end pipelines section ---- */
 

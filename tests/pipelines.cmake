@@ -14,3 +14,6 @@ add_test(NAME example_classify_ham COMMAND example_classify ${CMAKE_SOURCE_DIR}/
 set_tests_properties(example_classify_ham PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV}"
   PASS_REGULAR_EXPRESSION "^ham \\(probability 0\\.99[0-9]+; logits 3\\.527[0-9] -3\\.380[0-9]\\)")
 am_add_test(test_pipelines_gpt2 SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_gpt2.c ARGS ${CMAKE_SOURCE_DIR}/models/shakespeare-gpt2)
+# The image pipelines (src/pipelines/vision.c, call.c) and `automodel pipeline`: every vision case of
+# fixtures/pipelines_media through the CLI and the C API, the text pipelines through the generic command.
+am_add_test(test_pipelines_vision SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_vision.c)

@@ -1,6 +1,7 @@
 /* tests/test_faults.c — the allocation-failure sweep, in the SQLite style (AM_FAULT_INJECT builds:
  * the ASan build). For each operation — from_pretrained (safetensors and .bin), forward, generate
- * (GPT-2 greedy and beam; Llama, T5 and BART greedy), a classification pipeline, tokenizer load (tokenizer.json and legacy
+ * (GPT-2 greedy and beam; Llama, T5 and BART greedy), a classification pipeline, the image-classification and
+ * object-detection pipelines (decode, processor, model, post-processing), tokenizer load (tokenizer.json and legacy
  * vocab files), encode and decode, save_pretrained (safetensors and .bin, sharded), and hub
  * downloads from a local server — the N-th allocation made by automodel's own code fails, for
  * N = 1, 2, ... until the operation makes fewer than N allocations. Every injected failure must
@@ -93,6 +94,14 @@ static void sweep(const char *name, op_fn fn, void *ctx) {
 }
 
 /* ---- operations ---------------------------------------------------------------------------- */
+
+/* An image pipeline call: two image files with keyword arguments, verified against the first run. */
+typedef struct img_pipe_ctx {
+    am_pipeline *p;
+    const char *paths[2];
+    const char *kwargs;
+    char *want;
+} img_pipe_ctx;
 
 static am_status op_load(void *ctx) {
     am_model *m = am_model_from_pretrained(AM_TASK_AUTO, (const char *)ctx, NULL);
@@ -193,6 +202,23 @@ static am_status op_encode(void *ctx) {
     }
     am_free(text);
     am_tensors_free(ts);
+    if (!c->want && !st) c->want = got;
+    else free(got);
+    return st;
+}
+
+static am_status op_image_pipeline(void *ctx) {
+    img_pipe_ctx *c = ctx;
+    am_pipeline_result *r[2] = {NULL, NULL};
+    am_status st = am_pipeline_call(c->p, 2, c->paths, c->kwargs, r);
+    if (st) return st;
+    am__fault_hold(true);
+    char *got = am_pipeline_results_json((const am_pipeline_result *const *)r, 2);
+    am__fault_hold(false);
+    am_pipeline_result_free(r[0]);
+    am_pipeline_result_free(r[1]);
+    if (!got) return am__error(AM_ERR_INTERNAL, "the results cannot be written");
+    if (c->want && strcmp(got, c->want)) st = am__error(AM_ERR_INTERNAL, "image pipeline results differ: %s vs %s", got, c->want);
     if (!c->want && !st) c->want = got;
     else free(got);
     return st;
@@ -482,6 +508,29 @@ int am_test_main(int argc, char **argv) {
         sweep("pipeline classify", op_pipeline, &pc);
         free(pc.want);
         am_pipeline_free(pl);
+    }
+
+    /* the image pipelines: a batched classification, a detection (YOLOS, interpolated positions) */
+    {
+        static const struct {
+            const char *name, *dir;
+            am_task task;
+            const char *kwargs;
+        } ips[] = {{"pipeline image-cls", "pipelines_media/image_classification_vit", AM_TASK_IMAGE_CLASSIFICATION, "{\"top_k\": 2}"},
+                   {"pipeline object-det", "pipelines_media/object_detection_yolos_random_embeddings", AM_TASK_OBJECT_DETECTION,
+                    "{\"threshold\": 0.0}"}};
+        char png[4096], jpg[4096];
+        snprintf(png, sizeof png, "%s", am_test_fixture("media/img_cat.png"));
+        snprintf(jpg, sizeof jpg, "%s", am_test_fixture("media/img_astronaut.jpg"));
+        for (size_t i = 0; i < sizeof ips / sizeof ips[0]; i++) {
+            am_pipeline *ip = am_pipeline_new(ips[i].task, am_test_fixture(ips[i].dir), NULL);
+            CHECKF(ip != NULL, "%s: %s", ips[i].name, am_last_error());
+            if (!ip) continue;
+            img_pipe_ctx ic = {.p = ip, .paths = {png, jpg}, .kwargs = ips[i].kwargs};
+            sweep(ips[i].name, op_image_pipeline, &ic);
+            free(ic.want);
+            am_pipeline_free(ip);
+        }
     }
 
     {

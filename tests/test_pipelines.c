@@ -597,6 +597,10 @@ static void test_cli(void) {
     am_pipeline_result *r = p ? am_pipeline_run1(p, "John Smith lives in New York near Microsoft", NULL) : NULL;
     snprintf(args, sizeof args, "ner %s 'John Smith lives in New York near Microsoft' --aggregation simple --json", am_test_fixture("models/bert_tokcls"));
     if (r) cli_same(args, r);
+    /* the generic command, by transformers' task name, with the call keyword argument as a flag */
+    snprintf(args, sizeof args, "pipeline token-classification %s 'John Smith lives in New York near Microsoft' --aggregation-strategy simple --json",
+             am_test_fixture("models/bert_tokcls"));
+    if (r) cli_same(args, r);
     am_pipeline_result_free(r);
     am_pipeline_free(p);
 
@@ -610,6 +614,33 @@ static void test_cli(void) {
     snprintf(args, sizeof args, "qa %s --question 'where is paris' --context '%s' --top-k 2 --max-seq-len 16 --doc-stride 4 --json",
              am_test_fixture("models/bert_qa"), ctx);
     if (r) cli_same(args, r);
+    snprintf(args, sizeof args, "pipeline question-answering %s --question 'where is paris' --context '%s' --top-k 2 --max-seq-len 16 --doc-stride 4 --json",
+             am_test_fixture("models/bert_qa"), ctx);
+    if (r) cli_same(args, r);
+    /* a dict input {"question", "context"}, and the same through am_pipeline_call with kwargs */
+    snprintf(args, sizeof args, "pipeline qa %s '{\"question\": \"where is paris\", \"context\": \"%s\"}' --top-k 2 --max-seq-len 16 --doc-stride 4 --json",
+             am_test_fixture("models/bert_qa"), ctx);
+    if (r) cli_same(args, r);
+    if (p && r) {
+        am_pipeline_options d = am_pipeline_options_default();
+        am_pipeline *p2 = make(AM_TASK_QUESTION_ANSWERING, "models/bert_qa", NULL, &d);
+        char kw[1024];
+        snprintf(kw, sizeof kw, "{\"question\": \"where is paris\", \"context\": \"%s\", \"top_k\": 2, \"max_seq_len\": 16, \"doc_stride\": 4}", ctx);
+        am_pipeline_result *r2 = NULL;
+        CHECK_OK(p2 ? am_pipeline_call(p2, 0, NULL, kw, &r2) : AM_ERR_INTERNAL);
+        char *a = r2 ? am_pipeline_result_json(r2) : NULL, *b = am_pipeline_result_json(r);
+        CHECKF(a && b && !strcmp(a, b), "am_pipeline_call qa: %s vs %s", a ? a : "", b ? b : "");
+        am_free(a);
+        am_free(b);
+        am_pipeline_result_free(r2);
+        /* the call's kwargs last for the call only: the pipeline's own settings come back */
+        r2 = p2 ? am_pipeline_run1(p2, "where is paris", ctx) : NULL;
+        CHECK(r2 && am_pipeline_result_count(r2) == 1);
+        am_pipeline_result_free(r2);
+        CHECK(p2 && am_pipeline_call(p2, 0, NULL, "{\"topk\": 2}", &r2) == AM_ERR_INVALID_ARGUMENT &&
+              strstr(am_last_error(), "'topk' is not a keyword argument of the question-answering pipeline (it takes question, context, top_k"));
+        am_pipeline_free(p2);
+    }
     /* batch: JSON lines, one answer per line, a bad line answered with an error */
     char file[4096];
     snprintf(file, sizeof file, "%s/am_qa_%d.jsonl", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
@@ -634,6 +665,8 @@ static void test_cli(void) {
     p = make(AM_TASK_MASKED_LM, "models/bert_mlm", NULL, &o);
     r = p ? am_pipeline_run1(p, "paris is the [MASK] of france.", NULL) : NULL;
     snprintf(args, sizeof args, "fill-mask %s 'paris is the [MASK] of france.' --top-k 3 --json", am_test_fixture("models/bert_mlm"));
+    if (r) cli_same(args, r);
+    snprintf(args, sizeof args, "pipeline fill-mask %s 'paris is the [MASK] of france.' --top-k 3 --json", am_test_fixture("models/bert_mlm"));
     if (r) cli_same(args, r);
     am_pipeline_result_free(r);
     am_pipeline_free(p);

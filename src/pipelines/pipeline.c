@@ -67,14 +67,20 @@ char *am__pl_result_own(am_pipeline_result *r, char *s) {
 }
 
 void *am__pl_result_push(am_pipeline_result *r) {
-    size_t sz = r->kind == AM__PL_LABELS     ? sizeof(am_label_score)
-                : r->kind == AM__PL_ENTITIES ? sizeof(am_entity)
-                : r->kind == AM__PL_ANSWERS  ? sizeof(am_answer)
-                                             : sizeof(am_mask_fill);
-    void **arr = r->kind == AM__PL_LABELS     ? (void **)&r->labels
-                 : r->kind == AM__PL_ENTITIES ? (void **)&r->entities
-                 : r->kind == AM__PL_ANSWERS  ? (void **)&r->answers
-                                              : (void **)&r->fills;
+    size_t sz = r->kind == AM__PL_LABELS       ? sizeof(am_label_score)
+                : r->kind == AM__PL_ENTITIES   ? sizeof(am_entity)
+                : r->kind == AM__PL_ANSWERS    ? sizeof(am_answer)
+                : r->kind == AM__PL_DETECTIONS ? sizeof(am_detection)
+                : r->kind == AM__PL_SEGMENTS   ? sizeof(am_segment)
+                : r->kind == AM__PL_TEXTS      ? sizeof(am_generated_text)
+                                               : sizeof(am_mask_fill);
+    void **arr = r->kind == AM__PL_LABELS       ? (void **)&r->labels
+                 : r->kind == AM__PL_ENTITIES   ? (void **)&r->entities
+                 : r->kind == AM__PL_ANSWERS    ? (void **)&r->answers
+                 : r->kind == AM__PL_DETECTIONS ? (void **)&r->dets
+                 : r->kind == AM__PL_SEGMENTS   ? (void **)&r->segs
+                 : r->kind == AM__PL_TEXTS      ? (void **)&r->texts
+                                                : (void **)&r->fills;
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 8;
         void *v = realloc(*arr, nc * sz);
@@ -96,6 +102,9 @@ void am_pipeline_result_free(am_pipeline_result *r) {
     free(r->entities);
     free(r->answers);
     free(r->fills);
+    free(r->dets);
+    free(r->segs);
+    free(r->texts);
     free(r->error);
     free(r);
 }
@@ -108,6 +117,9 @@ const am_entity *am_pipeline_result_entities(const am_pipeline_result *r) { retu
 const am_answer *am_pipeline_result_answers(const am_pipeline_result *r) { return r && r->kind == AM__PL_ANSWERS ? r->answers : NULL; }
 const am_mask_fill *am_pipeline_result_fills(const am_pipeline_result *r) { return r && r->kind == AM__PL_FILLS ? r->fills : NULL; }
 size_t am_pipeline_result_num_masks(const am_pipeline_result *r) { return r && r->kind == AM__PL_FILLS ? r->n_masks : 0; }
+const am_detection *am_pipeline_result_detections(const am_pipeline_result *r) { return r && r->kind == AM__PL_DETECTIONS ? r->dets : NULL; }
+const am_segment *am_pipeline_result_segments(const am_pipeline_result *r) { return r && r->kind == AM__PL_SEGMENTS ? r->segs : NULL; }
+const am_generated_text *am_pipeline_result_generated(const am_pipeline_result *r) { return r && r->kind == AM__PL_TEXTS ? r->texts : NULL; }
 
 static void json_str(am__buf *b, const char *s) {
     am__buf_puts(b, "\"");
@@ -159,6 +171,46 @@ char *am_pipeline_result_json(const am_pipeline_result *r) {
         am__buf_puts(&b, "{\"error\": ");
         json_str(&b, r->error);
         am__buf_puts(&b, "}");
+    } else if (r->kind == AM__PL_LABELS && r->score_first) {
+        am__buf_puts(&b, "[");
+        for (size_t i = 0; i < r->n; i++) {
+            am__buf_puts(&b, i ? ", {\"score\": " : "{\"score\": ");
+            json_num(&b, r->labels[i].score);
+            am__buf_puts(&b, ", \"label\": ");
+            json_str(&b, r->labels[i].label);
+            am__buf_puts(&b, "}");
+        }
+        am__buf_puts(&b, "]");
+    } else if (r->kind == AM__PL_DETECTIONS) {
+        am__buf_puts(&b, "[");
+        for (size_t i = 0; i < r->n; i++) {
+            const am_detection *d = &r->dets[i];
+            am__buf_puts(&b, i ? ", {\"score\": " : "{\"score\": ");
+            json_num(&b, d->score);
+            am__buf_puts(&b, ", \"label\": ");
+            json_str(&b, d->label);
+            am__buf_printf(&b, ", \"box\": {\"xmin\": %lld, \"ymin\": %lld, \"xmax\": %lld, \"ymax\": %lld}}", (long long)d->xmin,
+                           (long long)d->ymin, (long long)d->xmax, (long long)d->ymax);
+        }
+        am__buf_puts(&b, "]");
+    } else if (r->kind == AM__PL_SEGMENTS) {
+        am__buf_puts(&b, "[");
+        for (size_t i = 0; i < r->n; i++) {
+            am__buf_puts(&b, i ? ", {\"score\": null, \"label\": " : "{\"score\": null, \"label\": ");
+            json_str(&b, r->segs[i].label);
+            am__buf_puts(&b, ", \"mask\": ");
+            json_str(&b, r->segs[i].mask_path);
+            am__buf_puts(&b, "}");
+        }
+        am__buf_puts(&b, "]");
+    } else if (r->kind == AM__PL_TEXTS) {
+        am__buf_puts(&b, "[");
+        for (size_t i = 0; i < r->n; i++) {
+            am__buf_puts(&b, i ? ", {\"generated_text\": " : "{\"generated_text\": ");
+            json_str(&b, r->texts[i].generated_text);
+            am__buf_puts(&b, "}");
+        }
+        am__buf_puts(&b, "]");
     } else if (r->kind == AM__PL_LABELS) {
         am__buf_puts(&b, "[");
         for (size_t i = 0; i < r->n; i++) {
@@ -208,6 +260,35 @@ char *am_pipeline_result_json(const am_pipeline_result *r) {
         }
         if (r->n_masks > 1) am__buf_puts(&b, "]");
     }
+    if (b.failed) {
+        am__buf_free(&b);
+        am__error(AM_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    return am__buf_take(&b);
+}
+
+char *am_pipeline_results_json(const am_pipeline_result *const *r, size_t n) {
+    if (n && !r) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_pipeline_results_json: NULL results");
+        return NULL;
+    }
+    am__buf b = {0};
+    am__buf_puts(&b, "[");
+    for (size_t i = 0; i < n; i++) {
+        char *one = am_pipeline_result_json(r[i]);
+        if (!one) {
+            am__buf_free(&b);
+            return NULL;
+        }
+        size_t len = strlen(one);
+        bool unwrap = r[i]->kind == AM__PL_LABELS && !r[i]->error && !r[i]->list_shape && r[i]->n == 1 && len >= 2;
+        if (i) am__buf_puts(&b, ", ");
+        if (unwrap) am__buf_put(&b, one + 1, len - 2);
+        else am__buf_puts(&b, one);
+        free(one);
+    }
+    am__buf_puts(&b, "]");
     if (b.failed) {
         am__buf_free(&b);
         am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -395,6 +476,10 @@ static const char *pipeline_name(am_task t) {
     case AM_TASK_TOKEN_CLASSIFICATION: return "token-classification (ner)";
     case AM_TASK_QUESTION_ANSWERING: return "question-answering (qa)";
     case AM_TASK_MASKED_LM: return "fill-mask";
+    case AM_TASK_IMAGE_CLASSIFICATION: return "image-classification";
+    case AM_TASK_OBJECT_DETECTION: return "object-detection";
+    case AM_TASK_IMAGE_SEGMENTATION: return "image-segmentation";
+    case AM_TASK_VISION2SEQ: return "image-to-text";
     default: return NULL;
     }
 }
@@ -408,6 +493,9 @@ void am_pipeline_free(am_pipeline *p) {
     free(p->ti.mask_token);
     free(p->ti.wp_prefix);
     free(p->path);
+    am_image_processor_free(p->proc);
+    free(p->output_dir);
+    free(p->generate_kwargs);
     free(p);
 }
 
@@ -418,7 +506,8 @@ am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_o
     }
     if (!pipeline_name(task)) {
         am__error(AM_ERR_UNSUPPORTED, "am_pipeline_new: no pipeline for task '%s' (supported: sequence-classification, "
-                  "token-classification, question-answering, masked-lm)", am_task_name(task));
+                  "token-classification, question-answering, masked-lm, image-classification, object-detection, "
+                  "image-segmentation, vision2seq)", am_task_name(task));
         return NULL;
     }
     am_pipeline *p = calloc(1, sizeof *p);
@@ -441,11 +530,19 @@ am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_o
     p->model = am_model_from_pretrained(p->o.model_task, path, &lo);
     if (!p->model) goto fail;
     am_task has = am_model_task(p->model);
-    if (has != task) {
+    if (has != task && !(task == AM_TASK_IMAGE_SEGMENTATION && has == AM_TASK_SEMANTIC_SEGMENTATION)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: the model is a %s (task %s); the %s pipeline needs a %s model (pass --task %s to load it "
                   "with a new, untrained head)", path, am_model_class_name(p->model), am_task_name(has), pipeline_name(task),
                   am_task_name(task), am_task_name(task));
         goto fail;
+    }
+    p->threshold = 0.9;
+    if (am__pl_is_image_task(task)) {
+        if (am__pl_vision_init(p, &lo)) goto fail;
+        p->o.tokenizer = NULL;
+        p->o.ignore_labels = NULL;
+        p->num_labels = am_config_num_labels(am_model_config(p->model));
+        return p;
     }
     const char *tdir = p->o.tokenizer ? p->o.tokenizer : path;
     p->o.tokenizer = NULL;

@@ -29,9 +29,17 @@ struct am_pipeline {
     bool warned_length;
     int num_labels;
     char *path;
+    /* the image tasks */
+    am_image_processor *proc;
+    char *output_dir;
+    size_t n_masks_written; /* names the mask files of one pipeline uniquely */
+    /* call keyword arguments of the image tasks (am_pipeline_call sets them for one call) */
+    double threshold;       /* object-detection: default 0.9 */
+    int64_t max_new_tokens; /* image-to-text: 0 unset */
+    char *generate_kwargs;  /* image-to-text: JSON object or NULL */
 };
 
-typedef enum { AM__PL_LABELS = 1, AM__PL_ENTITIES, AM__PL_ANSWERS, AM__PL_FILLS } am__pl_kind;
+typedef enum { AM__PL_LABELS = 1, AM__PL_ENTITIES, AM__PL_ANSWERS, AM__PL_FILLS, AM__PL_DETECTIONS, AM__PL_SEGMENTS, AM__PL_TEXTS } am__pl_kind;
 
 struct am_pipeline_result {
     am__pl_kind kind;
@@ -39,11 +47,15 @@ struct am_pipeline_result {
     bool truncated;
     bool list_shape; /* classify: top_k given (a ranked list, not the legacy best-label shape) */
     bool grouped;    /* ner: entity_group instead of entity/index */
+    bool score_first; /* image-classification: {"score", "label"} (the text pipeline writes "label" first) */
     size_t n, cap, n_masks;
     am_label_score *labels;
     am_entity *entities;
     am_answer *answers;
     am_mask_fill *fills;
+    am_detection *dets;
+    am_segment *segs;
+    am_generated_text *texts;
     char **strs; /* owned strings the items point to */
     size_t n_strs, cap_strs;
 };
@@ -111,6 +123,19 @@ am_status am__pl_forward_rows(am_pipeline *p, size_t n, const int32_t *const *id
 /* Row `row` of output `name` as float32 (NULL when absent or not float32). */
 const float *am__pl_out_f32(const am_tensors *out, const char *name, size_t row, size_t row_elems);
 am_status am__qa_run(am_pipeline *p, size_t n, const char *const *questions, const char *const *contexts, am_pipeline_result **out);
+
+/* ---- the image tasks (vision.c) ---- */
+bool am__pl_is_image_task(am_task t);
+/* Loads the image processor (and for image-to-text the tokenizer) of an image pipeline. */
+am_status am__pl_vision_init(am_pipeline *p, const am_load_options *lo);
+/* The semantic subtask's post-processing of one image's logits [L, h, w] (float32): upsampled
+ * bilinearly (align_corners=False) to H x W, argmax, then into r (AM__PL_SEGMENTS) one segment per
+ * label present in id order, its mask written as a PNG named mask<*counter>.png into dir (NULL: the
+ * current folder); labels from cfg's id2label (NULL: LABEL_<id>). */
+am_status am__pl_semantic_segments(am_pipeline_result *r, const float *logits, int L, int h, int w, int H, int W, const am_config *cfg,
+                                   const char *dir, size_t *counter);
+/* One result per image file path. */
+am_status am__pl_vision_run(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out);
 
 /* softmax / sigmoid in float32 as numpy computes them on float32 logits */
 void am__pl_softmax(const float *x, size_t n, float *out);
