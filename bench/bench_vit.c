@@ -1,7 +1,8 @@
 /* bench/bench_vit.c — ViT-base image classification (random weights, 224x224, 1000 labels), for
  * bench/compare_vit.sh:
  *   bench_vit make DIR                          writes the model once (from_config, seed 42)
- *   bench_vit time DIR BATCH RUNS THREADS       median forward ms of RUNS after a warm-up
+ *   bench_vit time DIR BATCH RUNS THREADS [DTYPE]  median forward ms of RUNS after a warm-up
+ *                                               (DTYPE float32 (default) or bfloat16: torch_dtype)
  *   bench_vit logits DIR OUT.safetensors        the batch-1 outputs, for compare_vit.py check
  *   bench_vit image DIR IMAGE RUNS              median ms per image of decode, preprocess (the
  *                                               folder's ViTImageProcessor) and forward, batch 1
@@ -57,8 +58,13 @@ static int make_model(const char *dir) {
     return fclose(f) != 0;
 }
 
-static am_model *load(const char *dir) {
-    am_model *m = am_model_from_pretrained(AM_TASK_IMAGE_CLASSIFICATION, dir, NULL);
+static am_model *load(const char *dir, const char *dtype) {
+    am_load_options lo = am_load_options_default();
+    if (dtype && am_dtype_parse(dtype, &lo.dtype) != AM_OK) {
+        fprintf(stderr, "%s\n", am_last_error());
+        return NULL;
+    }
+    am_model *m = am_model_from_pretrained(AM_TASK_IMAGE_CLASSIFICATION, dir, &lo);
     if (!m) fprintf(stderr, "%s\n", am_last_error());
     return m;
 }
@@ -93,16 +99,16 @@ static double time_forward(am_model *m, int64_t B, int runs) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "make")) return make_model(argv[2]);
-    if (argc == 6 && !strcmp(argv[1], "time")) {
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "time")) {
         am_set_num_threads(atoi(argv[5]));
-        am_model *m = load(argv[2]);
+        am_model *m = load(argv[2], argc == 7 ? argv[6] : NULL);
         if (!m) return 1;
         printf("%.3f\n", time_forward(m, atoll(argv[3]), atoi(argv[4])) * 1e3);
         am_model_free(m);
         return 0;
     }
     if (argc == 4 && !strcmp(argv[1], "logits")) {
-        am_model *m = load(argv[2]);
+        am_model *m = load(argv[2], NULL);
         am_tensors *in = inputs(1), *out = m ? am_model_forward(m, in, NULL) : NULL;
         int rc = !out || am_tensors_save_safetensors(out, argv[3]) != AM_OK;
         if (rc) fprintf(stderr, "%s\n", am_last_error());
@@ -114,7 +120,7 @@ int main(int argc, char **argv) {
     if (argc == 5 && !strcmp(argv[1], "image")) {
         int runs = atoi(argv[4]);
         if (runs < 1) runs = 1;
-        am_model *m = load(argv[2]);
+        am_model *m = load(argv[2], NULL);
         am_image_processor *ip = am_image_processor_from_pretrained(argv[2]);
         if (!m || !ip) {
             fprintf(stderr, "%s\n", am_last_error());
@@ -146,6 +152,6 @@ int main(int argc, char **argv) {
         am_model_free(m);
         return 0;
     }
-    fprintf(stderr, "usage: bench_vit make DIR | time DIR BATCH RUNS THREADS | logits DIR OUT | image DIR IMAGE RUNS\n");
+    fprintf(stderr, "usage: bench_vit make DIR | time DIR BATCH RUNS THREADS [DTYPE] | logits DIR OUT | image DIR IMAGE RUNS\n");
     return 2;
 }

@@ -1,7 +1,8 @@
 """bench/compare_vit.py - ViT-base image classification in plain PyTorch (python3-torch; no
 transformers needed) on the weights automodel saved, for bench/compare_vit.sh.
 
-  compare_vit.py time DIR BATCH RUNS THREADS    median forward ms (AM_BENCH_CLOCK=cpu: CPU time)
+  compare_vit.py time DIR BATCH RUNS THREADS [DTYPE]   median forward ms (float32|bfloat16;
+                                                        AM_BENCH_CLOCK=cpu: CPU time)
   compare_vit.py check DIR OUT.safetensors      max |diff| of the logits vs automodel's (batch 1)
 
 The module is transformers' ViTForImageClassification in eval mode, written out: Conv2d patch
@@ -24,9 +25,9 @@ from compare_torch import read_safetensors  # noqa: E402
 
 
 class ViT(torch.nn.Module):
-    def __init__(self, w, cfg):
+    def __init__(self, w, cfg, dtype=torch.float32):
         super().__init__()
-        self.w = {k[4:] if k.startswith("vit.") else k: t for k, t in w.items()}
+        self.w = {(k[4:] if k.startswith("vit.") else k): t.to(dtype) for k, t in w.items()}
         self.L, self.H, self.heads = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"]
         self.P = cfg["patch_size"]
 
@@ -61,8 +62,8 @@ class ViT(torch.nn.Module):
         return self.lin(x[:, 0], "classifier")
 
 
-def load(d):
-    return ViT(read_safetensors(d + "/model.safetensors"), json.load(open(d + "/config.json"))).eval()
+def load(d, dtype=torch.float32):
+    return ViT(read_safetensors(d + "/model.safetensors"), json.load(open(d + "/config.json")), dtype).eval()
 
 
 def pixels(B):
@@ -74,8 +75,9 @@ def main():
     cmd = sys.argv[1]
     if cmd == "time":
         d, B, runs, th = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        dt = torch.bfloat16 if len(sys.argv) > 6 and sys.argv[6] == "bfloat16" else torch.float32
         torch.set_num_threads(th)
-        m, px = load(d), pixels(B)
+        m, px = load(d, dt), pixels(B).to(dt)
         clock = time.process_time if os.environ.get("AM_BENCH_CLOCK") == "cpu" else time.perf_counter
         ts = []
         with torch.no_grad():
