@@ -265,7 +265,8 @@ typedef enum am_task {
     AM_TASK_SEQ2SEQ_LM,
     AM_TASK_IMAGE_CLASSIFICATION,
     AM_TASK_OBJECT_DETECTION,
-    AM_TASK_IMAGE_SEGMENTATION,
+    AM_TASK_IMAGE_SEGMENTATION,    /* AutoModelForImageSegmentation, else the semantic head (as the
+                                    * image-segmentation pipeline loads SegFormer) */
     AM_TASK_SEMANTIC_SEGMENTATION,
     AM_TASK_AUDIO_CLASSIFICATION,
     AM_TASK_SPEECH_SEQ2SEQ,

@@ -224,9 +224,23 @@ static void bad_configs(void) {
     }
 }
 
+/* the task image-segmentation loads SegFormer's semantic head, as the image-segmentation pipeline
+ * does (AutoModelForImageSegmentation, else AutoModelForSemanticSegmentation); a model type with
+ * neither is still refused */
+static void image_segmentation_task(void) {
+    am_model *m = am_model_from_pretrained(AM_TASK_IMAGE_SEGMENTATION, am_test_fixture("models/segformer_seg"), NULL);
+    CHECKF(m && !strcmp(am_model_class_name(m), "SegformerForSemanticSegmentation"), "image-segmentation: %s",
+           m ? am_model_class_name(m) : am_last_error());
+    am_model_free(m);
+    m = am_model_from_pretrained(AM_TASK_IMAGE_SEGMENTATION, am_test_fixture("models/vit_imgcls"), NULL);
+    CHECKF(!m && strstr(am_last_error(), "AutoModelForImageSegmentation"), "vit under image-segmentation: %s", am_last_error());
+    am_model_free(m);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
+    image_segmentation_task();
     yolos_random_embeddings();
     vit_inputs();
     bad_configs();

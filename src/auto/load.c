@@ -436,6 +436,9 @@ static const am__head_spec *choose_head(const am_config *cfg, am_task task, cons
         task = AM_TASK_BASE;
     }
     const am__head_spec *h = am__head_lookup(mt, task);
+    /* "image-segmentation" as the pipeline of that name loads it: AutoModelForImageSegmentation,
+     * else AutoModelForSemanticSegmentation (SegFormer has only the latter) */
+    if (!h && task == AM_TASK_IMAGE_SEGMENTATION) h = am__head_lookup(mt, AM_TASK_SEMANTIC_SEGMENTATION);
     if (!h) {
         const am__type_spec *ts = am__type_lookup(mt);
         am__error(AM_ERR_UNSUPPORTED, "%s: Unrecognized configuration class %s for this kind of AutoModel: %s (no %s head for model_type \"%s\")", origin,
