@@ -439,6 +439,10 @@ static void test_init_forward_text(void) {
     rc = cli(&out, "forward %s --text 'hello' --float32-matmul-precision fast", dir);
     CHECKF(rc != 0 && has(out, "--float32-matmul-precision") && has(out, "medium") && !has(out, "float32_matmul_precision"), "rc %d: %s", rc, out);
     free(out);
+    /* checked before a hub id is resolved: no network wait (the endpoint here does not answer) */
+    rc = cli(&out, "info some-org/some-model --float32-matmul-precision fast --dtype float32");
+    CHECKF(rc != 0 && has(out, "--float32-matmul-precision") && !has(out, "some-org"), "hub id: rc %d: %s", rc, out);
+    free(out);
     /* without --output: a summary; --tokenizer for a folder without one */
     rc = cli(&out, "forward %s --text 'hello world' --text-pair 'again'", dir);
     CHECKF(rc == 0 && has(out, "logits: float32 [1, 3] "), "summary: rc %d: %s", rc, out);

@@ -871,6 +871,18 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
 
 static am_model *load_local(am_task task, const char *path, const char *name_or_path, const am_load_options *op);
 
+/* The option values checked before anything is resolved, downloaded or loaded. */
+static am_status check_values(const am_load_options *o, am__matmul_prec *prec) {
+    if (o->dtype != AM_F32 && o->dtype != AM_F16 && o->dtype != AM_BF16 && o->dtype != AM_DTYPE_AUTO)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be float32, float16, bfloat16 or auto (got %s)",
+                         am__opt_name("torch_dtype", "--dtype"), am_dtype_name(o->dtype));
+    *prec = AM__PREC_DEFAULT;
+    if (o->float32_matmul_precision && !am__matmul_prec_parse(o->float32_matmul_precision, prec))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be \"highest\", \"high\" or \"medium\" (got \"%s\")",
+                         am__opt_name("float32_matmul_precision", "--float32-matmul-precision"), o->float32_matmul_precision);
+    return AM_OK;
+}
+
 am_model *am_model_from_pretrained(am_task task, const char *path, const am_load_options *opts) {
     am_load_options o = am_load_options_default();
     if (AM__OPTS_IN(o, opts, "am_load_options")) return NULL;
@@ -878,7 +890,8 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
         am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: empty model path");
         return NULL;
     }
-    if (am__device_map_check(o.device_map) != AM_OK) return NULL;
+    am__matmul_prec prec;
+    if (am__device_map_check(o.device_map) != AM_OK || check_values(&o, &prec) != AM_OK) return NULL;
     /* a local folder, or a hub id resolved into the cache (config, weights, generation config) */
     am__hub_opts ho = am__hub_opts_default();
     ho.revision = o.revision;
@@ -898,16 +911,8 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
 
 static am_model *load_local(am_task task, const char *path, const char *name_or_path, const am_load_options *op) {
     am_load_options o = *op;
-    if (o.dtype != AM_F32 && o.dtype != AM_F16 && o.dtype != AM_BF16 && o.dtype != AM_DTYPE_AUTO) {
-        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be float32, float16, bfloat16 or auto (got %s)", am__opt_name("torch_dtype", "--dtype"), am_dtype_name(o.dtype));
-        return NULL;
-    }
     am__matmul_prec prec = AM__PREC_DEFAULT;
-    if (o.float32_matmul_precision && !am__matmul_prec_parse(o.float32_matmul_precision, &prec)) {
-        am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be \"highest\", \"high\" or \"medium\" (got \"%s\")",
-                  am__opt_name("float32_matmul_precision", "--float32-matmul-precision"), o.float32_matmul_precision);
-        return NULL;
-    }
+    if (check_values(&o, &prec) != AM_OK) return NULL;
     char *cfg_path = am__path_join(path, "config.json");
     am_config *cfg = !cfg_path ? NULL : o.config ? am_config_copy(o.config) : am_config_from_pretrained(path);
     /* the config named in errors: the file, or "config" for one handed in */
