@@ -31,24 +31,6 @@ typedef struct fake {
     int n_ranges;
 } fake;
 
-static void wr(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w <= 0) return;
-        c += w, n -= (size_t)w;
-    }
-}
-
-static void wrf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void wrf(int fd, const char *fmt, ...) {
-    char buf[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    wr(fd, buf, (size_t)n);
-}
 
 static const char *hdr(const char *req, const char *name) {
     static __thread char v[512];
@@ -68,7 +50,7 @@ static const char *hdr(const char *req, const char *name) {
 
 static void file_headers(int fd, fake *f, uint64_t size) {
     (void)f;
-    wrf(fd, "X-Repo-Commit: %s\r\nETag: \"%s\"\r\nContent-Length: %llu\r\nConnection: close\r\n\r\n", COMMIT, g_sha,
+    hu_sendf(fd, "X-Repo-Commit: %s\r\nETag: \"%s\"\r\nContent-Length: %llu\r\nConnection: close\r\n\r\n", COMMIT, g_sha,
         (unsigned long long)size);
 }
 
@@ -100,31 +82,31 @@ static void serve_one(fake *f, int fd) {
 #define IS(x) (!strncmp(name, x "/", strlen(x) + 1))
     if (IS("resume") || IS("trunc") || IS("ignorerange")) {
         if (head) {
-            wrf(fd, "HTTP/1.1 200 OK\r\n");
+            hu_sendf(fd, "HTTP/1.1 200 OK\r\n");
             file_headers(fd, f, FILE_N);
         } else if (range && !IS("ignorerange")) {
             uint64_t left = FILE_N - from, send_n = IS("trunc") ? left / 2 : left;
-            wrf(fd, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %llu-%d/%d\r\n", (unsigned long long)from,
+            hu_sendf(fd, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %llu-%d/%d\r\n", (unsigned long long)from,
                 FILE_N - 1, FILE_N);
             file_headers(fd, f, left);
-            wr(fd, g_content + from, send_n);
+            hu_send(fd, g_content + from, send_n);
         } else {
             /* the first GET of resume/trunc breaks off half way; ignorerange always sends it all */
-            wrf(fd, "HTTP/1.1 200 OK\r\n");
+            hu_sendf(fd, "HTTP/1.1 200 OK\r\n");
             file_headers(fd, f, FILE_N);
             bool whole = IS("ignorerange") && (range || f->gets > 1);
-            wr(fd, g_content, whole ? FILE_N : FILE_N / 2);
+            hu_send(fd, g_content, whole ? FILE_N : FILE_N / 2);
         }
     } else if (IS("short") || IS("long")) {
         uint64_t announced = IS("short") ? FILE_N : FILE_N / 2, sent = IS("short") ? FILE_N / 2 : FILE_N;
-        wrf(fd, "HTTP/1.1 200 OK\r\n");
+        hu_sendf(fd, "HTTP/1.1 200 OK\r\n");
         file_headers(fd, f, head ? announced : sent);
-        if (!head) wr(fd, g_content, sent);
+        if (!head) hu_send(fd, g_content, sent);
     } else if (IS("loop")) {
-        wrf(fd, "HTTP/1.1 302 Found\r\nLocation: /org/loop/resolve/main/f.bin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        hu_sendf(fd, "HTTP/1.1 302 Found\r\nLocation: /org/loop/resolve/main/f.bin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     } else if (IS("cdn") || IS("getloop")) {
         if (head) f->auth_on_head = has_auth;
-        wrf(fd,
+        hu_sendf(fd,
             "HTTP/1.1 302 Found\r\nLocation: http://localhost:%d/cdn/%s\r\nX-Repo-Commit: %s\r\nX-Linked-Etag: \"%s\"\r\n"
             "X-Linked-Size: %d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             f->port, IS("cdn") ? "blob" : "loop", COMMIT, g_sha, FILE_N);
@@ -133,23 +115,23 @@ static void serve_one(fake *f, int fd) {
         f->cdn_gets++;
         if (has_auth) f->auth_on_cdn++;
         pthread_mutex_unlock(&f->mu);
-        wrf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", FILE_N);
-        wr(fd, g_content, FILE_N);
+        hu_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", FILE_N);
+        hu_send(fd, g_content, FILE_N);
     } else if (!strcmp(path, "/cdn/loop")) {
-        wrf(fd, "HTTP/1.1 302 Found\r\nLocation: /cdn/loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        hu_sendf(fd, "HTTP/1.1 302 Found\r\nLocation: /cdn/loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     } else if (IS("html") || !strncmp(path, "/api/models/org/html", 20)) {
         static const char page[] = "<html><body>Please sign in to the corporate proxy</body></html>";
-        wrf(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+        hu_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
             sizeof page - 1, head ? "" : page);
     } else if (IS("bighdr")) {
-        wrf(fd, "HTTP/1.1 200 OK\r\nX-Junk: ");
+        hu_sendf(fd, "HTTP/1.1 200 OK\r\nX-Junk: ");
         static char junk[300000];
         memset(junk, 'a', sizeof junk);
-        wr(fd, junk, sizeof junk);
-        wrf(fd, "\r\n");
+        hu_send(fd, junk, sizeof junk);
+        hu_sendf(fd, "\r\n");
         file_headers(fd, f, FILE_N);
     } else if (IS("badetag") || IS("badcommit") || IS("noetag")) {
-        wrf(fd, "HTTP/1.1 200 OK\r\nX-Repo-Commit: %s\r\n%s%s%sContent-Length: 10\r\nConnection: close\r\n\r\n",
+        hu_sendf(fd, "HTTP/1.1 200 OK\r\nX-Repo-Commit: %s\r\n%s%s%sContent-Length: 10\r\nConnection: close\r\n\r\n",
             IS("badcommit") ? "../../../../tmp/x" : COMMIT, IS("noetag") ? "" : "ETag: \"",
             IS("noetag") ? "" : IS("badetag") ? "../../evil" : g_sha, IS("noetag") ? "" : "\"\r\n");
     } else if (IS("busy")) {
@@ -157,17 +139,17 @@ static void serve_one(fake *f, int fd) {
         int k = head ? f->busy_heads++ : -1;
         pthread_mutex_unlock(&f->mu);
         if (head && k == 0)
-            wrf(fd, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            hu_sendf(fd, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         else if (head) {
-            wrf(fd, "HTTP/1.1 200 OK\r\n");
+            hu_sendf(fd, "HTTP/1.1 200 OK\r\n");
             file_headers(fd, f, FILE_N);
         } else {
-            wrf(fd, "HTTP/1.1 200 OK\r\n");
+            hu_sendf(fd, "HTTP/1.1 200 OK\r\n");
             file_headers(fd, f, FILE_N);
-            wr(fd, g_content, FILE_N);
+            hu_send(fd, g_content, FILE_N);
         }
     } else {
-        wrf(fd, "HTTP/1.1 404 Not Found\r\nX-Error-Code: RepoNotFound\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        hu_sendf(fd, "HTTP/1.1 404 Not Found\r\nX-Error-Code: RepoNotFound\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
 #undef IS
     shutdown(fd, SHUT_RDWR);

@@ -57,15 +57,6 @@ static int conn_from(const char *src) {
     return fd;
 }
 
-static bool send_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w <= 0) return false;
-        c += w, n -= (size_t)w;
-    }
-    return true;
-}
 
 /* The status of the response on fd, waiting at most timeout_ms; -1 none, 0 closed without one. */
 static int read_status(int fd, int timeout_ms, char *body, size_t bl) {
@@ -185,7 +176,7 @@ static int put_start(const char *url, const uint8_t *data, size_t total, size_t 
     if (fd < 0) return -1;
     char h[1024];
     int n = snprintf(h, sizeof h, "PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", path, total);
-    if (!send_all(fd, h, (size_t)n) || !send_all(fd, data, first)) {
+    if (!hu_send(fd, h, (size_t)n) || !hu_send(fd, data, first)) {
         close(fd);
         return -1;
     }
@@ -234,7 +225,7 @@ static void test_ticket_race(void) {
     CHECK(tmp_busy_soon("models--alice--m")); /* A's headers are processed: the ticket is claimed */
     CHECKF(put(b.href, good, N) == 409, "a second concurrent PUT on one ticket must get 409");
     /* A finishes with the wrong bytes: refused by the hash, nothing stored */
-    CHECK(send_all(a, junk, N - N / 2));
+    CHECK(hu_send(a, junk, N - N / 2));
     int st = read_status(a, 5000, NULL, 0);
     CHECKF(st == 400, "A's mismatching upload -> %d", st);
     close(a);
@@ -270,7 +261,7 @@ static void test_ticket_race(void) {
         char cb[256];
         snprintf(cb, sizeof cb, "{\"oid\":\"%s\",\"parts\":[1,2,3]}", oid2);
         CHECKF(post(strstr(b.href + 7, "/"), NULL, cb, strlen(cb), NULL) == 409, "complete during a part must get 409");
-        CHECK(send_all(p1, good + ck / 2, ck - ck / 2));
+        CHECK(hu_send(p1, good + ck / 2, ck - ck / 2));
         CHECK(read_status(p1, 5000, NULL, 0) == 200);
         close(p1);
         CHECK(post(strstr(b.href + 7, "/"), NULL, cb, strlen(cb), NULL) == 200);
@@ -308,7 +299,7 @@ static void *flood_chunked(void *arg) {
     char hdr[32];
     int hn = snprintf(hdr, sizeof hdr, "%x\r\n", (unsigned)sizeof chunk);
     while (f->sent < f->total) {
-        if (!send_all(f->fd, hdr, (size_t)hn) || !send_all(f->fd, chunk, sizeof chunk) || !send_all(f->fd, "\r\n", 2)) break;
+        if (!hu_send(f->fd, hdr, (size_t)hn) || !hu_send(f->fd, chunk, sizeof chunk) || !hu_send(f->fd, "\r\n", 2)) break;
         f->sent += sizeof chunk;
     }
     return NULL;
@@ -325,7 +316,7 @@ static void test_auth_before_body(void) {
                          "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
                          "Content-Length: 1073741824\r\n\r\n",
                          *t);
-        CHECK(fd >= 0 && send_all(fd, h, (size_t)n));
+        CHECK(fd >= 0 && hu_send(fd, h, (size_t)n));
         int st = read_status(fd, 3000, NULL, 0);
         CHECKF(st == 401, "unauthenticated 1 GiB POST %s -> %d (must be 401 before any body byte)", *t, st);
         close(fd);
@@ -335,7 +326,7 @@ static void test_auth_before_body(void) {
         int fd = conn_from(NULL);
         const char *h = "POST /api/models/alice/m/commit/main HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
                         "Content-Length: 1073741824\r\n\r\n";
-        CHECK(fd >= 0 && send_all(fd, h, strlen(h)));
+        CHECK(fd >= 0 && hu_send(fd, h, strlen(h)));
         CHECK(read_status(fd, 3000, NULL, 0) == 401);
         close(fd);
     }
@@ -356,7 +347,7 @@ static void test_auth_before_body(void) {
         int n = snprintf(h, sizeof h, "POST %s HTTP/1.1\r\nHost: x\r\n%s%s%sContent-Length: %ld\r\nExpect: 100-continue\r\n\r\n",
                          caps[k].path, caps[k].token ? "Authorization: Bearer " : "", caps[k].token ? TOK : "",
                          caps[k].token ? "\r\n" : "", caps[k].len);
-        CHECK(fd >= 0 && send_all(fd, h, (size_t)n));
+        CHECK(fd >= 0 && hu_send(fd, h, (size_t)n));
         int st = read_status(fd, 3000, NULL, 0);
         CHECKF(st == caps[k].want, "POST %s (%s, %ld bytes announced) -> %d, expected %d", caps[k].path,
                caps[k].token ? "token" : "no token", caps[k].len, st, caps[k].want);
@@ -366,7 +357,7 @@ static void test_auth_before_body(void) {
     int fd = conn_from(NULL);
     const char *h = "POST /api/models/alice/m/commit/main HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
                     "Transfer-Encoding: chunked\r\n\r\n";
-    CHECK(fd >= 0 && send_all(fd, h, strlen(h)));
+    CHECK(fd >= 0 && hu_send(fd, h, strlen(h)));
     long base = rss_kb(), peak = base;
     flood f = {fd, 256u << 20, 0};
     pthread_t th;
@@ -394,7 +385,7 @@ static void test_slow_loris(int per_ip) {
         if (fds[i] < 0) continue;
         opened++;
         const char *part = "GET /api/models/alice/m HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-        send_all(fds[i], part, strlen(part));
+        hu_send(fds[i], part, strlen(part));
     }
     CHECKF(opened == NLORIS, "opened %d of %d slow connections", opened, NLORIS);
     /* the server keeps at most per_ip of them (it closes the rest as it accepts them: wait, bounded) */
@@ -463,10 +454,10 @@ static void test_orphans(void) {
     const char *path = strstr(b.href + 7, "/");
     char h[512];
     int n = snprintf(h, sizeof h, "PUT %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", path, N + 10);
-    CHECK(send_all(fd, h, (size_t)n));
+    CHECK(hu_send(fd, h, (size_t)n));
     uint8_t *big = calloc(1, N + 10);
-    send_all(fd, big, N + 10);
-    send_all(fd, "\r\n0\r\n\r\n", 7);
+    hu_send(fd, big, N + 10);
+    hu_send(fd, "\r\n0\r\n\r\n", 7);
     int st = read_status(fd, 5000, NULL, 0);
     CHECKF(st == 413, "oversized chunked upload -> %d", st);
     close(fd);
@@ -570,7 +561,7 @@ static void test_strings(void) {
                          "POST /api/models/alice/m/branch/b%%FF HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                          "Content-Length: 2\r\n\r\n{}",
                          TOK);
-        CHECK(fd >= 0 && send_all(fd, h, (size_t)n));
+        CHECK(fd >= 0 && hu_send(fd, h, (size_t)n));
         int st = read_status(fd, 3000, NULL, 0);
         CHECKF(st == 400, "branch b%%FF -> %d", st);
         close(fd);

@@ -59,24 +59,6 @@ typedef struct responder {
     double get_t[16];
 } responder;
 
-static void wr(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w <= 0) return;
-        c += w, n -= (size_t)w;
-    }
-}
-
-static void wrf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void wrf(int fd, const char *fmt, ...) {
-    char buf[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    wr(fd, buf, (size_t)n);
-}
 
 static bool range_of(const char *req, char out[64]) {
     const char *p = strcasestr(req, "\nRange:");
@@ -128,18 +110,18 @@ static void serve_one(responder *r, int fd) {
     pthread_mutex_unlock(&r->mu);
     const char *common = "X-Repo-Commit: " COMMIT "\r\nConnection: close\r\n";
     if (head) {
-        wrf(fd, "HTTP/1.1 200 OK\r\n%sETag: \"%s\"\r\nContent-Length: %zu\r\n\r\n", common, r->etag, r->size);
+        hu_sendf(fd, "HTTP/1.1 200 OK\r\n%sETag: \"%s\"\r\nContent-Length: %zu\r\n\r\n", common, r->etag, r->size);
     } else if (fail) {
-        wrf(fd, "HTTP/1.1 %s\r\n%s%sContent-Length: 0\r\n\r\n", fail == 1 ? "503 Service Unavailable" : "429 Too Many Requests",
+        hu_sendf(fd, "HTTP/1.1 %s\r\n%s%sContent-Length: 0\r\n\r\n", fail == 1 ? "503 Service Unavailable" : "429 Too Many Requests",
             common, fail == 2 ? "Retry-After: 1\r\n" : "");
     } else {
         unsigned long long from = 0;
         if (ranged && !r->ignore_range && sscanf(range, "bytes=%llu-", &from) == 1 && from < r->size) {
-            wrf(fd, "HTTP/1.1 206 Partial Content\r\n%sContent-Range: bytes %llu-%zu/%zu\r\nContent-Length: %llu\r\n\r\n",
+            hu_sendf(fd, "HTTP/1.1 206 Partial Content\r\n%sContent-Range: bytes %llu-%zu/%zu\r\nContent-Length: %llu\r\n\r\n",
                 common, from, r->size - 1, r->size, (unsigned long long)(r->size - from));
             send_body(r, fd, r->data + from, r->size - from);
         } else {
-            wrf(fd, "HTTP/1.1 200 OK\r\n%sETag: \"%s\"\r\nContent-Length: %zu\r\n\r\n", common, r->etag, r->size);
+            hu_sendf(fd, "HTTP/1.1 200 OK\r\n%sETag: \"%s\"\r\nContent-Length: %zu\r\n\r\n", common, r->etag, r->size);
             if (stall && !ranged && stall < r->size) {
                 send_body(r, fd, r->data, stall);
                 /* hold the connection until the client goes away (it is killed), 30 s at most */

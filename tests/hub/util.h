@@ -1,5 +1,6 @@
 /* tests/hub/util.h — helpers shared by the hub tests: temp folders, a clean hub environment,
- * plain HTTP calls through the library's client, and file comparisons. */
+ * plain HTTP calls through the library's client, raw socket writes for fake peers, and file
+ * comparisons. */
 #ifndef AM_TEST_HUB_UTIL_H
 #define AM_TEST_HUB_UTIL_H
 /* test paths are bounded by mkdtemp names; truncation would only fail a check */
@@ -8,6 +9,9 @@
 #include "hub/hub.h"
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,4 +124,26 @@ static inline int hu_count_files(const char *dir, const char *needle) {
     closedir(d);
     return n;
 }
+/* Writes all n bytes to a socket (no SIGPIPE); false when the peer is gone. */
+static inline bool hu_send(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w <= 0) return false;
+        c += w, n -= (size_t)w;
+    }
+    return true;
+}
+
+/* printf to a socket (at most 8 KiB); false when the peer is gone. */
+static inline bool hu_sendf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline bool hu_sendf(int fd, const char *fmt, ...) {
+    char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return n >= 0 && hu_send(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
 #endif
