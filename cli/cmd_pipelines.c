@@ -64,7 +64,7 @@ static int parse(const am_cli_cmd *cmd, int argc, char **argv, popts *o, int (*e
 
 static void print_human(am_task task, const am_pipeline_result *r) {
     size_t n = am_pipeline_result_count(r);
-    if (task == AM_TASK_SEQUENCE_CLASSIFICATION) {
+    if (task == AM_TASK_SEQUENCE_CLASSIFICATION || task == AM_TASK_IMAGE_CLASSIFICATION) {
         const am_label_score *l = am_pipeline_result_labels(r);
         for (size_t i = 0; i < n; i++) printf("%-12s %.4f\n", l[i].label, l[i].score);
     } else if (task == AM_TASK_TOKEN_CLASSIFICATION) {
@@ -76,9 +76,6 @@ static void print_human(am_task task, const am_pipeline_result *r) {
         const am_answer *a = am_pipeline_result_answers(r);
         if (!n) printf("(no answer)\n");
         for (size_t i = 0; i < n; i++) printf("%s  (score %.4f, characters %lld-%lld)\n", a[i].answer, a[i].score, (long long)a[i].start, (long long)a[i].end);
-    } else if (task == AM_TASK_IMAGE_CLASSIFICATION) {
-        const am_label_score *l = am_pipeline_result_labels(r);
-        for (size_t i = 0; i < n; i++) printf("%-12s %.4f\n", l[i].label, l[i].score);
     } else if (task == AM_TASK_OBJECT_DETECTION) {
         const am_detection *d = am_pipeline_result_detections(r);
         if (!n) printf("(no objects)\n");
