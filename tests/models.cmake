@@ -12,13 +12,11 @@ foreach(c ${AM_MODEL_CASES})
   add_test(NAME model_${c} COMMAND test_models ${c})
   set_tests_properties(model_${c} PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV}" TIMEOUT 600)
 endforeach()
-# The same cases under each attn_implementation (the plain runs above use the default, sdpa):
-# eager for every case; flash_attention_2 (on CPU the fused kernel again) for one case per architecture.
+# The same cases under each other attn_implementation (the plain runs above use the default, sdpa):
+# eager (materialised probabilities) and flash_attention_2 (on CPU the fused kernel, by its name).
 foreach(c ${AM_MODEL_CASES})
   add_test(NAME model_${c}_eager COMMAND test_models ${c})
   set_tests_properties(model_${c}_eager PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV};AM_TEST_ATTN=eager" TIMEOUT 600)
-endforeach()
-foreach(c bert_model distilbert_model roberta_mlm gpt2_lm llama_lm t5_cg bart_cg vit_imgcls yolos_det vision_encoder_decoder segformer_seg)
   add_test(NAME model_${c}_flash COMMAND test_models ${c})
   set_tests_properties(model_${c}_flash PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV};AM_TEST_ATTN=flash_attention_2" TIMEOUT 600)
 endforeach()
