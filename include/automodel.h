@@ -941,6 +941,33 @@ AM_API am_status am_image_processor_call(const am_image_processor *p, const am_i
 
 /* ---- end vision input section ---- */
 
+/* ---- audio input section (src/audio) ---- */
+
+/* Audio as transformers' pipelines get it from ffmpeg_read (`ffmpeg -i pipe:0 -ac 1 -ar RATE -f
+ * f32le`): WAV, FLAC, Ogg (Vorbis, Opus, FLAC) and MP3 decoded by Debian's libavcodec, down-mixed to
+ * mono with ffmpeg's default matrix (stereo: (L + R) * 0.70710677, no division by 2) and resampled
+ * by libswresample with its defaults, float32 samples. An am_audio is immutable once made. */
+typedef struct am_audio am_audio;
+/* Decode a file (format from its content, not its name). sampling_rate <= 0 keeps the file's rate
+ * (still mono). Owned (am_audio_free); NULL with AM_ERR_IO (unreadable), AM_ERR_FORMAT (not a
+ * supported audio file, truncated before any audio, corrupt), AM_ERR_UNSUPPORTED (another codec,
+ * more than 64 channels, a stream changing format midway) or AM_ERR_INVALID_ARGUMENT (longer than
+ * AM_AUDIO_MAX_SECONDS, refused before the samples are allocated when the header says so, else as
+ * soon as decoding passes it); the message names the file. */
+#define AM_AUDIO_MAX_SECONDS (4 * 3600)
+AM_API am_audio *am_audio_load(const char *path, int sampling_rate);
+/* The same from bytes in memory; `origin` names the data in messages (may be NULL). */
+AM_API am_audio *am_audio_decode(const void *data, size_t len, int sampling_rate, const char *origin);
+/* Mono float32 samples at sampling_rate (> 0), copied. */
+AM_API am_audio *am_audio_from_samples(const float *samples, size_t n, int sampling_rate);
+AM_API void am_audio_free(am_audio *a);
+/* Borrowed samples, valid while the audio lives. */
+AM_API const float *am_audio_samples(const am_audio *a);
+AM_API size_t am_audio_length(const am_audio *a);
+AM_API int am_audio_sampling_rate(const am_audio *a);
+
+/* ---- end audio input section ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config clang libclang-rt-14-dev libomp-dev \
   libdnnl-dev libcjson-dev libutf8proc-dev libpcre2-dev libcurl4-openssl-dev \
-  libmicrohttpd-dev zlib1g-dev libssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev ca-certificates python3-torch python3-numpy >/dev/null
+  libmicrohttpd-dev zlib1g-dev libssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libfftw3-dev ca-certificates python3-torch python3-numpy >/dev/null
 # Node.js + npm for the @huggingface/hub interoperability test (kept if already installed)
 command -v node >/dev/null && command -v npm >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
