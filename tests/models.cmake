@@ -27,3 +27,7 @@ am_add_test(test_vision_models SOURCES ${CMAKE_SOURCE_DIR}/tests/test_vision_mod
 # SegFormer's convolutions without oneDNN: the portable loops of kernels/conv.c against the same fixture.
 add_test(NAME model_segformer_seg_nodnnl COMMAND test_models segformer_seg)
 set_tests_properties(model_segformer_seg_nodnnl PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV};AM_NO_DNNL=1" TIMEOUT 600)
+# Wav2Vec2 beyond the fixture case: the CTC and audio-classification checkpoints of
+# fixtures/pipelines_media (model_level references, every pipeline model call), input checks,
+# training mode and refused configs.
+am_add_test(test_audio_models SOURCES ${CMAKE_SOURCE_DIR}/tests/test_audio_models.c)
