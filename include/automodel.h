@@ -271,6 +271,7 @@ typedef enum am_task {
     AM_TASK_AUDIO_CLASSIFICATION,
     AM_TASK_SPEECH_SEQ2SEQ,
     AM_TASK_VISION2SEQ,
+    AM_TASK_CTC, /* "ctc": AutoModelForCTC (Wav2Vec2ForCTC) */
     AM_TASK_COUNT
 } am_task;
 
