@@ -7,7 +7,8 @@ set(AM_MODEL_CASES bert_model bert_seqcls bert_tokcls bert_qa bert_mlm distilber
     load_base_into_head load_head_into_base load_num_labels_override load_legacy_gamma_beta
     gpt2_model gpt2_lm gpt2_seqcls llama_lm t5_cg bart_cg load_bf16 load_fp16 load_sharded_safetensors
     bert_causal roberta_causal gpt2_qa llama_seqcls t5_seqcls t5_qa bart_qa bart_causal
-    vit_imgcls yolos_det vision_encoder_decoder segformer_seg)
+    vit_imgcls yolos_det vision_encoder_decoder segformer_seg
+    whisper_cg)
 foreach(c ${AM_MODEL_CASES})
   add_test(NAME model_${c} COMMAND test_models ${c})
   set_tests_properties(model_${c} PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV}" TIMEOUT 600)

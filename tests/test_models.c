@@ -28,7 +28,8 @@ static am_task task_of(const char *auto_class) {
              {"AutoModelForImageClassification", AM_TASK_IMAGE_CLASSIFICATION},
              {"AutoModelForObjectDetection", AM_TASK_OBJECT_DETECTION},
              {"AutoModelForSemanticSegmentation", AM_TASK_SEMANTIC_SEGMENTATION},
-             {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ}};
+             {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ},
+             {"AutoModelForSpeechSeq2Seq", AM_TASK_SPEECH_SEQ2SEQ}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(k[i].a, auto_class)) return k[i].t;
     return AM_TASK_AUTO;

@@ -889,12 +889,12 @@ static am_status seq2seq_prompt(const am_model *m, const am_generate_options *o,
 /* The encoder's inputs: input_ids and attention_mask, the mask made as
  * _prepare_attention_mask_for_generation does when absent (pad ids masked when pad != eos), and
  * run once for N = B x rep rows. */
-static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, const am_tensor *pixels, int64_t rep) {
+static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, const am_tensor *pixels, const char *feat, int64_t rep) {
     const gen_cfg *c = &g->c;
     am_tensors *t = am_tensors_new();
     am_tensor *made = NULL;
-    if (pixels) { /* a vision encoder (main input pixel_values): the image batch as given */
-        am_status s = t ? am_tensors_set(t, "pixel_values", (am_tensor *)pixels) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (pixels) { /* an image or audio encoder (main input pixel_values / input_features): the batch as given */
+        am_status s = t ? am_tensors_set(t, feat, (am_tensor *)pixels) : am__error(AM_ERR_NO_MEMORY, "out of memory");
         if (s == AM_OK) s = g->ops->encode(g->m, t, rep, &g->enc);
         am_tensors_free(t);
         return s;
@@ -933,29 +933,33 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     }
     const am__gen_ops *ops = m->gen;
     bool ed = ops->encoder_decoder;
-    /* an encoder-decoder whose encoder reads images (VisionEncoderDecoderModel): the encoder input
-     * is pixel_values instead of input_ids / attention_mask */
-    bool vision = false;
-    for (const char *const *p = m->input_names; ed && p && *p; p++) vision = vision || !strcmp(*p, "pixel_values");
+    /* an encoder-decoder whose encoder reads images (VisionEncoderDecoderModel: pixel_values) or
+     * log-mel features (Whisper: input_features) instead of input_ids / attention_mask */
+    const char *feat = NULL;
+    for (const char *const *p = m->input_names; ed && p && *p; p++)
+        if (!strcmp(*p, "pixel_values") || !strcmp(*p, "input_features")) feat = *p;
+    bool vision = feat != NULL;
+    int feat_ndim = feat && !strcmp(feat, "pixel_values") ? 4 : 3;
     for (size_t i = 0; i < am_tensors_count(inputs); i++) {
         const char *n = am_tensors_name(inputs, i);
-        bool enc_in = vision ? !strcmp(n, "pixel_values") : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
+        bool enc_in = vision ? !strcmp(n, feat) : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
         if (!enc_in && !(ed && (!strcmp(n, "decoder_input_ids") || !strcmp(n, "decoder_attention_mask")))) {
             am__error(AM_ERR_INVALID_ARGUMENT, "generate: The following `model_kwargs` are not used by the model: ['%s']", n);
             return NULL;
         }
     }
     int64_t B = -1, T0 = -1;
-    am_tensor *ids = NULL, *mask = NULL, *pixels = vision ? am_tensors_get(inputs, "pixel_values") : NULL;
+    am_tensor *ids = NULL, *mask = NULL, *pixels = vision ? am_tensors_get(inputs, feat) : NULL;
     if (vision) {
-        if (!pixels || am_tensor_ndim(pixels) != 4) {
-            am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s needs pixel_values [batch, channels, height, width] for its encoder", m->spec->class_name);
+        if (!pixels || am_tensor_ndim(pixels) != feat_ndim) {
+            am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s needs %s for its encoder", m->spec->class_name,
+                      feat_ndim == 4 ? "pixel_values [batch, channels, height, width]" : "input_features [batch, mel bins, frames]");
             return NULL;
         }
         B = am_tensor_dim(pixels, 0);
         /* the decoder prompt (decoder_start_token_id, or decoder_input_ids) */
         if (B == 0 || seq2seq_prompt(m, &o, inputs, B, &ids, &mask) != AM_OK) {
-            if (B == 0) am__error(AM_ERR_INVALID_ARGUMENT, "generate: pixel_values is empty");
+            if (B == 0) am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s is empty", feat);
             return NULL;
         }
         T0 = am_tensor_dim(ids, 1);
@@ -1042,7 +1046,7 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
             }
         }
         g.cur_len = T0;
-        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, pixels, rep);
+        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, pixels, feat, rep);
         if (s == AM_OK) s = ops->cache_new(m, g.N, g.cap, &g.cache);
     }
     if (s == AM_OK) {

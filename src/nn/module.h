@@ -86,6 +86,7 @@ void am__module_train(am__module *m, bool training);
 am__module *am__nn_linear(am__module *parent, const char *name, int64_t in, int64_t out, bool bias);
 am__module *am__nn_conv2d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                           int64_t pw, int64_t groups, bool bias);
+am__module *am__nn_conv1d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool bias);
 am__module *am__nn_embedding(am__module *parent, const char *name, int64_t num, int64_t dim, int64_t padding_idx);
 am__module *am__nn_layernorm(am__module *parent, const char *name, int64_t dim, double eps);
 am__module *am__nn_dropout(am__module *parent, const char *name, double p);
