@@ -27,3 +27,7 @@ am_add_test(test_vision_models SOURCES ${CMAKE_SOURCE_DIR}/tests/test_vision_mod
 # SegFormer's convolutions without oneDNN: the portable loops of kernels/conv.c against the same fixture.
 add_test(NAME model_segformer_seg_nodnnl COMMAND test_models segformer_seg)
 set_tests_properties(model_segformer_seg_nodnnl PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV};AM_NO_DNNL=1" TIMEOUT 600)
+# Whisper beyond whisper_cg: the full-vocabulary checkpoint's model_level references, the tokens of every
+# ASR pipeline model call whose input_features are stored (fixtures/pipelines_media/asr_whisper_*), and
+# the Whisper generate options (language, task, timestamps).
+am_add_test(test_whisper SOURCES ${CMAKE_SOURCE_DIR}/tests/test_whisper.c)
