@@ -848,6 +848,15 @@ typedef struct am_generate_options {
     am_token_callback on_token;        /* streaming */
     void *on_token_user;
     int64_t decoder_start_token_id;    /* encoder-decoders: first decoder token (default: the config's, else bos) */
+    /* Whisper (WhisperForConditionalGeneration.generate of transformers 4.32; refused for other models):
+     * return_timestamps -1 unset, 0, 1 (1: WhisperTimeStampLogitsProcessor; either value needs the
+     * generation config's no_timestamps_token_id); language ("<|en|>", "en" or "english", needs
+     * lang_to_id) and task ("transcribe" / "translate", needs task_to_id) rebuild forced_decoder_ids
+     * (<|notimestamps|> appended unless timestamps are asked); is_multilingual -1 unset, 0, 1. */
+    int return_timestamps;
+    int is_multilingual;
+    const char *language;
+    const char *task;
 } am_generate_options;
 AM_API am_generate_options am_generate_options_default(void);
 

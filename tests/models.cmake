@@ -8,7 +8,7 @@ set(AM_MODEL_CASES bert_model bert_seqcls bert_tokcls bert_qa bert_mlm distilber
     gpt2_model gpt2_lm gpt2_seqcls llama_lm t5_cg bart_cg load_bf16 load_fp16 load_sharded_safetensors
     bert_causal roberta_causal gpt2_qa llama_seqcls t5_seqcls t5_qa bart_qa bart_causal
     vit_imgcls yolos_det vision_encoder_decoder segformer_seg
-    wav2vec2_audiocls)
+    wav2vec2_audiocls whisper_cg)
 foreach(c ${AM_MODEL_CASES})
   add_test(NAME model_${c} COMMAND test_models ${c})
   set_tests_properties(model_${c} PROPERTIES LABELS fast ENVIRONMENT "${AM_TEST_ENV}" TIMEOUT 600)
@@ -31,3 +31,7 @@ set_tests_properties(model_segformer_seg_nodnnl PROPERTIES LABELS fast ENVIRONME
 # fixtures/pipelines_media (model_level references, every pipeline model call), input checks,
 # training mode and refused configs.
 am_add_test(test_audio_models SOURCES ${CMAKE_SOURCE_DIR}/tests/test_audio_models.c)
+# Whisper beyond whisper_cg: the full-vocabulary checkpoint's model_level references, the tokens of every
+# ASR pipeline model call whose input_features are stored (fixtures/pipelines_media/asr_whisper_*), and
+# the Whisper generate options (language, task, timestamps).
+am_add_test(test_whisper SOURCES ${CMAKE_SOURCE_DIR}/tests/test_whisper.c)

@@ -30,7 +30,8 @@ static am_task task_of(const char *auto_class) {
              {"AutoModelForSemanticSegmentation", AM_TASK_SEMANTIC_SEGMENTATION},
              {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ},
              {"AutoModelForAudioClassification", AM_TASK_AUDIO_CLASSIFICATION},
-             {"AutoModelForCTC", AM_TASK_CTC}};
+             {"AutoModelForCTC", AM_TASK_CTC},
+             {"AutoModelForSpeechSeq2Seq", AM_TASK_SPEECH_SEQ2SEQ}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(k[i].a, auto_class)) return k[i].t;
     return AM_TASK_AUTO;

@@ -298,7 +298,7 @@ static char *generation_config_json(const am_model *m) {
                                        "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
                                        "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
                                        "suppress_tokens", "begin_suppress_tokens", "pad_token_id", "bos_token_id", "eos_token_id",
-                                       "decoder_start_token_id", NULL};
+                                       "decoder_start_token_id", "forced_decoder_ids", NULL};
     am_config *gen = am__config_new(cJSON_CreateObject(), NULL, "GenerationConfig");
     if (!gen) return NULL;
     cJSON_AddTrueToObject(gen->values, "_from_model_config");

@@ -1,4 +1,4 @@
-/* models/seq2seq.h — the encoder-decoder architecture (T5, BART) as data: two embeddings, the two
+/* models/seq2seq.h — the encoder-decoder architecture (T5, BART, Whisper) as data: two embeddings, the two
  * stacks (nn/blocks.h) and the heads; one forward for every head and the generation interface
  * (encoder once, cross-attention K/V per layer, decoder steps over the KV cache). Without an encoder
  * (BartForCausalLM) the decoder runs alone and generates as a decoder-only model. */
@@ -19,6 +19,12 @@ typedef struct am__s2s_impl {
     am__module *qa;        /* qa_outputs on the decoder output */
     am__module *cls_dense, *cls_out; /* Bart/T5ClassificationHead at the last <eos> of input_ids */
     am__drop cls_drop;
+    /* an encoder that reads features instead of tokens (Whisper: the conv front end on
+     * input_features): the encoder stack's input x [B*S, H] (owned) and B, S from the inputs;
+     * NULL: the token embeddings of input_ids. front_mod: its modules (Whisper: conv1, conv2,
+     * embed_positions). */
+    am_status (*front)(am_model *m, am__fwd *cx, const am_tensors *in, float **x, int64_t *B, int64_t *S);
+    const am__module *front_mod[3];
 } am__s2s_impl;
 /* m->impl = a zeroed am__s2s_impl with forward, free and (for seq2seq-lm) generation ops set. */
 am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl **out);
