@@ -976,6 +976,31 @@ AM_API const float *am_audio_samples(const am_audio *a);
 AM_API size_t am_audio_length(const am_audio *a);
 AM_API int am_audio_sampling_rate(const am_audio *a);
 
+/* Feature extractors as transformers 4.32 computes them, from preprocessor_config.json:
+ * Wav2Vec2FeatureExtractor and WhisperFeatureExtractor (the `feature_extractor_type` key, else, in
+ * a folder, config.json's model_type as AutoFeatureExtractor falls back to). Read-only after
+ * loading: concurrent calls are safe. */
+typedef struct am_feature_extractor am_feature_extractor;
+/* `path`: a folder holding preprocessor_config.json, the JSON file itself, or a hub model id.
+ * Owned (am_feature_extractor_free); NULL + error as am_image_processor_from_pretrained. */
+AM_API am_feature_extractor *am_feature_extractor_from_pretrained(const char *path);
+AM_API am_feature_extractor *am_feature_extractor_from_json(const char *json, const char *origin);
+AM_API void am_feature_extractor_free(am_feature_extractor *fe);
+/* "Wav2Vec2FeatureExtractor", "WhisperFeatureExtractor" (static string). */
+AM_API const char *am_feature_extractor_class_name(const am_feature_extractor *fe);
+/* The sampling_rate the extractor expects its audio at (the config's). */
+AM_API int am_feature_extractor_sampling_rate(const am_feature_extractor *fe);
+/* The keyword arguments feature_extractor(raw_speech, **kwargs) accepts, NULL-terminated (static). */
+AM_API const char *const *am_feature_extractor_kwargs(const am_feature_extractor *fe);
+/* feature_extractor([audio...], **kwargs, return_tensors="pt"): `kwargs_json` (NULL or a JSON
+ * object) as am_image_processor_call's (`{"padding": "max_length", "max_length": 20000,
+ * "truncation": true}`); a `sampling_rate` kwarg different from the extractor's is transformers'
+ * ValueError (AM_ERR_INVALID_ARGUMENT), and so is an audio whose rate differs from the extractor's.
+ * *out (owned): Wav2Vec2 "input_values" [n, T] float32 (+ "attention_mask" [n, T] int64);
+ * Whisper "input_features" [n, n_mels, frames] float32 (+ "attention_mask" int64). */
+AM_API am_status am_feature_extractor_call(const am_feature_extractor *fe, const am_audio *const *audio, size_t n,
+                                           const char *kwargs_json, am_tensors **out);
+
 /* ---- end audio input section ---- */
 
 #ifdef __cplusplus

@@ -144,6 +144,163 @@ static void test_bad_files(void) {
     CHECK(am_audio_from_samples(NULL, 3, 16000) == NULL);
 }
 
+/* One audio case of fixtures/processors: the extractor re-loaded from its preprocessor_config.json,
+ * called on the decoded inputs with the case's keyword arguments; every output within the case's
+ * tolerance (attention_mask exact), and nothing transformers does not return. */
+static void run_extractor_case(const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "processors/%s/case.json", name);
+    char *text = am_test_read_file(am_test_fixture(rel), NULL);
+    cJSON *c = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECKF(c != NULL, "%s: case.json", name);
+    if (!c) return;
+    snprintf(rel, sizeof rel, "processors/%s", name);
+    am_feature_extractor *fe = am_feature_extractor_from_pretrained(am_test_fixture(rel));
+    CHECKF(fe != NULL, "%s: %s", name, am_last_error());
+    const cJSON *cls = cJSON_GetObjectItem(c, "processor_class");
+    CHECK(fe && cJSON_IsString(cls) && !strcmp(am_feature_extractor_class_name(fe), cls->valuestring));
+    snprintf(rel, sizeof rel, "processors/%s/expected.safetensors", name);
+    am_tensors *exp = am_tensors_load_safetensors(am_test_fixture(rel));
+    CHECKF(exp != NULL, "%s: %s", name, am_last_error());
+    const cJSON *inputs = cJSON_GetObjectItem(c, "inputs");
+    size_t n = (size_t)cJSON_GetArraySize(inputs);
+    am_audio *auds[8] = {0};
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const char *f = cJSON_GetObjectItem(cJSON_GetArrayItem(inputs, (int)i), "file")->valuestring;
+        auds[i] = am_audio_load(am_test_fixture(f), fe ? am_feature_extractor_sampling_rate(fe) : 16000);
+        CHECKF(auds[i] != NULL, "%s: %s", f, am_last_error());
+    }
+    cJSON *kw = cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "call"), "kwargs"), 1);
+    char *kwj = kw ? cJSON_PrintUnformatted(kw) : NULL;
+    am_tensors *out = NULL;
+    if (fe && exp) CHECK_OK(am_feature_extractor_call(fe, (const am_audio *const *)auds, n, kwj, &out));
+    if (out) {
+        size_t compared = 0;
+        for (size_t k = 0; k < am_tensors_count(exp); k++) {
+            const char *tn = am_tensors_name(exp, k);
+            if (!strncmp(tn, "aux.", 4)) continue;
+            compared++;
+            am_tensor *e = am_tensors_at(exp, k), *g = am_tensors_get(out, tn);
+            CHECKF(g != NULL, "%s: output %s missing", name, tn);
+            if (!g) continue;
+            bool shape_ok = am_tensor_ndim(g) == am_tensor_ndim(e);
+            for (int d = 0; shape_ok && d < am_tensor_ndim(e); d++) shape_ok = am_tensor_dim(g, d) == am_tensor_dim(e, d);
+            CHECKF(shape_ok, "%s: %s shape", name, tn);
+            if (!shape_ok) continue;
+            am_tensor *gf = am_tensor_to(g, AM_F64), *ef = am_tensor_to(e, AM_F64);
+            CHECK(gf && ef);
+            if (gf && ef) {
+                const double *x = am_tensor_cdata(gf), *y = am_tensor_cdata(ef);
+                double worst = 0;
+                int64_t nd = 0;
+                for (int64_t j = 0; j < am_tensor_numel(e); j++) {
+                    double d = fabs(x[j] - y[j]);
+                    nd += d > 0;
+                    worst = fmax(worst, d);
+                }
+                const cJSON *tol = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "tolerance"), tn), "atol");
+                double lim = cJSON_IsNumber(tol) ? tol->valuedouble : 0.0;
+                printf("extractor case %s: %s max |diff| %g (%lld values differ, atol %g)\n", name, tn, worst, (long long)nd, lim);
+                CHECKF(worst <= lim, "%s: %s max |diff| %g > %g", name, tn, worst, lim);
+            }
+            am_tensor_free(gf);
+            am_tensor_free(ef);
+        }
+        CHECKF(am_tensors_count(out) == compared, "%s: %zu outputs, transformers returns %zu", name, am_tensors_count(out), compared);
+    }
+    for (size_t i = 0; i < 8; i++) am_audio_free(auds[i]);
+    am_tensors_free(out);
+    am_tensors_free(exp);
+    cJSON_free(kwj);
+    cJSON_Delete(kw);
+    cJSON_Delete(c);
+    am_feature_extractor_free(fe);
+}
+
+static void test_extractor_cases(void) {
+    char *text = am_test_read_file(am_test_fixture("processors/index.json"), NULL);
+    cJSON *idx = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(idx != NULL);
+    const cJSON *cases = idx ? cJSON_GetObjectItem(idx, "cases") : NULL;
+    int ran = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cases) {
+        const cJSON *cls = cJSON_GetObjectItem(it, "class");
+        const char *nm = it->string ? it->string : cJSON_GetStringValue(cJSON_GetObjectItem(it, "case"));
+        if (!nm || !cJSON_IsString(cls) || !strstr(cls->valuestring, "FeatureExtractor")) continue;
+        run_extractor_case(nm);
+        ran++;
+    }
+    CHECKF(ran == 9, "%d audio cases ran", ran);
+    cJSON_Delete(idx);
+}
+
+static void expect_call_error(const am_feature_extractor *fe, const am_audio *const *a, size_t n, const char *kw, const char *needle) {
+    am_tensors *out = (am_tensors *)1;
+    am_status s = am_feature_extractor_call(fe, a, n, kw, &out);
+    CHECKF(s != AM_OK && out == NULL, "%s accepted", kw);
+    CHECKF(strstr(am_last_error(), needle) != NULL, "%s: message '%s' lacks '%s'", kw, am_last_error(), needle);
+}
+
+/* refusals of the extractors: unknown or mistyped kwargs, another sampling rate, bad configs */
+static void test_extractor_errors(void) {
+    am_feature_extractor *w2v = am_feature_extractor_from_json("{\"feature_extractor_type\": \"Wav2Vec2FeatureExtractor\"}", "w2v");
+    am_feature_extractor *wh = am_feature_extractor_from_json("{\"feature_extractor_type\": \"WhisperFeatureExtractor\", "
+                                                              "\"chunk_length\": 1, \"feature_size\": 16}", "wh");
+    CHECKF(w2v && wh, "%s", am_last_error());
+    if (!w2v || !wh) goto out;
+    CHECK(am_feature_extractor_sampling_rate(w2v) == 16000);
+    float x[1000];
+    for (int i = 0; i < 1000; i++) x[i] = (float)sin(i * 0.1);
+    am_audio *a = am_audio_from_samples(x, 1000, 16000), *b = am_audio_from_samples(x, 700, 16000);
+    am_audio *c8 = am_audio_from_samples(x, 700, 8000);
+    const am_audio *ab[2] = {a, b};
+    expect_call_error(w2v, ab, 2, "{\"paddding\": true}", "Wav2Vec2FeatureExtractor.__call__() got an unexpected keyword argument 'paddding'");
+    expect_call_error(wh, ab, 2, "{\"top_k\": 1}", "WhisperFeatureExtractor.__call__() got an unexpected keyword argument 'top_k'");
+    expect_call_error(w2v, ab, 2, "{\"sampling_rate\": 8000}", "was trained using a sampling rate of 16000");
+    expect_call_error(w2v, ab, 2, "{\"padding\": \"middle\"}", "is not a valid PaddingStrategy");
+    expect_call_error(w2v, ab, 2, "{\"max_length\": \"ten\"}", "max_length");
+    expect_call_error(w2v, ab, 2, "{\"padding\": \"max_length\"}", "max_length is defined");
+    expect_call_error(w2v, ab, 2, "{\"truncation\": true}", "max_length");
+    expect_call_error(w2v, ab, 2, NULL, "padding=True"); /* unequal lengths, no padding */
+    expect_call_error(w2v, ab, 2, "[1]", "JSON object");
+    const am_audio *c[1] = {c8};
+    expect_call_error(w2v, c, 1, NULL, "not 8000");
+    /* padding variants: longest + pad_to_multiple_of, left padding */
+    am_tensors *out = NULL;
+    CHECK_OK(am_feature_extractor_call(w2v, ab, 2, "{\"padding\": true, \"pad_to_multiple_of\": 64, \"return_attention_mask\": true}", &out));
+    am_tensor *iv = out ? am_tensors_get(out, "input_values") : NULL, *am = out ? am_tensors_get(out, "attention_mask") : NULL;
+    CHECK(iv && am && am_tensor_dim(iv, 1) == 1024 && am_tensor_dim(am, 1) == 1024);
+    if (am) CHECK(((const int64_t *)am_tensor_cdata(am))[1024 + 699] == 1 && ((const int64_t *)am_tensor_cdata(am))[1024 + 700] == 0);
+    am_tensors_free(out);
+    out = NULL;
+    /* Whisper: truncated to 1 s = 16000 samples -> 40 frames of 16 mels */
+    CHECK_OK(am_feature_extractor_call(wh, ab, 2, "{\"return_attention_mask\": true}", &out));
+    am_tensor *f = out ? am_tensors_get(out, "input_features") : NULL;
+    CHECK(f && am_tensor_dim(f, 0) == 2 && am_tensor_dim(f, 1) == 16 && am_tensor_dim(f, 2) == 100);
+    am_tensors_free(out);
+    am_audio_free(a);
+    am_audio_free(b);
+    am_audio_free(c8);
+out:
+    am_feature_extractor_free(w2v);
+    am_feature_extractor_free(wh);
+    /* configs */
+    CHECK(am_feature_extractor_from_json("{\"feature_extractor_type\": \"SpeechT5FeatureExtractor\"}", "x") == NULL);
+    CHECK(strstr(am_last_error(), "SpeechT5FeatureExtractor") != NULL);
+    CHECK(am_feature_extractor_from_json("{\"sampling_rate\": 16000}", "noclass.json") == NULL);
+    CHECK(strstr(am_last_error(), "noclass.json") != NULL);
+    CHECK(am_feature_extractor_from_json("{\"feature_extractor_type\": \"WhisperFeatureExtractor\", \"chunk_length\": 1.5}", "x") == NULL);
+    CHECK(strstr(am_last_error(), "chunk_length") != NULL);
+    CHECK(am_feature_extractor_from_json("{\"feature_extractor_type\": \"WhisperFeatureExtractor\", \"n_fft\": 1e9}", "x") == NULL);
+    CHECK(am_feature_extractor_from_json("{\"feature_extractor_type\": \"Wav2Vec2FeatureExtractor\", \"sampling_rate\": \"16k\"}", "x") == NULL);
+    CHECK(am_feature_extractor_from_json("{", "broken.json") == NULL);
+    CHECK(am_feature_extractor_from_pretrained(am_test_fixture("media")) == NULL);
+    CHECK(strstr(am_last_error(), "preprocessor_config.json") != NULL);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -155,6 +312,8 @@ int am_test_main(int argc, char **argv) {
     if (!g_index || !g_decoded) return 1;
     test_decode_fixtures();
     test_bad_files();
+    test_extractor_cases();
+    test_extractor_errors();
     am_tensors_free(g_decoded);
     cJSON_Delete(g_index);
     return 0;

@@ -24,4 +24,7 @@ typedef struct am__audio_view {
  * to keep its memory bounded). Process-wide; set it before decoding. */
 void am__audio_set_max_seconds(double seconds);
 
+/* am_feature_extractor_call over views. */
+am_status am__feature_extractor_call_views(const am_feature_extractor *fe, const am__audio_view *audio, size_t n,
+                                           const char *kwargs_json, am_tensors **out);
 #endif
