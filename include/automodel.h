@@ -594,7 +594,9 @@ AM_API am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *te
                           am_pipeline_result **out);
 /* transformers' pipeline task names ("text-classification", "token-classification",
  * "question-answering", "fill-mask", "image-classification", "object-detection",
- * "image-segmentation", "image-to-text") and the short forms classify, ner, qa -> the task
+ * "image-segmentation", "image-to-text", "audio-classification" -> AM_TASK_AUDIO_CLASSIFICATION,
+ * "automatic-speech-recognition" -> AM_TASK_SPEECH_SEQ2SEQ, whose model is a CTC model or Whisper)
+ * and the short forms classify, ner, qa, asr -> the task
  * am_pipeline_new takes. AM_ERR_INVALID_ARGUMENT naming the known ones otherwise. */
 AM_API am_status am_pipeline_task_parse(const char *name, am_task *out);
 /* The keyword arguments pipeline(...)(inputs, **kwargs) takes for this pipeline's task, as
@@ -603,11 +605,15 @@ AM_API am_status am_pipeline_task_parse(const char *name, am_task *out);
  * context, top_k, doc_stride, max_answer_len, max_seq_len, handle_impossible_answer; fill-mask
  * top_k; image-classification top_k; object-detection threshold; image-to-text max_new_tokens,
  * generate_kwargs; image-segmentation subtask, threshold, mask_threshold,
- * overlap_mask_area_threshold. */
+ * overlap_mask_area_threshold; audio-classification top_k; automatic-speech-recognition
+ * return_timestamps (CTC "char" / "word", Whisper true), chunk_length_s, stride_length_s (a number
+ * or [left, right]), max_new_tokens, generate_kwargs, return_language (Whisper). */
 AM_API const char *const *am_pipeline_call_kwargs(const am_pipeline *p);
 /* pipeline(inputs, **kwargs): am_pipeline_run with the call's keyword arguments `kwargs_json`
  * (NULL or a JSON object with Python's values: {"top_k": 3}, {"threshold": 0.3},
  * {"generate_kwargs": {"max_new_tokens": 4}}) applied for this call only. inputs[i] is a text, or
+ * for the audio tasks a sound file (WAV, FLAC, Ogg, MP3: decoded, down-mixed and resampled as
+ * ffmpeg_read does; one model call per file, per chunk with chunk_length_s), or
  * for the image tasks an image file path (decoded as load_image does: EXIF orientation, RGB;
  * image-classification stacks batch_size images per model call, the other image tasks take one
  * image per call, as transformers' default batch_size 1). Question answering takes its
@@ -669,7 +675,13 @@ typedef struct am_generated_text { /* image-to-text: {"generated_text"} */
     const char *generated_text;
 } am_generated_text;
 
-/* Number of items (fill-mask: of all masks together). */
+typedef struct am_transcript_chunk { /* automatic-speech-recognition chunks: {"text", "timestamp": [start, end]} */
+    const char *text;
+    double start, end;               /* seconds; NAN where Python has None (Whisper's unfinished last chunk) */
+    const char *language;            /* Whisper with return_language: the language name ("english"); else NULL */
+} am_transcript_chunk;
+
+/* Number of items (fill-mask: of all masks together; automatic-speech-recognition: of chunks). */
 AM_API size_t am_pipeline_result_count(const am_pipeline_result *r);
 /* The item arrays; NULL for a result of another task. */
 AM_API const am_label_score *am_pipeline_result_labels(const am_pipeline_result *r);
@@ -681,11 +693,17 @@ AM_API size_t am_pipeline_result_num_masks(const am_pipeline_result *r);
 AM_API const am_detection *am_pipeline_result_detections(const am_pipeline_result *r);
 AM_API const am_segment *am_pipeline_result_segments(const am_pipeline_result *r);
 AM_API const am_generated_text *am_pipeline_result_generated(const am_pipeline_result *r);
+/* automatic-speech-recognition: the transcript (borrowed), and its chunks when return_timestamps
+ * (or return_language) was given (am_pipeline_result_count of them; NULL otherwise). */
+AM_API const char *am_pipeline_result_text(const am_pipeline_result *r);
+AM_API const am_transcript_chunk *am_pipeline_result_chunks(const am_pipeline_result *r);
 /* The result as transformers' pipeline returns it, in JSON (json.dumps of it): classify
  * [{"label": "spam", "score": 0.99}] (a list of top_k items when top_k is set), ner a list of
  * entities, qa one answer (a list when top_k > 1), fill-mask a list (a list of lists for several
  * masks), image-classification [{"score", "label"}], object-detection [{"score", "label", "box"}],
- * image-to-text [{"generated_text"}], image-segmentation [{"score": null, "label", "mask": PATH}]
+ * image-to-text [{"generated_text"}], image-segmentation [{"score": null, "label", "mask": PATH}],
+ * audio-classification [{"score", "label"}], automatic-speech-recognition {"text"} or
+ * {"text", "chunks": [{"text", "timestamp": [start, end]}]} (Whisper: {"timestamp", "text"}, as 4.32 orders them)
  * (the PNG's path where Python has the PIL image); a failed input gives {"error": "..."}. Owned
  * string; am_free. */
 AM_API char *am_pipeline_result_json(const am_pipeline_result *r);
