@@ -207,6 +207,38 @@ static void check_ctc_tokenizer(void) {
     am_tokenizer_free(t);
 }
 
+/* WhisperTokenizer from the slow files (vocab.json, merges.txt, added_tokens.json) encodes and
+ * decodes as the whisper-tiny tokenizer.json (the same tokenizer, per the fixtures' README). */
+static void check_whisper_slow_files(void) {
+    am_tokenizer *slow = am_tokenizer_from_pretrained(am_test_fixture("pipelines_media/asr_whisper_timestamps"));
+    am_tokenizer *fast = am_tokenizer_from_pretrained(am_test_fixture("tokenizers/whisper-tiny"));
+    CHECKF(slow && fast, "%s", am_last_error());
+    if (slow && fast) {
+        CHECK(am_tokenizer_vocab_size(slow) == am_tokenizer_vocab_size(fast));
+        CHECK(am_tokenizer_token_to_id(slow, "<|notimestamps|>") == 50363 && am_tokenizer_token_to_id(slow, "<|30.00|>") == 51864);
+        static const char *const texts[] = {"Hello world", " leading, space's 123", "naïve café — 你好 😀", "<|en|> tokens<|0.00|>", ""};
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            am_encoding *a = am_tokenizer_encode(slow, texts[i], NULL, NULL), *b = am_tokenizer_encode(fast, texts[i], NULL, NULL);
+            CHECKF(a && b && am_encoding_len(a) == am_encoding_len(b) &&
+                       !memcmp(am_encoding_ids(a), am_encoding_ids(b), am_encoding_len(a) * sizeof(int32_t)),
+                   "'%s': the slow files encode differently", texts[i]);
+            if (a) {
+                am_decode_options o = am_decode_options_default();
+                o.skip_special_tokens = true;
+                char *x = am_tokenizer_decode(slow, am_encoding_ids(a), am_encoding_len(a), &o);
+                char *y = am_tokenizer_decode(fast, am_encoding_ids(a), am_encoding_len(a), &o);
+                CHECKF(x && y && !strcmp(x, y), "'%s': decoded '%s' vs '%s'", texts[i], x ? x : "", y ? y : "");
+                am_free(x);
+                am_free(y);
+            }
+            am_encoding_free(a);
+            am_encoding_free(b);
+        }
+    }
+    am_tokenizer_free(slow);
+    am_tokenizer_free(fast);
+}
+
 /* ---- 2. end to end ---- */
 
 static void check_cli_run(const char *name, const char *task, const cJSON *run) {
@@ -340,6 +372,7 @@ int am_test_main(int argc, char **argv) {
         return 1;
     }
     check_ctc_tokenizer();
+    check_whisper_slow_files();
     check_decoders("asr_ctc_wav2vec2");
     check_decoders("asr_whisper_timestamps");
     check_decoders("asr_whisper_tiny_cg");

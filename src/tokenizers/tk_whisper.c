@@ -41,6 +41,21 @@ static const char *const k_langs[][2] = {
     {"ba", "bashkir"}, {"jw", "javanese"}, {"su", "sundanese"},
 };
 
+const char *tk_whisper_language_code(const char *lang) {
+    static const char *const aliases[][2] = {{"burmese", "my"},   {"valencian", "ca"}, {"flemish", "nl"},    {"haitian", "ht"},
+                                             {"letzeburgesch", "lb"}, {"pushto", "ps"}, {"panjabi", "pa"},   {"moldavian", "ro"},
+                                             {"moldovan", "ro"},  {"sinhalese", "si"}, {"castilian", "es"}, {"mandarin", "zh"}};
+    char low[32];
+    size_t n = strlen(lang);
+    if (n >= sizeof low) return NULL;
+    for (size_t i = 0; i <= n; i++) low[i] = (char)((lang[i] >= 'A' && lang[i] <= 'Z') ? lang[i] + 32 : lang[i]);
+    for (size_t i = 0; i < sizeof k_langs / sizeof k_langs[0]; i++)
+        if (!strcmp(low, k_langs[i][1]) || !strcmp(low, k_langs[i][0])) return k_langs[i][0];
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(low, aliases[i][0])) return aliases[i][1];
+    return NULL;
+}
+
 /* tokenizer.decode([token])[2:-2] looked up in LANGUAGES */
 static const char *language_of(const am_tokenizer *t, int32_t id) {
     const char *tok = am_tokenizer_id_to_token(t, id);

@@ -535,6 +535,74 @@ static bool is_ctc_class(const char *dir, am_status *s) {
     return yes || *s;
 }
 
+/* WhisperTokenizer from its slow files: build_inputs_with_special_tokens puts prefix_tokens
+ * (<|startoftranscript|>, the language and task tokens when tokenizer_config.json sets them,
+ * <|notimestamps|> unless predict_timestamps) before the text and <|endoftext|> after it. */
+static am_status whisper_template(am_tokenizer *t, const cJSON *cfg, const char *cfg_path) {
+    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(cfg, "language"), *task = cJSON_GetObjectItemCaseSensitive(cfg, "task");
+    bool ts = false;
+    am_status s = tk_json_bool(cfg, "predict_timestamps", false, &ts, cfg_path, "tokenizer config");
+    if (s) return s;
+    const char *prefix[4];
+    size_t np = 0;
+    char lang_tok[40];
+    prefix[np++] = "<|startoftranscript|>";
+    if (lang && !cJSON_IsNull(lang)) {
+        const char *code = cJSON_IsString(lang) ? tk_whisper_language_code(lang->valuestring) : NULL;
+        if (!code) return am__error(AM_ERR_FORMAT, "%s: Unsupported language: %s", cfg_path, cJSON_IsString(lang) ? lang->valuestring : "(not a string)");
+        snprintf(lang_tok, sizeof lang_tok, "<|%s|>", code);
+        prefix[np++] = lang_tok;
+    }
+    if (task && !cJSON_IsNull(task)) {
+        if (!cJSON_IsString(task) || (strcmp(task->valuestring, "transcribe") && strcmp(task->valuestring, "translate")))
+            return am__error(AM_ERR_FORMAT, "%s: Unsupported task: %s. Task should be in: ['translate', 'transcribe']", cfg_path,
+                             cJSON_IsString(task) ? task->valuestring : "(not a string)");
+        prefix[np++] = !strcmp(task->valuestring, "transcribe") ? "<|transcribe|>" : "<|translate|>";
+    }
+    if (!ts) prefix[np++] = "<|notimestamps|>";
+    const char *eos = "<|endoftext|>";
+    for (size_t i = 0; i < np; i++)
+        if (am_tokenizer_token_to_id(t, prefix[i]) < 0) return AM_OK; /* not Whisper's vocabulary: no template to build */
+    if (am_tokenizer_token_to_id(t, eos) < 0) return AM_OK;
+    cJSON *pp = cJSON_CreateObject(), *single = cJSON_AddArrayToObject(pp, "single"), *pair = cJSON_AddArrayToObject(pp, "pair");
+    cJSON *sp = cJSON_AddObjectToObject(pp, "special_tokens");
+    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
+    for (int k = 0; k < 2; k++) {
+        cJSON *arr = k ? pair : single;
+        for (size_t i = 0; i < np; i++) {
+            cJSON *o = cJSON_CreateObject(), *st = cJSON_AddObjectToObject(o, "SpecialToken");
+            cJSON_AddStringToObject(st, "id", prefix[i]);
+            cJSON_AddNumberToObject(st, "type_id", 0);
+            cJSON_AddItemToArray(arr, o);
+        }
+        for (int q = 0; q <= k; q++) {
+            cJSON *o = cJSON_CreateObject(), *sq = cJSON_AddObjectToObject(o, "Sequence");
+            cJSON_AddStringToObject(sq, "id", q ? "B" : "A");
+            cJSON_AddNumberToObject(sq, "type_id", q);
+            cJSON_AddItemToArray(arr, o);
+        }
+        cJSON *o = cJSON_CreateObject(), *st = cJSON_AddObjectToObject(o, "SpecialToken");
+        cJSON_AddStringToObject(st, "id", eos);
+        cJSON_AddNumberToObject(st, "type_id", k);
+        cJSON_AddItemToArray(arr, o);
+    }
+    for (size_t i = 0; i <= np; i++) {
+        const char *tok = i < np ? prefix[i] : eos;
+        cJSON *o = cJSON_AddObjectToObject(sp, tok);
+        cJSON_AddStringToObject(o, "id", tok);
+        cJSON *ids = cJSON_AddArrayToObject(o, "ids"), *toks = cJSON_AddArrayToObject(o, "tokens");
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber(am_tokenizer_token_to_id(t, tok)));
+        cJSON_AddItemToArray(toks, cJSON_CreateString(tok));
+    }
+    tk_pp *np_ = NULL;
+    s = pp && !cJSON_IsInvalid(pp) ? tk_pp_parse(pp, t->origin, &np_) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    cJSON_Delete(pp);
+    if (s) return s;
+    tk_pp_free(t->post);
+    t->post = np_;
+    return AM_OK;
+}
+
 /* Wav2Vec2CTCTokenizer: vocab.json (+ tokenizer_config.json, special_tokens_map.json). */
 static am_status legacy_ctc(am_tokenizer **out, const char *dir) {
     char *vj = am__path_join(dir, "vocab.json"), *cp = am__path_join(dir, "tokenizer_config.json");
@@ -667,6 +735,9 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         free(mt);
         free(cp);
         if (!s) s = load_configs(t, dir, NULL);
+        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(cfg, "tokenizer_class");
+        if (!s && t->model->type == TK_M_BPE && cJSON_IsString(cls) && !strcmp(cls->valuestring, "WhisperTokenizer"))
+            s = whisper_template(t, cfg, "tokenizer_config.json");
         if (s) goto fail;
     }
     if (!tk_added_build(t) || g_set_str_failed) {
