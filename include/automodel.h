@@ -572,7 +572,9 @@ AM_API am_pipeline_options am_pipeline_options_default(void);
  * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); or, with the image processor
  * of `path` (preprocessor_config.json) instead of a tokenizer, AM_TASK_IMAGE_CLASSIFICATION,
  * AM_TASK_OBJECT_DETECTION, AM_TASK_VISION2SEQ ("image-to-text": also the tokenizer, to decode)
- * and AM_TASK_IMAGE_SEGMENTATION (a semantic-segmentation model). A model whose head is another
+ * and AM_TASK_IMAGE_SEGMENTATION (a semantic-segmentation model); or, with the feature extractor of
+ * `path`, AM_TASK_AUDIO_CLASSIFICATION and AM_TASK_SPEECH_SEQ2SEQ ("automatic-speech-recognition":
+ * a CTC model with its Wav2Vec2CTCTokenizer, or Whisper with its tokenizer). A model whose head is another
  * task is an error naming the task it has. A pipeline runs one call at a time (use one per
  * thread). Owned; am_pipeline_free. */
 AM_API am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);

@@ -8,6 +8,7 @@
  *     timestamps equal;
  *  3. refusals: kwargs the task does not take, timestamps a model type cannot give. */
 #include "harness.h"
+#include "pipeline_cases.h"
 #include "pipelines/pipeline.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,52 +16,6 @@
 #include <string.h>
 
 static const char *g_cli;
-
-static char *dup_s(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-/* got vs want (Python's result as JSON): the same shape and key order, strings and other numbers
- * exact, "score" within 1e-4 */
-static bool same(const cJSON *got, const cJSON *want, const char *key, char *why, size_t nwhy) {
-    if (cJSON_IsNumber(want)) {
-        if (!cJSON_IsNumber(got)) return snprintf(why, nwhy, "%s: not a number", key ? key : "?"), false;
-        double tol = key && !strcmp(key, "score") ? 1e-4 : 0;
-        if (fabs(got->valuedouble - want->valuedouble) > tol)
-            return snprintf(why, nwhy, "%s: %.17g vs %.17g", key ? key : "?", got->valuedouble, want->valuedouble), false;
-        return true;
-    }
-    if (cJSON_IsString(want)) {
-        if (!cJSON_IsString(got) || strcmp(got->valuestring, want->valuestring))
-            return snprintf(why, nwhy, "%s: '%s' vs '%s'", key ? key : "?", cJSON_IsString(got) ? got->valuestring : "?", want->valuestring), false;
-        return true;
-    }
-    if (cJSON_IsNull(want)) return cJSON_IsNull(got) ? true : (snprintf(why, nwhy, "%s: not null", key ? key : "?"), false);
-    if (cJSON_IsArray(want)) {
-        if (!cJSON_IsArray(got) || cJSON_GetArraySize(got) != cJSON_GetArraySize(want))
-            return snprintf(why, nwhy, "%s: list of %d vs %d", key ? key : "?", cJSON_IsArray(got) ? cJSON_GetArraySize(got) : -1,
-                            cJSON_GetArraySize(want)), false;
-        for (int i = 0; i < cJSON_GetArraySize(want); i++)
-            if (!same(cJSON_GetArrayItem(got, i), cJSON_GetArrayItem(want, i), key, why, nwhy)) return false;
-        return true;
-    }
-    if (cJSON_IsObject(want)) {
-        if (!cJSON_IsObject(got) || cJSON_GetArraySize(got) != cJSON_GetArraySize(want)) return snprintf(why, nwhy, "object keys differ"), false;
-        const cJSON *w;
-        int i = 0;
-        cJSON_ArrayForEach(w, want) {
-            const cJSON *g = cJSON_GetArrayItem(got, i++); /* the same keys in the same order, as json.dumps writes them */
-            if (!g || strcmp(g->string, w->string)) return snprintf(why, nwhy, "key '%s' vs '%s'", g ? g->string : "?", w->string), false;
-            if (!same(g, w, w->string, why, nwhy)) return false;
-        }
-        return true;
-    }
-    if (cJSON_IsBool(want)) return cJSON_IsBool(got) && cJSON_IsTrue(got) == cJSON_IsTrue(want);
-    return false;
-}
 
 static cJSON *load_json(const char *rel) {
     char *text = am_test_read_file(am_test_fixture(rel), NULL);
@@ -70,27 +25,10 @@ static cJSON *load_json(const char *rel) {
     return c;
 }
 
-static cJSON *load_case(const char *name) {
-    char rel[256];
-    snprintf(rel, sizeof rel, "pipelines_media/%s/case.json", name);
-    return load_json(rel);
-}
-
-/* the inputs of a run: one file or a list */
-static size_t run_inputs(const cJSON *run, char **paths, size_t max) {
-    const cJSON *in = cJSON_GetObjectItem(run, "inputs");
-    size_t n = 0;
-    if (cJSON_IsString(in)) paths[n++] = dup_s(am_test_fixture(in->valuestring));
-    const cJSON *it;
-    if (cJSON_IsArray(in))
-        cJSON_ArrayForEach(it, in) if (n < max) paths[n++] = dup_s(am_test_fixture(it->valuestring));
-    return n;
-}
-
 static void check_json(const char *what, const char *got_text, const cJSON *want) {
     cJSON *got = got_text ? cJSON_Parse(got_text) : NULL;
     char why[768] = "";
-    CHECKF(got && same(got, want, NULL, why, sizeof why), "%s: %s\n got  %.600s", what, why, got_text ? got_text : "(null)");
+    CHECKF(got && am_test_json_same(got, want, NULL, why, sizeof why), "%s: %s\n got  %.600s", what, why, got_text ? got_text : "(null)");
     cJSON_Delete(got);
 }
 
@@ -131,7 +69,7 @@ static int64_t ctc_ratio(const char *case_name) {
 }
 
 static void check_decoders(const char *name) {
-    cJSON *c = load_case(name);
+    cJSON *c = am_test_load_case(name);
     if (!c) return;
     char rel[256];
     snprintf(rel, sizeof rel, "pipelines_media/%s", name);
@@ -176,6 +114,32 @@ static void check_decoders(const char *name) {
     cJSON_Delete(pp);
     cJSON_Delete(cfg);
     cJSON_Delete(c);
+}
+
+/* return_language (no fixture records it): tokens as Whisper generates them, with <|en|>; every chunk
+ * is {"language": "english", "timestamp", "text"} (timestamp tokens split chunks either way; without
+ * return_timestamps the timestamps are dropped from them), the last one open-ended. */
+static void check_whisper_language(void) {
+    am_tokenizer *t = am_tokenizer_from_pretrained(am_test_fixture("pipelines_media/asr_whisper_timestamps"));
+    CHECKF(t != NULL, "%s", am_last_error());
+    if (!t) return;
+    static const int64_t toks[] = {50258, 50259, 50359, 50364, 50403, 36596, 50940, 50940, 37430};
+    am__asr_call call = {toks, sizeof toks / sizeof toks[0], false, {0, 0, 0}};
+    for (int ts = 0; ts < 2; ts++) {
+        am_pipeline_result *r = NULL;
+        CHECK_OK(am__asr_whisper_post(t, 16000, 0.02, &call, 1, ts, true, &r));
+        char *j = r ? am_pipeline_result_json(r) : NULL;
+        const char *want = ts ? "{\"text\": \"igner\u7fa9\", \"chunks\": [{\"language\": \"english\", \"timestamp\": [0.0, 0.78], \"text\": \"\"}, "
+                                "{\"language\": \"english\", \"timestamp\": [11.52, null], \"text\": \"igner\u7fa9\"}]}"
+                              : "{\"text\": \"igner\u7fa9\", \"chunks\": [{\"language\": \"english\", \"text\": \"\"}, "
+                                "{\"language\": \"english\", \"text\": \"igner\u7fa9\"}]}";
+        cJSON *w = cJSON_Parse(want);
+        check_json(ts ? "return_language with timestamps" : "return_language", j, w);
+        cJSON_Delete(w);
+        free(j);
+        am_pipeline_result_free(r);
+    }
+    am_tokenizer_free(t);
 }
 
 /* The CTC tokenizer on its own: decode rules, offsets, refusals. */
@@ -243,32 +207,13 @@ static void check_whisper_slow_files(void) {
 
 static void check_cli_run(const char *name, const char *task, const cJSON *run) {
     const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
-    char *paths[8];
-    size_t n = run_inputs(run, paths, 8);
-    char rel[256];
-    snprintf(rel, sizeof rel, "pipelines_media/%s", name);
-    char cmd[8192];
-    int at = snprintf(cmd, sizeof cmd, "'%s' pipeline %s '%s' --json", g_cli, task, am_test_fixture(rel));
-    for (size_t i = 0; i < n; i++) at += snprintf(cmd + at, sizeof cmd - at, " '%s'", paths[i]);
-    const cJSON *kw;
-    cJSON_ArrayForEach(kw, cJSON_GetObjectItem(run, "call_kwargs")) {
-        char flag[64];
-        size_t i = 0;
-        for (; kw->string[i] && i + 1 < sizeof flag; i++) flag[i] = kw->string[i] == '_' ? '-' : kw->string[i];
-        flag[i] = 0;
-        char *v = cJSON_IsString(kw) ? dup_s(kw->valuestring) : cJSON_PrintUnformatted(kw);
-        at += snprintf(cmd + at, sizeof cmd - at, " --%s '%s'", flag, v);
-        free(v);
-    }
-    snprintf(cmd + at, sizeof cmd - at, " 2>/dev/null");
     char *out = NULL;
-    int rc = am_test_run(cmd, &out);
+    int rc = am_test_cli_pipeline(g_cli, name, task, run, &out);
     char what[256];
     snprintf(what, sizeof what, "%s/%s (CLI, rc %d)", name, rn, rc);
     CHECKF(rc == 0, "%s", what);
     check_json(what, out, cJSON_GetObjectItem(run, "result"));
     free(out);
-    for (size_t i = 0; i < n; i++) free(paths[i]);
 }
 
 static void check_api_case(const char *name, am_task task, const cJSON *c) {
@@ -281,7 +226,7 @@ static void check_api_case(const char *name, am_task task, const cJSON *c) {
     cJSON_ArrayForEach(run, cJSON_GetObjectItem(c, "runs")) {
         const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
         char *paths[8];
-        size_t n = run_inputs(run, paths, 8);
+        size_t n = am_test_run_inputs(run, paths, 8);
         char *kw = cJSON_PrintUnformatted(cJSON_GetObjectItem(run, "call_kwargs"));
         am_pipeline_result *res[8] = {0};
         CHECK_OK(am_pipeline_call(p, n, (const char *const *)paths, kw, res));
@@ -318,7 +263,7 @@ static void check_api_case(const char *name, am_task task, const cJSON *c) {
 }
 
 static void check_case(const char *name, const char *task_name, am_task task) {
-    cJSON *c = load_case(name);
+    cJSON *c = am_test_load_case(name);
     if (!c) return;
     const cJSON *run;
     cJSON_ArrayForEach(run, cJSON_GetObjectItem(c, "runs")) check_cli_run(name, task_name, run);
@@ -373,6 +318,7 @@ int am_test_main(int argc, char **argv) {
     }
     check_ctc_tokenizer();
     check_whisper_slow_files();
+    check_whisper_language();
     check_decoders("asr_ctc_wav2vec2");
     check_decoders("asr_whisper_timestamps");
     check_decoders("asr_whisper_tiny_cg");
