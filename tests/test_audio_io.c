@@ -299,6 +299,23 @@ out:
     CHECK(am_feature_extractor_from_json("{", "broken.json") == NULL);
     CHECK(am_feature_extractor_from_pretrained(am_test_fixture("media")) == NULL);
     CHECK(strstr(am_last_error(), "preprocessor_config.json") != NULL);
+    /* AutoFeatureExtractor's fallback: a preprocessor_config.json naming no class, config.json's model_type */
+    char dir[64], cmd[512];
+    snprintf(dir, sizeof dir, "/tmp/am_audio_fe_%d", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && echo '{\"sampling_rate\": 16000, \"feature_size\": 16, \"chunk_length\": 1}' > "
+             "%s/preprocessor_config.json && echo '{\"model_type\": \"whisper\"}' > %s/config.json",
+             dir, dir, dir);
+    CHECK(am_test_run(cmd, NULL) == 0);
+    am_feature_extractor *fb = am_feature_extractor_from_pretrained(dir);
+    CHECKF(fb && !strcmp(am_feature_extractor_class_name(fb), "WhisperFeatureExtractor"), "%s", am_last_error());
+    am_feature_extractor_free(fb);
+    snprintf(cmd, sizeof cmd, "echo '{\"model_type\": \"bert\"}' > %s/config.json", dir);
+    CHECK(am_test_run(cmd, NULL) == 0);
+    CHECK(am_feature_extractor_from_pretrained(dir) == NULL);
+    CHECK(strstr(am_last_error(), "feature_extractor_type") != NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    am_test_run(cmd, NULL);
 }
 
 int am_test_main(int argc, char **argv) {
