@@ -7,6 +7,7 @@
 #include "audio/audio.h"
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,52 @@ out:
     am_test_run(cmd, NULL);
 }
 
+/* one extractor and the decoder shared by 4 threads: every thread gets the single-threaded result */
+typedef struct th_arg {
+    const am_feature_extractor *fe;
+    const char *file;
+    am_tensors *out;
+    size_t n;
+} th_arg;
+static void *th_run(void *p) {
+    th_arg *a = p;
+    for (int r = 0; r < 3; r++) {
+        am_audio *au = am_audio_load(a->file, 16000);
+        if (!au) return NULL;
+        a->n = am_audio_length(au);
+        const am_audio *one[1] = {au};
+        am_tensors_free(a->out);
+        a->out = NULL;
+        am_feature_extractor_call(a->fe, one, 1, NULL, &a->out);
+        am_audio_free(au);
+    }
+    return NULL;
+}
+static void test_threads(void) {
+    am_feature_extractor *fe = am_feature_extractor_from_pretrained(am_test_fixture("processors/whisper_16mel_40frames_batch2"));
+    CHECKF(fe != NULL, "%s", am_last_error());
+    if (!fe) return;
+    char file[512];
+    snprintf(file, sizeof file, "%s", am_test_fixture("media/aud_speech_f_22k.ogg"));
+    th_arg ref = {fe, file, NULL, 0}, args[4];
+    th_run(&ref);
+    CHECK(ref.out != NULL);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (th_arg){fe, file, NULL, 0};
+        pthread_create(&th[i], NULL, th_run, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        const am_tensor *a = args[i].out ? am_tensors_get(args[i].out, "input_features") : NULL;
+        const am_tensor *b = ref.out ? am_tensors_get(ref.out, "input_features") : NULL;
+        CHECK(a && b && args[i].n == ref.n && !memcmp(am_tensor_cdata(a), am_tensor_cdata(b), am_tensor_nbytes(b)));
+        am_tensors_free(args[i].out);
+    }
+    am_tensors_free(ref.out);
+    am_feature_extractor_free(fe);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -331,6 +378,7 @@ int am_test_main(int argc, char **argv) {
     test_bad_files();
     test_extractor_cases();
     test_extractor_errors();
+    test_threads();
     am_tensors_free(g_decoded);
     cJSON_Delete(g_index);
     return 0;
