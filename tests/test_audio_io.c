@@ -365,6 +365,34 @@ static void test_threads(void) {
     am_feature_extractor_free(fe);
 }
 
+/* the internal view call (the pipelines' chunks) equals the public call on copies */
+static void test_views(void) {
+    am_feature_extractor *fe = am_feature_extractor_from_pretrained(am_test_fixture("processors/wav2vec2_norm_mask_pad"));
+    am_audio *a = am_audio_load(am_test_fixture("media/aud_speech_a_16k.wav"), 16000);
+    CHECKF(fe && a, "%s", am_last_error());
+    if (fe && a) {
+        const float *s = am_audio_samples(a);
+        am__audio_view v[2] = {{s, 16000, 16000}, {s + 8000, 12000, 16000}};
+        am_audio *c0 = am_audio_from_samples(s, 16000, 16000), *c1 = am_audio_from_samples(s + 8000, 12000, 16000);
+        const am_audio *cs[2] = {c0, c1};
+        am_tensors *x = NULL, *y = NULL;
+        const char *kw = "{\"padding\": true, \"sampling_rate\": 16000}";
+        CHECK_OK(am__feature_extractor_call_views(fe, v, 2, kw, &x));
+        CHECK_OK(am_feature_extractor_call(fe, cs, 2, kw, &y));
+        for (size_t i = 0; x && y && i < am_tensors_count(y); i++) {
+            const am_tensor *p = am_tensors_at(y, i), *q = am_tensors_get(x, am_tensors_name(y, i));
+            CHECK(q && am_tensor_nbytes(p) == am_tensor_nbytes(q) && !memcmp(am_tensor_cdata(p), am_tensor_cdata(q), am_tensor_nbytes(p)));
+        }
+        CHECK(x && y && am_tensors_count(x) == 2 && am_tensors_count(y) == 2);
+        am_tensors_free(x);
+        am_tensors_free(y);
+        am_audio_free(c0);
+        am_audio_free(c1);
+    }
+    am_audio_free(a);
+    am_feature_extractor_free(fe);
+}
+
 int am_test_main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -379,6 +407,7 @@ int am_test_main(int argc, char **argv) {
     test_extractor_cases();
     test_extractor_errors();
     test_threads();
+    test_views();
     am_tensors_free(g_decoded);
     cJSON_Delete(g_index);
     return 0;
