@@ -7,6 +7,7 @@
 #include "audio/audio.h"
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,97 @@ out:
     CHECK(am_feature_extractor_from_json("{", "broken.json") == NULL);
     CHECK(am_feature_extractor_from_pretrained(am_test_fixture("media")) == NULL);
     CHECK(strstr(am_last_error(), "preprocessor_config.json") != NULL);
+    /* AutoFeatureExtractor's fallback: a preprocessor_config.json naming no class, config.json's model_type */
+    char dir[64], cmd[512];
+    snprintf(dir, sizeof dir, "/tmp/am_audio_fe_%d", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && echo '{\"sampling_rate\": 16000, \"feature_size\": 16, \"chunk_length\": 1}' > "
+             "%s/preprocessor_config.json && echo '{\"model_type\": \"whisper\"}' > %s/config.json",
+             dir, dir, dir);
+    CHECK(am_test_run(cmd, NULL) == 0);
+    am_feature_extractor *fb = am_feature_extractor_from_pretrained(dir);
+    CHECKF(fb && !strcmp(am_feature_extractor_class_name(fb), "WhisperFeatureExtractor"), "%s", am_last_error());
+    am_feature_extractor_free(fb);
+    snprintf(cmd, sizeof cmd, "echo '{\"model_type\": \"bert\"}' > %s/config.json", dir);
+    CHECK(am_test_run(cmd, NULL) == 0);
+    CHECK(am_feature_extractor_from_pretrained(dir) == NULL);
+    CHECK(strstr(am_last_error(), "feature_extractor_type") != NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    am_test_run(cmd, NULL);
+}
+
+/* one extractor and the decoder shared by 4 threads: every thread gets the single-threaded result */
+typedef struct th_arg {
+    const am_feature_extractor *fe;
+    const char *file;
+    am_tensors *out;
+    size_t n;
+} th_arg;
+static void *th_run(void *p) {
+    th_arg *a = p;
+    for (int r = 0; r < 3; r++) {
+        am_audio *au = am_audio_load(a->file, 16000);
+        if (!au) return NULL;
+        a->n = am_audio_length(au);
+        const am_audio *one[1] = {au};
+        am_tensors_free(a->out);
+        a->out = NULL;
+        am_feature_extractor_call(a->fe, one, 1, NULL, &a->out);
+        am_audio_free(au);
+    }
+    return NULL;
+}
+static void test_threads(void) {
+    am_feature_extractor *fe = am_feature_extractor_from_pretrained(am_test_fixture("processors/whisper_16mel_40frames_batch2"));
+    CHECKF(fe != NULL, "%s", am_last_error());
+    if (!fe) return;
+    char file[512];
+    snprintf(file, sizeof file, "%s", am_test_fixture("media/aud_speech_f_22k.ogg"));
+    th_arg ref = {fe, file, NULL, 0}, args[4];
+    th_run(&ref);
+    CHECK(ref.out != NULL);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (th_arg){fe, file, NULL, 0};
+        pthread_create(&th[i], NULL, th_run, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        const am_tensor *a = args[i].out ? am_tensors_get(args[i].out, "input_features") : NULL;
+        const am_tensor *b = ref.out ? am_tensors_get(ref.out, "input_features") : NULL;
+        CHECK(a && b && args[i].n == ref.n && !memcmp(am_tensor_cdata(a), am_tensor_cdata(b), am_tensor_nbytes(b)));
+        am_tensors_free(args[i].out);
+    }
+    am_tensors_free(ref.out);
+    am_feature_extractor_free(fe);
+}
+
+/* the internal view call (the pipelines' chunks) equals the public call on copies */
+static void test_views(void) {
+    am_feature_extractor *fe = am_feature_extractor_from_pretrained(am_test_fixture("processors/wav2vec2_norm_mask_pad"));
+    am_audio *a = am_audio_load(am_test_fixture("media/aud_speech_a_16k.wav"), 16000);
+    CHECKF(fe && a, "%s", am_last_error());
+    if (fe && a) {
+        const float *s = am_audio_samples(a);
+        am__audio_view v[2] = {{s, 16000, 16000}, {s + 8000, 12000, 16000}};
+        am_audio *c0 = am_audio_from_samples(s, 16000, 16000), *c1 = am_audio_from_samples(s + 8000, 12000, 16000);
+        const am_audio *cs[2] = {c0, c1};
+        am_tensors *x = NULL, *y = NULL;
+        const char *kw = "{\"padding\": true, \"sampling_rate\": 16000}";
+        CHECK_OK(am__feature_extractor_call_views(fe, v, 2, kw, &x));
+        CHECK_OK(am_feature_extractor_call(fe, cs, 2, kw, &y));
+        for (size_t i = 0; x && y && i < am_tensors_count(y); i++) {
+            const am_tensor *p = am_tensors_at(y, i), *q = am_tensors_get(x, am_tensors_name(y, i));
+            CHECK(q && am_tensor_nbytes(p) == am_tensor_nbytes(q) && !memcmp(am_tensor_cdata(p), am_tensor_cdata(q), am_tensor_nbytes(p)));
+        }
+        CHECK(x && y && am_tensors_count(x) == 2 && am_tensors_count(y) == 2);
+        am_tensors_free(x);
+        am_tensors_free(y);
+        am_audio_free(c0);
+        am_audio_free(c1);
+    }
+    am_audio_free(a);
+    am_feature_extractor_free(fe);
 }
 
 int am_test_main(int argc, char **argv) {
@@ -314,6 +406,8 @@ int am_test_main(int argc, char **argv) {
     test_bad_files();
     test_extractor_cases();
     test_extractor_errors();
+    test_threads();
+    test_views();
     am_tensors_free(g_decoded);
     cJSON_Delete(g_index);
     return 0;
