@@ -8,7 +8,8 @@
  *    hidden state, extract_features of the last conv layer's width;
  *  - audio_classification_wav2vec2 (Wav2Vec2ForSequenceClassification): the logits of every model
  *    call of the audio-classification pipeline (real speech decoded by ffmpeg, 1-3 s);
- *  - input checks and training mode (SpecAugment, LayerDrop) on the classification checkpoint. */
+ *  - input checks and training mode (SpecAugment, LayerDrop) on the classification checkpoint;
+ *  - use_weighted_layer_sum, recomputed from the hidden states it returns. */
 #include "harness.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -295,6 +296,79 @@ static void inputs_and_training(void) {
     am_model_free(m);
 }
 
+/* use_weighted_layer_sum: layer_weights (missing from the checkpoint, initialised to 1 / layers as
+ * transformers does) softmax-weight the hidden states, which the output then always carries; the
+ * logits are classifier(masked mean(projector(sum))) recomputed here from those outputs */
+static void weighted_layer_sum(void) {
+    char dir[4200], p[4400];
+    snprintf(dir, sizeof dir, "%s", am_test_fixture("models/wav2vec2_audiocls"));
+    snprintf(p, sizeof p, "%s/expected.safetensors", dir);
+    am_tensors *exp = am_tensors_load_safetensors(p);
+    am_config *cfg = am_config_from_pretrained(dir);
+    CHECK(exp && cfg);
+    if (!exp || !cfg) goto done;
+    CHECK_OK(am_config_set_bool(cfg, "use_weighted_layer_sum", true));
+    am_load_options lo = am_load_options_default();
+    lo.config = cfg;
+    am_model *m = am_model_from_pretrained(AM_TASK_AUDIO_CLASSIFICATION, dir, &lo);
+    CHECKF(m != NULL, "load: %s", am_last_error());
+    if (!m) goto done;
+    const am_loading_info *li = am_model_loading_info(m);
+    CHECKF(li->n_missing == 1 && !strcmp(li->missing_keys[0], "layer_weights"), "missing %zu", li->n_missing);
+    am_tensors *in = am_tensors_new();
+    am_tensors_set(in, "input_values", am_tensors_get(exp, "in.input_values"));
+    am_tensors_set(in, "attention_mask", am_tensors_get(exp, "in.attention_mask"));
+    am_tensors *out = am_model_forward(m, in, NULL); /* no output_hidden_states asked */
+    CHECKF(out != NULL, "forward: %s", am_last_error());
+    const am_tensor *h[3] = {NULL, NULL, NULL}, *lg = out ? am_tensors_get(out, "logits") : NULL;
+    for (int l = 0; out && l < 3; l++) {
+        char n[32];
+        snprintf(n, sizeof n, "hidden_states.%d", l);
+        h[l] = am_tensors_get(out, n);
+        /* the hidden states themselves are those of the plain model */
+        snprintf(p, sizeof p, "out.%s", n);
+        CHECKF(h[l] && close_all(n, h[l], am_tensors_get(exp, p), 1e-4, 1e-4), "%s", n);
+    }
+    const am_tensor *fm = am_tensors_get(exp, "aux.feature_attention_mask");
+    const am_tensor *pw = am_model_get_parameter(m, "projector.weight"), *pb = am_model_get_parameter(m, "projector.bias");
+    const am_tensor *cw = am_model_get_parameter(m, "classifier.weight"), *cb = am_model_get_parameter(m, "classifier.bias");
+    if (lg && h[0] && h[1] && h[2] && fm && pw && pb && cw && cb) {
+        int64_t B = am_tensor_dim(h[0], 0), T = am_tensor_dim(h[0], 1), H = am_tensor_dim(h[0], 2), P = am_tensor_dim(pw, 0), NL = am_tensor_dim(cw, 0);
+        const float *W = am_tensor_cdata(pw), *bp = am_tensor_cdata(pb), *C = am_tensor_cdata(cw), *bc = am_tensor_cdata(cb), *got = am_tensor_cdata(lg);
+        const int64_t *mk = am_tensor_cdata(fm);
+        int bad = 0;
+        for (int64_t b = 0; b < B; b++) {
+            double pooled[64] = {0};
+            int64_t n = 0;
+            for (int64_t t = 0; t < T; t++) {
+                if (!mk[b * T + t]) continue;
+                n++;
+                for (int64_t j = 0; j < P && j < 64; j++) {
+                    double acc = bp[j];
+                    for (int64_t k = 0; k < H; k++) {
+                        double x = 0;
+                        for (int l = 0; l < 3; l++) x += ((const float *)am_tensor_cdata(h[l]))[(b * T + t) * H + k] / 3.0;
+                        acc += W[j * H + k] * x;
+                    }
+                    pooled[j] += acc;
+                }
+            }
+            for (int64_t c = 0; c < NL; c++) {
+                double y = bc[c];
+                for (int64_t j = 0; j < P && j < 64; j++) y += C[c * P + j] * pooled[j] / (double)n;
+                if (fabs(y - got[b * NL + c]) > 1e-5 + 1e-5 * fabs(y)) bad++;
+            }
+        }
+        CHECKF(bad == 0 && P <= 64, "%d weighted-sum logits differ from the recomputation", bad);
+    } else CHECKF(0, "weighted layer sum outputs: %s", am_last_error());
+    am_tensors_free(out);
+    am_tensors_free(in);
+    am_model_free(m);
+done:
+    am_config_free(cfg);
+    am_tensors_free(exp);
+}
+
 /* configs the builder refuses, with the message naming the problem */
 static void bad_configs(void) {
     static const struct {
@@ -327,6 +401,7 @@ int am_test_main(int argc, char **argv) {
     asr_ctc();
     audio_classification();
     inputs_and_training();
+    weighted_layer_sum();
     bad_configs();
     return 0;
 }

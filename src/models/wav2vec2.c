@@ -373,10 +373,9 @@ static am_status w2v_forward(am_model *m, const am_tensors *in, const am_forward
     float *feat = NULL, *x = NULL, *tmp = NULL;
     uint8_t *mask = NULL;
     int64_t *lens = NULL;
-    /* hidden states go to the output when asked; the weighted layer sum needs them anyway */
-    bool want_hs = opts && opts->output_hidden_states;
-    am_tensors *hs = want_hs ? out : w->weighted ? am_tensors_new() : NULL;
-    if (!want_hs && w->weighted && !hs) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
+    /* hidden states go to the output when asked, and always with the weighted layer sum
+     * (transformers forces output_hidden_states=True for it and returns them) */
+    am_tensors *hs = (opts && opts->output_hidden_states) || w->weighted ? out : NULL;
     if (s == AM_OK) s = feature_encoder(w, B, L, xv->data, &feat, &T);
     if (s == AM_OK && mk) {
         mask = malloc((size_t)(B * T));
@@ -424,7 +423,6 @@ static am_status w2v_forward(am_model *m, const am_tensors *in, const am_forward
         if (s == AM_OK) s = am__linear_output(w->classifier, B, 1, false, pooled, out, "logits");
         free(pooled), free(proj);
     }
-    if (hs != out) am_tensors_free(hs);
     free(feat), free(x), free(tmp), free(mask), free(lens);
     am_tensor_free(xv);
     am_tensor_free(mk);
