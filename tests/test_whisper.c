@@ -134,6 +134,17 @@ static void model_level(const char *dir, const cJSON *cj, const am_tensors *exp,
         for (const cJSON *k = keys->child; k; k = k->next) CHECKF(cJSON_GetObjectItem(cfgj, k->valuestring) != NULL, "saved config key %s", k->valuestring);
         cJSON_Delete(cfgj);
         free(cfg);
+        /* the checkpoint's generation config is written back as loaded (lang_to_id, no_timestamps_token_id ...) */
+        snprintf(p, sizeof p, "%s/generation_config.json", tmp);
+        char *gs = am_test_read_file(p, NULL);
+        snprintf(p, sizeof p, "%s/generation_config.json", dir);
+        char *gw = am_test_read_file(p, NULL);
+        cJSON *gsj = gs ? cJSON_Parse(gs) : NULL, *gwj = gw ? cJSON_Parse(gw) : NULL;
+        CHECKF(gsj && gwj && cJSON_Compare(gsj, gwj, true), "saved generation_config.json equals the loaded one");
+        cJSON_Delete(gsj);
+        cJSON_Delete(gwj);
+        free(gs);
+        free(gw);
         am_model *r = am_model_from_pretrained(AM_TASK_SPEECH_SEQ2SEQ, tmp, NULL);
         CHECKF(r != NULL, "reload: %s", am_last_error());
         am_tensors *o2 = r ? am_model_forward(r, in, &fo) : NULL;
