@@ -119,21 +119,7 @@ static void model_level(const char *dir, const cJSON *cj, const am_tensors *exp,
     CHECK(tmp != NULL);
     if (tmp && out) {
         CHECK_OK(am_model_save_pretrained(m, tmp, NULL));
-        const cJSON *rt = cJSON_GetObjectItem(ml, "save_roundtrip");
-        for (const cJSON *f = cJSON_GetObjectItem(rt, "files")->child; f; f = f->next) {
-            snprintf(p, sizeof p, "%s/%s", tmp, f->valuestring);
-            CHECKF(access(p, F_OK) == 0, "saved %s", f->valuestring);
-        }
-        snprintf(p, sizeof p, "%s/config.json", tmp);
-        char *cfg = am_test_read_file(p, NULL);
-        cJSON *cfgj = cfg ? cJSON_Parse(cfg) : NULL;
-        int nkeys = 0;
-        for (const cJSON *k = cfgj ? cfgj->child : NULL; k; k = k->next) nkeys += strcmp(k->string, "_name_or_path") != 0;
-        const cJSON *keys = cJSON_GetObjectItem(rt, "config_json_keys");
-        CHECKF(nkeys == cJSON_GetArraySize(keys), "saved config has %d keys", nkeys);
-        for (const cJSON *k = keys->child; k; k = k->next) CHECKF(cJSON_GetObjectItem(cfgj, k->valuestring) != NULL, "saved config key %s", k->valuestring);
-        cJSON_Delete(cfgj);
-        free(cfg);
+        am_test_check_saved(tmp, cJSON_GetObjectItem(ml, "save_roundtrip"));
         /* the checkpoint's generation config is written back as loaded (lang_to_id, no_timestamps_token_id ...) */
         snprintf(p, sizeof p, "%s/generation_config.json", tmp);
         char *gs = am_test_read_file(p, NULL);
