@@ -9,7 +9,8 @@
  *    not store (the 22 kHz file and the two 30 s chunks of the long file) come from
  *    fixtures/whisper_features (see its PROVENANCE.md);
  *  - the Whisper generate options: language / task rebuilding forced_decoder_ids, the timestamp
- *    processor's rules on the generated sequence, and the refusals with transformers' messages. */
+ *    processor's rules on the generated sequence, and the refusals with transformers' messages;
+ *  - WhisperModel (the base class) loaded from the head's checkpoint against whisper_cg's hidden states. */
 #include "harness.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -324,6 +325,30 @@ int am_test_main(int argc, char **argv) {
     am_model_free(m);
     am_tensors_free(exp);
     cJSON_Delete(cj);
+    /* WhisperModel (the base) from the head's checkpoint: last_hidden_state is the decoder's last hidden state */
+    char cg[4200], ep[4400];
+    snprintf(cg, sizeof cg, "%s", am_test_fixture("models/whisper_cg"));
+    snprintf(ep, sizeof ep, "%s/expected.safetensors", cg);
+    am_tensors *cge = am_tensors_load_safetensors(ep);
+    am_model *base = am_model_from_pretrained(AM_TASK_BASE, cg, NULL);
+    CHECKF(base && cge && !strcmp(am_model_class_name(base), "WhisperModel"), "WhisperModel: %s", am_last_error());
+    if (base && cge) {
+        am_tensors *bin = am_tensors_new();
+        am_tensors_set(bin, "input_features", am_tensors_get(cge, "in.input_features"));
+        am_tensors_set(bin, "decoder_input_ids", am_tensors_get(cge, "in.decoder_input_ids"));
+        am_tensors_set(bin, "decoder_attention_mask", am_tensors_get(cge, "in.decoder_attention_mask"));
+        am_tensors *bo = am_model_forward(base, bin, NULL);
+        CHECKF(bo != NULL, "WhisperModel forward: %s", am_last_error());
+        CHECK(bo && !am_tensors_get(bo, "logits"));
+        /* rows past the decoder mask are compared too: the reference's hidden states cover them */
+        CHECK(bo && close_all("last_hidden_state", am_tensors_get(bo, "last_hidden_state"), am_tensors_get(cge, "out.decoder_hidden_states.2"), 1e-4, 1e-4));
+        CHECK(bo && close_all("encoder_last_hidden_state", am_tensors_get(bo, "encoder_last_hidden_state"), am_tensors_get(cge, "out.encoder_last_hidden_state"),
+                              1e-4, 1e-4));
+        am_tensors_free(bo);
+        am_tensors_free(bin);
+    }
+    am_model_free(base);
+    am_tensors_free(cge);
     fprintf(stderr, "whisper: %d model calls' tokens checked, %d calls without input_features\n", calls, not_stored);
     CHECK(calls == 18 && not_stored == 0);
     return 0;
