@@ -305,6 +305,19 @@ int am_test_main(int argc, char **argv) {
     am_tensors *in = am_tensors_new();
     am_tensors_set(in, "input_features", am_tensors_get(exp, "wav_max_new_10.0.input_features"));
     am_generate_options o = am_generate_options_default();
+    { /* generate takes the feature extractor's attention_mask beside input_features and ignores it, as 4.32 does */
+        am_tensor *fm = am_tensor_new(AM_I64, 2, (int64_t[]){1, 40});
+        for (int64_t i = 0; i < 40; i++) ((int64_t *)am_tensor_data(fm))[i] = i < 20;
+        am_tensors_set(in, "attention_mask", fm);
+        am_tensor_free(fm);
+        o.max_new_tokens = 10;
+        am_tensors *mo = m ? am_model_generate(m, in, &o) : NULL;
+        const am_tensor *want = am_tensors_get(exp, "wav_max_new_10.0.tokens");
+        CHECKF(mo && want && same_i64(am_tensors_get(mo, "sequences"), am_tensor_cdata(want), am_tensor_numel(want)), "generate with attention_mask: %s",
+               mo ? "tokens differ" : am_last_error());
+        am_tensors_free(mo);
+        o = am_generate_options_default();
+    }
     o.return_timestamps = 1;
     CHECK(m && am_model_generate(m, in, &o) == NULL && strstr(am_last_error(), "You are trying to return timestamps, but the generation config is not properly set"));
     o = am_generate_options_default();
@@ -337,6 +350,9 @@ int am_test_main(int argc, char **argv) {
         am_tensors_set(bin, "input_features", am_tensors_get(cge, "in.input_features"));
         am_tensors_set(bin, "decoder_input_ids", am_tensors_get(cge, "in.decoder_input_ids"));
         am_tensors_set(bin, "decoder_attention_mask", am_tensors_get(cge, "in.decoder_attention_mask"));
+        am_tensor *am = am_tensor_new(AM_I64, 2, (int64_t[]){2, 40}); /* the extractor's mask: accepted, unused */
+        am_tensors_set(bin, "attention_mask", am);
+        am_tensor_free(am);
         am_tensors *bo = am_model_forward(base, bin, NULL);
         CHECKF(bo != NULL, "WhisperModel forward: %s", am_last_error());
         CHECK(bo && !am_tensors_get(bo, "logits"));

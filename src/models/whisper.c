@@ -32,7 +32,9 @@ am_status am__whisper_config_init(am_config *c, const char *origin) {
     return am_config_set_int(c, "num_hidden_layers", am__config_int(c, "encoder_layers", 6));
 }
 
-static const char *const k_whisper_inputs[] = {"input_features", "decoder_input_ids", "decoder_attention_mask", NULL};
+/* attention_mask: accepted and not used, as WhisperEncoder.forward takes it (4.32 reads it only for
+ * SpecAugment, which training mode refuses here) */
+static const char *const k_whisper_inputs[] = {"input_features", "attention_mask", "decoder_input_ids", "decoder_attention_mask", NULL};
 
 /* WhisperAttention: k_proj without bias; q scaled by head_dim^-0.5 (as a score scale here) */
 static am__attn whisper_attention(am__module *parent, const char *name, int64_t D, int64_t heads, double p) {
