@@ -2,12 +2,15 @@
  *  - fixtures/pipelines_media/asr_whisper_timestamps (a tiny random Whisper with the full 51,865-token
  *    vocabulary and the real 80 x 3000 front end): its model_level references (forward outputs,
  *    stats, loading report, repr, save round trip);
- *  - for it and asr_whisper_tiny_cg: the tokens of every pipeline model call whose input_features
- *    are stored, generated from them with the call's generate kwargs (Whisper's forced language /
- *    task / <|notimestamps|> ids, suppress_tokens, begin_suppress_tokens; timestamps when asked),
- *    through the C API and `automodel generate`;
+ *  - for it and asr_whisper_tiny_cg: the tokens of every pipeline model call, generated from its
+ *    input_features with the call's generate kwargs (Whisper's forced language / task /
+ *    <|notimestamps|> ids, suppress_tokens, begin_suppress_tokens; the timestamp processor when
+ *    return_timestamps), through the C API and `automodel generate`. The features transformers did
+ *    not store (the 22 kHz file and the two 30 s chunks of the long file) come from
+ *    fixtures/whisper_features (see its PROVENANCE.md);
  *  - the Whisper generate options: language / task rebuilding forced_decoder_ids, the timestamp
- *    processor's rules on the generated sequence, and the refusals with transformers' messages. */
+ *    processor's rules on the generated sequence, and the refusals with transformers' messages;
+ *  - WhisperModel (the base class) loaded from the head's checkpoint against whisper_cg's hidden states. */
 #include "harness.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -117,21 +120,18 @@ static void model_level(const char *dir, const cJSON *cj, const am_tensors *exp,
     CHECK(tmp != NULL);
     if (tmp && out) {
         CHECK_OK(am_model_save_pretrained(m, tmp, NULL));
-        const cJSON *rt = cJSON_GetObjectItem(ml, "save_roundtrip");
-        for (const cJSON *f = cJSON_GetObjectItem(rt, "files")->child; f; f = f->next) {
-            snprintf(p, sizeof p, "%s/%s", tmp, f->valuestring);
-            CHECKF(access(p, F_OK) == 0, "saved %s", f->valuestring);
-        }
-        snprintf(p, sizeof p, "%s/config.json", tmp);
-        char *cfg = am_test_read_file(p, NULL);
-        cJSON *cfgj = cfg ? cJSON_Parse(cfg) : NULL;
-        int nkeys = 0;
-        for (const cJSON *k = cfgj ? cfgj->child : NULL; k; k = k->next) nkeys += strcmp(k->string, "_name_or_path") != 0;
-        const cJSON *keys = cJSON_GetObjectItem(rt, "config_json_keys");
-        CHECKF(nkeys == cJSON_GetArraySize(keys), "saved config has %d keys", nkeys);
-        for (const cJSON *k = keys->child; k; k = k->next) CHECKF(cJSON_GetObjectItem(cfgj, k->valuestring) != NULL, "saved config key %s", k->valuestring);
-        cJSON_Delete(cfgj);
-        free(cfg);
+        am_test_check_saved(tmp, cJSON_GetObjectItem(ml, "save_roundtrip"));
+        /* the checkpoint's generation config is written back as loaded (lang_to_id, no_timestamps_token_id ...) */
+        snprintf(p, sizeof p, "%s/generation_config.json", tmp);
+        char *gs = am_test_read_file(p, NULL);
+        snprintf(p, sizeof p, "%s/generation_config.json", dir);
+        char *gw = am_test_read_file(p, NULL);
+        cJSON *gsj = gs ? cJSON_Parse(gs) : NULL, *gwj = gw ? cJSON_Parse(gw) : NULL;
+        CHECKF(gsj && gwj && cJSON_Compare(gsj, gwj, true), "saved generation_config.json equals the loaded one");
+        cJSON_Delete(gsj);
+        cJSON_Delete(gwj);
+        free(gs);
+        free(gw);
         am_model *r = am_model_from_pretrained(AM_TASK_SPEECH_SEQ2SEQ, tmp, NULL);
         CHECKF(r != NULL, "reload: %s", am_last_error());
         am_tensors *o2 = r ? am_model_forward(r, in, &fo) : NULL;
@@ -151,7 +151,7 @@ static void model_level(const char *dir, const cJSON *cj, const am_tensors *exp,
 }
 
 /* the tokens of every model call whose input_features are stored; returns how many were checked */
-static int model_calls(const char *dir, const cJSON *cj, const am_tensors *exp, am_model *m, int *not_stored) {
+static int model_calls(const char *dir, const cJSON *cj, const am_tensors *exp, const am_tensors *derived, am_model *m, int *not_stored) {
     const char *cli = getenv("AM_CLI");
     int n = 0;
     for (const cJSON *run = cJSON_GetObjectItem(cj, "runs")->child; run; run = run->next)
@@ -162,6 +162,7 @@ static int model_calls(const char *dir, const cJSON *cj, const am_tensors *exp, 
             snprintf(fk, sizeof fk, "%s.%d.input_features", rn, ci);
             snprintf(tk, sizeof tk, "%s.%d.tokens", rn, ci);
             const am_tensor *feat = am_tensors_get(exp, fk), *want = am_tensors_get(exp, tk);
+            if (!feat && derived) feat = am_tensors_get(derived, fk);
             CHECKF(want != NULL, "%s stored", tk);
             if (!feat || !want) {
                 ++*not_stored;
@@ -273,7 +274,20 @@ int am_test_main(int argc, char **argv) {
     CHECKF(m != NULL, "load %s: %s", dir, am_last_error());
     if (m && cj && exp) {
         model_level(dir, cj, exp, m);
-        calls += model_calls(dir, cj, exp, m, &not_stored);
+        /* the features transformers did not store (whisper_features/PROVENANCE.md); the no-timestamps
+         * long run reads the same two chunks */
+        char fp[4400];
+        snprintf(fp, sizeof fp, "%s", am_test_fixture("whisper_features/asr_whisper_timestamps_features.safetensors"));
+        am_tensors *derived = am_tensors_load_safetensors(fp);
+        CHECKF(derived != NULL, "%s: %s", fp, am_last_error());
+        for (int k = 0; derived && k < 2; k++) {
+            char a[96], b[96];
+            snprintf(a, sizeof a, "long_chunk30.%d.input_features", k);
+            snprintf(b, sizeof b, "long_chunk30_timestamps.%d.input_features", k);
+            am_tensors_set(derived, a, am_tensors_get(derived, b));
+        }
+        calls += model_calls(dir, cj, exp, derived, m, &not_stored);
+        am_tensors_free(derived);
         options(m, am_tensors_get(exp, "wav_no_timestamps.0.input_features"));
     }
     am_model_free(m);
@@ -285,12 +299,25 @@ int am_test_main(int argc, char **argv) {
     m = am_model_from_pretrained(AM_TASK_SPEECH_SEQ2SEQ, dir, NULL);
     CHECKF(m != NULL, "load %s: %s", dir, am_last_error());
     int before = calls;
-    if (m && cj && exp) calls += model_calls(dir, cj, exp, m, &not_stored);
+    if (m && cj && exp) calls += model_calls(dir, cj, exp, NULL, m, &not_stored);
     CHECKF(calls - before == 12, "asr_whisper_tiny_cg: %d model calls checked", calls - before);
     /* Whisper options on a model without a full generation config, and on other models */
     am_tensors *in = am_tensors_new();
     am_tensors_set(in, "input_features", am_tensors_get(exp, "wav_max_new_10.0.input_features"));
     am_generate_options o = am_generate_options_default();
+    { /* generate takes the feature extractor's attention_mask beside input_features and ignores it, as 4.32 does */
+        am_tensor *fm = am_tensor_new(AM_I64, 2, (int64_t[]){1, 40});
+        for (int64_t i = 0; i < 40; i++) ((int64_t *)am_tensor_data(fm))[i] = i < 20;
+        am_tensors_set(in, "attention_mask", fm);
+        am_tensor_free(fm);
+        o.max_new_tokens = 10;
+        am_tensors *mo = m ? am_model_generate(m, in, &o) : NULL;
+        const am_tensor *want = am_tensors_get(exp, "wav_max_new_10.0.tokens");
+        CHECKF(mo && want && same_i64(am_tensors_get(mo, "sequences"), am_tensor_cdata(want), am_tensor_numel(want)), "generate with attention_mask: %s",
+               mo ? "tokens differ" : am_last_error());
+        am_tensors_free(mo);
+        o = am_generate_options_default();
+    }
     o.return_timestamps = 1;
     CHECK(m && am_model_generate(m, in, &o) == NULL && strstr(am_last_error(), "You are trying to return timestamps, but the generation config is not properly set"));
     o = am_generate_options_default();
@@ -311,7 +338,34 @@ int am_test_main(int argc, char **argv) {
     am_model_free(m);
     am_tensors_free(exp);
     cJSON_Delete(cj);
-    fprintf(stderr, "whisper: %d model calls' tokens checked, %d calls without stored input_features (left to the pipeline tests)\n", calls, not_stored);
-    CHECK(calls == 13);
+    /* WhisperModel (the base) from the head's checkpoint: last_hidden_state is the decoder's last hidden state */
+    char cg[4200], ep[4400];
+    snprintf(cg, sizeof cg, "%s", am_test_fixture("models/whisper_cg"));
+    snprintf(ep, sizeof ep, "%s/expected.safetensors", cg);
+    am_tensors *cge = am_tensors_load_safetensors(ep);
+    am_model *base = am_model_from_pretrained(AM_TASK_BASE, cg, NULL);
+    CHECKF(base && cge && !strcmp(am_model_class_name(base), "WhisperModel"), "WhisperModel: %s", am_last_error());
+    if (base && cge) {
+        am_tensors *bin = am_tensors_new();
+        am_tensors_set(bin, "input_features", am_tensors_get(cge, "in.input_features"));
+        am_tensors_set(bin, "decoder_input_ids", am_tensors_get(cge, "in.decoder_input_ids"));
+        am_tensors_set(bin, "decoder_attention_mask", am_tensors_get(cge, "in.decoder_attention_mask"));
+        am_tensor *am = am_tensor_new(AM_I64, 2, (int64_t[]){2, 40}); /* the extractor's mask: accepted, unused */
+        am_tensors_set(bin, "attention_mask", am);
+        am_tensor_free(am);
+        am_tensors *bo = am_model_forward(base, bin, NULL);
+        CHECKF(bo != NULL, "WhisperModel forward: %s", am_last_error());
+        CHECK(bo && !am_tensors_get(bo, "logits"));
+        /* rows past the decoder mask are compared too: the reference's hidden states cover them */
+        CHECK(bo && close_all("last_hidden_state", am_tensors_get(bo, "last_hidden_state"), am_tensors_get(cge, "out.decoder_hidden_states.2"), 1e-4, 1e-4));
+        CHECK(bo && close_all("encoder_last_hidden_state", am_tensors_get(bo, "encoder_last_hidden_state"), am_tensors_get(cge, "out.encoder_last_hidden_state"),
+                              1e-4, 1e-4));
+        am_tensors_free(bo);
+        am_tensors_free(bin);
+    }
+    am_model_free(base);
+    am_tensors_free(cge);
+    fprintf(stderr, "whisper: %d model calls' tokens checked, %d calls without input_features\n", calls, not_stored);
+    CHECK(calls == 18 && not_stored == 0);
     return 0;
 }

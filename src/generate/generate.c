@@ -1138,7 +1138,8 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     int feat_ndim = feat && !strcmp(feat, "pixel_values") ? 4 : 3;
     for (size_t i = 0; i < am_tensors_count(inputs); i++) {
         const char *n = am_tensors_name(inputs, i);
-        bool enc_in = vision ? !strcmp(n, feat) : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
+        /* Whisper's attention_mask (the feature extractor's) is accepted and unused, as in its forward */
+        bool enc_in = vision ? !strcmp(n, feat) || (feat_ndim == 3 && !strcmp(n, "attention_mask")) : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
         if (!enc_in && !(ed && (!strcmp(n, "decoder_input_ids") || !strcmp(n, "decoder_attention_mask")))) {
             am__error(AM_ERR_INVALID_ARGUMENT, "generate: The following `model_kwargs` are not used by the model: ['%s']", n);
             return NULL;

@@ -31,6 +31,37 @@ am_status am__shift_right(const am_model *m, const int64_t *ids, int64_t B, int6
     return AM_OK;
 }
 
+am_status am__s2s_layers(am__module *sm, bool decoder, const am__s2s_layers_spec *sp, am__stack *st) {
+    am__module *list = am__module_new(sm, "layers", "ModuleList");
+    am_status s = am__stack_alloc(st, sp->n);
+    if (s != AM_OK) return s;
+    int64_t D = sp->D;
+    char cls[64];
+    snprintf(cls, sizeof cls, "%s%sLayer", sp->cls, decoder ? "Decoder" : "Encoder");
+    st->H = D;
+    st->causal = decoder;
+    st->attn_role = decoder ? AM__ATTN_DECODER : AM__ATTN_SELF;
+    am__drop hd = {NULL, sp->ph};
+    for (int64_t i = 0; i < sp->n; i++) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%lld", (long long)i);
+        am__module *L = am__module_new(list, idx, cls);
+        am__layer *l = &st->layer[i];
+        l->self = sp->attn(L, "self_attn", D, sp->heads, sp->pa);
+        if (decoder) am__nn_leaf(L, "activation_fn", sp->act_cls);
+        l->n_self = (am__norm){am__nn_layernorm(L, "self_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
+        if (decoder) {
+            l->cross = sp->attn(L, "encoder_attn", D, sp->heads, sp->pa);
+            l->n_cross = (am__norm){am__nn_layernorm(L, "encoder_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
+        } else am__nn_leaf(L, "activation_fn", sp->act_cls);
+        am__module *fc1 = am__nn_linear(L, "fc1", D, sp->ffn, true), *fc2 = am__nn_linear(L, "fc2", sp->ffn, D, true);
+        l->mlp = (am__mlp){fc1, NULL, fc2, false, sp->ffn, sp->act, {NULL, sp->pact}};
+        l->n_mlp = (am__norm){am__nn_layernorm(L, "final_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
+        l->d_self = l->d_cross = l->d_mlp = hd;
+    }
+    return AM_OK;
+}
+
 /* lm_head(x * head_scale) + final_logits_bias on M rows (x is scaled in place) */
 static am_status lm_head(const am__s2s_impl *t, int64_t M, float *x, float *logits) {
     int64_t D = t->dec.H;

@@ -32,7 +32,9 @@ am_status am__whisper_config_init(am_config *c, const char *origin) {
     return am_config_set_int(c, "num_hidden_layers", am__config_int(c, "encoder_layers", 6));
 }
 
-static const char *const k_whisper_inputs[] = {"input_features", "decoder_input_ids", "decoder_attention_mask", NULL};
+/* attention_mask: accepted and not used, as WhisperEncoder.forward takes it (4.32 reads it only for
+ * SpecAugment, which training mode refuses here) */
+static const char *const k_whisper_inputs[] = {"input_features", "attention_mask", "decoder_input_ids", "decoder_attention_mask", NULL};
 
 /* WhisperAttention: k_proj without bias; q scaled by head_dim^-0.5 (as a score scale here) */
 static am__attn whisper_attention(am__module *parent, const char *name, int64_t D, int64_t heads, double p) {
@@ -127,33 +129,12 @@ static am_status whisper_stack_build(am_model *m, am__module *base, bool decoder
         pos = am__nn_embedding(sm, "embed_positions", P, D, -1);
         t->front_mod[2] = pos;
     }
-    am__module *list = am__module_new(sm, "layers", "ModuleList");
-    am_status s = am__stack_alloc(st, n);
+    am__s2s_layers_spec sp = {"Whisper", whisper_attention, n, D, heads, ffn, act_cls, act, ph, pa, pact};
+    am_status s = am__s2s_layers(sm, decoder, &sp, st);
     if (s != AM_OK) return s;
-    st->H = D;
     st->pre_norm = true;
-    st->causal = decoder;
-    st->attn_role = decoder ? AM__ATTN_DECODER : AM__ATTN_SELF;
-    am__drop hd = {NULL, ph};
-    for (int64_t i = 0; i < n; i++) {
-        char idx[32];
-        snprintf(idx, sizeof idx, "%lld", (long long)i);
-        am__module *L = am__module_new(list, idx, decoder ? "WhisperDecoderLayer" : "WhisperEncoderLayer");
-        am__layer *l = &st->layer[i];
-        l->self = whisper_attention(L, "self_attn", D, heads, pa);
-        if (decoder) am__nn_leaf(L, "activation_fn", act_cls);
-        l->n_self = (am__norm){am__nn_layernorm(L, "self_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-        if (decoder) {
-            l->cross = whisper_attention(L, "encoder_attn", D, heads, pa);
-            l->n_cross = (am__norm){am__nn_layernorm(L, "encoder_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-        } else am__nn_leaf(L, "activation_fn", act_cls);
-        am__module *fc1 = am__nn_linear(L, "fc1", D, ffn, true), *fc2 = am__nn_linear(L, "fc2", ffn, D, true);
-        l->mlp = (am__mlp){fc1, NULL, fc2, false, ffn, act, {NULL, pact}};
-        l->n_mlp = (am__norm){am__nn_layernorm(L, "final_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-        l->d_self = l->d_cross = l->d_mlp = hd;
-    }
     st->final_norm = (am__norm){am__nn_layernorm(sm, "layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-    if (decoder) t->dec_emb = (am__embed){.word = tokens, .pos = pos, .scale = 1.0f, .pos_limit = "max_target_positions", .drop = hd};
+    if (decoder) t->dec_emb = (am__embed){.word = tokens, .pos = pos, .scale = 1.0f, .pos_limit = "max_target_positions", .drop = {NULL, ph}};
     return AM_OK;
 }
 
