@@ -14,6 +14,7 @@
  * (rescale_stride); Whisper merges the chunks in _decode_asr. */
 #include "core/error.h"
 #include "core/json.h"
+#include "audio/audio.h"
 #include "core/util.h"
 #include "models/model.h"
 #include "pipelines/pipeline.h"
@@ -116,12 +117,9 @@ static am_tensors *model_inputs(am_pipeline *p, const am_tensors *feat) {
 static am_status call_model(am_pipeline *p, const float *samples, size_t len, int64_t **tokens, size_t *nt, am_tensors **logits_out) {
     *tokens = NULL;
     *nt = 0;
-    int sr = am_feature_extractor_sampling_rate(p->fe);
-    am_audio *a = am_audio_from_samples(samples, len, sr);
+    am__audio_view one = {samples, len, am_feature_extractor_sampling_rate(p->fe)}; /* the chunk, not copied */
     am_tensors *feat = NULL, *in = NULL, *out = NULL;
-    am_status s = a ? AM_OK : am__error_code();
-    const am_audio *const one[1] = {a};
-    if (!s) s = am_feature_extractor_call(p->fe, one, 1, NULL, &feat);
+    am_status s = am__feature_extractor_call_views(p->fe, &one, 1, NULL, &feat);
     if (!s && !(in = model_inputs(p, feat))) s = am__error_code() ? am__error_code() : AM_ERR_NO_MEMORY;
     if (!s && p->task == AM_TASK_SPEECH_SEQ2SEQ && !p->ctc) {
         am_generate_options g = am_generate_options_default();
@@ -160,7 +158,6 @@ static am_status call_model(am_pipeline *p, const float *samples, size_t len, in
     am_tensors_free(out);
     am_tensors_free(in);
     am_tensors_free(feat);
-    am_audio_free(a);
     return s;
 }
 
