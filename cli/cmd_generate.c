@@ -125,6 +125,12 @@ static const am_cli_opt k_generate_opts[] = {
     {"stop-strings", NULL, required_argument, "JSON", "stop_strings: a JSON string or list of strings (needs the tokenizer)"},
     {"seed", NULL, required_argument, "S", "torch.manual_seed(S) for sampling"},
     {"output-scores", NULL, no_argument, NULL, "output_scores=True (written with --output)"},
+    {"return-timestamps", NULL, no_argument, NULL, "Whisper: return_timestamps=True (timestamp tokens)"},
+    {"no-return-timestamps", NULL, no_argument, NULL, "Whisper: return_timestamps=False"},
+    {"language", NULL, required_argument, "LANG", "Whisper: language (<|en|>, en or english)"},
+    {"whisper-task", NULL, required_argument, "TASK", "Whisper: task=TASK (transcribe or translate; --task is the load option)"},
+    {"is-multilingual", NULL, no_argument, NULL, "Whisper: is_multilingual=True"},
+    {"no-is-multilingual", NULL, no_argument, NULL, "Whisper: is_multilingual=False"},
     {0},
 };
 const am_cli_cmd am_cli_cmd_generate = {"generate", "generate MODEL (PROMPT | --inputs IN.safetensors --output OUT.safetensors) [options]",
@@ -143,6 +149,12 @@ static int gen_opt(void *ctx, const char *name, const char *v) {
     if (!strcmp(name, "no-do-sample")) return o->do_sample = 0, 0;
     if (!strcmp(name, "no-early-stopping")) return o->early_stopping = 0, 0;
     if (!strcmp(name, "output-scores")) return o->output_scores = true, 0;
+    if (!strcmp(name, "return-timestamps")) return o->return_timestamps = 1, 0;
+    if (!strcmp(name, "no-return-timestamps")) return o->return_timestamps = 0, 0;
+    if (!strcmp(name, "is-multilingual")) return o->is_multilingual = 1, 0;
+    if (!strcmp(name, "no-is-multilingual")) return o->is_multilingual = 0, 0;
+    if (!strcmp(name, "language")) return o->language = v, 0;
+    if (!strcmp(name, "whisper-task")) return o->task = v, 0;
     if (!strcmp(name, "early-stopping")) {
         if (v && strcmp(v, "never") && strcmp(v, "true") && strcmp(v, "false"))
             return am_cli_usage_error("--early-stopping takes no value, or never, true, false (not '%s')", v);

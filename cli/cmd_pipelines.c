@@ -3,6 +3,7 @@
  * "question" and "context"), answered as transformers' pipelines answer, readable or --json. */
 #include "cli.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,17 @@ static int parse(const am_cli_cmd *cmd, int argc, char **argv, popts *o, int (*e
 
 static void print_human(am_task task, const am_pipeline_result *r) {
     size_t n = am_pipeline_result_count(r);
-    if (task == AM_TASK_SEQUENCE_CLASSIFICATION || task == AM_TASK_IMAGE_CLASSIFICATION) {
+    if (task == AM_TASK_SPEECH_SEQ2SEQ) {
+        printf("%s\n", am_pipeline_result_text(r));
+        const am_transcript_chunk *c = am_pipeline_result_chunks(r);
+        for (size_t i = 0; c && i < n; i++) {
+            if (isnan(c[i].start)) printf("[  ?  ");
+            else printf("[%.3f", c[i].start);
+            if (isnan(c[i].end)) printf(" -   ?  ]");
+            else printf(" - %.3f]", c[i].end);
+            printf(" %s%s%s\n", c[i].language ? c[i].language : "", c[i].language ? ": " : "", c[i].text);
+        }
+    } else if (task == AM_TASK_SEQUENCE_CLASSIFICATION || task == AM_TASK_IMAGE_CLASSIFICATION || task == AM_TASK_AUDIO_CLASSIFICATION) {
         const am_label_score *l = am_pipeline_result_labels(r);
         for (size_t i = 0; i < n; i++) printf("%-12s %.4f\n", l[i].label, l[i].score);
     } else if (task == AM_TASK_TOKEN_CLASSIFICATION) {
@@ -335,7 +346,7 @@ int am_cli_fill_mask(int argc, char **argv) {
 static const am_cli_opt k_pipeline_opts[] = {
     PIPELINE_OPTS,
     {"output-dir", NULL, required_argument, "DIR", "image-segmentation: where the mask PNGs go (default: .)"},
-    KW_VALUE("top-k", "K", "top_k (text-classification, question-answering, fill-mask, image-classification)"),
+    KW_VALUE("top-k", "K", "top_k (text-classification, question-answering, fill-mask, image-classification, audio-classification)"),
     KW_VALUE("function-to-apply", "F", "function_to_apply (text-classification): softmax, sigmoid or none"),
     KW_VALUE("aggregation-strategy", "A", "aggregation_strategy (token-classification): none, simple, first, average, max"),
     KW_VALUE("question", "Q", "question (question-answering)"),
@@ -345,17 +356,23 @@ static const am_cli_opt k_pipeline_opts[] = {
     KW_VALUE("max-seq-len", "N", "max_seq_len (question-answering)"),
     KW_BOOL("handle-impossible-answer", "handle_impossible_answer (question-answering)"),
     KW_VALUE("threshold", "X", "threshold (object-detection: default 0.9; image-segmentation)"),
-    KW_VALUE("max-new-tokens", "N", "max_new_tokens (image-to-text)"),
-    KW_VALUE("generate-kwargs", "JSON", "generate_kwargs (image-to-text): a dict, e.g. '{\"max_new_tokens\": 4}'"),
+    KW_VALUE("max-new-tokens", "N", "max_new_tokens (image-to-text, automatic-speech-recognition)"),
+    KW_VALUE("generate-kwargs", "JSON", "generate_kwargs (image-to-text, automatic-speech-recognition): a dict, e.g. '{\"max_new_tokens\": 4}'"),
     KW_VALUE("subtask", "S", "subtask (image-segmentation): semantic"),
     KW_VALUE("mask-threshold", "X", "mask_threshold (image-segmentation)"),
     KW_VALUE("overlap-mask-area-threshold", "X", "overlap_mask_area_threshold (image-segmentation)"),
+    KW_VALUE("return-timestamps", "T", "return_timestamps (automatic-speech-recognition): char or word (CTC), true (Whisper)"),
+    KW_VALUE("chunk-length-s", "S", "chunk_length_s (automatic-speech-recognition): cut long audio into chunks of S seconds"),
+    KW_VALUE("stride-length-s", "S", "stride_length_s (automatic-speech-recognition): overlap on each side, S or [LEFT, RIGHT] "
+                                     "(default chunk_length_s / 6)"),
+    KW_BOOL("return-language", "return_language (automatic-speech-recognition, Whisper)"),
     {0},
 };
 const am_cli_cmd am_cli_cmd_pipeline = {
     "pipeline", "pipeline TASK MODEL INPUT... [--json] [--output-dir D] [--batch-size N] [--input-file F] [--KWARG VALUE ...]",
     "pipeline(TASK, model=MODEL)(INPUT..., **kwargs): text-classification (classify), token-classification (ner), "
-    "question-answering (qa), fill-mask, image-classification, object-detection, image-segmentation, image-to-text.",
+    "question-answering (qa), fill-mask, image-classification, object-detection, image-segmentation, image-to-text, "
+    "audio-classification, automatic-speech-recognition (asr).",
     k_pipeline_opts, true};
 
 typedef struct pl_cli {
@@ -456,7 +473,8 @@ int am_cli_pipeline(int argc, char **argv) {
                                 : am_task_name(task) && (task == AM_TASK_IMAGE_CLASSIFICATION || task == AM_TASK_OBJECT_DETECTION ||
                                                          task == AM_TASK_IMAGE_SEGMENTATION || task == AM_TASK_VISION2SEQ)
                                     ? "image files"
-                                    : "texts");
+                                : task == AM_TASK_AUDIO_CLASSIFICATION || task == AM_TASK_SPEECH_SEQ2SEQ ? "audio files"
+                                                                                                         : "texts");
         goto done;
     }
     c.o.po.output_dir = c.output_dir;

@@ -1,7 +1,9 @@
 /* cli/cmd_preprocess.c — `automodel preprocess MODEL --images A.jpg B.png [--segmentation-maps
  * M.png ...] --output OUT.safetensors [--KWARG VALUE ...]`: the image processor of MODEL (its
  * preprocessor_config.json) called as processor(images, segmentation_maps=..., **kwargs,
- * return_tensors="pt"), its tensors written as safetensors. Every keyword argument of the
+ * return_tensors="pt"), its tensors written as safetensors. With `--audio A.wav B.flac ...` the
+ * feature extractor instead: each file decoded to mono at the extractor's sampling_rate as the
+ * pipelines' ffmpeg_read does, then feature_extractor(raw_speech, **kwargs, return_tensors="pt"). Every keyword argument of the
  * processors' preprocess() is a dashed flag: `--resample 0`, a bare `--do-pad` is True,
  * `--do-pad false`, dicts and lists as JSON (`--size '{"height": 32, "width": 32}'`). A flag the
  * loaded class does not take is refused, naming the class's own. */
@@ -19,6 +21,8 @@ static const am_cli_opt k_preprocess_opts[] = {
                                                       "(EXIF orientation, RGB)"},
     {"segmentation-maps", "segmentation-map", required_argument, "FILE...", "segmentation_maps (Segformer): one label "
                                                                             "image (mode L or P) per image"},
+    {"audio", NULL, required_argument, "FILE...", "audio files (WAV, FLAC, Ogg, MP3) for the feature extractor, "
+                                                 "decoded to mono at its sampling_rate as ffmpeg_read does"},
     {"output", NULL, required_argument, "OUT.safetensors", "where the tensors go (pixel_values; pixel_mask for YOLOS; "
                                                             "labels with segmentation maps)"},
     KW_BOOL("do-resize", "do_resize"),
@@ -45,17 +49,25 @@ static const am_cli_opt k_preprocess_opts[] = {
     KW_VALUE("return-tensors", "pt|np", "return_tensors (tensors are written either way)"),
     KW_VALUE("data-format", "FORMAT", "data_format: channels_first (default) or channels_last"),
     KW_VALUE("input-data-format", "FORMAT", "input_data_format (decoded images are channels_last)"),
+    KW_VALUE("padding", "STRATEGY", "padding (feature extractors): true (longest), false, longest, max_length, do_not_pad"),
+    KW_VALUE("max-length", "N", "max_length (feature extractors), in samples"),
+    KW_BOOL("truncation", "truncation (feature extractors)"),
+    KW_VALUE("pad-to-multiple-of", "N", "pad_to_multiple_of (feature extractors)"),
+    KW_BOOL("return-attention-mask", "return_attention_mask (feature extractors)"),
+    KW_VALUE("sampling-rate", "HZ", "sampling_rate (feature extractors): must be the extractor's own"),
     {0},
 };
 const am_cli_cmd am_cli_cmd_preprocess = {
     "preprocess",
-    "preprocess MODEL --images A.jpg [B.png ...] [--segmentation-maps M.png ...] --output OUT.safetensors [--KWARG VALUE ...]",
-    "Run MODEL's image processor (preprocessor_config.json) on image files and write pixel_values (and pixel_mask / labels).",
+    "preprocess MODEL (--images A.jpg [B.png ...] [--segmentation-maps M.png ...] | --audio A.wav [B.flac ...]) --output "
+    "OUT.safetensors [--KWARG VALUE ...]",
+    "Run MODEL's image processor or feature extractor (preprocessor_config.json) on image or audio files and write "
+    "pixel_values (and pixel_mask / labels), or input_values / input_features (and attention_mask).",
     k_preprocess_opts, false};
 
 typedef struct pp_ctx {
-    const char **images, **maps;
-    size_t n_images, n_maps;
+    const char **images, **maps, **audio;
+    size_t n_images, n_maps, n_audio;
     const char *output;
     cJSON *kwargs;
     int failed;
@@ -73,6 +85,7 @@ static int pp_opt(void *ctx, const char *name, const char *v) {
     pp_ctx *c = ctx;
     if (!strcmp(name, "images")) return push(&c->images, &c->n_images, v);
     if (!strcmp(name, "segmentation-maps")) return push(&c->maps, &c->n_maps, v);
+    if (!strcmp(name, "audio")) return push(&c->audio, &c->n_audio, v);
     if (!strcmp(name, "output")) {
         c->output = v;
         return 0;
@@ -88,9 +101,67 @@ static int pp_opt(void *ctx, const char *name, const char *v) {
     return 0;
 }
 
-static const char *const k_list_flags[] = {"--images", "--image", "--segmentation-maps", "--segmentation-map", NULL};
+static const char *const k_list_flags[] = {"--images", "--image", "--segmentation-maps", "--segmentation-map", "--audio",
+                                           NULL};
 
 static const char *dtype_str(const am_tensor *t) { return am_dtype_name(am_tensor_dtype(t)); }
+
+/* every flag given must be a keyword argument of the loaded class: else a usage error naming its own */
+static int check_kwargs(const cJSON *kwargs, const char *const *ok, const char *cls) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, kwargs) {
+        bool found = false;
+        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
+        if (found) continue;
+        char flag[64], takes[1024] = "";
+        size_t i = 0;
+        for (; it->string[i] && i + 1 < sizeof flag; i++) flag[i] = it->string[i] == '_' ? '-' : it->string[i];
+        flag[i] = 0;
+        for (const char *const *k = ok; *k; k++) {
+            size_t at = strlen(takes);
+            snprintf(takes + at, sizeof takes - at, "%s--", at ? ", " : "");
+            for (const char *s = *k; *s && strlen(takes) + 1 < sizeof takes; s++) {
+                size_t e = strlen(takes);
+                takes[e] = *s == '_' ? '-' : *s;
+                takes[e + 1] = 0;
+            }
+        }
+        return am_cli_usage_error("preprocess: --%s is not a keyword argument of %s (it takes %s)", flag, cls, takes);
+    }
+    return 0;
+}
+
+static void print_tensors(const am_tensors *out) {
+    for (size_t i = 0; i < am_tensors_count(out); i++) {
+        const am_tensor *t = am_tensors_at(out, i);
+        printf("%s [", am_tensors_name(out, i));
+        for (int d = 0; d < am_tensor_ndim(t); d++) printf("%s%lld", d ? ", " : "", (long long)am_tensor_dim(t, d));
+        printf("] %s\n", dtype_str(t));
+    }
+}
+
+/* --audio: MODEL's feature extractor on the decoded files */
+static int preprocess_audio(const char *model, const pp_ctx *c) {
+    am_feature_extractor *fe = am_feature_extractor_from_pretrained(model);
+    if (!fe) return am_cli_fail(NULL);
+    int rc = check_kwargs(c->kwargs, am_feature_extractor_kwargs(fe), am_feature_extractor_class_name(fe));
+    am_audio **auds = rc ? NULL : calloc(c->n_audio, sizeof *auds);
+    am_tensors *out = NULL;
+    char *kwj = NULL;
+    if (!rc && !auds) rc = am_cli_usage_error("out of memory");
+    for (size_t i = 0; !rc && i < c->n_audio; i++)
+        if (!(auds[i] = am_audio_load(c->audio[i], am_feature_extractor_sampling_rate(fe)))) rc = am_cli_fail(NULL);
+    if (!rc && !(kwj = cJSON_PrintUnformatted(c->kwargs))) rc = am_cli_usage_error("out of memory");
+    if (!rc && am_feature_extractor_call(fe, (const am_audio *const *)auds, c->n_audio, kwj, &out) != AM_OK) rc = am_cli_fail(NULL);
+    if (!rc && am_tensors_save_safetensors(out, c->output) != AM_OK) rc = am_cli_fail(c->output);
+    if (!rc) print_tensors(out);
+    for (size_t i = 0; auds && i < c->n_audio; i++) am_audio_free(auds[i]);
+    free(auds);
+    am_tensors_free(out);
+    cJSON_free(kwj);
+    am_feature_extractor_free(fe);
+    return rc;
+}
 
 int am_cli_preprocess(int argc, char **argv) {
     pp_ctx c = {0};
@@ -117,12 +188,21 @@ int am_cli_preprocess(int argc, char **argv) {
                                 npos);
         goto done;
     }
-    if (!c.n_images) {
-        rc = am_cli_usage_error("preprocess: no images (--images A.jpg B.png ...)");
+    if (!c.n_images && !c.n_audio) {
+        rc = am_cli_usage_error("preprocess: no inputs (--images A.jpg B.png ..., or --audio A.wav B.flac ...)");
+        goto done;
+    }
+    if (c.n_images && c.n_audio) {
+        rc = am_cli_usage_error("preprocess: --images and --audio together: one kind of input per call");
         goto done;
     }
     if (!c.output) {
         rc = am_cli_usage_error("preprocess: missing --output OUT.safetensors");
+        goto done;
+    }
+    if (c.n_audio) {
+        if (c.n_maps) rc = am_cli_usage_error("preprocess: --segmentation-maps go with --images, not --audio");
+        else rc = preprocess_audio(pos[0], &c);
         goto done;
     }
     if (c.n_maps && c.n_maps != c.n_images) {
@@ -135,31 +215,7 @@ int am_cli_preprocess(int argc, char **argv) {
         rc = am_cli_fail(NULL);
         goto done;
     }
-    /* every flag given must be a keyword argument of this class */
-    const char *const *ok = am_image_processor_kwargs(p);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, c.kwargs) {
-        bool found = false;
-        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
-        if (!found) {
-            char flag[64], takes[1024] = "";
-            size_t i = 0;
-            for (; it->string[i] && i + 1 < sizeof flag; i++) flag[i] = it->string[i] == '_' ? '-' : it->string[i];
-            flag[i] = 0;
-            for (const char *const *k = ok; *k; k++) {
-                size_t at = strlen(takes);
-                snprintf(takes + at, sizeof takes - at, "%s--", at ? ", " : "");
-                for (const char *s = *k; *s && strlen(takes) + 1 < sizeof takes; s++) {
-                    size_t e = strlen(takes);
-                    takes[e] = *s == '_' ? '-' : *s;
-                    takes[e + 1] = 0;
-                }
-            }
-            rc = am_cli_usage_error("preprocess: --%s is not a keyword argument of %s (it takes %s)", flag,
-                                    am_image_processor_class_name(p), takes);
-            goto done;
-        }
-    }
+    if ((rc = check_kwargs(c.kwargs, am_image_processor_kwargs(p), am_image_processor_class_name(p)))) goto done;
     if (c.n_maps && strcmp(am_image_processor_class_name(p), "SegformerImageProcessor") != 0) {
         rc = am_cli_usage_error("preprocess: --segmentation-maps: %s takes no segmentation maps", am_image_processor_class_name(p));
         goto done;
@@ -194,12 +250,7 @@ int am_cli_preprocess(int argc, char **argv) {
         rc = am_cli_fail(c.output);
         goto done;
     }
-    for (size_t i = 0; i < am_tensors_count(out); i++) {
-        const am_tensor *t = am_tensors_at(out, i);
-        printf("%s [", am_tensors_name(out, i));
-        for (int d = 0; d < am_tensor_ndim(t); d++) printf("%s%lld", d ? ", " : "", (long long)am_tensor_dim(t, d));
-        printf("] %s\n", dtype_str(t));
-    }
+    print_tensors(out);
     rc = 0;
 done:
     if (rc == AM_CLI_HELP) rc = 0;
@@ -213,6 +264,7 @@ done:
     cJSON_Delete(c.kwargs);
     free(c.images);
     free(c.maps);
+    free(c.audio);
     for (size_t i = 0; i < n_owned; i++) free(owned[i]);
     free(owned);
     free(nargv);

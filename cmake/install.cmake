@@ -28,7 +28,7 @@ string(REGEX REPLACE "/$" "" AM_PC_TO_PREFIX "${AM_PC_TO_PREFIX}")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   message(FATAL_ERROR "automodel.pc wants CMAKE_INSTALL_LIBDIR and CMAKE_INSTALL_INCLUDEDIR relative to the prefix")
 endif()
-set(AM_PC_REQUIRES_PRIVATE "libcjson libutf8proc libpcre2-8 libcurl libmicrohttpd zlib libcrypto libjpeg libpng16 libwebp")
+set(AM_PC_REQUIRES_PRIVATE "libcjson libutf8proc libpcre2-8 libcurl libmicrohttpd zlib libcrypto libjpeg libpng16 libwebp libavformat libavcodec libswresample libavutil fftw3")
 get_filename_component(AM_DNNL_DIR ${DNNL_LIB} DIRECTORY)
 set(AM_PC_LIBS_PRIVATE "-ldnnl ${OpenMP_C_FLAGS} -lpthread -lm") # oneDNN ships no .pc file
 if(NOT AM_DNNL_DIR IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)

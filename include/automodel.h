@@ -271,6 +271,7 @@ typedef enum am_task {
     AM_TASK_AUDIO_CLASSIFICATION,
     AM_TASK_SPEECH_SEQ2SEQ,
     AM_TASK_VISION2SEQ,
+    AM_TASK_CTC, /* "ctc": AutoModelForCTC (Wav2Vec2ForCTC) */
     AM_TASK_COUNT
 } am_task;
 
@@ -571,7 +572,9 @@ AM_API am_pipeline_options am_pipeline_options_default(void);
  * AM_TASK_QUESTION_ANSWERING (qa) or AM_TASK_MASKED_LM (fill-mask); or, with the image processor
  * of `path` (preprocessor_config.json) instead of a tokenizer, AM_TASK_IMAGE_CLASSIFICATION,
  * AM_TASK_OBJECT_DETECTION, AM_TASK_VISION2SEQ ("image-to-text": also the tokenizer, to decode)
- * and AM_TASK_IMAGE_SEGMENTATION (a semantic-segmentation model). A model whose head is another
+ * and AM_TASK_IMAGE_SEGMENTATION (a semantic-segmentation model); or, with the feature extractor of
+ * `path`, AM_TASK_AUDIO_CLASSIFICATION and AM_TASK_SPEECH_SEQ2SEQ ("automatic-speech-recognition":
+ * a CTC model with its Wav2Vec2CTCTokenizer, or Whisper with its tokenizer). A model whose head is another
  * task is an error naming the task it has. A pipeline runs one call at a time (use one per
  * thread). Owned; am_pipeline_free. */
 AM_API am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_options *opts);
@@ -593,7 +596,9 @@ AM_API am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *te
                           am_pipeline_result **out);
 /* transformers' pipeline task names ("text-classification", "token-classification",
  * "question-answering", "fill-mask", "image-classification", "object-detection",
- * "image-segmentation", "image-to-text") and the short forms classify, ner, qa -> the task
+ * "image-segmentation", "image-to-text", "audio-classification" -> AM_TASK_AUDIO_CLASSIFICATION,
+ * "automatic-speech-recognition" -> AM_TASK_SPEECH_SEQ2SEQ, whose model is a CTC model or Whisper)
+ * and the short forms classify, ner, qa, asr -> the task
  * am_pipeline_new takes. AM_ERR_INVALID_ARGUMENT naming the known ones otherwise. */
 AM_API am_status am_pipeline_task_parse(const char *name, am_task *out);
 /* The keyword arguments pipeline(...)(inputs, **kwargs) takes for this pipeline's task, as
@@ -602,11 +607,15 @@ AM_API am_status am_pipeline_task_parse(const char *name, am_task *out);
  * context, top_k, doc_stride, max_answer_len, max_seq_len, handle_impossible_answer; fill-mask
  * top_k; image-classification top_k; object-detection threshold; image-to-text max_new_tokens,
  * generate_kwargs; image-segmentation subtask, threshold, mask_threshold,
- * overlap_mask_area_threshold. */
+ * overlap_mask_area_threshold; audio-classification top_k; automatic-speech-recognition
+ * return_timestamps (CTC "char" / "word", Whisper true), chunk_length_s, stride_length_s (a number
+ * or [left, right]), max_new_tokens, generate_kwargs, return_language (Whisper). */
 AM_API const char *const *am_pipeline_call_kwargs(const am_pipeline *p);
 /* pipeline(inputs, **kwargs): am_pipeline_run with the call's keyword arguments `kwargs_json`
  * (NULL or a JSON object with Python's values: {"top_k": 3}, {"threshold": 0.3},
  * {"generate_kwargs": {"max_new_tokens": 4}}) applied for this call only. inputs[i] is a text, or
+ * for the audio tasks a sound file (WAV, FLAC, Ogg, MP3: decoded, down-mixed and resampled as
+ * ffmpeg_read does; one model call per file, per chunk with chunk_length_s), or
  * for the image tasks an image file path (decoded as load_image does: EXIF orientation, RGB;
  * image-classification stacks batch_size images per model call, the other image tasks take one
  * image per call, as transformers' default batch_size 1). Question answering takes its
@@ -668,7 +677,13 @@ typedef struct am_generated_text { /* image-to-text: {"generated_text"} */
     const char *generated_text;
 } am_generated_text;
 
-/* Number of items (fill-mask: of all masks together). */
+typedef struct am_transcript_chunk { /* automatic-speech-recognition chunks: {"text", "timestamp": [start, end]} */
+    const char *text;
+    double start, end;               /* seconds; NAN where Python has None (Whisper's unfinished last chunk) */
+    const char *language;            /* Whisper with return_language: the language name ("english"); else NULL */
+} am_transcript_chunk;
+
+/* Number of items (fill-mask: of all masks together; automatic-speech-recognition: of chunks). */
 AM_API size_t am_pipeline_result_count(const am_pipeline_result *r);
 /* The item arrays; NULL for a result of another task. */
 AM_API const am_label_score *am_pipeline_result_labels(const am_pipeline_result *r);
@@ -680,11 +695,17 @@ AM_API size_t am_pipeline_result_num_masks(const am_pipeline_result *r);
 AM_API const am_detection *am_pipeline_result_detections(const am_pipeline_result *r);
 AM_API const am_segment *am_pipeline_result_segments(const am_pipeline_result *r);
 AM_API const am_generated_text *am_pipeline_result_generated(const am_pipeline_result *r);
+/* automatic-speech-recognition: the transcript (borrowed), and its chunks when return_timestamps
+ * (or return_language) was given (am_pipeline_result_count of them; NULL otherwise). */
+AM_API const char *am_pipeline_result_text(const am_pipeline_result *r);
+AM_API const am_transcript_chunk *am_pipeline_result_chunks(const am_pipeline_result *r);
 /* The result as transformers' pipeline returns it, in JSON (json.dumps of it): classify
  * [{"label": "spam", "score": 0.99}] (a list of top_k items when top_k is set), ner a list of
  * entities, qa one answer (a list when top_k > 1), fill-mask a list (a list of lists for several
  * masks), image-classification [{"score", "label"}], object-detection [{"score", "label", "box"}],
- * image-to-text [{"generated_text"}], image-segmentation [{"score": null, "label", "mask": PATH}]
+ * image-to-text [{"generated_text"}], image-segmentation [{"score": null, "label", "mask": PATH}],
+ * audio-classification [{"score", "label"}], automatic-speech-recognition {"text"} or
+ * {"text", "chunks": [{"text", "timestamp": [start, end]}]} (Whisper: {"timestamp", "text"}, as 4.32 orders them)
  * (the PNG's path where Python has the PIL image); a failed input gives {"error": "..."}. Owned
  * string; am_free. */
 AM_API char *am_pipeline_result_json(const am_pipeline_result *r);
@@ -847,6 +868,15 @@ typedef struct am_generate_options {
     am_token_callback on_token;        /* streaming */
     void *on_token_user;
     int64_t decoder_start_token_id;    /* encoder-decoders: first decoder token (default: the config's, else bos) */
+    /* Whisper (WhisperForConditionalGeneration.generate of transformers 4.32; refused for other models):
+     * return_timestamps -1 unset, 0, 1 (1: WhisperTimeStampLogitsProcessor; either value needs the
+     * generation config's no_timestamps_token_id); language ("<|en|>", "en" or "english", needs
+     * lang_to_id) and task ("transcribe" / "translate", needs task_to_id) rebuild forced_decoder_ids
+     * (<|notimestamps|> appended unless timestamps are asked); is_multilingual -1 unset, 0, 1. */
+    int return_timestamps;
+    int is_multilingual;
+    const char *language;
+    const char *task;
 } am_generate_options;
 AM_API am_generate_options am_generate_options_default(void);
 
@@ -940,6 +970,58 @@ AM_API am_status am_image_processor_call(const am_image_processor *p, const am_i
                                          const am_image *const *maps, const char *kwargs_json, am_tensors **out);
 
 /* ---- end vision input section ---- */
+
+/* ---- audio input section (src/audio) ---- */
+
+/* Audio as transformers' pipelines get it from ffmpeg_read (`ffmpeg -i pipe:0 -ac 1 -ar RATE -f
+ * f32le`): WAV, FLAC, Ogg (Vorbis, Opus, FLAC) and MP3 decoded by Debian's libavcodec, down-mixed to
+ * mono with ffmpeg's default matrix (stereo: (L + R) * 0.70710677, no division by 2) and resampled
+ * by libswresample with its defaults, float32 samples. An am_audio is immutable once made. */
+typedef struct am_audio am_audio;
+/* Decode a file (format from its content, not its name). sampling_rate <= 0 keeps the file's rate
+ * (still mono). Owned (am_audio_free); NULL with AM_ERR_IO (unreadable), AM_ERR_FORMAT (not a
+ * supported audio file, truncated before any audio, corrupt), AM_ERR_UNSUPPORTED (another codec,
+ * more than 64 channels, a stream changing format midway) or AM_ERR_INVALID_ARGUMENT (longer than
+ * AM_AUDIO_MAX_SECONDS, refused before the samples are allocated when the header says so, else as
+ * soon as decoding passes it); the message names the file. */
+#define AM_AUDIO_MAX_SECONDS (4 * 3600)
+AM_API am_audio *am_audio_load(const char *path, int sampling_rate);
+/* The same from bytes in memory; `origin` names the data in messages (may be NULL). */
+AM_API am_audio *am_audio_decode(const void *data, size_t len, int sampling_rate, const char *origin);
+/* Mono float32 samples at sampling_rate (> 0), copied. */
+AM_API am_audio *am_audio_from_samples(const float *samples, size_t n, int sampling_rate);
+AM_API void am_audio_free(am_audio *a);
+/* Borrowed samples, valid while the audio lives. */
+AM_API const float *am_audio_samples(const am_audio *a);
+AM_API size_t am_audio_length(const am_audio *a);
+AM_API int am_audio_sampling_rate(const am_audio *a);
+
+/* Feature extractors as transformers 4.32 computes them, from preprocessor_config.json:
+ * Wav2Vec2FeatureExtractor and WhisperFeatureExtractor (the `feature_extractor_type` key, else, in
+ * a folder, config.json's model_type as AutoFeatureExtractor falls back to). Read-only after
+ * loading: concurrent calls are safe. */
+typedef struct am_feature_extractor am_feature_extractor;
+/* `path`: a folder holding preprocessor_config.json, the JSON file itself, or a hub model id.
+ * Owned (am_feature_extractor_free); NULL + error as am_image_processor_from_pretrained. */
+AM_API am_feature_extractor *am_feature_extractor_from_pretrained(const char *path);
+AM_API am_feature_extractor *am_feature_extractor_from_json(const char *json, const char *origin);
+AM_API void am_feature_extractor_free(am_feature_extractor *fe);
+/* "Wav2Vec2FeatureExtractor", "WhisperFeatureExtractor" (static string). */
+AM_API const char *am_feature_extractor_class_name(const am_feature_extractor *fe);
+/* The sampling_rate the extractor expects its audio at (the config's). */
+AM_API int am_feature_extractor_sampling_rate(const am_feature_extractor *fe);
+/* The keyword arguments feature_extractor(raw_speech, **kwargs) accepts, NULL-terminated (static). */
+AM_API const char *const *am_feature_extractor_kwargs(const am_feature_extractor *fe);
+/* feature_extractor([audio...], **kwargs, return_tensors="pt"): `kwargs_json` (NULL or a JSON
+ * object) as am_image_processor_call's (`{"padding": "max_length", "max_length": 20000,
+ * "truncation": true}`); a `sampling_rate` kwarg different from the extractor's is transformers'
+ * ValueError (AM_ERR_INVALID_ARGUMENT), and so is an audio whose rate differs from the extractor's.
+ * *out (owned): Wav2Vec2 "input_values" [n, T] float32 (+ "attention_mask" [n, T] int64);
+ * Whisper "input_features" [n, n_mels, frames] float32 (+ "attention_mask" int64). */
+AM_API am_status am_feature_extractor_call(const am_feature_extractor *fe, const am_audio *const *audio, size_t n,
+                                           const char *kwargs_json, am_tensors **out);
+
+/* ---- end audio input section ---- */
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libdnnl-dev libcjson-dev libutf8proc-dev libpcre2-dev libcurl4-openssl-dev \
   libmicrohttpd-dev zlib1g-dev libssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev \
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libfftw3-dev \
-  protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-pytest python3-setuptools python3-venv \
+  python3-onnx python3-pytest python3-setuptools python3-venv \
   ca-certificates python3-torch python3-numpy >/dev/null
 # Node.js + npm for the @huggingface/hub interoperability test (kept if already installed)
 command -v node >/dev/null && command -v npm >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

@@ -1,5 +1,7 @@
 /* tests/harness.c — main() and helpers shared by every test executable. */
 #include "harness.h"
+#include <cjson/cJSON.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -57,4 +59,23 @@ int main(int argc, char **argv) {
     int rc = am_test_main(argc, argv);
     printf("%d checks, %d failed\n", am_test_checks, am_test_failures);
     return (rc != 0 || am_test_failures) ? 1 : 0;
+}
+
+void am_test_check_saved(const char *tmp, const cJSON *rt) {
+    char p[4400];
+    for (const cJSON *f = cJSON_GetObjectItem(rt, "files")->child; f; f = f->next) {
+        snprintf(p, sizeof p, "%s/%s", tmp, f->valuestring);
+        CHECKF(access(p, F_OK) == 0, "saved %s", f->valuestring);
+    }
+    snprintf(p, sizeof p, "%s/config.json", tmp);
+    char *cfg = am_test_read_file(p, NULL);
+    cJSON *cfgj = cfg ? cJSON_Parse(cfg) : NULL;
+    int nkeys = 0;
+    for (const cJSON *k = cfgj ? cfgj->child : NULL; k; k = k->next) nkeys += strcmp(k->string, "_name_or_path") != 0;
+    CHECK(cJSON_IsString(cJSON_GetObjectItem(cfgj, "_name_or_path")));
+    const cJSON *keys = cJSON_GetObjectItem(rt, "config_json_keys");
+    CHECKF(nkeys == cJSON_GetArraySize(keys), "saved config has %d keys", nkeys);
+    for (const cJSON *k = keys->child; k; k = k->next) CHECKF(cJSON_GetObjectItem(cfgj, k->valuestring) != NULL, "saved config key %s", k->valuestring);
+    cJSON_Delete(cfgj);
+    free(cfg);
 }

@@ -39,4 +39,9 @@ const char *am_test_fixture(const char *rel);
 /* Run a shell command, capture stdout into a malloc'd string (may be NULL); returns exit status. */
 int am_test_run(const char *cmd, char **out);
 char *am_test_read_file(const char *path, size_t *len);
+/* A pipelines_media model_level "save_roundtrip" (a cJSON object) against a folder save_pretrained
+ * wrote: every listed file exists, config.json has exactly the listed keys plus "_name_or_path"
+ * (the load path, which the reference leaves out). */
+struct cJSON;
+void am_test_check_saved(const char *saved_dir, const struct cJSON *save_roundtrip);
 #endif

@@ -16,4 +16,7 @@ set_tests_properties(example_classify_ham PROPERTIES LABELS fast ENVIRONMENT "${
 am_add_test(test_pipelines_gpt2 SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_gpt2.c ARGS ${CMAKE_SOURCE_DIR}/models/shakespeare-gpt2)
 # The image pipelines (src/pipelines/vision.c, call.c) and `automodel pipeline`: every vision case of
 # fixtures/pipelines_media through the CLI and the C API, the text pipelines through the generic command.
-am_add_test(test_pipelines_vision SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_vision.c)
+am_add_test(test_pipelines_vision SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_vision.c ${CMAKE_SOURCE_DIR}/tests/pipeline_cases.c)
+# The audio pipelines (src/pipelines/audio.c, asr.c, call.c) and `automodel pipeline`: every audio case of
+# fixtures/pipelines_media through the CLI and the C API, and the ASR decoders on the recorded model-call tokens.
+am_add_test(test_pipelines_audio SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipelines_audio.c ${CMAKE_SOURCE_DIR}/tests/pipeline_cases.c)

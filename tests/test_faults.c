@@ -475,6 +475,48 @@ int am_test_main(int argc, char **argv) {
         am_model_free(vm);
     }
 
+    /* audio: Wav2Vec2 sequence classification on a padded batch (conv feature encoder, group norm,
+     * frame mask, weight-normed positional conv, masked mean pooling) */
+    {
+        char dir[4096], ep[4200];
+        snprintf(dir, sizeof dir, "%s", am_test_fixture("models/wav2vec2_audiocls"));
+        snprintf(ep, sizeof ep, "%s/expected.safetensors", dir);
+        am_model *am = am_model_from_pretrained(AM_TASK_AUTO, dir, NULL);
+        am_tensors *exp = am_tensors_load_safetensors(ep);
+        CHECKF(am && exp, "wav2vec2_audiocls: %s", am_last_error());
+        if (am && exp) {
+            fwd_ctx ac = {.m = am, .in = am_tensors_new(), .out_name = "logits"};
+            am_tensors_set(ac.in, "input_values", am_tensors_get(exp, "in.input_values"));
+            am_tensors_set(ac.in, "attention_mask", am_tensors_get(exp, "in.attention_mask"));
+            sweep("forward wav2vec2", op_forward, &ac);
+            am_tensors_free(ac.want);
+            am_tensors_free(ac.in);
+        }
+        am_tensors_free(exp);
+        am_model_free(am);
+    }
+
+    /* Whisper: the Conv1d front end on input_features and generation with its forced / suppressed ids */
+    {
+        char dir[4096], ep[4200];
+        snprintf(dir, sizeof dir, "%s", am_test_fixture("models/whisper_cg"));
+        snprintf(ep, sizeof ep, "%s/expected.safetensors", dir);
+        am_model *wm = am_model_from_pretrained(AM_TASK_AUTO, dir, NULL);
+        am_tensors *exp = am_tensors_load_safetensors(ep);
+        CHECKF(wm && exp, "whisper_cg: %s", am_last_error());
+        if (wm && exp) {
+            fwd_ctx wc = {.m = wm, .in = am_tensors_new(), .out_name = "sequences", .generate = true};
+            am_tensors_set(wc.in, "input_features", am_tensors_get(exp, "gen.input_features"));
+            wc.gen = am_generate_options_default();
+            wc.gen.max_new_tokens = 4;
+            sweep("generate whisper", op_forward, &wc);
+            am_tensors_free(wc.want);
+            am_tensors_free(wc.in);
+        }
+        am_tensors_free(exp);
+        am_model_free(wm);
+    }
+
     static const char *const toks[4][2] = {{"tokenizer bert", "tokenizers/bert-base-uncased"}, {"tokenizer gpt2", "tokenizers/gpt2"},
                                            {"tokenizer vocab.txt", "tokenizers/legacy/bert-base-uncased"},
                                            {"tokenizer vocab+merges", "tokenizers/legacy/gpt2"}};

@@ -28,7 +28,10 @@ static am_task task_of(const char *auto_class) {
              {"AutoModelForImageClassification", AM_TASK_IMAGE_CLASSIFICATION},
              {"AutoModelForObjectDetection", AM_TASK_OBJECT_DETECTION},
              {"AutoModelForSemanticSegmentation", AM_TASK_SEMANTIC_SEGMENTATION},
-             {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ}};
+             {"AutoModelForVision2Seq", AM_TASK_VISION2SEQ},
+             {"AutoModelForAudioClassification", AM_TASK_AUDIO_CLASSIFICATION},
+             {"AutoModelForCTC", AM_TASK_CTC},
+             {"AutoModelForSpeechSeq2Seq", AM_TASK_SPEECH_SEQ2SEQ}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(k[i].a, auto_class)) return k[i].t;
     return AM_TASK_AUTO;
@@ -470,6 +473,10 @@ static void check_attentions(const cJSON *ej, const am_tensors *exp, am_model *m
         CHECKF(n == layers, "[%s] %lld %s* tensors for %lld %s*", g_case, (long long)n, kinds[kd].prefix, (long long)nh, kinds[kd].hidden);
         const am_tensor *qi = am_tensors_get(in, kinds[kd].q_ids), *ki = am_tensors_get(in, kinds[kd].k_ids);
         const am_tensor *mk = am_tensors_get(in, kinds[kd].mask);
+        /* audio (input_values): queries and keys are the frames, masked by the frame-level mask the
+         * case records (aux.feature_attention_mask, from attention_mask through the conv lengths) */
+        const am_tensor *fm = am_tensors_get(exp, "aux.feature_attention_mask");
+        if (kd == 0 && !qi && am_tensors_get(in, "input_values") && fm) qi = ki = mk = fm;
         bool causal = kinds[kd].causal || (kd == 0 && dec_only);
         int64_t heads = -1;
         const char *hk[] = {kinds[kd].heads_key, "num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads"};

@@ -5,6 +5,7 @@
  * fail); object detection's float corners against post_process_object_detection's boxes (1e-3
  * pixels); the generic command reaching the text pipelines; kwargs refused clearly. */
 #include "harness.h"
+#include "pipeline_cases.h"
 #include "pipelines/pipeline.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,104 +16,20 @@
 
 static const char *g_cli;
 
-static char *dup_s(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-/* got vs want (Python's result as JSON): the same shape, strings and ints exact, "score" within 1e-4 */
-static bool same(const cJSON *got, const cJSON *want, const char *key, char *why, size_t nwhy) {
-    if (cJSON_IsNumber(want)) {
-        if (!cJSON_IsNumber(got)) return snprintf(why, nwhy, "%s: not a number", key ? key : "?"), false;
-        double tol = key && !strcmp(key, "score") ? 1e-4 : 0;
-        if (fabs(got->valuedouble - want->valuedouble) > tol)
-            return snprintf(why, nwhy, "%s: %.9g vs %.9g", key ? key : "?", got->valuedouble, want->valuedouble), false;
-        return true;
-    }
-    if (cJSON_IsString(want)) {
-        if (!cJSON_IsString(got) || strcmp(got->valuestring, want->valuestring))
-            return snprintf(why, nwhy, "%s: '%s' vs '%s'", key ? key : "?", cJSON_IsString(got) ? got->valuestring : "?", want->valuestring), false;
-        return true;
-    }
-    if (cJSON_IsNull(want)) return cJSON_IsNull(got) ? true : (snprintf(why, nwhy, "%s: not null", key ? key : "?"), false);
-    if (cJSON_IsArray(want)) {
-        if (!cJSON_IsArray(got) || cJSON_GetArraySize(got) != cJSON_GetArraySize(want))
-            return snprintf(why, nwhy, "list of %d vs %d", cJSON_IsArray(got) ? cJSON_GetArraySize(got) : -1, cJSON_GetArraySize(want)), false;
-        for (int i = 0; i < cJSON_GetArraySize(want); i++)
-            if (!same(cJSON_GetArrayItem(got, i), cJSON_GetArrayItem(want, i), key, why, nwhy)) return false;
-        return true;
-    }
-    if (cJSON_IsObject(want)) {
-        if (!cJSON_IsObject(got) || cJSON_GetArraySize(got) != cJSON_GetArraySize(want)) return snprintf(why, nwhy, "object keys differ"), false;
-        const cJSON *w;
-        int i = 0;
-        cJSON_ArrayForEach(w, want) {
-            const cJSON *g = cJSON_GetArrayItem(got, i++); /* the same keys in the same order, as json.dumps writes them */
-            if (!g || strcmp(g->string, w->string)) return snprintf(why, nwhy, "key '%s' vs '%s'", g ? g->string : "?", w->string), false;
-            if (!same(g, w, w->string, why, nwhy)) return false;
-        }
-        return true;
-    }
-    if (cJSON_IsBool(want)) return cJSON_IsBool(got) && cJSON_IsTrue(got) == cJSON_IsTrue(want);
-    return false;
-}
-
-static cJSON *load_case(const char *name) {
-    char rel[256];
-    snprintf(rel, sizeof rel, "pipelines_media/%s/case.json", name);
-    char *text = am_test_read_file(am_test_fixture(rel), NULL);
-    cJSON *c = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    CHECKF(c != NULL, "%s", rel);
-    return c;
-}
-
-/* the inputs of a run: one file or a list */
-static size_t run_inputs(const cJSON *run, char **paths, size_t max) {
-    const cJSON *in = cJSON_GetObjectItem(run, "inputs");
-    size_t n = 0;
-    if (cJSON_IsString(in)) paths[n++] = dup_s(am_test_fixture(in->valuestring));
-    const cJSON *it;
-    if (cJSON_IsArray(in))
-        cJSON_ArrayForEach(it, in) if (n < max) paths[n++] = dup_s(am_test_fixture(it->valuestring));
-    return n;
-}
-
 static void check_cli_run(const char *name, const char *task, const cJSON *run) {
     const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
-    char *paths[8];
-    size_t n = run_inputs(run, paths, 8);
-    char rel[256];
-    snprintf(rel, sizeof rel, "pipelines_media/%s", name);
-    char cmd[8192];
-    int at = snprintf(cmd, sizeof cmd, "'%s' pipeline %s '%s' --json", g_cli, task, am_test_fixture(rel));
-    for (size_t i = 0; i < n; i++) at += snprintf(cmd + at, sizeof cmd - at, " '%s'", paths[i]);
-    const cJSON *kw;
-    cJSON_ArrayForEach(kw, cJSON_GetObjectItem(run, "call_kwargs")) {
-        char flag[64];
-        size_t i = 0;
-        for (; kw->string[i] && i + 1 < sizeof flag; i++) flag[i] = kw->string[i] == '_' ? '-' : kw->string[i];
-        flag[i] = 0;
-        char *v = cJSON_IsString(kw) ? dup_s(kw->valuestring) : cJSON_PrintUnformatted(kw);
-        at += snprintf(cmd + at, sizeof cmd - at, " --%s '%s'", flag, v);
-        free(v);
-    }
-    snprintf(cmd + at, sizeof cmd - at, " 2>/dev/null");
     char *out = NULL;
-    int rc = am_test_run(cmd, &out);
+    int rc = am_test_cli_pipeline(g_cli, name, task, run, &out);
     const cJSON *want = cJSON_GetObjectItem(run, "result");
     if (cJSON_GetObjectItem(run, "raises")) {
         CHECKF(rc != 0 && out && strstr(out, "\"error\""), "%s/%s: transformers raised; got rc %d: %s", name, rn, rc, out ? out : "");
     } else {
         cJSON *got = out ? cJSON_Parse(out) : NULL;
         char why[512] = "";
-        CHECKF(rc == 0 && got && same(got, want, NULL, why, sizeof why), "%s/%s (CLI): rc %d: %s\n got %s", name, rn, rc, why, out ? out : "");
+        CHECKF(rc == 0 && got && am_test_json_same(got, want, NULL, why, sizeof why), "%s/%s (CLI): rc %d: %s\n got %s", name, rn, rc, why, out ? out : "");
         cJSON_Delete(got);
     }
     free(out);
-    for (size_t i = 0; i < n; i++) free(paths[i]);
 }
 
 /* The same runs through the C API; object detection's float corners against post.boxes. */
@@ -129,7 +46,7 @@ static void check_api_case(const char *name, am_task task, const cJSON *c) {
     cJSON_ArrayForEach(run, cJSON_GetObjectItem(c, "runs")) {
         const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
         char *paths[8];
-        size_t n = run_inputs(run, paths, 8);
+        size_t n = am_test_run_inputs(run, paths, 8);
         char *kw = cJSON_PrintUnformatted(cJSON_GetObjectItem(run, "call_kwargs"));
         am_pipeline_result *res[8] = {0};
         CHECK_OK(am_pipeline_call(p, n, (const char *const *)paths, kw, res));
@@ -145,7 +62,7 @@ static void check_api_case(const char *name, am_task task, const cJSON *c) {
             cJSON *got = js ? cJSON_Parse(js) : NULL;
             char why[512] = "";
             const cJSON *w = cJSON_IsString(cJSON_GetObjectItem(run, "inputs")) ? want : cJSON_GetArrayItem(want, (int)i);
-            CHECKF(got && same(got, w, NULL, why, sizeof why), "%s/%s[%zu] (API): %s\n got %s", name, rn, i, why, js ? js : "");
+            CHECKF(got && am_test_json_same(got, w, NULL, why, sizeof why), "%s/%s[%zu] (API): %s\n got %s", name, rn, i, why, js ? js : "");
             cJSON_Delete(got);
             am_free(js);
             if (task == AM_TASK_OBJECT_DETECTION) { /* threshold 0 keeps every token, in order: post.boxes row for row */
@@ -174,7 +91,7 @@ static void check_api_case(const char *name, am_task task, const cJSON *c) {
 }
 
 static void check_case(const char *name, const char *task_name) {
-    cJSON *c = load_case(name);
+    cJSON *c = am_test_load_case(name);
     if (!c) return;
     const cJSON *run;
     int k = 0;
@@ -197,8 +114,8 @@ static int cli(const char *args, char **out) {
 
 static void check_cli_surface(void) {
     char *out = NULL;
-    const char *vit = dup_s(am_test_fixture("pipelines_media/image_classification_vit"));
-    const char *img = dup_s(am_test_fixture("media/img_cat.png"));
+    const char *vit = am_test_strdup(am_test_fixture("pipelines_media/image_classification_vit"));
+    const char *img = am_test_strdup(am_test_fixture("media/img_cat.png"));
     char a[2048];
     /* a kwarg another task takes is refused, naming the task's own */
     snprintf(a, sizeof a, "image-classification '%s' '%s' --threshold 0.3", vit, img);
@@ -224,8 +141,8 @@ static void check_cli_surface(void) {
         char *j = strchr(out, '[');
         cJSON *got = j ? cJSON_Parse(j) : NULL, *one = cJSON_Parse("[{\"score\": 0.5891234278678894, \"label\": \"LABEL_0\"}]");
         char why[256] = "";
-        CHECKF(cJSON_GetArraySize(got) == 3 && same(cJSON_GetArrayItem(got, 0), one, NULL, why, sizeof why) &&
-                   cJSON_GetObjectItem(cJSON_GetArrayItem(got, 1), "error") && same(cJSON_GetArrayItem(got, 2), one, NULL, why, sizeof why),
+        CHECKF(cJSON_GetArraySize(got) == 3 && am_test_json_same(cJSON_GetArrayItem(got, 0), one, NULL, why, sizeof why) &&
+                   cJSON_GetObjectItem(cJSON_GetArrayItem(got, 1), "error") && am_test_json_same(cJSON_GetArrayItem(got, 2), one, NULL, why, sizeof why),
                "batched: %s %s", why, out);
         cJSON_Delete(got);
         cJSON_Delete(one);
@@ -251,7 +168,7 @@ static void check_cli_surface(void) {
             if ((nl = strchr(l, '\n'))) *nl = 0;
             cJSON *got = cJSON_Parse(l);
             char why[256] = "";
-            CHECKF(got && same(got, want, NULL, why, sizeof why), "--input-file line %d: %s", lines + 1, why);
+            CHECKF(got && am_test_json_same(got, want, NULL, why, sizeof why), "--input-file line %d: %s", lines + 1, why);
             cJSON_Delete(got);
         }
         CHECK(lines == 2);
@@ -260,7 +177,7 @@ static void check_cli_surface(void) {
         remove(list);
     }
     /* image-to-text: max_new_tokens both ways refused as transformers refuses it */
-    const char *ved = dup_s(am_test_fixture("pipelines_media/image_to_text_vision_encoder_decoder"));
+    const char *ved = am_test_strdup(am_test_fixture("pipelines_media/image_to_text_vision_encoder_decoder"));
     snprintf(a, sizeof a, "image-to-text '%s' '%s' --max-new-tokens 3 --generate-kwargs '{\"max_new_tokens\": 4}'", ved, img);
     CHECK(cli(a, &out) == 1 && out && strstr(out, "'max_new_tokens' is defined twice"));
     free(out);
@@ -268,7 +185,7 @@ static void check_cli_surface(void) {
     CHECK(cli(a, &out) == 0 && out && !strcmp(out, "[{\"generated_text\": \"\\\"NNN\"}]\n"));
     free(out);
     /* the text pipelines through the generic command: transformers' names and the short forms */
-    const char *sms = dup_s(am_test_fixture("../../models/sms-spam-bert"));
+    const char *sms = am_test_strdup(am_test_fixture("../../models/sms-spam-bert"));
     snprintf(a, sizeof a, "text-classification '%s' 'WINNER! Claim your free prize now' --json --top-k 2", sms);
     char *o1 = NULL, *o2 = NULL;
     CHECK(cli(a, &o1) == 0 && o1 && strstr(o1, "[{\"label\": \"spam\", \"score\": 0.9"));
@@ -313,7 +230,7 @@ static size_t mask_equal(const char *ours, const char *theirs, const float *marg
  * the model itself loads (SegFormer), every run through `automodel pipeline image-segmentation`. */
 static void check_segmentation(void) {
     const char *name = "image_segmentation_segformer";
-    cJSON *c = load_case(name);
+    cJSON *c = am_test_load_case(name);
     am_tensors *exp = am_tensors_load_safetensors(am_test_fixture("pipelines_media/image_segmentation_segformer/expected.safetensors"));
     CHECK(exp != NULL);
     if (!c || !exp) {
@@ -403,7 +320,7 @@ static void check_segmentation(void) {
     cJSON_ArrayForEach(run, runs) {
         const char *rn = cJSON_GetObjectItem(run, "name")->valuestring;
         char *paths[8];
-        size_t n = run_inputs(run, paths, 8);
+        size_t n = am_test_run_inputs(run, paths, 8);
         char cmd[4096];
         int at = snprintf(cmd, sizeof cmd, "'%s' pipeline image-segmentation '%s' --json --output-dir '%s'", g_cli, am_test_fixture(rel), dir);
         for (size_t i = 0; i < n; i++) at += snprintf(cmd + at, sizeof cmd - at, " '%s'", paths[i]);

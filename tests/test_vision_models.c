@@ -98,23 +98,7 @@ static void yolos_random_embeddings(void) {
     CHECK(tmp != NULL);
     if (tmp && out) {
         CHECK_OK(am_model_save_pretrained(m, tmp, NULL));
-        const cJSON *rt = cJSON_GetObjectItem(ml, "save_roundtrip");
-        for (const cJSON *f = cJSON_GetObjectItem(rt, "files")->child; f; f = f->next) {
-            snprintf(p, sizeof p, "%s/%s", tmp, f->valuestring);
-            CHECKF(access(p, F_OK) == 0, "saved %s", f->valuestring);
-        }
-        snprintf(p, sizeof p, "%s/config.json", tmp);
-        char *cfg = am_test_read_file(p, NULL);
-        cJSON *cfgj = cfg ? cJSON_Parse(cfg) : NULL;
-        int nkeys = 0;
-        /* the keys listed, plus "_name_or_path" (the load path, which the reference leaves out) */
-        for (const cJSON *k = cfgj ? cfgj->child : NULL; k; k = k->next) nkeys += strcmp(k->string, "_name_or_path") != 0;
-        CHECK(cJSON_IsString(cJSON_GetObjectItem(cfgj, "_name_or_path")));
-        const cJSON *keys = cJSON_GetObjectItem(rt, "config_json_keys");
-        CHECKF(nkeys == cJSON_GetArraySize(keys), "saved config has %d keys", nkeys);
-        for (const cJSON *k = keys->child; k; k = k->next) CHECKF(cJSON_GetObjectItem(cfgj, k->valuestring) != NULL, "saved config key %s", k->valuestring);
-        cJSON_Delete(cfgj);
-        free(cfg);
+        am_test_check_saved(tmp, cJSON_GetObjectItem(ml, "save_roundtrip"));
         am_model *r = am_model_from_pretrained(AM_TASK_OBJECT_DETECTION, tmp, NULL);
         CHECKF(r != NULL, "reload: %s", am_last_error());
         am_tensors *o2 = r ? am_model_forward(r, in, NULL) : NULL;

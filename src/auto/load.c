@@ -262,6 +262,10 @@ static am_status init_param(am_model *m, am__module *owner, am__param *p, const 
             memset(f + owner->padding_idx * p->shape[1], 0, (size_t)p->shape[1] * sizeof(float));
     } else if (f && p->init == AM_INIT_ONES) {
         for (int64_t i = 0; i < n; i++) f[i] = 1.0f;
+    } else if (f && p->init == AM_INIT_UNIFORM) {
+        for (int64_t i = 0; i < n; i++) f[i] = (float)(p->init_a + (p->init_b - p->init_a) * am__rng_uniform(rng));
+    } else if (f && p->init == AM_INIT_NORMAL_STD) {
+        for (int64_t i = 0; i < n; i++) f[i] = (float)(am__rng_normal(rng) * p->init_a);
     }
     am_dtype want = param_dtype(m, p);
     if (t->dtype != want) {

@@ -298,9 +298,20 @@ static char *generation_config_json(const am_model *m) {
                                        "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
                                        "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
                                        "suppress_tokens", "begin_suppress_tokens", "pad_token_id", "bos_token_id", "eos_token_id",
-                                       "decoder_start_token_id", NULL};
-    am_config *gen = am__config_new(cJSON_CreateObject(), NULL, "GenerationConfig");
+                                       "decoder_start_token_id", "forced_decoder_ids", NULL};
+    /* a checkpoint's own generation_config.json is what from_pretrained loaded and save_pretrained
+     * writes back (Whisper's lang_to_id, task_to_id, no_timestamps_token_id ... included) */
+    am_config *gen = am__config_new(m->generation_config ? cJSON_Duplicate(m->generation_config, true) : cJSON_CreateObject(), NULL, "GenerationConfig");
     if (!gen) return NULL;
+    if (m->generation_config) {
+        cJSON_DeleteItemFromObjectCaseSensitive(gen->values, "transformers_version");
+        cJSON_AddStringToObject(gen->values, "transformers_version", am__config_str(m->config, "transformers_version", "4.32.0.dev0"));
+        am__buf b = {0};
+        am__json_dump_py(&b, gen->values, 0, m->config, NULL);
+        am__buf_puts(&b, "\n");
+        am_config_free(gen);
+        return am__buf_take(&b);
+    }
     cJSON_AddTrueToObject(gen->values, "_from_model_config");
     am_config base = {.values = NULL, .defaults = NULL, .class_name = ""};
     base.values = cJSON_CreateObject();

@@ -26,6 +26,12 @@ am_status am__ved_build(am_model *m);
 am_status am__ved_config_init(am_config *c, const char *origin);
 extern const am__config_default am__segformer_defaults[];
 am_status am__segformer_build(am_model *m);
+extern const am__config_default am__wav2vec2_defaults[];
+am_status am__wav2vec2_build(am_model *m);
+am_status am__wav2vec2_config_init(am_config *c, const char *origin);
+extern const am__config_default am__whisper_defaults[];
+am_status am__whisper_build(am_model *m);
+am_status am__whisper_config_init(am_config *c, const char *origin);
 
 static const am__type_spec k_types[] = {
     {"bert", "BertConfig", am__bert_defaults, "bert"},
@@ -39,6 +45,8 @@ static const am__type_spec k_types[] = {
     {"yolos", "YolosConfig", am__yolos_defaults, "vit"},
     {"vision-encoder-decoder", "VisionEncoderDecoderConfig", am__ved_defaults, "vision_encoder_decoder"},
     {"segformer", "SegformerConfig", am__segformer_defaults, "segformer"},
+    {"wav2vec2", "Wav2Vec2Config", am__wav2vec2_defaults, "wav2vec2"},
+    {"whisper", "WhisperConfig", am__whisper_defaults, "model"},
 };
 
 static const char *const k_bert_mlm_tied[] = {"predictions.decoder.bias", "cls.predictions.decoder.weight", NULL};
@@ -56,6 +64,7 @@ static const char *const k_bart_tied[] = {"encoder.embed_tokens.weight", "decode
 static const char *const k_bart_cg_tied[] = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", NULL};
 static const char *const k_bart_cg_missing[] = {"final_logits_bias", NULL};
 static const char *const k_bart_unexpected[] = {"encoder.version", "decoder.version", NULL};
+static const char *const k_whisper_cg_tied[] = {"proj_out.weight", NULL};
 
 static const am__head_spec k_heads[] = {
     {"bert", AM_TASK_BASE, "BertModel", am__bert_build, NULL, NULL, NULL, false, NULL},
@@ -104,6 +113,11 @@ static const am__head_spec k_heads[] = {
     {"vision-encoder-decoder", AM_TASK_VISION2SEQ, "VisionEncoderDecoderModel", am__ved_build, NULL, NULL, NULL, true, NULL},
     {"segformer", AM_TASK_BASE, "SegformerModel", am__segformer_build, NULL, NULL, NULL, false, NULL},
     {"segformer", AM_TASK_SEMANTIC_SEGMENTATION, "SegformerForSemanticSegmentation", am__segformer_build, NULL, NULL, NULL, false, NULL},
+    {"wav2vec2", AM_TASK_BASE, "Wav2Vec2Model", am__wav2vec2_build, NULL, NULL, NULL, false, NULL},
+    {"wav2vec2", AM_TASK_AUDIO_CLASSIFICATION, "Wav2Vec2ForSequenceClassification", am__wav2vec2_build, NULL, NULL, NULL, false, NULL},
+    {"wav2vec2", AM_TASK_CTC, "Wav2Vec2ForCTC", am__wav2vec2_build, NULL, NULL, NULL, false, NULL},
+    {"whisper", AM_TASK_BASE, "WhisperModel", am__whisper_build, NULL, NULL, NULL, false, NULL},
+    {"whisper", AM_TASK_SPEECH_SEQ2SEQ, "WhisperForConditionalGeneration", am__whisper_build, k_whisper_cg_tied, NULL, NULL, true, NULL},
 };
 
 static const char *const k_task_names[AM_TASK_COUNT] = {
@@ -122,6 +136,7 @@ static const char *const k_task_names[AM_TASK_COUNT] = {
     [AM_TASK_AUDIO_CLASSIFICATION] = "audio-classification",
     [AM_TASK_SPEECH_SEQ2SEQ] = "speech-seq2seq",
     [AM_TASK_VISION2SEQ] = "vision2seq",
+    [AM_TASK_CTC] = "ctc",
 };
 
 /* transformers' Auto class for each task (named in errors). */
@@ -141,6 +156,7 @@ static const char *const k_auto_names[AM_TASK_COUNT] = {
     [AM_TASK_AUDIO_CLASSIFICATION] = "AutoModelForAudioClassification",
     [AM_TASK_SPEECH_SEQ2SEQ] = "AutoModelForSpeechSeq2Seq",
     [AM_TASK_VISION2SEQ] = "AutoModelForVision2Seq",
+    [AM_TASK_CTC] = "AutoModelForCTC",
 };
 
 const char *am_task_name(am_task t) { return (unsigned)t < AM_TASK_COUNT && k_task_names[t] ? k_task_names[t] : "unknown"; }
@@ -180,7 +196,7 @@ const am__type_spec *am__type_lookup(const char *model_type) {
     return NULL;
 }
 
-const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, segformer, t5, vision-encoder-decoder, vit, yolos"; }
+const char *am__supported_model_types(void) { return "bart, bert, distilbert, gpt2, llama, roberta, segformer, t5, vision-encoder-decoder, vit, wav2vec2, whisper, yolos"; }
 
 const am__head_spec *am__head_lookup(const char *model_type, am_task task) {
     for (size_t i = 0; model_type && i < sizeof k_heads / sizeof k_heads[0]; i++)
@@ -198,7 +214,8 @@ const am__head_spec *am__head_by_class(const char *class_name) {
 static const struct {
     const char *model_type;
     am_status (*init)(am_config *c, const char *origin);
-} k_config_inits[] = {{"t5", am__t5_config_init}, {"bart", am__bart_config_init}, {"vision-encoder-decoder", am__ved_config_init}};
+} k_config_inits[] = {{"t5", am__t5_config_init}, {"bart", am__bart_config_init}, {"vision-encoder-decoder", am__ved_config_init},
+                       {"wav2vec2", am__wav2vec2_config_init}, {"whisper", am__whisper_config_init}};
 
 am_status am__config_class_init(am_config *c, const char *origin) {
     const char *mt = am_config_model_type(c);

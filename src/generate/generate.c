@@ -24,6 +24,7 @@ am_generate_options am_generate_options_default(void) {
     o.top_k = o.no_repeat_ngram_size = AM_GEN_UNSET;
     o.pad_token_id = o.bos_token_id = o.forced_bos_token_id = o.forced_eos_token_id = AM_GEN_UNSET;
     o.decoder_start_token_id = AM_GEN_UNSET;
+    o.return_timestamps = o.is_multilingual = -1;
     return o;
 }
 
@@ -46,6 +47,11 @@ typedef struct gen_cfg {
     idlist bad_flat;
     size_t *bad_lens, n_bad;
     int64_t begin_index;
+    /* Whisper: forced ids may hold (1, None) = -1 (language left to the model); the timestamp
+     * processor when ts (no_timestamps token, first timestamp token, its begin index, the
+     * max_initial_timestamp_index or -1) */
+    bool forced_none_ok, ts;
+    int64_t ts_no, ts_begin, ts_index, ts_max_init;
 } gen_cfg;
 
 static void cfg_free(gen_cfg *c) {
@@ -125,6 +131,192 @@ static am_status json_list(const cJSON *v, const char *key, bool pairs, idlist *
     return AM_OK;
 }
 
+/* ---- Whisper's generate rules (WhisperForConditionalGeneration.generate of transformers 4.32) ---- */
+
+/* tokenization_whisper.LANGUAGES (code, name) in its order; then TO_LANGUAGE_CODE's aliases (name, code) */
+static const char *const k_whisper_langs[][2] = {
+    {"en", "english"}, {"zh", "chinese"}, {"de", "german"}, {"es", "spanish"}, {"ru", "russian"}, {"ko", "korean"}, {"fr", "french"},
+    {"ja", "japanese"}, {"pt", "portuguese"}, {"tr", "turkish"}, {"pl", "polish"}, {"ca", "catalan"}, {"nl", "dutch"}, {"ar", "arabic"},
+    {"sv", "swedish"}, {"it", "italian"}, {"id", "indonesian"}, {"hi", "hindi"}, {"fi", "finnish"}, {"vi", "vietnamese"}, {"he", "hebrew"},
+    {"uk", "ukrainian"}, {"el", "greek"}, {"ms", "malay"}, {"cs", "czech"}, {"ro", "romanian"}, {"da", "danish"}, {"hu", "hungarian"},
+    {"ta", "tamil"}, {"no", "norwegian"}, {"th", "thai"}, {"ur", "urdu"}, {"hr", "croatian"}, {"bg", "bulgarian"}, {"lt", "lithuanian"},
+    {"la", "latin"}, {"mi", "maori"}, {"ml", "malayalam"}, {"cy", "welsh"}, {"sk", "slovak"}, {"te", "telugu"}, {"fa", "persian"},
+    {"lv", "latvian"}, {"bn", "bengali"}, {"sr", "serbian"}, {"az", "azerbaijani"}, {"sl", "slovenian"}, {"kn", "kannada"}, {"et", "estonian"},
+    {"mk", "macedonian"}, {"br", "breton"}, {"eu", "basque"}, {"is", "icelandic"}, {"hy", "armenian"}, {"ne", "nepali"}, {"mn", "mongolian"},
+    {"bs", "bosnian"}, {"kk", "kazakh"}, {"sq", "albanian"}, {"sw", "swahili"}, {"gl", "galician"}, {"mr", "marathi"}, {"pa", "punjabi"},
+    {"si", "sinhala"}, {"km", "khmer"}, {"sn", "shona"}, {"yo", "yoruba"}, {"so", "somali"}, {"af", "afrikaans"}, {"oc", "occitan"},
+    {"ka", "georgian"}, {"be", "belarusian"}, {"tg", "tajik"}, {"sd", "sindhi"}, {"gu", "gujarati"}, {"am", "amharic"}, {"yi", "yiddish"},
+    {"lo", "lao"}, {"uz", "uzbek"}, {"fo", "faroese"}, {"ht", "haitian creole"}, {"ps", "pashto"}, {"tk", "turkmen"}, {"nn", "nynorsk"},
+    {"mt", "maltese"}, {"sa", "sanskrit"}, {"lb", "luxembourgish"}, {"my", "myanmar"}, {"bo", "tibetan"}, {"tl", "tagalog"}, {"mg", "malagasy"},
+    {"as", "assamese"}, {"tt", "tatar"}, {"haw", "hawaiian"}, {"ln", "lingala"}, {"ha", "hausa"}, {"ba", "bashkir"}, {"jw", "javanese"},
+    {"su", "sundanese"}};
+static const char *const k_whisper_aliases[][2] = {
+    {"burmese", "my"}, {"valencian", "ca"}, {"flemish", "nl"}, {"haitian", "ht"}, {"letzeburgesch", "lb"}, {"pushto", "ps"},
+    {"panjabi", "pa"}, {"moldavian", "ro"}, {"moldovan", "ro"}, {"sinhalese", "si"}, {"castilian", "es"}};
+#define N_WLANG (sizeof k_whisper_langs / sizeof k_whisper_langs[0])
+#define N_WALIAS (sizeof k_whisper_aliases / sizeof k_whisper_aliases[0])
+
+/* an int-valued entry of a generation-config map (lang_to_id, task_to_id); false when absent */
+static bool map_id(const cJSON *map, const char *key, int64_t *out) {
+    const cJSON *v = cJSON_IsObject(map) ? cJSON_GetObjectItemCaseSensitive(map, key) : NULL;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) return false;
+    *out = (int64_t)v->valuedouble;
+    return true;
+}
+
+/* "Unsupported language" as transformers lists it: TO_LANGUAGE_CODE's values for a 2-letter code, else its keys */
+static am_status unsupported_language(const char *lang) {
+    bool code = strlen(lang) == 2;
+    am__buf b = {0};
+    am__buf_puts(&b, "[");
+    for (size_t i = 0; i < N_WLANG + N_WALIAS; i++) {
+        const char *v = i < N_WLANG ? k_whisper_langs[i][code ? 0 : 1] : k_whisper_aliases[i - N_WLANG][code ? 1 : 0];
+        am__buf_printf(&b, "%s'%s'", i ? ", " : "", v);
+    }
+    am__buf_puts(&b, "]");
+    char *list = am__buf_take(&b);
+    am_status s = am__error(AM_ERR_INVALID_ARGUMENT, "generate: Unsupported language: %s. Language should be one of: %s.", lang, list ? list : "[...]");
+    free(list);
+    return s;
+}
+
+/* WhisperForConditionalGeneration.generate before GenerationMixin.generate: return_timestamps,
+ * is_multilingual, language and task (forced_decoder_ids rebuilt: language or None, task,
+ * <|notimestamps|> unless timestamps are asked), and the WhisperTimeStampLogitsProcessor's settings.
+ * "hasattr(generation_config, key)" is a key of generation_config.json (config.json's when the
+ * model has none, as GenerationConfig.from_model_config keeps every key). Other models refuse the
+ * options as transformers refuses unused model_kwargs. */
+static am_status whisper_rules(const am_model *m, const am_generate_options *o, int64_t V, gen_cfg *c) {
+    (void)V;
+    if (strcmp(m->spec->model_type, "whisper")) {
+        const char *k = o->return_timestamps >= 0 ? "return_timestamps" : o->language ? "language" : o->task ? "task" : o->is_multilingual >= 0 ? "is_multilingual" : NULL;
+        if (k) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: The following `model_kwargs` are not used by the model: ['%s'] (only Whisper takes it)", k);
+        return AM_OK;
+    }
+    const cJSON *nts = gen_value(m, "no_timestamps_token_id"), *ml = gen_value(m, "is_multilingual");
+    const cJSON *l2i = gen_value(m, "lang_to_id"), *t2i = gen_value(m, "task_to_id");
+    if (o->return_timestamps >= 0 && !nts)
+        return am__error(AM_ERR_INVALID_ARGUMENT,
+                         "generate: You are trying to return timestamps, but the generation config is not properly set. Make sure to initialize the "
+                         "generation config with the correct attributes that are needed such as `no_timestamps_token_id`. For more details on how to "
+                         "generate the approtiate config, refer to https://github.com/huggingface/transformers/issues/21878#issuecomment-1451902363");
+    if (o->return_timestamps >= 0 && (!cJSON_IsNumber(nts) || nts->valuedouble < 0 || nts->valuedouble >= (double)V))
+        return am__error(AM_ERR_FORMAT, "generation config: \"no_timestamps_token_id\" must be a token id of the vocabulary [0, %lld)", (long long)V);
+    if (o->is_multilingual >= 0 && !ml)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: The generation config is outdated and is thus not compatible with the `is_multilingual` argument "
+                                                  "to `generate`. Please update the generation config as per the instructions "
+                                                  "https://github.com/huggingface/transformers/issues/25084#issuecomment-1664398224");
+    bool multi = o->is_multilingual >= 0 ? o->is_multilingual != 0 : !ml || cJSON_IsTrue(ml) || (cJSON_IsNumber(ml) && ml->valuedouble != 0);
+    if ((ml || o->is_multilingual >= 0) && !multi && (o->language || o->task))
+        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: Cannot specify `task` or `language` for an English-only model. If the model is intended to be "
+                                                  "multilingual, pass `is_multilingual=True` to generate, or update the generation config.");
+    if (o->language && !l2i)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: The generation config is outdated and is thus not compatible with the `language` argument to "
+                                                  "`generate`. Either set the language using the `forced_decoder_ids` in the model config, or update the "
+                                                  "generation config as per the instructions https://github.com/huggingface/transformers/issues/25084#issuecomment-1664398224");
+    if (o->task && !t2i)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "generate: The generation config is outdated and is thus not compatible with the `task` argument to "
+                                                  "`generate`. Either set the task using the `forced_decoder_ids` in the model config, or update the "
+                                                  "generation config as per the instructions https://github.com/huggingface/transformers/issues/25084#issuecomment-1664398224");
+    bool ts = o->return_timestamps == 1;
+    if (o->language || o->task) {
+        const cJSON *gl = gen_value(m, "language"), *gt = gen_value(m, "task"); /* set on the generation config earlier */
+        const char *lang = o->language ? o->language : cJSON_IsString(gl) ? gl->valuestring : NULL;
+        const char *task = o->task ? o->task : cJSON_IsString(gt) ? gt->valuestring : NULL;
+        int64_t pairs[6], np = 0, id = -1;
+        if (lang) {
+            char low[64], tok[80];
+            size_t n = strlen(lang);
+            if (n >= sizeof low) return unsupported_language(lang);
+            for (size_t i = 0; i <= n; i++) low[i] = (char)(lang[i] >= 'A' && lang[i] <= 'Z' && o->language ? lang[i] - 'A' + 'a' : lang[i]);
+            const char *code = NULL;
+            for (size_t i = 0; i < N_WLANG && !code; i++)
+                if (!strcmp(low, k_whisper_langs[i][1])) code = k_whisper_langs[i][0];
+            for (size_t i = 0; i < N_WALIAS && !code; i++)
+                if (!strcmp(low, k_whisper_aliases[i][0])) code = k_whisper_aliases[i][1];
+            for (size_t i = 0; i < N_WLANG && !code; i++)
+                if (!strcmp(low, k_whisper_langs[i][0])) code = k_whisper_langs[i][0];
+            for (size_t i = 0; i < N_WALIAS && !code; i++)
+                if (!strcmp(low, k_whisper_aliases[i][1])) code = k_whisper_aliases[i][1];
+            if (cJSON_IsObject(l2i) && cJSON_GetObjectItemCaseSensitive(l2i, low)) snprintf(tok, sizeof tok, "%s", low);
+            else if (code) snprintf(tok, sizeof tok, "<|%s|>", code);
+            else return unsupported_language(low);
+            if (!map_id(l2i, tok, &id)) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: language token %s is not in the generation config's lang_to_id", tok);
+        }
+        pairs[np++] = 1, pairs[np++] = id; /* None: the model detects the language */
+        if (task) {
+            if (strcmp(task, "translate") && strcmp(task, "transcribe"))
+                return am__error(AM_ERR_INVALID_ARGUMENT, "generate: The `%s`task is not supported. The task should be one of `['translate', 'transcribe']`", task);
+            if (!map_id(t2i, task, &id)) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: task \"%s\" is not in the generation config's task_to_id", task);
+            pairs[np++] = 2, pairs[np++] = id;
+        } else if (t2i) {
+            if (!map_id(t2i, "transcribe", &id)) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: task \"transcribe\" is not in the generation config's task_to_id");
+            pairs[np++] = 2, pairs[np++] = id;
+        }
+        if (nts && cJSON_IsNumber(nts) && !ts) {
+            pairs[np] = pairs[np - 2] + 1, pairs[np + 1] = (int64_t)nts->valuedouble;
+            np += 2;
+        }
+        free(c->forced.v);
+        c->forced.v = NULL;
+        am_status s = set_list(&c->forced, pairs, (size_t)np);
+        if (s != AM_OK) return s;
+        c->forced.n = (size_t)np / 2;
+        c->forced_none_ok = true;
+    }
+    if (ts) {
+        /* WhisperTimeStampLogitsProcessor(generation_config) */
+        if (!c->forced.n) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: return_timestamps needs forced_decoder_ids (the generation config has none)");
+        if (!c->eos.n) return am__error(AM_ERR_INVALID_ARGUMENT, "generate: return_timestamps needs eos_token_id");
+        c->ts = true;
+        c->ts_no = (int64_t)nts->valuedouble;
+        c->ts_begin = c->ts_no + 1;
+        c->ts_index = (int64_t)c->forced.n + 2 - (c->forced.v[2 * (c->forced.n - 1) + 1] == c->ts_no);
+        const cJSON *mi = gen_value(m, "max_initial_timestamp_index");
+        c->ts_max_init = -1;
+        if (mi && !cJSON_IsNull(mi)) {
+            if (!cJSON_IsNumber(mi) || mi->valuedouble != floor(mi->valuedouble) || mi->valuedouble < 0)
+                return am__error(AM_ERR_FORMAT, "generation config: \"max_initial_timestamp_index\" must be a non-negative integer or null");
+            c->ts_max_init = (int64_t)mi->valuedouble;
+        }
+    }
+    return AM_OK;
+}
+
+/* WhisperTimeStampLogitsProcessor.__call__ on one row (after every other processor) */
+static void timestamp_rules(const gen_cfg *c, const int64_t *seq, int64_t cur_len, float *sc, int64_t V) {
+    int64_t tb = c->ts_begin < V ? c->ts_begin : V, eos = c->eos.v[0] < V ? c->eos.v[0] : V;
+    sc[c->ts_no] = -INFINITY; /* <|notimestamps|> */
+    if (cur_len == c->ts_index - 1) { /* the first timestamp is forced */
+        for (int64_t v = 0; v < V; v++) sc[v] = -INFINITY;
+        if (c->ts_begin < V) sc[c->ts_begin] = 0;
+        return;
+    }
+    /* timestamps come in pairs, except directly before eos */
+    int64_t n = cur_len - c->ts_index;
+    bool last = n >= 1 && seq[cur_len - 1] >= c->ts_begin, pen = n < 2 || seq[cur_len - 2] >= c->ts_begin;
+    if (last && pen)
+        for (int64_t v = tb; v < V; v++) sc[v] = -INFINITY;
+    else if (last)
+        for (int64_t v = 0; v < eos; v++) sc[v] = -INFINITY;
+    if (cur_len == c->ts_index && c->ts_max_init >= 0)
+        for (int64_t v = c->ts_begin + c->ts_max_init + 1; v < V; v++) sc[v] = -INFINITY;
+    /* log_softmax; the timestamps' total log-probability against the best text token */
+    float mx = -INFINITY;
+    for (int64_t v = 0; v < V; v++) mx = sc[v] > mx ? sc[v] : mx;
+    if (isinf(mx)) return;
+    double sum = 0, tsum = 0, tmax = -INFINITY;
+    for (int64_t v = 0; v < V; v++) sum += exp((double)sc[v] - mx);
+    float lse = mx + (float)log(sum);
+    float tsm = -INFINITY;
+    for (int64_t v = tb; v < V; v++) tsm = sc[v] - lse > tsm ? sc[v] - lse : tsm;
+    for (int64_t v = tb; !isinf(tsm) && v < V; v++) tsum += exp((double)(sc[v] - lse) - tsm);
+    double ts_lp = isinf(tsm) ? -INFINITY : tsm + log(tsum);
+    for (int64_t v = 0; v < tb; v++) tmax = (double)(sc[v] - lse) > tmax ? (double)(sc[v] - lse) : tmax;
+    if (ts_lp > tmax)
+        for (int64_t v = 0; v < tb; v++) sc[v] = -INFINITY;
+}
+
 static am_status resolve(const am_model *m, const am_generate_options *o, int64_t T0, int64_t V, gen_cfg *c) {
     memset(c, 0, sizeof *c);
     am_status s = AM_OK;
@@ -169,7 +361,10 @@ static am_status resolve(const am_model *m, const am_generate_options *o, int64_
     if (o->n_forced_decoder_ids) {
         TRY(set_list(&c->forced, o->forced_decoder_ids, o->n_forced_decoder_ids * 2));
         c->forced.n = o->n_forced_decoder_ids;
-    } else TRY(json_list(gen_value(m, "forced_decoder_ids"), "forced_decoder_ids", true, &c->forced));
+    } else if (!strcmp(m->spec->model_type, "whisper") && !am__config_is_null(m->config, "forced_decoder_ids")) /* WhisperForConditionalGeneration: the model config's first (legacy) */
+        TRY(json_list(am__config_value(m->config, "forced_decoder_ids"), "forced_decoder_ids", true, &c->forced));
+    else TRY(json_list(gen_value(m, "forced_decoder_ids"), "forced_decoder_ids", true, &c->forced));
+    TRY(whisper_rules(m, o, V, c));
     if (o->n_bad_words) {
         size_t tot = 0;
         for (size_t i = 0; i < o->n_bad_words; i++) {
@@ -252,7 +447,7 @@ static am_status resolve(const am_model *m, const am_generate_options *o, int64_
                 return am__error(AM_ERR_INVALID_ARGUMENT, "generate: token id %lld (suppress_tokens / bad_words_ids) is outside the vocabulary [0, %lld)",
                                  (long long)lists[k]->v[i], (long long)V);
     for (size_t i = 0; i < c->forced.n; i++)
-        if (c->forced.v[2 * i + 1] < 0 || c->forced.v[2 * i + 1] >= V)
+        if (!(c->forced_none_ok && c->forced.v[2 * i + 1] == -1) && (c->forced.v[2 * i + 1] < 0 || c->forced.v[2 * i + 1] >= V))
             return am__error(AM_ERR_INVALID_ARGUMENT, "generate: forced_decoder_ids token %lld is outside the vocabulary", (long long)c->forced.v[2 * i + 1]);
     /* bad words equal to [eos] are dropped (NoBadWordsLogitsProcessor) */
     if (c->n_bad && c->eos.n) {
@@ -330,10 +525,11 @@ static void process_row(const gen_cfg *c, const int64_t *seq, int64_t cur_len, i
     if (cur_len == c->begin_index)
         for (size_t i = 0; i < c->begin_suppress.n; i++) sc[c->begin_suppress.v[i]] = -INFINITY;
     for (size_t i = 0; i < c->forced.n; i++)
-        if (c->forced.v[2 * i] == cur_len) {
+        if (c->forced.v[2 * i] == cur_len && c->forced.v[2 * i + 1] >= 0) {
             for (int64_t v = 0; v < V; v++) sc[v] = -INFINITY;
             sc[c->forced.v[2 * i + 1]] = 0;
         }
+    if (c->ts) timestamp_rules(c, seq, cur_len, sc, V);
 }
 
 /* ---- warpers (sampling) ---- */
@@ -889,12 +1085,12 @@ static am_status seq2seq_prompt(const am_model *m, const am_generate_options *o,
 /* The encoder's inputs: input_ids and attention_mask, the mask made as
  * _prepare_attention_mask_for_generation does when absent (pad ids masked when pad != eos), and
  * run once for N = B x rep rows. */
-static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, const am_tensor *pixels, int64_t rep) {
+static am_status seq2seq_encode(gen_state *g, const am_tensor *enc_ids, const am_tensor *enc_mask, const am_tensor *pixels, const char *feat, int64_t rep) {
     const gen_cfg *c = &g->c;
     am_tensors *t = am_tensors_new();
     am_tensor *made = NULL;
-    if (pixels) { /* a vision encoder (main input pixel_values): the image batch as given */
-        am_status s = t ? am_tensors_set(t, "pixel_values", (am_tensor *)pixels) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (pixels) { /* an image or audio encoder (main input pixel_values / input_features): the batch as given */
+        am_status s = t ? am_tensors_set(t, feat, (am_tensor *)pixels) : am__error(AM_ERR_NO_MEMORY, "out of memory");
         if (s == AM_OK) s = g->ops->encode(g->m, t, rep, &g->enc);
         am_tensors_free(t);
         return s;
@@ -933,29 +1129,34 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
     }
     const am__gen_ops *ops = m->gen;
     bool ed = ops->encoder_decoder;
-    /* an encoder-decoder whose encoder reads images (VisionEncoderDecoderModel): the encoder input
-     * is pixel_values instead of input_ids / attention_mask */
-    bool vision = false;
-    for (const char *const *p = m->input_names; ed && p && *p; p++) vision = vision || !strcmp(*p, "pixel_values");
+    /* an encoder-decoder whose encoder reads images (VisionEncoderDecoderModel: pixel_values) or
+     * log-mel features (Whisper: input_features) instead of input_ids / attention_mask */
+    const char *feat = NULL;
+    for (const char *const *p = m->input_names; ed && p && *p; p++)
+        if (!strcmp(*p, "pixel_values") || !strcmp(*p, "input_features")) feat = *p;
+    bool vision = feat != NULL;
+    int feat_ndim = feat && !strcmp(feat, "pixel_values") ? 4 : 3;
     for (size_t i = 0; i < am_tensors_count(inputs); i++) {
         const char *n = am_tensors_name(inputs, i);
-        bool enc_in = vision ? !strcmp(n, "pixel_values") : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
+        /* Whisper's attention_mask (the feature extractor's) is accepted and unused, as in its forward */
+        bool enc_in = vision ? !strcmp(n, feat) || (feat_ndim == 3 && !strcmp(n, "attention_mask")) : !strcmp(n, "input_ids") || !strcmp(n, "attention_mask");
         if (!enc_in && !(ed && (!strcmp(n, "decoder_input_ids") || !strcmp(n, "decoder_attention_mask")))) {
             am__error(AM_ERR_INVALID_ARGUMENT, "generate: The following `model_kwargs` are not used by the model: ['%s']", n);
             return NULL;
         }
     }
     int64_t B = -1, T0 = -1;
-    am_tensor *ids = NULL, *mask = NULL, *pixels = vision ? am_tensors_get(inputs, "pixel_values") : NULL;
+    am_tensor *ids = NULL, *mask = NULL, *pixels = vision ? am_tensors_get(inputs, feat) : NULL;
     if (vision) {
-        if (!pixels || am_tensor_ndim(pixels) != 4) {
-            am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s needs pixel_values [batch, channels, height, width] for its encoder", m->spec->class_name);
+        if (!pixels || am_tensor_ndim(pixels) != feat_ndim) {
+            am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s needs %s for its encoder", m->spec->class_name,
+                      feat_ndim == 4 ? "pixel_values [batch, channels, height, width]" : "input_features [batch, mel bins, frames]");
             return NULL;
         }
         B = am_tensor_dim(pixels, 0);
         /* the decoder prompt (decoder_start_token_id, or decoder_input_ids) */
         if (B == 0 || seq2seq_prompt(m, &o, inputs, B, &ids, &mask) != AM_OK) {
-            if (B == 0) am__error(AM_ERR_INVALID_ARGUMENT, "generate: pixel_values is empty");
+            if (B == 0) am__error(AM_ERR_INVALID_ARGUMENT, "generate: %s is empty", feat);
             return NULL;
         }
         T0 = am_tensor_dim(ids, 1);
@@ -1042,7 +1243,7 @@ am_tensors *am_model_generate(am_model *m, const am_tensors *inputs, const am_ge
             }
         }
         g.cur_len = T0;
-        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, pixels, rep);
+        if (ed) s = seq2seq_encode(&g, enc_ids, enc_mask, pixels, feat, rep);
         if (s == AM_OK) s = ops->cache_new(m, g.N, g.cap, &g.cache);
     }
     if (s == AM_OK) {

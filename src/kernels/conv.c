@@ -14,6 +14,7 @@
 typedef struct conv_key {
     int64_t B, C, H, W, O, OH, OW, G, KH, KW, SH, SW, PH, PW;
     int32_t src_nchw, bias;
+    int32_t blocked; /* activations in oneDNN's nChw16c (1-D convolutions), reordered from/to NHWC */
 } conv_key;
 
 /* The convolution on NHWC activations; the weights in the layout oneDNN prefers for the shape
@@ -29,10 +30,11 @@ static bool build_conv(const void *key, am__prim *p, dnnl_engine_t engine) {
     if (pr[1] < 0) pr[1] = 0;
     dnnl_memory_desc_t *src = &p->md[0], *wei = &p->md[1], *dst = &p->md[2], *bia = &p->md[3], *plain = &p->md[4];
     int nd = k->G == 1 ? 4 : 5;
-    bool ok = dnnl_memory_desc_init_by_tag(src, 4, sd, dnnl_f32, dnnl_nhwc) == dnnl_success &&
+    dnnl_format_tag_t act = k->blocked ? dnnl_nChw16c : dnnl_nhwc;
+    bool ok = dnnl_memory_desc_init_by_tag(src, 4, sd, dnnl_f32, act) == dnnl_success &&
               dnnl_memory_desc_init_by_tag(wei, nd, nd == 4 ? wd4 : wd5, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
               dnnl_memory_desc_init_by_tag(plain, nd, nd == 4 ? wd4 : wd5, dnnl_f32, nd == 4 ? dnnl_oihw : dnnl_goihw) == dnnl_success &&
-              dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, dnnl_nhwc) == dnnl_success &&
+              dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, act) == dnnl_success &&
               (!k->bias || dnnl_memory_desc_init_by_tag(bia, 1, bd, dnnl_f32, dnnl_a) == dnnl_success);
     dnnl_convolution_desc_t cd;
     ok = ok && dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, src, wei, k->bias ? bia : NULL, dst, st, pl, pr) ==
@@ -95,8 +97,35 @@ static int conv_dnnl(const conv_key *k, const float *x, const float *w, const fl
         ok = wt && am__prim_run(&rk, sizeof rk, build_wreorder, rptr);
         w = wt;
     }
-    void *const ptr[4] = {(void *)x, (void *)w, y, (void *)bias};
+    /* blocked activations: NHWC in, nChw16c through the convolution, NHWC out */
+    float *xb = NULL, *yb = NULL;
+    dnnl_memory_desc_t pin, pout;
+    if (ok && kk.blocked) {
+        dnnl_dims_t sd = {k->B, k->C, k->H, k->W}, dd = {k->B, k->O, k->OH, k->OW};
+        ok = dnnl_memory_desc_init_by_tag(&pin, 4, sd, dnnl_f32, dnnl_nhwc) == dnnl_success &&
+             dnnl_memory_desc_init_by_tag(&pout, 4, dd, dnnl_f32, dnnl_nhwc) == dnnl_success;
+        xb = ok ? am__aligned_alloc(dnnl_memory_desc_get_size(&cp->md[0])) : NULL;
+        yb = ok && xb ? am__aligned_alloc(dnnl_memory_desc_get_size(&cp->md[2])) : NULL;
+        if (ok && !yb) am__oom_note();
+        ok = ok && yb;
+        wreorder_key rk;
+        memset(&rk, 0, sizeof rk);
+        rk.from = pin, rk.to = cp->md[0];
+        void *const rptr[2] = {(void *)x, xb};
+        ok = ok && am__prim_run(&rk, sizeof rk, build_wreorder, rptr);
+        x = xb;
+    }
+    void *const ptr[4] = {(void *)x, (void *)w, yb ? yb : y, (void *)bias};
     ok = ok && am__prim_exec(cp, ptr);
+    if (ok && yb) {
+        wreorder_key rk;
+        memset(&rk, 0, sizeof rk);
+        rk.from = cp->md[2], rk.to = pout;
+        void *const rptr[2] = {yb, y};
+        ok = am__prim_run(&rk, sizeof rk, build_wreorder, rptr);
+    }
+    free(xb);
+    free(yb);
     if (cp) am__prim_release(cp);
     free(xt);
     free(wt);
@@ -137,6 +166,9 @@ void am__conv2d_f32(int64_t B, int64_t C, int64_t H, int64_t W, const float *x, 
     k.OH = (H + 2 * PH - KH) / SH + 1;
     k.OW = (W + 2 * PW - KW) / SW + 1;
     k.src_nchw = src_nchw, k.bias = bias != NULL;
+    /* 1-D convolutions over many frames (Wav2Vec2's feature encoder) with channels in blocks of 16:
+     * oneDNN's direct kernel on nChw16c (bench/audio_results_wav2vec2.md) */
+    k.blocked = H == 1 && groups == 1 && C % 16 == 0 && O % 16 == 0 && !src_nchw && !getenv("AM_CONV_NHWC");
     *OH = k.OH, *OW = k.OW;
     if (B <= 0 || k.OH <= 0 || k.OW <= 0 || O <= 0) return;
     if (!getenv("AM_NO_DNNL") && conv_dnnl(&k, x, w, bias, y)) return; /* done, or out of memory (noted) */

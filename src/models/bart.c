@@ -70,30 +70,10 @@ static am_status bart_stack_build(am_model *m, am__module *base, const char *bas
     am__module *pos = am__nn_embedding(sm, "embed_positions", P + 2, D, -1);
     free(pos->type);
     pos->type = am__strdup("BartLearnedPositionalEmbedding");
-    am__module *list = am__module_new(sm, "layers", "ModuleList");
-    am_status s = am__stack_alloc(st, n);
+    am__s2s_layers_spec sp = {"Bart", bart_attention, n, D, heads, ffn, act_cls, act, ph, pa, pact};
+    am_status s = am__s2s_layers(sm, decoder, &sp, st);
     if (s != AM_OK) return s;
-    st->H = D;
-    st->causal = decoder;
-    st->attn_role = decoder ? AM__ATTN_DECODER : AM__ATTN_SELF;
     am__drop hd = {NULL, ph};
-    for (int64_t i = 0; i < n; i++) {
-        char idx[32];
-        snprintf(idx, sizeof idx, "%lld", (long long)i);
-        am__module *L = am__module_new(list, idx, decoder ? "BartDecoderLayer" : "BartEncoderLayer");
-        am__layer *l = &st->layer[i];
-        l->self = bart_attention(L, "self_attn", D, heads, pa);
-        if (decoder) am__nn_leaf(L, "activation_fn", act_cls);
-        l->n_self = (am__norm){am__nn_layernorm(L, "self_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-        if (decoder) {
-            l->cross = bart_attention(L, "encoder_attn", D, heads, pa);
-            l->n_cross = (am__norm){am__nn_layernorm(L, "encoder_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-        } else am__nn_leaf(L, "activation_fn", act_cls);
-        am__module *fc1 = am__nn_linear(L, "fc1", D, ffn, true), *fc2 = am__nn_linear(L, "fc2", ffn, D, true);
-        l->mlp = (am__mlp){fc1, NULL, fc2, false, ffn, act, {NULL, pact}};
-        l->n_mlp = (am__norm){am__nn_layernorm(L, "final_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
-        l->d_self = l->d_cross = l->d_mlp = hd;
-    }
     am__norm ln = {am__nn_layernorm(sm, "layernorm_embedding", D, 1e-5), AM__NORM_LAYER, 1e-5};
     float scale = am__config_bool(c, "scale_embedding", false) ? sqrtf((float)D) : 1.0f;
     *emb = (am__embed){.word = shared, .pos = pos, .pos_offset = 2, .scale = scale, .norm = ln, .drop = hd};

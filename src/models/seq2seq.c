@@ -1,4 +1,5 @@
-/* models/seq2seq.c — the encoder-decoder engine shared by T5 and BART: inputs, encoder, the
+/* models/seq2seq.c — the encoder-decoder engine shared by T5, BART and Whisper: inputs, encoder (on
+ * input_ids, or on an architecture's front end such as Whisper's convolutions over input_features), the
  * encoder state for cross-attention, decoder, LM head; and generation (encoder once per call,
  * rows repeated for beams, decoder steps over the KV cache). */
 #include "models/seq2seq.h"
@@ -26,6 +27,37 @@ am_status am__shift_right(const am_model *m, const int64_t *ids, int64_t B, int6
             int64_t v = ids[b * T + t - 1];
             out[b * T + t] = v == -100 ? pad : v;
         }
+    }
+    return AM_OK;
+}
+
+am_status am__s2s_layers(am__module *sm, bool decoder, const am__s2s_layers_spec *sp, am__stack *st) {
+    am__module *list = am__module_new(sm, "layers", "ModuleList");
+    am_status s = am__stack_alloc(st, sp->n);
+    if (s != AM_OK) return s;
+    int64_t D = sp->D;
+    char cls[64];
+    snprintf(cls, sizeof cls, "%s%sLayer", sp->cls, decoder ? "Decoder" : "Encoder");
+    st->H = D;
+    st->causal = decoder;
+    st->attn_role = decoder ? AM__ATTN_DECODER : AM__ATTN_SELF;
+    am__drop hd = {NULL, sp->ph};
+    for (int64_t i = 0; i < sp->n; i++) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%lld", (long long)i);
+        am__module *L = am__module_new(list, idx, cls);
+        am__layer *l = &st->layer[i];
+        l->self = sp->attn(L, "self_attn", D, sp->heads, sp->pa);
+        if (decoder) am__nn_leaf(L, "activation_fn", sp->act_cls);
+        l->n_self = (am__norm){am__nn_layernorm(L, "self_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
+        if (decoder) {
+            l->cross = sp->attn(L, "encoder_attn", D, sp->heads, sp->pa);
+            l->n_cross = (am__norm){am__nn_layernorm(L, "encoder_attn_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
+        } else am__nn_leaf(L, "activation_fn", sp->act_cls);
+        am__module *fc1 = am__nn_linear(L, "fc1", D, sp->ffn, true), *fc2 = am__nn_linear(L, "fc2", sp->ffn, D, true);
+        l->mlp = (am__mlp){fc1, NULL, fc2, false, sp->ffn, sp->act, {NULL, sp->pact}};
+        l->n_mlp = (am__norm){am__nn_layernorm(L, "final_layer_norm", D, 1e-5), AM__NORM_LAYER, 1e-5};
+        l->d_self = l->d_cross = l->d_mlp = hd;
     }
     return AM_OK;
 }
@@ -85,15 +117,36 @@ static am_status put3(am_tensors *out, const char *name, int64_t a, int64_t b, i
     return am__put_output(out, name, 3, (int64_t[]){a, b, c}, x);
 }
 
+/* the front end (t->front) and the encoder stack over its output: *enc [B*S, H] (owned) */
+static am_status front_encode(am_model *m, am__fwd *cx, const am_tensors *in, am_tensors *hs, const char *hs_name, float **enc, int64_t *B, int64_t *S) {
+    am__s2s_impl *t = m->impl;
+    float *x = NULL;
+    am_status s = t->front(m, cx, in, &x, B, S);
+    if (s == AM_OK) {
+        am__stack_io io = {.B = *B, .T = *S, .x = x, .hs = hs, .hs_name = hs_name};
+        s = am__stack_forward(cx, &t->enc, &io);
+    }
+    if (s != AM_OK) free(x);
+    else *enc = x;
+    return s;
+}
+
 static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out) {
     am__s2s_impl *t = m->impl;
     bool hs = opts && opts->output_hidden_states;
     int64_t B = -1, S = -1;
-    am_tensor *ids = am__input_ids(in, "input_ids", &B, &S, true), *mask = NULL, *dids = NULL, *dmask = NULL;
-    if (!ids)
-        return am_tensors_get(in, "input_ids") ? AM_ERR_SHAPE : am__error(AM_ERR_INVALID_ARGUMENT, "forward: You have to specify either input_ids or inputs_embeds");
-    am_status s = B == 0 || S == 0 ? am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty (shape [%lld, %lld])", (long long)B, (long long)S) : AM_OK;
-    if (s == AM_OK) s = am__opt_input(in, "attention_mask", &B, &S, &mask);
+    const char *ehs = t->has_decoder ? "encoder_hidden_states" : "hidden_states";
+    am__fwd cx = am__fwd_begin(m);
+    float *enc = NULL, *dec = NULL, *logits = NULL;
+    am_tensor *ids = NULL, *mask = NULL, *dids = NULL, *dmask = NULL;
+    am_status s = AM_OK;
+    if (t->front) s = front_encode(m, &cx, in, hs ? out : NULL, ehs, &enc, &B, &S);
+    else {
+        if (!(ids = am__input_ids(in, "input_ids", &B, &S, true)))
+            return am_tensors_get(in, "input_ids") ? AM_ERR_SHAPE : am__error(AM_ERR_INVALID_ARGUMENT, "forward: You have to specify either input_ids or inputs_embeds");
+        s = B == 0 || S == 0 ? am__error(AM_ERR_INVALID_ARGUMENT, "forward: input_ids is empty (shape [%lld, %lld])", (long long)B, (long long)S) : AM_OK;
+        if (s == AM_OK) s = am__opt_input(in, "attention_mask", &B, &S, &mask);
+    }
     int64_t DB = B, T = S, *shifted = NULL;
     const int64_t *dec_ids = NULL;
     am_tensor *raw = am_tensors_get(in, "decoder_input_ids");
@@ -109,13 +162,10 @@ static am_status s2s_forward(am_model *m, const am_tensors *in, const am_forward
         else if ((s = am__shift_right(m, ids->data, B, S, shifted)) == AM_OK) dec_ids = shifted;
         if (s == AM_OK) s = am__opt_input(in, "decoder_attention_mask", &DB, &T, &dmask);
     }
-    am__fwd cx = am__fwd_begin(m);
-    float *enc = NULL, *dec = NULL, *logits = NULL;
     am__cross *cross = NULL;
     uint8_t *dm = NULL;
     int64_t *pos = NULL;
-    const char *ehs = t->has_decoder ? "encoder_hidden_states" : "hidden_states";
-    if (s == AM_OK && t->has_encoder)
+    if (s == AM_OK && t->has_encoder && !t->front)
         s = am__encode(&cx, &t->enc_emb, &t->enc, B, S, ids->data, NULL, NULL, mask ? mask->data : NULL, hs ? out : NULL, ehs, &enc);
     if (s == AM_OK && !t->has_decoder) s = put3(out, "last_hidden_state", B, S, t->enc.H, enc);
     if (s == AM_OK && t->has_decoder) {
@@ -163,6 +213,14 @@ static am_status s2s_encode(am_model *m, const am_tensors *in, int64_t expand, v
     am__s2s_impl *t = m->impl;
     int64_t B = -1, S = -1;
     *enc = NULL;
+    if (t->front) { /* Whisper: input_features through the front end; no encoder padding mask */
+        am__fwd cx = am__fwd_begin(m);
+        float *h = NULL;
+        am_status s = front_encode(m, &cx, in, NULL, NULL, &h, &B, &S);
+        if (s == AM_OK) s = am__cross_new(&t->dec, h, NULL, B, S, expand, (am__cross **)enc);
+        free(h);
+        return s;
+    }
     if (!in || !am_tensors_get(in, "input_ids"))
         return am__error(AM_ERR_INVALID_ARGUMENT, "generate: an encoder-decoder model needs input_ids for its encoder");
     am_tensor *ids = am__input_ids(in, "input_ids", &B, &S, true), *mask = NULL;
@@ -218,7 +276,7 @@ am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl
     m->forward = s2s_forward;
     m->input_names = input_names;
     am_task task = m->spec->task;
-    if (task == AM_TASK_SEQ2SEQ_LM || task == AM_TASK_MASKED_LM) m->gen = &k_s2s_gen; /* 4.32 maps bart masked-lm to the seq2seq LM */
+    if (task == AM_TASK_SEQ2SEQ_LM || task == AM_TASK_MASKED_LM || task == AM_TASK_SPEECH_SEQ2SEQ) m->gen = &k_s2s_gen; /* 4.32 maps bart masked-lm to the seq2seq LM */
     if (task == AM_TASK_CAUSAL_LM) m->gen = &k_dec_gen;
     *out = t;
     return AM_OK;

@@ -88,6 +88,11 @@ am_status am__embed_fwd(am__fwd *cx, const am__embed *e, int64_t B, int64_t T, c
  * (float32, contiguous): y row (b, gy, gx) of [B * (Hi/kh) * (Wi/kw), out] at row stride ld; the
  * remainder rows/columns of a size that is not a multiple of the kernel are dropped, as torch does. */
 am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int64_t Hi, int64_t Wi, const float *px, float *y, int64_t ld);
+/* A Conv1d module (weight [O, C/groups, K], bias) on x [B, C, L] (channels_first) or [B, L, C], float32
+ * contiguous, zero padding `pad` on both sides: y [B, Lout, O] (rows per position), through
+ * kernels/conv.c as a 2-D convolution of height 1; Lout = (L + 2 pad - K) / stride + 1. */
+am_status am__conv1d_fwd(const am__module *conv, int64_t B, int64_t C, int64_t L, const float *x, bool channels_first, int64_t stride, int64_t pad,
+                         int64_t groups, float *y, int64_t *Lout);
 /* F.interpolate(mode="bicubic", align_corners=False) of a grid stored position-major, in
  * [ih, iw, C] -> out [oh, ow, C]. scale_h/scale_w: the scale_factor the caller passed to torch
  * (its reciprocal maps output to input coordinates), 0 when it passed a size (then in/out). */

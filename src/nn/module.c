@@ -272,6 +272,20 @@ am__module *am__nn_conv2d(am__module *parent, const char *name, int64_t in, int6
     return m;
 }
 
+/* nn.Conv1d (zero padding, groups; no dilation): weight [out, in/groups, k], bias [out] */
+am__module *am__nn_conv1d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool bias) {
+    am__module *m = am__module_new(parent, name, "Conv1d");
+    char pd[48] = "", grp[48] = "";
+    if (pad) snprintf(pd, sizeof pd, ", padding=(%lld,)", (long long)pad);
+    if (groups != 1) snprintf(grp, sizeof grp, ", groups=%lld", (long long)groups);
+    am__module_set_extra(m, "%lld, %lld, kernel_size=(%lld,), stride=(%lld,)%s%s%s", (long long)in, (long long)out, (long long)k, (long long)stride, pd, grp,
+                         bias ? "" : ", bias=False");
+    int64_t ws[3] = {out, groups > 0 ? in / groups : in, k};
+    am__module_param(m, "weight", 3, ws, AM_INIT_NORMAL);
+    if (bias) am__module_param(m, "bias", 1, &out, AM_INIT_ZEROS);
+    return m;
+}
+
 am__module *am__nn_embedding(am__module *parent, const char *name, int64_t num, int64_t dim, int64_t padding_idx) {
     am__module *m = am__module_new(parent, name, "Embedding");
     if (padding_idx >= 0) am__module_set_extra(m, "%lld, %lld, padding_idx=%lld", (long long)num, (long long)dim, (long long)padding_idx);

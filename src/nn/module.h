@@ -11,6 +11,8 @@ typedef enum am__init_kind {
     AM_INIT_ZEROS,     /* biases */
     AM_INIT_ONES,      /* norm scales */
     AM_INIT_ARANGE,    /* position_ids buffers: 0..n-1 along the last dimension */
+    AM_INIT_UNIFORM,   /* U(init_a, init_b) (a constant when a == b): Wav2Vec2's projection, conv biases, layer weights */
+    AM_INIT_NORMAL_STD, /* N(0, init_a): an init with its own std (kaiming_normal_ of Wav2Vec2's convolutions) */
 } am__init_kind;
 
 typedef struct am__param {
@@ -24,6 +26,7 @@ typedef struct am__param {
     bool persistent; /* buffers: in the state dict */
     bool keep_fp32;  /* stays float32 whatever the model dtype (e.g. Llama inv_freq) */
     am__init_kind init;
+    double init_a, init_b; /* AM_INIT_UNIFORM bounds, AM_INIT_NORMAL_STD std */
     /* Computed buffers (causal masks, rotary tables): fills the new tensor, created in the buffer's
      * own dtype (float32 for float buffers) before any conversion to the model dtype. */
     void (*fill)(struct am_tensor *t, const void *arg);
@@ -86,6 +89,7 @@ void am__module_train(am__module *m, bool training);
 am__module *am__nn_linear(am__module *parent, const char *name, int64_t in, int64_t out, bool bias);
 am__module *am__nn_conv2d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                           int64_t pw, int64_t groups, bool bias);
+am__module *am__nn_conv1d(am__module *parent, const char *name, int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool bias);
 am__module *am__nn_embedding(am__module *parent, const char *name, int64_t num, int64_t dim, int64_t padding_idx);
 am__module *am__nn_layernorm(am__module *parent, const char *name, int64_t dim, double eps);
 am__module *am__nn_dropout(am__module *parent, const char *name, double p);

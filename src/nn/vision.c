@@ -1,5 +1,5 @@
-/* nn/vision.c — the pieces vision transformers add to the engine: the patch embedding (a Conv2d
- * whose kernel equals its stride, through kernels/conv.c) and the
+/* nn/vision.c — the pieces vision (and audio) models add to the engine: the patch embedding (a Conv2d
+ * whose kernel equals its stride, through kernels/conv.c), Conv1d as a convolution of height 1, and the
  * bicubic resampling of position-embedding grids (torch's F.interpolate, mode="bicubic",
  * align_corners=False). */
 #include "core/error.h"
@@ -25,6 +25,18 @@ am_status am__patch_embed_fwd(const am__module *conv, int64_t B, int64_t C, int6
         for (int64_t i = 0; i < M; i++) memcpy(y + i * ld, out + i * N, (size_t)N * sizeof(float));
         free(out);
     }
+    return AM_OK;
+}
+
+am_status am__conv1d_fwd(const am__module *conv, int64_t B, int64_t C, int64_t L, const float *x, bool channels_first, int64_t stride, int64_t pad,
+                         int64_t groups, float *y, int64_t *Lout) {
+    am__param *w = am__module_find_param(conv, "weight"), *b = am__module_find_param(conv, "bias");
+    AM_ASSERT(w && w->t && w->ndim == 3); /* the builder registered a 3-D Conv1d weight, and loading fills it */
+    int64_t O = w->shape[0], K = w->shape[2], oh;
+    const float *wf = am__f32_cached(w->t), *bf = b && b->t ? am__f32_cached(b->t) : NULL;
+    if (!wf || (b && b->t && !bf)) return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the %s weight", conv->name);
+    /* [O, C/g, K] is [O, C/g, 1, K]; [B, C, L] is NCHW with H = 1, [B, L, C] NHWC */
+    am__conv2d_f32(B, C, 1, L, x, channels_first, O, groups, 1, K, 1, stride, 0, pad, wf, bf, y, &oh, Lout);
     return AM_OK;
 }
 

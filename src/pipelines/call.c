@@ -25,6 +25,9 @@ static const struct {
     {"object-detection", AM_TASK_OBJECT_DETECTION},
     {"image-segmentation", AM_TASK_IMAGE_SEGMENTATION},
     {"image-to-text", AM_TASK_VISION2SEQ},
+    {"audio-classification", AM_TASK_AUDIO_CLASSIFICATION},
+    {"automatic-speech-recognition", AM_TASK_SPEECH_SEQ2SEQ},
+    {"asr", AM_TASK_SPEECH_SEQ2SEQ},
 };
 
 am_status am_pipeline_task_parse(const char *name, am_task *out) {
@@ -36,7 +39,7 @@ am_status am_pipeline_task_parse(const char *name, am_task *out) {
         }
     return am__error(AM_ERR_INVALID_ARGUMENT, "unknown pipeline task '%s' (known: text-classification (classify), token-classification "
                      "(ner), question-answering (qa), fill-mask, image-classification, object-detection, image-segmentation, "
-                     "image-to-text)", name);
+                     "image-to-text, audio-classification, automatic-speech-recognition (asr))", name);
 }
 
 static const char *const k_kw_cls[] = {"top_k", "function_to_apply", NULL};
@@ -47,6 +50,9 @@ static const char *const k_kw_img[] = {"top_k", NULL};
 static const char *const k_kw_det[] = {"threshold", NULL};
 static const char *const k_kw_i2t[] = {"max_new_tokens", "generate_kwargs", NULL};
 static const char *const k_kw_seg[] = {"subtask", "threshold", "mask_threshold", "overlap_mask_area_threshold", NULL};
+static const char *const k_kw_acls[] = {"top_k", NULL};
+static const char *const k_kw_asr[] = {"return_timestamps", "chunk_length_s", "stride_length_s", "max_new_tokens", "generate_kwargs",
+                                       "return_language", NULL};
 static const char *const k_kw_none[] = {NULL};
 
 const char *const *am_pipeline_call_kwargs(const am_pipeline *p) {
@@ -59,6 +65,8 @@ const char *const *am_pipeline_call_kwargs(const am_pipeline *p) {
     case AM_TASK_OBJECT_DETECTION: return k_kw_det;
     case AM_TASK_VISION2SEQ: return k_kw_i2t;
     case AM_TASK_IMAGE_SEGMENTATION: return k_kw_seg;
+    case AM_TASK_AUDIO_CLASSIFICATION: return k_kw_acls;
+    case AM_TASK_SPEECH_SEQ2SEQ: return k_kw_asr;
     default: return k_kw_none;
     }
 }
@@ -136,6 +144,43 @@ static am_status apply(am_pipeline *p, const char *k, const cJSON *v, const char
         p->generate_kwargs = cJSON_PrintUnformatted(v);
         return p->generate_kwargs ? AM_OK : am__error(AM_ERR_NO_MEMORY, "out of memory");
     }
+    if (!strcmp(k, "return_timestamps")) {
+        if (cJSON_IsNull(v) || cJSON_IsFalse(v)) p->return_timestamps = 0;
+        else if (cJSON_IsTrue(v)) p->return_timestamps = 1;
+        else if (cJSON_IsString(v) && !strcmp(v->valuestring, "char")) p->return_timestamps = 2;
+        else if (cJSON_IsString(v) && !strcmp(v->valuestring, "word")) p->return_timestamps = 3;
+        else return am__error(AM_ERR_INVALID_ARGUMENT, "return_timestamps must be true, false, \"char\" or \"word\"");
+        return AM_OK;
+    }
+    if (!strcmp(k, "return_language")) {
+        if (!cJSON_IsBool(v) && !cJSON_IsNull(v)) return am__error(AM_ERR_INVALID_ARGUMENT, "return_language must be true or false");
+        p->return_language = cJSON_IsTrue(v);
+        return AM_OK;
+    }
+    if (!strcmp(k, "chunk_length_s")) {
+        if (cJSON_IsNull(v)) p->chunk_length_s = 0;
+        else if (!cJSON_IsNumber(v) || v->valuedouble < 0 || !isfinite(v->valuedouble) || v->valuedouble > 1e6)
+            return am__error(AM_ERR_INVALID_ARGUMENT, "chunk_length_s must be a number of seconds >= 0");
+        else p->chunk_length_s = v->valuedouble;
+        return AM_OK;
+    }
+    if (!strcmp(k, "stride_length_s")) { /* a number (both sides) or [left, right] */
+        double lr[2];
+        if (cJSON_IsNull(v)) lr[0] = lr[1] = NAN;
+        else if (cJSON_IsNumber(v)) lr[0] = lr[1] = v->valuedouble;
+        else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(v, 0)) &&
+                 cJSON_IsNumber(cJSON_GetArrayItem(v, 1))) {
+            lr[0] = cJSON_GetArrayItem(v, 0)->valuedouble;
+            lr[1] = cJSON_GetArrayItem(v, 1)->valuedouble;
+        } else
+            return am__error(AM_ERR_INVALID_ARGUMENT, "stride_length_s must be a number of seconds or a list [left, right]");
+        for (int i = 0; i < 2; i++)
+            if (!isnan(lr[i]) && (lr[i] < 0 || !isfinite(lr[i]) || lr[i] > 1e6))
+                return am__error(AM_ERR_INVALID_ARGUMENT, "stride_length_s must be >= 0 seconds");
+        p->stride_length_s[0] = lr[0];
+        p->stride_length_s[1] = lr[1];
+        return AM_OK;
+    }
     return am__error(AM_ERR_INTERNAL, "keyword argument %s has no handler", k);
 }
 
@@ -188,6 +233,9 @@ am_status am_pipeline_call(am_pipeline *p, size_t n, const char *const *inputs, 
     int64_t mnt = p->max_new_tokens;
     char *gk = p->generate_kwargs;
     p->generate_kwargs = NULL;
+    int rts = p->return_timestamps;
+    bool rl = p->return_language;
+    double cl = p->chunk_length_s, sl[2] = {p->stride_length_s[0], p->stride_length_s[1]};
     const char *question = NULL, *context = NULL;
     am_status s = AM_OK;
     const cJSON *it;
@@ -207,7 +255,7 @@ am_status am_pipeline_call(am_pipeline *p, size_t n, const char *const *inputs, 
         }
         if ((s = apply(p, it->string, it, &question, &context))) break;
     }
-    if (!s && p->task == AM_TASK_VISION2SEQ && p->max_new_tokens && p->generate_kwargs && strstr(p->generate_kwargs, "\"max_new_tokens\""))
+    if (!s && (p->task == AM_TASK_VISION2SEQ || p->task == AM_TASK_SPEECH_SEQ2SEQ) && p->max_new_tokens && p->generate_kwargs && strstr(p->generate_kwargs, "\"max_new_tokens\""))
         s = am__error(AM_ERR_INVALID_ARGUMENT, "'max_new_tokens' is defined twice, once in 'generate_kwargs' and once as a direct "
                       "parameter, please use only 1 version");
     if (!s) {
@@ -225,6 +273,11 @@ am_status am_pipeline_call(am_pipeline *p, size_t n, const char *const *inputs, 
     p->o = saved;
     p->threshold = thr;
     p->max_new_tokens = mnt;
+    p->return_timestamps = rts;
+    p->return_language = rl;
+    p->chunk_length_s = cl;
+    p->stride_length_s[0] = sl[0];
+    p->stride_length_s[1] = sl[1];
     cJSON_Delete(kw);
     return s;
 }

@@ -73,6 +73,7 @@ void *am__pl_result_push(am_pipeline_result *r) {
                 : r->kind == AM__PL_DETECTIONS ? sizeof(am_detection)
                 : r->kind == AM__PL_SEGMENTS   ? sizeof(am_segment)
                 : r->kind == AM__PL_TEXTS      ? sizeof(am_generated_text)
+                : r->kind == AM__PL_TRANSCRIPT ? sizeof(am_transcript_chunk)
                                                : sizeof(am_mask_fill);
     void **arr = r->kind == AM__PL_LABELS       ? (void **)&r->labels
                  : r->kind == AM__PL_ENTITIES   ? (void **)&r->entities
@@ -80,6 +81,7 @@ void *am__pl_result_push(am_pipeline_result *r) {
                  : r->kind == AM__PL_DETECTIONS ? (void **)&r->dets
                  : r->kind == AM__PL_SEGMENTS   ? (void **)&r->segs
                  : r->kind == AM__PL_TEXTS      ? (void **)&r->texts
+                 : r->kind == AM__PL_TRANSCRIPT ? (void **)&r->chunks
                                                 : (void **)&r->fills;
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 8;
@@ -105,6 +107,7 @@ void am_pipeline_result_free(am_pipeline_result *r) {
     free(r->dets);
     free(r->segs);
     free(r->texts);
+    free(r->chunks);
     free(r->error);
     free(r);
 }
@@ -120,6 +123,10 @@ size_t am_pipeline_result_num_masks(const am_pipeline_result *r) { return r && r
 const am_detection *am_pipeline_result_detections(const am_pipeline_result *r) { return r && r->kind == AM__PL_DETECTIONS ? r->dets : NULL; }
 const am_segment *am_pipeline_result_segments(const am_pipeline_result *r) { return r && r->kind == AM__PL_SEGMENTS ? r->segs : NULL; }
 const am_generated_text *am_pipeline_result_generated(const am_pipeline_result *r) { return r && r->kind == AM__PL_TEXTS ? r->texts : NULL; }
+const char *am_pipeline_result_text(const am_pipeline_result *r) { return r && r->kind == AM__PL_TRANSCRIPT && !r->error ? r->text : NULL; }
+const am_transcript_chunk *am_pipeline_result_chunks(const am_pipeline_result *r) {
+    return r && r->kind == AM__PL_TRANSCRIPT && !r->error && r->chunk_style ? r->chunks : NULL;
+}
 
 static void json_str(am__buf *b, const char *s) {
     am__buf_puts(b, "\"");
@@ -203,6 +210,44 @@ char *am_pipeline_result_json(const am_pipeline_result *r) {
             am__buf_puts(&b, "}");
         }
         am__buf_puts(&b, "]");
+    } else if (r->kind == AM__PL_TRANSCRIPT) {
+        am__buf_puts(&b, "{\"text\": ");
+        json_str(&b, r->text);
+        if (r->chunk_style) {
+            am__buf_puts(&b, ", \"chunks\": [");
+            for (size_t i = 0; i < r->n; i++) {
+                const am_transcript_chunk *c = &r->chunks[i];
+                am__buf_puts(&b, i ? ", {" : "{");
+                if (r->chunk_style == 1) {
+                    am__buf_puts(&b, "\"text\": ");
+                    json_str(&b, c->text);
+                    am__buf_puts(&b, ", ");
+                }
+                if (r->chunk_style >= 3) {
+                    am__buf_puts(&b, "\"language\": ");
+                    if (c->language) json_str(&b, c->language);
+                    else am__buf_puts(&b, "null");
+                    am__buf_puts(&b, ", ");
+                }
+                if (r->chunk_style <= 3) {
+                    am__buf_puts(&b, "\"timestamp\": [");
+                    for (int k = 0; k < 2; k++) {
+                        double v = k ? c->end : c->start;
+                        if (k) am__buf_puts(&b, ", ");
+                        if (isnan(v)) am__buf_puts(&b, "null");
+                        else json_num(&b, v);
+                    }
+                    am__buf_puts(&b, r->chunk_style == 1 ? "]" : "], ");
+                }
+                if (r->chunk_style != 1) {
+                    am__buf_puts(&b, "\"text\": ");
+                    json_str(&b, c->text);
+                }
+                am__buf_puts(&b, "}");
+            }
+            am__buf_puts(&b, "]");
+        }
+        am__buf_puts(&b, "}");
     } else if (r->kind == AM__PL_TEXTS) {
         am__buf_puts(&b, "[");
         for (size_t i = 0; i < r->n; i++) {
@@ -480,6 +525,8 @@ static const char *pipeline_name(am_task t) {
     case AM_TASK_OBJECT_DETECTION: return "object-detection";
     case AM_TASK_IMAGE_SEGMENTATION: return "image-segmentation";
     case AM_TASK_VISION2SEQ: return "image-to-text";
+    case AM_TASK_AUDIO_CLASSIFICATION: return "audio-classification";
+    case AM_TASK_SPEECH_SEQ2SEQ: return "automatic-speech-recognition";
     default: return NULL;
     }
 }
@@ -494,6 +541,7 @@ void am_pipeline_free(am_pipeline *p) {
     free(p->ti.wp_prefix);
     free(p->path);
     am_image_processor_free(p->proc);
+    am_feature_extractor_free(p->fe);
     free(p->output_dir);
     free(p->generate_kwargs);
     free(p);
@@ -507,7 +555,7 @@ am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_o
     if (!pipeline_name(task)) {
         am__error(AM_ERR_UNSUPPORTED, "am_pipeline_new: no pipeline for task '%s' (supported: sequence-classification, "
                   "token-classification, question-answering, masked-lm, image-classification, object-detection, "
-                  "image-segmentation, vision2seq)", am_task_name(task));
+                  "image-segmentation, vision2seq, audio-classification, speech-seq2seq)", am_task_name(task));
         return NULL;
     }
     am_pipeline *p = calloc(1, sizeof *p);
@@ -530,13 +578,23 @@ am_pipeline *am_pipeline_new(am_task task, const char *path, const am_pipeline_o
     p->model = am_model_from_pretrained(p->o.model_task, path, &lo);
     if (!p->model) goto fail;
     am_task has = am_model_task(p->model);
-    if (has != task && !(task == AM_TASK_IMAGE_SEGMENTATION && has == AM_TASK_SEMANTIC_SEGMENTATION)) {
+    /* automatic-speech-recognition takes a CTC model or a speech seq2seq one */
+    bool asr_ctc = task == AM_TASK_SPEECH_SEQ2SEQ && has != task && !strcmp(am_task_name(has), "ctc");
+    if (has != task && !asr_ctc && !(task == AM_TASK_IMAGE_SEGMENTATION && has == AM_TASK_SEMANTIC_SEGMENTATION)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "%s: the model is a %s (task %s); the %s pipeline needs a %s model (pass --task %s to load it "
                   "with a new, untrained head)", path, am_model_class_name(p->model), am_task_name(has), pipeline_name(task),
                   am_task_name(task), am_task_name(task));
         goto fail;
     }
     p->threshold = 0.9;
+    if (am__pl_is_audio_task(task)) {
+        p->ctc = asr_ctc;
+        if (am__pl_audio_init(p, &lo)) goto fail;
+        p->o.tokenizer = NULL;
+        p->o.ignore_labels = NULL;
+        p->num_labels = am_config_num_labels(am_model_config(p->model));
+        return p;
+    }
     if (am__pl_is_image_task(task)) {
         if (am__pl_vision_init(p, &lo)) goto fail;
         p->o.tokenizer = NULL;

@@ -6,6 +6,8 @@
 #include "automodel.h"
 #include "core/util.h"
 
+typedef struct am_feature_extractor am_feature_extractor; /* src/audio (automodel.h) */
+
 /* What the pipeline needs to know about its tokenizer beyond the public API (read from the
  * tokenizer folder's tokenizer.json / tokenizer_config.json / special_tokens_map.json). */
 typedef struct am__pl_tokinfo {
@@ -37,9 +39,18 @@ struct am_pipeline {
     double threshold;       /* object-detection: default 0.9 */
     int64_t max_new_tokens; /* image-to-text: 0 unset */
     char *generate_kwargs;  /* image-to-text: JSON object or NULL */
+    /* the audio tasks (audio.c) */
+    am_feature_extractor *fe;
+    bool ctc;                  /* automatic-speech-recognition: a CTC model (else Whisper) */
+    int return_timestamps;     /* 0 none, 1 true, 2 "char", 3 "word" */
+    bool return_language;
+    double chunk_length_s;     /* 0: no chunking */
+    double stride_length_s[2]; /* NAN: chunk_length_s / 6 */
+    int64_t logits_ratio;      /* CTC: inputs_to_logits_ratio (the product of conv_stride) */
+    double fe_chunk_length;    /* Whisper: the feature extractor's chunk_length (seconds) */
 };
 
-typedef enum { AM__PL_LABELS = 1, AM__PL_ENTITIES, AM__PL_ANSWERS, AM__PL_FILLS, AM__PL_DETECTIONS, AM__PL_SEGMENTS, AM__PL_TEXTS } am__pl_kind;
+typedef enum { AM__PL_LABELS = 1, AM__PL_ENTITIES, AM__PL_ANSWERS, AM__PL_FILLS, AM__PL_DETECTIONS, AM__PL_SEGMENTS, AM__PL_TEXTS, AM__PL_TRANSCRIPT } am__pl_kind;
 
 struct am_pipeline_result {
     am__pl_kind kind;
@@ -56,6 +67,11 @@ struct am_pipeline_result {
     am_detection *dets;
     am_segment *segs;
     am_generated_text *texts;
+    /* automatic-speech-recognition: the text, and chunks written as 1 {"text", "timestamp"} (CTC),
+     * 2 {"timestamp", "text"} (Whisper), 3 {"language", "timestamp", "text"}, 4 {"language", "text"}; 0: no "chunks" */
+    const char *text;
+    am_transcript_chunk *chunks;
+    int chunk_style;
     char **strs; /* owned strings the items point to */
     size_t n_strs, cap_strs;
 };
@@ -134,8 +150,38 @@ am_status am__pl_vision_init(am_pipeline *p, const am_load_options *lo);
  * current folder); labels from cfg's id2label (NULL: LABEL_<id>). */
 am_status am__pl_semantic_segments(am_pipeline_result *r, const float *logits, int L, int h, int w, int H, int W, const am_config *cfg,
                                    const char *dir, size_t *counter);
+/* image- and audio-classification: softmax of row `row` of "logits" [B, C], the top_k labels
+ * (default 5, clipped to C) as [{"score", "label"}]. */
+am_pipeline_result *am__pl_cls_post(am_pipeline *p, const am_tensors *out, size_t row);
+/* max_new_tokens and generate_kwargs (a JSON object: the scalar keys) onto the generation options. */
+am_status am__pl_gen_kwargs(const am_pipeline *p, am_generate_options *g);
 /* One result per image file path. */
 am_status am__pl_vision_run(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out);
+
+/* ---- the audio tasks (audio.c) ---- */
+bool am__pl_is_audio_task(am_task t);
+am_status am__pl_audio_init(am_pipeline *p, const am_load_options *lo);
+/* One result per audio file path. */
+am_status am__pl_audio_run(am_pipeline *p, size_t n, const char *const *paths, am_pipeline_result **out);
+/* One model call of the speech-recognition pipeline: its tokens (CTC: the argmax per frame; Whisper:
+ * the generated ids) and, when chunked, its stride in samples (chunk length, left, right). */
+typedef struct am__asr_call {
+    const int64_t *tokens;
+    size_t n;
+    bool has_stride;
+    int64_t stride[3];
+} am__asr_call;
+/* The CTC post-processing: each chunk's frames trimmed by its stride rescaled to logit frames
+ * (rescale_stride with 1 / inputs_to_logits_ratio), concatenated, decoded with
+ * skip_special_tokens=False; return_timestamps 2 "char" / 3 "word" give chunks timed by
+ * offset * ratio / sampling_rate. */
+am_status am__asr_ctc_post(const am_tokenizer *tok, int64_t ratio, int sampling_rate, const am__asr_call *calls, size_t n,
+                           int return_timestamps, am_pipeline_result **out);
+/* Python's round(): half to even. */
+double am__py_round(double x);
+/* The Whisper post-processing: strides to seconds, then _decode_asr. */
+am_status am__asr_whisper_post(const am_tokenizer *tok, int sampling_rate, double time_precision, const am__asr_call *calls,
+                               size_t n, bool return_timestamps, bool return_language, am_pipeline_result **out);
 
 /* softmax / sigmoid in float32 as numpy computes them on float32 logits */
 void am__pl_softmax(const float *x, size_t n, float *out);

@@ -410,6 +410,10 @@ static am_status run_encoded(am_pipeline *p, size_t n, const char *const *texts,
 am_status am_pipeline_run(am_pipeline *p, size_t n, const char *const *texts, const char *const *pairs, am_pipeline_result **out) {
     if (!p || !out || (n && !texts)) return am__error(AM_ERR_INVALID_ARGUMENT, "am_pipeline_run: NULL argument");
     for (size_t i = 0; i < n; i++) out[i] = NULL;
+    if (am__pl_is_audio_task(p->task)) {
+        if (pairs) return am__error(AM_ERR_INVALID_ARGUMENT, "the %s pipeline takes audio files, not pairs", am_task_name(p->task));
+        return am__pl_audio_run(p, n, texts, out);
+    }
     if (am__pl_is_image_task(p->task)) {
         if (pairs) return am__error(AM_ERR_INVALID_ARGUMENT, "the %s pipeline takes image files, not pairs", am_task_name(p->task));
         return am__pl_vision_run(p, n, texts, out);

@@ -75,7 +75,7 @@ static const float *out_f32(const am_pipeline *p, const am_tensors *out, const c
 /* ---- image-classification ---- */
 
 /* Row `row` of a batch's logits [B, C]. */
-static am_pipeline_result *cls_post(am_pipeline *p, const am_tensors *out, size_t row) {
+am_pipeline_result *am__pl_cls_post(am_pipeline *p, const am_tensors *out, size_t row) {
     const am_tensor *t = am_tensors_get(out, "logits");
     if (!t || am_tensor_dtype(t) != AM_F32 || am_tensor_ndim(t) != 2 || (size_t)am_tensor_dim(t, 0) <= row) {
         am__error(AM_ERR_INTERNAL, "%s: the model gave no float32 'logits' [batch, labels]", p->path);
@@ -170,7 +170,7 @@ static am_pipeline_result *det_post(am_pipeline *p, const am_tensors *out, int H
 /* ---- image-to-text ---- */
 
 /* generate_kwargs (a JSON object) onto the generation options: the scalar keys. */
-static am_status gen_kwargs(const am_pipeline *p, am_generate_options *g) {
+am_status am__pl_gen_kwargs(const am_pipeline *p, am_generate_options *g) {
     if (p->max_new_tokens > 0) g->max_new_tokens = p->max_new_tokens;
     if (!p->generate_kwargs) return AM_OK;
     cJSON *j = cJSON_Parse(p->generate_kwargs);
@@ -414,12 +414,12 @@ static am_pipeline_result *run_one(am_pipeline *p, const char *path) {
     if (!(in = model_inputs(p, px))) goto err;
     if (p->task == AM_TASK_VISION2SEQ) {
         am_generate_options g = am_generate_options_default();
-        if (gen_kwargs(p, &g)) goto err;
+        if (am__pl_gen_kwargs(p, &g)) goto err;
         if (!(out = am_model_generate(p->model, in, &g))) goto err;
         r = i2t_post(p, out);
     } else {
         if (!(out = am_model_forward(p->model, in, NULL)) || outputs_f32(out)) goto err;
-        r = p->task == AM_TASK_IMAGE_CLASSIFICATION ? cls_post(p, out, 0)
+        r = p->task == AM_TASK_IMAGE_CLASSIFICATION ? am__pl_cls_post(p, out, 0)
             : p->task == AM_TASK_OBJECT_DETECTION   ? det_post(p, out, H, W)
                                                     : seg_post(p, out, H, W);
     }
@@ -456,7 +456,7 @@ static am_status cls_batch(am_pipeline *p, size_t n, const char *const *paths, a
         else if (!(in = model_inputs(p, px))) s = AM_ERR_NO_MEMORY;
         else if (!(res = am_model_forward(p->model, in, NULL)) || outputs_f32(res)) alone = true;
         for (size_t j = 0; j < m && !s && !alone; j++)
-            if (!(out[which[j]] = cls_post(p, res, j))) s = am__error_code() == AM_ERR_NO_MEMORY ? AM_ERR_NO_MEMORY : (alone = true, AM_OK);
+            if (!(out[which[j]] = am__pl_cls_post(p, res, j))) s = am__error_code() == AM_ERR_NO_MEMORY ? AM_ERR_NO_MEMORY : (alone = true, AM_OK);
         if (alone && am__error_code() == AM_ERR_NO_MEMORY) s = AM_ERR_NO_MEMORY;
     }
     for (size_t j = 0; j < m && alone && !s; j++) { /* each image on its own: its own error, if any */

@@ -388,7 +388,15 @@ struct am_tokenizer {
     bool has_type_ids;
     char *pad_token, *bos_token, *eos_token, *unk_token;
     char *json_pad_token; /* tokenizer.json's own padding.pad_token */
+    /* Wav2Vec2CTCTokenizer (tk_ctc.c) */
+    bool ctc, ctc_lower;
+    char *word_delim, *word_repl; /* word_delimiter_token, replace_word_delimiter_char */
 };
+/* The tokenizer.json text that encodes as Wav2Vec2CTCTokenizer over `vocab_path` (tk_ctc.c). */
+am_status tk_ctc_json(const char *vocab_path, const char *cfg_path, const cJSON *cfg, char **json_out);
+/* TO_LANGUAGE_CODE of transformers 4.32's Whisper tokenizer: a language name, alias or code
+ * (any case) -> its code, NULL when unknown (tk_whisper.c). */
+const char *tk_whisper_language_code(const char *lang);
 bool tk_added_add(am_tokenizer *t, const char *content, size_t len, int32_t id, bool special, bool single_word, bool lstrip,
                   bool rstrip, bool normalized);
 bool tk_added_build(am_tokenizer *t);

@@ -107,8 +107,8 @@ static void cache_put(tk_cache *c, const char *w, size_t n, uint64_t h, const ui
         if (c->e[j].h == h && c->e[j].klen == n && !memcmp(c->kpool + c->e[j].koff, w, n)) goto out;
         j = (j + 1) & (c->cap - 1);
     }
-    memcpy(c->kpool + c->klen, w, n);
-    memcpy(c->vpool + c->vlen, pairs, np * 2 * sizeof(uint32_t));
+    if (n) memcpy(c->kpool + c->klen, w, n);
+    if (np) memcpy(c->vpool + c->vlen, pairs, np * 2 * sizeof(uint32_t)); /* a word of no tokens: the pools may still be NULL */
     c->e[j] = (tk_cent){h, (uint32_t)c->klen, (uint32_t)n, (uint32_t)c->vlen, (uint32_t)np};
     c->klen += n;
     c->vlen += np * 2;

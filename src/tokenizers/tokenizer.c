@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 #include "core/util.h"
 #include "hub/hub.h"
+#include "tokenizers/asr.h"
 #include "tokenizers/tk.h"
 #include <limits.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ void am_tokenizer_free(am_tokenizer *t) {
     free(t->eos_token);
     free(t->unk_token);
     free(t->json_pad_token);
+    free(t->word_delim);
+    free(t->word_repl);
     free(t);
 }
 
@@ -519,6 +522,152 @@ static am_status legacy_bpe(am_tokenizer *t, const char *vocab_path, const char 
     return AM_OK;
 }
 
+/* tokenizer_config.json names Wav2Vec2CTCTokenizer (a slow-only class: AutoTokenizer loads it from
+ * vocab.json even where a tokenizer.json exists). */
+static bool is_ctc_class(const char *dir, am_status *s) {
+    char *cp = am__path_join(dir, "tokenizer_config.json");
+    cJSON *cfg = NULL;
+    *s = cp ? read_json_file(cp, &cfg) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    free(cp);
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(cfg, "tokenizer_class");
+    bool yes = !*s && cJSON_IsString(cls) && !strcmp(cls->valuestring, "Wav2Vec2CTCTokenizer");
+    cJSON_Delete(cfg);
+    return yes || *s;
+}
+
+/* WhisperTokenizer from its slow files: build_inputs_with_special_tokens puts prefix_tokens
+ * (<|startoftranscript|>, the language and task tokens when tokenizer_config.json sets them,
+ * <|notimestamps|> unless predict_timestamps) before the text and <|endoftext|> after it. */
+static am_status whisper_template(am_tokenizer *t, const cJSON *cfg, const char *cfg_path) {
+    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(cfg, "language"), *task = cJSON_GetObjectItemCaseSensitive(cfg, "task");
+    bool ts = false;
+    am_status s = tk_json_bool(cfg, "predict_timestamps", false, &ts, cfg_path, "tokenizer config");
+    if (s) return s;
+    const char *prefix[4];
+    size_t np = 0;
+    char lang_tok[40];
+    prefix[np++] = "<|startoftranscript|>";
+    if (lang && !cJSON_IsNull(lang)) {
+        const char *code = cJSON_IsString(lang) ? tk_whisper_language_code(lang->valuestring) : NULL;
+        if (!code) return am__error(AM_ERR_FORMAT, "%s: Unsupported language: %s", cfg_path, cJSON_IsString(lang) ? lang->valuestring : "(not a string)");
+        snprintf(lang_tok, sizeof lang_tok, "<|%s|>", code);
+        prefix[np++] = lang_tok;
+    }
+    if (task && !cJSON_IsNull(task)) {
+        if (!cJSON_IsString(task) || (strcmp(task->valuestring, "transcribe") && strcmp(task->valuestring, "translate")))
+            return am__error(AM_ERR_FORMAT, "%s: Unsupported task: %s. Task should be in: ['translate', 'transcribe']", cfg_path,
+                             cJSON_IsString(task) ? task->valuestring : "(not a string)");
+        prefix[np++] = !strcmp(task->valuestring, "transcribe") ? "<|transcribe|>" : "<|translate|>";
+    }
+    if (!ts) prefix[np++] = "<|notimestamps|>";
+    const char *eos = "<|endoftext|>";
+    for (size_t i = 0; i < np; i++)
+        if (am_tokenizer_token_to_id(t, prefix[i]) < 0) return AM_OK; /* not Whisper's vocabulary: no template to build */
+    if (am_tokenizer_token_to_id(t, eos) < 0) return AM_OK;
+    cJSON *pp = cJSON_CreateObject(), *single = cJSON_AddArrayToObject(pp, "single"), *pair = cJSON_AddArrayToObject(pp, "pair");
+    cJSON *sp = cJSON_AddObjectToObject(pp, "special_tokens");
+    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
+    for (int k = 0; k < 2; k++) {
+        cJSON *arr = k ? pair : single;
+        for (size_t i = 0; i < np; i++) {
+            cJSON *o = cJSON_CreateObject(), *st = cJSON_AddObjectToObject(o, "SpecialToken");
+            cJSON_AddStringToObject(st, "id", prefix[i]);
+            cJSON_AddNumberToObject(st, "type_id", 0);
+            cJSON_AddItemToArray(arr, o);
+        }
+        for (int q = 0; q <= k; q++) {
+            cJSON *o = cJSON_CreateObject(), *sq = cJSON_AddObjectToObject(o, "Sequence");
+            cJSON_AddStringToObject(sq, "id", q ? "B" : "A");
+            cJSON_AddNumberToObject(sq, "type_id", q);
+            cJSON_AddItemToArray(arr, o);
+        }
+        cJSON *o = cJSON_CreateObject(), *st = cJSON_AddObjectToObject(o, "SpecialToken");
+        cJSON_AddStringToObject(st, "id", eos);
+        cJSON_AddNumberToObject(st, "type_id", k);
+        cJSON_AddItemToArray(arr, o);
+    }
+    for (size_t i = 0; i <= np; i++) {
+        const char *tok = i < np ? prefix[i] : eos;
+        cJSON *o = cJSON_AddObjectToObject(sp, tok);
+        cJSON_AddStringToObject(o, "id", tok);
+        cJSON *ids = cJSON_AddArrayToObject(o, "ids"), *toks = cJSON_AddArrayToObject(o, "tokens");
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber(am_tokenizer_token_to_id(t, tok)));
+        cJSON_AddItemToArray(toks, cJSON_CreateString(tok));
+    }
+    tk_pp *np_ = NULL;
+    s = pp && !cJSON_IsInvalid(pp) ? tk_pp_parse(pp, t->origin, &np_) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    cJSON_Delete(pp);
+    if (s) return s;
+    tk_pp_free(t->post);
+    t->post = np_;
+    return AM_OK;
+}
+
+/* Wav2Vec2CTCTokenizer: vocab.json (+ tokenizer_config.json, special_tokens_map.json). */
+static am_status legacy_ctc(am_tokenizer **out, const char *dir) {
+    char *vj = am__path_join(dir, "vocab.json"), *cp = am__path_join(dir, "tokenizer_config.json");
+    cJSON *cfg = NULL;
+    char *json = NULL;
+    am_tokenizer *t = NULL;
+    am_status s = vj && cp ? AM_OK : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!s && !am__is_file(vj)) s = am__error(AM_ERR_NOT_FOUND, "%s: Wav2Vec2CTCTokenizer needs vocab.json, which is missing", dir);
+    if (!s) s = read_json_file(cp, &cfg);
+    if (!s) s = tk_ctc_json(vj, cp, cfg, &json);
+    if (!s && !(t = tok_new(vj))) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+    if (!s) s = load_tokenizer_json(t, json, strlen(json));
+    if (!s) {
+        t->ctc = true;
+        const char *defs[] = {"<pad>", "<s>", "</s>", "<unk>"};
+        char **dst[] = {&t->pad_token, &t->bos_token, &t->eos_token, &t->unk_token};
+        for (int k = 0; k < 4; k++) set_str(dst[k], defs[k]);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(cfg, "word_delimiter_token");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg, "replace_word_delimiter_char");
+        if (d && !cJSON_IsNull(d) && !cfg_token(d)) s = am__error(AM_ERR_FORMAT, "%s: 'word_delimiter_token' must be a string", cp);
+        else if (r && !cJSON_IsNull(r) && !cJSON_IsString(r)) s = am__error(AM_ERR_FORMAT, "%s: 'replace_word_delimiter_char' must be a string", cp);
+        else {
+            set_str(&t->word_delim, cfg_token(d) ? cfg_token(d) : "|");
+            set_str(&t->word_repl, cJSON_IsString(r) ? r->valuestring : " ");
+        }
+        if (!s) s = tk_json_bool(cfg, "do_lower_case", false, &t->ctc_lower, cp, "tokenizer config");
+        /* the delimiter is a special-looking token of its own */
+        if (!s) s = load_configs(t, dir, NULL);
+    }
+    free(vj);
+    free(cp);
+    free(json);
+    cJSON_Delete(cfg);
+    *out = t;
+    return s;
+}
+
+/* added_tokens.json of a slow tokenizer's files ({"token": id}): added tokens, not special unless
+ * the configs name them so. */
+static am_status legacy_added_tokens(am_tokenizer *t, const char *dir) {
+    char *p = am__path_join(dir, "added_tokens.json");
+    cJSON *a = NULL;
+    am_status s = p ? read_json_file(p, &a) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    const cJSON *it;
+    if (!s && a) cJSON_ArrayForEach(it, a) {
+        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble >= (1 << 26) ||
+            it->valuedouble != (double)(int64_t)it->valuedouble) {
+            s = am__error(AM_ERR_FORMAT, "%s: the id of '%s' must be a non-negative integer", p, it->string);
+            break;
+        }
+        if (!it->string[0]) {
+            s = am__error(AM_ERR_FORMAT, "%s: an added token is empty", p);
+            break;
+        }
+        if (tk_added_find(&t->added, it->string, strlen(it->string)) >= 0) continue;
+        if (!tk_added_add(t, it->string, strlen(it->string), (int32_t)it->valuedouble, false, false, false, false, true)) {
+            s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+            break;
+        }
+    }
+    cJSON_Delete(a);
+    free(p);
+    return s;
+}
+
 am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
     if (!path) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_from_pretrained: path is NULL");
@@ -545,7 +694,11 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         s = am__error(AM_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
-    if (am__is_file(json_path)) {
+    if (is_ctc_class(dir, &s)) {
+        if (s || (s = legacy_ctc(&t, dir))) goto fail;
+    } else if (s) {
+        goto fail;
+    } else if (am__is_file(json_path)) {
         char *buf;
         size_t len;
         if ((s = am__read_file(json_path, &buf, &len))) goto fail;
@@ -572,6 +725,7 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
             } else if (am__is_file(vj) && am__is_file(mt)) {
                 t = tok_new(vj);
                 s = t && t->origin ? legacy_bpe(t, vj, mt, cfg) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+                if (!s) s = legacy_added_tokens(t, dir);
             } else {
                 s = am__error(AM_ERR_NOT_FOUND, "%s: no tokenizer.json, vocab.txt or vocab.json + merges.txt", path);
             }
@@ -581,6 +735,9 @@ am_tokenizer *am_tokenizer_from_pretrained(const char *path) {
         free(mt);
         free(cp);
         if (!s) s = load_configs(t, dir, NULL);
+        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(cfg, "tokenizer_class");
+        if (!s && t->model->type == TK_M_BPE && cJSON_IsString(cls) && !strcmp(cls->valuestring, "WhisperTokenizer"))
+            s = whisper_template(t, cfg, "tokenizer_config.json");
         if (s) goto fail;
     }
     if (!tk_added_build(t) || g_set_str_failed) {
@@ -759,6 +916,9 @@ static am_status resolve(const am_tokenizer *t, const am_encode_options *opts, r
     memset(r, 0, sizeof *r);
     am_status ost = AM__OPTS_IN(d, opts, "am_encode_options");
     if (ost) return ost;
+    if (t->ctc && t->ctc_lower)
+        return am__error(AM_ERR_UNSUPPORTED, "%s: encoding with a Wav2Vec2CTCTokenizer whose do_lower_case is true (text.upper()) is not "
+                         "implemented; decoding is", t->origin);
     const am_encode_options *o = &d;
     r->add_special = o->add_special_tokens;
     r->trunc = o->truncation;
@@ -1069,6 +1229,12 @@ char *am_tokenizer_decode_n(const am_tokenizer *t, const int32_t *ids, size_t n,
     if (!t || (n && !ids)) {
         am__error(AM_ERR_INVALID_ARGUMENT, "am_tokenizer_decode: missing arguments");
         return NULL;
+    }
+    if (t->ctc) {
+        char *txt = NULL;
+        if (am__ctc_decode(t, ids, n, opts->skip_special_tokens, opts->clean_up_tokenization_spaces, 0, &txt, NULL, NULL)) return NULL;
+        if (lenp) *lenp = strlen(txt);
+        return txt;
     }
     tk_strv v = {0};
     for (size_t i = 0; i < n; i++) {

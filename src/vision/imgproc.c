@@ -351,11 +351,9 @@ static am_image_processor *from_json_typed(const char *json, const char *origin,
     return p;
 }
 
-am_image_processor *am_image_processor_from_pretrained(const char *path) {
-    if (!path) {
-        am__error(AM_ERR_INVALID_ARGUMENT, "am_image_processor_from_pretrained: path is NULL");
-        return NULL;
-    }
+am_status am__preprocessor_config_read(const char *path, const char *what, const char *const *class_keys, char **json,
+                                       char **file_out, char **model_type) {
+    *json = *file_out = *model_type = NULL;
     char *file = NULL, *dir = NULL;
     if (am__is_dir(path)) {
         file = am__path_join(path, "preprocessor_config.json");
@@ -364,46 +362,54 @@ am_image_processor *am_image_processor_from_pretrained(const char *path) {
     } else {
         am__hub_opts ho = am__hub_opts_default();
         const char *need[] = {"preprocessor_config.json", NULL};
-        if (am__hub_resolve(path, &ho, 0, need, NULL, &dir) != AM_OK) return NULL;
+        if (am__hub_resolve(path, &ho, 0, need, NULL, &dir) != AM_OK) return am__error_code();
         file = am__path_join(dir, "preprocessor_config.json");
         free(dir);
     }
-    if (!file) {
-        am__error(AM_ERR_NO_MEMORY, "out of memory");
-        return NULL;
-    }
+    if (!file) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     if (!am__is_file(file)) {
-        am__error(AM_ERR_NOT_FOUND, "%s: no preprocessor_config.json (the image processor's configuration)", path);
         free(file);
-        return NULL;
+        return am__error(AM_ERR_NOT_FOUND, "%s: no preprocessor_config.json (the %s's configuration)", path, what);
     }
-    char *json = NULL;
     size_t len;
-    if (am__read_file(file, &json, &len) != AM_OK) {
+    if (am__read_file(file, json, &len) != AM_OK) {
         free(file);
-        return NULL;
+        return am__error_code();
     }
     /* the model's config.json beside it, for a file that names no class */
-    const char *fallback = NULL;
+    bool named = false;
+    for (const char *const *k = class_keys; *k; k++) named |= strstr(*json, *k) != NULL;
     char *cdir = am__strdup(file), *cfg_text = NULL;
     char *slash = cdir ? strrchr(cdir, '/') : NULL;
     if (slash) *slash = 0;
     char *cfg_path = cdir ? am__path_join(slash ? cdir : ".", "config.json") : NULL;
-    if (cfg_path && am__is_file(cfg_path) && !strstr(json, "image_processor_type") && !strstr(json, "feature_extractor_type") &&
-        am__read_file(cfg_path, &cfg_text, &len) == AM_OK) {
+    if (cfg_path && am__is_file(cfg_path) && !named && am__read_file(cfg_path, &cfg_text, &len) == AM_OK) {
         cJSON *cfg = NULL;
         if (am__json_parse(cfg_text, len, cfg_path, &cfg) != AM_OK) cfg = NULL; /* a fallback only: errors cleared below */
         const cJSON *mt = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "model_type") : NULL;
-        fallback = class_for_model_type(cJSON_IsString(mt) ? mt->valuestring : NULL);
+        if (cJSON_IsString(mt)) *model_type = am__strdup(mt->valuestring);
         cJSON_Delete(cfg);
     }
     am__error_clear();
     free(cfg_text);
     free(cfg_path);
     free(cdir);
-    am_image_processor *p = from_json_typed(json, file, fallback);
+    *file_out = file;
+    return AM_OK;
+}
+
+am_image_processor *am_image_processor_from_pretrained(const char *path) {
+    if (!path) {
+        am__error(AM_ERR_INVALID_ARGUMENT, "am_image_processor_from_pretrained: path is NULL");
+        return NULL;
+    }
+    static const char *const keys[] = {"image_processor_type", "feature_extractor_type", NULL};
+    char *json, *file, *mt;
+    if (am__preprocessor_config_read(path, "image processor", keys, &json, &file, &mt) != AM_OK) return NULL;
+    am_image_processor *p = from_json_typed(json, file, class_for_model_type(mt));
     free(json);
     free(file);
+    free(mt);
     return p;
 }
 

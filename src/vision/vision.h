@@ -29,4 +29,12 @@ am_image *am__image_resize(const am_image *img, int out_w, int out_h, int filter
 am_status am__image_processor_call_ex(const am_image_processor *p, const am_image *const *images, size_t n,
                                       const am_image *const *maps, const char *kwargs_json, am_tensors **out,
                                       am_image **resized, am_image **resized_maps);
+
+/* preprocessor_config.json of `path` (a folder holding it, the file itself, or a hub model id
+ * resolved through the cache), as AutoImageProcessor / AutoFeatureExtractor find it: *json its text,
+ * *file its path, and when the text holds none of `class_keys` (NULL-terminated), *model_type the
+ * model_type of the config.json beside it (else NULL); all malloc'd. `what` names the processor
+ * kind in the not-found message. */
+am_status am__preprocessor_config_read(const char *path, const char *what, const char *const *class_keys, char **json,
+                                       char **file, char **model_type);
 #endif
