@@ -31,7 +31,7 @@ class LocalEntryNotFoundError(EntryNotFoundError, FileNotFoundError):
 _BY_MESSAGE = [
     (r"is not a local folder and is not a valid model identifier|Repository Not Found|RepoNotFound", RepositoryNotFoundError),
     (r"gated repo|GatedRepo", GatedRepoError),
-    (r"Invalid rev id|RevisionNotFound|is not a valid git revision|revision .* (does not exist|not found)",
+    (r"Invalid rev id|RevisionNotFound|is not a valid git revision|is not a valid git identifier|revision .* (does not exist|not found)",
      RevisionNotFoundError),
     (r"cannot find the requested files in the (local )?cache|local_files_only|HF_HUB_OFFLINE|offline mode",
      LocalEntryNotFoundError),

@@ -153,6 +153,11 @@ def pipeline(task=None, model=None, config=None, tokenizer=None, feature_extract
     o.tokenizer = tok_b
     if batch_size is not None:
         o.batch_size = int(batch_size)
+    ignore = kwargs.pop("ignore_labels", None)
+    if ignore is not None:
+        keep_labels = [str(x).encode() for x in ignore]
+        o.ignore_labels = (ctypes.c_char_p * max(len(keep_labels), 1))(*keep_labels)
+        o.n_ignore_labels = len(keep_labels)
     out_dir = kwargs.pop("output_dir", None)
     out_b = os.fspath(out_dir).encode() if out_dir is not None else None
     o.output_dir = out_b
