@@ -268,17 +268,22 @@ class PreTrainedModel:
         if args:
             raise TypeError("pass the model inputs by name: model(**inputs) or model(input_ids=...)")
         o = lib.am_forward_options_default()
-        cfg = self.config
         o.output_hidden_states = bool(output_hidden_states if output_hidden_states is not None
-                                      else getattr(cfg, "output_hidden_states", False))
+                                      else self._config_flag(b"output_hidden_states", False))
         o.output_attentions = bool(output_attentions if output_attentions is not None
-                                   else getattr(cfg, "output_attentions", False))
+                                   else self._config_flag(b"output_attentions", False))
         ins = CTensors({k: v for k, v in inputs.items() if v is not None})
         res = tensors_to_dict(check_ptr(lib.am_model_forward(self._ptr, ins.ptr, ctypes.byref(o))))
         out = _group_outputs(res)
-        if return_dict is False or (return_dict is None and getattr(cfg, "return_dict", True) is False):
+        if return_dict is False or (return_dict is None and not self._config_flag(b"return_dict", True)):
             return out.to_tuple()
         return out
+
+    def _config_flag(self, key, default):
+        v = ctypes.c_bool()
+        if lib.am_config_get_bool(lib.am_model_config(self._ptr), key, ctypes.byref(v)):
+            return default
+        return v.value
 
     forward = __call__
 
