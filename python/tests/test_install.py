@@ -27,6 +27,8 @@ def test_pip_install_in_fresh_venv(tmp_path):
                           os.path.join(ROOT, "python")], env=env, capture_output=True, text=True)
     assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
     run_env = {k: v for k, v in env.items() if k != "AUTOMODEL_CMAKE_BUILD_DIR"}
+    if os.environ.get("LD_PRELOAD"):  # the sanitizer build's library needs its runtime first
+        run_env["LD_PRELOAD"] = os.environ["LD_PRELOAD"]
     where = subprocess.run([str(venv / "bin" / "python3"), "-c", "import automodel; print(automodel.LIB_PATH)"],
                            cwd=str(tmp_path), env=run_env, capture_output=True, text=True)
     assert where.returncode == 0, where.stderr

@@ -160,3 +160,26 @@ def test_return_dict_false_and_tuple_index():
     assert isinstance(t, tuple)
     np.testing.assert_array_equal(t[0], out["logits"])
     np.testing.assert_array_equal(out[0], out.logits)
+
+
+def test_from_config_and_set_seed():
+    cfg = automodel.AutoConfig.from_pretrained(os.path.join(FIXTURES, "models", "bert_seqcls"))
+    automodel.set_seed(3)
+    a = automodel.AutoModelForSequenceClassification.from_config(cfg)
+    automodel.set_seed(3)
+    b = automodel.AutoModelForSequenceClassification.from_config(cfg)
+    assert a.training is True  # from_config leaves the model in training mode, as transformers
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+
+def test_config_flags_drive_forward():
+    d = os.path.join(FIXTURES, "models", "bert_seqcls")
+    m = automodel.AutoModelForSequenceClassification.from_pretrained(d)
+    exp = read_safetensors(os.path.join(d, "expected.safetensors"))
+    inputs = {k[3:]: v for k, v in exp.items() if k.startswith("in.")}
+    assert m(**inputs).hidden_states is None
+    m.config.output_hidden_states = True
+    assert len(m(**inputs).hidden_states) == m.config.num_hidden_layers + 1
+    m.config.return_dict = False
+    assert isinstance(m(**inputs), tuple)

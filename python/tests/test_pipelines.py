@@ -62,6 +62,7 @@ def test_sms_spam_bert_accuracy():
     wrong = [i + 1 for i, ((lab, _), p) in enumerate(zip(rows, pred)) if lab != p]
     assert wrong == ref["misclassified_lines"]
     assert sum(lab == p for (lab, _), p in zip(rows, pred)) / len(rows) == ref["test_accuracy"]
+    assert clf.model.config.id2label == {0: "ham", 1: "spam"}
     one = clf("WINNER! Claim your prize")
     assert isinstance(one, list) and one[0]["label"] == "spam" and 0.99 < one[0]["score"] <= 1
     top = clf("WINNER! Claim your prize", top_k=None)
