@@ -183,3 +183,48 @@ def test_config_flags_drive_forward():
     assert len(m(**inputs).hidden_states) == m.config.num_hidden_layers + 1
     m.config.return_dict = False
     assert isinstance(m(**inputs), tuple)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if json.load(open(os.path.join(FIXTURES, "models", c,
+                                                                                      "expected.json"))).get("alt_loads")])
+def test_alt_loads(case):
+    """expected.json alt_loads: other from_pretrained keywords on the same folder (torch_dtype='auto',
+    use_safetensors=False), their stats and outputs."""
+    d = os.path.join(FIXTURES, "models", case)
+    ej = json.load(open(os.path.join(d, "expected.json")))
+    exp = read_safetensors(os.path.join(d, "expected.safetensors"))
+    inputs = {k[3:]: v for k, v in exp.items() if k.startswith("in.")}
+    for alt in ej["alt_loads"]:
+        m = getattr(automodel, ej["auto_class"]).from_pretrained(d, **alt["kwargs"])
+        st = alt["stats"]
+        assert m.num_parameters() == st["num_parameters"]
+        assert m.get_memory_footprint() == st["memory_footprint"]
+        assert m.dtype == st["dtype"]
+        if alt.get("output_tensors"):
+            out = m(**inputs)
+            for full in alt["output_tensors"]:
+                name = full.split(".", 1)[1]
+                spec = ej["outputs"].get(full, {})
+                atol, rtol = spec.get("atol", 1e-4), spec.get("rtol", 1e-4)
+                if m.dtype == "bfloat16":  # fixtures README: auto.logits computed in bf16, atol 0.15 rtol 0.05
+                    atol, rtol = 0.15, 0.05
+                _close(out[name], exp[full], atol, rtol, f"{case} {full}")
+
+
+@pytest.mark.parametrize("attn", ["eager", "flash_attention_2"])
+@pytest.mark.parametrize("case", ["bert_seqcls", "gpt2_lm", "t5_cg"])
+def test_attn_implementations(case, attn):
+    """The same fixture outputs under each attn_implementation; eager with output_attentions gives
+    one [batch, heads, q, k] probability tensor per layer, rows summing to 1."""
+    d = os.path.join(FIXTURES, "models", case)
+    ej = json.load(open(os.path.join(d, "expected.json")))
+    exp = read_safetensors(os.path.join(d, "expected.safetensors"))
+    m = getattr(automodel, ej["auto_class"]).from_pretrained(d, attn_implementation=attn)
+    assert m.attn_implementation == attn
+    inputs = {k[3:]: v for k, v in exp.items() if k.startswith("in.")}
+    out = m(**inputs, output_hidden_states=True, output_attentions=(attn == "eager"))
+    _check_outputs(ej, exp, out, f"{case}/{attn}")
+    if attn == "eager":
+        att = out.attentions if out.attentions is not None else out.encoder_attentions
+        assert att is not None and len(att) >= 1 and att[0].ndim == 4
+        np.testing.assert_allclose(att[0].sum(-1)[..., :1], 1.0, atol=1e-5)
