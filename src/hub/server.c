@@ -216,27 +216,11 @@ static am_status load_tokens(am_hub_server *s, const char *path) {
  * password and any user name, as huggingface.co takes it (huggingface_hub authenticates its LFS
  * batch and verify calls as `access_token:TOKEN` / `USER:TOKEN`). */
 static const tok *auth(am_hub_server *s, struct MHD_Connection *c) {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (!h) return NULL;
-    uint8_t *dec = NULL;
-    const char *key = NULL;
-    if (!strncasecmp(h, "Bearer ", 7)) {
-        key = h + 7;
-        while (*key == ' ') key++;
-    } else if (!strncasecmp(h, "Basic ", 6)) {
-        const char *b = h + 6;
-        while (*b == ' ') b++;
-        size_t bl = strlen(b), dl = 0;
-        while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\t')) bl--;
-        if (!bl || !am__base64_decode(b, bl, &dec, &dl)) return NULL;
-        dec[dl] = 0; /* the decoder's buffer has room for it */
-        char *colon = memchr(dec, ':', dl);
-        if (colon && !memchr(dec, 0, dl)) key = colon + 1;
-    }
+    char *key = am__hub_auth_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
     const tok *found = NULL;
-    for (size_t i = 0; key && *key && i < s->n_tokens && !found; i++)
+    for (size_t i = 0; key && i < s->n_tokens && !found; i++)
         if (!strcmp(s->tokens[i].token, key)) found = &s->tokens[i];
-    free(dec);
+    free(key);
     return found;
 }
 
