@@ -274,3 +274,31 @@ class LoadingInfo(ctypes.Structure):
 
 _sig("am_model_loading_info", POINTER(LoadingInfo), P)
 _sig("am_hub_upload_folder_commit", c_int, c_char_p, c_char_p, POINTER(PushOptions), POINTER(P))
+
+
+class Handle:
+    """An owned C object: `_ptr` raises ValueError once the object was closed (freed), instead of
+    handing NULL to the library."""
+
+    @property
+    def _ptr(self):
+        p = self.__dict__.get("_p")
+        if p is None:
+            raise ValueError(f"this {type(self).__name__} is closed")
+        return p
+
+    @_ptr.setter
+    def _ptr(self, v):
+        self.__dict__["_p"] = v
+
+    def _release(self, free):
+        p = self.__dict__.get("_p")
+        if p is not None:
+            self.__dict__["_p"] = None
+            free(p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.__del__()

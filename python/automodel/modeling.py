@@ -8,7 +8,7 @@ import tempfile
 
 import numpy as np
 
-from ._lib import (ForwardOptions, GenerateOptions, LoadOptions, PushOptions, check, check_ptr, enc, lib,
+from ._lib import (ForwardOptions, GenerateOptions, Handle, LoadOptions, PushOptions, check, check_ptr, enc, lib,
                    raise_status, take_str)
 from ._tensors import CTensors, from_c, tensors_to_dict
 from . import _hub
@@ -179,7 +179,7 @@ _GEN_INT = ("max_new_tokens", "max_length", "min_new_tokens", "min_length", "num
 _GEN_FLOAT = ("length_penalty", "temperature", "top_p", "typical_p", "repetition_penalty", "max_time")
 
 
-class PreTrainedModel:
+class PreTrainedModel(Handle):
     """A loaded model. forward / generate may run from several threads at once (the C library
     keeps per-call state per call); train / eval / to / del need no concurrent call."""
 
@@ -189,15 +189,7 @@ class PreTrainedModel:
         self.loading_info = None
 
     def __del__(self):
-        if getattr(self, "_ptr", None):
-            lib.am_model_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.__del__()
+        self._release(lib.am_model_free)
 
     # ---- description
     def __repr__(self):

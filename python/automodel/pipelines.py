@@ -5,7 +5,7 @@ import ctypes
 import json
 import os
 
-from ._lib import PipelineOptions, check, check_ptr, lib, take_str, raise_status
+from ._lib import Handle, PipelineOptions, check, check_ptr, lib, take_str, raise_status
 from .modeling import load_options, PreTrainedModel
 from .tokenization import PreTrainedTokenizerFast
 from . import errors
@@ -15,7 +15,7 @@ TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-class
 IMAGE_TASKS = ("image-classification", "object-detection", "image-segmentation", "image-to-text")
 
 
-class Pipeline:
+class Pipeline(Handle):
     """One loaded pipeline; as in transformers, one call at a time (use one per thread)."""
 
     def __init__(self, task, ptr, call_defaults):
@@ -30,9 +30,7 @@ class Pipeline:
             i += 1
 
     def __del__(self):
-        if getattr(self, "_ptr", None):
-            lib.am_pipeline_free(self._ptr)
-            self._ptr = None
+        self._release(lib.am_pipeline_free)
 
     def __call__(self, inputs=None, *args, **kwargs):
         if args:

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from ._lib import EncodeOptions, check, check_ptr, lib, take_str
+from ._lib import EncodeOptions, Handle, check, check_ptr, lib, take_str
 from . import _hub
 
 _TRUNC = {False: 0, None: 0, "do_not_truncate": 0, True: 1, "longest_first": 1, "only_first": 2, "only_second": 3}
@@ -60,7 +60,7 @@ def _ids_list(token_ids):
     return [int(x) for x in a]
 
 
-class PreTrainedTokenizerFast:
+class PreTrainedTokenizerFast(Handle):
     """A loaded tokenizer. Safe for concurrent calls once loaded (the attributes below are
     per-object settings, as in transformers)."""
 
@@ -82,9 +82,7 @@ class PreTrainedTokenizerFast:
         self.model_input_names = [n for n in ("input_ids", "token_type_ids", "attention_mask") if n in names]
 
     def __del__(self):
-        if getattr(self, "_ptr", None):
-            lib.am_tokenizer_free(self._ptr)
-            self._ptr = None
+        self._release(lib.am_tokenizer_free)
 
     # ---- special tokens and vocabulary
     def _special(self, f):

@@ -97,3 +97,14 @@ def test_autoconfig():
     assert m.config.hidden_act == "relu"
     assert "BertConfig" in repr(cfg) and cfg.to_dict()["hidden_size"] == 32
     assert cfg.to_dict()["output_hidden_states"] is False  # a generic default is in to_dict
+
+
+def test_context_managers_free_the_c_objects():
+    with automodel.AutoModel.from_pretrained(BERT) as m:
+        assert m.num_parameters() > 0
+    with pytest.raises(ValueError, match="closed"):
+        m.num_parameters()
+    with automodel.AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "pipelines", "vocab99")) as t:
+        assert t("the cat")["input_ids"]
+    with pytest.raises(ValueError, match="closed"):
+        t("the cat")
