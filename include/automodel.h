@@ -246,6 +246,8 @@ AM_API const char *am_config_id2label(const am_config *c, int id);
 AM_API char *am_config_repr(const am_config *c);
 /* The text save_pretrained writes to config.json (owned, am_free). */
 AM_API char *am_config_to_json_string(const am_config *c);
+/* config.to_dict(): every attribute with its value, defaults included, as JSON (owned, am_free). */
+AM_API char *am_config_to_dict_json(const am_config *c);
 
 /* Frees memory the library handed out as a plain buffer (strings, arrays). */
 AM_API void am_free(void *p);

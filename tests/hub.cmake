@@ -26,3 +26,15 @@ am_add_test(test_hub_resume SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_resume.c 
 # loris, orphan temp files, NUL / invalid UTF-8 in JSON, --fsck, one server per ROOT (loopback,
 # bounded loops; about 15 s).
 am_add_test(test_hub_reliability SOURCES ${CMAKE_SOURCE_DIR}/tests/test_hub_reliability.c LABELS net)
+# Issue 17: huggingface_hub's (Python) upload requests replayed byte for byte from
+# tests/fixtures/hub/pyclient (create_repo, preupload, the Basic-auth LFS batch, basic and multipart
+# transfers, completion, verify, NDJSON commit), the upload read back; Basic auth on every endpoint.
+find_program(AM_SYS_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(AM_SYS_PYTHON3)
+  add_test(NAME test_hub_pyclient
+           COMMAND ${AM_SYS_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/hub/pyclient_replay.py $<TARGET_FILE:automodel> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(test_hub_pyclient PROPERTIES LABELS net TIMEOUT 120 ENVIRONMENT "${AM_TEST_ENV}")
+else()
+  add_test(NAME test_hub_pyclient COMMAND sh -c "echo 'FAILED: /usr/bin/python3 is needed for the huggingface_hub replay test' >&2; exit 1")
+  set_tests_properties(test_hub_pyclient PROPERTIES LABELS net)
+endif()

@@ -564,6 +564,30 @@ char *am_config_to_json_string(const am_config *c) {
     return am__buf_take(&b);
 }
 
+char *am_config_to_dict_json(const am_config *c) {
+    /* to_dict(): every attribute (generic defaults, the class's defaults, then the values set),
+     * without _attn_implementation, as transformers 4.32's to_dict has no such key */
+    cJSON *out = cJSON_CreateObject();
+    if (!out) return NULL;
+    for (const am__config_default *d = k_generic; d->key; d++)
+        if (!cJSON_GetObjectItemCaseSensitive(out, d->key)) cJSON_AddItemToObject(out, d->key, cJSON_Duplicate(default_value(d), true));
+    for (const am__config_default *d = c->defaults; d && d->key; d++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(out, d->key);
+        cJSON_AddItemToObject(out, d->key, cJSON_Duplicate(default_value(d), true));
+    }
+    for (const cJSON *it = c->values->child; it; it = it->next) {
+        if (!strcmp(it->string, "_attn_implementation")) continue;
+        cJSON_DeleteItemFromObjectCaseSensitive(out, it->string);
+        cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, true));
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(out, "transformers_version"))
+        cJSON_AddItemToObject(out, "transformers_version", cJSON_CreateString("4.32.0.dev0"));
+    am__buf b = {0};
+    am__json_dump_py(&b, out, 0, c, NULL);
+    cJSON_Delete(out);
+    return am__buf_take(&b);
+}
+
 char *am_config_repr(const am_config *c) {
     char *js = am_config_to_json_string(c);
     if (!js) return NULL;

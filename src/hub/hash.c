@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -184,6 +185,27 @@ bool am__base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len) 
     *out = o;
     *out_len = j;
     return true;
+}
+
+char *am__hub_auth_token(const char *h) {
+    if (!h) return NULL;
+    if (!strncasecmp(h, "Bearer ", 7)) {
+        h += 7;
+        while (*h == ' ') h++;
+        return *h ? am__strdup(h) : NULL;
+    }
+    if (strncasecmp(h, "Basic ", 6)) return NULL;
+    h += 6;
+    while (*h == ' ') h++;
+    size_t bl = strlen(h), dl = 0;
+    while (bl && (h[bl - 1] == ' ' || h[bl - 1] == '\t')) bl--;
+    uint8_t *dec = NULL;
+    if (!bl || !am__base64_decode(h, bl, &dec, &dl)) return NULL;
+    char *colon = memchr(dec, ':', dl), *tok = NULL;
+    if (colon && !memchr(dec, 0, dl) && (size_t)(colon + 1 - (char *)dec) < dl)
+        tok = strndup(colon + 1, dl - (size_t)(colon + 1 - (char *)dec));
+    free(dec);
+    return tok;
 }
 
 void am__random_hex(char *out, size_t nhex) {

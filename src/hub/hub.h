@@ -146,6 +146,10 @@ am_status am__hash_file(const char *path, char sha256_hex[65], char sha1_hex[41]
 char *am__base64_encode(const void *p, size_t n, size_t *out_len);
 /* Returns false on bad input. *out owned. */
 bool am__base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len);
+/* The token of an Authorization header value: "Bearer TOKEN", or HTTP Basic "Basic base64(USER:TOKEN)"
+ * (any user name; the token is what follows the first ':'), as huggingface.co takes it. Owned
+ * string, or NULL for another scheme, bad base64, no ':', a NUL byte or an empty token. */
+char *am__hub_auth_token(const char *authorization);
 void am__random_hex(char *out, size_t nhex); /* out gets nhex chars + NUL */
 
 /* ---- HTTP client (hub/http.c) -------------------------------------------------------------- */

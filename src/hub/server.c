@@ -212,14 +212,16 @@ static am_status load_tokens(am_hub_server *s, const char *path) {
     return st;
 }
 
+/* The token of a request: `Authorization: Bearer TOKEN`, or HTTP Basic with the token as the
+ * password and any user name, as huggingface.co takes it (huggingface_hub authenticates its LFS
+ * batch and verify calls as `access_token:TOKEN` / `USER:TOKEN`). */
 static const tok *auth(am_hub_server *s, struct MHD_Connection *c) {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7)) return NULL;
-    h += 7;
-    while (*h == ' ') h++;
-    for (size_t i = 0; i < s->n_tokens; i++)
-        if (!strcmp(s->tokens[i].token, h)) return &s->tokens[i];
-    return NULL;
+    char *key = am__hub_auth_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+    const tok *found = NULL;
+    for (size_t i = 0; key && i < s->n_tokens && !found; i++)
+        if (!strcmp(s->tokens[i].token, key)) found = &s->tokens[i];
+    free(key);
+    return found;
 }
 
 static bool member(const tok *t, const char *ns) {
@@ -1190,6 +1192,11 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
         } else {
             cJSON *p = cJSON_GetObjectItemCaseSensitive(v, "path");
             op o = {0};
+            /* huggingface_hub names a folder to delete with a trailing '/' ("checkpoints/") */
+            if (!strcmp(key->valuestring, "deletedFolder") && cJSON_IsString(p)) {
+                size_t pl = strlen(p->valuestring);
+                if (pl > 1 && p->valuestring[pl - 1] == '/') p->valuestring[pl - 1] = 0;
+            }
             if (!summary) err = "the first line must be the header";
             else if (!cJSON_IsString(p) || !am__hub_valid_repo_path(p->valuestring) || !strncmp(p->valuestring, ".git/", 5)) {
                 snprintf(errbuf, sizeof errbuf, "line %d: invalid path", lineno);
@@ -1210,12 +1217,13 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
                 cJSON *oid = cJSON_GetObjectItemCaseSensitive(v, "oid"), *sz = cJSON_GetObjectItemCaseSensitive(v, "size");
                 cJSON *algo = cJSON_GetObjectItemCaseSensitive(v, "algo");
                 o.kind = 1;
-                if (!cJSON_IsString(oid) || !is_hex(oid->valuestring, 64) || !cJSON_IsNumber(sz) || sz->valuedouble < 0 ||
+                /* huggingface_hub sends {path, algo, oid} without a size: then the stored object's */
+                if (!cJSON_IsString(oid) || !is_hex(oid->valuestring, 64) || (sz && (!cJSON_IsNumber(sz) || sz->valuedouble < 0)) ||
                     (algo && (!cJSON_IsString(algo) || strcmp(algo->valuestring, "sha256"))))
-                    err = "lfsFile: needs oid (sha256 hex), size and algo sha256";
+                    err = "lfsFile: needs oid (sha256 hex), algo sha256 and, if given, a size";
                 else {
                     memcpy(o.oid, oid->valuestring, 65);
-                    o.size = (uint64_t)sz->valuedouble;
+                    o.size = sz ? (uint64_t)sz->valuedouble : UINT64_MAX;
                 }
             } else if (!strcmp(key->valuestring, "deletedFile")) o.kind = 2;
             else if (!strcmp(key->valuestring, "deletedFolder")) o.kind = 3;
@@ -1320,15 +1328,15 @@ static enum MHD_Result commit(am_hub_server *s, struct MHD_Connection *c, const 
             nf.size = o->len;
         } else {
             uint64_t have = 0;
-            if (!am__store_has_object(r, o->oid, &have) || have != o->size) {
+            if (!am__store_has_object(r, o->oid, &have) || (o->size != UINT64_MAX && have != o->size)) {
                 snprintf(errbuf, sizeof errbuf, "LFS object %s for %s was not uploaded (or has another size)", o->oid, o->path);
                 err = errbuf;
                 break;
             }
             memcpy(nf.sha256, o->oid, 65);
-            nf.size = o->size;
+            nf.size = have;
             nf.lfs = true;
-            if (lfs_pointer_sha1(o->oid, o->size, nf.sha1)) {
+            if (lfs_pointer_sha1(o->oid, have, nf.sha1)) {
                 snprintf(errbuf, sizeof errbuf, "%s: %s", o->path, am_last_error());
                 err = errbuf;
                 break;

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_hub.c — the hub's parsers of untrusted names and encodings: repo ids, repo
- * paths, revisions, percent-decoding, base64, URL joining. Invariants: a valid path never has a
+ * paths, revisions, percent-decoding, base64, Authorization values (Bearer / Basic), URL joining. Invariants: a valid path never has a
  * ".." or empty part or a control byte; decoding never yields NUL; base64 round-trips. */
 #include "hub/hub.h"
 #include <stdint.h>
@@ -50,6 +50,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t dl2 = 0;
         REQUIRE(enc && am__base64_decode(enc, strlen(enc), &dec2, &dl2) && dl2 == dl && !memcmp(dec, dec2, dl));
         free(enc), free(dec2), free(dec);
+    }
+    /* Authorization values: a Basic token read back from "Basic base64(x:TOKEN)" is the same token */
+    char *tok = am__hub_auth_token(s);
+    if (tok) {
+        REQUIRE(*tok && strlen(tok) <= size);
+        size_t tl = strlen(tok);
+        char *cred = malloc(tl + 3);
+        if (cred) {
+            memcpy(cred, "x:", 2);
+            memcpy(cred + 2, tok, tl + 1);
+            char *b64 = am__base64_encode(cred, tl + 2, NULL);
+            char *hdr = b64 ? malloc(strlen(b64) + 7) : NULL;
+            if (hdr) {
+                memcpy(hdr, "Basic ", 6);
+                strcpy(hdr + 6, b64);
+                char *back = am__hub_auth_token(hdr);
+                REQUIRE(back && !strcmp(back, tok));
+                free(back);
+            }
+            free(hdr), free(b64), free(cred);
+        }
+        free(tok);
     }
     char *j = NULL;
     am_status js = am__url_join("http://host:1/a/b/resolve/main/x", s, &j);

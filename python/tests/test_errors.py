@@ -1,0 +1,110 @@
+"""Errors raised as transformers raises them, with the C library's message; refused options."""
+import os
+
+import pytest
+
+import automodel
+from conftest import FIXTURES
+
+BERT = os.path.join(FIXTURES, "models", "bert_seqcls")
+
+
+def test_missing_folder_is_oserror(tmp_path):
+    with pytest.raises(OSError, match="config.json"):
+        automodel.AutoModel.from_pretrained(str(tmp_path))
+
+
+def test_bad_repo_id_is_oserror():
+    with pytest.raises(OSError):
+        automodel.AutoModel.from_pretrained("not a/valid//id", local_files_only=True)
+
+
+def test_offline_missing_is_oserror(tmp_path):
+    with pytest.raises(OSError):
+        automodel.AutoModel.from_pretrained("someone/not-cached", local_files_only=True, cache_dir=str(tmp_path))
+
+
+def test_unknown_kwarg_is_typeerror():
+    with pytest.raises(TypeError, match="not_a_kwarg"):
+        automodel.AutoModelForSequenceClassification.from_pretrained(BERT, not_a_kwarg=1)
+
+
+def test_config_attribute_kwarg_updates_config():
+    m = automodel.AutoModelForSequenceClassification.from_pretrained(BERT, hidden_dropout_prob=0.3)
+    assert m.config.hidden_dropout_prob == 0.3
+
+
+def test_bad_dtype_and_attn_are_valueerror():
+    with pytest.raises(ValueError):
+        automodel.AutoModel.from_pretrained(BERT, torch_dtype="float7")
+    with pytest.raises(ValueError, match="attn_implementation"):
+        automodel.AutoModel.from_pretrained(BERT, attn_implementation="magic")
+
+
+def test_options_without_c_field_are_refused():
+    fields = {f for f, _ in automodel._lib.LoadOptions._fields_}
+    for key, (field, _, default) in automodel.LOAD_OPTIONS.items():
+        if field in fields:
+            continue
+        value = {"max_memory": {"cpu": "1GB"}, "quantization_config": {"load_in_8bit": True},
+                 "offload_folder": "/tmp/x"}.get(key, True)
+        with pytest.raises(NotImplementedError, match=key):
+            automodel.AutoModel.from_pretrained(BERT, **{key: value})
+        automodel.AutoModel.from_pretrained(BERT, **{key: default})  # transformers' default is accepted
+
+
+def test_device_map_cpu_only():
+    automodel.AutoModel.from_pretrained(BERT, device_map="cpu")
+    with pytest.raises(ValueError):
+        automodel.AutoModel.from_pretrained(BERT, device_map="cuda:0")
+
+
+def test_num_labels_and_mismatch():
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        automodel.AutoModelForSequenceClassification.from_pretrained(BERT, num_labels=7)
+    m = automodel.AutoModelForSequenceClassification.from_pretrained(BERT, num_labels=7, ignore_mismatched_sizes=True)
+    assert m.config.num_labels == 7
+
+
+def test_forward_unknown_input_is_valueerror():
+    m = automodel.AutoModel.from_pretrained(BERT)
+    with pytest.raises(ValueError):
+        m(input_ids=[[1, 2, 3]], wrong_input=[[1]])
+
+
+def test_generate_unknown_kwarg():
+    m = automodel.AutoModelForCausalLM.from_pretrained(os.path.join(FIXTURES, "models", "gpt2_lm"))
+    with pytest.raises(ValueError, match="not_an_arg"):
+        m.generate(input_ids=[[1, 2]], not_an_arg=3)
+
+
+def test_hub_errors_are_oserror_subclasses():
+    for cls in (automodel.RepositoryNotFoundError, automodel.EntryNotFoundError, automodel.RevisionNotFoundError,
+                automodel.GatedRepoError):
+        assert issubclass(cls, OSError)
+    e = automodel.errors.from_status(3, "x does not appear to have a file named y.")
+    assert isinstance(e, automodel.EntryNotFoundError)
+
+
+def test_autoconfig():
+    cfg = automodel.AutoConfig.from_pretrained(BERT)
+    assert cfg.model_type == "bert" and cfg.hidden_size == 32
+    cfg2, unused = automodel.AutoConfig.from_pretrained(BERT, hidden_act="relu", foo=1, return_unused_kwargs=True)
+    assert cfg2.hidden_act == "relu" and unused == {"foo": 1}
+    with pytest.raises(AttributeError):
+        cfg.no_such_attribute
+    m = automodel.AutoModelForSequenceClassification.from_pretrained(BERT, config=cfg2)
+    assert m.config.hidden_act == "relu"
+    assert "BertConfig" in repr(cfg) and cfg.to_dict()["hidden_size"] == 32
+    assert cfg.to_dict()["output_hidden_states"] is False  # a generic default is in to_dict
+
+
+def test_context_managers_free_the_c_objects():
+    with automodel.AutoModel.from_pretrained(BERT) as m:
+        assert m.num_parameters() > 0
+    with pytest.raises(ValueError, match="closed"):
+        m.num_parameters()
+    with automodel.AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "pipelines", "vocab99")) as t:
+        assert t("the cat")["input_ids"]
+    with pytest.raises(ValueError, match="closed"):
+        t("the cat")
