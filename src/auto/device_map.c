@@ -262,7 +262,52 @@ typedef struct dm_plan {
     size_t n;
     uint64_t *bytes; /* per np entry: 0 for a later occurrence of the same tensor (named_parameters dedups) */
     const char *const *no_split;
+    size_t (*ties)[2]; /* pairs of np entries sharing one tensor (tied weights) */
+    size_t n_ties;
 } dm_plan;
+
+typedef struct dm_ptr {
+    const void *t;
+    size_t i;
+} dm_ptr;
+static int ptr_cmp(const void *a, const void *b) {
+    const dm_ptr *x = a, *y = b;
+    if (x->t != y->t) return (uintptr_t)x->t < (uintptr_t)y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* bytes per entry (named_parameters' dedup: a tensor counts at its first name) and the tied pairs,
+ * in n log n */
+static am_status plan_sizes(dm_plan *pl) {
+    dm_ptr *v = malloc((pl->n ? pl->n : 1) * sizeof *v);
+    pl->bytes = calloc(pl->n ? pl->n : 1, sizeof *pl->bytes);
+    if (!v || !pl->bytes) {
+        free(v);
+        return am__error(AM_ERR_NO_MEMORY, "device_map: out of memory");
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < pl->n; i++)
+        if (pl->np[i].p->t) v[m++] = (dm_ptr){pl->np[i].p->t, i};
+    qsort(v, m, sizeof *v, ptr_cmp);
+    am_status s = AM_OK;
+    for (size_t a = 0; a < m && s == AM_OK;) {
+        size_t b = a + 1;
+        while (b < m && v[b].t == v[a].t) b++;
+        pl->bytes[v[a].i] = am_tensor_nbytes(pl->np[v[a].i].p->t);
+        for (size_t c = a + 1; c < b && s == AM_OK; c++) { /* each later name is tied to the first */
+            size_t (*g)[2] = realloc(pl->ties, (pl->n_ties + 1) * sizeof *g);
+            if (!g) s = am__error(AM_ERR_NO_MEMORY, "device_map: out of memory");
+            else {
+                pl->ties = g;
+                pl->ties[pl->n_ties][0] = v[a].i;
+                pl->ties[pl->n_ties++][1] = v[c].i;
+            }
+        }
+        a = b;
+    }
+    free(v);
+    return s;
+}
 
 /* transformers' _no_split_modules by model type (the layer classes) */
 static const char *const *no_split_classes(const char *model_type) {
@@ -466,10 +511,11 @@ static void map_free(dm_map *mp) {
 /* the tied partners (other names sharing the tensor) of parameters inside `name` but outside it */
 static size_t tied_outside(const dm_plan *pl, const char *name, const char **out, size_t max) {
     size_t k = 0;
-    for (size_t i = 0; i < pl->n && k < max; i++) {
-        if (!has_prefix(pl->np[i].name, name)) continue;
-        for (size_t j = 0; j < pl->n && k < max; j++)
-            if (j != i && pl->np[j].p->t && pl->np[j].p->t == pl->np[i].p->t && !has_prefix(pl->np[j].name, name)) out[k++] = pl->np[j].name;
+    for (size_t q = 0; q < pl->n_ties && k < max; q++) {
+        size_t i = pl->ties[q][0], j = pl->ties[q][1];
+        bool in_i = has_prefix(pl->np[i].name, name), in_j = has_prefix(pl->np[j].name, name);
+        if (in_i && !in_j) out[k++] = pl->np[j].name;
+        else if (in_j && !in_i) out[k++] = pl->np[i].name;
     }
     return k;
 }
@@ -694,14 +740,7 @@ am_status am__device_map_apply(am_model *m, const am_load_options *o, bool safet
         cJSON_Delete(user);
         return AM_ERR_NO_MEMORY;
     }
-    pl.bytes = calloc(pl.n ? pl.n : 1, sizeof *pl.bytes);
-    if (!pl.bytes) s = am__error(AM_ERR_NO_MEMORY, "device_map: out of memory");
-    for (size_t i = 0; s == AM_OK && i < pl.n; i++) {
-        const am_tensor *t = pl.np[i].p->t;
-        bool dup = false;
-        for (size_t j = 0; t && j < i && !dup; j++) dup = pl.np[j].p->t == t;
-        pl.bytes[i] = dup || !t ? 0 : am_tensor_nbytes(t);
-    }
+    s = plan_sizes(&pl);
     if (s == AM_OK && strategy) {
         if (!pl.no_split)
             s = am__error(AM_ERR_UNSUPPORTED, "%s does not support `device_map='%s'` yet.", am_model_class_name(m), o->device_map);
@@ -809,6 +848,7 @@ am_status am__device_map_apply(am_model *m, const am_load_options *o, bool safet
     if (s == AM_OK && !(m->hf_device_map = map_json(&mp))) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
     map_free(&mp);
     free(pl.bytes);
+    free(pl.ties);
     am__named_params_free(pl.np, pl.n);
     return s;
 }
