@@ -280,7 +280,8 @@ static void test_rss(void) {
             base + budget_kb + overhead_kb);
     CHECK(base > 0 && p_full > 0 && p_off > 0);
     CHECKF(p_off <= base + budget_kb + overhead_kb, "offloaded peak %ld kB over the bound %ld kB", p_off, base + budget_kb + overhead_kb);
-    CHECKF(p_full - base > 100 * 1024, "the unrestricted run peaked only %ld kB over the tiny model: too small to tell", p_full - base);
+    /* the bound means something: the same model without a device_map breaks it */
+    CHECKF(p_full > base + budget_kb + overhead_kb, "the unrestricted run peaked at %ld kB, within the bound: the model is too small to tell", p_full);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

@@ -719,7 +719,7 @@ static void release_list_add(am_model *m, am_tensor *t) {
     am_tensor **g = realloc(m->offloaded, (m->n_offloaded + 1) * sizeof *g);
     if (!g) return; /* only the end-of-call release of this tensor is lost; its layer still releases it */
     m->offloaded = g;
-    m->offloaded[m->n_offloaded++] = t;
+    m->offloaded[m->n_offloaded++] = am_tensor_retain(t); /* held: am_model_parameter_mut may rebind the parameter */
 }
 
 void am__offload_release_all(const am_model *m) {

@@ -1015,6 +1015,7 @@ void am_model_free(am_model *m) {
     free(m->log_levels);
     free(m->name_or_path);
     free(m->hf_device_map);
+    for (size_t i = 0; i < m->n_offloaded; i++) am_tensor_free(m->offloaded[i]);
     free(m->offloaded);
     free(m);
 }

@@ -41,7 +41,8 @@ struct am_model {
     cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
     am__matmul_prec matmul_prec; /* load option float32_matmul_precision (DEFAULT: the environment's) */
     /* device_map (auto/device_map.c): transformers' hf_device_map as JSON (NULL without a
-     * device_map), and the "disk" tensors, dropped from the resident set after every call */
+     * device_map), and the "disk" tensors (one reference each), dropped from the resident set
+     * after every call */
     char *hf_device_map;
     am_tensor **offloaded;
     size_t n_offloaded;
