@@ -16,8 +16,9 @@
  *    (converted dtype, misaligned copy, re-initialised) is written to offload_folder as accelerate
  *    writes it (<name>.dat + index.json) and mapped from there. Every such tensor is marked
  *    `offloaded`: its pages are dropped from the resident set now, prefetched when its layer starts
- *    and dropped when its layer ends (nn/stack.c), and dropped after every forward / generate call
- *    (am__offload_release_all), so the resident weights are the "cpu" ones plus one layer.
+ *    and dropped when its layer ends (nn/stack.c), dropped after each product (am__dense: heads),
+ *    and after every forward / generate call (am__offload_release_all), so the resident weights
+ *    are the "cpu" ones plus the layer or head running.
  *    kernels/linear.c makes no permanent per-weight cache (packed bf16, float32 copy) for an
  *    offloaded weight: it builds what it needs per call and frees it. */
 #include "auto/auto.h"
