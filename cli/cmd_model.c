@@ -102,7 +102,11 @@ int am_cli_info(int argc, char **argv) {
             json_str(stdout, li->log_messages[i]);
             printf("}");
         }
-        printf("]}}\n");
+        printf("]}");
+        char *dm = am_model_hf_device_map(m); /* model.hf_device_map: only with a device_map */
+        if (dm) printf(", \"hf_device_map\": %s", dm);
+        am_free(dm);
+        printf("}\n");
     } else {
         printf("%s (%s, task %s)\n", am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)));
         printf("parameters: %lld (trainable %lld, without embeddings %lld)\n", n_all, n_train, n_noemb);

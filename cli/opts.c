@@ -19,9 +19,13 @@ static const am_cli_opt k_load_opts[] = {
     {"float32-matmul-precision", NULL, required_argument, "P", "torch.set_float32_matmul_precision for this model: highest "
                                                                "(default), high, or medium (float32 weights computed in bf16 "
                                                                "where the CPU has bf16 units)"},
-    {"device-map", NULL, required_argument, "MAP", "device_map: \"cpu\" or a JSON object placing modules on \"cpu\"; "
-                                                   "auto, balanced, balanced_low_0, sequential and other devices are "
-                                                   "refused (automodel runs on the CPU)"},
+    {"device-map", NULL, required_argument, "MAP", "device_map: auto, balanced, balanced_low_0, sequential, cpu, or a "
+                                                   "JSON object of module prefixes to \"cpu\" or \"disk\" (no GPU backend: "
+                                                   "GPU ids are refused)"},
+    {"max-memory", NULL, required_argument, "DEV=SIZE", "max_memory for --device-map: cpu=2GiB[,disk=...] (accelerate's "
+                                                        "sizes: GiB/MiB powers of 2, GB/MB of 10, bytes); repeatable"},
+    {"offload-folder", NULL, required_argument, "DIR", "offload_folder: where \"disk\" weights that must be converted "
+                                                       "are written (<name>.dat + index.json)"},
     {"low-cpu-mem-usage", NULL, no_argument, NULL, "accepted for transformers' spelling; always on: weights are "
                                                    "memory-mapped, not copied"},
     {"num-labels", NULL, required_argument, "N", "num_labels: the classification head's size"},
@@ -50,6 +54,8 @@ void am_cli_load_init(am_cli_load *l) {
 
 void am_cli_load_free(am_cli_load *l) {
     free(l->sets);
+    free(l->max_memory);
+    l->max_memory = NULL;
     am_config_free(l->config);
     l->sets = NULL;
     l->config = NULL;
@@ -83,8 +89,17 @@ static int load_opt(am_cli_load *l, const char *name, const char *v) {
             return am_cli_usage_error("--attn-implementation must be eager, sdpa or flash_attention_2, not '%s'", v);
     } else if (!strcmp(name, "float32-matmul-precision")) o->float32_matmul_precision = v; /* checked before loading */
     else if (!strcmp(name, "device-map")) o->device_map = v; /* checked by from_pretrained, before it loads */
+    else if (!strcmp(name, "max-memory")) { /* repeatable: the values joined by commas */
+        size_t have = l->max_memory ? strlen(l->max_memory) : 0;
+        char *j = realloc(l->max_memory, have + strlen(v) + 2);
+        if (!j) return am_cli_usage_error("out of memory");
+        if (have) j[have++] = ',';
+        strcpy(j + have, v);
+        l->max_memory = j;
+        o->max_memory = j; /* checked by from_pretrained, before it loads */
+    } else if (!strcmp(name, "offload-folder")) o->offload_folder = v;
     else if (!strcmp(name, "low-cpu-mem-usage")) {
-        /* nothing to do: weights are mapped from the files, never held twice */
+        o->low_cpu_mem_usage = true; /* nothing more to do: weights are mapped from the files, never held twice */
     } else if (!strcmp(name, "num-labels")) {
         long long n;
         if (am_cli_int(name, v, 1, &n)) return 2;

@@ -314,6 +314,22 @@ typedef struct am_load_options {
      * refused (AM_ERR_INVALID_ARGUMENT). Appended field: callers built against an older header pass
      * a smaller `size` and get NULL. */
     const char *float32_matmul_precision;
+    /* Big-model placement (transformers' device_map / max_memory / offload_folder, accelerate's
+     * semantics on the devices this build has: "cpu" and "disk"). device_map (above) takes "auto",
+     * "balanced", "balanced_low_0", "sequential", "cpu" or a JSON object {module prefix: "cpu" |
+     * "disk"}; a GPU ("cuda:0", "mps", an index) is refused (no GPU backend). With no GPU the
+     * strategies all plan as accelerate's infer_auto_device_map does for "cpu" then "disk".
+     * max_memory: a JSON object {"cpu": "2GiB", "disk": ...} or "cpu=2GiB,disk=..." (accelerate's
+     * size strings: GiB/MiB/KiB powers of 2, GB/MB/KB powers of 10, an integer is bytes; "disk" is
+     * accepted and, as in accelerate, not limited); NULL: "cpu" = the memory available. "disk"
+     * weights stay mapped from the checkpoint (or from offload_folder, where they are written as
+     * accelerate writes them, <name>.dat + index.json, when they must be converted) and are resident
+     * only while their layer runs. Non-safetensors weights on "disk" need offload_folder
+     * (transformers' ValueError). low_cpu_mem_usage is accepted and always true (weights are mapped).
+     * Appended fields: callers built against an older header get NULL / false. */
+    const char *max_memory;
+    const char *offload_folder;
+    bool low_cpu_mem_usage;
 } am_load_options;
 AM_API am_load_options am_load_options_default(void);
 
@@ -357,6 +373,9 @@ typedef struct am_loading_info {
     const char *const *log_messages;
 } am_loading_info;
 AM_API const am_loading_info *am_model_loading_info(const am_model *m);
+/* model.hf_device_map as JSON ({"": "cpu"}, {"model.embed_tokens": "cpu", "model.layers.3": "disk",
+ * ...}), owned (am_free); NULL when the model was loaded without a device_map. */
+AM_API char *am_model_hf_device_map(const am_model *m);
 
 /* Named parameters / state dict (tied aliases included, non-persistent buffers excluded). */
 AM_API size_t am_model_state_dict_count(const am_model *m);

@@ -129,11 +129,25 @@ static void test_load_spellings(void) {
     CHECKF(rc == 0 && has(out, "\"dtype\": \"float16\""), "rc %d: %s", rc, out);
     free(out);
     /* accepted spellings that change nothing here: the same report */
-    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation sdpa", "--attn sdpa", "--token hf_unused",
-                                 "--device-map cpu", "--device-map '{\"\": \"cpu\"}'", "--device-map '{\"bert\": \"cpu\", \"classifier\": \"cpu\"}'"};
+    static const char *same[] = {"--low-cpu-mem-usage", "--attn-implementation sdpa", "--attn sdpa", "--token hf_unused"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         rc = cli(&out, "info %s %s --json", g_seqcls, same[i]);
         CHECKF(rc == 0 && out && ref && !strcmp(out, ref), "%s: rc %d: %s", same[i], rc, out);
+        free(out);
+    }
+    /* a device_map: the same report plus model.hf_device_map */
+    static const char *maps[][2] = {{"--device-map cpu", "{\"\":\"cpu\"}"},
+                                    {"--device-map '{\"\": \"cpu\"}'", "{\"\":\"cpu\"}"},
+                                    {"--device-map auto", "{\"\":\"cpu\"}"},
+                                    {"--device-map sequential --max-memory cpu=0 --max-memory disk=1GB", "{\"\":\"disk\"}"},
+                                    {"--device-map '{\"bert\": \"cpu\", \"classifier\": \"disk\"}'", "{\"bert\":\"cpu\",\"classifier\":\"disk\"}"}};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        rc = cli(&out, "info %s %s --json", g_seqcls, maps[i][0]);
+        char want[256];
+        snprintf(want, sizeof want, "]}, \"hf_device_map\": %s}\n", maps[i][1]);
+        size_t rl = ref ? strlen(ref) : 0;
+        bool same_head = out && ref && rl > 3 && !strncmp(out, ref, rl - 2); /* ref ends "]}}\n" */
+        CHECKF(rc == 0 && same_head && strstr(out, want), "%s: rc %d: %s", maps[i][0], rc, out);
         free(out);
     }
     /* attn: the model records its implementation (sdpa by default), info --json shows it */
@@ -146,22 +160,24 @@ static void test_load_spellings(void) {
     rc = cli(&out, "info %s --attn-implementation flash", g_seqcls);
     CHECKF(rc == 2 && has(out, "eager, sdpa or flash_attention_2") && has(out, "'flash'"), "rc %d: %s", rc, out);
     free(out);
-    /* device_map: the strategies and other devices are refused, a malformed value explained */
-    static const char *refused[] = {"auto", "balanced", "balanced_low_0", "sequential", "cuda:0", "0", "'{\"\": 0}'", "'{\"bert\": \"cpu\", \"classifier\": \"disk\"}'"};
+    /* device_map: GPUs are refused (no GPU backend), a malformed value explained */
+    static const char *refused[] = {"cuda:0", "0", "'{\"\": 0}'", "'{\"bert\": \"cpu\", \"classifier\": \"cuda:1\"}'"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         rc = cli(&out, "info /nonexistent/model --device-map %s", refused[i]);
-        CHECKF(rc == 1 && has(out, "--device-map ") && has(out, "not implemented") && has(out, "--device-map cpu") && !has(out, "device_map="),
-               "%s: rc %d: %s", refused[i], rc, out);
+        CHECKF(rc == 1 && has(out, "--device-map") && has(out, "no GPU backend") && !has(out, "device_map"), "%s: rc %d: %s", refused[i], rc, out);
         free(out);
     }
     rc = cli(&out, "info %s --device-map gpu-please", g_seqcls);
     CHECKF(rc == 1 && has(out, "When passing --device-map as a string") && has(out, "gpu-please"), "rc %d: %s", rc, out);
     free(out);
+    rc = cli(&out, "info %s --device-map auto --max-memory cpu=lots", g_seqcls);
+    CHECKF(rc == 1 && has(out, "--max-memory") && has(out, "not in a valid format"), "rc %d: %s", rc, out);
+    free(out);
     /* the API names the keyword argument */
     am_load_options o = am_load_options_default();
-    o.device_map = "auto";
+    o.device_map = "cuda:0";
     am_model *m = am_model_from_pretrained(AM_TASK_AUTO, g_seqcls, &o);
-    CHECKF(!m && strstr(am_last_error(), "device_map=auto") && strstr(am_last_error(), "device_map=\"cpu\""), "%s", am_last_error());
+    CHECKF(!m && strstr(am_last_error(), "device_map: device cuda:0") && !strstr(am_last_error(), "--device-map"), "%s", am_last_error());
     am_model_free(m);
     o.device_map = "{\"\": \"cpu\"}";
     m = am_model_from_pretrained(AM_TASK_AUTO, g_seqcls, &o);

@@ -14,9 +14,13 @@ am_status am__config_class_init(am_config *c, const char *origin);
 /* Parse config JSON text into a config of the right class, validating value types against the
  * class defaults; `origin` (a path) names it in errors. */
 am_config *am__config_parse(const char *text, size_t len, const char *origin);
-/* from_pretrained's device_map: AM_OK for none or all-"cpu"; a strategy or another device is
- * AM_ERR_UNSUPPORTED, a malformed value AM_ERR_INVALID_ARGUMENT (auto/device_map.c). */
-am_status am__device_map_check(const char *device_map);
+/* from_pretrained's device_map / max_memory / offload_folder, checked before anything loads: a
+ * GPU is AM_ERR_UNSUPPORTED (no GPU backend), a malformed value AM_ERR_INVALID_ARGUMENT. */
+am_status am__device_map_check(const am_load_options *o);
+/* After the weights are assigned: plan the placement (infer_auto_device_map), offload the "disk"
+ * modules' weights (offloaded tensors, offload_folder) and record hf_device_map (auto/device_map.c).
+ * `safetensors`: the weights came from safetensors files (disk needs no offload_folder then). */
+am_status am__device_map_apply(am_model *m, const am_load_options *o, bool safetensors);
 /* re.search(pattern, name) for each pattern of a NULL-terminated list (transformers'
  * _keys_to_ignore_on_load_* and _tied_weights_keys): *match = some pattern matches. A pattern that
  * does not compile is an AM_ERR_INTERNAL naming it and `origin` (the class). */

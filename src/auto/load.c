@@ -895,7 +895,7 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
         return NULL;
     }
     am__matmul_prec prec;
-    if (am__device_map_check(o.device_map) != AM_OK || check_values(&o, &prec) != AM_OK) return NULL;
+    if (am__device_map_check(&o) != AM_OK || check_values(&o, &prec) != AM_OK) return NULL;
     /* a local folder, or a hub id resolved into the cache (config, weights, generation config) */
     am__hub_opts ho = am__hub_opts_default();
     ho.revision = o.revision;
@@ -944,6 +944,16 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     free(cfg_origin);
+    /* device_map: placement, disk offload, hf_device_map; the weights were safetensors when
+     * load_weights found them first (use_safetensors and a model.safetensors(.index.json)) */
+    char *st1 = am__path_join(path, "model.safetensors"), *st2 = am__path_join(path, "model.safetensors.index.json");
+    bool safetensors = o.use_safetensors && st1 && st2 && (am__is_file(st1) || am__is_file(st2));
+    free(st1);
+    free(st2);
+    if (am__device_map_apply(m, &o, safetensors) != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
     am__module_train(m->root, false);
     m->matmul_prec = prec;
     if (am__model_apply_matmul_prec(m) != AM_OK) {
@@ -1008,5 +1018,8 @@ void am_model_free(am_model *m) {
     free(m->log_msgs);
     free(m->log_levels);
     free(m->name_or_path);
+    free(m->hf_device_map);
+    for (size_t i = 0; i < m->n_offloaded; i++) am_tensor_free(m->offloaded[i]);
+    free(m->offloaded);
     free(m);
 }

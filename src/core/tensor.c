@@ -277,6 +277,13 @@ void am__tensor_drop_pages(const am_tensor *t) {
     if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
 }
 
+void am__tensor_prefetch(const am_tensor *t) {
+    if (!am__tensor_is_mapped(t)) return;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t b = (uintptr_t)t->data & ~((uintptr_t)ps - 1), e = (uintptr_t)t->data + am_tensor_nbytes(t);
+    if (e > b) madvise((void *)b, e - b, MADV_WILLNEED);
+}
+
 am_tensor *am_tensor_retain(am_tensor *t) {
     if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
     return t;

@@ -34,6 +34,9 @@ struct am_tensor {
     am__storage *storage;
     void *packed;      /* kernel-private packed copy (e.g. oneDNN weights), freed with the tensor */
     void (*packed_free)(void *);
+    /* device_map "disk": a view of a mapped file kept out of the resident set (dropped after use);
+     * kernels make no permanent cache of it (auto/device_map.c, kernels/linear.c) */
+    bool offloaded;
 };
 
 /* Storages shared by several tensors (tied weights, views into one torch storage). Both start
@@ -62,6 +65,8 @@ bool am__tensor_is_mapped(const am_tensor *t);
  * stays in the page cache and in the file; touching it again faults it back in). Used after a
  * tensor was converted, so loading holds one copy, not two. */
 void am__tensor_drop_pages(const am_tensor *t);
+/* madvise(MADV_WILLNEED) on a mapped view: read ahead before its layer runs */
+void am__tensor_prefetch(const am_tensor *t);
 
 /* Element conversions. */
 float am__f16_to_f32(uint16_t h);

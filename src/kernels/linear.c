@@ -131,6 +131,23 @@ static const am__gemm_packed *bf16_packed(am_tensor *t, int64_t M, int64_t N, in
     return p;
 }
 
+/* An offloaded weight (device_map "disk", core/tensor.h) gets no permanent copy here: the bf16
+ * packing (and the float32 copy below) are made per call and freed, so the weight is resident only
+ * while its layer runs, and the product is the one the cached path computes. am__f32_cached (norm
+ * weights, biases, position tables read outside the linear path) still keeps its float32 copy of a
+ * non-float32 tensor: for float32 models that is the mapped weight itself, no copy. */
+static am__gemm_packed *offload_pack(const am_tensor *t, int64_t M, int64_t N, int64_t K, bool kn) {
+    if (t->dtype == AM_BF16) return am__gemm_pack_bf16(M, N, K, t->data, kn);
+    uint16_t *tmp = malloc((size_t)(N * K) * sizeof(uint16_t));
+    am__gemm_packed *p = NULL;
+    if (tmp) {
+        to_bf16(t->data, tmp, N * K);
+        p = am__gemm_pack_bf16(M, N, K, tmp, kn);
+        free(tmp);
+    }
+    return p;
+}
+
 const float *am__f32_cached(am_tensor *t) {
     if (!t) return NULL;
     return t->dtype == AM_F32 ? (const float *)t->data : f32_copy(t);
@@ -232,6 +249,16 @@ void am__linear_w(int64_t M, const float *x, am_tensor *w, bool kn, const float 
     bool medium = w->dtype == AM_F32 && effective_prec(w, prec) == AM__PREC_MEDIUM && am__bf16_matmul_native();
     if ((w->dtype == AM_BF16 || medium) && am__bf16_matmul_native() && K > 0) {
         uint16_t *xb = malloc((size_t)(M * K) * sizeof(uint16_t));
+        if (xb && w->offloaded) { /* the same packed product, its packing made for this call only */
+            to_bf16(x, xb, M * K);
+            am__gemm_packed *p = offload_pack(w, M, N, K, kn);
+            bool ok = p && am__gemm_dnnl_packed(M, N, K, xb, p, bias, y);
+            am__gemm_pack_free(p);
+            if (!ok && w->dtype == AM_BF16) ok = am__gemm_dnnl(M, N, K, xb, w->data, true, kn, bias, y, false);
+            free(xb);
+            if (ok) return;
+            xb = NULL;
+        }
         if (xb) {
             to_bf16(x, xb, M * K);
             const am__gemm_packed *p = bf16_packed(w, M, N, K, kn);
@@ -247,6 +274,16 @@ void am__linear_w(int64_t M, const float *x, am_tensor *w, bool kn, const float 
     }
     /* no bf16 units (or oneDNN refused): float32 weights made once; without memory for them, the
      * GEMV on the stored weights (slower for many rows, but never a copy per call) */
+    if (w->offloaded) { /* the float32 copy for this call only */
+        int64_t n = am_tensor_numel(w);
+        float *tmp = am__aligned_alloc((size_t)(n ? n : 1) * sizeof(float));
+        if (tmp) {
+            am__to_f32(w->data, w->dtype, n, tmp);
+            gemm_f32(M, N, K, x, tmp, kn, bias, y, false);
+            free(tmp);
+        } else am__gemv(M, N, K, x, w->data, wty, kn, bias, y);
+        return;
+    }
     const float *wf = f32_copy(w);
     if (wf) gemm_f32(M, N, K, x, wf, kn, bias, y, false);
     else am__gemv(M, N, K, x, w->data, wty, kn, bias, y);

@@ -145,7 +145,10 @@ void am__call_begin(am__call *c, am_model *m, uint64_t seed) {
     if (c->training) c->dropout_base = seed ? mix64(seed ^ 0x5851f42d4c957f2dull) : next_call_base(m);
     t_call = c;
 }
-void am__call_end(am__call *c) { t_call = c->prev; }
+void am__call_end(am__call *c) {
+    am__offload_release_all(c->model);
+    t_call = c->prev;
+}
 
 uint64_t am__dropout_seed(am_model *m) {
     am__call *c = t_call;

@@ -40,6 +40,12 @@ struct am_model {
     const struct am__gen_ops *gen;
     cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
     am__matmul_prec matmul_prec; /* load option float32_matmul_precision (DEFAULT: the environment's) */
+    /* device_map (auto/device_map.c): transformers' hf_device_map as JSON (NULL without a
+     * device_map), and the "disk" tensors (one reference each), dropped from the resident set
+     * after every call */
+    char *hf_device_map;
+    am_tensor **offloaded;
+    size_t n_offloaded;
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
@@ -142,7 +148,8 @@ typedef struct am__call {
     struct am__attn_rec *attn_rec; /* output_attentions: what am__attend recorded (NULL: not asked) */
 } am__call;
 void am__call_begin(am__call *c, am_model *m, uint64_t seed);
-void am__call_end(am__call *c);
+void am__call_end(am__call *c); /* also drops the model's offloaded weights from the resident set */
+void am__offload_release_all(const am_model *m); /* auto/device_map.c */
 /* output_attentions for the call: begin after am__call_begin (logs transformers' fallback warning
  * once when the model is not eager); end before am__call_end appends the recorded tensors to `out`
  * under transformers' names when `ok`, and frees them. */

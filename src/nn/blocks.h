@@ -156,6 +156,10 @@ typedef struct am__stack {
     int64_t rel_buckets, rel_max_distance;
 } am__stack;
 
+/* device_map "disk": read ahead (release false) or drop from the resident set (release true) the
+ * offloaded weights of one layer; am__stack_forward calls it around every layer (nn/stack.c). */
+void am__layer_pages(const am__layer *L, bool release);
+
 /* Allocates st->layer for n layers (zeroed); AM_ERR_NO_MEMORY with a message when it cannot. */
 am_status am__stack_alloc(am__stack *st, int64_t n);
 void am__stack_free(am__stack *st);

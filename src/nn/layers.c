@@ -52,6 +52,7 @@ am_status am__dense(const am__module *mod, bool kn, int64_t M, const float *x, f
     if (b && b->t && !bf) bf = am__f32_view(b->t, &bt);
     if (b && b->t && !bf) return AM_ERR_NO_MEMORY; /* am__f32_view set the message */
     am__linear_w(M, x, w->t, kn, bf, y, AM__PREC_DEFAULT);
+    if (w->t->offloaded) am__tensor_drop_pages(w->t); /* device_map "disk": resident only while used (lm_head too) */
     free(bt);
     return AM_OK;
 }

@@ -19,6 +19,33 @@ void am__stack_free(am__stack *st) {
     st->layer = NULL;
 }
 
+/* ---- offloaded weights (device_map "disk") ---- */
+
+/* The one per-layer hook every architecture goes through: before layer li runs, its offloaded
+ * weights are read ahead (MADV_WILLNEED); after it ran, their pages leave the resident set
+ * (MADV_DONTNEED on the read-only file mapping: the next use faults them back from the page cache
+ * or the file). Weights kept on "cpu" are not touched. */
+static void mod_pages(const am__module *m, bool release) {
+    for (size_t i = 0; m && i < m->n_params; i++) {
+        const am_tensor *t = m->params[i].t;
+        if (!t || !t->offloaded) continue;
+        if (release) am__tensor_drop_pages(t);
+        else am__tensor_prefetch(t);
+    }
+}
+
+static void attn_pages(const am__attn *a, bool release) {
+    const am__module *mods[] = {a->q, a->k, a->v, a->o, a->qkv};
+    for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) mod_pages(mods[i], release);
+}
+
+void am__layer_pages(const am__layer *L, bool release) {
+    attn_pages(&L->self, release);
+    attn_pages(&L->cross, release);
+    const am__module *mods[] = {L->mlp.fc1, L->mlp.gate, L->mlp.fc2, L->n_self.mod, L->n_cross.mod, L->n_mlp.mod};
+    for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) mod_pages(mods[i], release);
+}
+
 /* ---- KV cache ---- */
 
 am__kv_cache *am__kv_new(int64_t layers, int64_t B, int64_t Hkv, int64_t D, int64_t cap) {
@@ -124,6 +151,7 @@ am_status am__cross_new(const am__stack *dec, const float *hidden, const int64_t
         if (!ok) break;
         /* project the B distinct rows once, then copy them to their beams */
         const am__attn *a = &dec->layer[l].cross;
+        attn_pages(a, false);
         if (a->qkv) { /* one product, then K and V are the two halves of every row */
             ok = am__dense(a->qkv, a->kn, B * S, hidden, tkv) == AM_OK;
             for (int64_t i = 0; ok && i < B * S; i++) {
@@ -131,6 +159,7 @@ am_status am__cross_new(const am__stack *dec, const float *hidden, const int64_t
                 memcpy(tv + i * W, tkv + i * 2 * W + W, (size_t)W * sizeof(float));
             }
         } else ok = am__dense(a->k, a->kn, B * S, hidden, tk) == AM_OK && am__dense(a->v, a->kn, B * S, hidden, tv) == AM_OK;
+        attn_pages(a, true);
         if (!ok) break;
         for (int64_t r = 0; r < R; r++) {
             memcpy(e->k[l] + r * row, tk + (r / expand) * row, (size_t)row * sizeof(float));
@@ -409,9 +438,11 @@ am_status am__stack_forward(am__fwd *cx, const am__stack *st, am__stack_io *io) 
         if (pos != io->pos) free(pos);
     }
     for (int64_t li = 0; r == AM_OK && li < st->n; li++) {
+        am__layer_pages(&st->layer[li], false);
         if ((r = put_hidden(io, li, st->H)) == AM_OK) r = sublayer(cx, st, li, SUB_SELF, io, &s);
         if (r == AM_OK && st->layer[li].cross.o && io->cross) r = sublayer(cx, st, li, SUB_CROSS, io, &s); /* BartForCausalLM: no encoder */
         if (r == AM_OK) r = sublayer(cx, st, li, SUB_MLP, io, &s);
+        am__layer_pages(&st->layer[li], true);
     }
     if (r == AM_OK && st->final_norm.mod) r = am__norm_fwd(&st->final_norm, M, io->x, io->x);
     if (r == AM_OK) {
