@@ -21,4 +21,21 @@ am_status am__device_map_check(const char *device_map);
  * _keys_to_ignore_on_load_* and _tied_weights_keys): *match = some pattern matches. A pattern that
  * does not compile is an AM_ERR_INTERNAL naming it and `origin` (the class). */
 am_status am__name_pattern_search(const char *const *patterns, const char *name, const char *origin, bool *match);
+/* Quantization at load (auto/quantize.c): BitsAndBytesConfig resolved from the load options or
+ * their quantization_config JSON (checked: unknown keys, both 8 and 4 bits, bad values). */
+typedef struct am__qconfig {
+    int bits; /* 0 (none), 8 or 4 */
+    float threshold;
+    char **skip; /* llm_int8_skip_modules, when skip_set */
+    size_t n_skip;
+    bool skip_set;
+    am__qtype q4;
+    am_dtype compute;
+    bool dq;
+} am__qconfig;
+am_status am__qconfig_from_options(const am_load_options *o, am__qconfig *q);
+void am__qconfig_free(am__qconfig *q);
+/* Replaces every nn.Linear / Conv1D weight outside the kept modules by its quantized form, names
+ * the modules Linear8bitLt / Linear4bit, records quantization_config in the config. */
+am_status am__model_quantize(am_model *m, const am__qconfig *q);
 #endif

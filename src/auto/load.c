@@ -21,6 +21,8 @@ am_load_options am_load_options_default(void) {
     o.size = sizeof o;
     o.dtype = AM_F32;
     o.use_safetensors = true;
+    o.llm_int8_threshold = 6.0f;
+    o.bnb_4bit_compute_dtype = AM_F32;
     return o;
 }
 
@@ -326,6 +328,9 @@ static am_status mark_keep_fp32(am_model *m) {
 }
 
 am_status am_model_to_dtype(am_model *m, am_dtype dt) {
+    if (m->quant_bits)
+        return am__error(AM_ERR_UNSUPPORTED, "`.to` is not supported for `4-bit` or `8-bit` models. Please use the model as it is, since the model has "
+                                             "already been set to the correct devices and casted to the correct `dtype`.");
     if (!m) return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: NULL model");
     if (dt != AM_F32 && dt != AM_F16 && dt != AM_BF16)
         return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: %s is not a floating dtype for a model", am_dtype_name(dt));
@@ -892,6 +897,9 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
     }
     am__matmul_prec prec;
     if (am__device_map_check(o.device_map) != AM_OK || check_values(&o, &prec) != AM_OK) return NULL;
+    am__qconfig qc; /* checked before anything is resolved or downloaded */
+    if (am__qconfig_from_options(&o, &qc) != AM_OK) return NULL;
+    am__qconfig_free(&qc);
     /* a local folder, or a hub id resolved into the cache (config, weights, generation config) */
     am__hub_opts ho = am__hub_opts_default();
     ho.revision = o.revision;
@@ -943,6 +951,14 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     am__module_train(m->root, false);
     m->matmul_prec = prec;
     if (am__model_apply_matmul_prec(m) != AM_OK) {
+        am_model_free(m);
+        return NULL;
+    }
+    am__qconfig qc;
+    am_status qs = am__qconfig_from_options(&o, &qc);
+    if (qs == AM_OK) qs = am__model_quantize(m, &qc);
+    am__qconfig_free(&qc);
+    if (qs != AM_OK) {
         am_model_free(m);
         return NULL;
     }

@@ -72,6 +72,8 @@ int64_t am_model_memory_footprint(const am_model *m, bool return_buffers) {
     return total;
 }
 
+int am_model_quantization_bits(const am_model *m) { return m->quant_bits; }
+
 void am_model_train(am_model *m, bool training) { am__module_train(m->root, training); }
 bool am_model_is_training(const am_model *m) { return m->root->training; }
 

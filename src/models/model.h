@@ -40,6 +40,7 @@ struct am_model {
     const struct am__gen_ops *gen;
     cJSON *generation_config; /* generation_config.json of the checkpoint, NULL when it has none */
     am__matmul_prec matmul_prec; /* load option float32_matmul_precision (DEFAULT: the environment's) */
+    int quant_bits; /* 8 or 4: loaded quantized (auto/quantize.c, is_loaded_in_8bit / _4bit); 0 otherwise */
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
