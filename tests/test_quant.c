@@ -249,6 +249,7 @@ static void check_models(const char *root) {
     cJSON_Delete(j);
     am_free(qc);
     CHECK(am_model_to_dtype(m8, AM_BF16) == AM_ERR_UNSUPPORTED && strstr(am_last_error(), "8-bit") != NULL);
+    CHECK(am_model_parameter_mut(m4, "bert.encoder.layer.0.attention.self.query.weight") == NULL && strstr(am_last_error(), "4-bit"));
     am_model_free(f), am_model_free(m8), am_model_free(m4);
 
     /* GPT-2: transformers 4.32 replaces Conv1D too (weights transposed to [out, in]); lm_head and
@@ -359,11 +360,109 @@ static void check_sms_quality(const char *root) {
     unlink(texts), unlink(labels);
 }
 
+
+/* ---- quantized checkpoints: save_pretrained and back, every combination ---- */
+
+static am_tensors *logits_of(am_model *m) {
+    int64_t ids[10] = {10, 200, 31, 7, 99, 150, 3, 64, 12, 250}, sh[2] = {1, 10};
+    am_tensors *in = am_tensors_new();
+    am_tensor *t = am_tensor_from_data(AM_I64, 2, sh, ids);
+    am_tensors_set(in, "input_ids", t);
+    am_tensor_free(t);
+    am_tensors *out = am_model_forward(m, in, NULL);
+    CHECKF(out != NULL, "forward: %s", am_last_error());
+    am_tensors_free(in);
+    return out;
+}
+
+static bool same_tensor(const am_tensor *a, const am_tensor *b) {
+    return a && b && am_tensor_dtype(a) == am_tensor_dtype(b) && am_tensor_nbytes(a) == am_tensor_nbytes(b) &&
+           !memcmp(am_tensor_cdata(a), am_tensor_cdata(b), am_tensor_nbytes(a));
+}
+
+static void check_roundtrip(const char *root) {
+    char gpt[2048], bert[2048], out[4200], cmd[4300];
+    snprintf(gpt, sizeof gpt, "%s/shakespeare-gpt2", root);
+    snprintf(bert, sizeof bert, "%s/sms-spam-bert", root);
+    snprintf(out, sizeof out, "%s/am_quant_rt_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    static const char *const cfgs[] = {
+        "{\"load_in_8bit\": true}",
+        "{\"load_in_8bit\": true, \"llm_int8_threshold\": 0.0}",
+        "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\"}",
+        "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_use_double_quant\": true}",
+        "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"fp4\"}",
+        "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"fp4\", \"bnb_4bit_use_double_quant\": true}",
+        "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_use_double_quant\": true, \"bnb_4bit_compute_dtype\": \"bfloat16\"}",
+        "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"fp4\", \"bnb_4bit_compute_dtype\": \"float16\"}",
+    };
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0] * 2; c++) {
+        const char *cfg = cfgs[c / 2];
+        const char *dir = c % 2 ? bert : gpt; /* GPT-2 (Conv1D, transposed) and BERT (nn.Linear) */
+        am_load_options o = am_load_options_default();
+        o.quantization_config = cfg;
+        am_model *a = load(dir, &o);
+        if (!a) continue;
+        am_save_options so = am_save_options_default();
+        so.format = c == 3 ? AM_SAVE_BIN : AM_SAVE_SAFETENSORS;
+        snprintf(cmd, sizeof cmd, "rm -rf %s", out);
+        CHECK(system(cmd) == 0);
+        CHECKF(am_model_save_pretrained(a, out, &so) == AM_OK, "save %s: %s", cfg, am_last_error());
+        am_load_options po = am_load_options_default();
+        am_model *b = load(out, &po); /* no options: config.json's quantization_config */
+        if (b) {
+            char *ra = am_model_repr(a), *rb = am_model_repr(b);
+            CHECKF(!strcmp(ra, rb), "%s: repr differs after the round trip", cfg);
+            am_free(ra), am_free(rb);
+            CHECK(am_model_quantization_bits(a) == am_model_quantization_bits(b));
+            CHECK(am_model_memory_footprint(a, true) == am_model_memory_footprint(b, true));
+            size_t n = am_model_state_dict_count(a);
+            CHECK(n == am_model_state_dict_count(b));
+            int diff = 0;
+            for (size_t i = 0; i < n && n == am_model_state_dict_count(b); i++)
+                if (!same_tensor(am_model_state_dict_tensor(a, i), am_model_get_parameter(b, am_model_state_dict_name(a, i)))) diff++;
+            CHECKF(diff == 0, "%s: %d state-dict tensors differ after the round trip", cfg, diff);
+            char *qa = am_config_get_json(am_model_config(a), "quantization_config"), *qb = am_config_get_json(am_model_config(b), "quantization_config");
+            CHECKF(qa && qb && !strcmp(qa, qb), "%s: quantization_config %s vs %s", cfg, qa, qb);
+            am_free(qa), am_free(qb);
+            am_tensors *la = logits_of(a), *lb = logits_of(b);
+            const char *key = c % 2 ? "logits" : "logits";
+            CHECKF(la && lb && same_tensor(am_tensors_get(la, key), am_tensors_get(lb, key)), "%s (%s): logits differ after the round trip", cfg,
+                   c % 2 ? "bert" : "gpt2");
+            am_tensors_free(la), am_tensors_free(lb);
+            am_model_free(b);
+        }
+        am_model_free(a);
+    }
+    /* the state tensors as transformers >= 4.36 names them */
+    snprintf(cmd, sizeof cmd, "%s/model.safetensors", out);
+    am_tensors *st = am_tensors_load_safetensors(cmd);
+    CHECKF(st != NULL, "%s: %s", cmd, am_last_error());
+    if (st) {
+        const am_tensor *w = am_tensors_get(st, "bert.encoder.layer.0.attention.self.query.weight");
+        const am_tensor *qs = am_tensors_get(st, "bert.encoder.layer.0.attention.self.query.weight.quant_state.bitsandbytes__fp4");
+        CHECK(w && am_tensor_dtype(w) == AM_U8 && am_tensor_dim(w, 0) == 64 * 64 / 2 && am_tensor_dim(w, 1) == 1);
+        CHECK(am_tensors_get(st, "bert.encoder.layer.0.attention.self.query.weight.absmax") != NULL);
+        CHECK(am_tensors_get(st, "bert.encoder.layer.0.attention.self.query.weight.quant_map") != NULL);
+        CHECK(am_tensors_get(st, "bert.encoder.layer.0.attention.self.query.weight.nested_absmax") == NULL);
+        CHECK(qs && am_tensor_dtype(qs) == AM_U8);
+        if (qs) {
+            char js[512] = "";
+            memcpy(js, am_tensor_cdata(qs), am_tensor_nbytes(qs) < 511 ? am_tensor_nbytes(qs) : 511);
+            CHECKF(!strcmp(js, "{\"quant_type\": \"fp4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [64, 64]}"), "quant_state %s", js);
+        }
+        am_tensors_free(st);
+    }
+    /* a broken state is a clear error naming the file */
+    snprintf(cmd, sizeof cmd, "rm -rf %s", out);
+    CHECK(system(cmd) == 0);
+}
+
 int am_test_main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "models";
     if (strlen(root) > 1900) return 1;
     check_kernels();
     check_models(root);
+    check_roundtrip(root);
     if (!getenv("AM_QUANT_KERNELS_ONLY")) check_sms_quality(root);
     return 0;
 }

@@ -542,9 +542,19 @@ typedef struct mm_item {
 
 static int cmp_mm(const void *a, const void *b) { return strcmp(((const mm_item *)a)->key, ((const mm_item *)b)->key); }
 
-static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o) {
+/* a weight stored quantized fits a Linear [N,K] or a Conv1D [K,N] of the same logical shape */
+static bool qweight_fits(const am_tensor *src, const am__module *owner, const am__param *p) {
+    const am__qweight *q = am__qweight_of(src);
+    if (!q || strcmp(p->name, "weight") || p->ndim != 2) return false;
+    if (owner->is_linear) return p->shape[0] == q->N && p->shape[1] == q->K;
+    return owner->type && !strcmp(owner->type, "Conv1D") && p->shape[0] == q->K && p->shape[1] == q->N;
+}
+
+static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o,
+                              const am__qconfig *pre) {
     ckpt ck = {0};
     am_status s = ckpt_open(&ck, dir, o->use_safetensors);
+    if (s == AM_OK && pre) s = am__quant_ckpt(ck.names.v, ck.t, &ck.names.n, ck.file, pre);
     if (s != AM_OK) {
         ckpt_free(&ck);
         return s;
@@ -692,6 +702,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             TO_CKPT(np[i].name, k);
             ci = strv_index_find(&ck_ix, k);
         }
+        if (ci != SIZE_MAX && qweight_fits(ck.t[ci], np[i].owner, p)) continue; /* already in memory */
         if (ci != SIZE_MAX) {
             const am_tensor *src = ck.t[ci];
             bool same = src->ndim == p->ndim;
@@ -715,6 +726,16 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         size_t ci = strv_index_find(&ck_ix, k);
         if (ci == SIZE_MAX) continue;
         am_tensor *src = ck.t[ci];
+        if (am__qweight_of(src)) { /* stored quantized (am__quant_ckpt) */
+            if (!qweight_fits(src, np[i].owner, p)) {
+                s = am__error(AM_ERR_FORMAT, "%s: quantized tensor '%s' does not fit %s (a %s weight of shape [%lld, %lld])", ck.file, k, np[i].name,
+                              np[i].owner->type ? np[i].owner->type : "?", (long long)p->shape[0], (long long)(p->ndim > 1 ? p->shape[1] : 0));
+                break;
+            }
+            am_tensor_free(p->t);
+            p->t = am_tensor_retain(src);
+            continue;
+        }
         bool same = src->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
         if (!same) {
@@ -942,7 +963,15 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     m->name_or_path = am__strdup(name_or_path);
-    if (load_weights(m, path, name_or_path, cfg_origin, &o) != AM_OK) {
+    am__qconfig qc;
+    bool pre = false;
+    if (am__qconfig_resolve(m->config, &o, &qc, &pre) != AM_OK) {
+        free(cfg_origin);
+        am_model_free(m);
+        return NULL;
+    }
+    if (load_weights(m, path, name_or_path, cfg_origin, &o, pre ? &qc : NULL) != AM_OK) {
+        am__qconfig_free(&qc);
         free(cfg_origin);
         am_model_free(m);
         return NULL;
@@ -950,12 +979,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     free(cfg_origin);
     am__module_train(m->root, false);
     m->matmul_prec = prec;
-    if (am__model_apply_matmul_prec(m) != AM_OK) {
-        am_model_free(m);
-        return NULL;
-    }
-    am__qconfig qc;
-    am_status qs = am__qconfig_from_options(&o, &qc);
+    am_status qs = am__model_apply_matmul_prec(m);
     if (qs == AM_OK) qs = am__model_quantize(m, &qc);
     am__qconfig_free(&qc);
     if (qs != AM_OK) {
