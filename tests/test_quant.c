@@ -5,8 +5,10 @@
  * quantizers against the format (nearest table entry, absmax per row / block, nibble order).
  * ctest runs it at the native ISA and under AM_MAX_ISA=avx2 / c (tests/quant.cmake).
  * Models: which modules transformers 4.32 keeps unquantized, repr, num_parameters, footprint,
- * errors; and quality: sms-spam-bert's test accuracy (test.tsv, 1,114 texts) with 8-bit and
- * 4-bit within 0.5 points of float32. */
+ * errors; save_pretrained and back for every combination; and quality: sms-spam-bert's test
+ * accuracy (test.tsv, 1,114 texts) with 8-bit and 4-bit within 0.5 points of float32, and
+ * shakespeare-gpt2's validation perplexity (tests/fixtures/quant/shakespeare_val.txt) with 8-bit
+ * within 2% and NF4 within 10% of float32 (the issue's bounds). */
 #include "core/tensor.h"
 #include "harness.h"
 #include "kernels/kernels.h"
@@ -457,12 +459,101 @@ static void check_roundtrip(const char *root) {
     CHECK(system(cmd) == 0);
 }
 
+/* ---- shakespeare-gpt2 validation perplexity (models/README.md's definition) ---- */
+
+/* mean next-token cross-entropy over non-overlapping 256-token windows, the first token of each
+ * window context only; windows batched 16 at a time, the short last one alone */
+static double val_loss(am_model *m, const int32_t *ids, int64_t n, int64_t *predicted) {
+    const int64_t W = 256, B = 16, V = 2048;
+    double sum = 0;
+    int64_t cnt = 0;
+    for (int64_t w0 = 0; w0 < n;) {
+        int64_t full = (n - w0) / W, b = full >= B ? B : full, len = W;
+        if (b == 0) b = 1, len = n - w0;
+        int64_t *in = malloc((size_t)(b * len) * sizeof(int64_t)), sh[2] = {b, len};
+        for (int64_t i = 0; i < b * len; i++) in[i] = ids[w0 + i];
+        am_tensors *inputs = am_tensors_new();
+        am_tensor *t = am_tensor_from_data(AM_I64, 2, sh, in);
+        am_tensors_set(inputs, "input_ids", t);
+        am_tensor_free(t);
+        am_tensors *out = am_model_forward(m, inputs, NULL);
+        CHECKF(out != NULL, "forward: %s", am_last_error());
+        const float *lg = out ? am_tensor_cdata(am_tensors_get(out, "logits")) : NULL;
+        for (int64_t r = 0; lg && r < b; r++)
+            for (int64_t j = 0; j + 1 < len; j++) {
+                const float *row = lg + (r * len + j) * V;
+                double mx = row[0], se = 0;
+                for (int64_t v = 1; v < V; v++) mx = fmax(mx, row[v]);
+                for (int64_t v = 0; v < V; v++) se += exp(row[v] - mx);
+                sum += mx + log(se) - row[in[r * len + j + 1]];
+                cnt++;
+            }
+        am_tensors_free(out);
+        am_tensors_free(inputs);
+        free(in);
+        w0 += b * len;
+    }
+    *predicted = cnt;
+    return cnt ? sum / (double)cnt : NAN;
+}
+
+static void check_gpt2_perplexity(const char *root) {
+    char dir[2048], ref_path[2100];
+    snprintf(dir, sizeof dir, "%s/shakespeare-gpt2", root);
+    snprintf(ref_path, sizeof ref_path, "%s/reference.json", dir);
+    char *text = am_test_read_file(am_test_fixture("quant/shakespeare_val.txt"), NULL), *rj = am_test_read_file(ref_path, NULL);
+    am_tokenizer *tok = am_tokenizer_from_pretrained(dir);
+    CHECK(text && rj && tok);
+    if (!text || !rj || !tok) return;
+    cJSON *ref = cJSON_Parse(rj);
+    am_encoding *enc = am_tokenizer_encode(tok, text, NULL, NULL);
+    CHECK(enc != NULL);
+    int64_t n = enc ? (int64_t)am_encoding_len(enc) : 0;
+    static const struct {
+        const char *name, *cfg;
+        double bound; /* relative perplexity increase allowed over float32 */
+    } runs[] = {
+        {"float32", NULL, 0},
+        {"8-bit (LLM.int8, threshold 6)", "{\"load_in_8bit\": true}", 0.02},
+        {"nf4", "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\"}", 0.10},
+        {"nf4 + double quant", "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_use_double_quant\": true}", 0.10},
+        {"fp4", "{\"load_in_4bit\": true}", -1},
+    };
+    double ppl32 = 0;
+    for (size_t r = 0; enc && r < sizeof runs / sizeof runs[0]; r++) {
+        am_load_options o = am_load_options_default();
+        o.quantization_config = runs[r].cfg;
+        am_model *m = load(dir, &o);
+        if (!m) continue;
+        int64_t pred = 0;
+        double loss = val_loss(m, am_encoding_ids(enc), n, &pred), ppl = exp(loss);
+        printf("shakespeare-gpt2 validation (%lld tokens, %lld predicted): %-32s loss %.4f perplexity %.2f", (long long)n, (long long)pred, runs[r].name,
+               loss, ppl);
+        if (!runs[r].cfg) {
+            ppl32 = ppl;
+            /* our loss definition is the reference's: same token count, float32 loss equal to its value */
+            CHECKF(pred == (int64_t)cJSON_GetObjectItem(ref, "val_predicted_tokens")->valuedouble, "predicted %lld tokens", (long long)pred);
+            CHECKF(fabs(loss - cJSON_GetObjectItem(ref, "val_loss")->valuedouble) < 1e-4, "float32 val loss %.6f vs reference %.6f", loss,
+                   cJSON_GetObjectItem(ref, "val_loss")->valuedouble);
+            printf("\n");
+        } else {
+            printf(" (+%.2f%% over float32)\n", 100 * (ppl / ppl32 - 1));
+            if (runs[r].bound > 0) CHECKF(ppl <= ppl32 * (1 + runs[r].bound), "%s perplexity %.3f > float32 %.3f + %.0f%%", runs[r].name, ppl, ppl32, 100 * runs[r].bound);
+        }
+        am_model_free(m);
+    }
+    am_encoding_free(enc);
+    am_tokenizer_free(tok);
+    cJSON_Delete(ref);
+    free(text), free(rj);
+}
+
 int am_test_main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "models";
     if (strlen(root) > 1900) return 1;
     check_kernels();
     check_models(root);
     check_roundtrip(root);
-    if (!getenv("AM_QUANT_KERNELS_ONLY")) check_sms_quality(root);
+    if (!getenv("AM_QUANT_KERNELS_ONLY")) check_sms_quality(root), check_gpt2_perplexity(root);
     return 0;
 }
