@@ -365,16 +365,22 @@ static void check_sms_quality(const char *root) {
 
 /* ---- quantized checkpoints: save_pretrained and back, every combination ---- */
 
-static am_tensors *logits_of(am_model *m) {
-    int64_t ids[10] = {10, 200, 31, 7, 99, 150, 3, 64, 12, 250}, sh[2] = {1, 10};
+/* model(input_ids=ids[B, T]) */
+static am_tensors *forward_ids(am_model *m, const int64_t *ids, int64_t B, int64_t T, const am_forward_options *fo) {
+    int64_t sh[2] = {B, T};
     am_tensors *in = am_tensors_new();
     am_tensor *t = am_tensor_from_data(AM_I64, 2, sh, ids);
     am_tensors_set(in, "input_ids", t);
     am_tensor_free(t);
-    am_tensors *out = am_model_forward(m, in, NULL);
+    am_tensors *out = am_model_forward(m, in, fo);
     CHECKF(out != NULL, "forward: %s", am_last_error());
     am_tensors_free(in);
     return out;
+}
+
+static am_tensors *logits_of(am_model *m) {
+    static const int64_t ids[10] = {10, 200, 31, 7, 99, 150, 3, 64, 12, 250};
+    return forward_ids(m, ids, 1, 10, NULL);
 }
 
 static bool same_tensor(const am_tensor *a, const am_tensor *b) {
@@ -470,14 +476,9 @@ static double val_loss(am_model *m, const int32_t *ids, int64_t n, int64_t *pred
     for (int64_t w0 = 0; w0 < n;) {
         int64_t full = (n - w0) / W, b = full >= B ? B : full, len = W;
         if (b == 0) b = 1, len = n - w0;
-        int64_t *in = malloc((size_t)(b * len) * sizeof(int64_t)), sh[2] = {b, len};
+        int64_t *in = malloc((size_t)(b * len) * sizeof(int64_t));
         for (int64_t i = 0; i < b * len; i++) in[i] = ids[w0 + i];
-        am_tensors *inputs = am_tensors_new();
-        am_tensor *t = am_tensor_from_data(AM_I64, 2, sh, in);
-        am_tensors_set(inputs, "input_ids", t);
-        am_tensor_free(t);
-        am_tensors *out = am_model_forward(m, inputs, NULL);
-        CHECKF(out != NULL, "forward: %s", am_last_error());
+        am_tensors *out = forward_ids(m, in, b, len, NULL);
         const float *lg = out ? am_tensor_cdata(am_tensors_get(out, "logits")) : NULL;
         for (int64_t r = 0; lg && r < b; r++)
             for (int64_t j = 0; j + 1 < len; j++) {
@@ -489,7 +490,6 @@ static double val_loss(am_model *m, const int32_t *ids, int64_t n, int64_t *pred
                 cnt++;
             }
         am_tensors_free(out);
-        am_tensors_free(inputs);
         free(in);
         w0 += b * len;
     }
@@ -559,22 +559,18 @@ static void check_layer_errors(const char *root) {
     snprintf(paths[4], sizeof paths[4], "%s/shakespeare-gpt2", root);
     static const char *const cfgs[] = {"{\"load_in_8bit\": true}", "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\"}", "{\"load_in_4bit\": true}"};
     static const char *const names[] = {"8-bit", "nf4", "fp4"};
-    int64_t ids[12] = {5, 17, 42, 3, 77, 8, 91, 23, 60, 11, 2, 49}, sh[2] = {1, 12};
+    static const int64_t ids[12] = {5, 17, 42, 3, 77, 8, 91, 23, 60, 11, 2, 49};
     for (int p = 0; p < 5; p++) {
         am_load_options o = am_load_options_default();
         am_model *f = load(paths[p], &o);
         if (!f) continue;
-        am_tensors *in = am_tensors_new();
-        am_tensor *t = am_tensor_from_data(AM_I64, 2, sh, ids);
-        am_tensors_set(in, "input_ids", t);
-        am_tensor_free(t);
         am_forward_options fo = am_forward_options_default();
         fo.output_hidden_states = true;
-        am_tensors *ref = am_model_forward(f, in, &fo);
+        am_tensors *ref = forward_ids(f, ids, 1, 12, &fo);
         for (int c = 0; ref && c < 3; c++) {
             o.quantization_config = cfgs[c];
             am_model *q = load(paths[p], &o);
-            am_tensors *out = q ? am_model_forward(q, in, &fo) : NULL;
+            am_tensors *out = q ? forward_ids(q, ids, 1, 12, &fo) : NULL;
             printf("per-layer relative error vs float32, %s %s:", strrchr(paths[p], '/') + 1, names[c]);
             for (int l = 0; out; l++) {
                 char key[32];
@@ -597,7 +593,6 @@ static void check_layer_errors(const char *root) {
             am_model_free(q);
         }
         am_tensors_free(ref);
-        am_tensors_free(in);
         am_model_free(f);
     }
 }
