@@ -3,7 +3,10 @@
  * decode tokens/s (batch 1, greedy) at 1 and 2 threads, f32 and bf16 weights, with the decode GEMV
  * and with oneDNN for the same products, next to the memory-bandwidth bound (weight bytes read per
  * token / read bandwidth measured here with 1 and 2 threads).
- * usage: bench_decode [gpt2|llama|all] [f32|bf16|f16|all] [new_tokens] [workdir] */
+ * Quantized at load (docs/quantization.md): q8 (LLM.int8, threshold 6), nf4, nf4dq (double quant),
+ * fp4; the rest of the model float32; "oneDNN" is not applicable there (quantized products pick
+ * their own path by row count).
+ * usage: bench_decode [gpt2|llama|all] [f32|bf16|f16|q8|nf4|nf4dq|fp4|all] [new_tokens] [workdir] */
 #include "automodel.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
@@ -163,13 +166,17 @@ int main(int argc, char **argv) {
             am_model_free(m);
             am_config_free(c);
         }
-        static const am_dtype k_dt[3] = {AM_F32, AM_BF16, AM_F16};
-        static const char *const k_dn[3] = {"f32", "bf16", "f16"};
-        for (int d = 0; d < 3; d++) {
+        static const am_dtype k_dt[7] = {AM_F32, AM_BF16, AM_F16, AM_F32, AM_F32, AM_F32, AM_F32};
+        static const char *const k_dn[7] = {"f32", "bf16", "f16", "q8", "nf4", "nf4dq", "fp4"};
+        static const char *const k_qc[7] = {NULL, NULL, NULL, "{\"load_in_8bit\": true}", "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\"}",
+                                            "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_use_double_quant\": true}",
+                                            "{\"load_in_4bit\": true}"};
+        for (int d = 0; d < 7; d++) {
             am_dtype dt = k_dt[d];
             if (strcmp(dts, "all") && strcmp(dts, k_dn[d])) continue;
             am_load_options lo = am_load_options_default();
             lo.dtype = dt;
+            lo.quantization_config = k_qc[d];
             am_model *m = am_model_from_pretrained(AM_TASK_CAUSAL_LM, dir, &lo);
             if (!m) {
                 fprintf(stderr, "%s: %s\n", dir, am_last_error());
@@ -180,6 +187,11 @@ int main(int argc, char **argv) {
             int64_t params = am_model_num_parameters(m, false, false);
             bool tied = !strcmp(sh->embed_param, "transformer.wpe.weight");
             double bytes = (double)(params - am_tensor_numel(emb)) * (double)am_dtype_size(dt);
+            if (k_qc[d]) { /* stored bytes, plus the quant state the kernels read (absmax: 4 B per 64 weights, 1 B with double quant) */
+                int64_t qn = params - am_model_num_parameters(m, true, false);
+                bytes = (double)am_model_memory_footprint(m, false) - (double)am_tensor_nbytes(emb) +
+                        (d == 3 ? 0.0 : d == 5 ? (double)qn / 64 : (double)qn / 16);
+            }
             (void)tied;
             int64_t V = am_tensor_dim(am_model_get_parameter(m, "lm_head.weight"), 0);
             am_tensors *in = prompt_of(128, V);
@@ -195,8 +207,10 @@ int main(int argc, char **argv) {
                 double dec2 = (double)(new_tokens - 1) / (tn2 - tp2);
                 am__gemv_disabled = 0;
                 double bw = th == 1 ? bw1 : bw2, bound = bw * 1e9 / bytes;
-                printf("| %s | %s | %d | %.0f MB | %.1f | %.1f | %.2f | %.0f%% | %.2f |\n", sh->name, am_dtype_name(dt), th, bytes / 1e6, bound, 128.0 / tp, dec,
-                       100.0 * dec / bound, dec2);
+                char d2[32] = "-";
+                if (!k_qc[d]) snprintf(d2, sizeof d2, "%.2f", dec2);
+                printf("| %s | %s | %d | %.0f MB | %.1f | %.1f | %.2f | %.0f%% | %s |\n", sh->name, k_qc[d] ? k_dn[d] : am_dtype_name(dt), th, bytes / 1e6, bound,
+                       128.0 / tp, dec, 100.0 * dec / bound, d2);
                 fflush(stdout);
             }
             am_tensors_free(in);

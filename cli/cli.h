@@ -42,6 +42,7 @@ typedef struct am_cli_load {
     size_t n_sets;
     am_config *config;         /* owned: built by am_cli_load_config when --config/--set were given */
     char *max_memory;          /* owned: every --max-memory, joined by commas (o.max_memory points here) */
+    char *quant_json;          /* owned: --quantization-config FILE's text */
 } am_cli_load;
 void am_cli_load_init(am_cli_load *l);
 void am_cli_load_free(am_cli_load *l);

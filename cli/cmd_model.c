@@ -84,12 +84,16 @@ int am_cli_info(int argc, char **argv) {
         am_free(r);
     } else if (c.json || c.loading) {
         const am_loading_info *li = am_model_loading_info(m);
+        char *qc = am_model_quantization_bits(m) ? am_config_get_json(am_model_config(m), "quantization_config") : NULL;
         printf("{\"class\": \"%s\", \"model_type\": \"%s\", \"task\": \"%s\", \"num_parameters\": %lld, \"num_parameters_only_trainable\": %lld, "
                "\"num_parameters_exclude_embeddings\": %lld, \"memory_footprint\": %lld, \"memory_footprint_no_buffers\": %lld, "
-               "\"training\": %s, \"dtype\": \"%s\", \"attn_implementation\": \"%s\", \"cpu\": %s, \"loading_info\": {\"missing_keys\": [",
+               "\"training\": %s, \"dtype\": \"%s\", \"attn_implementation\": \"%s\", \"is_loaded_in_8bit\": %s, \"is_loaded_in_4bit\": %s, "
+               "\"quantization_config\": %s, \"cpu\": %s, \"loading_info\": {\"missing_keys\": [",
                am_model_class_name(m), am_config_model_type(am_model_config(m)), am_task_name(am_model_task(m)), n_all, n_train, n_noemb, fp,
                (long long)am_model_memory_footprint(m, false), am_model_is_training(m) ? "true" : "false", am_dtype_name(am_model_dtype(m)),
-               am_attn_impl_name(am_model_attn_implementation(m)), am_cpu_report_json());
+               am_attn_impl_name(am_model_attn_implementation(m)), am_model_quantization_bits(m) == 8 ? "true" : "false",
+               am_model_quantization_bits(m) == 4 ? "true" : "false", qc ? qc : "null", am_cpu_report_json());
+        am_free(qc);
         for (size_t i = 0; i < li->n_missing; i++) printf("%s\"%s\"", i ? ", " : "", li->missing_keys[i]);
         printf("], \"unexpected_keys\": [");
         for (size_t i = 0; i < li->n_unexpected; i++) printf("%s\"%s\"", i ? ", " : "", li->unexpected_keys[i]);

@@ -28,6 +28,15 @@ static const am_cli_opt k_load_opts[] = {
                                                        "are written (<name>.dat + index.json)"},
     {"low-cpu-mem-usage", NULL, no_argument, NULL, "accepted for transformers' spelling; always on: weights are "
                                                    "memory-mapped, not copied"},
+    {"load-in-8bit", NULL, no_argument, NULL, "load_in_8bit: nn.Linear/Conv1D weights as LLM.int8 (int8, row absmax; "
+                                              "outlier input columns in float); docs/quantization.md"},
+    {"load-in-4bit", NULL, no_argument, NULL, "load_in_4bit: weights as 4-bit codes in blocks of 64 (fp4 by default)"},
+    {"bnb-4bit-quant-type", NULL, required_argument, "T", "bnb_4bit_quant_type: fp4 (default) or nf4"},
+    {"bnb-4bit-compute-dtype", NULL, required_argument, "D", "bnb_4bit_compute_dtype: float32 (default), bfloat16 or float16"},
+    {"bnb-4bit-use-double-quant", NULL, no_argument, NULL, "bnb_4bit_use_double_quant: block absmaxes stored 8-bit"},
+    {"llm-int8-threshold", NULL, required_argument, "X", "llm_int8_threshold: outlier magnitude (default 6.0; 0 = pure int8)"},
+    {"quantization-config", NULL, required_argument, "JSON|FILE", "quantization_config: a BitsAndBytesConfig as a JSON object "
+                                                                "(or a file holding one)"},
     {"num-labels", NULL, required_argument, "N", "num_labels: the classification head's size"},
     {"ignore-mismatched-sizes", NULL, no_argument, NULL, "ignore_mismatched_sizes: re-initialise weights whose shape "
                                                          "differs from the checkpoint's"},
@@ -59,6 +68,8 @@ void am_cli_load_free(am_cli_load *l) {
     am_config_free(l->config);
     l->sets = NULL;
     l->config = NULL;
+    free(l->quant_json);
+    l->quant_json = NULL;
 }
 
 int am_cli_int(const char *flag, const char *v, long long lo, long long *out) {
@@ -105,6 +116,38 @@ static int load_opt(am_cli_load *l, const char *name, const char *v) {
         if (am_cli_int(name, v, 1, &n)) return 2;
         if (n > 1 << 24) return am_cli_usage_error("--num-labels %lld is too large", n);
         o->num_labels = (int)n;
+    } else if (!strcmp(name, "load-in-8bit")) o->load_in_8bit = true;
+    else if (!strcmp(name, "load-in-4bit")) o->load_in_4bit = true;
+    else if (!strcmp(name, "bnb-4bit-quant-type")) o->bnb_4bit_quant_type = v; /* checked before loading */
+    else if (!strcmp(name, "bnb-4bit-compute-dtype")) {
+        if (am_dtype_parse(v, &o->bnb_4bit_compute_dtype) != AM_OK) return am_cli_usage_error("--bnb-4bit-compute-dtype: %s", am_last_error());
+    } else if (!strcmp(name, "bnb-4bit-use-double-quant")) o->bnb_4bit_use_double_quant = true;
+    else if (!strcmp(name, "llm-int8-threshold")) {
+        double x;
+        if (am_cli_num(name, v, &x)) return 2;
+        o->llm_int8_threshold = (float)x;
+    } else if (!strcmp(name, "quantization-config")) {
+        const char *p = v;
+        while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+        if (*p == '{') o->quantization_config = v;
+        else { /* a file holding the JSON object */
+            FILE *f = fopen(v, "rb");
+            if (!f) return am_cli_usage_error("--quantization-config: cannot open '%s' (give a JSON object or a file holding one)", v);
+            size_t cap = 4096, n = 0, r;
+            char *buf = malloc(cap + 1);
+            while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0)
+                if ((n += r) == cap && n < (1u << 20)) {
+                    char *nb = realloc(buf, (cap *= 2) + 1);
+                    if (!nb) free(buf);
+                    buf = nb;
+                } else if (n == cap) break;
+            fclose(f);
+            if (!buf) return am_cli_usage_error("out of memory");
+            buf[n] = 0;
+            free(l->quant_json);
+            l->quant_json = buf;
+            o->quantization_config = buf;
+        }
     } else if (!strcmp(name, "ignore-mismatched-sizes")) o->ignore_mismatched_sizes = true;
     else if (!strcmp(name, "no-safetensors")) o->use_safetensors = false;
     else if (!strcmp(name, "config")) l->config_file = v;

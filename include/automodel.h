@@ -330,6 +330,26 @@ typedef struct am_load_options {
     const char *max_memory;
     const char *offload_folder;
     bool low_cpu_mem_usage;
+    /* Quantization at load, as transformers' BitsAndBytesConfig (bitsandbytes' formats, computed
+     * by automodel's own CPU kernels; docs/quantization.md). Appended fields: an older `size` gets
+     * the defaults. load_in_8bit: LLM.int8 (int8 weights with a per-row absmax, activations per row,
+     * input columns reaching llm_int8_threshold (default 6.0; 0 = pure int8) in float).
+     * load_in_4bit: NF4/FP4 codes in blocks of 64 (bnb_4bit_quant_type "fp4" (default) or "nf4";
+     * bnb_4bit_compute_dtype AM_F32 (default), AM_BF16 or AM_F16; bnb_4bit_use_double_quant: the
+     * block absmaxes themselves 8-bit). Modules kept unquantized: llm_int8_skip_modules when set
+     * (n_llm_int8_skip_modules names), else transformers' get_keys_to_not_convert (the output head
+     * and tied weights), plus the class's _keep_in_fp32_modules. quantization_config: the same as
+     * a JSON object (BitsAndBytesConfig.to_dict() keys), used instead of the fields when set. A
+     * checkpoint saved quantized (config.json quantization_config) loads as stored. */
+    bool load_in_8bit;
+    float llm_int8_threshold;
+    const char *const *llm_int8_skip_modules;
+    size_t n_llm_int8_skip_modules;
+    bool load_in_4bit;
+    const char *bnb_4bit_quant_type;
+    am_dtype bnb_4bit_compute_dtype;
+    bool bnb_4bit_use_double_quant;
+    const char *quantization_config;
 } am_load_options;
 AM_API am_load_options am_load_options_default(void);
 
@@ -350,6 +370,8 @@ AM_API am_dtype am_model_dtype(const am_model *m);
 AM_API am_attn_impl am_model_attn_implementation(const am_model *m);
 AM_API int64_t am_model_num_parameters(const am_model *m, bool only_trainable, bool exclude_embeddings);
 AM_API int64_t am_model_memory_footprint(const am_model *m, bool return_buffers);
+/* 8 (is_loaded_in_8bit), 4 (is_loaded_in_4bit) or 0; the settings are config.json's quantization_config. */
+AM_API int am_model_quantization_bits(const am_model *m);
 AM_API void am_model_train(am_model *m, bool training);
 AM_API bool am_model_is_training(const am_model *m);
 /* model.to(dtype): converts floating parameters and buffers (float32, float16, bfloat16), keeping

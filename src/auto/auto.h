@@ -25,4 +25,33 @@ am_status am__device_map_apply(am_model *m, const am_load_options *o, bool safet
  * _keys_to_ignore_on_load_* and _tied_weights_keys): *match = some pattern matches. A pattern that
  * does not compile is an AM_ERR_INTERNAL naming it and `origin` (the class). */
 am_status am__name_pattern_search(const char *const *patterns, const char *name, const char *origin, bool *match);
+/* Quantization at load (auto/quantize.c): BitsAndBytesConfig resolved from the load options or
+ * their quantization_config JSON (checked: unknown keys, both 8 and 4 bits, bad values). */
+typedef struct am__qconfig {
+    int bits; /* 0 (none), 8 or 4 */
+    float threshold;
+    char **skip; /* llm_int8_skip_modules, when skip_set */
+    size_t n_skip;
+    bool skip_set;
+    am__qtype q4;
+    am_dtype compute;
+    bool dq;
+} am__qconfig;
+am_status am__qconfig_from_options(const am_load_options *o, am__qconfig *q);
+/* For a loaded config: its quantization_config when present (a checkpoint saved quantized: *pre
+ * true; it wins over the options, with transformers' warning), else the options. */
+am_status am__qconfig_resolve(const am_config *cfg, const am_load_options *o, am__qconfig *q, bool *pre);
+void am__qconfig_free(am__qconfig *q);
+/* Replaces every nn.Linear / Conv1D weight outside the kept modules by its quantized form, names
+ * the modules Linear8bitLt / Linear4bit, records quantization_config in the config. */
+am_status am__model_quantize(am_model *m, const am__qconfig *q);
+/* A checkpoint saved quantized: each int8 weight with its SCB, each packed 4-bit weight with its
+ * quant-state tensors, becomes one quantized tensor (kernels/quant.c) under the weight's key; the
+ * state keys are removed (names[] and t[] compacted, *n updated). Errors name `file`. */
+/* save_pretrained: the state tensors transformers (>= 4.36, bitsandbytes >= 0.41.3) writes next to
+ * a quantized weight named wname: 8-bit <module>.SCB; 4-bit <weight>.absmax, .quant_map,
+ * .nested_absmax, .nested_quant_map, .quant_state.bitsandbytes__nf4|fp4 (JSON bytes). Appends up to
+ * 5 owned (name, tensor) pairs at names[*k], ts[*k]; nothing for another tensor. */
+am_status am__quant_state_tensors(const char *wname, const am_tensor *w, am_dtype wdtype, char **names, am_tensor **ts, size_t *k);
+am_status am__quant_ckpt(char **names, am_tensor **t, size_t *n, const char *file, const am__qconfig *q);
 #endif

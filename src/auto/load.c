@@ -21,6 +21,8 @@ am_load_options am_load_options_default(void) {
     o.size = sizeof o;
     o.dtype = AM_F32;
     o.use_safetensors = true;
+    o.llm_int8_threshold = 6.0f;
+    o.bnb_4bit_compute_dtype = AM_F32;
     return o;
 }
 
@@ -330,6 +332,9 @@ static am_status mark_keep_fp32(am_model *m) {
 }
 
 am_status am_model_to_dtype(am_model *m, am_dtype dt) {
+    if (m->quant_bits)
+        return am__error(AM_ERR_UNSUPPORTED, "`.to` is not supported for `4-bit` or `8-bit` models. Please use the model as it is, since the model has "
+                                             "already been set to the correct devices and casted to the correct `dtype`.");
     if (!m) return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: NULL model");
     if (dt != AM_F32 && dt != AM_F16 && dt != AM_BF16)
         return am__error(AM_ERR_INVALID_ARGUMENT, "am_model_to_dtype: %s is not a floating dtype for a model", am_dtype_name(dt));
@@ -541,9 +546,19 @@ typedef struct mm_item {
 
 static int cmp_mm(const void *a, const void *b) { return strcmp(((const mm_item *)a)->key, ((const mm_item *)b)->key); }
 
-static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o) {
+/* a weight stored quantized fits a Linear [N,K] or a Conv1D [K,N] of the same logical shape */
+static bool qweight_fits(const am_tensor *src, const am__module *owner, const am__param *p) {
+    const am__qweight *q = am__qweight_of(src);
+    if (!q || strcmp(p->name, "weight") || p->ndim != 2) return false;
+    if (owner->is_linear) return p->shape[0] == q->N && p->shape[1] == q->K;
+    return owner->type && !strcmp(owner->type, "Conv1D") && p->shape[0] == q->K && p->shape[1] == q->N;
+}
+
+static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o,
+                              const am__qconfig *pre) {
     ckpt ck = {0};
     am_status s = ckpt_open(&ck, dir, o->use_safetensors);
+    if (s == AM_OK && pre) s = am__quant_ckpt(ck.names.v, ck.t, &ck.names.n, ck.file, pre);
     if (s != AM_OK) {
         ckpt_free(&ck);
         return s;
@@ -691,6 +706,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             TO_CKPT(np[i].name, k);
             ci = strv_index_find(&ck_ix, k);
         }
+        if (ci != SIZE_MAX && qweight_fits(ck.t[ci], np[i].owner, p)) continue; /* already in memory */
         if (ci != SIZE_MAX) {
             const am_tensor *src = ck.t[ci];
             bool same = src->ndim == p->ndim;
@@ -714,6 +730,16 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         size_t ci = strv_index_find(&ck_ix, k);
         if (ci == SIZE_MAX) continue;
         am_tensor *src = ck.t[ci];
+        if (am__qweight_of(src)) { /* stored quantized (am__quant_ckpt) */
+            if (!qweight_fits(src, np[i].owner, p)) {
+                s = am__error(AM_ERR_FORMAT, "%s: quantized tensor '%s' does not fit %s (a %s weight of shape [%lld, %lld])", ck.file, k, np[i].name,
+                              np[i].owner->type ? np[i].owner->type : "?", (long long)p->shape[0], (long long)(p->ndim > 1 ? p->shape[1] : 0));
+                break;
+            }
+            am_tensor_free(p->t);
+            p->t = am_tensor_retain(src);
+            continue;
+        }
         bool same = src->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
         if (!same) {
@@ -896,6 +922,9 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
     }
     am__matmul_prec prec;
     if (am__device_map_check(&o) != AM_OK || check_values(&o, &prec) != AM_OK) return NULL;
+    am__qconfig qc; /* checked before anything is resolved or downloaded */
+    if (am__qconfig_from_options(&o, &qc) != AM_OK) return NULL;
+    am__qconfig_free(&qc);
     /* a local folder, or a hub id resolved into the cache (config, weights, generation config) */
     am__hub_opts ho = am__hub_opts_default();
     ho.revision = o.revision;
@@ -938,7 +967,15 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         return NULL;
     }
     m->name_or_path = am__strdup(name_or_path);
-    if (load_weights(m, path, name_or_path, cfg_origin, &o) != AM_OK) {
+    am__qconfig qc;
+    bool pre = false;
+    if (am__qconfig_resolve(m->config, &o, &qc, &pre) != AM_OK) {
+        free(cfg_origin);
+        am_model_free(m);
+        return NULL;
+    }
+    if (load_weights(m, path, name_or_path, cfg_origin, &o, pre ? &qc : NULL) != AM_OK) {
+        am__qconfig_free(&qc);
         free(cfg_origin);
         am_model_free(m);
         return NULL;
@@ -951,12 +988,25 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
     free(st1);
     free(st2);
     if (am__device_map_apply(m, &o, safetensors) != AM_OK) {
+        am__qconfig_free(&qc);
+        am_model_free(m);
+        return NULL;
+    }
+    if (qc.bits && m->n_offloaded) {
+        /* quantizing a "disk" weight would make a resident copy of it: the two are not combined yet */
+        am__error(AM_ERR_UNSUPPORTED, "%s: load_in_%dbit with device_map \"disk\" placement is not supported: "
+                                      "quantized weights are kept in memory; raise max_memory or drop the quantization",
+                  path, qc.bits);
+        am__qconfig_free(&qc);
         am_model_free(m);
         return NULL;
     }
     am__module_train(m->root, false);
     m->matmul_prec = prec;
-    if (am__model_apply_matmul_prec(m) != AM_OK) {
+    am_status qs = am__model_apply_matmul_prec(m);
+    if (qs == AM_OK) qs = am__model_quantize(m, &qc);
+    am__qconfig_free(&qc);
+    if (qs != AM_OK) {
         am_model_free(m);
         return NULL;
     }

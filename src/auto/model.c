@@ -72,6 +72,8 @@ int64_t am_model_memory_footprint(const am_model *m, bool return_buffers) {
     return total;
 }
 
+int am_model_quantization_bits(const am_model *m) { return m->quant_bits; }
+
 void am_model_train(am_model *m, bool training) { am__module_train(m->root, training); }
 bool am_model_is_training(const am_model *m) { return m->root->training; }
 
@@ -182,6 +184,10 @@ am_tensor *am_model_parameter_mut(am_model *m, const char *name) {
     am__param *p = am__module_lookup(m->root, name, NULL);
     if (!p || !p->t) {
         am__error(AM_ERR_NOT_FOUND, "%s has no parameter or buffer named '%s'", m->spec->class_name, name);
+        return NULL;
+    }
+    if (am__qweight_of(p->t)) { /* bitsandbytes' Int8Params / Params4bit: not a plain tensor to edit */
+        am__error(AM_ERR_UNSUPPORTED, "'%s' is an %d-bit quantized weight; editing it in place is not supported", name, m->quant_bits);
         return NULL;
     }
     am_tensor *old = p->t;
@@ -401,6 +407,31 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
                 }
             am_tensor_free(cv);
         }
+    /* quantized weights: bitsandbytes' state tensors after each (transformers >= 4.36's layout) */
+    char **qnames = NULL;
+    size_t nq = 0;
+    if (s == AM_OK && m->quant_bits) {
+        const char **n2 = calloc(6 * j + 1, sizeof *n2);
+        am_tensor **t2 = calloc(6 * j + 1, sizeof *t2);
+        qnames = calloc(5 * j + 1, sizeof *qnames);
+        am_tensor **qt = calloc(5 * j + 1, sizeof *qt);
+        size_t k = 0;
+        if (!n2 || !t2 || !qnames || !qt) s = am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
+        for (size_t i = 0; s == AM_OK && i < j; i++) {
+            n2[k] = names[i], t2[k++] = ts[i];
+            size_t q0 = nq;
+            s = am__quant_state_tensors(names[i], ts[i], m->dtype, qnames, qt, &nq);
+            for (size_t e = q0; e < nq; e++) n2[k] = qnames[e], t2[k++] = qt[e];
+        }
+        if (s == AM_OK) {
+            free(names), free(ts);
+            names = n2, ts = t2, j = k;
+        } else {
+            for (size_t e = 0; e < nq; e++) am_tensor_free(qt[e]);
+            free(n2), free(t2);
+        }
+        free(qt);
+    }
     const char *wname = st ? "model.safetensors" : "pytorch_model.bin";
     uint64_t max_bytes = 0;
     if (s == AM_OK && o.max_shard_size) s = am__parse_shard_size(o.max_shard_size, &max_bytes);
@@ -465,6 +496,8 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     free(written);
     am__shard_plan_free(&plan);
     for (size_t i = 0; ts && i < j; i++) am_tensor_free(ts[i]);
+    for (size_t i = 0; i < nq; i++) free(qnames[i]);
+    free(qnames);
     free(names);
     free(ts);
     free(keep);

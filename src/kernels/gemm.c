@@ -157,6 +157,19 @@ bool am__gemm_dnnl_packed(int64_t M, int64_t N, int64_t K, const void *x, const 
     return dnnl_call_dt(0, 1, M, N, K, x, K, 0, w->buf, 0, 0, bias, y, N, 0, dnnl_bf16, false, &w->md);
 }
 
+/* int8 x int8 -> int32 (LLM.int8's products): W [N,K] row-major read as [K,N] through strides */
+bool am__gemm_dnnl_s8(int64_t M, int64_t N, int64_t K, const int8_t *x, const int8_t *w, int32_t *y) {
+    if (getenv("AM_NO_DNNL") || M <= 0 || N <= 0 || K <= 0) return false;
+    mm_key k;
+    memset(&k, 0, sizeof k);
+    k.kind = 0;
+    k.src_dt = k.wei_dt = dnnl_s8;
+    k.dst_dt = dnnl_s32;
+    k.batch = 1, k.M = M, k.N = N, k.K = K, k.lda = K, k.ldb = K, k.ldc = N;
+    void *const ptr[4] = {(void *)x, (void *)w, y, NULL};
+    return am__prim_run(&k, sizeof k, build_mm, ptr);
+}
+
 /* ---- portable fallback ---- */
 
 static void ref_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, bool trans_b, float alpha,

@@ -180,10 +180,10 @@ static void build_report(void) {
     snprintf(g_report, sizeof g_report,
              "{\"cpu_features\": [%s], \"native_isa\": \"%s\", \"isa\": \"%s\", \"isa_cap\": %s%s%s, \"onednn_isa\": \"%s\", "
              "\"kernels\": {\"gemm_f32\": \"onednn\", \"gemm_bf16\": \"%s\", \"gemm_f16\": \"%s\", \"gemv\": \"%s\", "
-             "\"float32_matmul_precision\": \"%s\"}}",
+             "\"int8_gemv\": \"%s\", \"float32_matmul_precision\": \"%s\"}}",
              feats, am__isa_name(g_native), am__isa_name(g_isa), g_cap_src ? "\"" : "", g_cap_src ? g_cap_src : "null", g_cap_src ? "\"" : "",
              dnnl_isa_name(g_dnnl_isa), am__bf16_matmul_native() ? "onednn_bf16" : "f32_widened_once",
-             "f32_converted_once", am__gemv_isa(), prec && *prec ? prec : "highest");
+             "f32_converted_once", am__gemv_isa(), am__qgemv_isa(), prec && *prec ? prec : "highest");
 }
 
 const char *am_cpu_report_json(void) {

@@ -154,5 +154,52 @@ void am__gemm_pack_free(am__gemm_packed *p);
 /* y[M,N] = x_bf16[M,K] · packed W (+ f32 bias), f32 out; false when oneDNN refuses this M. */
 bool am__gemm_dnnl_packed(int64_t M, int64_t N, int64_t K, const void *x, const am__gemm_packed *w, const float *bias, float *y);
 
+/* ---- quantized linear weights (kernels/quant.c), bitsandbytes' formats ----
+ * A quantized weight is a 2-D tensor of dtype int8 (8-bit: CB [N,K]) or uint8 (4-bit: the packed
+ * codes [(N·K+1)/2, 1], the first value of a byte in its high nibble) whose kernel cache (t->packed)
+ * holds the rest of the state below; am__linear_w dispatches on it. The logical weight is [N,K]
+ * (nn.Linear's layout; GPT-2's Conv1D weights are transposed when quantized, as transformers does). */
+typedef enum am__qtype { AM__Q_INT8 = 1, AM__Q_NF4, AM__Q_FP4 } am__qtype;
+typedef struct am__qweight {
+    am__qtype type;
+    int64_t N, K;
+    /* 8-bit */
+    float threshold; /* llm_int8_threshold: 0 = pure int8 */
+    float *scb;      /* [N] row absmax */
+    int32_t *wsum;   /* [N] row sums over K rounded down to 64 (the VNNI kernel's u8 offset) */
+    /* 4-bit */
+    int64_t blocksize, n_blocks; /* 64 */
+    float code[16];              /* quant_map */
+    float *absmax;               /* [n_blocks], dequantized from the nested form when double-quantized */
+    bool nested;
+    uint8_t *absmax_q;           /* [n_blocks] codes of nested_code */
+    float *nested_absmax;        /* [ceil(n_blocks / 256)] */
+    float nested_code[256];      /* bitsandbytes' signed dynamic map */
+    float offset;                /* mean of the absmaxes, added back */
+    int64_t nested_blocksize;    /* 256 */
+    am_dtype compute;            /* bnb_4bit_compute_dtype */
+} am__qweight;
+/* The quant state of a quantized weight, NULL for any other tensor. */
+const am__qweight *am__qweight_of(const struct am_tensor *t);
+/* Quantize float32 W ([N,K], or [K,N] with kn) into a new tensor; NULL with the error set. */
+struct am_tensor *am__quantize_int8(const float *w, bool kn, int64_t N, int64_t K, float threshold);
+struct am_tensor *am__quantize_4bit(const float *w, bool kn, int64_t N, int64_t K, am__qtype type, bool double_quant, am_dtype compute);
+/* Attach a stored state to an owned int8 [N,K] / uint8 packed tensor (checkpoints); returns it, or
+ * NULL (out of memory) leaving it untouched. absmax_q non-NULL: the nested form. code NULL: the table. */
+struct am_tensor *am__qweight_int8_from(struct am_tensor *cb, const float *scb, float threshold);
+struct am_tensor *am__qweight_4bit_from(struct am_tensor *packed, am__qtype type, int64_t N, int64_t K, const float *absmax, const uint8_t *absmax_q,
+                                        const float *nested_absmax, const float *nested_code, float offset, const float *code, am_dtype compute);
+/* y[M,N] = x[M,K]·Wᵀ (+ bias) for a quantized W. */
+void am__qlinear(int64_t M, const float *x, const struct am_tensor *w, const float *bias, float *y);
+/* W as float32 [N,K] (what the kernels multiply by). */
+void am__qdequantize(const struct am_tensor *w, float *out);
+/* The NF4/FP4 table and bitsandbytes' signed 8-bit dynamic map. */
+void am__q4_table(am__qtype t, float out[16]);
+void am__q_dynamic_map(float out[256]);
+/* The int8 GEMV's instruction set: "avx512_vnni", "avx2" or "c" (kernels/isa.c's level). */
+const char *am__qgemv_isa(void);
+/* oneDNN int8 matmul y_s32[M,N] = x_s8[M,K] · w_s8[N,K]ᵀ; false when oneDNN refuses. */
+bool am__gemm_dnnl_s8(int64_t M, int64_t N, int64_t K, const int8_t *x, const int8_t *w, int32_t *y);
+
 #define AM_FINFO_MIN_F32 (-3.4028234663852886e+38f)
 #endif

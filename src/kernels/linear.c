@@ -236,6 +236,10 @@ static void gemm_f32(int64_t M, int64_t N, int64_t K, const float *x, const floa
 }
 
 void am__linear_w(int64_t M, const float *x, am_tensor *w, bool kn, const float *bias, float *y, am__matmul_prec prec) {
+    if (am__qweight_of(w)) { /* 8-bit / 4-bit (kernels/quant.c): always [N,K] */
+        am__qlinear(M, x, w, bias, y);
+        return;
+    }
     int64_t N = kn ? w->shape[1] : w->shape[0], K = kn ? w->shape[0] : w->shape[1];
     if (M <= 0 || N <= 0) return;
     am__wtype wty = AM__W_F32;

@@ -46,6 +46,7 @@ struct am_model {
     char *hf_device_map;
     am_tensor **offloaded;
     size_t n_offloaded;
+    int quant_bits; /* 8 or 4: loaded quantized (auto/quantize.c, is_loaded_in_8bit / _4bit); 0 otherwise */
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
