@@ -1,0 +1,209 @@
+/* export/export.c — am_model_export_onnx: checks first (architecture, task, opset, dtype, target
+ * folder), then the graph of the model's head from its describe hook, written with its config and
+ * tokenizer files into a temporary folder that is renamed into place at the end. */
+#include "automodel.h"
+#include "auto/auto.h"
+#include "core/error.h"
+#include "export/onnx.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ONNX_PROTO_LIMIT ((uint64_t)2 << 30) /* protobuf's 2 GB message limit */
+
+am_onnx_export_options am_onnx_export_options_default(void) {
+    am_onnx_export_options o;
+    memset(&o, 0, sizeof o);
+    o.size = sizeof o;
+    o.opset = 17;
+    o.dtype = AM_DTYPE_AUTO;
+    return o;
+}
+
+static const char *const k_bs[] = {"batch_size", "sequence_length", NULL};
+static const char *const k_b[] = {"batch_size", NULL};
+
+/* positions of RoBERTa's create_position_ids_from_input_ids: pad + cumsum(ids != pad) * (ids != pad) */
+static const char *roberta_positions(am__ox *g, const char *ids, int64_t pad) {
+    const char *padc = am__ox_i64(g, 1, &pad, true);
+    const char *ne = am__ox_1(g, "Not", am__ox_2(g, "Equal", ids, padc));
+    ne = am__ox_op(g, "Cast", 1, &ne, 1, &(am__ox_attr){"to", 2, AM__OX_INT64, 0, NULL, 0}, 1);
+    const char *cs = am__ox_2(g, "CumSum", ne, am__ox_i64(g, 1, (int64_t[]){1}, true));
+    return am__ox_2(g, "Add", am__ox_2(g, "Mul", cs, ne), padc);
+}
+
+static int64_t out_features(const am__module *lin) { return am__mod_tensor(lin, "weight")->shape[0]; }
+
+/* the first token's row of h [B,T,H] -> [B,H] */
+static const char *first_token(am__ox *g, const char *h) {
+    return am__ox_op(g, "Gather", 2, (const char *[]){h, am__ox_i64(g, 1, (int64_t[]){0}, true)}, 1, &(am__ox_attr){"axis", 2, 1, 0, NULL, 0}, 1);
+}
+
+/* The encoder graph (BERT, RoBERTa, DistilBERT): Optimum's inputs and outputs for the task. */
+static void encoder_graph(am__ox *g, const am_model *m, const am__describe *d) {
+    int64_t H = d->stack->H;
+    const char *ids = "input_ids", *mask = "attention_mask", *types = d->token_types ? "token_type_ids" : NULL;
+    am__ox_io(g, false, ids, AM__OX_INT64, 2, k_bs, NULL);
+    am__ox_io(g, false, mask, AM__OX_INT64, 2, k_bs, NULL);
+    if (types) am__ox_io(g, false, types, AM__OX_INT64, 2, k_bs, NULL);
+    const char *pos = d->roberta_positions ? roberta_positions(g, ids, d->pad) : NULL;
+    const char *x = am__ox_embed(g, d->emb, ids, types, pos);
+    const char *h = am__ox_stack(g, d->stack, x, am__ox_mask(g, mask, ids, d->stack->causal));
+    switch (m->spec->task) {
+    case AM_TASK_BASE:
+        am__ox_output_as(g, h, "last_hidden_state", 3, k_bs, (int64_t[]){0, 0, H});
+        if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
+        break;
+    case AM_TASK_SEQUENCE_CLASSIFICATION: {
+        const char *p = first_token(g, h);
+        if (d->cls_on_pooler) p = am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, p));
+        else if (d->cls_dense) p = am__ox_act(g, d->cls_act, am__ox_linear(g, d->cls_dense, false, p));
+        am__ox_output_as(g, am__ox_linear(g, d->classifier, false, p), "logits", 2, k_b, (int64_t[]){0, out_features(d->classifier)});
+        break;
+    }
+    case AM_TASK_TOKEN_CLASSIFICATION:
+        am__ox_output_as(g, am__ox_linear(g, d->classifier, false, h), "logits", 3, k_bs, (int64_t[]){0, 0, out_features(d->classifier)});
+        break;
+    case AM_TASK_QUESTION_ANSWERING: {
+        const char *y = am__ox_linear(g, d->qa, false, h);
+        for (int k = 0; k < 2; k++) {
+            const char *o = am__ox_op(g, "Gather", 2, (const char *[]){y, am__ox_i64(g, 1, (int64_t[]){k}, true)}, 1,
+                                      &(am__ox_attr){"axis", 2, 2, 0, NULL, 0}, 1);
+            am__ox_output_as(g, o, k ? "end_logits" : "start_logits", 2, k_bs, NULL);
+        }
+        break;
+    }
+    case AM_TASK_MASKED_LM:
+    case AM_TASK_CAUSAL_LM: {
+        const char *t = am__ox_norm(g, &d->lm_norm, am__ox_act(g, d->lm_act, am__ox_linear(g, d->lm_dense, false, h)));
+        am__ox_output_as(g, am__ox_linear(g, d->lm_decoder, false, t), "logits", 3, k_bs, (int64_t[]){0, 0, out_features(d->lm_decoder)});
+        break;
+    }
+    default:
+        if (g->st == AM_OK) g->st = am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: task %s is not exportable", m->spec->class_name, am_task_name(m->spec->task));
+    }
+}
+
+/* ---- files ---- */
+
+static am_status write_pb(const am__pb *pb, const char *dir, const char *name) {
+    char *p = am__path_join(dir, name);
+    if (!p) return AM_ERR_NO_MEMORY;
+    FILE *f = fopen(p, "wb");
+    am_status s = f ? am__pb_write(pb, f, p) : am__error(AM_ERR_IO, "%s: cannot create: %s", p, strerror(errno));
+    if (f && fclose(f) != 0 && s == AM_OK) s = am__error(AM_ERR_IO, "%s: write failed: %s", p, strerror(errno));
+    free(p);
+    return s;
+}
+
+/* what Optimum's exporter copies next to the graphs (save_preprocessors) */
+static const char *const k_side_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+                                           "merges.txt", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model",
+                                           "preprocessor_config.json", NULL};
+
+static am_status copy_side_files(const char *src, const char *dir) {
+    am_status s = AM_OK;
+    for (int i = 0; s == AM_OK && k_side_files[i]; i++) {
+        char *from = am__path_join(src, k_side_files[i]), *to = am__path_join(dir, k_side_files[i]);
+        if (!from || !to) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
+        else if (am__is_file(from) && (s = am__check_confined(from, src)) == AM_OK) {
+            char *data;
+            size_t len;
+            if ((s = am__read_file(from, &data, &len)) == AM_OK) {
+                s = am__write_file_atomic(to, data, len);
+                free(data);
+            }
+        }
+        free(from);
+        free(to);
+    }
+    return s;
+}
+
+static void remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                char *p = am__path_join(dir, e->d_name);
+                if (p) unlink(p);
+                free(p);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static bool dir_empty(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_onnx_export_options *opts) {
+    am_onnx_export_options o = am_onnx_export_options_default();
+    am_status s = AM__OPTS_IN(o, opts, "am_onnx_export_options");
+    if (s) return s;
+    if (!m || !out_dir || !*out_dir) return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: NULL argument");
+    /* everything that can be refused is refused before anything is written */
+    if (o.opset < 14 || o.opset > 17) return am__error(AM_ERR_UNSUPPORTED, "export onnx: opset %d is not supported (14 to 17)", o.opset);
+    if (o.dtype != AM_DTYPE_AUTO && o.dtype != AM_F32 && o.dtype != AM_F16 && o.dtype != AM_BF16)
+        return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: dtype must be float32, float16 or bfloat16");
+    if (o.external_data < -1 || o.external_data > 1) return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: external_data must be -1, 0 or 1");
+    if (!m->describe)
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert)",
+                         m->spec->class_name, m->spec->model_type);
+    if (o.with_past) return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past is not implemented for %s", m->spec->class_name);
+    if (am__is_file(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is a file", out_dir);
+    if (am__is_dir(out_dir) && !dir_empty(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is not empty; export onnx writes a new folder", out_dir);
+    am__describe d;
+    m->describe(m, &d);
+    /* the weights' bytes decide inline or external data before the graph is built */
+    int64_t bytes = 0;
+    size_t np = am_model_state_dict_count(m);
+    for (size_t i = 0; i < np; i++) {
+        const am_tensor *t = am_model_state_dict_tensor(m, i);
+        if (t && am__dtype_is_float(t->dtype))
+            bytes += am__shape_numel(t->ndim, t->shape) * (o.dtype == AM_F32 || (o.dtype == AM_DTYPE_AUTO && t->dtype == AM_F32) ? 4 : 2);
+    }
+    am__ox g;
+    am__ox_init(&g, o.opset, o.dtype);
+    g.external = o.external_data == 1 || (o.external_data == 0 && (uint64_t)bytes + (64u << 20) > ONNX_PROTO_LIMIT);
+    encoder_graph(&g, m, &d);
+    am__pb model;
+    s = am__ox_model(&g, "main_graph", &model);
+    if (s == AM_OK && !g.external && am__pb_size(&model) >= ONNX_PROTO_LIMIT)
+        s = am__error(AM_ERR_UNSUPPORTED, "export onnx: the graph is %llu bytes, over protobuf's 2 GB limit; leave external data on",
+                      (unsigned long long)am__pb_size(&model));
+    /* a sibling temporary folder, renamed into place: no partial output */
+    char *tmp = s == AM_OK ? am__strfmt("%s.tmp.%ld", out_dir, (long)getpid()) : NULL;
+    if (s == AM_OK && !tmp) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
+    if (s == AM_OK && strrchr(out_dir, '/') && strrchr(out_dir, '/') != out_dir) { /* the parent folder, as mkdir -p */
+        char *parent = am__strdup(out_dir);
+        if (parent) *strrchr(parent, '/') = 0;
+        s = am__mkdirs(parent);
+        free(parent);
+    }
+    if (s == AM_OK && mkdir(tmp, 0755) != 0) s = am__error(AM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    bool made = s == AM_OK;
+    if (s == AM_OK) s = write_pb(&model, tmp, "model.onnx");
+    if (s == AM_OK && g.external) s = write_pb(&g.data, tmp, g.data_name);
+    if (s == AM_OK) s = am__model_save_configs(m, tmp, o.dtype);
+    const char *src = o.source_dir ? o.source_dir : m->name_or_path;
+    if (s == AM_OK && src && am__is_dir(src)) s = copy_side_files(src, tmp);
+    if (s == AM_OK && am__is_dir(out_dir) && rmdir(out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot replace: %s", out_dir, strerror(errno));
+    if (s == AM_OK && rename(tmp, out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot rename %s into place: %s", out_dir, tmp, strerror(errno));
+    if (s != AM_OK && made) remove_tree(tmp);
+    free(tmp);
+    am__pb_free(&model);
+    am__ox_free(&g);
+    return s;
+}

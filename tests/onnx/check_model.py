@@ -1,0 +1,23 @@
+"""tests/onnx/check_model.py MODEL.onnx [float32|float16|bfloat16] — the ONNX checker's full check
+(onnx.checker.check_model(full_check=True): schema, types and shape inference) on an exported
+graph, plus what the exporter promises: inputs with the dynamic axes batch_size and
+sequence_length, and the model's weights stored in the expected dtype (external data included)."""
+import sys
+
+import onnx
+
+path = sys.argv[1]
+onnx.checker.check_model(path, full_check=True)
+m = onnx.load(path)  # external data is read from next to the graph
+for i in m.graph.input:
+    dims = [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+    if dims[:2] != ["batch_size", "sequence_length"]:
+        sys.exit(f"{path}: input {i.name} has axes {dims}, not [batch_size, sequence_length]")
+if len(sys.argv) > 2:
+    want = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16, "bfloat16": onnx.TensorProto.BFLOAT16}[sys.argv[2]]
+    weights = [t for t in m.graph.initializer if not t.name.startswith("/")]
+    wrong = [t.name for t in weights if t.data_type != want]
+    if not weights or wrong:
+        sys.exit(f"{path}: weights not stored as {sys.argv[2]}: {wrong[:5]}")
+print(f"ok {path}: opset {m.opset_import[0].version}, {len(m.graph.node)} nodes, "
+      f"inputs {[i.name for i in m.graph.input]}, outputs {[o.name for o in m.graph.output]}")
