@@ -42,23 +42,99 @@ static const char *first_token(am__ox *g, const char *h) {
     return am__ox_op(g, "Gather", 2, (const char *[]){h, am__ox_i64(g, 1, (int64_t[]){0}, true)}, 1, &(am__ox_attr){"axis", 2, 1, 0, NULL, 0}, 1);
 }
 
-/* The encoder graph (BERT, RoBERTa, DistilBERT): Optimum's inputs and outputs for the task. */
-static void encoder_graph(am__ox *g, const am_model *m, const am__describe *d) {
-    int64_t H = d->stack->H;
+/* the last non-pad token of each row (GPT-2 / Llama sequence classification, am__last_non_pad):
+ * (index of the first pad - 1) mod T, so a row without pad (argmax 0) or starting with one takes
+ * the last position, as Python's -1 */
+static const char *last_non_pad(am__ox *g, const char *ids, const char *h, const am__describe *d) {
+    const char *shp = am__ox_1(g, "Shape", ids);
+    const char *T = am__ox_2(g, "Gather", shp, am__ox_i64(g, 1, (int64_t[]){1}, true));
+    const char *idx;
+    if (d->has_pad) {
+        const char *eq = am__ox_2(g, "Equal", ids, am__ox_i64(g, 1, &d->pad, true));
+        eq = am__ox_op(g, "Cast", 1, &eq, 1, &(am__ox_attr){"to", 2, 6 /* INT32 */, 0, NULL, 0}, 1);
+        am__ox_attr a[2] = {{"axis", 2, 1, 0, NULL, 0}, {"keepdims", 2, 0, 0, NULL, 0}};
+        const char *first = am__ox_op(g, "ArgMax", 1, &eq, 2, a, 1);
+        idx = am__ox_2(g, "Mod", am__ox_2(g, "Add", am__ox_2(g, "Sub", first, am__ox_i64(g, 1, (int64_t[]){1}, true)), T), T);
+        idx = am__ox_2(g, "Unsqueeze", idx, am__ox_i64(g, 1, (int64_t[]){1}, false)); /* [B,1] */
+    } else { /* no pad_token_id: the last position of every row */
+        const char *last = am__ox_2(g, "Sub", T, am__ox_i64(g, 1, (int64_t[]){1}, true));
+        const char *B = am__ox_2(g, "Gather", shp, am__ox_i64(g, 1, (int64_t[]){0}, false));
+        idx = am__ox_2(g, "Expand", last, am__ox_op(g, "Concat", 2, (const char *[]){B, am__ox_i64(g, 1, (int64_t[]){1}, false)}, 1,
+                                                   &(am__ox_attr){"axis", 2, 0, 0, NULL, 0}, 1));
+    }
+    return am__ox_op(g, "GatherND", 2, (const char *[]){h, idx}, 1, &(am__ox_attr){"batch_dims", 2, 1, 0, NULL, 0}, 1);
+}
+
+typedef enum graph_kind {
+    G_MODEL,        /* model.onnx: no cache (positions 0..T-1, as a forward without position_ids) */
+    G_DECODER,      /* decoder_model.onnx: position_ids in, present.N.key/value out */
+    G_DECODER_PAST, /* decoder_with_past_model.onnx: past_key_values.N.key/value in as well */
+} graph_kind;
+
+/* One graph of the model (Optimum's inputs and outputs for the task). */
+static void model_graph(am__ox *g, const am_model *m, const am__describe *d, graph_kind kind) {
+    const am__stack *st = d->stack;
+    int64_t H = st->H, L = st->n;
     const char *ids = "input_ids", *mask = "attention_mask", *types = d->token_types ? "token_type_ids" : NULL;
+    static const char *const k_mask_past[] = {"batch_size", "past_sequence_length + sequence_length"};
     am__ox_io(g, false, ids, AM__OX_INT64, 2, k_bs, NULL);
-    am__ox_io(g, false, mask, AM__OX_INT64, 2, k_bs, NULL);
+    am__ox_io(g, false, mask, AM__OX_INT64, 2, kind == G_DECODER_PAST ? k_mask_past : k_bs, NULL);
     if (types) am__ox_io(g, false, types, AM__OX_INT64, 2, k_bs, NULL);
-    const char *pos = d->roberta_positions ? roberta_positions(g, ids, d->pad) : NULL;
-    const char *x = am__ox_embed(g, d->emb, ids, types, pos);
-    const char *h = am__ox_stack(g, d->stack, x, am__ox_mask(g, mask, ids, d->stack->causal));
+    const char *pos = NULL;
+    if (kind != G_MODEL) {
+        pos = "position_ids";
+        am__ox_io(g, false, pos, AM__OX_INT64, 2, k_bs, NULL);
+    }
+    const char **pk = NULL, **pv = NULL, **prk = NULL, **prv = NULL;
+    am__ox_cache cache = {0};
+    int64_t kvh = L ? st->layer[0].self.kv_heads : 0, D = L ? st->layer[0].self.head_dim : 0;
+    if (kind != G_MODEL) {
+        pk = calloc((size_t)L + 1, sizeof *pk);
+        pv = calloc((size_t)L + 1, sizeof *pv);
+        prk = calloc((size_t)L + 1, sizeof *prk);
+        prv = calloc((size_t)L + 1, sizeof *prv);
+        if (!pk || !pv || !prk || !prv) {
+            if (g->st == AM_OK) g->st = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
+            goto out;
+        }
+        static const char *const k_past[] = {"batch_size", NULL, "past_sequence_length", NULL};
+        for (int64_t i = 0; i < L && kind == G_DECODER_PAST; i++)
+            for (int kv = 0; kv < 2; kv++) {
+                char name[64];
+                snprintf(name, sizeof name, "past_key_values.%lld.%s", (long long)i, kv ? "value" : "key");
+                am__ox_io(g, false, name, AM__OX_FLOAT, 4, k_past, (int64_t[]){0, kvh, 0, D});
+                (kv ? pv : pk)[i] = am__ox_name(g, name);
+            }
+        if (kind == G_DECODER_PAST) {
+            cache.past_k = pk;
+            cache.past_v = pv;
+        }
+        cache.present_k = prk;
+        cache.present_v = prv;
+    }
+    if (st->rope) {
+        const char *rp = pos;
+        if (!rp) /* [1,T]: 0..T-1 for every row */
+            rp = am__ox_2(g, "Unsqueeze",
+                          am__ox_op(g, "Range", 3,
+                                    (const char *[]){am__ox_i64(g, 1, (int64_t[]){0}, true),
+                                                     am__ox_2(g, "Gather", am__ox_1(g, "Shape", ids), am__ox_i64(g, 1, (int64_t[]){1}, true)),
+                                                     am__ox_i64(g, 1, (int64_t[]){1}, true)},
+                                    0, NULL, 1),
+                          am__ox_i64(g, 1, (int64_t[]){0}, false));
+        am__ox_rope(g, st->rope, rp, &cache);
+    }
+    if (d->roberta_positions) pos = roberta_positions(g, ids, d->pad);
+    /* rotary models take their positions in the attention, not in the embeddings */
+    const char *x = am__ox_embed(g, d->emb, ids, types, d->emb->pos ? pos : NULL);
+    const char *h = am__ox_stack(g, st, x, am__ox_mask(g, mask, ids, st->causal), kind == G_MODEL && !st->rope ? NULL : &cache);
     switch (m->spec->task) {
     case AM_TASK_BASE:
         am__ox_output_as(g, h, "last_hidden_state", 3, k_bs, (int64_t[]){0, 0, H});
         if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
         break;
     case AM_TASK_SEQUENCE_CLASSIFICATION: {
-        const char *p = first_token(g, h);
+        const char *p = d->pool_last ? last_non_pad(g, ids, h, d) : first_token(g, h);
         if (d->cls_on_pooler) p = am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, p));
         else if (d->cls_dense) p = am__ox_act(g, d->cls_act, am__ox_linear(g, d->cls_dense, false, p));
         am__ox_output_as(g, am__ox_linear(g, d->classifier, false, p), "logits", 2, k_b, (int64_t[]){0, out_features(d->classifier)});
@@ -78,13 +154,29 @@ static void encoder_graph(am__ox *g, const am_model *m, const am__describe *d) {
     }
     case AM_TASK_MASKED_LM:
     case AM_TASK_CAUSAL_LM: {
-        const char *t = am__ox_norm(g, &d->lm_norm, am__ox_act(g, d->lm_act, am__ox_linear(g, d->lm_dense, false, h)));
+        const char *t = h;
+        if (d->lm_dense) t = am__ox_norm(g, &d->lm_norm, am__ox_act(g, d->lm_act, am__ox_linear(g, d->lm_dense, false, h)));
         am__ox_output_as(g, am__ox_linear(g, d->lm_decoder, false, t), "logits", 3, k_bs, (int64_t[]){0, 0, out_features(d->lm_decoder)});
         break;
     }
     default:
         if (g->st == AM_OK) g->st = am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: task %s is not exportable", m->spec->class_name, am_task_name(m->spec->task));
     }
+    if (kind != G_MODEL) {
+        static const char *const k_present_past[] = {"batch_size", NULL, "past_sequence_length + sequence_length", NULL};
+        static const char *const k_present[] = {"batch_size", NULL, "sequence_length", NULL};
+        for (int64_t i = 0; i < L; i++)
+            for (int kv = 0; kv < 2; kv++) {
+                char name[64];
+                snprintf(name, sizeof name, "present.%lld.%s", (long long)i, kv ? "value" : "key");
+                am__ox_output_as(g, (kv ? prv : prk)[i], name, 4, kind == G_DECODER_PAST ? k_present_past : k_present, (int64_t[]){0, kvh, 0, D});
+            }
+    }
+out:
+    free(pk);
+    free(pv);
+    free(prk);
+    free(prv);
 }
 
 /* ---- files ---- */
@@ -159,13 +251,14 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: dtype must be float32, float16 or bfloat16");
     if (o.external_data < -1 || o.external_data > 1) return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: external_data must be -1, 0 or 1");
     if (!m->describe)
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert)",
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama)",
                          m->spec->class_name, m->spec->model_type);
-    if (o.with_past) return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past is not implemented for %s", m->spec->class_name);
     if (am__is_file(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is a file", out_dir);
     if (am__is_dir(out_dir) && !dir_empty(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is not empty; export onnx writes a new folder", out_dir);
     am__describe d;
     m->describe(m, &d);
+    if (o.with_past && (!d.decoder || m->spec->task != AM_TASK_CAUSAL_LM))
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama), not %s", m->spec->class_name);
     /* the weights' bytes decide inline or external data before the graph is built */
     int64_t bytes = 0;
     size_t np = am_model_state_dict_count(m);
@@ -174,18 +267,16 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         if (t && am__dtype_is_float(t->dtype))
             bytes += am__shape_numel(t->ndim, t->shape) * (o.dtype == AM_F32 || (o.dtype == AM_DTYPE_AUTO && t->dtype == AM_F32) ? 4 : 2);
     }
-    am__ox g;
-    am__ox_init(&g, o.opset, o.dtype);
-    g.external = o.external_data == 1 || (o.external_data == 0 && (uint64_t)bytes + (64u << 20) > ONNX_PROTO_LIMIT);
-    encoder_graph(&g, m, &d);
-    am__pb model;
-    s = am__ox_model(&g, "main_graph", &model);
-    if (s == AM_OK && !g.external && am__pb_size(&model) >= ONNX_PROTO_LIMIT)
-        s = am__error(AM_ERR_UNSUPPORTED, "export onnx: the graph is %llu bytes, over protobuf's 2 GB limit; leave external data on",
-                      (unsigned long long)am__pb_size(&model));
+    bool external = o.external_data == 1 || (o.external_data == 0 && (uint64_t)bytes + (64u << 20) > ONNX_PROTO_LIMIT);
+    /* Optimum's files: model.onnx, or with past the decoder without and with the KV cache inputs */
+    static const struct { graph_kind kind; const char *file, *data; } k_plain[] = {{G_MODEL, "model.onnx", "model.onnx_data"}},
+                                                                     k_past[] = {{G_DECODER, "decoder_model.onnx", "decoder_model.onnx_data"},
+                                                                                 {G_DECODER_PAST, "decoder_with_past_model.onnx",
+                                                                                  "decoder_with_past_model.onnx_data"}};
+    int nfiles = o.with_past ? 2 : 1;
     /* a sibling temporary folder, renamed into place: no partial output */
-    char *tmp = s == AM_OK ? am__strfmt("%s.tmp.%ld", out_dir, (long)getpid()) : NULL;
-    if (s == AM_OK && !tmp) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
+    char *tmp = am__strfmt("%s.tmp.%ld", out_dir, (long)getpid());
+    if (!tmp) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
     if (s == AM_OK && strrchr(out_dir, '/') && strrchr(out_dir, '/') != out_dir) { /* the parent folder, as mkdir -p */
         char *parent = am__strdup(out_dir);
         if (parent) *strrchr(parent, '/') = 0;
@@ -194,8 +285,22 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     }
     if (s == AM_OK && mkdir(tmp, 0755) != 0) s = am__error(AM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     bool made = s == AM_OK;
-    if (s == AM_OK) s = write_pb(&model, tmp, "model.onnx");
-    if (s == AM_OK && g.external) s = write_pb(&g.data, tmp, g.data_name);
+    for (int f = 0; s == AM_OK && f < nfiles; f++) {
+        am__ox g;
+        am__ox_init(&g, o.opset, o.dtype);
+        g.external = external;
+        g.data_name = o.with_past ? k_past[f].data : k_plain[f].data;
+        model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);
+        am__pb model;
+        s = am__ox_model(&g, "main_graph", &model);
+        if (s == AM_OK && !g.external && am__pb_size(&model) >= ONNX_PROTO_LIMIT)
+            s = am__error(AM_ERR_UNSUPPORTED, "export onnx: the graph is %llu bytes, over protobuf's 2 GB limit; leave external data on",
+                          (unsigned long long)am__pb_size(&model));
+        if (s == AM_OK) s = write_pb(&model, tmp, o.with_past ? k_past[f].file : k_plain[f].file);
+        if (s == AM_OK && g.external) s = write_pb(&g.data, tmp, g.data_name);
+        am__pb_free(&model);
+        am__ox_free(&g);
+    }
     if (s == AM_OK) s = am__model_save_configs(m, tmp, o.dtype);
     const char *src = o.source_dir ? o.source_dir : m->name_or_path;
     if (s == AM_OK && src && am__is_dir(src)) s = copy_side_files(src, tmp);
@@ -203,7 +308,5 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     if (s == AM_OK && rename(tmp, out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot rename %s into place: %s", out_dir, tmp, strerror(errno));
     if (s != AM_OK && made) remove_tree(tmp);
     free(tmp);
-    am__pb_free(&model);
-    am__ox_free(&g);
     return s;
 }

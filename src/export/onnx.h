@@ -73,11 +73,13 @@ void am__ox_free(am__ox *g);
  * the name of its (first) output, owned by g. nout > 1: outputs are "<name>_<k>", see am__ox_out. */
 const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout);
 const char *am__ox_out(am__ox *g, const char *first, int k);
+const char *am__ox_name(am__ox *g, const char *s); /* a copy of s owned by g */
 const char *am__ox_1(am__ox *g, const char *op, const char *x);
 const char *am__ox_2(am__ox *g, const char *op, const char *x, const char *y);
 /* int64 / float32 constants (initializers) */
 const char *am__ox_i64(am__ox *g, int n, const int64_t *v, bool scalar);
 const char *am__ox_f32(am__ox *g, float v);
+const char *am__ox_f32s(am__ox *g, int n, const float *v); /* a float32 vector [n] */
 /* A model parameter as an initializer named by its state-dict name (written once per tensor, in
  * g->wdtype); returns the float32 value to compute with (a Cast follows non-float32 storage). */
 const char *am__ox_weight(am__ox *g, const am__module *mod, const char *pname);
@@ -98,9 +100,19 @@ const char *am__ox_act(am__ox *g, am__act a, const char *x);
 /* token + type + position embeddings, then the norm: ids [B,T]; types / positions may be NULL
  * (row 0 of the type table; positions 0..T-1) */
 const char *am__ox_embed(am__ox *g, const am__embed *e, const char *ids, const char *types, const char *pos);
-/* The additive key mask [B,1,1,T] (or [B,1,T,T] when causal) from an int64 attention_mask [B,T]
- * (NULL: all ones), as transformers' get_extended_attention_mask: (1 - m) * finfo.min. */
+/* The additive key mask [B,1,1,S] (or [B,1,T,S] when causal: query i sees keys up to S - T + i)
+ * from an int64 attention_mask [B,S] over past + new keys (NULL: all ones, S = T), as
+ * transformers' get_extended_attention_mask: (1 - m) * finfo.min. */
 const char *am__ox_mask(am__ox *g, const char *mask, const char *ids, bool causal);
-/* The layer stack (am__stack_forward without cache or cross-attention) on x [B,T,H]. */
-const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const char *mask_add);
+
+/* What a stack's attention reads besides x: rotary tables and a KV cache. */
+typedef struct am__ox_cache {
+    const char *cos, *sin;            /* [B,1,T,D] (am__ox_rope), NULL without rotary */
+    const char *const *past_k, *const *past_v; /* per layer [B,kv_heads,P,D]; NULL: no past */
+    const char **present_k, **present_v;       /* per layer, filled with past + new keys/values; NULL: not wanted */
+} am__ox_cache;
+/* cos / sin of the rotary embedding at positions pos [B,T] (int64), as nn/stack.c's rope_tables */
+void am__ox_rope(am__ox *g, const am__rope *r, const char *pos, am__ox_cache *c);
+/* The layer stack (am__stack_forward without cross-attention) on x [B,T,H]; c may be NULL. */
+const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const char *mask_add, am__ox_cache *c);
 #endif

@@ -6,6 +6,7 @@
 #include "export/onnx.h"
 #include "core/error.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *attr_op(am__ox *g, const char *op, int nin, const char *const *in, am__ox_attr a) {
@@ -98,19 +99,53 @@ const char *am__ox_embed(am__ox *g, const am__embed *e, const char *ids, const c
 
 const char *am__ox_mask(am__ox *g, const char *mask, const char *ids, bool causal) {
     const char *m = NULL;
-    if (mask) m = unsqueeze(g, attr_op(g, "Cast", 1, &mask, int_attr("to", AM__OX_FLOAT)), 2, (int64_t[]){1, 2}); /* [B,1,1,T] */
+    if (mask) m = unsqueeze(g, attr_op(g, "Cast", 1, &mask, int_attr("to", AM__OX_FLOAT)), 2, (int64_t[]){1, 2}); /* [B,1,1,S] */
     if (causal) {
-        const char *t = seq_len(g, ids, true);
-        const char *tt = attr_op(g, "Concat", 2, (const char *[]){t, t}, int_attr("axis", 0));
-        /* ConstantOfShape's value: a one-element float tensor attribute (kind 4) is not in our
-         * attribute writer, so ones come from Expand of a scalar 1 */
-        const char *ones = am__ox_2(g, "Expand", am__ox_f32(g, 1.0f), tt);
-        const char *tri = attr_op(g, "Trilu", 1, &ones, int_attr("upper", 0)); /* [T,T] lower triangle */
+        const char *t = seq_len(g, ids, true), *sl = mask ? seq_len(g, mask, true) : t;
+        const char *ts = attr_op(g, "Concat", 2, (const char *[]){t, sl}, int_attr("axis", 0));
+        const char *ones = am__ox_2(g, "Expand", am__ox_f32(g, 1.0f), ts); /* [T,S] */
+        const char *past = am__ox_2(g, "Sub", seq_len(g, mask ? mask : ids, false), seq_len(g, ids, false));
+        const char *tri = am__ox_op(g, "Trilu", 2, (const char *[]){ones, past}, 1, &(am__ox_attr){"upper", 2, 0, 0, NULL, 0}, 1);
         m = m ? am__ox_2(g, "Mul", m, tri) : tri;
     }
     if (!m) return NULL; /* no mask at all */
     const char *inv = am__ox_2(g, "Sub", am__ox_f32(g, 1.0f), m);
     return mul_c(g, inv, AM_FINFO_MIN_F32);
+}
+
+void am__ox_rope(am__ox *g, const am__rope *r, const char *pos, am__ox_cache *c) {
+    if (r->kind == AM__ROPE_DYNAMIC) { /* its base depends on the sequence length: not a fixed table */
+        if (g->st == AM_OK) g->st = am__error(AM_ERR_UNSUPPORTED, "export onnx: dynamic NTK rope scaling has no ONNX form yet");
+        return;
+    }
+    int64_t h = r->dim / 2;
+    float *inv = malloc((size_t)(h > 0 ? h : 1) * sizeof(float));
+    if (!inv) {
+        if (g->st == AM_OK) g->st = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
+        return;
+    }
+    am__rope_inv_freq(r->dim, r->base, inv);
+    const char *invc = am__ox_f32s(g, h, inv);
+    free(inv);
+    const char *tp = attr_op(g, "Cast", 1, &pos, int_attr("to", AM__OX_FLOAT));
+    if (r->kind == AM__ROPE_LINEAR) tp = am__ox_2(g, "Div", tp, am__ox_f32(g, (float)r->factor));
+    const char *f = am__ox_2(g, "Mul", unsqueeze(g, tp, 1, (int64_t[]){2}), invc); /* [B,T,h] */
+    for (int k = 0; k < 2; k++) {
+        const char *cs = am__ox_1(g, k ? "Sin" : "Cos", f);
+        cs = attr_op(g, "Concat", 2, (const char *[]){cs, cs}, int_attr("axis", -1));
+        cs = unsqueeze(g, cs, 1, (int64_t[]){1}); /* [B,1,T,D] */
+        if (k) c->sin = cs;
+        else c->cos = cs;
+    }
+}
+
+/* x * cos + rotate_half(x) * sin on [B,heads,T,D] */
+static const char *rope_apply(am__ox *g, const char *x, int64_t D, const am__ox_cache *c) {
+    const char *ax = am__ox_i64(g, 1, (int64_t[]){3}, false);
+    const char *x1 = am__ox_op(g, "Slice", 4, (const char *[]){x, am__ox_i64(g, 1, (int64_t[]){0}, false), am__ox_i64(g, 1, (int64_t[]){D / 2}, false), ax}, 0, NULL, 1);
+    const char *x2 = am__ox_op(g, "Slice", 4, (const char *[]){x, am__ox_i64(g, 1, (int64_t[]){D / 2}, false), am__ox_i64(g, 1, (int64_t[]){D}, false), ax}, 0, NULL, 1);
+    const char *rot = attr_op(g, "Concat", 2, (const char *[]){am__ox_1(g, "Neg", x2), x1}, int_attr("axis", -1));
+    return am__ox_2(g, "Add", am__ox_2(g, "Mul", x, c->cos), am__ox_2(g, "Mul", rot, c->sin));
 }
 
 /* [B,T,heads*D] -> [B,heads,T,D] (or [B,heads,D,T] with keys_t) */
@@ -119,22 +154,64 @@ static const char *heads_split(am__ox *g, const char *x, int64_t heads, int64_t 
     return transpose(g, r, 4, keys_t ? (int64_t[]){0, 2, 3, 1} : (int64_t[]){0, 2, 1, 3});
 }
 
-static const char *self_attention(am__ox *g, const am__stack *st, const am__attn *a, const char *h, const char *mask_add) {
-    if (a->qkv || a->kv_heads != a->heads || st->rope || st->rel_bias) {
-        if (g->st == AM_OK)
-            g->st = am__error(AM_ERR_UNSUPPORTED, "export: this attention (fused QKV, grouped KV heads, rotary or relative bias) has no ONNX form yet");
+/* [B,kv_heads,S,D] -> [B,heads,S,D]: each KV head serves heads/kv_heads query heads (repeat_kv) */
+static const char *repeat_kv(am__ox *g, const char *x, int64_t heads, int64_t kv_heads, int64_t D) {
+    if (heads == kv_heads) return x;
+    const char *u = unsqueeze(g, x, 1, (int64_t[]){2}); /* [B,kv,1,S,D] */
+    const char *shp = am__ox_1(g, "Shape", u);
+    const char *b = am__ox_op(g, "Slice", 3, (const char *[]){shp, am__ox_i64(g, 1, (int64_t[]){0}, false), am__ox_i64(g, 1, (int64_t[]){1}, false)}, 0, NULL, 1);
+    const char *s = am__ox_op(g, "Slice", 3, (const char *[]){shp, am__ox_i64(g, 1, (int64_t[]){3}, false), am__ox_i64(g, 1, (int64_t[]){4}, false)}, 0, NULL, 1);
+    const char *to = attr_op(g, "Concat", 5,
+                             (const char *[]){b, am__ox_i64(g, 1, &kv_heads, false), am__ox_i64(g, 1, (int64_t[]){heads / kv_heads}, false), s,
+                                              am__ox_i64(g, 1, &D, false)},
+                             int_attr("axis", 0));
+    return reshape(g, am__ox_2(g, "Expand", u, to), 4, (int64_t[]){0, heads, -1, D});
+}
+
+static const char *self_attention(am__ox *g, const am__stack *st, int64_t li, const char *h, const char *mask_add, am__ox_cache *c) {
+    const am__attn *a = &st->layer[li].self;
+    if (st->rel_bias || (st->rope && (!c || !c->cos))) {
+        if (g->st == AM_OK) g->st = am__error(AM_ERR_UNSUPPORTED, "export onnx: this attention (relative position bias) has no ONNX form yet");
         return NULL;
     }
-    int64_t D = a->head_dim;
-    const char *q = heads_split(g, am__ox_linear(g, a->q, a->kn, h), a->heads, D, false);
-    const char *kt = heads_split(g, am__ox_linear(g, a->k, a->kn, h), a->kv_heads, D, true);
-    const char *v = heads_split(g, am__ox_linear(g, a->v, a->kn, h), a->kv_heads, D, false);
-    const char *s = am__ox_2(g, "MatMul", q, kt); /* [B,heads,T,T] */
+    int64_t D = a->head_dim, QD = a->heads * D, KD = a->kv_heads * D;
+    const char *q, *k, *v;
+    if (a->qkv) { /* one fused projection: [q | k | v] along the features */
+        const char *y = am__ox_linear(g, a->qkv, a->kn, h);
+        const char *first = am__ox_op(g, "Split", 2, (const char *[]){y, am__ox_i64(g, 3, (int64_t[]){QD, KD, KD}, false)}, 1,
+                                      &(am__ox_attr){"axis", 2, 2, 0, NULL, 0}, 3);
+        q = first;
+        k = am__ox_out(g, first, 1);
+        v = am__ox_out(g, first, 2);
+    } else {
+        q = am__ox_linear(g, a->q, a->kn, h);
+        k = am__ox_linear(g, a->k, a->kn, h);
+        v = am__ox_linear(g, a->v, a->kn, h);
+    }
+    q = heads_split(g, q, a->heads, D, false);
+    k = heads_split(g, k, a->kv_heads, D, false);
+    v = heads_split(g, v, a->kv_heads, D, false);
+    if (st->rope) {
+        q = rope_apply(g, q, D, c);
+        k = rope_apply(g, k, D, c);
+    }
+    if (c && c->past_k) { /* the cache: past keys/values first, then this call's */
+        k = attr_op(g, "Concat", 2, (const char *[]){c->past_k[li], k}, int_attr("axis", 2));
+        v = attr_op(g, "Concat", 2, (const char *[]){c->past_v[li], v}, int_attr("axis", 2));
+    }
+    if (c && c->present_k) {
+        c->present_k[li] = k;
+        c->present_v[li] = v;
+    }
+    k = repeat_kv(g, k, a->heads, a->kv_heads, D);
+    v = repeat_kv(g, v, a->heads, a->kv_heads, D);
+    const char *kt = transpose(g, k, 4, (int64_t[]){0, 1, 3, 2});
+    const char *s = am__ox_2(g, "MatMul", q, kt); /* [B,heads,T,S] */
     if (a->scale != 1.0f) s = mul_c(g, s, a->scale);
     if (mask_add) s = am__ox_2(g, "Add", s, mask_add);
     const char *p = attr_op(g, "Softmax", 1, &s, int_attr("axis", -1));
     const char *ctx = transpose(g, am__ox_2(g, "MatMul", p, v), 4, (int64_t[]){0, 2, 1, 3});
-    ctx = reshape(g, ctx, 3, (int64_t[]){0, 0, a->heads * D});
+    ctx = reshape(g, ctx, 3, (int64_t[]){0, 0, QD});
     return am__ox_linear(g, a->o, a->kn, ctx);
 }
 
@@ -145,7 +222,7 @@ static const char *mlp(am__ox *g, const am__mlp *p, const char *h) {
     return am__ox_linear(g, p->fc2, p->kn, f);
 }
 
-const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const char *mask_add) {
+const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const char *mask_add, am__ox_cache *c) {
     for (int64_t li = 0; li < st->n && x; li++) {
         const am__layer *L = &st->layer[li];
         /* the sublayers as nn/stack.c's sublayer(): pre-norm x += f(norm(x)), post-norm x = norm(x + f(x));
@@ -153,7 +230,7 @@ const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const ch
         for (int k = 0; k < 2 && x; k++) {
             const am__norm *n = k == 0 ? &L->n_self : &L->n_mlp;
             const char *h = st->pre_norm ? am__ox_norm(g, n, x) : x;
-            const char *o = k == 0 ? self_attention(g, st, &L->self, h, mask_add) : mlp(g, &L->mlp, h);
+            const char *o = k == 0 ? self_attention(g, st, li, h, mask_add, c) : mlp(g, &L->mlp, h);
             x = am__ox_2(g, "Add", x, o);
             if (!st->pre_norm) x = am__ox_norm(g, n, x);
         }

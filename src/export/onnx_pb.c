@@ -135,6 +135,8 @@ static const char *keep(am__ox *g, char *s) {
     return g->strs[g->n_strs++] = s;
 }
 
+const char *am__ox_name(am__ox *g, const char *s) { return failed(g) ? NULL : keep(g, am__strdup(s)); }
+
 const char *am__ox_out(am__ox *g, const char *first, int k) {
     if (!first) return NULL;
     return k == 0 ? first : keep(g, am__strfmt("%s_%d", first, k));
@@ -249,6 +251,20 @@ const char *am__ox_f32(am__ox *g, float v) {
     am__pb t = {0};
     tensor_head(&t, name, AM__OX_FLOAT, 0, NULL);
     am__pb_borrow_field(&t, 9, c, 4);
+    am__pb_msg_field(&g->inits, 5, &t);
+    return name;
+}
+
+const char *am__ox_f32s(am__ox *g, int n, const float *v) {
+    if (failed(g)) return NULL;
+    float *c = own(g, (size_t)n * sizeof *c);
+    const char *name = c ? keep(g, am__strfmt("/const_%lld", (long long)g->next++)) : NULL;
+    if (!name) return NULL;
+    memcpy(c, v, (size_t)n * sizeof *c);
+    int64_t d = n;
+    am__pb t = {0};
+    tensor_head(&t, name, AM__OX_FLOAT, 1, &d);
+    am__pb_borrow_field(&t, 9, c, (uint64_t)n * 4);
     am__pb_msg_field(&g->inits, 5, &t);
     return name;
 }

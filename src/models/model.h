@@ -23,7 +23,10 @@ typedef struct am__describe {
     am__act cls_act;
     const am__module *classifier; /* sequence / token classification */
     const am__module *qa;         /* qa_outputs: start / end logits */
-    const am__module *lm_dense, *lm_decoder; /* LM heads: decoder(norm(act(dense(h)))) */
+    const am__module *lm_dense, *lm_decoder; /* LM heads: decoder(norm(act(dense(h)))); no dense: decoder(h) */
+    bool pool_last;              /* sequence classification on the last non-pad token (GPT-2, Llama) */
+    bool has_pad;
+    bool decoder;                /* a decoder-only model: --with-past graphs (KV cache) can be written */
     am__act lm_act;
     am__norm lm_norm;
 } am__describe;

@@ -11,8 +11,14 @@ onnx.checker.check_model(path, full_check=True)
 m = onnx.load(path)  # external data is read from next to the graph
 for i in m.graph.input:
     dims = [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
-    if dims[:2] != ["batch_size", "sequence_length"]:
-        sys.exit(f"{path}: input {i.name} has axes {dims}, not [batch_size, sequence_length]")
+    if i.name.startswith("past_key_values."):  # [batch_size, kv heads, past_sequence_length, head dim]
+        ok = dims[0] == "batch_size" and dims[2] == "past_sequence_length" and i.name.endswith((".key", ".value"))
+    elif i.name == "attention_mask" and any(n.name.startswith("past_key_values.") for n in m.graph.input):
+        ok = dims == ["batch_size", "past_sequence_length + sequence_length"]
+    else:
+        ok = dims == ["batch_size", "sequence_length"]
+    if not ok:
+        sys.exit(f"{path}: input {i.name} has axes {dims}")
 if len(sys.argv) > 2:
     want = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16, "bfloat16": onnx.TensorProto.BFLOAT16}[sys.argv[2]]
     weights = [t for t in m.graph.initializer if not t.name.startswith("/")]
