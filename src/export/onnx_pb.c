@@ -228,46 +228,23 @@ static void *own(am__ox *g, size_t n) {
     return g->owned[g->n_owned++] = p;
 }
 
-const char *am__ox_i64(am__ox *g, int n, const int64_t *v, bool scalar) {
+/* a constant initializer (the bytes copied into g): a scalar when ndim is 0, else a vector [n] */
+static const char *constant(am__ox *g, int elem, int ndim, int n, const void *v, size_t es) {
     if (failed(g)) return NULL;
-    int64_t *c = own(g, (size_t)n * sizeof *c);
+    void *c = own(g, (size_t)n * es);
     const char *name = c ? keep(g, am__strfmt("/const_%lld", (long long)g->next++)) : NULL;
     if (!name) return NULL;
-    memcpy(c, v, (size_t)n * sizeof *c);
+    memcpy(c, v, (size_t)n * es);
     int64_t d = n;
     am__pb t = {0};
-    tensor_head(&t, name, AM__OX_INT64, scalar ? 0 : 1, &d);
-    am__pb_borrow_field(&t, 9, c, (uint64_t)n * 8);
+    tensor_head(&t, name, elem, ndim, &d);
+    am__pb_borrow_field(&t, 9, c, (uint64_t)n * es);
     am__pb_msg_field(&g->inits, 5, &t);
     return name;
 }
-
-const char *am__ox_f32(am__ox *g, float v) {
-    if (failed(g)) return NULL;
-    float *c = own(g, sizeof *c);
-    const char *name = c ? keep(g, am__strfmt("/const_%lld", (long long)g->next++)) : NULL;
-    if (!name) return NULL;
-    *c = v;
-    am__pb t = {0};
-    tensor_head(&t, name, AM__OX_FLOAT, 0, NULL);
-    am__pb_borrow_field(&t, 9, c, 4);
-    am__pb_msg_field(&g->inits, 5, &t);
-    return name;
-}
-
-const char *am__ox_f32s(am__ox *g, int n, const float *v) {
-    if (failed(g)) return NULL;
-    float *c = own(g, (size_t)n * sizeof *c);
-    const char *name = c ? keep(g, am__strfmt("/const_%lld", (long long)g->next++)) : NULL;
-    if (!name) return NULL;
-    memcpy(c, v, (size_t)n * sizeof *c);
-    int64_t d = n;
-    am__pb t = {0};
-    tensor_head(&t, name, AM__OX_FLOAT, 1, &d);
-    am__pb_borrow_field(&t, 9, c, (uint64_t)n * 4);
-    am__pb_msg_field(&g->inits, 5, &t);
-    return name;
-}
+const char *am__ox_i64(am__ox *g, int n, const int64_t *v, bool scalar) { return constant(g, AM__OX_INT64, scalar ? 0 : 1, n, v, 8); }
+const char *am__ox_f32(am__ox *g, float v) { return constant(g, AM__OX_FLOAT, 0, 1, &v, 4); }
+const char *am__ox_f32s(am__ox *g, int n, const float *v) { return constant(g, AM__OX_FLOAT, 1, n, v, 4); }
 
 /* "bert.encoder.layer.0.attention.self.query" + ".weight" */
 static char *param_name(const am__module *mod, const char *pname) {

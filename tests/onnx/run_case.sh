@@ -10,12 +10,7 @@ CLI=$1
 BUILD=$2
 SRC=$3
 CASE=$4
-export NODE_PATH="$BUILD/onnx-js/node_modules"
-if ! command -v node >/dev/null; then echo "FAILED: node is needed for the ONNX Runtime checks" >&2; exit 1; fi
-if [ ! -d "$NODE_PATH/onnxruntime-node" ]; then echo "FAILED: onnxruntime-node is not installed in $NODE_PATH (test onnx_ort_install)" >&2; exit 1; fi
-if ! /usr/bin/python3 -c 'import onnx' 2>/dev/null; then echo "FAILED: /usr/bin/python3 with python3-onnx is needed (scripts/install-deps.sh)" >&2; exit 1; fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/am_onnx_XXXXXX")
-trap 'rm -rf "$WORK"' EXIT INT TERM
+. "$SRC/tests/onnx/common.sh"
 for OPSET in 17 14; do
     OUT="$WORK/$CASE-$OPSET"
     "$CLI" export onnx "$SRC/tests/fixtures/models/$CASE" "$OUT" --opset "$OPSET" --validate

@@ -7,11 +7,8 @@ set -eu
 CLI=$1
 BUILD=$2
 SRC=$3
-export NODE_PATH="$BUILD/onnx-js/node_modules"
-if [ ! -d "$NODE_PATH/onnxruntime-node" ]; then echo "FAILED: onnxruntime-node is not installed in $NODE_PATH (test onnx_ort_install)" >&2; exit 1; fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/am_onnx_XXXXXX")
-trap 'rm -rf "$WORK"' EXIT INT TERM
-for CASE in bert_model distilbert_seqcls roberta_mlm; do
+. "$SRC/tests/onnx/common.sh"
+for CASE in bert_model distilbert_seqcls roberta_mlm gpt2_lm llama_seqcls; do
     "$CLI" export onnx "$SRC/tests/fixtures/models/$CASE" "$WORK/$CASE-f16" --dtype float16 --opset 15 --validate
     /usr/bin/python3 "$SRC/tests/onnx/check_model.py" "$WORK/$CASE-f16/model.onnx" float16
     "$CLI" export onnx "$SRC/tests/fixtures/models/$CASE" "$WORK/$CASE-bf16" --dtype bfloat16 --external-data always --validate

@@ -8,10 +8,7 @@ CLI=$1
 BUILD=$2
 SRC=$3
 CASE=$4
-export NODE_PATH="$BUILD/onnx-js/node_modules"
-if [ ! -d "$NODE_PATH/onnxruntime-node" ]; then echo "FAILED: onnxruntime-node is not installed in $NODE_PATH (test onnx_ort_install)" >&2; exit 1; fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/am_onnx_XXXXXX")
-trap 'rm -rf "$WORK"' EXIT INT TERM
+. "$SRC/tests/onnx/common.sh"
 for OPSET in 17 14; do
     OUT="$WORK/$CASE-$OPSET"
     "$CLI" export onnx "$SRC/tests/fixtures/models/$CASE" "$OUT" --with-past --opset "$OPSET" --validate
