@@ -163,6 +163,22 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
     for (char *line = names, *save = NULL; in && (line = strtok_r(line, "\n", &save)); line = NULL) {
         am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? i64_tensor(B, T, mask)
                      : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos) : NULL;
+        if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, image_size, image_size] in [-1, 1) */
+            int64_t C = 3, S = 224;
+            am_config_get_int(c, "num_channels", &C);
+            if (am_config_get_int(c, "image_size", &S) != AM_OK || C <= 0 || C > 64 || S <= 0 || S > 4096) {
+                rc = am_cli_usage_error("--validate: no test image for this config (image_size must be one number)");
+                break;
+            }
+            int64_t shape[4] = {B, C, S, S};
+            if ((t = am_tensor_new(AM_F32, 4, shape))) {
+                float *px = am_tensor_data(t);
+                for (int64_t i = 0; i < B * C * S * S; i++) {
+                    x = x * 6364136223846793005ull + 1442695040888963407ull;
+                    px[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+                }
+            }
+        }
         if (!t) {
             rc = am_cli_usage_error("--validate: no test values for the graph input '%s'", line);
             break;
@@ -190,8 +206,8 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
          * to the dtype); the graph computes in float32: a few units in the last place of the dtype */
         am_dtype dt = am_model_dtype(m);
         double tol = dt == AM_BF16 ? 4e-2 : dt == AM_F16 ? 5e-3 : 1e-4;
-        printf("validation with ONNX Runtime (batch %d with padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n", B,
-               T, tol);
+        printf("validation with ONNX Runtime (batch %d; text: padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n",
+               B, T, tol);
         for (char *line = report, *save = NULL; (line = strtok_r(line, "\n", &save)); line = NULL) {
             char name[256];
             double d = 0, mref = 0;

@@ -424,7 +424,8 @@ AM_API am_onnx_export_options am_onnx_export_options_default(void);
  * model's task (input_ids, attention_mask, token_type_ids -> last_hidden_state, pooler_output,
  * logits, start_logits/end_logits) with dynamic axes batch_size and sequence_length. The folder
  * is written under a temporary name and renamed, so a failure leaves nothing; an existing
- * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama with every head.
+ * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama, ViT (input
+ * pixel_values [batch_size, num_channels, height, width]) with every head.
  * With with_past, the decoders' inputs add position_ids and past_key_values.N.key/value
  * [batch_size, kv heads, past_sequence_length, head dim]; outputs add present.N.key/value. */
 AM_API am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_onnx_export_options *opts);

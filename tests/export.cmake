@@ -7,7 +7,7 @@
 # fixtures' greedy sequences through ORT. Without node/npm they fail and say why, never skip.
 am_add_test(test_export SOURCES ${CMAKE_SOURCE_DIR}/tests/test_export.c)
 set(AM_ONNX_CASES bert_model bert_seqcls bert_tokcls bert_qa bert_mlm bert_causal distilbert_model distilbert_seqcls roberta_mlm roberta_causal
-    gpt2_model gpt2_lm gpt2_seqcls gpt2_qa llama_lm llama_seqcls)
+    gpt2_model gpt2_lm gpt2_seqcls gpt2_qa llama_lm llama_seqcls vit_imgcls)
 # decoders exported --with-past and driven token by token through ORT: the fixtures' greedy sequences
 set(AM_ONNX_GEN_CASES gpt2_lm llama_lm)
 find_program(AM_NODE node)

@@ -65,6 +65,37 @@ static const char *last_non_pad(am__ox *g, const char *ids, const char *h, const
     return am__ox_op(g, "GatherND", 2, (const char *[]){h, idx}, 1, &(am__ox_attr){"batch_dims", 2, 1, 0, NULL, 0}, 1);
 }
 
+/* ViT: pixel_values [B,C,H,W] -> patches (the Conv2d) -> [CLS | patches] + positions -> stack ->
+ * LayerNorm (am__vit_encode without interpolate_pos_encoding: the image is the config's size) */
+static void vit_graph(am__ox *g, const am_model *m, const am__describe *d) {
+    static const char *const k_px[] = {"batch_size", "num_channels", "height", "width"};
+    const char *px = "pixel_values";
+    int64_t H = d->stack->H;
+    am__ox_io(g, false, px, AM__OX_FLOAT, 4, k_px, NULL);
+    const am_tensor *w = am__mod_tensor(d->patch, "weight");
+    int64_t kh = w->shape[2], kw = w->shape[3];
+    am__ox_attr ca[2] = {{"kernel_shape", 7, 0, 0, (int64_t[]){kh, kw}, 2}, {"strides", 7, 0, 0, (int64_t[]){kh, kw}, 2}};
+    const char *conv = am__ox_op(g, "Conv", 3, (const char *[]){px, am__ox_weight(g, d->patch, "weight"), am__ox_weight(g, d->patch, "bias")}, 2, ca, 1);
+    const char *p = am__ox_2(g, "Reshape", conv, am__ox_i64(g, 3, (int64_t[]){0, 0, -1}, false)); /* [B,H,N] */
+    p = am__ox_op(g, "Transpose", 1, &p, 1, &(am__ox_attr){"perm", 7, 0, 0, (int64_t[]){0, 2, 1}, 3}, 1);
+    const char *b = am__ox_op(g, "Slice", 3, (const char *[]){am__ox_1(g, "Shape", px), am__ox_i64(g, 1, (int64_t[]){0}, false), am__ox_i64(g, 1, (int64_t[]){1}, false)}, 0, NULL, 1);
+    const char *b11 = am__ox_op(g, "Concat", 3, (const char *[]){b, am__ox_i64(g, 1, (int64_t[]){1}, false), am__ox_i64(g, 1, (int64_t[]){1}, false)}, 1,
+                                &(am__ox_attr){"axis", 2, 0, 0, NULL, 0}, 1);
+    const char *cls = am__ox_2(g, "Expand", am__ox_weight(g, d->vit_emb, "cls_token"), b11); /* [B,1,H] */
+    const char *x = am__ox_op(g, "Concat", 2, (const char *[]){cls, p}, 1, &(am__ox_attr){"axis", 2, 1, 0, NULL, 0}, 1);
+    x = am__ox_2(g, "Add", x, am__ox_weight(g, d->vit_emb, "position_embeddings"));
+    const char *h = am__ox_norm(g, &d->final_ln, am__ox_stack(g, d->stack, x, NULL, NULL));
+    static const char *const k_seq[] = {"batch_size", "sequence_length", NULL};
+    if (m->spec->task == AM_TASK_BASE) {
+        am__ox_output_as(g, h, "last_hidden_state", 3, k_seq, (int64_t[]){0, 0, H});
+        if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
+    } else { /* image classification on the CLS token (nn.Identity without labels) */
+        const char *f = first_token(g, h);
+        am__ox_output_as(g, d->classifier ? am__ox_linear(g, d->classifier, false, f) : f, "logits", 2, k_b,
+                         (int64_t[]){0, d->classifier ? out_features(d->classifier) : H});
+    }
+}
+
 typedef enum graph_kind {
     G_MODEL,        /* model.onnx: no cache (positions 0..T-1, as a forward without position_ids) */
     G_DECODER,      /* decoder_model.onnx: position_ids in, present.N.key/value out */
@@ -251,7 +282,7 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: dtype must be float32, float16 or bfloat16");
     if (o.external_data < -1 || o.external_data > 1) return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: external_data must be -1, 0 or 1");
     if (!m->describe)
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama)",
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama, vit)",
                          m->spec->class_name, m->spec->model_type);
     if (am__is_file(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is a file", out_dir);
     if (am__is_dir(out_dir) && !dir_empty(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is not empty; export onnx writes a new folder", out_dir);
@@ -290,7 +321,8 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         am__ox_init(&g, o.opset, o.dtype);
         g.external = external;
         g.data_name = o.with_past ? k_past[f].data : k_plain[f].data;
-        model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);
+        if (d.patch) vit_graph(&g, m, &d);
+        else model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);
         am__pb model;
         s = am__ox_model(&g, "main_graph", &model);
         if (s == AM_OK && !g.external && am__pb_size(&model) >= ONNX_PROTO_LIMIT)

@@ -27,6 +27,10 @@ typedef struct am__describe {
     bool pool_last;              /* sequence classification on the last non-pad token (GPT-2, Llama) */
     bool has_pad;
     bool decoder;                /* a decoder-only model: --with-past graphs (KV cache) can be written */
+    /* ViT (pixel_values in, emb unused): the patch Conv2d (kernel = stride = patch), the module
+     * holding cls_token and position_embeddings, the LayerNorm after the stack */
+    const am__module *patch, *vit_emb;
+    am__norm final_ln;
     am__act lm_act;
     am__norm lm_norm;
 } am__describe;

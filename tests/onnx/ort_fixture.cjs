@@ -18,7 +18,7 @@ const readSt = require('./safetensors.cjs');
   for (const n of s.inputNames) {
     const v = t['in.' + n];
     if (!v) throw new Error(`graph input ${n} has no fixture value in.${n}`);
-    feeds[n] = new ort.Tensor('int64', v.data, v.shape);
+    feeds[n] = new ort.Tensor(v.dtype === 'I64' ? 'int64' : 'float32', v.data, v.shape);
   }
   for (const k of Object.keys(exp.inputs))
     if (!s.inputNames.includes(k.slice(3))) throw new Error(`fixture input ${k} is not a graph input (${s.inputNames})`);
