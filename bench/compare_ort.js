@@ -2,7 +2,8 @@
 // bench/ort/) on the exported BERT: median forward ms after one warm-up run.
 // usage: node compare_ort.js MODEL.onnx BATCH TOKENS RUNS THREADS
 const path = require('path');
-const ort = require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node'));
+let ort; // bench/ort (compare.sh installs it there), else onnxruntime-node on NODE_PATH
+try { ort = require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node')); } catch (e) { ort = require('onnxruntime-node'); }
 
 async function main() {
   const [model, B, T, runs, threads] = [process.argv[2], +process.argv[3], +process.argv[4], +process.argv[5], +process.argv[6]];
@@ -12,6 +13,9 @@ async function main() {
   const ids = new BigInt64Array(B * T);
   for (let i = 0; i < B * T; i++) ids[i] = BigInt((i * 7919) % 30522);
   const feeds = { input_ids: new ort.Tensor('int64', ids, [B, T]) };
+  // graphs that take them (automodel's export, as Optimum's): an all-ones mask and segment 0
+  if (s.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(B * T).fill(1n), [B, T]);
+  if (s.inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
   // AM_BENCH_CLOCK=cpu: process CPU time (user + system) instead of wall time
   const cpu = process.env.AM_BENCH_CLOCK === 'cpu';
   const ts = [];

@@ -100,6 +100,8 @@ int am_cli_logout(int argc, char **argv);
 int am_cli_whoami(int argc, char **argv);
 int am_cli_push(int argc, char **argv);
 int am_cli_hub(int argc, char **argv);
+extern const am_cli_cmd am_cli_cmd_export;
+int am_cli_export(int argc, char **argv);
 int am_cli_classify(int argc, char **argv);
 int am_cli_ner(int argc, char **argv);
 int am_cli_qa(int argc, char **argv);

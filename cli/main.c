@@ -17,6 +17,7 @@ static const struct {
     {&am_cli_cmd_logout, am_cli_logout},     {&am_cli_cmd_whoami, am_cli_whoami},
     {&am_cli_cmd_push, am_cli_push},         {&am_cli_cmd_hub, am_cli_hub},
     {&am_cli_cmd_preprocess, am_cli_preprocess}, {&am_cli_cmd_pipeline, am_cli_pipeline},
+    {&am_cli_cmd_export, am_cli_export},
 };
 
 int am_cli_fail(const char *what) {

@@ -449,6 +449,31 @@ AM_API am_save_options am_save_options_default(void);
  * weights. Files are written under temporary names and renamed, so nothing half-written is left. */
 AM_API am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts);
 
+/* ---- ONNX export (src/export) ---- */
+
+typedef struct am_onnx_export_options {
+    size_t size;          /* sizeof(am_onnx_export_options) */
+    int opset;            /* 14..17 (default 17) */
+    am_dtype dtype;       /* weights as stored: AM_DTYPE_AUTO (default) keeps the model's dtype; AM_F32,
+                           * AM_F16 or AM_BF16 convert (the graph computes in float32 either way) */
+    int external_data;    /* 0 (default): model.onnx_data only when the graph would pass 2 GB; 1 always; -1 never */
+    bool with_past;       /* Optimum's --with-past layout for a decoder's causal LM head (GPT-2, Llama):
+                           * decoder_model.onnx and decoder_with_past_model.onnx instead of model.onnx */
+    const char *source_dir; /* where config/tokenizer files are copied from (NULL: the folder the model was loaded from) */
+} am_onnx_export_options;
+AM_API am_onnx_export_options am_onnx_export_options_default(void);
+/* Writes the model's forward as ONNX into out_dir as Optimum's exporter lays it out: model.onnx
+ * (+ model.onnx_data), config.json, generation_config.json when the model can generate, and the
+ * tokenizer files of the source folder. Inputs/outputs are named as Optimum's OnnxConfig for the
+ * model's task (input_ids, attention_mask, token_type_ids -> last_hidden_state, pooler_output,
+ * logits, start_logits/end_logits) with dynamic axes batch_size and sequence_length. The folder
+ * is written under a temporary name and renamed, so a failure leaves nothing; an existing
+ * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama, ViT (input
+ * pixel_values [batch_size, num_channels, height, width]) with every head.
+ * With with_past, the decoders' inputs add position_ids and past_key_values.N.key/value
+ * [batch_size, kv heads, past_sequence_length, head dim]; outputs add present.N.key/value. */
+AM_API am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_onnx_export_options *opts);
+
 /* ---- tokenizers section (src/tokenizers) ---- */
 
 /* A Hugging Face tokenizer (transformers' AutoTokenizer / PreTrainedTokenizerFast): the

@@ -12,5 +12,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libfftw3-dev \
   python3-onnx python3-pytest python3-setuptools python3-venv \
   ca-certificates python3-torch python3-numpy >/dev/null
-# Node.js + npm for the @huggingface/hub interoperability test (kept if already installed)
+# Node.js + npm for the @huggingface/hub interoperability test and the ONNX export checks through onnxruntime-node (kept if already installed)
 command -v node >/dev/null && command -v npm >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

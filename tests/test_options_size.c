@@ -26,6 +26,7 @@ typedef struct old_pipeline_options { size_t size; const am_load_options *load; 
 typedef struct old_push_options { size_t size; const char *commit_message; } old_push_options;
 typedef struct old_download_options { size_t size; const char *revision; } old_download_options;
 typedef struct old_hub_server_options { size_t size; const char *root; } old_hub_server_options;
+typedef struct old_onnx_export_options { size_t size; int opset; am_dtype dtype; } old_onnx_export_options;
 
 /* The old struct must end where the next field of ours begins (else the test would be testing a
  * layout the header rule forbids). */
@@ -40,6 +41,7 @@ OLD_ENDS_AT(old_pipeline_options, am_pipeline_options, model_task);
 OLD_ENDS_AT(old_push_options, am_push_options, commit_description);
 OLD_ENDS_AT(old_download_options, am_download_options, cache_dir);
 OLD_ENDS_AT(old_hub_server_options, am_hub_server_options, host);
+OLD_ENDS_AT(old_onnx_export_options, am_onnx_export_options, external_data);
 
 static am_tensors *ids_input(const int64_t *ids, int64_t n) {
     int64_t shape[2] = {1, n};
@@ -116,6 +118,22 @@ static void load_forward_save(void) {
     am_tensors_free(saved);
     so.full.size = 0;
     CHECK_REFUSED(am_model_save_pretrained(m, tmp, &so.full) != AM_OK, am_save_options);
+
+    /* ONNX export: external_data and with_past past the old struct would each fail the call */
+    union { am_onnx_export_options full; old_onnx_export_options old; } xo;
+    xo.full = am_onnx_export_options_default();
+    xo.full.external_data = 7;
+    xo.full.with_past = true;
+    xo.old.size = sizeof xo.old;
+    xo.old.opset = 14;
+    xo.old.dtype = AM_F16;
+    snprintf(path, sizeof path, "%s/onnx", tmp);
+    CHECK_OK(am_model_export_onnx(m, path, &xo.full));
+    snprintf(path, sizeof path, "%s/onnx/model.onnx", tmp);
+    CHECKF(access(path, F_OK) == 0, "%s missing", path);
+    xo.full.size = sizeof xo.full + 1;
+    snprintf(path, sizeof path, "%s/onnx2", tmp);
+    CHECK_REFUSED(am_model_export_onnx(m, path, &xo.full) != AM_OK, am_onnx_export_options);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     CHECK(system(cmd) == 0);

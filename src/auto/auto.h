@@ -8,6 +8,9 @@ const am__head_spec *am__head_lookup(const char *model_type, am_task task);
 const am__head_spec *am__head_by_class(const char *class_name);
 const char *am__auto_class_name(am_task t);
 const char *am__supported_model_types(void);
+/* config.json (+ generation_config.json when the model can generate) as save_pretrained writes
+ * them, into the existing folder dir; dt the weights' dtype (AM_DTYPE_AUTO: the model's). */
+am_status am__model_save_configs(const am_model *m, const char *dir, am_dtype dt);
 /* The config class's __init__ logic beyond its defaults (derived keys, validation) for the
  * config's model_type; AM_OK for classes without any. `origin` names the file in errors. */
 am_status am__config_class_init(am_config *c, const char *origin);

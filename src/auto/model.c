@@ -340,6 +340,36 @@ static char *generation_config_json(const am_model *m) {
     return am__buf_take(&b);
 }
 
+/* config.json (architectures and torch_dtype as save_pretrained sets them) and, for a model that
+ * can generate, generation_config.json, into dir (which exists). dt: the saved weights' dtype
+ * (AM_DTYPE_AUTO: the model's). Used by save_pretrained and the ONNX export. */
+am_status am__model_save_configs(const am_model *m, const char *dir, am_dtype dt) {
+    am_status s;
+    char *p;
+    /* config.json: architectures and torch_dtype as save_pretrained sets them */
+    am_config *cfg = am_config_copy(m->config);
+    if (!cfg) return am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
+    cJSON *arch = cJSON_CreateArray();
+    cJSON_AddItemToArray(arch, cJSON_CreateString(m->spec->class_name));
+    if (cJSON_GetObjectItemCaseSensitive(cfg->values, "architectures")) cJSON_ReplaceItemInObjectCaseSensitive(cfg->values, "architectures", arch);
+    else cJSON_AddItemToObject(cfg->values, "architectures", arch);
+    s = am_config_set_string(cfg, "torch_dtype", am_dtype_name(dt != AM_DTYPE_AUTO ? dt : am_model_dtype(m)));
+    char *cj = s ? NULL : am_config_to_json_string(cfg);
+    am_config_free(cfg);
+    p = am__path_join(dir, "config.json");
+    if (!s) s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+    free(p);
+    free(cj);
+    if (s == AM_OK && m->spec->can_generate) {
+        char *gj = generation_config_json(m);
+        p = am__path_join(dir, "generation_config.json");
+        s = gj ? am__write_file_atomic(p, gj, strlen(gj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
+        free(p);
+        free(gj);
+    }
+    return s;
+}
+
 am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_save_options *opts) {
     am_save_options o = am_save_options_default();
     am_status ost = AM__OPTS_IN(o, opts, "am_save_options");
@@ -351,27 +381,8 @@ am_status am_model_save_pretrained(const am_model *m, const char *dir, const am_
     if (am__is_file(dir)) return am__error(AM_ERR_IO, "%s: provided path should be a directory, not a file", dir);
     am_status s = am__mkdirs(dir);
     if (s != AM_OK) return s;
-    /* config.json: architectures and torch_dtype as save_pretrained sets them */
-    am_config *cfg = am_config_copy(m->config);
-    if (!cfg) return am__error(AM_ERR_NO_MEMORY, "save_pretrained: out of memory");
-    cJSON *arch = cJSON_CreateArray();
-    cJSON_AddItemToArray(arch, cJSON_CreateString(m->spec->class_name));
-    if (cJSON_GetObjectItemCaseSensitive(cfg->values, "architectures")) cJSON_ReplaceItemInObjectCaseSensitive(cfg->values, "architectures", arch);
-    else cJSON_AddItemToObject(cfg->values, "architectures", arch);
-    s = am_config_set_string(cfg, "torch_dtype", am_dtype_name(o.dtype != AM_DTYPE_AUTO ? o.dtype : am_model_dtype(m)));
-    char *cj = s ? NULL : am_config_to_json_string(cfg);
-    am_config_free(cfg);
-    char *p = am__path_join(dir, "config.json");
-    if (!s) s = cj ? am__write_file_atomic(p, cj, strlen(cj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
-    free(p);
-    free(cj);
-    if (s == AM_OK && m->spec->can_generate) {
-        char *gj = generation_config_json(m);
-        p = am__path_join(dir, "generation_config.json");
-        s = gj ? am__write_file_atomic(p, gj, strlen(gj)) : am__error(AM_ERR_NO_MEMORY, "out of memory");
-        free(p);
-        free(gj);
-    }
+    s = am__model_save_configs(m, dir, o.dtype);
+    char *p;
     if (s != AM_OK) return s;
     am__named_param *np;
     size_t n = state_dict_st(m, &np, &s);

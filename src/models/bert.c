@@ -189,6 +189,19 @@ static am_status bert_forward(am_model *m, const am_tensors *in, const am_forwar
     return s;
 }
 
+static void bert_describe(const am_model *m, am__describe *d) {
+    const bert_impl *b = m->impl;
+    *d = (am__describe){.emb = &b->emb, .stack = &b->enc, .token_types = !b->roberta, .roberta_positions = b->roberta, .pad = b->pad,
+                        .pooler = b->pooler ? am__module_child(b->pooler, "dense") : NULL, .classifier = b->classifier, .qa = b->qa,
+                        .lm_dense = b->mlm_dense, .lm_decoder = b->mlm_decoder, .lm_act = b->mlm_act,
+                        .lm_norm = {b->mlm_ln, AM__NORM_LAYER, b->eps}};
+    if (m->spec->task == AM_TASK_SEQUENCE_CLASSIFICATION) {
+        d->cls_on_pooler = !b->roberta;
+        d->cls_dense = b->cls_dense; /* RobertaClassificationHead */
+        d->cls_act = AM_ACT_TANH;
+    }
+}
+
 /* ---- generation (BertLMHeadModel / RobertaForCausalLM) ---- */
 
 /* positions of T new tokens after `past`: BERT counts on (position_ids[past:past+T]); RoBERTa's
@@ -246,6 +259,7 @@ static am_status build_family(am_model *m, bool roberta) {
     m->impl_free = bert_impl_free;
     m->forward = bert_forward;
     m->input_names = k_bert_inputs;
+    m->describe = bert_describe;
     b->roberta = roberta;
     am_task task = m->spec->task;
     int64_t H = am__config_int(c, "hidden_size", 768), V = am__config_int(c, "vocab_size", 30522);

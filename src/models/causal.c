@@ -76,6 +76,16 @@ static am_status causal_step(am_model *m, am__kv_cache *cache, void *enc, int64_
 }
 static const am__gen_ops k_causal_gen = {false, causal_max_positions, causal_vocab, causal_cache_new, NULL, NULL, causal_step};
 
+static void causal_describe(const am_model *m, am__describe *d) {
+    const am__causal_impl *c = m->impl;
+    am_task t = m->spec->task;
+    *d = (am__describe){.emb = &c->emb, .stack = &c->st, .pad = c->pad, .has_pad = c->has_pad, .decoder = true,
+                        .pool_last = t == AM_TASK_SEQUENCE_CLASSIFICATION};
+    if (t == AM_TASK_CAUSAL_LM) d->lm_decoder = c->head;
+    else if (t == AM_TASK_QUESTION_ANSWERING) d->qa = c->head;
+    else d->classifier = c->head;
+}
+
 am_status am__causal_init(am_model *m, const char *const *input_names, am__causal_impl **out) {
     am__causal_impl *c = calloc(1, sizeof *c);
     if (!c) return am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -83,6 +93,7 @@ am_status am__causal_init(am_model *m, const char *const *input_names, am__causa
     m->impl_free = causal_free;
     m->forward = causal_forward;
     m->input_names = input_names;
+    m->describe = causal_describe;
     if (m->spec->task == AM_TASK_CAUSAL_LM) m->gen = &k_causal_gen;
     *out = c;
     return AM_OK;

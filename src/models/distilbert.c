@@ -81,6 +81,12 @@ static am_status dforward(am_model *m, const am_tensors *in, const am_forward_op
     return s;
 }
 
+static void ddescribe(const am_model *m, am__describe *d) {
+    const dimpl *x = m->impl;
+    *d = (am__describe){.emb = &x->emb, .stack = &x->st, .cls_dense = x->pre, .cls_act = AM_ACT_RELU, .classifier = x->classifier,
+                        .qa = x->qa, .lm_dense = x->vt, .lm_decoder = x->vp, .lm_act = x->act, .lm_norm = {x->vln, AM__NORM_LAYER, 1e-12}};
+}
+
 am_status am__distilbert_build(am_model *m) {
     const am_config *c = m->config;
     dimpl *d = calloc(1, sizeof *d);
@@ -88,6 +94,7 @@ am_status am__distilbert_build(am_model *m) {
     m->impl = d;
     m->impl_free = dimpl_free;
     m->forward = dforward;
+    m->describe = ddescribe;
     m->input_names = k_inputs;
     int64_t dim = am__config_int(c, "dim", 768), heads = am__config_int(c, "n_heads", 12), layers = am__config_int(c, "n_layers", 6);
     int64_t hidden = am__config_int(c, "hidden_dim", 3072);

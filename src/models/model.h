@@ -8,6 +8,33 @@
 
 typedef struct am__head_spec am__head_spec;
 
+/* What export/ needs to write a model's forward as a graph: the very descriptors the forward runs
+ * (so the two cannot drift) and how its head reads the stack's output. Filled by the
+ * architecture's describe hook; every pointer is borrowed from the model. */
+typedef struct am__describe {
+    const am__embed *emb;
+    const am__stack *stack;
+    bool token_types;            /* token_type_ids is a forward input */
+    bool roberta_positions;      /* positions = pad + running count of non-pad tokens (else 0..T-1) */
+    int64_t pad;
+    const am__module *pooler;    /* dense + tanh on the first token: pooler_output (BERT) */
+    bool cls_on_pooler;          /* sequence classification reads pooler_output */
+    const am__module *cls_dense; /* sequence classification: dense + cls_act on the first token first */
+    am__act cls_act;
+    const am__module *classifier; /* sequence / token classification */
+    const am__module *qa;         /* qa_outputs: start / end logits */
+    const am__module *lm_dense, *lm_decoder; /* LM heads: decoder(norm(act(dense(h)))); no dense: decoder(h) */
+    bool pool_last;              /* sequence classification on the last non-pad token (GPT-2, Llama) */
+    bool has_pad;
+    bool decoder;                /* a decoder-only model: --with-past graphs (KV cache) can be written */
+    /* ViT (pixel_values in, emb unused): the patch Conv2d (kernel = stride = patch), the module
+     * holding cls_token and position_embeddings, the LayerNorm after the stack */
+    const am__module *patch, *vit_emb;
+    am__norm final_ln;
+    am__act lm_act;
+    am__norm lm_norm;
+} am__describe;
+
 typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);
 
 struct am_model {
@@ -47,6 +74,8 @@ struct am_model {
     am_tensor **offloaded;
     size_t n_offloaded;
     int quant_bits; /* 8 or 4: loaded quantized (auto/quantize.c, is_loaded_in_8bit / _4bit); 0 otherwise */
+    /* the graph description for export/ (NULL: the architecture cannot be exported yet) */
+    void (*describe)(const am_model *m, am__describe *d);
 };
 
 typedef am_status (*am__build_fn)(am_model *m);

@@ -234,12 +234,19 @@ static am_status vit_forward(am_model *m, const am_tensors *in, const am_forward
     return s;
 }
 
+static void vit_describe(const am_model *m, am__describe *d) {
+    const vit_impl *v = m->impl;
+    *d = (am__describe){.stack = &v->vit.enc, .patch = v->vit.proj, .vit_emb = v->vit.emb, .final_ln = {v->vit.ln, AM__NORM_LAYER, v->vit.eps},
+                        .pooler = v->vit.pooler ? am__module_child(v->vit.pooler, "dense") : NULL, .classifier = v->classifier};
+}
+
 am_status am__vit_build_model(am_model *m) {
     vit_impl *v = calloc(1, sizeof *v);
     if (!v) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     m->impl = v;
     m->impl_free = vit_impl_free;
     m->forward = vit_forward;
+    m->describe = vit_describe;
     m->input_names = k_vit_inputs;
     am_task task = m->spec->task;
     if (task != AM_TASK_BASE && task != AM_TASK_IMAGE_CLASSIFICATION) return am__error(AM_ERR_UNSUPPORTED, "ViT has no head for task %s", am_task_name(task));

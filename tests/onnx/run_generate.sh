@@ -1,0 +1,19 @@
+#!/bin/sh
+# tests/onnx/run_generate.sh CLI BUILD_DIR SOURCE_DIR CASE — a decoder exported --with-past at
+# opsets 17 and 14 (decoder_model.onnx + decoder_with_past_model.onnx): the checker's full check on
+# both files, --validate of the first against automodel's forward, and ort_generate.cjs driving them
+# step by step through ONNX Runtime, which must give the case's greedy sequences exactly.
+set -eu
+CLI=$1
+BUILD=$2
+SRC=$3
+CASE=$4
+. "$SRC/tests/onnx/common.sh"
+for OPSET in 17 14; do
+    OUT="$WORK/$CASE-$OPSET"
+    "$CLI" export onnx "$SRC/tests/fixtures/models/$CASE" "$OUT" --with-past --opset "$OPSET" --validate
+    for F in decoder_model decoder_with_past_model; do /usr/bin/python3 "$SRC/tests/onnx/check_model.py" "$OUT/$F.onnx" float32; done
+    test -f "$OUT/generation_config.json"
+    node "$SRC/tests/onnx/ort_generate.cjs" "$OUT" "$SRC/tests/fixtures/models/$CASE"
+done
+echo "ok $CASE"

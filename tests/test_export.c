@@ -1,0 +1,188 @@
+/* tests/test_export.c — ONNX export without ONNX Runtime: the written folder (graph, config,
+ * tokenizer files, external data), the options struct, and every refusal — an architecture, task,
+ * opset, dtype or --with-past that is not supported, hostile configs (unknown activation, huge
+ * dims), an existing non-empty folder — each a clear error before anything is written, with no
+ * output folder and no temporary folder left behind. The numbers are checked by run_case.sh
+ * through ONNX Runtime (test_onnx_<case>). */
+#include "harness.h"
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *g_cli;
+static char g_tmp[256];
+
+static int cli(char **out, const char *fmt, ...) {
+    char args[8192], cmd[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", g_cli, args);
+    char *o = NULL;
+    int rc = am_test_run(cmd, &o);
+    if (out) *out = o;
+    else free(o);
+    return rc;
+}
+
+static bool exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* nothing in g_tmp but the entries named in keep */
+static bool only(const char *keep) {
+    DIR *d = opendir(g_tmp);
+    bool ok = d != NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!keep || strcmp(e->d_name, keep))) {
+            fprintf(stderr, "left behind: %s/%s\n", g_tmp, e->d_name);
+            ok = false;
+        }
+    if (d) closedir(d);
+    return ok;
+}
+
+/* `export onnx ARGS` fails (rc != 0) with `msg` in its output and leaves nothing in g_tmp */
+static void refused(const char *keep, const char *msg, const char *fmt, ...) {
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *out;
+    int rc = cli(&out, "export onnx %s", args);
+    CHECKF(rc != 0 && out && strstr(out, msg), "export onnx %s: rc %d, expected \"%s\" in: %s", args, rc, msg, out ? out : "");
+    CHECKF(only(keep), "export onnx %s left files", args);
+    free(out);
+}
+
+static void test_refusals(void) {
+    char out_dir[512];
+    snprintf(out_dir, sizeof out_dir, "%s/out", g_tmp);
+    const char *bert = am_test_fixture("models/bert_seqcls");
+    char b[4096];
+    snprintf(b, sizeof b, "%s", bert);
+    refused(NULL, "T5ForConditionalGeneration (model_type t5) cannot be exported yet", "%s %s", am_test_fixture("models/t5_cg"), out_dir);
+    refused(NULL, "opset 13 is not supported (14 to 17)", "%s %s --opset 13", b, out_dir);
+    refused(NULL, "opset 18 is not supported (14 to 17)", "%s %s --opset 18", b, out_dir);
+    refused(NULL, "--with-past needs a decoder's causal LM head", "%s %s --with-past", b, out_dir);
+    refused(NULL, "--with-past needs a decoder's causal LM head", "%s %s --with-past", am_test_fixture("models/gpt2_seqcls"), out_dir);
+    refused(NULL, "--external-data must be auto, always or never", "%s %s --external-data sometimes", b, out_dir);
+    char *out;
+    int rc = cli(&out, "export tflite %s %s", b, out_dir);
+    CHECKF(rc == 2 && out && strstr(out, "the first argument is the format, onnx"), "export tflite: rc %d: %s", rc, out ? out : "");
+    free(out);
+    /* hostile configs: refused by the load, before the export writes anything */
+    refused(NULL, "hidden_act", "%s %s --set hidden_act=swishy", b, out_dir);
+    refused(NULL, "hidden_size", "%s %s --set hidden_size=100000000000", b, out_dir);
+    refused(NULL, "num_hidden_layers", "%s %s --set num_hidden_layers=1000000000", b, out_dir);
+    /* an existing, non-empty folder is never overwritten */
+    CHECK(mkdir(out_dir, 0755) == 0);
+    char f[600];
+    snprintf(f, sizeof f, "%s/keep.txt", out_dir);
+    FILE *fp = fopen(f, "w");
+    CHECK(fp != NULL);
+    if (fp) fclose(fp);
+    refused("out", "exists and is not empty", "%s %s", b, out_dir);
+    CHECK(exists(f));
+    unlink(f);
+    rmdir(out_dir);
+}
+
+static void test_written(void) {
+    char out_dir[512], p[700];
+    snprintf(out_dir, sizeof out_dir, "%s/roberta", g_tmp);
+    /* an empty existing folder is fine; a model with tokenizer files gets them copied */
+    CHECK(mkdir(out_dir, 0755) == 0);
+    char *out;
+    int rc = cli(&out, "export onnx %s %s --external-data always --opset 16", am_test_fixture("models/roberta_causal"), out_dir);
+    CHECKF(rc == 0, "export roberta_causal: %s", out);
+    free(out);
+    static const char *files[] = {"model.onnx", "model.onnx_data", "config.json", "generation_config.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", out_dir, files[i]);
+        CHECKF(exists(p), "%s written", p);
+    }
+    /* external data: the graph holds no weight bytes; the data file holds them */
+    size_t gl = 0, dl = 0;
+    snprintf(p, sizeof p, "%s/model.onnx", out_dir);
+    char *g = am_test_read_file(p, &gl);
+    snprintf(p, sizeof p, "%s/model.onnx_data", out_dir);
+    char *d = am_test_read_file(p, &dl);
+    CHECKF(g && d && dl > 40000 && gl < 40000, "graph %zu bytes, data %zu bytes", gl, dl);
+    CHECK(g && memmem(g, gl, "model.onnx_data", 15) != NULL);
+    free(g);
+    free(d);
+    /* the config as save_pretrained writes it */
+    snprintf(p, sizeof p, "%s/config.json", out_dir);
+    char *cj = am_test_read_file(p, NULL);
+    CHECK(cj && strstr(cj, "\"RobertaForCausalLM\"") && strstr(cj, "\"torch_dtype\": \"float32\""));
+    free(cj);
+    snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
+    /* a bert with tokenizer files next to it */
+    snprintf(out_dir, sizeof out_dir, "%s/sms", g_tmp);
+    rc = cli(&out, "export onnx %s %s --dtype float16", am_test_fixture("../../models/sms-spam-bert"), out_dir);
+    if (rc == 0) {
+        snprintf(p, sizeof p, "%s/tokenizer_config.json", out_dir);
+        CHECKF(exists(p), "tokenizer files copied next to the graph");
+        snprintf(p, sizeof p, "%s/config.json", out_dir);
+        cj = am_test_read_file(p, NULL);
+        CHECK(cj && strstr(cj, "\"torch_dtype\": \"float16\""));
+        free(cj);
+    } else
+        CHECKF(0, "export of models/sms-spam-bert: %s", out);
+    free(out);
+    snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
+}
+
+static void test_api(void) {
+    am_onnx_export_options o = am_onnx_export_options_default();
+    CHECK(o.size == sizeof o && o.opset == 17 && o.dtype == AM_DTYPE_AUTO && o.external_data == 0 && !o.with_past);
+    am_model *m = am_model_from_pretrained(AM_TASK_AUTO, am_test_fixture("models/distilbert_seqcls"), NULL);
+    CHECK(m != NULL);
+    char out_dir[512];
+    snprintf(out_dir, sizeof out_dir, "%s/api", g_tmp);
+    o.size = 0;
+    CHECK(am_model_export_onnx(m, out_dir, &o) == AM_ERR_INVALID_ARGUMENT);
+    o = am_onnx_export_options_default();
+    o.dtype = AM_I64;
+    CHECK(am_model_export_onnx(m, out_dir, &o) == AM_ERR_INVALID_ARGUMENT && strstr(am_last_error(), "float16"));
+    o = am_onnx_export_options_default();
+    o.dtype = AM_BF16;
+    CHECK_OK(am_model_export_onnx(m, out_dir, &o));
+    char p[600];
+    snprintf(p, sizeof p, "%s/model.onnx", out_dir);
+    CHECK(exists(p));
+    CHECK(am_model_export_onnx(NULL, out_dir, NULL) == AM_ERR_INVALID_ARGUMENT);
+    am_model_free(m);
+    snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
+    CHECK(only(NULL));
+}
+
+int am_test_main(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    g_cli = getenv("AM_CLI");
+    if (!g_cli) {
+        fprintf(stderr, "AM_CLI is not set\n");
+        return 1;
+    }
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/am_test_export_XXXXXX");
+    if (!mkdtemp(g_tmp)) return 1;
+    test_refusals();
+    test_written();
+    test_api();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", g_tmp);
+    return 0;
+}
