@@ -40,7 +40,14 @@ class LoadOptions(ctypes.Structure):
                 ("ignore_mismatched_sizes", c_bool), ("use_safetensors", c_bool), ("config", c_void_p),
                 ("revision", c_char_p), ("cache_dir", c_char_p), ("token", c_char_p), ("local_files_only", c_bool),
                 ("force_download", c_bool), ("subfolder", c_char_p), ("device_map", c_char_p),
-                ("float32_matmul_precision", c_char_p)]
+                ("float32_matmul_precision", c_char_p),
+                # device_map placement (appended in the C header's order)
+                ("max_memory", c_char_p), ("offload_folder", c_char_p), ("low_cpu_mem_usage", c_bool),
+                # bitsandbytes quantization at load
+                ("load_in_8bit", c_bool), ("llm_int8_threshold", ctypes.c_float),
+                ("llm_int8_skip_modules", POINTER(c_char_p)), ("n_llm_int8_skip_modules", c_size_t),
+                ("load_in_4bit", c_bool), ("bnb_4bit_quant_type", c_char_p), ("bnb_4bit_compute_dtype", c_int),
+                ("bnb_4bit_use_double_quant", c_bool), ("quantization_config", c_char_p)]
 
 
 class ForwardOptions(ctypes.Structure):
@@ -101,14 +108,39 @@ class GenerateOptions(ctypes.Structure):
                 ("forced_decoder_ids", POINTER(c_int64)), ("n_forced_decoder_ids", c_size_t), ("seed", c_uint64),
                 ("output_scores", c_bool), ("max_time", c_double), ("stop_strings", POINTER(c_char_p)),
                 ("n_stop_strings", c_size_t), ("decode", DECODE_CB), ("decode_user", c_void_p),
-                ("on_token", TOKEN_CB), ("on_token_user", c_void_p), ("decoder_start_token_id", c_int64)]
+                ("on_token", TOKEN_CB), ("on_token_user", c_void_p), ("decoder_start_token_id", c_int64),
+                # Whisper (appended in the C header's order)
+                ("return_timestamps", c_int), ("is_multilingual", c_int), ("language", c_char_p),
+                ("task", c_char_p)]
 
 
 def _sig(name, res, *args):
+    if name.endswith("_options_default"):
+        _check_mirror(name, res)
     f = getattr(lib, name)
     f.restype = res
     f.argtypes = list(args)
     return f
+
+
+class _Wide(ctypes.Structure):
+    _fields_ = [("size", c_size_t), ("rest", ctypes.c_char * 4096)]
+
+
+def _check_mirror(fn_name, cls):
+    """The library returns its options structs by value: the Python mirror must be exactly as large,
+    or the call writes past a smaller buffer. Checked once at import, with a buffer far larger."""
+    f = getattr(lib, fn_name)
+    f.argtypes = []
+    if ctypes.sizeof(cls) <= 16:
+        # x86-64 SysV returns structs of 16 bytes or less in registers: nothing to overrun
+        f.restype = cls
+    else:
+        f.restype = _Wide  # returned through a caller buffer: make it far larger than any version's
+    c_size = f().size
+    if c_size != ctypes.sizeof(cls):
+        raise ImportError(f"{LIB_PATH}: {fn_name} returns {c_size} bytes but this automodel package "
+                          f"mirrors {ctypes.sizeof(cls)}: the library and the Python package are different versions")
 
 
 P = c_void_p
@@ -168,6 +200,8 @@ _sig("am_model_dtype", c_int, P)
 _sig("am_model_attn_implementation", c_int, P)
 _sig("am_model_num_parameters", c_int64, P, c_bool, c_bool)
 _sig("am_model_memory_footprint", c_int64, P, c_bool)
+_sig("am_model_quantization_bits", c_int, P)
+_sig("am_model_hf_device_map", P, P)
 _sig("am_model_train", None, P, c_bool)
 _sig("am_model_is_training", c_bool, P)
 _sig("am_model_to_dtype", c_int, P, c_int)

@@ -245,6 +245,22 @@ class PreTrainedModel(Handle):
         return bool(lib.am_model_can_generate(self._ptr))
 
     @property
+    def is_loaded_in_8bit(self):
+        return lib.am_model_quantization_bits(self._ptr) == 8
+
+    @property
+    def is_loaded_in_4bit(self):
+        return lib.am_model_quantization_bits(self._ptr) == 4
+
+    @property
+    def hf_device_map(self):
+        """transformers' hf_device_map when loaded with a device_map (else AttributeError, as there)."""
+        text = take_str(lib.am_model_hf_device_map(self._ptr))
+        if text is None:
+            raise AttributeError("hf_device_map")
+        return json.loads(text)
+
+    @property
     def attn_implementation(self):
         return lib.am_attn_impl_name(lib.am_model_attn_implementation(self._ptr)).decode()
 

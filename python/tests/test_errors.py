@@ -108,3 +108,25 @@ def test_context_managers_free_the_c_objects():
         assert t("the cat")["input_ids"]
     with pytest.raises(ValueError, match="closed"):
         t("the cat")
+
+
+def test_quantization_and_offload_reach_the_library(tmp_path):
+    """load_in_8bit / load_in_4bit / quantization_config / device_map / max_memory / offload_folder go
+    to the C loader's fields: quantized modules print as bitsandbytes' classes, offloading plans an
+    hf_device_map, and the outputs stay close to (quantized) or equal to (offloaded) float32."""
+    import numpy as np
+    ids = np.array([[2, 7, 8, 9, 3]], dtype=np.int64)
+    ref = automodel.AutoModelForSequenceClassification.from_pretrained(BERT)
+    want = ref(input_ids=ids).logits
+    q8 = automodel.AutoModelForSequenceClassification.from_pretrained(BERT, load_in_8bit=True)
+    assert "Linear8bitLt" in repr(q8) and q8.is_loaded_in_8bit and not ref.is_loaded_in_8bit
+    assert np.abs(q8(input_ids=ids).logits - want).max() < 0.05
+    q4 = automodel.AutoModelForSequenceClassification.from_pretrained(
+        BERT, quantization_config={"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"})
+    assert "Linear4bit" in repr(q4) and q4.is_loaded_in_4bit
+    off = automodel.AutoModelForSequenceClassification.from_pretrained(
+        BERT, device_map="auto", max_memory={"cpu": "1KB"}, offload_folder=str(tmp_path))
+    assert "disk" in off.hf_device_map.values()
+    assert np.array_equal(off(input_ids=ids).logits, want)
+    with pytest.raises(ValueError, match="GPU"):
+        automodel.AutoModel.from_pretrained(BERT, device_map="cuda:0")
