@@ -82,6 +82,11 @@ char **am_cli_kwargs_argv(const am_cli_opt *opts, const char *const *list_flags,
 /* A flag's value as Python would have it (cJSON, owned): JSON, True/False/None, else a string;
  * NULL (a bare flag) is true. */
 struct cJSON *am_cli_kwarg_value(const char *v);
+/* The first keyword of `kwargs` (a JSON object) not in `ok` (NULL-terminated): NULL when every one is
+ * taken; else its name, with `flag` set to it as a dashed flag (`do_pad` -> `do-pad`) and `takes` to
+ * the list of accepted flags ("--top-k, --function-to-apply"; empty when there are none). */
+const char *am_cli_unknown_kwarg(const struct cJSON *kwargs, const char *const *ok, char *flag, size_t flag_size, char *takes,
+                                 size_t takes_size);
 
 extern const am_cli_cmd am_cli_cmd_info, am_cli_cmd_forward, am_cli_cmd_generate, am_cli_cmd_save, am_cli_cmd_init,
     am_cli_cmd_tokenize, am_cli_cmd_download, am_cli_cmd_login, am_cli_cmd_logout, am_cli_cmd_whoami, am_cli_cmd_push,

@@ -406,29 +406,10 @@ static int pl_opt(void *ctx, const char *name, const char *v) {
 
 /* The flags given that the task does not take: refused, naming the ones it does. */
 static int check_kwargs(const am_pipeline *p, const char *task, const cJSON *kw) {
-    const char *const *ok = am_pipeline_call_kwargs(p);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, kw) {
-        bool found = false;
-        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
-        if (found) continue;
-        char takes[512] = "";
-        for (const char *const *k = ok; *k; k++) {
-            size_t at = strlen(takes);
-            snprintf(takes + at, sizeof takes - at, "%s--", at ? ", " : "");
-            for (const char *s = *k; *s && strlen(takes) + 1 < sizeof takes; s++) {
-                size_t e = strlen(takes);
-                takes[e] = *s == '_' ? '-' : *s;
-                takes[e + 1] = 0;
-            }
-        }
-        char flag[64];
-        size_t i = 0;
-        for (; it->string[i] && i + 1 < sizeof flag; i++) flag[i] = it->string[i] == '_' ? '-' : it->string[i];
-        flag[i] = 0;
+    char flag[64], takes[512];
+    if (am_cli_unknown_kwarg(kw, am_pipeline_call_kwargs(p), flag, sizeof flag, takes, sizeof takes))
         return am_cli_usage_error("pipeline: --%s is not a keyword argument of the %s pipeline (it takes %s)", flag, task,
                                   *takes ? takes : "none");
-    }
     return 0;
 }
 

@@ -108,26 +108,9 @@ static const char *dtype_str(const am_tensor *t) { return am_dtype_name(am_tenso
 
 /* every flag given must be a keyword argument of the loaded class: else a usage error naming its own */
 static int check_kwargs(const cJSON *kwargs, const char *const *ok, const char *cls) {
-    const cJSON *it;
-    cJSON_ArrayForEach(it, kwargs) {
-        bool found = false;
-        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
-        if (found) continue;
-        char flag[64], takes[1024] = "";
-        size_t i = 0;
-        for (; it->string[i] && i + 1 < sizeof flag; i++) flag[i] = it->string[i] == '_' ? '-' : it->string[i];
-        flag[i] = 0;
-        for (const char *const *k = ok; *k; k++) {
-            size_t at = strlen(takes);
-            snprintf(takes + at, sizeof takes - at, "%s--", at ? ", " : "");
-            for (const char *s = *k; *s && strlen(takes) + 1 < sizeof takes; s++) {
-                size_t e = strlen(takes);
-                takes[e] = *s == '_' ? '-' : *s;
-                takes[e + 1] = 0;
-            }
-        }
+    char flag[64], takes[1024];
+    if (am_cli_unknown_kwarg(kwargs, ok, flag, sizeof flag, takes, sizeof takes))
         return am_cli_usage_error("preprocess: --%s is not a keyword argument of %s (it takes %s)", flag, cls, takes);
-    }
     return 0;
 }
 

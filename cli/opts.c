@@ -430,3 +430,30 @@ char **am_cli_kwargs_argv(const am_cli_opt *opts, const char *const *list_flags,
     return out;
 }
 
+
+/* name with '_' spelled '-', appended to out (bounded) */
+static void append_dashed(char *out, size_t size, const char *name) {
+    size_t e = strlen(out);
+    for (; *name && e + 1 < size; name++, e++) out[e] = *name == '_' ? '-' : *name;
+    out[e] = 0;
+}
+
+const char *am_cli_unknown_kwarg(const cJSON *kwargs, const char *const *ok, char *flag, size_t flag_size, char *takes,
+                                 size_t takes_size) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, kwargs) {
+        bool found = false;
+        for (const char *const *k = ok; *k && !found; k++) found = !strcmp(*k, it->string);
+        if (found) continue;
+        flag[0] = 0;
+        append_dashed(flag, flag_size, it->string);
+        takes[0] = 0;
+        for (const char *const *k = ok; *k; k++) {
+            size_t at = strlen(takes);
+            snprintf(takes + at, takes_size - at, "%s--", at ? ", " : "");
+            append_dashed(takes, takes_size, *k);
+        }
+        return it->string;
+    }
+    return NULL;
+}
