@@ -1,6 +1,7 @@
 /* tests/harness.c — main() and helpers shared by every test executable. */
 #include "harness.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -78,4 +79,93 @@ void am_test_check_saved(const char *tmp, const cJSON *rt) {
     for (const cJSON *k = keys->child; k; k = k->next) CHECKF(cJSON_GetObjectItem(cfgj, k->valuestring) != NULL, "saved config key %s", k->valuestring);
     cJSON_Delete(cfgj);
     free(cfg);
+}
+
+int am_test_close(const char *what, const am_tensor *got, const am_tensor *want, double atol, double rtol) {
+    if (!got || !want || am_tensor_numel(got) != am_tensor_numel(want) || am_tensor_ndim(got) != am_tensor_ndim(want)) {
+        fprintf(stderr, "%s: missing or wrong shape\n", what);
+        return 0;
+    }
+    for (int d = 0; d < am_tensor_ndim(want); d++)
+        if (am_tensor_dim(got, d) != am_tensor_dim(want, d)) {
+            fprintf(stderr, "%s: dim %d is %lld, want %lld\n", what, d, (long long)am_tensor_dim(got, d), (long long)am_tensor_dim(want, d));
+            return 0;
+        }
+    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
+    int64_t bad = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < am_tensor_numel(want); i++) {
+        double d = fabs((double)g[i] - w[i]);
+        if (d > worst) worst = d;
+        if (!(d <= atol + rtol * fabs((double)w[i])) && !bad++) fprintf(stderr, "%s[%lld] = %.8g, want %.8g\n", what, (long long)i, g[i], w[i]);
+    }
+    if (bad) fprintf(stderr, "%s: %lld elements out of tolerance (max diff %.3g)\n", what, (long long)bad, worst);
+    return bad == 0;
+}
+
+
+void am_test_cli_model_level(const char *dir, const char *task, const am_tensors *in, const cJSON *ml, const am_tensors *exp) {
+    const char *cli = getenv("AM_CLI");
+    if (!cli) return;
+    char tmpl[] = "/tmp/am_test_climl_XXXXXX";
+    char *tmp = mkdtemp(tmpl);
+    CHECK(tmp != NULL);
+    if (!tmp) return;
+    char inp[4400], outp[4400], cmd[13500];
+    snprintf(inp, sizeof inp, "%s/in.safetensors", tmp);
+    snprintf(outp, sizeof outp, "%s/out.safetensors", tmp);
+    CHECK_OK(am_tensors_save_safetensors(in, inp));
+    snprintf(cmd, sizeof cmd, "%s forward %s --task %s --inputs %s --output %s --output-hidden-states", cli, dir, task, inp, outp);
+    int rc = am_test_run(cmd, NULL);
+    CHECKF(rc == 0, "CLI forward exit %d: %s", rc, cmd);
+    am_tensors *out = rc == 0 ? am_tensors_load_safetensors(outp) : NULL;
+    int checked = 0;
+    for (const cJSON *o = cJSON_GetObjectItem(ml, "outputs")->child; out && o; o = o->next) {
+        if (strncmp(o->string, "model.out.", 10)) continue;
+        const char *name = o->string + 10;
+        am_tensor *last = NULL;
+        const am_tensor *got = am_tensors_get(out, name);
+        if (!strcmp(name, "logits_last_position") && (got = am_tensors_get(out, "logits")) != NULL) {
+            int64_t B = am_tensor_dim(got, 0), T = am_tensor_dim(got, 1), V = am_tensor_dim(got, 2);
+            last = am_tensor_new(AM_F32, 3, (int64_t[]){B, 1, V});
+            for (int64_t b = 0; b < B; b++)
+                memcpy((float *)am_tensor_data(last) + b * V, (const float *)am_tensor_cdata(got) + (b * T + T - 1) * V, (size_t)V * sizeof(float));
+            got = last;
+        }
+        char what[300];
+        snprintf(what, sizeof what, "CLI %s", o->string);
+        CHECKF(am_test_close(what, got, am_tensors_get(exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
+                             cJSON_GetObjectItem(o, "rtol")->valuedouble),
+               "%s", what);
+        am_tensor_free(last);
+        checked++;
+    }
+    CHECKF(checked > 0, "CLI forward: model_level outputs checked (%d)", checked);
+    am_tensors_free(out);
+    snprintf(cmd, sizeof cmd, "%s info %s --task %s --json", cli, dir, task);
+    char *js = NULL;
+    rc = am_test_run(cmd, &js);
+    CHECKF(rc == 0, "CLI info exit %d", rc);
+    cJSON *j = js ? cJSON_Parse(js) : NULL;
+    const cJSON *st = cJSON_GetObjectItem(ml, "stats");
+    CHECKF(j && cJSON_GetObjectItem(j, "num_parameters")->valuedouble == cJSON_GetObjectItem(st, "num_parameters")->valuedouble, "CLI info num_parameters");
+    CHECKF(j && cJSON_GetObjectItem(j, "memory_footprint")->valuedouble == cJSON_GetObjectItem(st, "memory_footprint")->valuedouble, "CLI info memory_footprint");
+    CHECKF(j && !strcmp(cJSON_GetObjectItem(j, "class")->valuestring, cJSON_GetObjectItem(ml, "loaded_class")->valuestring), "CLI info class");
+    CHECKF(j && !strcmp(cJSON_GetObjectItem(j, "dtype")->valuestring, cJSON_GetObjectItem(st, "dtype")->valuestring), "CLI info dtype");
+    cJSON_Delete(j);
+    free(js);
+    snprintf(cmd, sizeof cmd, "%s info %s --task %s --repr", cli, dir, task);
+    char *repr = NULL, p[4400];
+    CHECK(am_test_run(cmd, &repr) == 0);
+    snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(ml, "repr_file")->valuestring);
+    char *want = am_test_read_file(p, NULL);
+    size_t rl = repr ? strlen(repr) : 0, wl = want ? strlen(want) : 0;
+    /* the CLI prints the repr and a newline; the file may or may not end with one */
+    while (rl && repr[rl - 1] == '\n') rl--;
+    while (wl && want[wl - 1] == '\n') wl--;
+    CHECKF(repr && want && rl == wl && !strncmp(repr, want, rl), "CLI info --repr:\n%s", repr ? repr : "");
+    free(repr);
+    free(want);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    CHECK(system(cmd) == 0);
 }

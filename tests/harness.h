@@ -44,4 +44,13 @@ char *am_test_read_file(const char *path, size_t *len);
  * (the load path, which the reference leaves out). */
 struct cJSON;
 void am_test_check_saved(const char *saved_dir, const struct cJSON *save_roundtrip);
+/* float32 tensors of the same shape, |got - want| <= atol + rtol * |want| everywhere; prints the first
+ * mismatch and the count under `what`. 1 when close. */
+int am_test_close(const char *what, const am_tensor *got, const am_tensor *want, double atol, double rtol);
+/* A pipelines_media "model_level" object through the CLI (AM_CLI; nothing when it is unset): `forward
+ * --task TASK --inputs IN --output OUT --output-hidden-states` reproduces every "model.out.NAME" of
+ * `exp` within its atol/rtol (NAME "logits_last_position" = logits[:, -1:]), `info --json` the class,
+ * parameter count, footprint and dtype of "stats", `info --repr` the "repr_file" of `dir`. */
+void am_test_cli_model_level(const char *dir, const char *task, const am_tensors *in, const struct cJSON *model_level,
+                             const am_tensors *exp);
 #endif

@@ -17,28 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int close_all(const char *what, const am_tensor *got, const am_tensor *want, double atol, double rtol) {
-    if (!got || !want || am_tensor_numel(got) != am_tensor_numel(want) || am_tensor_ndim(got) != am_tensor_ndim(want)) {
-        fprintf(stderr, "%s: missing or wrong shape\n", what);
-        return 0;
-    }
-    for (int d = 0; d < am_tensor_ndim(want); d++)
-        if (am_tensor_dim(got, d) != am_tensor_dim(want, d)) {
-            fprintf(stderr, "%s: dim %d is %lld, want %lld\n", what, d, (long long)am_tensor_dim(got, d), (long long)am_tensor_dim(want, d));
-            return 0;
-        }
-    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
-    int64_t bad = 0;
-    double worst = 0;
-    for (int64_t i = 0; i < am_tensor_numel(want); i++) {
-        double d = fabs((double)g[i] - w[i]);
-        if (d > worst) worst = d;
-        if (!(d <= atol + rtol * fabs((double)w[i])) && !bad++) fprintf(stderr, "%s[%lld] = %.8g, want %.8g\n", what, (long long)i, g[i], w[i]);
-    }
-    if (bad) fprintf(stderr, "%s: %lld elements out of tolerance (max diff %.3g)\n", what, (long long)bad, worst);
-    return bad == 0;
-}
-
 typedef struct fixture {
     char dir[4200];
     char *js;
@@ -109,7 +87,7 @@ static void save_roundtrip(am_model *m, am_task task, const cJSON *rt, const am_
     am_forward_options fo = am_forward_options_default();
     fo.output_hidden_states = true;
     am_tensors *o2 = r ? am_model_forward(r, in, &fo) : NULL;
-    CHECK(o2 && close_all("reloaded logits", am_tensors_get(o2, "logits"), am_tensors_get(out, "logits"), 0, 0));
+    CHECK(o2 && am_test_close("reloaded logits", am_tensors_get(o2, "logits"), am_tensors_get(out, "logits"), 0, 0));
     am_tensors_free(o2);
     am_model_free(r);
     snprintf(p, sizeof p, "rm -rf %s", tmp);
@@ -152,17 +130,18 @@ static void asr_ctc(void) {
     for (const cJSON *o = cJSON_GetObjectItem(ml, "outputs")->child; out && o; o = o->next) {
         if (strncmp(o->string, "model.out.", 10)) continue;
         n_out++;
-        CHECKF(close_all(o->string, am_tensors_get(out, o->string + 10), am_tensors_get(f.exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
+        CHECKF(am_test_close(o->string, am_tensors_get(out, o->string + 10), am_tensors_get(f.exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
                          cJSON_GetObjectItem(o, "rtol")->valuedouble),
                "model_level %s", o->string);
     }
     CHECK(n_out == 3);
+    am_test_cli_model_level(f.dir, "ctc", in, ml, f.exp); /* the same references through `automodel` */
     /* the base model on the same checkpoint: its last_hidden_state is the CTC model's last hidden state */
     am_load_options lo = am_load_options_default();
     am_model *base = am_model_from_pretrained(AM_TASK_BASE, f.dir, &lo);
     CHECKF(base && !strcmp(am_model_class_name(base), "Wav2Vec2Model"), "base: %s", base ? am_model_class_name(base) : am_last_error());
     am_tensors *bo = base ? am_model_forward(base, in, NULL) : NULL;
-    CHECK(bo && close_all("base last_hidden_state", am_tensors_get(bo, "last_hidden_state"), am_tensors_get(f.exp, "model.out.hidden_states.2"), 1e-4, 1e-4));
+    CHECK(bo && am_test_close("base last_hidden_state", am_tensors_get(bo, "last_hidden_state"), am_tensors_get(f.exp, "model.out.hidden_states.2"), 1e-4, 1e-4));
     const am_tensor *ef = bo ? am_tensors_get(bo, "extract_features") : NULL;
     CHECK(ef && am_tensor_ndim(ef) == 3 && am_tensor_dim(ef, 0) == 2 && am_tensor_dim(ef, 1) == 29 && am_tensor_dim(ef, 2) == 16);
     am_tensors_free(bo);
@@ -182,7 +161,7 @@ static void asr_ctc(void) {
             CHECKF(o != NULL, "%s: %s", key, am_last_error());
             snprintf(k2, sizeof k2, "%s.%d.logits", rn, ci);
             const am_tensor *lg = o ? am_tensors_get(o, "logits") : NULL;
-            CHECKF(o && close_all(k2, lg, am_tensors_get(f.exp, k2), 1e-4, 1e-4), "%s", k2);
+            CHECKF(o && am_test_close(k2, lg, am_tensors_get(f.exp, k2), 1e-4, 1e-4), "%s", k2);
             snprintf(k2, sizeof k2, "%s.%d.tokens", rn, ci);
             const am_tensor *tk = am_tensors_get(f.exp, k2);
             if (lg && tk && am_tensor_dim(lg, 1) == am_tensor_dim(tk, 1)) {
@@ -226,7 +205,7 @@ static void audio_classification(void) {
             snprintf(key, sizeof key, "%s.%d.input_values", rn, ci);
             snprintf(k2, sizeof k2, "%s.%d.logits", rn, ci);
             am_tensors *o = forward_values(m, am_tensors_get(f.exp, key), false); /* no attention mask (case.json) */
-            CHECKF(o && close_all(k2, am_tensors_get(o, "logits"), am_tensors_get(f.exp, k2), 1e-4, 1e-4), "%s %s", k2, o ? "" : am_last_error());
+            CHECKF(o && am_test_close(k2, am_tensors_get(o, "logits"), am_tensors_get(f.exp, k2), 1e-4, 1e-4), "%s %s", k2, o ? "" : am_last_error());
             am_tensors_free(o);
             calls++;
         }
@@ -327,7 +306,7 @@ static void weighted_layer_sum(void) {
         h[l] = am_tensors_get(out, n);
         /* the hidden states themselves are those of the plain model */
         snprintf(p, sizeof p, "out.%s", n);
-        CHECKF(h[l] && close_all(n, h[l], am_tensors_get(exp, p), 1e-4, 1e-4), "%s", n);
+        CHECKF(h[l] && am_test_close(n, h[l], am_tensors_get(exp, p), 1e-4, 1e-4), "%s", n);
     }
     const am_tensor *fm = am_tensors_get(exp, "aux.feature_attention_mask");
     const am_tensor *pw = am_model_get_parameter(m, "projector.weight"), *pb = am_model_get_parameter(m, "projector.bias");

@@ -12,21 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int close_all(const char *what, const am_tensor *got, const am_tensor *want, double atol, double rtol) {
-    if (!got || am_tensor_numel(got) != am_tensor_numel(want) || am_tensor_ndim(got) != am_tensor_ndim(want)) {
-        fprintf(stderr, "%s: missing or wrong shape\n", what);
-        return 0;
-    }
-    for (int d = 0; d < am_tensor_ndim(want); d++)
-        if (am_tensor_dim(got, d) != am_tensor_dim(want, d)) return 0;
-    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
-    int64_t bad = 0;
-    for (int64_t i = 0; i < am_tensor_numel(want); i++)
-        if (!(fabs((double)g[i] - w[i]) <= atol + rtol * fabs((double)w[i])) && !bad++)
-            fprintf(stderr, "%s[%lld] = %.8g, want %.8g\n", what, (long long)i, g[i], w[i]);
-    return bad == 0;
-}
-
 static am_tensors *forward1(am_model *m, am_tensor *px) {
     am_tensors *in = am_tensors_new();
     am_tensors_set(in, "pixel_values", px);
@@ -70,10 +55,11 @@ static void yolos_random_embeddings(void) {
     CHECKF(out != NULL, "forward: %s", am_last_error());
     for (const cJSON *o = cJSON_GetObjectItem(ml, "outputs")->child; out && o; o = o->next) {
         const char *name = o->string + strlen("model.out.");
-        CHECKF(close_all(o->string, am_tensors_get(out, name), am_tensors_get(exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
+        CHECKF(am_test_close(o->string, am_tensors_get(out, name), am_tensors_get(exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
                          cJSON_GetObjectItem(o, "rtol")->valuedouble),
                "model_level %s", o->string);
     }
+    am_test_cli_model_level(dir, "object-detection", in, ml, exp); /* the same references through `automodel` */
     /* every model call of the pipeline runs: 32x48 (native), 32x32, 32x44, 32x47 */
     int calls = 0;
     for (const cJSON *run = cJSON_GetObjectItem(cj, "runs")->child; run; run = run->next)
@@ -85,9 +71,9 @@ static void yolos_random_embeddings(void) {
             am_tensors *o = forward1(m, am_tensors_get(exp, key));
             CHECKF(o != NULL, "%s: %s", key, am_last_error());
             snprintf(k2, sizeof k2, "%s.%d.logits", rn, ci);
-            CHECKF(o && close_all(k2, am_tensors_get(o, "logits"), am_tensors_get(exp, k2), 1e-4, 1e-4), "%s", k2);
+            CHECKF(o && am_test_close(k2, am_tensors_get(o, "logits"), am_tensors_get(exp, k2), 1e-4, 1e-4), "%s", k2);
             snprintf(k2, sizeof k2, "%s.%d.pred_boxes", rn, ci);
-            CHECKF(o && close_all(k2, am_tensors_get(o, "pred_boxes"), am_tensors_get(exp, k2), 1e-4, 1e-4), "%s", k2);
+            CHECKF(o && am_test_close(k2, am_tensors_get(o, "pred_boxes"), am_tensors_get(exp, k2), 1e-4, 1e-4), "%s", k2);
             am_tensors_free(o);
             calls++;
         }
@@ -102,8 +88,8 @@ static void yolos_random_embeddings(void) {
         am_model *r = am_model_from_pretrained(AM_TASK_OBJECT_DETECTION, tmp, NULL);
         CHECKF(r != NULL, "reload: %s", am_last_error());
         am_tensors *o2 = r ? am_model_forward(r, in, NULL) : NULL;
-        CHECK(o2 && close_all("reloaded logits", am_tensors_get(o2, "logits"), am_tensors_get(out, "logits"), 0, 0));
-        CHECK(o2 && close_all("reloaded boxes", am_tensors_get(o2, "pred_boxes"), am_tensors_get(out, "pred_boxes"), 0, 0));
+        CHECK(o2 && am_test_close("reloaded logits", am_tensors_get(o2, "logits"), am_tensors_get(out, "logits"), 0, 0));
+        CHECK(o2 && am_test_close("reloaded boxes", am_tensors_get(o2, "pred_boxes"), am_tensors_get(out, "pred_boxes"), 0, 0));
         am_tensors_free(o2);
         am_model_free(r);
         snprintf(p, sizeof p, "rm -rf %s", tmp);
@@ -135,7 +121,7 @@ static void vit_inputs(void) {
     am_tensors_set(in, "pixel_values", px);
     am_tensors_set(in, "interpolate_pos_encoding", flag);
     am_tensors *out = am_model_forward(m, in, NULL);
-    CHECKF(out && close_all("logits", am_tensors_get(out, "logits"), am_tensors_get(exp, "out.logits"), 1e-4, 1e-4), "native size with flag: %s",
+    CHECKF(out && am_test_close("logits", am_tensors_get(out, "logits"), am_tensors_get(exp, "out.logits"), 1e-4, 1e-4), "native size with flag: %s",
            out ? "" : am_last_error());
     am_tensors_free(out);
     /* 48x40: 6x5 patches from the 4x4 table; without the flag, transformers' ValueError */

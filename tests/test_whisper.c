@@ -18,21 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int close_all(const char *what, const am_tensor *got, const am_tensor *want, double atol, double rtol) {
-    if (!got || am_tensor_numel(got) != am_tensor_numel(want) || am_tensor_ndim(got) != am_tensor_ndim(want)) {
-        fprintf(stderr, "%s: missing or wrong shape\n", what);
-        return 0;
-    }
-    for (int d = 0; d < am_tensor_ndim(want); d++)
-        if (am_tensor_dim(got, d) != am_tensor_dim(want, d)) return 0;
-    const float *g = am_tensor_cdata(got), *w = am_tensor_cdata(want);
-    int64_t bad = 0;
-    for (int64_t i = 0; i < am_tensor_numel(want); i++)
-        if (!(fabs((double)g[i] - w[i]) <= atol + rtol * fabs((double)w[i])) && !bad++)
-            fprintf(stderr, "%s[%lld] = %.8g, want %.8g\n", what, (long long)i, g[i], w[i]);
-    return bad == 0;
-}
-
 static bool same_i64(const am_tensor *got, const int64_t *want, int64_t n) {
     if (!got || am_tensor_dtype(got) != AM_I64 || am_tensor_numel(got) != n) return false;
     return !memcmp(am_tensor_cdata(got), want, (size_t)n * sizeof(int64_t));
@@ -108,12 +93,13 @@ static void model_level(const char *dir, const cJSON *cj, const am_tensors *exp,
         if (strncmp(o->string, "model.out.", 10)) continue;
         const char *name = o->string + 10;
         const am_tensor *got = !strcmp(name, "logits_last_position") ? last : am_tensors_get(out, name);
-        CHECKF(close_all(o->string, got, am_tensors_get(exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
+        CHECKF(am_test_close(o->string, got, am_tensors_get(exp, o->string), cJSON_GetObjectItem(o, "atol")->valuedouble,
                          cJSON_GetObjectItem(o, "rtol")->valuedouble),
                "model_level %s", o->string);
         checked++;
     }
     CHECK(checked == 4);
+    am_test_cli_model_level(dir, "speech-seq2seq", in, ml, exp); /* the same references through `automodel` */
     /* save round trip: the files, config keys, and a reload reproduces the outputs exactly */
     char tmpl[] = "/tmp/am_test_whisper_XXXXXX";
     char *tmp = mkdtemp(tmpl);
@@ -357,8 +343,8 @@ int am_test_main(int argc, char **argv) {
         CHECKF(bo != NULL, "WhisperModel forward: %s", am_last_error());
         CHECK(bo && !am_tensors_get(bo, "logits"));
         /* rows past the decoder mask are compared too: the reference's hidden states cover them */
-        CHECK(bo && close_all("last_hidden_state", am_tensors_get(bo, "last_hidden_state"), am_tensors_get(cge, "out.decoder_hidden_states.2"), 1e-4, 1e-4));
-        CHECK(bo && close_all("encoder_last_hidden_state", am_tensors_get(bo, "encoder_last_hidden_state"), am_tensors_get(cge, "out.encoder_last_hidden_state"),
+        CHECK(bo && am_test_close("last_hidden_state", am_tensors_get(bo, "last_hidden_state"), am_tensors_get(cge, "out.decoder_hidden_states.2"), 1e-4, 1e-4));
+        CHECK(bo && am_test_close("encoder_last_hidden_state", am_tensors_get(bo, "encoder_last_hidden_state"), am_tensors_get(cge, "out.encoder_last_hidden_state"),
                               1e-4, 1e-4));
         am_tensors_free(bo);
         am_tensors_free(bin);
