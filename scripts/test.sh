@@ -14,10 +14,10 @@ cmake --build build -j"$JOBS"
 (cd build && ctest --output-on-failure -j"$JOBS")
 echo "-- native ISA: $(./build/automodel --version | sed -n 's/^cpu: //p')"
 
-echo "== Model fixtures, generation and seq2seq again at AVX2 (AM_MAX_ISA=avx2, ONEDNN_MAX_CPU_ISA=AVX2)"
+echo "== Model fixtures, generation, seq2seq, quantization and device_map again at AVX2 (AM_MAX_ISA=avx2, ONEDNN_MAX_CPU_ISA=AVX2)"
 # the paths a CPU without AVX-512 / bf16 units takes: AVX2 GEMV, float32 copies of bf16 weights
 echo "-- capped ISA: $(AM_MAX_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ./build/automodel --version | sed -n 's/^cpu: //p')"
-(cd build && AM_MAX_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ctest --output-on-failure -j"$JOBS" -R '^(model_|test_generate$|test_seq2seq$|test_kernels$)')
+(cd build && AM_MAX_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ctest --output-on-failure -j"$JOBS" -R '^(model_|test_generate$|test_seq2seq$|test_kernels$|test_quant$|test_device_map$)')
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=ON -DAM_BUILD_BENCH=OFF >/dev/null

@@ -189,7 +189,7 @@ static bool pop_mark(am__pickle *P, am__pv ***items, size_t *n) {
         return false;
     }
     size_t m = P->marks[--P->nmarks];
-    *items = P->stack + m;
+    *items = P->stack ? P->stack + m : NULL; /* an empty stack may not be allocated yet */
     *n = P->sp - m;
     P->sp = m;
     return true;
