@@ -40,7 +40,15 @@ for f in build-fuzz/tests/fuzz/fuzz_*; do
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
   echo "-- $name"
-  "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work" 2>&1 | tail -n 2
-  rm -rf "$work"
+  # artifacts (the failing input) go to the work folder; on failure print the report and the input
+  if ! "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
+    tail -n 60 "$work.log"
+    for a in "$work"/crash-* "$work"/timeout-* "$work"/oom-* "$work"/leak-*; do
+      [ -f "$a" ] && { echo "-- failing input $(basename "$a") (base64):"; head -c 4096 "$a" | base64; }
+    done
+    exit 1
+  fi
+  tail -n 2 "$work.log"
+  rm -rf "$work" "$work.log"
 done
 echo "all test stages passed"
