@@ -33,6 +33,8 @@ typedef struct am__describe {
     am__norm final_ln;
     am__act lm_act;
     am__norm lm_norm;
+    /* an encoder-decoder (models/seq2seq.h am__s2s_impl): export/onnx_seq2seq.c writes its graphs */
+    const void *s2s;
 } am__describe;
 
 typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);
