@@ -176,9 +176,31 @@ static int validate_s2s(am_model *m, const char *out_dir, const char *js, const 
     am_config_get_int(am_model_config(m), "decoder_start_token_id", &start);
     for (int64_t i = 0; i < B * TD; i++) dids[i] = i % TD ? ids[(i / TD) * T + i % TD] : start;
     am_tensors *in = am_tensors_new();
-    am_tensor *ti = i64_tensor(B, T, ids), *tm = i64_tensor(B, T, mask), *td = i64_tensor(B, TD, dids);
-    int rc = in && ti && tm && td && am_tensors_set(in, "input_ids", ti) == AM_OK && am_tensors_set(in, "attention_mask", tm) == AM_OK &&
-                     am_tensors_set(in, "decoder_input_ids", td) == AM_OK
+    am_tensor *ti = NULL, *tm = NULL, *td = i64_tensor(B, TD, dids);
+    int64_t mel = 0, P = 0; /* Whisper: input_features [B, num_mel_bins, 2 * max_source_positions] in [-1, 1), no padding mask */
+    bool speech = am_config_get_int(am_model_config(m), "num_mel_bins", &mel) == AM_OK;
+    if (speech) {
+        if (am_config_get_int(am_model_config(m), "max_source_positions", &P) != AM_OK || mel <= 0 || mel > 4096 || P <= 0 || P > 100000)
+        {
+            am_tensors_free(in);
+            am_tensor_free(td);
+            return am_cli_usage_error("--validate: no test features for this config (num_mel_bins, max_source_positions)");
+        }
+        if ((ti = am_tensor_new(AM_F32, 3, (int64_t[]){B, mel, 2 * P}))) {
+            float *f = am_tensor_data(ti);
+            uint64_t x = 777;
+            for (int64_t i = 0; i < B * mel * 2 * P; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                f[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+            }
+        }
+        T = 2 * P;
+    } else {
+        ti = i64_tensor(B, T, ids);
+        tm = i64_tensor(B, T, mask);
+    }
+    int rc = in && ti && (speech || tm) && td && am_tensors_set(in, speech ? "input_features" : "input_ids", ti) == AM_OK &&
+                     (speech || am_tensors_set(in, "attention_mask", tm) == AM_OK) && am_tensors_set(in, "decoder_input_ids", td) == AM_OK
                  ? 0
                  : am_cli_fail("--validate");
     am_tensors *out = rc ? NULL : am_model_forward(m, in, NULL);
@@ -186,14 +208,17 @@ static int validate_s2s(am_model *m, const char *out_dir, const char *js, const 
     am_tensor *enc = out ? am_tensors_get(out, "encoder_last_hidden_state") : NULL, *logits = out ? am_tensors_get(out, "logits") : NULL;
     if (!rc && (!enc || !logits)) rc = am_cli_usage_error("--validate: automodel's forward gave no logits / encoder_last_hidden_state");
     double tol = validate_tol(m);
-    if (!rc) printf("validation with ONNX Runtime (batch %lld, padding, encoder length %lld, decoder length %d) against automodel's forward, atol = rtol = %g:\n",
-                    (long long)B, (long long)T, TD, tol);
+    if (!rc)
+        printf("validation with ONNX Runtime (batch %lld%s, encoder length %lld, decoder length %d) against automodel's forward, atol = rtol = %g:\n",
+               (long long)B, speech ? "" : ", padding", (long long)T, TD, tol);
     for (int part = 0; !rc && part < 2; part++) {
         char model[4096], *report = NULL;
         snprintf(model, sizeof model, "%s/%s", out_dir, part ? "decoder_model.onnx" : "encoder_model.onnx");
         am_tensor *e32 = am_tensor_dtype(enc) != AM_F32 ? am_tensor_to(enc, AM_F32) : am_tensor_retain(enc);
         am_tensor *l32 = am_tensor_dtype(logits) != AM_F32 ? am_tensor_to(logits, AM_F32) : am_tensor_retain(logits);
-        if (part == 0) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.attention_mask", "out.last_hidden_state"}, (am_tensor *[]){ti, tm, e32});
+        if (part == 0 && speech) rc = save_io(st, 2, (const char *[]){"in.input_features", "out.last_hidden_state"}, (am_tensor *[]){ti, e32});
+        else if (part == 0) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.attention_mask", "out.last_hidden_state"}, (am_tensor *[]){ti, tm, e32});
+        else if (speech) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.encoder_hidden_states", "out.logits"}, (am_tensor *[]){td, e32, l32});
         else
             rc = save_io(st, 4, (const char *[]){"in.input_ids", "in.encoder_attention_mask", "in.encoder_hidden_states", "out.logits"},
                          (am_tensor *[]){td, tm, e32, l32});
@@ -256,7 +281,9 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
     am_tensors *in = rc || s2s ? NULL : am_tensors_new();
     for (char *line = names, *save = NULL; in && (line = strtok_r(line, "\n", &save)); line = NULL) {
         am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? i64_tensor(B, T, mask)
-                     : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos) : NULL;
+                     : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos)
+                     : !strcmp(line, "decoder_input_ids") ? i64_tensor(B, T, ids) /* an encoder-decoder's base model */
+                                                          : NULL;
         if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, image_size, image_size] in [-1, 1) */
             int64_t C = 3, S = 224;
             am_config_get_int(c, "num_channels", &C);

@@ -121,8 +121,29 @@ static const char *s2s_stack(am__ox *g, const am__stack *st, const char *x, cons
     return st->final_norm.mod ? am__ox_norm(g, &st->final_norm, x) : x;
 }
 
-/* the encoder on ids [B,S] with the padding mask [B,S] */
+/* Whisper's front end (models/whisper.c whisper_front, the only t->front): gelu(conv1(features)) with
+ * stride 1, gelu(conv2(.)) with stride 2, both kernel 3 padding 1, as rows [B, frames/2, D], plus
+ * the whole embed_positions table (transformers 4.32 adds all of it: the frames must be 2 x
+ * max_source_positions, as the forward checks) */
+static const char *whisper_front(am__ox *g, const am__s2s_impl *t, const char *features) {
+    const char *x = features;
+    for (int i = 0; i < 2; i++) {
+        const am__module *conv = t->front_mod[i];
+        am__ox_attr ca[4] = {iv("kernel_shape", 1, (int64_t[]){3}), iv("strides", 1, (int64_t[]){i ? 2 : 1}), iv("pads", 2, (int64_t[]){1, 1}),
+                             iv("dilations", 1, (int64_t[]){1})};
+        x = am__ox_op(g, "Conv", 3, (const char *[]){x, am__ox_weight(g, conv, "weight"), am__ox_weight(g, conv, "bias")}, 4, ca, 1);
+        x = am__ox_act(g, AM_ACT_GELU, x);
+    }
+    x = transpose(g, x, 3, (int64_t[]){0, 2, 1});
+    return am__ox_2(g, "Add", x, am__ox_weight(g, t->front_mod[2], "weight"));
+}
+
+/* the encoder on ids [B,S] with the padding mask [B,S] (or, with a front end, on its features and no mask) */
 static const char *encode(am__ox *g, const am__s2s_impl *t, const char *ids, const char *mask) {
+    if (t->front) {
+        s2s_io io = {0};
+        return s2s_stack(g, &t->enc, whisper_front(g, t, ids), &io);
+    }
     const char *x = am__ox_embed(g, &t->enc_emb, ids, NULL, NULL);
     const char *bias = am__ox_mask(g, mask, ids, false); /* [B,1,1,S] */
     if (t->enc.rel_bias) {
@@ -175,6 +196,8 @@ static const char *at_last_eos(am__ox *g, const am_model *m, const char *ids, co
 }
 
 static const char *const k_enc[] = {"batch_size", "encoder_sequence_length", NULL};
+static const char *const k_features[] = {"batch_size", "feature_size", "encoder_sequence_length"};
+static const char *const k_enc_half[] = {"batch_size", "encoder_sequence_length / 2", NULL}; /* after Whisper's stride-2 conv */
 static const char *const k_dec[] = {"batch_size", "decoder_sequence_length", NULL};
 static const char *const k_dec_past_ids[] = {"batch_size", NULL};
 static const char *const k_plain[] = {"batch_size", "sequence_length", NULL};
@@ -223,12 +246,13 @@ static const char *cache_name(am__ox *g, const char *what, int64_t i, bool cross
 static void decoder_graph(am__ox *g, const am_model *m, const am__s2s_impl *t, bool past, bool presents) {
     const am__stack *st = &t->dec;
     int64_t L = st->n;
-    const char *ids = "input_ids", *emask = "encoder_attention_mask", *enc = NULL;
+    /* an encoder over features (Whisper) has no padding mask: the decoder takes none */
+    const char *ids = "input_ids", *emask = t->front ? NULL : "encoder_attention_mask", *enc = NULL;
     am__ox_io(g, false, ids, AM__OX_INT64, 2, past ? k_dec_past_ids : k_dec, past ? (int64_t[]){0, 1} : NULL);
-    am__ox_io(g, false, emask, AM__OX_INT64, 2, k_enc, NULL);
+    if (emask) am__ox_io(g, false, emask, AM__OX_INT64, 2, k_enc, NULL);
     if (!past) {
         enc = "encoder_hidden_states";
-        am__ox_io(g, false, enc, AM__OX_FLOAT, 3, k_enc, (int64_t[]){0, 0, t->enc.H});
+        am__ox_io(g, false, enc, AM__OX_FLOAT, 3, t->front ? k_enc_half : k_enc, (int64_t[]){0, 0, t->enc.H});
     }
     const char **v = calloc((size_t)(8 * L + 1), sizeof *v);
     if (!v) {
@@ -283,8 +307,8 @@ static void decoder_graph(am__ox *g, const am_model *m, const am__s2s_impl *t, b
 
 am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_past, int *n, am__s2s_graph *kinds, const char **files, const char **data) {
     const am__s2s_impl *t = d->s2s;
-    if (t->front)
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: the speech encoder (input_features through its convolutions) has no ONNX graph yet",
+    if (t->front && !t->lm_head) /* WhisperModel: Optimum's feature-extraction takes decoder inputs this layout has no file for */
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: only WhisperForConditionalGeneration is exportable (encoder_model.onnx + decoder_model.onnx)",
                          m->spec->class_name);
     for (int s = 0; s < 2; s++) {
         const am__stack *st = s ? &t->dec : &t->enc;
@@ -294,7 +318,9 @@ am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_pa
     }
     bool gen = t->lm_head && t->has_decoder;
     if (!gen && with_past)
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a generation head (T5ForConditionalGeneration, BartForConditionalGeneration), not %s",
+        return am__error(AM_ERR_UNSUPPORTED,
+                         "export onnx: --with-past needs a generation head (T5ForConditionalGeneration, BartForConditionalGeneration, "
+                         "WhisperForConditionalGeneration), not %s",
                          m->spec->class_name);
     if (!gen && t->has_decoder && m->spec->task != AM_TASK_BASE &&
         (am__config_is_null(m->config, "decoder_start_token_id") || am__config_is_null(m->config, "pad_token_id")))
@@ -320,6 +346,12 @@ void am__ox_s2s_graph(am__ox *g, const am_model *m, const am__describe *d, am__s
     switch (kind) {
     case AM__S2S_MODEL: model_graph(g, m, t); break;
     case AM__S2S_ENCODER:
+        if (t->front) { /* Whisper: input_features [B, num_mel_bins, frames] */
+            int64_t mel = am__mod_tensor(t->front_mod[0], "weight")->shape[1];
+            am__ox_io(g, false, "input_features", AM__OX_FLOAT, 3, k_features, (int64_t[]){0, mel, 0});
+            am__ox_output_as(g, encode(g, t, "input_features", NULL), "last_hidden_state", 3, k_enc_half, (int64_t[]){0, 0, t->enc.H});
+            break;
+        }
         am__ox_io(g, false, "input_ids", AM__OX_INT64, 2, k_enc, NULL);
         am__ox_io(g, false, "attention_mask", AM__OX_INT64, 2, k_enc, NULL);
         am__ox_output_as(g, encode(g, t, "input_ids", "attention_mask"), "last_hidden_state", 3, k_enc, (int64_t[]){0, 0, t->enc.H});

@@ -27,7 +27,10 @@ function compare(label, got, ref, meta, mask, rowsOf) {
   let worst = 0, over = 0;
   for (let i = 0; i < ref.length; i++) {
     if (mask && !mask[rowsOf(i)]) continue;
-    if (!Number.isFinite(ref[i])) continue;
+    if (!Number.isFinite(ref[i])) { // a token a logits processor took out must be out here too
+      if (got[i] !== ref[i]) over++;
+      continue;
+    }
     const d = Math.abs(got[i] - ref[i]);
     worst = Math.max(worst, d);
     if (!(d <= meta.atol + meta.rtol * Math.abs(ref[i]))) over++;
@@ -123,6 +126,9 @@ function compare(label, got, ref, meta, mask, rowsOf) {
     const rows = Array.from({ length: gB }, () => [cfg.decoder_start_token_id]);
     const maxLen = 1 + g.call.max_new_tokens;
     const forced = new Map((cfg.forced_decoder_ids || []).map(([i, tok]) => [i, tok]));
+    // SuppressTokensAtBeginLogitsProcessor's begin_index as 4.32's get_logits_processor computes it
+    let beginIndex = 1 + (cfg.forced_bos_token_id === null ? 0 : 1);
+    if (cfg.forced_decoder_ids && cfg.forced_decoder_ids.length) beginIndex += cfg.forced_decoder_ids[cfg.forced_decoder_ids.length - 1][0];
     const finished = new Array(gB).fill(false);
     const scoresRef = t[g.name + '.scores'];
     const got = [], want = [];
@@ -138,7 +144,7 @@ function compare(label, got, ref, meta, mask, rowsOf) {
         if (cfg.forced_bos_token_id !== null && cur === 1) only(cfg.forced_bos_token_id);
         if (cfg.forced_eos_token_id !== null && cur === maxLen - 1) only(cfg.forced_eos_token_id);
         for (const v of cfg.suppress_tokens || []) sc[v] = -Infinity;
-        if (cur === 1) for (const v of cfg.begin_suppress_tokens || []) sc[v] = -Infinity;
+        if (cur === beginIndex) for (const v of cfg.begin_suppress_tokens || []) sc[v] = -Infinity;
         if (forced.has(cur)) { const tok = forced.get(cur); for (let v = 0; v < Vg; v++) sc[v] = v === tok ? 0 : -Infinity; }
         let best = 0;
         for (let v = 1; v < Vg; v++) if (sc[v] > sc[best]) best = v;

@@ -5,7 +5,7 @@
 # --validate (ORT against automodel's forward at encoder length 5, decoder length 4), and
 # ort_s2s.cjs: the case's transformers outputs on its padded batch of 2, the same logits step by
 # step over the cache, and its greedy sequences (one prompt of another length, the padded batch)
-# driven through ORT exactly.
+# driven through ORT exactly (Whisper's: with its suppress / begin-suppress / forced-ids processors).
 set -eu
 CLI=$1
 BUILD=$2
@@ -23,4 +23,13 @@ for OPSET in 17 14; do
         node "$SRC/tests/onnx/ort_s2s.cjs" "$OUT" "$SRC/tests/fixtures/models/$CASE"
     done
 done
+# the text models' base class (T5Model, BartModel: input_ids, attention_mask, decoder_input_ids ->
+# last_hidden_state, encoder_last_hidden_state) from the same weights, against automodel's forward
+case $CASE in
+whisper*) ;;
+*)
+    "$CLI" export onnx "$SRC/tests/fixtures/models/$CASE" "$WORK/$CASE-base" --task base --validate
+    /usr/bin/python3 "$SRC/tests/onnx/check_model.py" "$WORK/$CASE-base/model.onnx" float32
+    ;;
+esac
 echo "ok $CASE"
