@@ -179,7 +179,32 @@ static int validate_s2s(am_model *m, const char *out_dir, const char *js, const 
     am_tensor *ti = NULL, *tm = NULL, *td = i64_tensor(B, TD, dids);
     int64_t mel = 0, P = 0; /* Whisper: input_features [B, num_mel_bins, 2 * max_source_positions] in [-1, 1), no padding mask */
     bool speech = am_config_get_int(am_model_config(m), "num_mel_bins", &mel) == AM_OK;
-    if (speech) {
+    /* VisionEncoderDecoderModel: pixel_values [B, num_channels, image_size, image_size] of config.encoder, no padding mask */
+    const char *mt = am_config_model_type(am_model_config(m));
+    bool vision = mt && !strcmp(mt, "vision-encoder-decoder");
+    if (vision) {
+        char *ej = am_config_get_json(am_model_config(m), "encoder");
+        am_config *ec = ej ? am_config_from_json(ej, "config.encoder") : NULL;
+        int64_t C = 3, S = 0;
+        if (ec) am_config_get_int(ec, "num_channels", &C);
+        bool ok = ec && am_config_get_int(ec, "image_size", &S) == AM_OK && C > 0 && C <= 64 && S > 0 && S <= 4096;
+        am_config_free(ec);
+        free(ej);
+        if (!ok) {
+            am_tensors_free(in);
+            am_tensor_free(td);
+            return am_cli_usage_error("--validate: no test image for this config (config.encoder.image_size must be one number)");
+        }
+        if ((ti = am_tensor_new(AM_F32, 4, (int64_t[]){B, C, S, S}))) {
+            float *f = am_tensor_data(ti);
+            uint64_t x = 999;
+            for (int64_t i = 0; i < B * C * S * S; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                f[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+            }
+        }
+        T = S;
+    } else if (speech) {
         if (am_config_get_int(am_model_config(m), "max_source_positions", &P) != AM_OK || mel <= 0 || mel > 4096 || P <= 0 || P > 100000)
         {
             am_tensors_free(in);
@@ -199,8 +224,12 @@ static int validate_s2s(am_model *m, const char *out_dir, const char *js, const 
         ti = i64_tensor(B, T, ids);
         tm = i64_tensor(B, T, mask);
     }
-    int rc = in && ti && (speech || tm) && td && am_tensors_set(in, speech ? "input_features" : "input_ids", ti) == AM_OK &&
-                     (speech || am_tensors_set(in, "attention_mask", tm) == AM_OK) && am_tensors_set(in, "decoder_input_ids", td) == AM_OK
+    bool masked = !speech && !vision;
+    const char *enc_in = speech ? "input_features" : vision ? "pixel_values" : "input_ids";
+    char enc_key[64];
+    snprintf(enc_key, sizeof enc_key, "in.%s", enc_in);
+    int rc = in && ti && (!masked || tm) && td && am_tensors_set(in, enc_in, ti) == AM_OK &&
+                     (!masked || am_tensors_set(in, "attention_mask", tm) == AM_OK) && am_tensors_set(in, "decoder_input_ids", td) == AM_OK
                  ? 0
                  : am_cli_fail("--validate");
     am_tensors *out = rc ? NULL : am_model_forward(m, in, NULL);
@@ -209,16 +238,16 @@ static int validate_s2s(am_model *m, const char *out_dir, const char *js, const 
     if (!rc && (!enc || !logits)) rc = am_cli_usage_error("--validate: automodel's forward gave no logits / encoder_last_hidden_state");
     double tol = validate_tol(m);
     if (!rc)
-        printf("validation with ONNX Runtime (batch %lld%s, encoder length %lld, decoder length %d) against automodel's forward, atol = rtol = %g:\n",
-               (long long)B, speech ? "" : ", padding", (long long)T, TD, tol);
+        printf("validation with ONNX Runtime (batch %lld%s, encoder input length %lld, decoder length %d) against automodel's forward, atol = rtol = %g:\n",
+               (long long)B, masked ? ", padding" : "", (long long)T, TD, tol);
     for (int part = 0; !rc && part < 2; part++) {
         char model[4096], *report = NULL;
         snprintf(model, sizeof model, "%s/%s", out_dir, part ? "decoder_model.onnx" : "encoder_model.onnx");
         am_tensor *e32 = am_tensor_dtype(enc) != AM_F32 ? am_tensor_to(enc, AM_F32) : am_tensor_retain(enc);
         am_tensor *l32 = am_tensor_dtype(logits) != AM_F32 ? am_tensor_to(logits, AM_F32) : am_tensor_retain(logits);
-        if (part == 0 && speech) rc = save_io(st, 2, (const char *[]){"in.input_features", "out.last_hidden_state"}, (am_tensor *[]){ti, e32});
+        if (part == 0 && !masked) rc = save_io(st, 2, (const char *[]){enc_key, "out.last_hidden_state"}, (am_tensor *[]){ti, e32});
         else if (part == 0) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.attention_mask", "out.last_hidden_state"}, (am_tensor *[]){ti, tm, e32});
-        else if (speech) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.encoder_hidden_states", "out.logits"}, (am_tensor *[]){td, e32, l32});
+        else if (!masked) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.encoder_hidden_states", "out.logits"}, (am_tensor *[]){td, e32, l32});
         else
             rc = save_io(st, 4, (const char *[]){"in.input_ids", "in.encoder_attention_mask", "in.encoder_hidden_states", "out.logits"},
                          (am_tensor *[]){td, tm, e32, l32});

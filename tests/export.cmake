@@ -14,7 +14,7 @@ set(AM_ONNX_GEN_CASES gpt2_lm llama_lm)
 # above; the generation heads' Optimum files through run_s2s.sh (fixture outputs, the cache step by
 # step, greedy sequences): test_onnx_s2s_<case>
 list(APPEND AM_ONNX_CASES t5_qa t5_seqcls bart_qa bart_causal)
-set(AM_ONNX_S2S_CASES t5_cg bart_cg whisper_cg)
+set(AM_ONNX_S2S_CASES t5_cg bart_cg whisper_cg vision_encoder_decoder)
 find_program(AM_NODE node)
 find_program(AM_NPM npm)
 if(AM_NODE AND AM_NPM)

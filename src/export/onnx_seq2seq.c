@@ -66,9 +66,14 @@ static const char *kv_of(am__ox *g, const am__attn *a, const am__module *lin, co
     return am__ox_heads(g, am__ox_linear(g, lin, a->kn, x), a->kv_heads, a->head_dim);
 }
 
-/* softmax(q k^T * scale + bias) v through the output projection, q from h */
-static const char *attend(am__ox *g, const am__attn *a, const char *h, const char *k, const char *v, const char *bias) {
-    const char *q = kv_of(g, a, a->q, h);
+/* the features of y split along the last axis: n parts of the sizes in sz (a fused projection) */
+static const char *split(am__ox *g, const char *y, int n, const int64_t *sz) {
+    return am__ox_op(g, "Split", 2, (const char *[]){y, am__ox_i64(g, n, sz, false)}, 1, &(am__ox_attr){"axis", 2, 2, 0, NULL, 0}, n);
+}
+
+/* softmax(q k^T * scale + bias) v through the output projection; q: the query projection [B,T,heads*D] */
+static const char *attend(am__ox *g, const am__attn *a, const char *q, const char *k, const char *v, const char *bias) {
+    q = am__ox_heads(g, q, a->heads, a->head_dim);
     const char *s = am__ox_2(g, "MatMul", q, transpose(g, k, 4, (int64_t[]){0, 1, 3, 2}));
     if (a->scale != 1.0f) s = am__ox_2(g, "Mul", s, am__ox_f32(g, a->scale));
     if (bias) s = am__ox_2(g, "Add", s, bias);
@@ -95,7 +100,19 @@ static const char *s2s_stack(am__ox *g, const am__stack *st, const char *x, cons
             const am__norm *n = k == 0 ? &L->n_self : k == 1 ? &L->n_cross : &L->n_mlp;
             const char *h = st->pre_norm ? am__ox_norm(g, n, x) : x, *o;
             if (k == 0) {
-                const char *kk = kv_of(g, &L->self, L->self.k, h), *vv = kv_of(g, &L->self, L->self.v, h);
+                const am__attn *a = &L->self;
+                int64_t QD = a->heads * a->head_dim, KD = a->kv_heads * a->head_dim;
+                const char *q, *kk, *vv;
+                if (a->qkv) { /* GPT-2's c_attn: [q | k | v] */
+                    const char *y = split(g, am__ox_linear(g, a->qkv, a->kn, h), 3, (int64_t[]){QD, KD, KD});
+                    q = y;
+                    kk = am__ox_heads(g, am__ox_out(g, y, 1), a->kv_heads, a->head_dim);
+                    vv = am__ox_heads(g, am__ox_out(g, y, 2), a->kv_heads, a->head_dim);
+                } else {
+                    q = am__ox_linear(g, a->q, a->kn, h);
+                    kk = kv_of(g, a, a->k, h);
+                    vv = kv_of(g, a, a->v, h);
+                }
                 if (io->past_k) {
                     kk = op1(g, "Concat", 2, (const char *[]){io->past_k[li], kk}, ia("axis", 2));
                     vv = op1(g, "Concat", 2, (const char *[]){io->past_v[li], vv}, ia("axis", 2));
@@ -104,15 +121,27 @@ static const char *s2s_stack(am__ox *g, const am__stack *st, const char *x, cons
                     io->pres_k[li] = kk;
                     io->pres_v[li] = vv;
                 }
-                o = attend(g, &L->self, h, kk, vv, io->self_bias);
+                o = attend(g, a, q, kk, vv, io->self_bias);
             } else if (k == 1) {
-                const char *kk = io->cross_k ? io->cross_k[li] : kv_of(g, &L->cross, L->cross.k, io->enc);
-                const char *vv = io->cross_v ? io->cross_v[li] : kv_of(g, &L->cross, L->cross.v, io->enc);
+                const am__attn *a = &L->cross;
+                const char *kk, *vv;
+                if (io->cross_k) {
+                    kk = io->cross_k[li];
+                    vv = io->cross_v[li];
+                } else if (a->qkv) { /* GPT-2's crossattention.c_attn on the encoder state: [k | v] */
+                    int64_t KD = a->kv_heads * a->head_dim;
+                    const char *y = split(g, am__ox_linear(g, a->qkv, a->kn, io->enc), 2, (int64_t[]){KD, KD});
+                    kk = am__ox_heads(g, y, a->kv_heads, a->head_dim);
+                    vv = am__ox_heads(g, am__ox_out(g, y, 1), a->kv_heads, a->head_dim);
+                } else {
+                    kk = kv_of(g, a, a->k, io->enc);
+                    vv = kv_of(g, a, a->v, io->enc);
+                }
                 if (io->pres_ck) {
                     io->pres_ck[li] = kk;
                     io->pres_cv[li] = vv;
                 }
-                o = attend(g, &L->cross, h, kk, vv, io->cross_bias);
+                o = attend(g, a, am__ox_linear(g, a->q, a->kn, h), kk, vv, io->cross_bias);
             } else o = am__ox_mlp(g, &L->mlp, h);
             x = am__ox_2(g, "Add", x, o);
             if (!st->pre_norm) x = am__ox_norm(g, n, x);
@@ -202,8 +231,8 @@ static const char *const k_dec[] = {"batch_size", "decoder_sequence_length", NUL
 static const char *const k_dec_past_ids[] = {"batch_size", NULL};
 static const char *const k_plain[] = {"batch_size", "sequence_length", NULL};
 static const char *const k_b[] = {"batch_size", NULL};
-
 static int64_t out_features(const am__module *lin) { return am__mod_tensor(lin, "weight")->shape[0]; }
+
 
 /* model.onnx: the heads without generation, and the base models */
 static void model_graph(am__ox *g, const am_model *m, const am__s2s_impl *t) {
@@ -243,16 +272,18 @@ static const char *cache_name(am__ox *g, const char *what, int64_t i, bool cross
     return am__ox_name(g, name);
 }
 
-static void decoder_graph(am__ox *g, const am_model *m, const am__s2s_impl *t, bool past, bool presents) {
+/* The decoder files. An encoder over features or pixels (Whisper, ViT) has no padding mask: the
+ * decoder takes none (enc_mask false). proj: enc_to_dec_proj on the encoder state first, or NULL. */
+static void decoder_graph(am__ox *g, const am_model *m, const am__s2s_impl *t, bool past, bool presents, bool enc_mask, const am__module *proj) {
     const am__stack *st = &t->dec;
     int64_t L = st->n;
-    /* an encoder over features (Whisper) has no padding mask: the decoder takes none */
-    const char *ids = "input_ids", *emask = t->front ? NULL : "encoder_attention_mask", *enc = NULL;
+    const char *ids = "input_ids", *emask = enc_mask ? "encoder_attention_mask" : NULL, *enc = NULL;
     am__ox_io(g, false, ids, AM__OX_INT64, 2, past ? k_dec_past_ids : k_dec, past ? (int64_t[]){0, 1} : NULL);
     if (emask) am__ox_io(g, false, emask, AM__OX_INT64, 2, k_enc, NULL);
     if (!past) {
         enc = "encoder_hidden_states";
         am__ox_io(g, false, enc, AM__OX_FLOAT, 3, t->front ? k_enc_half : k_enc, (int64_t[]){0, 0, t->enc.H});
+        if (proj) enc = am__ox_linear(g, proj, false, enc);
     }
     const char **v = calloc((size_t)(8 * L + 1), sizeof *v);
     if (!v) {
@@ -305,16 +336,45 @@ static void decoder_graph(am__ox *g, const am_model *m, const am__s2s_impl *t, b
     free(v);
 }
 
+/* VisionEncoderDecoderModel's GPT-2 decoder seen as an encoder-decoder's decoder (borrowed, shallow) */
+static am__s2s_impl ved_view(const am__describe *d) {
+    const am__causal_impl *c = d->xdec;
+    am__s2s_impl t = {.dec_emb = c->emb, .dec = c->st, .has_encoder = true, .has_decoder = true, .lm_head = c->head, .head_scale = 1.0f};
+    t.V = out_features(c->head);
+    t.enc.H = d->stack->H;
+    return t;
+}
+
+/* ViTModel without its pooler, as VisionEncoderDecoderModel's encoder runs it: the patch Conv,
+ * [CLS | patches] + position_embeddings at the config's image size, the stack, the final LayerNorm */
+static const char *vit_encoder(am__ox *g, const am__describe *d) {
+    static const char *const k_px[] = {"batch_size", "num_channels", "height", "width"};
+    const char *px = "pixel_values";
+    am__ox_io(g, false, px, AM__OX_FLOAT, 4, k_px, NULL);
+    const am_tensor *w = am__mod_tensor(d->patch, "weight");
+    am__ox_attr ca[2] = {iv("kernel_shape", 2, (int64_t[]){w->shape[2], w->shape[3]}), iv("strides", 2, (int64_t[]){w->shape[2], w->shape[3]})};
+    const char *p = am__ox_op(g, "Conv", 3, (const char *[]){px, am__ox_weight(g, d->patch, "weight"), am__ox_weight(g, d->patch, "bias")}, 2, ca, 1);
+    p = transpose(g, am__ox_2(g, "Reshape", p, am__ox_i64(g, 3, (int64_t[]){0, 0, -1}, false)), 3, (int64_t[]){0, 2, 1}); /* [B,N,H] */
+    const char *b11 = op1(g, "Concat", 3, (const char *[]){am__ox_op(g, "Slice", 3, (const char *[]){am__ox_1(g, "Shape", px), v64(g, 0), v64(g, 1)}, 0, NULL, 1), v64(g, 1), v64(g, 1)},
+                          ia("axis", 0));
+    const char *cls = am__ox_2(g, "Expand", am__ox_weight(g, d->vit_emb, "cls_token"), b11);
+    const char *x = op1(g, "Concat", 2, (const char *[]){cls, p}, ia("axis", 1));
+    x = am__ox_2(g, "Add", x, am__ox_weight(g, d->vit_emb, "position_embeddings"));
+    return am__ox_norm(g, &d->final_ln, am__ox_stack(g, d->stack, x, NULL, NULL));
+}
+
 am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_past, int *n, am__s2s_graph *kinds, const char **files, const char **data) {
-    const am__s2s_impl *t = d->s2s;
+    am__s2s_impl view;
+    if (d->xdec) view = ved_view(d);
+    const am__s2s_impl *t = d->xdec ? &view : d->s2s;
     if (t->front && !t->lm_head) /* WhisperModel: Optimum's feature-extraction takes decoder inputs this layout has no file for */
         return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: only WhisperForConditionalGeneration is exportable (encoder_model.onnx + decoder_model.onnx)",
                          m->spec->class_name);
     for (int s = 0; s < 2; s++) {
         const am__stack *st = s ? &t->dec : &t->enc;
         for (int64_t i = 0; i < st->n; i++)
-            if (st->layer[i].self.kv_heads != st->layer[i].self.heads || st->layer[i].self.qkv || st->layer[i].cross.qkv)
-                return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: grouped or fused attention in an encoder-decoder has no ONNX form here", m->spec->class_name);
+            if (st->layer[i].self.kv_heads != st->layer[i].self.heads || (s && st->n && !st->layer[i].cross.o))
+                return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: grouped-query attention, or a decoder layer without cross-attention, has no ONNX form in an encoder-decoder here", m->spec->class_name);
     }
     bool gen = t->lm_head && t->has_decoder;
     if (!gen && with_past)
@@ -342,6 +402,13 @@ am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_pa
 }
 
 void am__ox_s2s_graph(am__ox *g, const am_model *m, const am__describe *d, am__s2s_graph kind, bool with_past) {
+    if (d->xdec) { /* VisionEncoderDecoderModel */
+        am__s2s_impl view = ved_view(d);
+        static const char *const k_seq[] = {"batch_size", "encoder_sequence_length", NULL};
+        if (kind == AM__S2S_ENCODER) am__ox_output_as(g, vit_encoder(g, d), "last_hidden_state", 3, k_seq, (int64_t[]){0, 0, d->stack->H});
+        else decoder_graph(g, m, &view, kind == AM__S2S_DECODER_PAST, kind == AM__S2S_DECODER_PAST || with_past, false, d->enc_to_dec);
+        return;
+    }
     const am__s2s_impl *t = d->s2s;
     switch (kind) {
     case AM__S2S_MODEL: model_graph(g, m, t); break;
@@ -356,7 +423,7 @@ void am__ox_s2s_graph(am__ox *g, const am_model *m, const am__describe *d, am__s
         am__ox_io(g, false, "attention_mask", AM__OX_INT64, 2, k_enc, NULL);
         am__ox_output_as(g, encode(g, t, "input_ids", "attention_mask"), "last_hidden_state", 3, k_enc, (int64_t[]){0, 0, t->enc.H});
         break;
-    case AM__S2S_DECODER: decoder_graph(g, m, t, false, with_past); break;
-    case AM__S2S_DECODER_PAST: decoder_graph(g, m, t, true, true); break;
+    case AM__S2S_DECODER: decoder_graph(g, m, t, false, with_past, !t->front, NULL); break;
+    case AM__S2S_DECODER_PAST: decoder_graph(g, m, t, true, true, !t->front, NULL); break;
     }
 }
