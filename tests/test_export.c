@@ -69,7 +69,8 @@ static void test_refusals(void) {
     char b[4096];
     snprintf(b, sizeof b, "%s", bert);
     refused(NULL, "WhisperModel: only WhisperForConditionalGeneration is exportable", "%s %s --task base", am_test_fixture("models/whisper_cg"), out_dir);
-    refused(NULL, "--with-past needs a generation head (T5ForConditionalGeneration, BartForConditionalGeneration, WhisperForConditionalGeneration), not T5ForQuestionAnswering",
+    refused(NULL, "--with-past needs a generation head (T5ForConditionalGeneration, BartForConditionalGeneration, WhisperForConditionalGeneration), "
+                  "not T5ForQuestionAnswering",
             "%s %s --with-past", am_test_fixture("models/t5_qa"), out_dir);
     refused(NULL, "relative_attention_num_buckets", "%s %s --set relative_attention_num_buckets=2", am_test_fixture("models/t5_cg"), out_dir);
     refused(NULL, "opset 13 is not supported (14 to 17)", "%s %s --opset 13", b, out_dir);

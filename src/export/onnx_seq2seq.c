@@ -355,8 +355,8 @@ static const char *vit_encoder(am__ox *g, const am__describe *d) {
     am__ox_attr ca[2] = {iv("kernel_shape", 2, (int64_t[]){w->shape[2], w->shape[3]}), iv("strides", 2, (int64_t[]){w->shape[2], w->shape[3]})};
     const char *p = am__ox_op(g, "Conv", 3, (const char *[]){px, am__ox_weight(g, d->patch, "weight"), am__ox_weight(g, d->patch, "bias")}, 2, ca, 1);
     p = transpose(g, am__ox_2(g, "Reshape", p, am__ox_i64(g, 3, (int64_t[]){0, 0, -1}, false)), 3, (int64_t[]){0, 2, 1}); /* [B,N,H] */
-    const char *b11 = op1(g, "Concat", 3, (const char *[]){am__ox_op(g, "Slice", 3, (const char *[]){am__ox_1(g, "Shape", px), v64(g, 0), v64(g, 1)}, 0, NULL, 1), v64(g, 1), v64(g, 1)},
-                          ia("axis", 0));
+    const char *B = am__ox_op(g, "Slice", 3, (const char *[]){am__ox_1(g, "Shape", px), v64(g, 0), v64(g, 1)}, 0, NULL, 1);
+    const char *b11 = op1(g, "Concat", 3, (const char *[]){B, v64(g, 1), v64(g, 1)}, ia("axis", 0));
     const char *cls = am__ox_2(g, "Expand", am__ox_weight(g, d->vit_emb, "cls_token"), b11);
     const char *x = op1(g, "Concat", 2, (const char *[]){cls, p}, ia("axis", 1));
     x = am__ox_2(g, "Add", x, am__ox_weight(g, d->vit_emb, "position_embeddings"));
@@ -374,7 +374,9 @@ am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_pa
         const am__stack *st = s ? &t->dec : &t->enc;
         for (int64_t i = 0; i < st->n; i++)
             if (st->layer[i].self.kv_heads != st->layer[i].self.heads || (s && st->n && !st->layer[i].cross.o))
-                return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s: grouped-query attention, or a decoder layer without cross-attention, has no ONNX form in an encoder-decoder here", m->spec->class_name);
+                return am__error(AM_ERR_UNSUPPORTED,
+                                 "export onnx: %s: grouped-query attention, or a decoder layer without cross-attention, has no ONNX form in an encoder-decoder here",
+                                 m->spec->class_name);
     }
     bool gen = t->lm_head && t->has_decoder;
     if (!gen && with_past)
