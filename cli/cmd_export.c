@@ -14,6 +14,7 @@ static const char *const k_optimum_tasks[][2] = {
     {"feature-extraction", "base"},          {"text-classification", "sequence-classification"},
     {"token-classification", "token-classification"}, {"question-answering", "question-answering"},
     {"fill-mask", "masked-lm"},              {"text-generation", "causal-lm"},
+    {"text2text-generation", "seq2seq-lm"},
 };
 
 typedef struct export_ctx {
@@ -23,7 +24,8 @@ typedef struct export_ctx {
 
 static const am_cli_opt k_export_opts[] = {
     {"opset", NULL, required_argument, "N", "ONNX opset, 14 to 17 (default 17)"},
-    {"with-past", NULL, no_argument, NULL, "decoders (GPT-2, Llama causal LM): Optimum's decoder_model.onnx + decoder_with_past_model.onnx with the KV cache"},
+    {"with-past", NULL, no_argument, NULL, "decoders (GPT-2, Llama causal LM): Optimum's decoder_model.onnx + decoder_with_past_model.onnx with the KV cache; "
+                                           "encoder-decoders (T5, BART): decoder_with_past_model.onnx next to encoder_model.onnx + decoder_model.onnx"},
     {"external-data", NULL, required_argument, "auto|always|never", "weights in model.onnx_data: auto (over 2 GB, the default), always, never"},
     {"validate", NULL, no_argument, NULL, "run the graph through ONNX Runtime (node + npm onnxruntime-node on NODE_PATH) next to automodel's forward"},
     {0},
@@ -128,6 +130,144 @@ static int run_node(const char *js, const char *mode, const char *model, const c
 
 static am_tensor *i64_tensor(int64_t B, int64_t T, const int64_t *v) { return am_tensor_from_data(AM_I64, 2, (int64_t[]){B, T}, v); }
 
+/* automodel runs a half-precision model as torch does (outputs, and bf16 matmul inputs, rounded to
+ * the dtype); the graph computes in float32: a few units in the last place of the dtype */
+static double validate_tol(const am_model *m) {
+    am_dtype dt = am_model_dtype(m);
+    return dt == AM_BF16 ? 4e-2 : dt == AM_F16 ? 5e-3 : 1e-4;
+}
+
+/* the validator's "<name> <maxdiff> <maxref>" lines, printed and checked: 0 when all are within tol */
+static int check_report(char *report, double tol) {
+    int rc = 0;
+    for (char *line = report, *save = NULL; (line = strtok_r(line, "\n", &save)); line = NULL) {
+        char name[256];
+        double d = 0, mref = 0;
+        if (sscanf(line, "%255s %lf %lf", name, &d, &mref) != 3) {
+            fprintf(stderr, "automodel: --validate: output %s\n", line);
+            rc = 1;
+            continue;
+        }
+        bool ok = d <= tol + tol * mref;
+        printf("  %-20s max |diff| %.3g (max |value| %.3g)%s\n", name, d, mref, ok ? "" : "  OVER the tolerance");
+        if (!ok) rc = 1;
+    }
+    if (rc) fprintf(stderr, "automodel: --validate: the ONNX graph differs from automodel's forward\n");
+    return rc;
+}
+
+/* tensors[i] saved as a safetensors file under names[i] (borrowed) */
+static int save_io(const char *path, int n, const char *const *names, am_tensor *const *tensors) {
+    am_tensors *io = am_tensors_new();
+    int rc = io ? 0 : am_cli_fail("--validate");
+    for (int i = 0; !rc && i < n; i++)
+        if (!tensors[i] || am_tensors_set(io, names[i], tensors[i]) != AM_OK) rc = am_cli_fail("--validate");
+    if (!rc && am_tensors_save_safetensors(io, path) != AM_OK) rc = am_cli_fail("--validate");
+    am_tensors_free(io);
+    return rc;
+}
+
+/* An encoder-decoder's files (encoder_model.onnx, decoder_model.onnx): automodel's forward on
+ * input_ids / attention_mask and decoder_input_ids, then ORT's encoder against its
+ * encoder_last_hidden_state and ORT's decoder (on that state) against its logits. */
+static int validate_s2s(am_model *m, const char *out_dir, const char *js, const char *st, int64_t B, int64_t T, const int64_t *ids, const int64_t *mask) {
+    enum { TD = 4 };
+    int64_t start = 0, dids[2 * TD];
+    am_config_get_int(am_model_config(m), "decoder_start_token_id", &start);
+    for (int64_t i = 0; i < B * TD; i++) dids[i] = i % TD ? ids[(i / TD) * T + i % TD] : start;
+    am_tensors *in = am_tensors_new();
+    am_tensor *ti = NULL, *tm = NULL, *td = i64_tensor(B, TD, dids);
+    int64_t mel = 0, P = 0; /* Whisper: input_features [B, num_mel_bins, 2 * max_source_positions] in [-1, 1), no padding mask */
+    bool speech = am_config_get_int(am_model_config(m), "num_mel_bins", &mel) == AM_OK;
+    /* VisionEncoderDecoderModel: pixel_values [B, num_channels, image_size, image_size] of config.encoder, no padding mask */
+    const char *mt = am_config_model_type(am_model_config(m));
+    bool vision = mt && !strcmp(mt, "vision-encoder-decoder");
+    if (vision) {
+        char *ej = am_config_get_json(am_model_config(m), "encoder");
+        am_config *ec = ej ? am_config_from_json(ej, "config.encoder") : NULL;
+        int64_t C = 3, S = 0;
+        if (ec) am_config_get_int(ec, "num_channels", &C);
+        bool ok = ec && am_config_get_int(ec, "image_size", &S) == AM_OK && C > 0 && C <= 64 && S > 0 && S <= 4096;
+        am_config_free(ec);
+        free(ej);
+        if (!ok) {
+            am_tensors_free(in);
+            am_tensor_free(td);
+            return am_cli_usage_error("--validate: no test image for this config (config.encoder.image_size must be one number)");
+        }
+        if ((ti = am_tensor_new(AM_F32, 4, (int64_t[]){B, C, S, S}))) {
+            float *f = am_tensor_data(ti);
+            uint64_t x = 999;
+            for (int64_t i = 0; i < B * C * S * S; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                f[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+            }
+        }
+        T = S;
+    } else if (speech) {
+        if (am_config_get_int(am_model_config(m), "max_source_positions", &P) != AM_OK || mel <= 0 || mel > 4096 || P <= 0 || P > 100000)
+        {
+            am_tensors_free(in);
+            am_tensor_free(td);
+            return am_cli_usage_error("--validate: no test features for this config (num_mel_bins, max_source_positions)");
+        }
+        if ((ti = am_tensor_new(AM_F32, 3, (int64_t[]){B, mel, 2 * P}))) {
+            float *f = am_tensor_data(ti);
+            uint64_t x = 777;
+            for (int64_t i = 0; i < B * mel * 2 * P; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                f[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+            }
+        }
+        T = 2 * P;
+    } else {
+        ti = i64_tensor(B, T, ids);
+        tm = i64_tensor(B, T, mask);
+    }
+    bool masked = !speech && !vision;
+    const char *enc_in = speech ? "input_features" : vision ? "pixel_values" : "input_ids";
+    char enc_key[64];
+    snprintf(enc_key, sizeof enc_key, "in.%s", enc_in);
+    int rc = in && ti && (!masked || tm) && td && am_tensors_set(in, enc_in, ti) == AM_OK &&
+                     (!masked || am_tensors_set(in, "attention_mask", tm) == AM_OK) && am_tensors_set(in, "decoder_input_ids", td) == AM_OK
+                 ? 0
+                 : am_cli_fail("--validate");
+    am_tensors *out = rc ? NULL : am_model_forward(m, in, NULL);
+    if (!rc && !out) rc = am_cli_fail("--validate: automodel's forward");
+    am_tensor *enc = out ? am_tensors_get(out, "encoder_last_hidden_state") : NULL, *logits = out ? am_tensors_get(out, "logits") : NULL;
+    if (!rc && (!enc || !logits)) rc = am_cli_usage_error("--validate: automodel's forward gave no logits / encoder_last_hidden_state");
+    double tol = validate_tol(m);
+    if (!rc)
+        printf("validation with ONNX Runtime (batch %lld%s, encoder input length %lld, decoder length %d) against automodel's forward, atol = rtol = %g:\n",
+               (long long)B, masked ? ", padding" : "", (long long)T, TD, tol);
+    for (int part = 0; !rc && part < 2; part++) {
+        char model[4096], *report = NULL;
+        snprintf(model, sizeof model, "%s/%s", out_dir, part ? "decoder_model.onnx" : "encoder_model.onnx");
+        am_tensor *e32 = am_tensor_dtype(enc) != AM_F32 ? am_tensor_to(enc, AM_F32) : am_tensor_retain(enc);
+        am_tensor *l32 = am_tensor_dtype(logits) != AM_F32 ? am_tensor_to(logits, AM_F32) : am_tensor_retain(logits);
+        if (part == 0 && !masked) rc = save_io(st, 2, (const char *[]){enc_key, "out.last_hidden_state"}, (am_tensor *[]){ti, e32});
+        else if (part == 0) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.attention_mask", "out.last_hidden_state"}, (am_tensor *[]){ti, tm, e32});
+        else if (!masked) rc = save_io(st, 3, (const char *[]){"in.input_ids", "in.encoder_hidden_states", "out.logits"}, (am_tensor *[]){td, e32, l32});
+        else
+            rc = save_io(st, 4, (const char *[]){"in.input_ids", "in.encoder_attention_mask", "in.encoder_hidden_states", "out.logits"},
+                         (am_tensor *[]){td, tm, e32, l32});
+        am_tensor_free(e32);
+        am_tensor_free(l32);
+        if (!rc) rc = run_node(js, "run", model, st, &report);
+        if (!rc) {
+            printf(" %s\n", part ? "decoder_model.onnx" : "encoder_model.onnx");
+            rc = check_report(report, tol);
+        }
+        free(report);
+    }
+    am_tensor_free(ti);
+    am_tensor_free(tm);
+    am_tensor_free(td);
+    am_tensors_free(in);
+    am_tensors_free(out);
+    return rc;
+}
+
 static int validate(am_model *m, const char *out_dir, bool with_past) {
     char tdir[] = "/tmp/am_onnx_validate_XXXXXX";
     if (!mkdtemp(tdir)) return am_cli_usage_error("--validate: cannot create a temporary folder: %s", strerror(errno));
@@ -142,7 +282,10 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
     if (!f || fputs(k_validator_js, f) == EOF) rc = am_cli_usage_error("--validate: cannot write %s", js);
     if (f) fclose(f);
     char *names = NULL, *report = NULL;
-    if (!rc) rc = run_node(js, "names", model, NULL, &names);
+    char enc_file[4096];
+    snprintf(enc_file, sizeof enc_file, "%s/encoder_model.onnx", out_dir);
+    bool s2s = access(enc_file, F_OK) == 0; /* an encoder-decoder in Optimum's layout */
+    if (!rc && !s2s) rc = run_node(js, "names", model, NULL, &names);
     /* a padded batch of 2 at 5 tokens: row 1 full, row 2 with two padded positions */
     enum { B = 2, T = 5 };
     const am_config *c = am_model_config(m);
@@ -159,10 +302,17 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
         types[i] = i % T >= 2 && !padded;
         pos[i] = i % T; /* right padding: what a forward without position_ids uses */
     }
-    am_tensors *in = rc ? NULL : am_tensors_new();
+    int64_t eos = -1;
+    bool ed = false;
+    if (am_config_get_bool(c, "is_encoder_decoder", &ed) == AM_OK && ed && am_config_get_int(c, "eos_token_id", &eos) == AM_OK && eos >= 0)
+        for (int b = 0; b < B; b++) ids[b * T + (b == 1 ? T - 3 : T - 1)] = eos; /* T5 / BART inputs end with </s> (their classifiers read it) */
+    if (!rc && s2s) rc = validate_s2s(m, out_dir, js, st, B, T, ids, mask);
+    am_tensors *in = rc || s2s ? NULL : am_tensors_new();
     for (char *line = names, *save = NULL; in && (line = strtok_r(line, "\n", &save)); line = NULL) {
         am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? i64_tensor(B, T, mask)
-                     : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos) : NULL;
+                     : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos)
+                     : !strcmp(line, "decoder_input_ids") ? i64_tensor(B, T, ids) /* an encoder-decoder's base model */
+                                                          : NULL;
         if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, image_size, image_size] in [-1, 1) */
             int64_t C = 3, S = 224;
             am_config_get_int(c, "num_channels", &C);
@@ -201,26 +351,10 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
     }
     if (io && am_tensors_save_safetensors(io, st) != AM_OK) rc = am_cli_fail("--validate");
     if (!rc && io) rc = run_node(js, "run", model, st, &report);
-    if (!rc) { /* "<name> <maxdiff> <maxref>" per output */
-        /* automodel runs a half-precision model as torch does (outputs, and bf16 matmul inputs, rounded
-         * to the dtype); the graph computes in float32: a few units in the last place of the dtype */
-        am_dtype dt = am_model_dtype(m);
-        double tol = dt == AM_BF16 ? 4e-2 : dt == AM_F16 ? 5e-3 : 1e-4;
+    if (!rc && !s2s) {
         printf("validation with ONNX Runtime (batch %d; text: padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n",
-               B, T, tol);
-        for (char *line = report, *save = NULL; (line = strtok_r(line, "\n", &save)); line = NULL) {
-            char name[256];
-            double d = 0, mref = 0;
-            if (sscanf(line, "%255s %lf %lf", name, &d, &mref) != 3) {
-                fprintf(stderr, "automodel: --validate: output %s\n", line);
-                rc = 1;
-                continue;
-            }
-            bool ok = d <= tol + tol * mref;
-            printf("  %-20s max |diff| %.3g (max |value| %.3g)%s\n", name, d, mref, ok ? "" : "  OVER the tolerance");
-            if (!ok) rc = 1;
-        }
-        if (rc) fprintf(stderr, "automodel: --validate: the ONNX graph differs from automodel's forward\n");
+               B, T, validate_tol(m));
+        rc = check_report(report, validate_tol(m));
     }
     am_tensors_free(in);
     am_tensors_free(out);
@@ -255,8 +389,7 @@ int am_cli_export(int argc, char **argv) {
         c.eo.source_dir = pos[1];
         if (am_model_export_onnx(m, pos[2], &c.eo) != AM_OK) rc = am_cli_fail(NULL);
         else
-            printf("exported %s to %s/%s (opset %d)\n", am_model_class_name(m), pos[2],
-                   c.eo.with_past ? "decoder_model.onnx + decoder_with_past_model.onnx" : "model.onnx", c.eo.opset);
+            printf("exported %s to %s (opset %d)\n", am_model_class_name(m), pos[2], c.eo.opset);
         if (!rc && c.validate) rc = validate(m, pos[2], c.eo.with_past);
     }
     am_model_free(m);

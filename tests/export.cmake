@@ -10,6 +10,11 @@ set(AM_ONNX_CASES bert_model bert_seqcls bert_tokcls bert_qa bert_mlm bert_causa
     gpt2_model gpt2_lm gpt2_seqcls gpt2_qa llama_lm llama_seqcls vit_imgcls)
 # decoders exported --with-past and driven token by token through ORT: the fixtures' greedy sequences
 set(AM_ONNX_GEN_CASES gpt2_lm llama_lm)
+# encoder-decoders (export/onnx_seq2seq.c): the heads without generation go through test_onnx_<case>
+# above; the generation heads' Optimum files through run_s2s.sh (fixture outputs, the cache step by
+# step, greedy sequences): test_onnx_s2s_<case>
+list(APPEND AM_ONNX_CASES t5_qa t5_seqcls bart_qa bart_causal)
+set(AM_ONNX_S2S_CASES t5_cg bart_cg whisper_cg vision_encoder_decoder)
 find_program(AM_NODE node)
 find_program(AM_NPM npm)
 if(AM_NODE AND AM_NPM)
@@ -24,6 +29,11 @@ if(AM_NODE AND AM_NPM)
     add_test(NAME test_onnx_generate_${c}
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_generate.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c})
     set_tests_properties(test_onnx_generate_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
+  endforeach()
+  foreach(c ${AM_ONNX_S2S_CASES})
+    add_test(NAME test_onnx_s2s_${c}
+             COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_s2s.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c})
+    set_tests_properties(test_onnx_s2s_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
   endforeach()
   add_test(NAME test_onnx_dtypes COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_dtypes.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
   set_tests_properties(test_onnx_dtypes PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")

@@ -68,7 +68,11 @@ static void test_refusals(void) {
     const char *bert = am_test_fixture("models/bert_seqcls");
     char b[4096];
     snprintf(b, sizeof b, "%s", bert);
-    refused(NULL, "T5ForConditionalGeneration (model_type t5) cannot be exported yet", "%s %s", am_test_fixture("models/t5_cg"), out_dir);
+    refused(NULL, "WhisperModel: only WhisperForConditionalGeneration is exportable", "%s %s --task base", am_test_fixture("models/whisper_cg"), out_dir);
+    refused(NULL, "--with-past needs a generation head (T5ForConditionalGeneration, BartForConditionalGeneration, WhisperForConditionalGeneration), "
+                  "not T5ForQuestionAnswering",
+            "%s %s --with-past", am_test_fixture("models/t5_qa"), out_dir);
+    refused(NULL, "relative_attention_num_buckets", "%s %s --set relative_attention_num_buckets=2", am_test_fixture("models/t5_cg"), out_dir);
     refused(NULL, "opset 13 is not supported (14 to 17)", "%s %s --opset 13", b, out_dir);
     refused(NULL, "opset 18 is not supported (14 to 17)", "%s %s --opset 18", b, out_dir);
     refused(NULL, "--with-past needs a decoder's causal LM head", "%s %s --with-past", b, out_dir);
@@ -124,6 +128,25 @@ static void test_written(void) {
     char *cj = am_test_read_file(p, NULL);
     CHECK(cj && strstr(cj, "\"RobertaForCausalLM\"") && strstr(cj, "\"torch_dtype\": \"float32\""));
     free(cj);
+    snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
+    /* an encoder-decoder generation head with past: Optimum's three files, no model.onnx */
+    snprintf(out_dir, sizeof out_dir, "%s/t5", g_tmp);
+    rc = cli(&out, "export onnx %s %s --with-past --opset 15", am_test_fixture("models/t5_cg"), out_dir);
+    CHECKF(rc == 0, "export t5_cg: %s", out);
+    free(out);
+    static const char *s2s_files[] = {"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "config.json", "generation_config.json"};
+    for (size_t i = 0; i < sizeof s2s_files / sizeof s2s_files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", out_dir, s2s_files[i]);
+        CHECKF(exists(p), "%s written", p);
+    }
+    snprintf(p, sizeof p, "%s/model.onnx", out_dir);
+    CHECK(!exists(p));
+    snprintf(p, sizeof p, "%s/decoder_with_past_model.onnx", out_dir);
+    g = am_test_read_file(p, &gl);
+    CHECK(g && memmem(g, gl, "past_key_values.1.encoder.value", 31) && memmem(g, gl, "present.1.decoder.key", 21) &&
+          !memmem(g, gl, "present.0.encoder.key", 21) && !memmem(g, gl, "encoder_hidden_states", 21));
+    free(g);
     snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
     CHECK(system(p) == 0);
     /* a bert with tokenizer files next to it */

@@ -282,7 +282,7 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: dtype must be float32, float16 or bfloat16");
     if (o.external_data < -1 || o.external_data > 1) return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: external_data must be -1, 0 or 1");
     if (!m->describe)
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama, vit)",
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama, vit, t5, bart, whisper, vision-encoder-decoder)",
                          m->spec->class_name, m->spec->model_type);
     if (m->quant_bits)
         return am__error(AM_ERR_UNSUPPORTED, "export onnx: a model loaded in %d-bit cannot be exported (its weights are bitsandbytes codes); "
@@ -293,7 +293,12 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     if (am__is_dir(out_dir) && !dir_empty(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is not empty; export onnx writes a new folder", out_dir);
     am__describe d;
     m->describe(m, &d);
-    if (o.with_past && (!d.decoder || m->spec->task != AM_TASK_CAUSAL_LM))
+    /* encoder-decoders (export/onnx_seq2seq.c): their own files and refusals */
+    am__s2s_graph s2s_kind[3];
+    const char *s2s_file[3], *s2s_data[3];
+    int n_s2s = 0;
+    if ((d.s2s || d.xdec) && (s = am__ox_s2s_plan(m, &d, o.with_past, &n_s2s, s2s_kind, s2s_file, s2s_data)) != AM_OK) return s;
+    if (o.with_past && !d.s2s && !d.xdec && (!d.decoder || m->spec->task != AM_TASK_CAUSAL_LM))
         return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama), not %s", m->spec->class_name);
     /* the weights' bytes decide inline or external data before the graph is built */
     int64_t bytes = 0;
@@ -309,7 +314,7 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
                                                                      k_past[] = {{G_DECODER, "decoder_model.onnx", "decoder_model.onnx_data"},
                                                                                  {G_DECODER_PAST, "decoder_with_past_model.onnx",
                                                                                   "decoder_with_past_model.onnx_data"}};
-    int nfiles = o.with_past ? 2 : 1;
+    int nfiles = d.s2s || d.xdec ? n_s2s : o.with_past ? 2 : 1;
     /* a sibling temporary folder, renamed into place: no partial output */
     char *tmp = am__strfmt("%s.tmp.%ld", out_dir, (long)getpid());
     if (!tmp) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
@@ -325,15 +330,16 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         am__ox g;
         am__ox_init(&g, o.opset, o.dtype);
         g.external = external;
-        g.data_name = o.with_past ? k_past[f].data : k_plain[f].data;
-        if (d.patch) vit_graph(&g, m, &d);
+        g.data_name = d.s2s || d.xdec ? s2s_data[f] : o.with_past ? k_past[f].data : k_plain[f].data;
+        if (d.s2s || d.xdec) am__ox_s2s_graph(&g, m, &d, s2s_kind[f], o.with_past);
+        else if (d.patch) vit_graph(&g, m, &d);
         else model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);
         am__pb model;
         s = am__ox_model(&g, "main_graph", &model);
         if (s == AM_OK && !g.external && am__pb_size(&model) >= ONNX_PROTO_LIMIT)
             s = am__error(AM_ERR_UNSUPPORTED, "export onnx: the graph is %llu bytes, over protobuf's 2 GB limit; leave external data on",
                           (unsigned long long)am__pb_size(&model));
-        if (s == AM_OK) s = write_pb(&model, tmp, o.with_past ? k_past[f].file : k_plain[f].file);
+        if (s == AM_OK) s = write_pb(&model, tmp, d.s2s || d.xdec ? s2s_file[f] : o.with_past ? k_past[f].file : k_plain[f].file);
         if (s == AM_OK && g.external) s = write_pb(&g.data, tmp, g.data_name);
         am__pb_free(&model);
         am__ox_free(&g);

@@ -115,4 +115,17 @@ typedef struct am__ox_cache {
 void am__ox_rope(am__ox *g, const am__rope *r, const char *pos, am__ox_cache *c);
 /* The layer stack (am__stack_forward without cross-attention) on x [B,T,H]; c may be NULL. */
 const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const char *mask_add, am__ox_cache *c);
+/* an am__mlp on h; [B,T,heads*D] -> [B,heads,T,D] */
+const char *am__ox_mlp(am__ox *g, const am__mlp *p, const char *h);
+const char *am__ox_heads(am__ox *g, const char *x, int64_t heads, int64_t D);
+
+/* ---- encoder-decoder models (export/onnx_seq2seq.c): T5, BART in Optimum's layout ---- */
+
+/* The graphs of an encoder-decoder export: model.onnx (heads without generation), encoder_model.onnx,
+ * decoder_model.onnx (with --with-past: present.N.decoder/encoder.key/value out) and
+ * decoder_with_past_model.onnx (past_key_values.N.* in). */
+typedef enum am__s2s_graph { AM__S2S_MODEL, AM__S2S_ENCODER, AM__S2S_DECODER, AM__S2S_DECODER_PAST } am__s2s_graph;
+/* Refusals before anything is written (AM_OK: exportable); the files it writes into kinds / names (n). */
+am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_past, int *n, am__s2s_graph *kinds, const char **files, const char **data);
+void am__ox_s2s_graph(am__ox *g, const am_model *m, const am__describe *d, am__s2s_graph kind, bool with_past);
 #endif

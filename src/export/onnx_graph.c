@@ -237,3 +237,7 @@ const char *am__ox_stack(am__ox *g, const am__stack *st, const char *x, const ch
     }
     return st->final_norm.mod ? am__ox_norm(g, &st->final_norm, x) : x;
 }
+
+/* the layer pieces for emitters of other stacks (export/onnx_seq2seq.c) */
+const char *am__ox_mlp(am__ox *g, const am__mlp *p, const char *h) { return mlp(g, p, h); }
+const char *am__ox_heads(am__ox *g, const char *x, int64_t heads, int64_t D) { return heads_split(g, x, heads, D, false); }

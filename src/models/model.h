@@ -33,6 +33,12 @@ typedef struct am__describe {
     am__norm final_ln;
     am__act lm_act;
     am__norm lm_norm;
+    /* an encoder-decoder (models/seq2seq.h am__s2s_impl): export/onnx_seq2seq.c writes its graphs */
+    const void *s2s;
+    /* VisionEncoderDecoderModel: the ViT encoder in the ViT fields above (stack, patch, vit_emb,
+     * final_ln), its GPT-2 decoder with cross-attention and enc_to_dec_proj (NULL when the widths agree) */
+    const struct am__causal_impl *xdec;
+    const am__module *enc_to_dec;
 } am__describe;
 
 typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);

@@ -266,6 +266,14 @@ static int64_t s2s_max_positions(const am_model *m) { return ((const am__s2s_imp
 static const am__gen_ops k_s2s_gen = {true, s2s_max_positions, s2s_vocab, s2s_cache_new, s2s_encode, am__cross_free, s2s_step};
 static const am__gen_ops k_dec_gen = {false, s2s_max_positions, s2s_vocab, s2s_cache_new, NULL, NULL, s2s_step}; /* the decoder alone */
 
+/* export/: the decoder alone (BartForCausalLM) is a decoder-only model's graph; everything else
+ * is written by export/onnx_seq2seq.c from the whole am__s2s_impl */
+static void s2s_describe(const am_model *m, am__describe *d) {
+    const am__s2s_impl *t = m->impl;
+    if (!t->has_encoder) *d = (am__describe){.emb = &t->dec_emb, .stack = &t->dec, .lm_decoder = t->lm_head};
+    else *d = (am__describe){.emb = &t->enc_emb, .stack = &t->enc, .s2s = t};
+}
+
 am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl **out) {
     am__s2s_impl *t = calloc(1, sizeof *t);
     if (!t) return am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -275,6 +283,7 @@ am_status am__s2s_init(am_model *m, const char *const *input_names, am__s2s_impl
     m->impl_free = s2s_free;
     m->forward = s2s_forward;
     m->input_names = input_names;
+    m->describe = s2s_describe;
     am_task task = m->spec->task;
     if (task == AM_TASK_SEQ2SEQ_LM || task == AM_TASK_MASKED_LM || task == AM_TASK_SPEECH_SEQ2SEQ) m->gen = &k_s2s_gen; /* 4.32 maps bart masked-lm to the seq2seq LM */
     if (task == AM_TASK_CAUSAL_LM) m->gen = &k_dec_gen;

@@ -151,6 +151,14 @@ static int64_t ved_max_positions(const am_model *m) { return ((const ved_impl *)
 
 static const am__gen_ops k_ved_gen = {true, ved_max_positions, ved_vocab, ved_cache_new, ved_encode, am__cross_free, ved_step};
 
+/* export/: the ViT encoder as a ViT's graph description, the GPT-2 decoder with its cross-attention
+ * and enc_to_dec_proj for export/onnx_seq2seq.c */
+static void ved_describe(const am_model *m, am__describe *d) {
+    const ved_impl *v = m->impl;
+    *d = (am__describe){.stack = &v->vit.enc, .patch = v->vit.proj, .vit_emb = v->vit.emb, .final_ln = {v->vit.ln, AM__NORM_LAYER, v->vit.eps},
+                        .xdec = &v->dec, .enc_to_dec = v->proj};
+}
+
 am_status am__ved_build(am_model *m) {
     ved_impl *v = calloc(1, sizeof *v);
     if (!v) return am__error(AM_ERR_NO_MEMORY, "out of memory");
@@ -159,6 +167,7 @@ am_status am__ved_build(am_model *m) {
     m->forward = ved_forward;
     m->input_names = k_ved_inputs;
     m->gen = &k_ved_gen;
+    m->describe = ved_describe;
     const cJSON *ej = sub_config(m->config, "encoder", "vit", "config"), *dj = ej ? sub_config(m->config, "decoder", "gpt2", "config") : NULL;
     if (!ej || !dj) return AM_ERR_FORMAT;
     v->enc_cfg = am__config_new(cJSON_Duplicate(ej, true), am__vit_defaults, "ViTConfig");
