@@ -4,6 +4,7 @@
 #include <math.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 int am_test_failures = 0;
@@ -37,6 +38,21 @@ int am_test_run(const char *cmd, char **out) {
     if (out) *out = buf;
     else free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+long am_test_cli_peak_rss_kb(char *const argv[]) {
+    const char *cli = getenv("AM_CLI");
+    if (!cli) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout)) _exit(126);
+        execv(cli, argv);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+    return ru.ru_maxrss;
 }
 
 char *am_test_read_file(const char *path, size_t *len) {

@@ -39,6 +39,10 @@ const char *am_test_fixture(const char *rel);
 /* Run a shell command, capture stdout into a malloc'd string (may be NULL); returns exit status. */
 int am_test_run(const char *cmd, char **out);
 char *am_test_read_file(const char *path, size_t *len);
+/* The automodel CLI (AM_CLI) run as a fresh process with argv (stdout to /dev/null; fork + exec at
+ * once: nothing of this process's thread pool runs in the child); its peak RSS from wait4, in kB;
+ * -1 when AM_CLI is unset or the command failed. */
+long am_test_cli_peak_rss_kb(char *const argv[]);
 /* A pipelines_media model_level "save_roundtrip" (a cJSON object) against a folder save_pretrained
  * wrote: every listed file exists, config.json has exactly the listed keys plus "_name_or_path"
  * (the load path, which the reference leaves out). */

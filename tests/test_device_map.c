@@ -211,23 +211,6 @@ static void test_outputs(void) {
 
 /* ---- peak RSS ---- */
 
-/* the automodel CLI run as a fresh process (fork + exec at once: nothing of this process's thread
- * pool runs in the child); its peak RSS from wait4, in kB; -1 when it failed */
-static long run_peak_kb(char *const argv[]) {
-    const char *cli = getenv("AM_CLI");
-    if (!cli) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout)) _exit(126);
-        execv(cli, argv);
-        _exit(127);
-    }
-    int st = 0;
-    struct rusage ru;
-    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
-    return ru.ru_maxrss;
-}
-
 static bool write_text(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
     bool ok = f && fwrite(data, 1, len, f) == len;
@@ -266,11 +249,11 @@ static void test_rss(void) {
     }
     CHECK(write_text(in, buf, 8 + padded + 128));
     char *init[] = {"automodel", "init", cfg, model, "--seed", "1", NULL};
-    CHECK(run_peak_kb(init) > 0);
+    CHECK(am_test_cli_peak_rss_kb(init) > 0);
     char *tiny[] = {"automodel", "generate", (char *)am_test_fixture("models/llama_lm"), "--inputs", in, "--output", out, "--max-new-tokens", "4", NULL};
     char *full[] = {"automodel", "generate", model, "--inputs", in, "--output", out, "--max-new-tokens", "4", NULL};
     char *off[] = {"automodel", "generate", model, "--inputs", in, "--output", out, "--max-new-tokens", "4", "--device-map", "auto", "--max-memory", "cpu=20MB", NULL};
-    long base = run_peak_kb(tiny), p_full = run_peak_kb(full), p_off = run_peak_kb(off);
+    long base = am_test_cli_peak_rss_kb(tiny), p_full = am_test_cli_peak_rss_kb(full), p_off = am_test_cli_peak_rss_kb(off);
     /* budget 20 MB (on the cpu: embed_tokens, 4 MB; the rest on disk) + the stated overhead: one
      * layer resident while it runs (13.6 MB), lm_head (4 MB) during its product, activations and
      * scratch: 24 MB in all, over the peak of the same command on a tiny model (the library, its

@@ -767,6 +767,15 @@ am_status am__device_map_apply(am_model *m, const am_load_options *o, bool safet
     cJSON_Delete(user);
     bool any_disk = false; /* a weight (its first name, for tied ones) placed on "disk" */
     for (size_t i = 0; s == AM_OK && i < pl.n; i++) any_disk = any_disk || (pl.bytes[i] && device_of(&mp, pl.np[i].name) == 2);
+    /* weights quantized as they were loaded are in memory: refused before anything is written
+     * (load.c refuses the same for the float weights of a quantized model) */
+    for (size_t i = 0; s == AM_OK && any_disk && i < pl.n; i++) {
+        const am__qweight *q = am__qweight_of(pl.np[i].p->t);
+        if (q && pl.bytes[i] && device_of(&mp, pl.np[i].name) == 2)
+            s = am__error(AM_ERR_UNSUPPORTED, "%s: load_in_%dbit with device_map \"disk\" placement is not supported: quantized weights are kept in memory; "
+                                              "raise max_memory or drop the quantization",
+                          m->name_or_path ? m->name_or_path : "model", q->type == AM__Q_INT8 ? 8 : 4);
+    }
     /* transformers: disk without a folder is fine only for safetensors weights (read in place) */
     bool needs_write = false;
     for (size_t i = 0; s == AM_OK && any_disk && i < pl.n; i++) {

@@ -554,8 +554,18 @@ static bool qweight_fits(const am_tensor *src, const am__module *owner, const am
     return owner->type && !strcmp(owner->type, "Conv1D") && p->shape[0] == q->K && p->shape[1] == q->N;
 }
 
+/* a name on either side of a tie: such weights are quantized after loading (am__model_quantize),
+ * where the tie's other name keeps what it had */
+static bool is_tied(const am_model *m, const char *name) {
+    for (size_t k = 0; k < m->n_ties; k++)
+        if (!strcmp(m->tie_alias[k], name) || !strcmp(m->tie_target[k], name)) return true;
+    return false;
+}
+
+/* `plan` (NULL: none): quantization at load, applied to each weight as it is read from the
+ * checkpoint, so that the float weights are never all resident at once */
 static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o,
-                              const am__qconfig *pre) {
+                              const am__qconfig *pre, const am__qconfig *plan) {
     ckpt ck = {0};
     am_status s = ckpt_open(&ck, dir, o->use_safetensors);
     if (s == AM_OK && pre) s = am__quant_ckpt(ck.names.v, ck.t, &ck.names.n, ck.file, pre);
@@ -712,6 +722,13 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             bool same = src->ndim == p->ndim;
             for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
             if (!same && !o->ignore_mismatched_sizes) continue; /* an error below */
+            bool kn;
+            int64_t qn, qk;
+            if (same && plan && am__dtype_is_float(src->dtype) && !is_tied(m, np[i].name) && am__qplan_wants(m, plan, &np[i], NULL, &kn, &qn, &qk) == 1) {
+                need = add_sat(need, am__qplan_bytes(plan, qn, qk)); /* quantized as it is read */
+                n_alloc++;
+                continue;
+            }
             if (same && src->dtype == param_dtype(m, p) && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype) == 0) {
                 mapped = add_sat(mapped, bytes);
                 continue;
@@ -763,6 +780,32 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                 torch_size(&err, p->ndim, p->shape);
                 am__buf_puts(&err, ".");
             } else s = init_param(m, np[i].owner, p, np[i].name, origin, &rng, true);
+            continue;
+        }
+        bool qkn = false;
+        int64_t qn = 0, qk = 0;
+        int qw = plan && am__dtype_is_float(src->dtype) && !is_tied(m, np[i].name) ? am__qplan_wants(m, plan, &np[i], NULL, &qkn, &qn, &qk) : 0;
+        if (qw < 0) {
+            s = AM_ERR_NO_MEMORY;
+            break;
+        }
+        if (qw) {
+            /* quantized from the checkpoint's tensor, whose mapped pages then leave the resident
+             * set; rounded to the model's dtype first, as transformers casts (param.to(dtype))
+             * before set_module_quantized_tensor_to_device */
+            am_dtype want = param_dtype(m, p);
+            am_tensor *cv = src->dtype == want ? NULL : am__tensor_convert(src, want);
+            am_tensor *qt = src->dtype != want && !cv ? NULL : am__qplan_quantize(plan, cv ? cv : src, qkn, qn, qk);
+            am_tensor_free(cv);
+            if (!qt) {
+                char *why = am__strfmt(" (tensor '%s' of %s quantized to %d bits)", k, ck.file, plan->bits);
+                s = alloc_error(origin, np[i].name, p->ndim, p->shape, AM_F32, why ? why : "");
+                free(why);
+                break;
+            }
+            am__tensor_drop_pages(src);
+            am_tensor_free(p->t);
+            p->t = qt;
             continue;
         }
         am_tensor *t = NULL;
@@ -974,12 +1017,15 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am_model_free(m);
         return NULL;
     }
-    if (load_weights(m, path, name_or_path, cfg_origin, &o, pre ? &qc : NULL) != AM_OK) {
+    am__qconfig plan = {0};
+    if ((qc.bits && !pre && am__qplan(m, &qc, &plan) != AM_OK) || load_weights(m, path, name_or_path, cfg_origin, &o, pre ? &qc : NULL, plan.bits ? &plan : NULL) != AM_OK) {
+        am__qconfig_free(&plan);
         am__qconfig_free(&qc);
         free(cfg_origin);
         am_model_free(m);
         return NULL;
     }
+    am__qconfig_free(&plan);
     free(cfg_origin);
     /* device_map: placement, disk offload, hf_device_map; the weights were safetensors when
      * load_weights found them first (use_safetensors and a model.safetensors(.index.json)) */
