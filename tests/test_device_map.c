@@ -209,6 +209,47 @@ static void test_outputs(void) {
     compare("models/load_legacy_bin", "auto", "cpu=0", "/tmp", AM_F32, false, false);
 }
 
+/* Whisper (WhisperEncoderLayer / WhisperDecoderLayer are no-split layers, as in 4.32): forward
+ * and generate from the fixture's input features, every module on "disk" and a cpu/disk split,
+ * bit for bit against the unrestricted run; Wav2Vec2 (no _no_split_modules) is refused with
+ * transformers' message */
+static void test_speech(void) {
+    am_tensors *fx = am_tensors_load_safetensors(am_test_fixture("models/whisper_cg/expected.safetensors"));
+    CHECKF(fx != NULL, "whisper_cg expected: %s", am_last_error());
+    static const char *const maps[][2] = {{"auto", "cpu=0"}, {"sequential", "cpu=20KB"}};
+    for (size_t k = 0; fx && k < 2; k++) {
+        am_model *ref = load("models/whisper_cg", NULL, NULL, NULL, AM_F32), *off = load("models/whisper_cg", maps[k][0], maps[k][1], NULL, AM_F32);
+        CHECKF(ref && off, "whisper_cg device_map=%s: %s", maps[k][0], am_last_error());
+        char *dm = off ? am_model_hf_device_map(off) : NULL;
+        CHECKF(dm && strstr(dm, "\"disk\""), "whisper_cg device_map=%s max_memory=%s: %s", maps[k][0], maps[k][1], dm ? dm : "NULL");
+        am_free(dm);
+        char what[128];
+        snprintf(what, sizeof what, "whisper_cg device_map=%s max_memory=%s", maps[k][0], maps[k][1]);
+        for (int round = 0; ref && off && round < 2; round++) {
+            am_tensors *in = am_tensors_new();
+            am_tensors_set(in, "input_features", am_tensors_get(fx, "in.input_features"));
+            am_tensors_set(in, "decoder_input_ids", am_tensors_get(fx, "in.decoder_input_ids"));
+            am_tensors *a = am_model_forward(ref, in, NULL), *b = am_model_forward(off, in, NULL);
+            same_outputs(a, b, what);
+            am_tensors_free(a), am_tensors_free(b), am_tensors_free(in);
+        }
+        am_generate_options g = am_generate_options_default();
+        g.max_new_tokens = 8;
+        for (int beams = 1; ref && off && beams <= 2; beams++) {
+            g.num_beams = beams;
+            am_tensors *in = am_tensors_new();
+            am_tensors_set(in, "input_features", am_tensors_get(fx, "gen.input_features"));
+            am_tensors *a = am_model_generate(ref, in, &g), *b = am_model_generate(off, in, &g);
+            same_outputs(a, b, what);
+            am_tensors_free(a), am_tensors_free(b), am_tensors_free(in);
+        }
+        am_model_free(ref), am_model_free(off);
+    }
+    am_tensors_free(fx);
+    expect_error("models/wav2vec2_audiocls", "auto", NULL, "Wav2Vec2ForSequenceClassification does not support `device_map='auto'` yet.");
+    expect_error("models/wav2vec2_audiocls", "sequential", "cpu=0", "does not support `device_map='sequential'` yet.");
+}
+
 /* ---- peak RSS ---- */
 
 static bool write_text(const char *path, const void *data, size_t len) {
@@ -275,6 +316,7 @@ int am_test_main(int argc, char **argv) {
     (void)argv;
     test_planning();
     test_outputs();
+    test_speech();
     if (!getenv("AM_TEST_SKIP_RSS")) test_rss();
     return 0;
 }

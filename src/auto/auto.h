@@ -56,8 +56,9 @@ am_status am__qplan(const am_model *m, const am__qconfig *qin, am__qconfig *q);
  * a tie alias; `cur`, its tensor or NULL, already quantized counts), with its logical [N, K] and
  * kn (stored [K, N]: Conv1D); 0 when not; -1 out of memory (error set). */
 int am__qplan_wants(const am_model *m, const am__qconfig *q, const am__named_param *e, const am_tensor *cur, bool *kn, int64_t *N, int64_t *K);
-/* The quantized copy of a float weight (any float dtype, mapped or not); NULL out of memory. */
-am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, bool kn, int64_t N, int64_t K);
+/* The quantized copy of a float weight (any float dtype, mapped or not), its values first rounded
+ * to round_to (float16 / bfloat16: as param.to(dtype) before quantizing); NULL out of memory. */
+am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K);
 /* Bytes a quantized [N, K] weight holds (for the up-front memory check). */
 uint64_t am__qplan_bytes(const am__qconfig *q, int64_t N, int64_t K);
 /* A checkpoint saved quantized: each int8 weight with its SCB, each packed 4-bit weight with its

@@ -322,11 +322,16 @@ static const char *const *no_split_classes(const char *model_type) {
     static const char *const yolos[] = {"YolosEmbeddings", "YolosLayer", NULL};
     static const char *const segformer[] = {"SegformerLayer", NULL};
     static const char *const ved[] = {"ViTLayer", "GPT2Block", NULL};
+    /* WhisperPreTrainedModel._no_split_modules; Wav2Vec2PreTrainedModel has none in 4.32, so
+     * "auto" and the other strategies refuse it as transformers does ("... does not support
+     * `device_map='auto'` yet.") */
+    static const char *const whisper[] = {"WhisperEncoderLayer", "WhisperDecoderLayer", NULL};
     static const struct {
         const char *t;
         const char *const *c;
     } k[] = {{"bert", bert}, {"distilbert", distilbert}, {"gpt2", gpt2}, {"llama", llama}, {"t5", t5}, {"bart", bart},
-             {"vit", vit},   {"yolos", yolos},           {"segformer", segformer}, {"vision-encoder-decoder", ved}};
+             {"vit", vit},   {"yolos", yolos},           {"segformer", segformer}, {"vision-encoder-decoder", ved},
+             {"whisper", whisper}};
     for (size_t i = 0; model_type && i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(model_type, k[i].t)) return k[i].c;
     return NULL;

@@ -19,7 +19,7 @@ am_load_options am_load_options_default(void) {
     am_load_options o;
     memset(&o, 0, sizeof o);
     o.size = sizeof o;
-    o.dtype = AM_F32;
+    o.dtype = AM_DTYPE_DEFAULT;
     o.use_safetensors = true;
     o.llm_int8_threshold = 6.0f;
     o.bnb_4bit_compute_dtype = AM_F32;
@@ -573,8 +573,18 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         ckpt_free(&ck);
         return s;
     }
-    /* torch_dtype: float32 unless asked; "auto" = config.torch_dtype, else the first floating weight */
-    m->dtype = o->dtype == AM_DTYPE_AUTO ? AM_F32 : o->dtype;
+    /* torch_dtype: float32 unless asked; "auto" = config.torch_dtype, else the first floating
+     * weight. Not given (None) with 8-bit or 4-bit weights: float16 for the modules left
+     * unquantized, as transformers 4.32's from_pretrained overrides it (for load_in_8bit /
+     * load_in_4bit and for a checkpoint saved in 8-bit; 4-bit checkpoints, loadable from 4.36, the
+     * same through update_torch_dtype) */
+    m->dtype = o->dtype == AM_DTYPE_AUTO || o->dtype == AM_DTYPE_DEFAULT ? AM_F32 : o->dtype;
+    if (o->dtype == AM_DTYPE_DEFAULT && ((pre && pre->bits) || (plan && plan->bits))) {
+        am__log(AM_LOG_INFO, "Overriding torch_dtype=None with `torch_dtype=torch.float16` due to requirements of `bitsandbytes` to enable model "
+                             "loading in 8-bit or 4-bit. Pass your own torch_dtype to specify the dtype of the remaining non-linear layers or pass "
+                             "torch_dtype=torch.float16 to remove this warning.");
+        m->dtype = AM_F16;
+    }
     if (o->dtype == AM_DTYPE_AUTO) {
         am_dtype d;
         const char *cd = am__config_str(m->config, "torch_dtype", NULL);
@@ -793,10 +803,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             /* quantized from the checkpoint's tensor, whose mapped pages then leave the resident
              * set; rounded to the model's dtype first, as transformers casts (param.to(dtype))
              * before set_module_quantized_tensor_to_device */
-            am_dtype want = param_dtype(m, p);
-            am_tensor *cv = src->dtype == want ? NULL : am__tensor_convert(src, want);
-            am_tensor *qt = src->dtype != want && !cv ? NULL : am__qplan_quantize(plan, cv ? cv : src, qkn, qn, qk);
-            am_tensor_free(cv);
+            am_tensor *qt = am__qplan_quantize(plan, src, param_dtype(m, p), qkn, qn, qk);
             if (!qt) {
                 char *why = am__strfmt(" (tensor '%s' of %s quantized to %d bits)", k, ck.file, plan->bits);
                 s = alloc_error(origin, np[i].name, p->ndim, p->shape, AM_F32, why ? why : "");
@@ -946,7 +953,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
 
 /* The option values checked before anything is resolved, downloaded or loaded. */
 static am_status check_values(const am_load_options *o, am__matmul_prec *prec) {
-    if (o->dtype != AM_F32 && o->dtype != AM_F16 && o->dtype != AM_BF16 && o->dtype != AM_DTYPE_AUTO)
+    if (o->dtype != AM_F32 && o->dtype != AM_F16 && o->dtype != AM_BF16 && o->dtype != AM_DTYPE_AUTO && o->dtype != AM_DTYPE_DEFAULT)
         return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be float32, float16, bfloat16 or auto (got %s)",
                          am__opt_name("torch_dtype", "--dtype"), am_dtype_name(o->dtype));
     *prec = AM__PREC_DEFAULT;
@@ -1117,5 +1124,8 @@ void am_model_free(am_model *m) {
     free(m->hf_device_map);
     for (size_t i = 0; i < m->n_offloaded; i++) am_tensor_free(m->offloaded[i]);
     free(m->offloaded);
+    for (size_t i = 0; i < m->n_qs; i++) free(m->qs_name[i]), am_tensor_free(m->qs_t[i]);
+    free(m->qs_name);
+    free(m->qs_t);
     free(m);
 }

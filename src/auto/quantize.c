@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void am__qconfig_free(am__qconfig *q) {
     for (size_t i = 0; i < q->n_skip; i++) free(q->skip[i]);
@@ -248,13 +249,31 @@ uint64_t am__qplan_bytes(const am__qconfig *q, int64_t N, int64_t K) {
     return (nk + 1) / 2 + nb * (q->dq ? 5 : 4);    /* codes, absmax (+ its nested codes) */
 }
 
-am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, bool kn, int64_t N, int64_t K) {
+am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K) {
+    const float *wf = src->dtype == AM_F32 && round_to == AM_F32 && (uintptr_t)src->data % sizeof(float) == 0 ? src->data : NULL;
+    /* otherwise a float32 copy, rounded through round_to: its own pages (mmap), returned to the
+     * system when done, so that one weight's scratch at a time is ever resident (heap blocks of
+     * this size would raise malloc's mmap threshold and stay in the process) */
+    size_t bytes = (size_t)(N * K > 0 ? N * K : 1) * sizeof(float);
     float *tmp = NULL;
-    const float *wf = src->dtype == AM_F32 && (uintptr_t)src->data % sizeof(float) == 0 ? src->data : NULL;
-    if (!wf && am__dtype_is_float(src->dtype) && (tmp = am__aligned_alloc((size_t)(N * K > 0 ? N * K : 1) * sizeof(float))))
-        am__to_f32(src->data, src->dtype, N * K, tmp), wf = tmp;
+    if (!wf && am__dtype_is_float(src->dtype)) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        tmp = p == MAP_FAILED ? NULL : p;
+    }
+    if (tmp) {
+        am__to_f32(src->data, src->dtype, N * K, tmp);
+        if (round_to == AM_F16 || round_to == AM_BF16) { /* param.to(dtype): round to nearest even */
+            uint16_t h[1024];
+            for (int64_t i = 0; i < N * K; i += 1024) {
+                int64_t c = N * K - i < 1024 ? N * K - i : 1024;
+                for (int64_t j = 0; j < c; j++) h[j] = round_to == AM_F16 ? am__f32_to_f16(tmp[i + j]) : am__f32_to_bf16(tmp[i + j]);
+                am__to_f32(h, round_to, c, tmp + i);
+            }
+        }
+        wf = tmp;
+    }
     am_tensor *qt = !wf ? NULL : q->bits == 8 ? am__quantize_int8(wf, kn, N, K, q->threshold) : am__quantize_4bit(wf, kn, N, K, q->q4, q->dq, q->compute);
-    free(tmp);
+    if (tmp) munmap(tmp, bytes);
     return qt;
 }
 
@@ -283,7 +302,7 @@ am_status am__model_quantize(am_model *m, const am__qconfig *qin) {
             break;
         }
         /* quantized as it was loaded (am__qplan in load_weights), stored quantized, or here */
-        am_tensor *qt = pq ? am_tensor_retain(p->t) : am__qplan_quantize(&q, p->t, kn, N, K);
+        am_tensor *qt = pq ? am_tensor_retain(p->t) : am__qplan_quantize(&q, p->t, p->t->dtype, kn, N, K);
         if (!qt) {
             s = am__error(AM_ERR_NO_MEMORY, "out of memory quantizing '%s'", np[i].name);
             break;
