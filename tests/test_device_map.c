@@ -252,12 +252,6 @@ static void test_speech(void) {
 
 /* ---- peak RSS ---- */
 
-static bool write_text(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
-    return (f ? fclose(f) == 0 : false) && ok;
-}
-
 static void test_rss(void) {
     if (!getenv("AM_CLI")) {
         fprintf(stderr, "AM_CLI is not set: the RSS test needs the automodel command\n");
@@ -267,30 +261,14 @@ static void test_rss(void) {
     /* Llama-shaped: hidden 512, 8 layers of 13.6 MB (f32), vocab 2000: 117 MB of weights, written
      * by `automodel init` (from_config + save_pretrained) in a fresh process */
     char dir[] = "/tmp/am_rss_model_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char cfg[256], model[256], in[256], out[256];
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    snprintf(model, sizeof model, "%s/model", dir);
-    snprintf(in, sizeof in, "%s/in.safetensors", dir);
-    snprintf(out, sizeof out, "%s/out.safetensors", dir);
     const char *cj = "{\"model_type\": \"llama\", \"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 512, "
                      "\"intermediate_size\": 1536, \"num_hidden_layers\": 8, \"num_attention_heads\": 8, "
                      "\"num_key_value_heads\": 8, \"vocab_size\": 2000, \"max_position_embeddings\": 64}";
-    CHECK(write_text(cfg, cj, strlen(cj)));
-    /* input_ids [1, 16] as a safetensors file */
-    char hdr[] = "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[1,16],\"data_offsets\":[0,128]}}";
-    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
-    unsigned char buf[512] = {0};
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    memcpy(buf + 8, hdr, hl);
-    memset(buf + 8 + hl, ' ', padded - hl);
-    for (int i = 0; i < 16; i++) {
-        int64_t id = (i * 37) % 97; /* inside both vocabularies */
-        memcpy(buf + 8 + padded + 8 * i, &id, 8);
-    }
-    CHECK(write_text(in, buf, 8 + padded + 128));
-    char *init[] = {"automodel", "init", cfg, model, "--seed", "1", NULL};
-    CHECK(am_test_cli_peak_rss_kb(init) > 0);
+    CHECK(am_test_cli_random_model(dir, cj)); /* input_ids inside both vocabularies */
+    char model[256], in[256], out[256];
+    snprintf(model, sizeof model, "%s/model", dir);
+    snprintf(in, sizeof in, "%s/in.safetensors", dir);
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
     char *tiny[] = {"automodel", "generate", (char *)am_test_fixture("models/llama_lm"), "--inputs", in, "--output", out, "--max-new-tokens", "4", NULL};
     char *full[] = {"automodel", "generate", model, "--inputs", in, "--output", out, "--max-new-tokens", "4", NULL};
     char *off[] = {"automodel", "generate", model, "--inputs", in, "--output", out, "--max-new-tokens", "4", "--device-map", "auto", "--max-memory", "cpu=20MB", NULL};

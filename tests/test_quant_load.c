@@ -19,27 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool write_bytes(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
-    return (f ? fclose(f) == 0 : false) && ok;
-}
-
-/* input_ids [1, 16] as a safetensors file */
-static bool write_ids(const char *path, int vocab) {
-    char hdr[] = "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[1,16],\"data_offsets\":[0,128]}}";
-    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
-    unsigned char buf[512] = {0};
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    memcpy(buf + 8, hdr, hl);
-    memset(buf + 8 + hl, ' ', padded - hl);
-    for (int i = 0; i < 16; i++) {
-        int64_t id = (i * 37) % vocab;
-        memcpy(buf + 8 + padded + 8 * i, &id, 8);
-    }
-    return write_bytes(path, buf, 8 + padded + 128);
-}
-
 /* the footprint (parameters and buffers, bytes) of `dir` loaded with these options, in this process */
 static long long footprint(const char *dir, bool in8, bool in4) {
     am_load_options o = am_load_options_default();
@@ -60,18 +39,13 @@ static void test_peak_rss(void) {
     /* GPT-2-shaped: n_embd 512, 8 blocks of 3.1M Linear (Conv1D) weights = 12.6 MB float32 each,
      * vocab 2000 (wte 4 MB, tied to lm_head and kept unquantized, as transformers keeps it) */
     char dir[] = "/tmp/am_qload_model_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char cfg[256], model[256], in[256], out[256];
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    const char *cj = "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_embd\": 512, \"n_layer\": 8, \"n_head\": 8, "
+                     "\"vocab_size\": 2000, \"n_positions\": 64}";
+    CHECK(am_test_cli_random_model(dir, cj));
+    char model[256], in[256], out[256];
     snprintf(model, sizeof model, "%s/model", dir);
     snprintf(in, sizeof in, "%s/in.safetensors", dir);
     snprintf(out, sizeof out, "%s/out.safetensors", dir);
-    const char *cj = "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_embd\": 512, \"n_layer\": 8, \"n_head\": 8, "
-                     "\"vocab_size\": 2000, \"n_positions\": 64}";
-    CHECK(write_bytes(cfg, cj, strlen(cj)));
-    CHECK(write_ids(in, 97));
-    char *init[] = {"automodel", "init", cfg, model, "--seed", "1", NULL};
-    CHECK(am_test_cli_peak_rss_kb(init) > 0);
     char *tiny[] = {"automodel", "forward", (char *)am_test_fixture("models/gpt2_lm"), "--inputs", in, "--output", out, NULL};
     char *f32[] = {"automodel", "forward", model, "--inputs", in, "--output", out, NULL};
     char *q8[] = {"automodel", "forward", model, "--inputs", in, "--output", out, "--load-in-8bit", NULL};
@@ -250,6 +224,15 @@ int am_test_main(int argc, char **argv) {
     (void)argv;
     test_default_dtype();
     test_state_dict();
-    if (!getenv("AM_TEST_SKIP_RSS")) test_peak_rss();
+    /* under AddressSanitizer freed memory waits in its quarantine (256 MB by default), so the
+     * peak of a load that frees each weight's scratch says nothing about the library: the
+     * sanitizer build runs the rest */
+#if defined(__SANITIZE_ADDRESS__)
+    bool asan = true;
+#else
+    bool asan = false;
+#endif
+    if (asan) fprintf(stderr, "AddressSanitizer build: the peak-RSS bounds are checked in the Release build only\n");
+    if (!getenv("AM_TEST_SKIP_RSS") && !asan) test_peak_rss();
     return 0;
 }
