@@ -14,7 +14,7 @@ static const am_cli_opt k_load_opts[] = {
     {"task", NULL, required_argument, "T", "the head, as AutoModelFor<T>: sequence-classification, token-classification, "
                                            "question-answering, masked-lm, causal-lm, seq2seq-lm, ... (default: the "
                                            "config's architectures)"},
-    {"dtype", "torch-dtype", required_argument, "D", "torch_dtype: float32 (default), float16, bfloat16 or auto"},
+    {"dtype", "torch-dtype", required_argument, "D", "torch_dtype: float32, float16, bfloat16 or auto (default: float32; float16 for the modules left unquantized by --load-in-8bit/4bit, as transformers)"},
     {"attn-implementation", "attn", required_argument, "IMPL", "attn_implementation: eager, sdpa or flash_attention_2"},
     {"float32-matmul-precision", NULL, required_argument, "P", "torch.set_float32_matmul_precision for this model: highest "
                                                                "(default), high, or medium (float32 weights computed in bf16 "

@@ -153,7 +153,9 @@ typedef enum am_dtype {
     AM_U8,
     AM_BOOL,
     AM_DTYPE_COUNT,
-    AM_DTYPE_AUTO = 100 /* load option only: the checkpoint's own dtype */
+    AM_DTYPE_AUTO = 100, /* load option only: the checkpoint's own dtype */
+    AM_DTYPE_DEFAULT = 101 /* load option only: torch_dtype not given (None): float32, or float16
+                              with load_in_8bit / load_in_4bit, as transformers 4.32 */
 } am_dtype;
 
 #define AM_MAX_DIMS 8
@@ -294,7 +296,7 @@ AM_API const char *am_attn_impl_name(am_attn_impl impl);
 
 typedef struct am_load_options {
     size_t size;               /* sizeof(am_load_options) */
-    am_dtype dtype;            /* torch_dtype: AM_F32 (default), AM_F16, AM_BF16, AM_DTYPE_AUTO */
+    am_dtype dtype;            /* torch_dtype: AM_DTYPE_DEFAULT (default: None), AM_F32, AM_F16, AM_BF16, AM_DTYPE_AUTO */
     am_attn_impl attn;         /* attn_implementation */
     int num_labels;            /* > 0 overrides config.num_labels */
     bool ignore_mismatched_sizes;

@@ -4,6 +4,9 @@
 #include <math.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 int am_test_failures = 0;
@@ -37,6 +40,47 @@ int am_test_run(const char *cmd, char **out) {
     if (out) *out = buf;
     else free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+long am_test_cli_peak_rss_kb(char *const argv[]) {
+    const char *cli = getenv("AM_CLI");
+    if (!cli) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout)) _exit(126);
+        execv(cli, argv);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+    return ru.ru_maxrss;
+}
+
+static bool write_bytes(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    return (f ? fclose(f) == 0 : false) && ok;
+}
+
+bool am_test_cli_random_model(char *dir, const char *config_json) {
+    if (!mkdtemp(dir)) return false;
+    char cfg[512], model[512], in[512];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    snprintf(model, sizeof model, "%s/model", dir);
+    snprintf(in, sizeof in, "%s/in.safetensors", dir);
+    char hdr[] = "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[1,16],\"data_offsets\":[0,128]}}";
+    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
+    unsigned char buf[512] = {0};
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    memset(buf + 8 + hl, ' ', padded - hl);
+    for (int i = 0; i < 16; i++) {
+        int64_t id = (i * 37) % 97;
+        memcpy(buf + 8 + padded + 8 * i, &id, 8);
+    }
+    char *init[] = {"automodel", "init", cfg, model, "--seed", "1", NULL};
+    return write_bytes(cfg, config_json, strlen(config_json)) && write_bytes(in, buf, 8 + padded + 128) && am_test_cli_peak_rss_kb(init) > 0;
 }
 
 char *am_test_read_file(const char *path, size_t *len) {

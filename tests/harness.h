@@ -39,6 +39,15 @@ const char *am_test_fixture(const char *rel);
 /* Run a shell command, capture stdout into a malloc'd string (may be NULL); returns exit status. */
 int am_test_run(const char *cmd, char **out);
 char *am_test_read_file(const char *path, size_t *len);
+/* The automodel CLI (AM_CLI) run as a fresh process with argv (stdout to /dev/null; fork + exec at
+ * once: nothing of this process's thread pool runs in the child); its peak RSS from wait4, in kB;
+ * -1 when AM_CLI is unset or the command failed. */
+long am_test_cli_peak_rss_kb(char *const argv[]);
+/* A random model written at test time for the peak-RSS tests: in a new folder made from `dir`
+ * (a mkdtemp template, rewritten), config.json from config_json, <dir>/model by `automodel init
+ * --seed 1` (AM_CLI) in a fresh process, and <dir>/in.safetensors with input_ids [1, 16] of
+ * (i * 37) % 97. false when a step failed. */
+bool am_test_cli_random_model(char *dir, const char *config_json);
 /* A pipelines_media model_level "save_roundtrip" (a cJSON object) against a folder save_pretrained
  * wrote: every listed file exists, config.json has exactly the listed keys plus "_name_or_path"
  * (the load path, which the reference leaves out). */

@@ -209,30 +209,48 @@ static void test_outputs(void) {
     compare("models/load_legacy_bin", "auto", "cpu=0", "/tmp", AM_F32, false, false);
 }
 
-/* ---- peak RSS ---- */
-
-/* the automodel CLI run as a fresh process (fork + exec at once: nothing of this process's thread
- * pool runs in the child); its peak RSS from wait4, in kB; -1 when it failed */
-static long run_peak_kb(char *const argv[]) {
-    const char *cli = getenv("AM_CLI");
-    if (!cli) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout)) _exit(126);
-        execv(cli, argv);
-        _exit(127);
+/* Whisper (WhisperEncoderLayer / WhisperDecoderLayer are no-split layers, as in 4.32): forward
+ * and generate from the fixture's input features, every module on "disk" and a cpu/disk split,
+ * bit for bit against the unrestricted run; Wav2Vec2 (no _no_split_modules) is refused with
+ * transformers' message */
+static void test_speech(void) {
+    am_tensors *fx = am_tensors_load_safetensors(am_test_fixture("models/whisper_cg/expected.safetensors"));
+    CHECKF(fx != NULL, "whisper_cg expected: %s", am_last_error());
+    static const char *const maps[][2] = {{"auto", "cpu=0"}, {"sequential", "cpu=20KB"}};
+    for (size_t k = 0; fx && k < 2; k++) {
+        am_model *ref = load("models/whisper_cg", NULL, NULL, NULL, AM_F32), *off = load("models/whisper_cg", maps[k][0], maps[k][1], NULL, AM_F32);
+        CHECKF(ref && off, "whisper_cg device_map=%s: %s", maps[k][0], am_last_error());
+        char *dm = off ? am_model_hf_device_map(off) : NULL;
+        CHECKF(dm && strstr(dm, "\"disk\""), "whisper_cg device_map=%s max_memory=%s: %s", maps[k][0], maps[k][1], dm ? dm : "NULL");
+        am_free(dm);
+        char what[128];
+        snprintf(what, sizeof what, "whisper_cg device_map=%s max_memory=%s", maps[k][0], maps[k][1]);
+        for (int round = 0; ref && off && round < 2; round++) {
+            am_tensors *in = am_tensors_new();
+            am_tensors_set(in, "input_features", am_tensors_get(fx, "in.input_features"));
+            am_tensors_set(in, "decoder_input_ids", am_tensors_get(fx, "in.decoder_input_ids"));
+            am_tensors *a = am_model_forward(ref, in, NULL), *b = am_model_forward(off, in, NULL);
+            same_outputs(a, b, what);
+            am_tensors_free(a), am_tensors_free(b), am_tensors_free(in);
+        }
+        am_generate_options g = am_generate_options_default();
+        g.max_new_tokens = 8;
+        for (int beams = 1; ref && off && beams <= 2; beams++) {
+            g.num_beams = beams;
+            am_tensors *in = am_tensors_new();
+            am_tensors_set(in, "input_features", am_tensors_get(fx, "gen.input_features"));
+            am_tensors *a = am_model_generate(ref, in, &g), *b = am_model_generate(off, in, &g);
+            same_outputs(a, b, what);
+            am_tensors_free(a), am_tensors_free(b), am_tensors_free(in);
+        }
+        am_model_free(ref), am_model_free(off);
     }
-    int st = 0;
-    struct rusage ru;
-    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
-    return ru.ru_maxrss;
+    am_tensors_free(fx);
+    expect_error("models/wav2vec2_audiocls", "auto", NULL, "Wav2Vec2ForSequenceClassification does not support `device_map='auto'` yet.");
+    expect_error("models/wav2vec2_audiocls", "sequential", "cpu=0", "does not support `device_map='sequential'` yet.");
 }
 
-static bool write_text(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
-    return (f ? fclose(f) == 0 : false) && ok;
-}
+/* ---- peak RSS ---- */
 
 static void test_rss(void) {
     if (!getenv("AM_CLI")) {
@@ -243,34 +261,18 @@ static void test_rss(void) {
     /* Llama-shaped: hidden 512, 8 layers of 13.6 MB (f32), vocab 2000: 117 MB of weights, written
      * by `automodel init` (from_config + save_pretrained) in a fresh process */
     char dir[] = "/tmp/am_rss_model_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char cfg[256], model[256], in[256], out[256];
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    snprintf(model, sizeof model, "%s/model", dir);
-    snprintf(in, sizeof in, "%s/in.safetensors", dir);
-    snprintf(out, sizeof out, "%s/out.safetensors", dir);
     const char *cj = "{\"model_type\": \"llama\", \"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 512, "
                      "\"intermediate_size\": 1536, \"num_hidden_layers\": 8, \"num_attention_heads\": 8, "
                      "\"num_key_value_heads\": 8, \"vocab_size\": 2000, \"max_position_embeddings\": 64}";
-    CHECK(write_text(cfg, cj, strlen(cj)));
-    /* input_ids [1, 16] as a safetensors file */
-    char hdr[] = "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[1,16],\"data_offsets\":[0,128]}}";
-    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
-    unsigned char buf[512] = {0};
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    memcpy(buf + 8, hdr, hl);
-    memset(buf + 8 + hl, ' ', padded - hl);
-    for (int i = 0; i < 16; i++) {
-        int64_t id = (i * 37) % 97; /* inside both vocabularies */
-        memcpy(buf + 8 + padded + 8 * i, &id, 8);
-    }
-    CHECK(write_text(in, buf, 8 + padded + 128));
-    char *init[] = {"automodel", "init", cfg, model, "--seed", "1", NULL};
-    CHECK(run_peak_kb(init) > 0);
+    CHECK(am_test_cli_random_model(dir, cj)); /* input_ids inside both vocabularies */
+    char model[256], in[256], out[256];
+    snprintf(model, sizeof model, "%s/model", dir);
+    snprintf(in, sizeof in, "%s/in.safetensors", dir);
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
     char *tiny[] = {"automodel", "generate", (char *)am_test_fixture("models/llama_lm"), "--inputs", in, "--output", out, "--max-new-tokens", "4", NULL};
     char *full[] = {"automodel", "generate", model, "--inputs", in, "--output", out, "--max-new-tokens", "4", NULL};
     char *off[] = {"automodel", "generate", model, "--inputs", in, "--output", out, "--max-new-tokens", "4", "--device-map", "auto", "--max-memory", "cpu=20MB", NULL};
-    long base = run_peak_kb(tiny), p_full = run_peak_kb(full), p_off = run_peak_kb(off);
+    long base = am_test_cli_peak_rss_kb(tiny), p_full = am_test_cli_peak_rss_kb(full), p_off = am_test_cli_peak_rss_kb(off);
     /* budget 20 MB (on the cpu: embed_tokens, 4 MB; the rest on disk) + the stated overhead: one
      * layer resident while it runs (13.6 MB), lm_head (4 MB) during its product, activations and
      * scratch: 24 MB in all, over the peak of the same command on a tiny model (the library, its
@@ -292,6 +294,7 @@ int am_test_main(int argc, char **argv) {
     (void)argv;
     test_planning();
     test_outputs();
+    test_speech();
     if (!getenv("AM_TEST_SKIP_RSS")) test_rss();
     return 0;
 }

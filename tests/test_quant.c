@@ -239,10 +239,16 @@ static void check_models(const char *root) {
     /* BERT 2 layers: q,k,v,o 64x64, intermediate 64x256, output 256x64, pooler 64x64 */
     int64_t qn = 2 * (4 * 64 * 64 + 2 * 64 * 256) + 64 * 64;
     CHECK(am_model_num_parameters(m8, true, false) == all - qn);
-    int64_t fp = am_model_memory_footprint(f, true);
-    CHECKF(am_model_memory_footprint(m8, true) == fp - qn * 3, "8-bit footprint %lld, want %lld", (long long)am_model_memory_footprint(m8, true),
-           (long long)(fp - qn * 3));
-    CHECK(am_model_memory_footprint(m4, true) == fp - qn * 4 + qn / 2);
+    /* no torch_dtype: the rest in float16, as transformers 4.32 (the float16 load is the reference) */
+    am_load_options oh = am_load_options_default();
+    oh.dtype = AM_F16;
+    am_model *h = load(bert, &oh);
+    int64_t fp = h ? am_model_memory_footprint(h, true) : 0;
+    am_model_free(h);
+    CHECK(am_model_dtype(m8) == AM_F16 && am_model_dtype(m4) == AM_F16);
+    CHECKF(am_model_memory_footprint(m8, true) == fp - qn, "8-bit footprint %lld, want %lld", (long long)am_model_memory_footprint(m8, true),
+           (long long)(fp - qn));
+    CHECK(am_model_memory_footprint(m4, true) == fp - qn * 2 + qn / 2);
     am_free(r8), am_free(r4);
     char *qc = am_config_get_json(am_model_config(m4), "quantization_config");
     cJSON *j = qc ? cJSON_Parse(qc) : NULL;
@@ -426,8 +432,11 @@ static void check_roundtrip(const char *root) {
             size_t n = am_model_state_dict_count(a);
             CHECK(n == am_model_state_dict_count(b));
             int diff = 0;
-            for (size_t i = 0; i < n && n == am_model_state_dict_count(b); i++)
-                if (!same_tensor(am_model_state_dict_tensor(a, i), am_model_get_parameter(b, am_model_state_dict_name(a, i)))) diff++;
+            for (size_t i = 0; i < n && n == am_model_state_dict_count(b); i++) { /* the bitsandbytes state entries included */
+                char na[1024];
+                snprintf(na, sizeof na, "%s", am_model_state_dict_name(a, i));
+                if (strcmp(na, am_model_state_dict_name(b, i)) || !same_tensor(am_model_state_dict_tensor(a, i), am_model_state_dict_tensor(b, i))) diff++;
+            }
             CHECKF(diff == 0, "%s: %d state-dict tensors differ after the round trip", cfg, diff);
             char *qa = am_config_get_json(am_model_config(a), "quantization_config"), *qb = am_config_get_json(am_model_config(b), "quantization_config");
             CHECKF(qa && qb && !strcmp(qa, qb), "%s: quantization_config %s vs %s", cfg, qa, qb);
@@ -456,7 +465,8 @@ static void check_roundtrip(const char *root) {
         if (qs) {
             char js[512] = "";
             memcpy(js, am_tensor_cdata(qs), am_tensor_nbytes(qs) < 511 ? am_tensor_nbytes(qs) : 511);
-            CHECKF(!strcmp(js, "{\"quant_type\": \"fp4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [64, 64]}"), "quant_state %s", js);
+            /* dtype: the weight's before quantization, float16 (no torch_dtype given, as transformers 4.32) */
+            CHECKF(!strcmp(js, "{\"quant_type\": \"fp4\", \"blocksize\": 64, \"dtype\": \"float16\", \"shape\": [64, 64]}"), "quant_state %s", js);
         }
         am_tensors_free(st);
     }
@@ -479,7 +489,9 @@ static double val_loss(am_model *m, const int32_t *ids, int64_t n, int64_t *pred
         int64_t *in = malloc((size_t)(b * len) * sizeof(int64_t));
         for (int64_t i = 0; i < b * len; i++) in[i] = ids[w0 + i];
         am_tensors *out = forward_ids(m, in, b, len, NULL);
-        const float *lg = out ? am_tensor_cdata(am_tensors_get(out, "logits")) : NULL;
+        /* logits.float(): a quantized model with no torch_dtype returns float16 logits */
+        am_tensor *lf = out ? am_tensor_to(am_tensors_get(out, "logits"), AM_F32) : NULL;
+        const float *lg = lf ? am_tensor_cdata(lf) : NULL;
         for (int64_t r = 0; lg && r < b; r++)
             for (int64_t j = 0; j + 1 < len; j++) {
                 const float *row = lg + (r * len + j) * V;
@@ -489,6 +501,7 @@ static double val_loss(am_model *m, const int32_t *ids, int64_t n, int64_t *pred
                 sum += mx + log(se) - row[in[r * len + j + 1]];
                 cnt++;
             }
+        am_tensor_free(lf);
         am_tensors_free(out);
         free(in);
         w0 += b * len;
@@ -575,11 +588,14 @@ static void check_layer_errors(const char *root) {
             for (int l = 0; out; l++) {
                 char key[32];
                 snprintf(key, sizeof key, "hidden_states.%d", l);
-                const am_tensor *a = am_tensors_get(ref, key), *b = am_tensors_get(out, key);
-                if (!a || !b) break;
-                const float *x = am_tensor_cdata(a), *y = am_tensor_cdata(b);
+                const am_tensor *a = am_tensors_get(ref, key), *b0 = am_tensors_get(out, key);
+                if (!a || !b0) break;
+                am_tensor *b = am_tensor_to(b0, AM_F32); /* float16 with no torch_dtype (the rest of the model in float16) */
+                CHECK(b != NULL);
+                const float *x = am_tensor_cdata(a), *y = b ? am_tensor_cdata(b) : NULL;
                 double num = 0, den = 0;
-                for (int64_t i = 0; i < am_tensor_numel(a); i++) num += (double)(y[i] - x[i]) * (y[i] - x[i]), den += (double)x[i] * x[i];
+                for (int64_t i = 0; y && i < am_tensor_numel(a); i++) num += (double)(y[i] - x[i]) * (y[i] - x[i]), den += (double)x[i] * x[i];
+                am_tensor_free(b);
                 double e = sqrt(num / (den > 0 ? den : 1));
                 printf(" %d:%.2e", l, e);
                 /* a sanity bound, not a quality claim: an output unrelated to float32's (a broken

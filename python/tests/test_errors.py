@@ -120,6 +120,10 @@ def test_quantization_and_offload_reach_the_library(tmp_path):
     want = ref(input_ids=ids).logits
     q8 = automodel.AutoModelForSequenceClassification.from_pretrained(BERT, load_in_8bit=True)
     assert "Linear8bitLt" in repr(q8) and q8.is_loaded_in_8bit and not ref.is_loaded_in_8bit
+    # torch_dtype=None with load_in_8bit: float16 for the rest, as transformers 4.32; explicit float32 kept
+    assert q8.dtype == "float16" and ref.dtype == "float32"
+    assert automodel.AutoModelForSequenceClassification.from_pretrained(BERT, load_in_8bit=True, torch_dtype="float32").dtype == "float32"
+    assert any(k.endswith(".SCB") for k in q8.state_dict())
     assert np.abs(q8(input_ids=ids).logits - want).max() < 0.05
     q4 = automodel.AutoModelForSequenceClassification.from_pretrained(
         BERT, quantization_config={"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"})

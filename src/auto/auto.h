@@ -48,6 +48,19 @@ void am__qconfig_free(am__qconfig *q);
 /* Replaces every nn.Linear / Conv1D weight outside the kept modules by its quantized form, names
  * the modules Linear8bitLt / Linear4bit, records quantization_config in the config. */
 am_status am__model_quantize(am_model *m, const am__qconfig *q);
+/* The plan both use (from_pretrained quantizes each weight as it is loaded, am__model_quantize the
+ * rest): *q = qin plus the modules kept unquantized (get_keys_to_not_convert unless
+ * llm_int8_skip_modules is given, and _keep_in_fp32_modules); free with am__qconfig_free. */
+am_status am__qplan(const am_model *m, const am__qconfig *qin, am__qconfig *q);
+/* 1 when the plan quantizes parameter e (a Linear / Conv1D 2-D weight outside the kept modules, not
+ * a tie alias; `cur`, its tensor or NULL, already quantized counts), with its logical [N, K] and
+ * kn (stored [K, N]: Conv1D); 0 when not; -1 out of memory (error set). */
+int am__qplan_wants(const am_model *m, const am__qconfig *q, const am__named_param *e, const am_tensor *cur, bool *kn, int64_t *N, int64_t *K);
+/* The quantized copy of a float weight (any float dtype, mapped or not), its values first rounded
+ * to round_to (float16 / bfloat16: as param.to(dtype) before quantizing); NULL out of memory. */
+am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K);
+/* Bytes a quantized [N, K] weight holds (for the up-front memory check). */
+uint64_t am__qplan_bytes(const am__qconfig *q, int64_t N, int64_t K);
 /* A checkpoint saved quantized: each int8 weight with its SCB, each packed 4-bit weight with its
  * quant-state tensors, becomes one quantized tensor (kernels/quant.c) under the weight's key; the
  * state keys are removed (names[] and t[] compacted, *n updated). Errors name `file`. */

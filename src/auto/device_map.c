@@ -322,11 +322,16 @@ static const char *const *no_split_classes(const char *model_type) {
     static const char *const yolos[] = {"YolosEmbeddings", "YolosLayer", NULL};
     static const char *const segformer[] = {"SegformerLayer", NULL};
     static const char *const ved[] = {"ViTLayer", "GPT2Block", NULL};
+    /* WhisperPreTrainedModel._no_split_modules; Wav2Vec2PreTrainedModel has none in 4.32, so
+     * "auto" and the other strategies refuse it as transformers does ("... does not support
+     * `device_map='auto'` yet.") */
+    static const char *const whisper[] = {"WhisperEncoderLayer", "WhisperDecoderLayer", NULL};
     static const struct {
         const char *t;
         const char *const *c;
     } k[] = {{"bert", bert}, {"distilbert", distilbert}, {"gpt2", gpt2}, {"llama", llama}, {"t5", t5}, {"bart", bart},
-             {"vit", vit},   {"yolos", yolos},           {"segformer", segformer}, {"vision-encoder-decoder", ved}};
+             {"vit", vit},   {"yolos", yolos},           {"segformer", segformer}, {"vision-encoder-decoder", ved},
+             {"whisper", whisper}};
     for (size_t i = 0; model_type && i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(model_type, k[i].t)) return k[i].c;
     return NULL;
@@ -767,6 +772,15 @@ am_status am__device_map_apply(am_model *m, const am_load_options *o, bool safet
     cJSON_Delete(user);
     bool any_disk = false; /* a weight (its first name, for tied ones) placed on "disk" */
     for (size_t i = 0; s == AM_OK && i < pl.n; i++) any_disk = any_disk || (pl.bytes[i] && device_of(&mp, pl.np[i].name) == 2);
+    /* weights quantized as they were loaded are in memory: refused before anything is written
+     * (load.c refuses the same for the float weights of a quantized model) */
+    for (size_t i = 0; s == AM_OK && any_disk && i < pl.n; i++) {
+        const am__qweight *q = am__qweight_of(pl.np[i].p->t);
+        if (q && pl.bytes[i] && device_of(&mp, pl.np[i].name) == 2)
+            s = am__error(AM_ERR_UNSUPPORTED, "%s: load_in_%dbit with device_map \"disk\" placement is not supported: quantized weights are kept in memory; "
+                                              "raise max_memory or drop the quantization",
+                          m->name_or_path ? m->name_or_path : "model", q->type == AM__Q_INT8 ? 8 : 4);
+    }
     /* transformers: disk without a folder is fine only for safetensors weights (read in place) */
     bool needs_write = false;
     for (size_t i = 0; s == AM_OK && any_disk && i < pl.n; i++) {

@@ -19,7 +19,7 @@ am_load_options am_load_options_default(void) {
     am_load_options o;
     memset(&o, 0, sizeof o);
     o.size = sizeof o;
-    o.dtype = AM_F32;
+    o.dtype = AM_DTYPE_DEFAULT;
     o.use_safetensors = true;
     o.llm_int8_threshold = 6.0f;
     o.bnb_4bit_compute_dtype = AM_F32;
@@ -554,8 +554,18 @@ static bool qweight_fits(const am_tensor *src, const am__module *owner, const am
     return owner->type && !strcmp(owner->type, "Conv1D") && p->shape[0] == q->K && p->shape[1] == q->N;
 }
 
+/* a name on either side of a tie: such weights are quantized after loading (am__model_quantize),
+ * where the tie's other name keeps what it had */
+static bool is_tied(const am_model *m, const char *name) {
+    for (size_t k = 0; k < m->n_ties; k++)
+        if (!strcmp(m->tie_alias[k], name) || !strcmp(m->tie_target[k], name)) return true;
+    return false;
+}
+
+/* `plan` (NULL: none): quantization at load, applied to each weight as it is read from the
+ * checkpoint, so that the float weights are never all resident at once */
 static am_status load_weights(am_model *m, const char *dir, const char *name_or_path, const char *origin, const am_load_options *o,
-                              const am__qconfig *pre) {
+                              const am__qconfig *pre, const am__qconfig *plan) {
     ckpt ck = {0};
     am_status s = ckpt_open(&ck, dir, o->use_safetensors);
     if (s == AM_OK && pre) s = am__quant_ckpt(ck.names.v, ck.t, &ck.names.n, ck.file, pre);
@@ -563,8 +573,18 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         ckpt_free(&ck);
         return s;
     }
-    /* torch_dtype: float32 unless asked; "auto" = config.torch_dtype, else the first floating weight */
-    m->dtype = o->dtype == AM_DTYPE_AUTO ? AM_F32 : o->dtype;
+    /* torch_dtype: float32 unless asked; "auto" = config.torch_dtype, else the first floating
+     * weight. Not given (None) with 8-bit or 4-bit weights: float16 for the modules left
+     * unquantized, as transformers 4.32's from_pretrained overrides it (for load_in_8bit /
+     * load_in_4bit and for a checkpoint saved in 8-bit; 4-bit checkpoints, loadable from 4.36, the
+     * same through update_torch_dtype) */
+    m->dtype = o->dtype == AM_DTYPE_AUTO || o->dtype == AM_DTYPE_DEFAULT ? AM_F32 : o->dtype;
+    if (o->dtype == AM_DTYPE_DEFAULT && ((pre && pre->bits) || (plan && plan->bits))) {
+        am__log(AM_LOG_INFO, "Overriding torch_dtype=None with `torch_dtype=torch.float16` due to requirements of `bitsandbytes` to enable model "
+                             "loading in 8-bit or 4-bit. Pass your own torch_dtype to specify the dtype of the remaining non-linear layers or pass "
+                             "torch_dtype=torch.float16 to remove this warning.");
+        m->dtype = AM_F16;
+    }
     if (o->dtype == AM_DTYPE_AUTO) {
         am_dtype d;
         const char *cd = am__config_str(m->config, "torch_dtype", NULL);
@@ -712,6 +732,13 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             bool same = src->ndim == p->ndim;
             for (int d = 0; same && d < p->ndim; d++) same = src->shape[d] == p->shape[d];
             if (!same && !o->ignore_mismatched_sizes) continue; /* an error below */
+            bool kn;
+            int64_t qn, qk;
+            if (same && plan && am__dtype_is_float(src->dtype) && !is_tied(m, np[i].name) && am__qplan_wants(m, plan, &np[i], NULL, &kn, &qn, &qk) == 1) {
+                need = add_sat(need, am__qplan_bytes(plan, qn, qk)); /* quantized as it is read */
+                n_alloc++;
+                continue;
+            }
             if (same && src->dtype == param_dtype(m, p) && am__tensor_is_mapped(src) && (uintptr_t)src->data % am_dtype_size(src->dtype) == 0) {
                 mapped = add_sat(mapped, bytes);
                 continue;
@@ -763,6 +790,29 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
                 torch_size(&err, p->ndim, p->shape);
                 am__buf_puts(&err, ".");
             } else s = init_param(m, np[i].owner, p, np[i].name, origin, &rng, true);
+            continue;
+        }
+        bool qkn = false;
+        int64_t qn = 0, qk = 0;
+        int qw = plan && am__dtype_is_float(src->dtype) && !is_tied(m, np[i].name) ? am__qplan_wants(m, plan, &np[i], NULL, &qkn, &qn, &qk) : 0;
+        if (qw < 0) {
+            s = AM_ERR_NO_MEMORY;
+            break;
+        }
+        if (qw) {
+            /* quantized from the checkpoint's tensor, whose mapped pages then leave the resident
+             * set; rounded to the model's dtype first, as transformers casts (param.to(dtype))
+             * before set_module_quantized_tensor_to_device */
+            am_tensor *qt = am__qplan_quantize(plan, src, param_dtype(m, p), qkn, qn, qk);
+            if (!qt) {
+                char *why = am__strfmt(" (tensor '%s' of %s quantized to %d bits)", k, ck.file, plan->bits);
+                s = alloc_error(origin, np[i].name, p->ndim, p->shape, AM_F32, why ? why : "");
+                free(why);
+                break;
+            }
+            am__tensor_drop_pages(src);
+            am_tensor_free(p->t);
+            p->t = qt;
             continue;
         }
         am_tensor *t = NULL;
@@ -903,7 +953,7 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
 
 /* The option values checked before anything is resolved, downloaded or loaded. */
 static am_status check_values(const am_load_options *o, am__matmul_prec *prec) {
-    if (o->dtype != AM_F32 && o->dtype != AM_F16 && o->dtype != AM_BF16 && o->dtype != AM_DTYPE_AUTO)
+    if (o->dtype != AM_F32 && o->dtype != AM_F16 && o->dtype != AM_BF16 && o->dtype != AM_DTYPE_AUTO && o->dtype != AM_DTYPE_DEFAULT)
         return am__error(AM_ERR_INVALID_ARGUMENT, "from_pretrained: %s must be float32, float16, bfloat16 or auto (got %s)",
                          am__opt_name("torch_dtype", "--dtype"), am_dtype_name(o->dtype));
     *prec = AM__PREC_DEFAULT;
@@ -974,12 +1024,15 @@ static am_model *load_local(am_task task, const char *path, const char *name_or_
         am_model_free(m);
         return NULL;
     }
-    if (load_weights(m, path, name_or_path, cfg_origin, &o, pre ? &qc : NULL) != AM_OK) {
+    am__qconfig plan = {0};
+    if ((qc.bits && !pre && am__qplan(m, &qc, &plan) != AM_OK) || load_weights(m, path, name_or_path, cfg_origin, &o, pre ? &qc : NULL, plan.bits ? &plan : NULL) != AM_OK) {
+        am__qconfig_free(&plan);
         am__qconfig_free(&qc);
         free(cfg_origin);
         am_model_free(m);
         return NULL;
     }
+    am__qconfig_free(&plan);
     free(cfg_origin);
     /* device_map: placement, disk offload, hf_device_map; the weights were safetensors when
      * load_weights found them first (use_safetensors and a model.safetensors(.index.json)) */
@@ -1071,5 +1124,8 @@ void am_model_free(am_model *m) {
     free(m->hf_device_map);
     for (size_t i = 0; i < m->n_offloaded; i++) am_tensor_free(m->offloaded[i]);
     free(m->offloaded);
+    for (size_t i = 0; i < m->n_qs; i++) free(m->qs_name[i]), am_tensor_free(m->qs_t[i]);
+    free(m->qs_name);
+    free(m->qs_t);
     free(m);
 }

@@ -9,6 +9,7 @@
 #include "formats/torch_bin.h"
 #include "hub/hub.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,32 +116,112 @@ static size_t state_dict_st(const am_model *m, am__named_param **out, am_status 
 }
 static size_t state_dict(const am_model *m, am__named_param **out) { return state_dict_st(m, out, NULL); }
 
+/* The quantized weights' state tensors, made once (the model is otherwise read-only here, and
+ * several threads may list its state dict). */
+static pthread_mutex_t g_qs_mu = PTHREAD_MUTEX_INITIALIZER;
+static void quant_state_build(const am_model *cm) {
+    am_model *m = (am_model *)cm;
+    pthread_mutex_lock(&g_qs_mu);
+    if (!m->qs_built && m->quant_bits) {
+        am__named_param *np = NULL;
+        size_t n = 0, k = 0, cap = 0;
+        am_status s = am__named_params(m->root, &np, &n);
+        for (size_t i = 0; i < n && s == AM_OK; i++) {
+            if (!am__qweight_of(np[i].p->t)) continue;
+            if (k + 5 > cap) {
+                size_t nc = cap ? 2 * cap : 64;
+                char **nn = realloc(m->qs_name, nc * sizeof *nn);
+                if (nn) m->qs_name = nn;
+                am_tensor **nt = nn ? realloc(m->qs_t, nc * sizeof *nt) : NULL;
+                if (nt) m->qs_t = nt, cap = nc;
+                if (!nt) s = am__error(AM_ERR_NO_MEMORY, "out of memory");
+            }
+            if (s == AM_OK) s = am__quant_state_tensors(np[i].name, np[i].p->t, m->dtype, m->qs_name, m->qs_t, &k);
+        }
+        am__named_params_free(np, n);
+        m->n_qs = k; /* out of memory: the entries made so far (the list is then incomplete) */
+        m->qs_built = true;
+    }
+    pthread_mutex_unlock(&g_qs_mu);
+}
+
+/* transformers' state_dict() of the model: parameters and persistent buffers (tied aliases
+ * included) and, for a model in 8 or 4 bits, each quantized module's bitsandbytes state after its
+ * own entries, as Linear8bitLt / Linear4bit._save_to_state_dict add it after weight and bias: 8-bit
+ * `SCB`, 4-bit `weight.absmax`, `weight.quant_map` (+ `weight.nested_absmax`,
+ * `weight.nested_quant_map`) and `weight.quant_state.bitsandbytes__nf4|fp4`: the keys
+ * save_pretrained writes. */
+typedef struct sd_item {
+    const char *name;
+    const am_tensor *t;
+} sd_item;
+
+/* a state tensor of quantized weight w: "<w>.absmax" ... (4-bit) or "<module>.SCB" (8-bit) */
+static bool qs_of(const char *qs, const char *w) {
+    size_t wl = strlen(w);
+    if (!strncmp(qs, w, wl) && qs[wl] == '.') return true;
+    return wl > 7 && !strcmp(w + wl - 7, ".weight") && !strncmp(qs, w, wl - 7) && !strcmp(qs + wl - 7, ".SCB");
+}
+
+static size_t sd_items(const am_model *m, am__named_param **np, size_t *n_np, sd_item **out) {
+    if (m->quant_bits) quant_state_build(m);
+    size_t n = state_dict(m, np);
+    *n_np = n;
+    sd_item *v = malloc((n + m->n_qs + 1) * sizeof *v);
+    if (!v) {
+        *out = NULL;
+        return 0;
+    }
+    am__named_param *e = *np;
+    size_t k = 0, q = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[k++] = (sd_item){e[i].name, e[i].p->t};
+        if (q >= m->n_qs || (i + 1 < n && e[i + 1].owner == e[i].owner)) continue;
+        /* the module's last entry: the state of its quantized weight (made in this order) */
+        size_t j0 = i;
+        while (j0 > 0 && e[j0 - 1].owner == e[i].owner) j0--;
+        for (size_t j = j0; j <= i; j++)
+            while (q < m->n_qs && am__qweight_of(e[j].p->t) && qs_of(m->qs_name[q], e[j].name)) v[k++] = (sd_item){m->qs_name[q], m->qs_t[q]}, q++;
+    }
+    *out = v;
+    return k;
+}
+
 size_t am_model_state_dict_count(const am_model *m) {
     am__named_param *np;
-    size_t n = state_dict(m, &np);
-    am__named_params_free(np, n);
+    size_t n_np;
+    sd_item *v;
+    size_t n = sd_items(m, &np, &n_np, &v);
+    free(v);
+    am__named_params_free(np, n_np);
     return n;
 }
 
 const char *am_model_state_dict_name(const am_model *m, size_t i) {
-    /* names live in the tree only as parts; keep a per-model cache */
+    /* names live in the tree only as parts; keep a per-thread copy */
     static _Thread_local char buf[1024];
     am__named_param *np;
-    size_t n = state_dict(m, &np);
+    size_t n_np;
+    sd_item *v;
+    size_t n = sd_items(m, &np, &n_np, &v);
     const char *r = NULL;
     if (i < n) {
-        snprintf(buf, sizeof buf, "%s", np[i].name);
+        snprintf(buf, sizeof buf, "%s", v[i].name);
         r = buf;
     }
-    am__named_params_free(np, n);
+    free(v);
+    am__named_params_free(np, n_np);
     return r;
 }
 
 const am_tensor *am_model_state_dict_tensor(const am_model *m, size_t i) {
     am__named_param *np;
-    size_t n = state_dict(m, &np);
-    am_tensor *r = i < n ? np[i].p->t : NULL;
-    am__named_params_free(np, n);
+    size_t n_np;
+    sd_item *v;
+    size_t n = sd_items(m, &np, &n_np, &v);
+    const am_tensor *r = i < n ? v[i].t : NULL;
+    free(v);
+    am__named_params_free(np, n_np);
     return r;
 }
 

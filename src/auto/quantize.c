@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void am__qconfig_free(am__qconfig *q) {
     for (size_t i = 0; i < q->n_skip; i++) free(q->skip[i]);
@@ -208,51 +209,105 @@ static bool skipped(const am__qconfig *q, const char *module_name, const char *l
     return false;
 }
 
-am_status am__model_quantize(am_model *m, const am__qconfig *qin) {
-    if (qin->bits == 0) return AM_OK;
-    am__qconfig q = *qin;
-    q.skip = NULL, q.n_skip = 0;
+am_status am__qplan(const am_model *m, const am__qconfig *qin, am__qconfig *q) {
+    *q = *qin;
+    q->skip = NULL, q->n_skip = 0;
     am_status s = AM_OK;
-    for (size_t i = 0; i < qin->n_skip && s == AM_OK; i++) s = skip_add(&q, qin->skip[i]);
+    for (size_t i = 0; i < qin->n_skip && s == AM_OK; i++) s = skip_add(q, qin->skip[i]);
     am__named_param *np = NULL;
     size_t n = 0;
-    if (s == AM_OK) s = am__named_params(m->root, &np, &n);
-    if (s == AM_OK && !q.skip_set) s = keys_to_not_convert(m, np, n, &q);
-    for (const char *const *k = m->spec->keep_in_fp32_modules; s == AM_OK && k && *k; k++) s = skip_add(&q, *k);
+    if (s == AM_OK && !q->skip_set && (s = am__named_params(m->root, &np, &n)) == AM_OK) {
+        s = keys_to_not_convert(m, np, n, q);
+        am__named_params_free(np, n);
+    }
+    for (const char *const *k = m->spec->keep_in_fp32_modules; s == AM_OK && k && *k; k++) s = skip_add(q, *k);
+    if (s != AM_OK) am__qconfig_free(q);
+    return s;
+}
+
+int am__qplan_wants(const am_model *m, const am__qconfig *q, const am__named_param *e, const am_tensor *cur, bool *kn, int64_t *N, int64_t *K) {
+    const am__param *p = e->p;
+    const am__module *own = e->owner;
+    bool lin = own->is_linear || (own->type && !strcmp(own->type, "Conv1D"));
+    if (!q->bits || !lin || p->is_buffer || strcmp(p->name, "weight") || p->ndim != 2 || is_alias(m, e->name)) return 0;
+    if (!am__qweight_of(cur)) { /* a weight stored quantized stays so */
+        size_t nl = strlen(e->name) - strlen(".weight");
+        char *mname = strndup(e->name, nl);
+        if (!mname) return am__error(AM_ERR_NO_MEMORY, "out of memory"), -1;
+        bool skip = skipped(q, mname, own->name);
+        free(mname);
+        if (skip) return 0;
+    }
+    *kn = !own->is_linear; /* Conv1D: [in, out] */
+    *N = *kn ? p->shape[1] : p->shape[0], *K = *kn ? p->shape[0] : p->shape[1];
+    return 1;
+}
+
+uint64_t am__qplan_bytes(const am__qconfig *q, int64_t N, int64_t K) {
+    uint64_t nk = (uint64_t)N * (uint64_t)K, nb = (nk + 63) / 64;
+    if (q->bits == 8) return nk + 8 * (uint64_t)N; /* CB, SCB, the row sums */
+    return (nk + 1) / 2 + nb * (q->dq ? 5 : 4);    /* codes, absmax (+ its nested codes) */
+}
+
+am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K) {
+    const float *wf = src->dtype == AM_F32 && round_to == AM_F32 && (uintptr_t)src->data % sizeof(float) == 0 ? src->data : NULL;
+    /* otherwise a float32 copy, rounded through round_to: its own pages (mmap), returned to the
+     * system when done, so that one weight's scratch at a time is ever resident (heap blocks of
+     * this size would raise malloc's mmap threshold and stay in the process) */
+    size_t bytes = (size_t)(N * K > 0 ? N * K : 1) * sizeof(float);
+    float *tmp = NULL;
+    if (!wf && am__dtype_is_float(src->dtype)) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        tmp = p == MAP_FAILED ? NULL : p;
+    }
+    if (tmp) {
+        am__to_f32(src->data, src->dtype, N * K, tmp);
+        if (round_to == AM_F16 || round_to == AM_BF16) { /* param.to(dtype): round to nearest even */
+            uint16_t h[1024];
+            for (int64_t i = 0; i < N * K; i += 1024) {
+                int64_t c = N * K - i < 1024 ? N * K - i : 1024;
+                for (int64_t j = 0; j < c; j++) h[j] = round_to == AM_F16 ? am__f32_to_f16(tmp[i + j]) : am__f32_to_bf16(tmp[i + j]);
+                am__to_f32(h, round_to, c, tmp + i);
+            }
+        }
+        wf = tmp;
+    }
+    am_tensor *qt = !wf ? NULL : q->bits == 8 ? am__quantize_int8(wf, kn, N, K, q->threshold) : am__quantize_4bit(wf, kn, N, K, q->q4, q->dq, q->compute);
+    if (tmp) munmap(tmp, bytes);
+    return qt;
+}
+
+am_status am__model_quantize(am_model *m, const am__qconfig *qin) {
+    if (qin->bits == 0) return AM_OK;
+    am__qconfig q;
+    am_status s = am__qplan(m, qin, &q);
+    if (s != AM_OK) return s;
+    am__named_param *np = NULL;
+    size_t n = 0;
+    s = am__named_params(m->root, &np, &n);
     size_t done = 0;
     for (size_t i = 0; i < n && s == AM_OK; i++) {
         am__param *p = np[i].p;
         am__module *own = np[i].owner;
-        bool lin = own->is_linear || (own->type && !strcmp(own->type, "Conv1D"));
-        if (!lin || p->is_buffer || strcmp(p->name, "weight") || !p->t || p->ndim != 2 || is_alias(m, np[i].name)) continue;
+        bool kn = false;
+        int64_t N = 0, K = 0;
+        if (!p->t) continue;
+        int w = am__qplan_wants(m, &q, &np[i], p->t, &kn, &N, &K);
+        if (w < 0) s = AM_ERR_NO_MEMORY;
+        if (w <= 0) continue;
         const am__qweight *pq = am__qweight_of(p->t);
         if (pq && (pq->type == AM__Q_INT8) != (q.bits == 8)) {
             s = am__error(AM_ERR_FORMAT, "'%s' is stored %s but quantization_config says load_in_%dbit", np[i].name, pq->type == AM__Q_INT8 ? "8-bit" : "4-bit",
                           q.bits);
             break;
         }
-        size_t nl = strlen(np[i].name) - strlen(".weight");
-        char *mname = strndup(np[i].name, nl);
-        if (!mname) {
-            s = am__error(AM_ERR_NO_MEMORY, "out of memory");
-            break;
-        }
-        bool skip = !pq && skipped(&q, mname, own->name); /* a weight stored quantized stays so */
-        free(mname);
-        if (skip) continue;
-        bool kn = !own->is_linear; /* Conv1D: [in, out] */
-        int64_t N = kn ? p->shape[1] : p->shape[0], K = kn ? p->shape[0] : p->shape[1];
-        float *tmp = NULL;
-        const float *wf = pq || p->t->dtype == AM_F32 ? p->t->data : NULL;
-        if (!wf && (tmp = am__aligned_alloc((size_t)(N * K > 0 ? N * K : 1) * sizeof(float)))) am__to_f32(p->t->data, p->t->dtype, N * K, tmp), wf = tmp;
-        am_tensor *qt = pq ? am_tensor_retain(p->t) : !wf ? NULL
-                        : q.bits == 8 ? am__quantize_int8(wf, kn, N, K, q.threshold)
-                                      : am__quantize_4bit(wf, kn, N, K, q.q4, q.dq, q.compute);
-        free(tmp);
+        /* quantized as it was loaded (am__qplan in load_weights), stored quantized, or here */
+        am_tensor *qt = pq ? am_tensor_retain(p->t) : am__qplan_quantize(&q, p->t, p->t->dtype, kn, N, K);
         if (!qt) {
             s = am__error(AM_ERR_NO_MEMORY, "out of memory quantizing '%s'", np[i].name);
             break;
         }
+        if (!pq) am__tensor_drop_pages(p->t); /* a mapped source: its pages leave the resident set */
         am_tensor_free(p->t);
         p->t = qt;
         p->trainable = false;

@@ -389,7 +389,16 @@ am_status am__config_validate(const am_config *c, const char *origin) {
 
 /* ---- Python-compatible JSON writer ---- */
 
-static bool key_is_float(const am_config *c, const char *key) {
+/* BitsAndBytesConfig.to_dict()'s float attributes, typed by their defaults inside config.json's
+ * quantization_config (6.0 is written "6.0", as Python's json.dumps of a float) */
+static const am__config_default k_bnb_config[] = {{"llm_int8_threshold", "6.0"}, {NULL, NULL}};
+
+/* `key`: the top-level key the value sits under; `own`: the value's own key in its object */
+static bool key_is_float(const am_config *c, const char *key, const char *own) {
+    if (key && own && strcmp(key, own) && !strcmp(key, "quantization_config")) {
+        const am__config_default *d = find_default(k_bnb_config, own);
+        return d && literal_is_float(d->json);
+    }
     if (!c || !key) return false;
     const am__config_default *d = find_default(c->defaults, key);
     if (!d) d = find_default(k_generic, key);
@@ -455,7 +464,7 @@ void am__json_dump_py(void *vb, const cJSON *v, int depth, const am_config *type
     else if (cJSON_IsFalse(v)) am__buf_puts(b, "false");
     else if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        if (d == floor(d) && fabs(d) < 9.007199254740992e15 && !key_is_float(types, key)) am__buf_printf(b, "%lld", (long long)d);
+        if (d == floor(d) && fabs(d) < 9.007199254740992e15 && !key_is_float(types, key, v->string)) am__buf_printf(b, "%lld", (long long)d);
         else {
             char tmp[64];
             am__format_py_float(d, tmp, sizeof tmp);

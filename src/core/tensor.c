@@ -25,6 +25,7 @@ static const struct {
 
 const char *am_dtype_name(am_dtype dt) {
     if (dt == AM_DTYPE_AUTO) return "auto";
+    if (dt == AM_DTYPE_DEFAULT) return "None"; /* torch_dtype not given */
     return (unsigned)dt < AM_DTYPE_COUNT ? k_dtypes[dt].name : "unknown";
 }
 const char *am_dtype_st_name(am_dtype dt) { return (unsigned)dt < AM_DTYPE_COUNT ? k_dtypes[dt].st : "?"; }

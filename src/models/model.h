@@ -80,6 +80,12 @@ struct am_model {
     am_tensor **offloaded;
     size_t n_offloaded;
     int quant_bits; /* 8 or 4: loaded quantized (auto/quantize.c, is_loaded_in_8bit / _4bit); 0 otherwise */
+    /* the bitsandbytes state tensors state_dict() lists after each quantized weight (SCB, the
+     * 4-bit quant state: am__quant_state_tensors), made on the first state-dict call (auto/model.c) */
+    char **qs_name;
+    am_tensor **qs_t;
+    size_t n_qs;
+    bool qs_built;
     /* the graph description for export/ (NULL: the architecture cannot be exported yet) */
     void (*describe)(const am_model *m, am__describe *d);
 };
