@@ -23,7 +23,7 @@ typedef struct export_ctx {
 
 static const am_cli_opt k_export_opts[] = {
     {"opset", NULL, required_argument, "N", "ONNX opset, 14 to 17 (default 17)"},
-    {"with-past", NULL, no_argument, NULL, "decoders (GPT-2, Llama causal LM): Optimum's decoder_model.onnx + decoder_with_past_model.onnx with the KV cache"},
+    {"with-past", NULL, no_argument, NULL, "decoders (GPT-2, Llama causal LM): Optimum's decoder_model.onnx + decoder_with_past_model.onnx with the KV cache, and both merged in decoder_model_merged.onnx"},
     {"external-data", NULL, required_argument, "auto|always|never", "weights in model.onnx_data: auto (over 2 GB, the default), always, never"},
     {"validate", NULL, no_argument, NULL, "run the graph through ONNX Runtime (node + npm onnxruntime-node on NODE_PATH) next to automodel's forward"},
     {0},
@@ -256,7 +256,7 @@ int am_cli_export(int argc, char **argv) {
         if (am_model_export_onnx(m, pos[2], &c.eo) != AM_OK) rc = am_cli_fail(NULL);
         else
             printf("exported %s to %s/%s (opset %d)\n", am_model_class_name(m), pos[2],
-                   c.eo.with_past ? "decoder_model.onnx + decoder_with_past_model.onnx" : "model.onnx", c.eo.opset);
+                   c.eo.with_past ? "decoder_model.onnx + decoder_with_past_model.onnx + decoder_model_merged.onnx" : "model.onnx", c.eo.opset);
         if (!rc && c.validate) rc = validate(m, pos[2], c.eo.with_past);
     }
     am_model_free(m);

@@ -458,7 +458,8 @@ typedef struct am_onnx_export_options {
                            * AM_F16 or AM_BF16 convert (the graph computes in float32 either way) */
     int external_data;    /* 0 (default): model.onnx_data only when the graph would pass 2 GB; 1 always; -1 never */
     bool with_past;       /* Optimum's --with-past layout for a decoder's causal LM head (GPT-2, Llama):
-                           * decoder_model.onnx and decoder_with_past_model.onnx instead of model.onnx */
+                           * decoder_model.onnx and decoder_with_past_model.onnx instead of model.onnx,
+                           * and decoder_model_merged.onnx (both under an If on use_cache_branch) */
     const char *source_dir; /* where config/tokenizer files are copied from (NULL: the folder the model was loaded from) */
 } am_onnx_export_options;
 AM_API am_onnx_export_options am_onnx_export_options_default(void);

@@ -126,6 +126,24 @@ static void test_written(void) {
     free(cj);
     snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
     CHECK(system(p) == 0);
+    /* --with-past: Optimum's three decoder files; the merged one holds each weight once (its If
+     * branches read them from the outer graph), so its data is the size of one decoder's */
+    snprintf(out_dir, sizeof out_dir, "%s/gpt2", g_tmp);
+    rc = cli(&out, "export onnx %s %s --with-past --external-data always", am_test_fixture("models/gpt2_lm"), out_dir);
+    CHECKF(rc == 0 && out && strstr(out, "decoder_model_merged.onnx"), "export gpt2_lm --with-past: %s", out);
+    free(out);
+    size_t one = 0, merged = 0;
+    snprintf(p, sizeof p, "%s/decoder_model.onnx_data", out_dir);
+    free(am_test_read_file(p, &one));
+    snprintf(p, sizeof p, "%s/decoder_model_merged.onnx_data", out_dir);
+    free(am_test_read_file(p, &merged));
+    CHECKF(one > 40000 && merged == one, "merged data %zu bytes, decoder data %zu bytes", merged, one);
+    snprintf(p, sizeof p, "%s/decoder_model_merged.onnx", out_dir);
+    g = am_test_read_file(p, &gl);
+    CHECK(g && gl < 40000 && memmem(g, gl, "use_cache_branch", 16) && memmem(g, gl, "then_branch", 11) && memmem(g, gl, "else_branch", 11));
+    free(g);
+    snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
     /* a bert with tokenizer files next to it */
     snprintf(out_dir, sizeof out_dir, "%s/sms", g_tmp);
     rc = cli(&out, "export onnx %s %s --dtype float16", am_test_fixture("../../models/sms-spam-bert"), out_dir);

@@ -210,6 +210,10 @@ out:
     free(prv);
 }
 
+void am__ox_decoder_graph(am__ox *g, const am_model *m, const am__describe *d, bool past) {
+    model_graph(g, m, d, past ? G_DECODER_PAST : G_DECODER);
+}
+
 /* ---- files ---- */
 
 static am_status write_pb(const am__pb *pb, const char *dir, const char *name) {
@@ -304,12 +308,14 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
             bytes += am__shape_numel(t->ndim, t->shape) * (o.dtype == AM_F32 || (o.dtype == AM_DTYPE_AUTO && t->dtype == AM_F32) ? 4 : 2);
     }
     bool external = o.external_data == 1 || (o.external_data == 0 && (uint64_t)bytes + (64u << 20) > ONNX_PROTO_LIMIT);
-    /* Optimum's files: model.onnx, or with past the decoder without and with the KV cache inputs */
+    /* Optimum's files: model.onnx, or with past the decoder without and with the KV cache inputs,
+     * and the two merged under an If (onnx_merged.c; G_MODEL there stands for "merged") */
     static const struct { graph_kind kind; const char *file, *data; } k_plain[] = {{G_MODEL, "model.onnx", "model.onnx_data"}},
                                                                      k_past[] = {{G_DECODER, "decoder_model.onnx", "decoder_model.onnx_data"},
                                                                                  {G_DECODER_PAST, "decoder_with_past_model.onnx",
-                                                                                  "decoder_with_past_model.onnx_data"}};
-    int nfiles = o.with_past ? 2 : 1;
+                                                                                  "decoder_with_past_model.onnx_data"},
+                                                                                 {G_MODEL, "decoder_model_merged.onnx", "decoder_model_merged.onnx_data"}};
+    int nfiles = o.with_past ? 3 : 1;
     /* a sibling temporary folder, renamed into place: no partial output */
     char *tmp = am__strfmt("%s.tmp.%ld", out_dir, (long)getpid());
     if (!tmp) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
@@ -327,6 +333,7 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         g.external = external;
         g.data_name = o.with_past ? k_past[f].data : k_plain[f].data;
         if (d.patch) vit_graph(&g, m, &d);
+        else if (o.with_past && k_past[f].kind == G_MODEL) am__ox_merged_graph(&g, m, &d);
         else model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);
         am__pb model;
         s = am__ox_model(&g, "main_graph", &model);
