@@ -457,7 +457,7 @@ typedef struct am_onnx_export_options {
     am_dtype dtype;       /* weights as stored: AM_DTYPE_AUTO (default) keeps the model's dtype; AM_F32,
                            * AM_F16 or AM_BF16 convert (the graph computes in float32 either way) */
     int external_data;    /* 0 (default): model.onnx_data only when the graph would pass 2 GB; 1 always; -1 never */
-    bool with_past;       /* Optimum's --with-past layout for a decoder's causal LM head (GPT-2, Llama):
+    bool with_past;       /* Optimum's --with-past layout for a causal LM head (GPT-2, Llama, BERT, RoBERTa):
                            * decoder_model.onnx and decoder_with_past_model.onnx instead of model.onnx,
                            * and decoder_model_merged.onnx (both under an If on use_cache_branch) */
     const char *source_dir; /* where config/tokenizer files are copied from (NULL: the folder the model was loaded from) */
@@ -471,7 +471,8 @@ AM_API am_onnx_export_options am_onnx_export_options_default(void);
  * is written under a temporary name and renamed, so a failure leaves nothing; an existing
  * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama, ViT (input
  * pixel_values [batch_size, num_channels, height, width]) with every head.
- * With with_past, the decoders' inputs add position_ids and past_key_values.N.key/value
+ * With with_past, the decoders' inputs add position_ids (not BERT / RoBERTa, which count positions
+ * from the past length) and past_key_values.N.key/value
  * [batch_size, kv heads, past_sequence_length, head dim]; outputs add present.N.key/value. */
 AM_API am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_onnx_export_options *opts);
 

@@ -10,6 +10,8 @@ set(AM_ONNX_CASES bert_model bert_seqcls bert_tokcls bert_qa bert_mlm bert_causa
     gpt2_model gpt2_lm gpt2_seqcls gpt2_qa llama_lm llama_seqcls vit_imgcls)
 # decoders exported --with-past and driven token by token through ORT: the fixtures' greedy sequences
 set(AM_ONNX_GEN_CASES gpt2_lm llama_lm)
+# causal LMs without a greedy run in their fixture: each cached step's logits against the full forward
+set(AM_ONNX_STEP_CASES bert_causal roberta_causal)
 find_program(AM_NODE node)
 find_program(AM_NPM npm)
 if(AM_NODE AND AM_NPM)
@@ -23,6 +25,11 @@ if(AM_NODE AND AM_NPM)
   foreach(c ${AM_ONNX_GEN_CASES})
     add_test(NAME test_onnx_generate_${c}
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_generate.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c})
+    set_tests_properties(test_onnx_generate_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
+  endforeach()
+  foreach(c ${AM_ONNX_STEP_CASES})
+    add_test(NAME test_onnx_generate_${c}
+             COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_generate.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c} steps)
     set_tests_properties(test_onnx_generate_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
   endforeach()
   add_test(NAME test_onnx_dtypes COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_dtypes.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})

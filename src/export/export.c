@@ -26,12 +26,14 @@ am_onnx_export_options am_onnx_export_options_default(void) {
 static const char *const k_bs[] = {"batch_size", "sequence_length", NULL};
 static const char *const k_b[] = {"batch_size", NULL};
 
-/* positions of RoBERTa's create_position_ids_from_input_ids: pad + cumsum(ids != pad) * (ids != pad) */
-static const char *roberta_positions(am__ox *g, const char *ids, int64_t pad) {
+/* positions of RoBERTa's create_position_ids_from_input_ids: pad + (cumsum(ids != pad) + past) * (ids != pad)
+ * (past: the past length scalar, or NULL for 0) */
+static const char *roberta_positions(am__ox *g, const char *ids, int64_t pad, const char *past) {
     const char *padc = am__ox_i64(g, 1, &pad, true);
     const char *ne = am__ox_1(g, "Not", am__ox_2(g, "Equal", ids, padc));
     ne = am__ox_op(g, "Cast", 1, &ne, 1, &(am__ox_attr){"to", 2, AM__OX_INT64, 0, NULL, 0}, 1);
     const char *cs = am__ox_2(g, "CumSum", ne, am__ox_i64(g, 1, (int64_t[]){1}, true));
+    if (past) cs = am__ox_2(g, "Add", cs, past);
     return am__ox_2(g, "Add", am__ox_2(g, "Mul", cs, ne), padc);
 }
 
@@ -112,7 +114,7 @@ static void model_graph(am__ox *g, const am_model *m, const am__describe *d, gra
     am__ox_io(g, false, mask, AM__OX_INT64, 2, kind == G_DECODER_PAST ? k_mask_past : k_bs, NULL);
     if (types) am__ox_io(g, false, types, AM__OX_INT64, 2, k_bs, NULL);
     const char *pos = NULL;
-    if (kind != G_MODEL) {
+    if (kind != G_MODEL && !d->causal_encoder) {
         pos = "position_ids";
         am__ox_io(g, false, pos, AM__OX_INT64, 2, k_bs, NULL);
     }
@@ -155,7 +157,17 @@ static void model_graph(am__ox *g, const am_model *m, const am__describe *d, gra
                           am__ox_i64(g, 1, (int64_t[]){0}, false));
         am__ox_rope(g, st->rope, rp, &cache);
     }
-    if (d->roberta_positions) pos = roberta_positions(g, ids, d->pad);
+    /* BERT / RoBERTa causal LM with past: positions after past_key_values.0.key's length (dim 2),
+     * as their forward's past_key_values_length */
+    const char *plen = kind == G_DECODER_PAST && d->causal_encoder
+                           ? am__ox_2(g, "Gather", am__ox_1(g, "Shape", pk[0]), am__ox_i64(g, 1, (int64_t[]){2}, true))
+                           : NULL;
+    if (d->roberta_positions) pos = roberta_positions(g, ids, d->pad, plen);
+    else if (plen && d->emb->pos) /* past .. past + T - 1 */
+        pos = am__ox_op(g, "Range", 3,
+                        (const char *[]){plen, am__ox_2(g, "Add", plen, am__ox_2(g, "Gather", am__ox_1(g, "Shape", ids), am__ox_i64(g, 1, (int64_t[]){1}, true))),
+                                         am__ox_i64(g, 1, (int64_t[]){1}, true)},
+                        0, NULL, 1);
     /* rotary models take their positions in the attention, not in the embeddings */
     const char *x = am__ox_embed(g, d->emb, ids, types, d->emb->pos ? pos : NULL);
     const char *h = am__ox_stack(g, st, x, am__ox_mask(g, mask, ids, st->causal), kind == G_MODEL && !st->rope ? NULL : &cache);
@@ -297,8 +309,9 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     if (am__is_dir(out_dir) && !dir_empty(out_dir)) return am__error(AM_ERR_IO, "%s: exists and is not empty; export onnx writes a new folder", out_dir);
     am__describe d;
     m->describe(m, &d);
-    if (o.with_past && (!d.decoder || m->spec->task != AM_TASK_CAUSAL_LM))
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama), not %s", m->spec->class_name);
+    if (o.with_past && (!(d.decoder || d.causal_encoder) || m->spec->task != AM_TASK_CAUSAL_LM))
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama, BERT, RoBERTa), not %s",
+                         m->spec->class_name);
     /* the weights' bytes decide inline or external data before the graph is built */
     int64_t bytes = 0;
     size_t np = am_model_state_dict_count(m);

@@ -33,6 +33,9 @@ typedef struct am__describe {
     am__norm final_ln;
     am__act lm_act;
     am__norm lm_norm;
+    /* BertLMHeadModel / RobertaForCausalLM: --with-past graphs can be written too, without a
+     * position_ids input (the positions count on from the past length, as their forward does) */
+    bool causal_encoder;
 } am__describe;
 
 typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);
