@@ -88,10 +88,9 @@ static void vit_graph(am__ox *g, const am_model *m, const am__describe *d) {
     x = am__ox_2(g, "Add", x, am__ox_weight(g, d->vit_emb, "position_embeddings"));
     const char *h = am__ox_norm(g, &d->final_ln, am__ox_stack(g, d->stack, x, NULL, NULL));
     static const char *const k_seq[] = {"batch_size", "sequence_length", NULL};
-    if (m->spec->task == AM_TASK_BASE) {
+    if (m->spec->task == AM_TASK_BASE) /* Optimum's feature-extraction outputs: last_hidden_state only */
         am__ox_output_as(g, h, "last_hidden_state", 3, k_seq, (int64_t[]){0, 0, H});
-        if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
-    } else { /* image classification on the CLS token (nn.Identity without labels) */
+    else { /* image classification on the CLS token (nn.Identity without labels) */
         const char *f = first_token(g, h);
         am__ox_output_as(g, d->classifier ? am__ox_linear(g, d->classifier, false, f) : f, "logits", 2, k_b,
                          (int64_t[]){0, d->classifier ? out_features(d->classifier) : H});
@@ -114,7 +113,9 @@ static void model_graph(am__ox *g, const am_model *m, const am__describe *d, gra
     am__ox_io(g, false, mask, AM__OX_INT64, 2, kind == G_DECODER_PAST ? k_mask_past : k_bs, NULL);
     if (types) am__ox_io(g, false, types, AM__OX_INT64, 2, k_bs, NULL);
     const char *pos = NULL;
-    if (kind != G_MODEL && !d->causal_encoder) {
+    /* position_ids: Optimum 1.13's TextDecoderWithPositionIdsOnnxConfig (GPT-2, Llama) takes them for
+     * text-generation, with or without past (model.onnx of a causal LM too); 1.12 took none */
+    if ((kind != G_MODEL || (d->decoder && m->spec->task == AM_TASK_CAUSAL_LM)) && !d->causal_encoder) {
         pos = "position_ids";
         am__ox_io(g, false, pos, AM__OX_INT64, 2, k_bs, NULL);
     }
@@ -172,9 +173,9 @@ static void model_graph(am__ox *g, const am_model *m, const am__describe *d, gra
     const char *x = am__ox_embed(g, d->emb, ids, types, d->emb->pos ? pos : NULL);
     const char *h = am__ox_stack(g, st, x, am__ox_mask(g, mask, ids, st->causal), kind == G_MODEL && !st->rope ? NULL : &cache);
     switch (m->spec->task) {
-    case AM_TASK_BASE:
+    case AM_TASK_BASE: /* Optimum's feature-extraction outputs (OnnxConfig._TASK_TO_COMMON_OUTPUTS): last_hidden_state
+                        * only; its ModelPatcher drops pooler_output from the traced outputs */
         am__ox_output_as(g, h, "last_hidden_state", 3, k_bs, (int64_t[]){0, 0, H});
-        if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
         break;
     case AM_TASK_SEQUENCE_CLASSIFICATION: {
         const char *p = d->pool_last ? last_non_pad(g, ids, h, d) : first_token(g, h);
