@@ -465,7 +465,8 @@ typedef struct am_onnx_export_options {
 AM_API am_onnx_export_options am_onnx_export_options_default(void);
 /* Writes the model's forward as ONNX into out_dir as Optimum's exporter lays it out: model.onnx
  * (+ model.onnx_data), config.json, generation_config.json when the model can generate, and the
- * tokenizer files of the source folder. Inputs/outputs are named as Optimum's OnnxConfig for the
+ * tokenizer files of the source folder (of the hub snapshot for a model loaded by hub id, fetched
+ * at the loaded commit when not cached). Inputs/outputs are named as Optimum's OnnxConfig for the
  * model's task (input_ids, attention_mask, token_type_ids (BERT), position_ids (GPT-2 / Llama causal
  * LM, Optimum 1.13) -> last_hidden_state (no pooler_output, as Optimum's feature-extraction),
  * logits, start_logits/end_logits) with dynamic axes batch_size and sequence_length. The folder

@@ -5,6 +5,7 @@
 #include "auto/auto.h"
 #include "core/error.h"
 #include "export/onnx.h"
+#include "hub/hub.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -241,7 +242,7 @@ static am_status write_pb(const am__pb *pb, const char *dir, const char *name) {
 
 /* what Optimum's exporter copies next to the graphs (save_preprocessors) */
 static const char *const k_side_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
-                                           "merges.txt", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model",
+                                           "merges.txt", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
                                            "preprocessor_config.json", NULL};
 
 static am_status copy_side_files(const char *src, const char *dir) {
@@ -362,6 +363,16 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     if (s == AM_OK) s = am__model_save_configs(m, tmp, o.dtype);
     const char *src = o.source_dir ? o.source_dir : m->name_or_path;
     if (s == AM_OK && src && am__is_dir(src)) s = copy_side_files(src, tmp);
+    else if (s == AM_OK && m->hub_commit && m->name_or_path) { /* a hub id: the same snapshot's tokenizer files, from the cache or fetched */
+        am__hub_opts ho = am__hub_opts_default();
+        ho.revision = m->hub_commit;
+        ho.cache_dir = m->hub_cache_dir;
+        ho.subfolder = m->hub_subfolder;
+        char *dir = NULL;
+        s = am__hub_resolve(m->name_or_path, &ho, AM__HUB_TOKENIZER | AM__HUB_PREPROCESSOR, NULL, NULL, &dir);
+        if (s == AM_OK) s = copy_side_files(dir, tmp);
+        free(dir);
+    }
     if (s == AM_OK && am__is_dir(out_dir) && rmdir(out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot replace: %s", out_dir, strerror(errno));
     if (s == AM_OK && rename(tmp, out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot rename %s into place: %s", out_dir, tmp, strerror(errno));
     if (s != AM_OK && made) remove_tree(tmp);

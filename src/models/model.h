@@ -79,6 +79,9 @@ struct am_model {
     int quant_bits; /* 8 or 4: loaded quantized (auto/quantize.c, is_loaded_in_8bit / _4bit); 0 otherwise */
     /* the graph description for export/ (NULL: the architecture cannot be exported yet) */
     void (*describe)(const am_model *m, am__describe *d);
+    /* loaded from a hub id: the snapshot's commit, and the load's cache_dir / subfolder (NULL when
+     * not given), so later files of the same snapshot (the export's tokenizer files) can be fetched */
+    char *hub_commit, *hub_cache_dir, *hub_subfolder;
 };
 
 typedef am_status (*am__build_fn)(am_model *m);
