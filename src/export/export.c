@@ -316,12 +316,15 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
                          m->spec->class_name);
     /* the weights' bytes decide inline or external data before the graph is built */
     int64_t bytes = 0;
-    size_t np = am_model_state_dict_count(m);
-    for (size_t i = 0; i < np; i++) {
-        const am_tensor *t = am_model_state_dict_tensor(m, i);
-        if (t && am__dtype_is_float(t->dtype))
+    am__named_param *np = NULL;
+    size_t nparam = 0;
+    if ((s = am__named_params(m->root, &np, &nparam)) != AM_OK) return s; /* out of memory: an error, not a miscount */
+    for (size_t i = 0; i < nparam; i++) {
+        const am_tensor *t = np[i].p->t;
+        if (t && (!np[i].p->is_buffer || np[i].p->persistent) && am__dtype_is_float(t->dtype))
             bytes += am__shape_numel(t->ndim, t->shape) * (o.dtype == AM_F32 || (o.dtype == AM_DTYPE_AUTO && t->dtype == AM_F32) ? 4 : 2);
     }
+    am__named_params_free(np, nparam);
     bool external = o.external_data == 1 || (o.external_data == 0 && (uint64_t)bytes + (64u << 20) > ONNX_PROTO_LIMIT);
     /* Optimum's files: model.onnx, or with past the decoder without and with the KV cache inputs,
      * and the two merged under an If (onnx_merged.c; G_MODEL there stands for "merged") */

@@ -89,7 +89,8 @@ am_status am__pb_write(const am__pb *m, FILE *f, const char *path) {
 
 static bool failed(am__ox *g) {
     if (g->st == AM_OK && (g->nodes.oom || g->nodes.b.failed || g->inits.oom || g->inits.b.failed || g->data.oom || g->data.b.failed ||
-                          g->outer_nodes.oom || g->outer_nodes.b.failed))
+                          g->outer_nodes.oom || g->outer_nodes.b.failed || g->inputs.oom || g->inputs.b.failed || g->outputs.oom ||
+                          g->outputs.b.failed))
         g->st = am__error(AM_ERR_NO_MEMORY, "export: out of memory while building the graph");
     return g->st != AM_OK;
 }
@@ -426,7 +427,7 @@ am_status am__ox_model(am__ox *g, const char *graph_name, am__pb *out) {
     am__pb_varint_field(&op, 2, (uint64_t)g->opset);
     am__pb_msg_field(m, 8, &op);
     am__pb_msg_field(m, 7, &graph);
-    if (m->oom || m->b.failed || graph.oom) {
+    if (m->oom || m->b.failed || graph.oom || graph.b.failed) {
         am__pb_free(m);
         return g->st = am__error(AM_ERR_NO_MEMORY, "export: out of memory writing the model");
     }
