@@ -24,8 +24,9 @@ typedef struct export_ctx {
 
 static const am_cli_opt k_export_opts[] = {
     {"opset", NULL, required_argument, "N", "ONNX opset, 14 to 17 (default 17)"},
-    {"with-past", NULL, no_argument, NULL, "decoders (GPT-2, Llama causal LM): Optimum's decoder_model.onnx + decoder_with_past_model.onnx with the KV cache; "
-                                           "encoder-decoders (T5, BART): decoder_with_past_model.onnx next to encoder_model.onnx + decoder_model.onnx"},
+    {"with-past", NULL, no_argument, NULL, "causal LMs (GPT-2, Llama, BERT, RoBERTa): Optimum's decoder_model.onnx + decoder_with_past_model.onnx with the KV cache, "
+                                           "and both merged in decoder_model_merged.onnx; encoder-decoders (T5, BART, Whisper, VisionEncoderDecoder): "
+                                           "decoder_with_past_model.onnx next to encoder_model.onnx + decoder_model.onnx"},
     {"external-data", NULL, required_argument, "auto|always|never", "weights in model.onnx_data: auto (over 2 GB, the default), always, never"},
     {"validate", NULL, no_argument, NULL, "run the graph through ONNX Runtime (node + npm onnxruntime-node on NODE_PATH) next to automodel's forward"},
     {0},

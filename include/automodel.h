@@ -459,20 +459,24 @@ typedef struct am_onnx_export_options {
     am_dtype dtype;       /* weights as stored: AM_DTYPE_AUTO (default) keeps the model's dtype; AM_F32,
                            * AM_F16 or AM_BF16 convert (the graph computes in float32 either way) */
     int external_data;    /* 0 (default): model.onnx_data only when the graph would pass 2 GB; 1 always; -1 never */
-    bool with_past;       /* Optimum's --with-past layout for a decoder's causal LM head (GPT-2, Llama):
-                           * decoder_model.onnx and decoder_with_past_model.onnx instead of model.onnx */
+    bool with_past;       /* Optimum's --with-past layout for a causal LM head (GPT-2, Llama, BERT, RoBERTa):
+                           * decoder_model.onnx and decoder_with_past_model.onnx instead of model.onnx,
+                           * and decoder_model_merged.onnx (both under an If on use_cache_branch) */
     const char *source_dir; /* where config/tokenizer files are copied from (NULL: the folder the model was loaded from) */
 } am_onnx_export_options;
 AM_API am_onnx_export_options am_onnx_export_options_default(void);
 /* Writes the model's forward as ONNX into out_dir as Optimum's exporter lays it out: model.onnx
  * (+ model.onnx_data), config.json, generation_config.json when the model can generate, and the
- * tokenizer files of the source folder. Inputs/outputs are named as Optimum's OnnxConfig for the
- * model's task (input_ids, attention_mask, token_type_ids -> last_hidden_state, pooler_output,
+ * tokenizer files of the source folder (of the hub snapshot for a model loaded by hub id, fetched
+ * at the loaded commit when not cached). Inputs/outputs are named as Optimum's OnnxConfig for the
+ * model's task (input_ids, attention_mask, token_type_ids (BERT), position_ids (GPT-2 / Llama causal
+ * LM, Optimum 1.13) -> last_hidden_state (no pooler_output, as Optimum's feature-extraction),
  * logits, start_logits/end_logits) with dynamic axes batch_size and sequence_length. The folder
  * is written under a temporary name and renamed, so a failure leaves nothing; an existing
  * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama, ViT (input
  * pixel_values [batch_size, num_channels, height, width]) with every head.
- * With with_past, the decoders' inputs add position_ids and past_key_values.N.key/value
+ * With with_past, the decoders' inputs add position_ids (not BERT / RoBERTa, which count positions
+ * from the past length) and past_key_values.N.key/value
  * [batch_size, kv heads, past_sequence_length, head dim]; outputs add present.N.key/value. */
 AM_API am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_onnx_export_options *opts);
 

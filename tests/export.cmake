@@ -15,6 +15,8 @@ set(AM_ONNX_GEN_CASES gpt2_lm llama_lm)
 # step, greedy sequences): test_onnx_s2s_<case>
 list(APPEND AM_ONNX_CASES t5_qa t5_seqcls bart_qa bart_causal)
 set(AM_ONNX_S2S_CASES t5_cg bart_cg whisper_cg vision_encoder_decoder)
+# causal LMs without a greedy run in their fixture: each cached step's logits against the full forward
+set(AM_ONNX_STEP_CASES bert_causal roberta_causal)
 find_program(AM_NODE node)
 find_program(AM_NPM npm)
 if(AM_NODE AND AM_NPM)
@@ -34,6 +36,11 @@ if(AM_NODE AND AM_NPM)
     add_test(NAME test_onnx_s2s_${c}
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_s2s.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c})
     set_tests_properties(test_onnx_s2s_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
+  endforeach()
+  foreach(c ${AM_ONNX_STEP_CASES})
+    add_test(NAME test_onnx_generate_${c}
+             COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_generate.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c} steps)
+    set_tests_properties(test_onnx_generate_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
   endforeach()
   add_test(NAME test_onnx_dtypes COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_dtypes.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
   set_tests_properties(test_onnx_dtypes PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")

@@ -5,6 +5,7 @@
  * output folder and no temporary folder left behind. The numbers are checked by run_case.sh
  * through ONNX Runtime (test_onnx_<case>). */
 #include "harness.h"
+#include "hub/util.h"
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -149,6 +150,24 @@ static void test_written(void) {
     free(g);
     snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
     CHECK(system(p) == 0);
+    /* --with-past: Optimum's three decoder files; the merged one holds each weight once (its If
+     * branches read them from the outer graph), so its data is the size of one decoder's */
+    snprintf(out_dir, sizeof out_dir, "%s/gpt2", g_tmp);
+    rc = cli(&out, "export onnx %s %s --with-past --external-data always", am_test_fixture("models/gpt2_lm"), out_dir);
+    CHECKF(rc == 0, "export gpt2_lm --with-past: %s", out);
+    free(out);
+    size_t one = 0, merged = 0;
+    snprintf(p, sizeof p, "%s/decoder_model.onnx_data", out_dir);
+    free(am_test_read_file(p, &one));
+    snprintf(p, sizeof p, "%s/decoder_model_merged.onnx_data", out_dir);
+    free(am_test_read_file(p, &merged));
+    CHECKF(one > 40000 && merged == one, "merged data %zu bytes, decoder data %zu bytes", merged, one);
+    snprintf(p, sizeof p, "%s/decoder_model_merged.onnx", out_dir);
+    g = am_test_read_file(p, &gl);
+    CHECK(g && gl < 40000 && memmem(g, gl, "use_cache_branch", 16) && memmem(g, gl, "then_branch", 11) && memmem(g, gl, "else_branch", 11));
+    free(g);
+    snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
     /* a bert with tokenizer files next to it */
     snprintf(out_dir, sizeof out_dir, "%s/sms", g_tmp);
     rc = cli(&out, "export onnx %s %s --dtype float16", am_test_fixture("../../models/sms-spam-bert"), out_dir);
@@ -163,6 +182,70 @@ static void test_written(void) {
         CHECKF(0, "export of models/sms-spam-bert: %s", out);
     free(out);
     snprintf(p, sizeof p, "rm -rf '%s'", out_dir);
+    CHECK(system(p) == 0);
+}
+
+static void put(const char *dir, const char *name, const char *text) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* a hub id: the model from a local `hub serve`, its tokenizer files fetched from the same
+ * snapshot into the export (they are not needed by the load, so the export fetches them) */
+static void test_hub_id(void) {
+    char root[512], home[512], tokens[512], repo[512], out_dir[512], p[700];
+    snprintf(root, sizeof root, "%s/hubroot", g_tmp);
+    snprintf(home, sizeof home, "%s/hfhome", g_tmp);
+    snprintf(tokens, sizeof tokens, "%s/tokens", g_tmp);
+    snprintf(repo, sizeof repo, "%s/repo", g_tmp);
+    snprintf(out_dir, sizeof out_dir, "%s/fromhub", g_tmp);
+    CHECK(mkdir(repo, 0755) == 0);
+    put(g_tmp, "tokens", "tok_export_writer_0123456789 alice write\n");
+    chmod(tokens, 0600);
+    snprintf(p, sizeof p, "cp '%s/config.json' '%s/model.safetensors' '%s/'", am_test_fixture("hub/bert_seqcls"), am_test_fixture("hub/bert_seqcls"), repo);
+    CHECK(system(p) == 0);
+    put(repo, "tokenizer_config.json", "{\"do_lower_case\": true, \"model_max_length\": 512}\n");
+    put(repo, "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+    am_hub_server_options so = am_hub_server_options_default();
+    so.root = root;
+    so.tokens_file = tokens;
+    so.threads = 2;
+    am_hub_server *srv = am_hub_server_start(&so);
+    CHECKF(srv != NULL, "hub server: %s", am_last_error());
+    if (!srv) return;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", am_hub_server_port(srv));
+    hu_clean_env(home);
+    setenv("HF_ENDPOINT", url, 1);
+    am_push_options po = am_push_options_default();
+    po.token = "tok_export_writer_0123456789";
+    char *commit = NULL;
+    CHECK_OK(am_hub_upload_folder_commit(repo, "alice/tiny-bert", &po, &commit));
+    free(commit);
+    am_model *m = am_model_from_pretrained(AM_TASK_AUTO, "alice/tiny-bert", NULL);
+    CHECKF(m != NULL, "load alice/tiny-bert: %s", am_last_error());
+    if (m) {
+        CHECK_OK(am_model_export_onnx(m, out_dir, NULL));
+        static const char *files[] = {"model.onnx", "config.json", "tokenizer_config.json", "vocab.txt"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(p, sizeof p, "%s/%s", out_dir, files[i]);
+            CHECKF(am__is_file(p), "%s copied from the hub snapshot", p);
+        }
+        snprintf(p, sizeof p, "%s/vocab.txt", out_dir);
+        char *v = am_test_read_file(p, NULL);
+        CHECK(v && !strcmp(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n"));
+        free(v);
+        am_model_free(m);
+    }
+    am_hub_server_free(srv);
+    unsetenv("HF_ENDPOINT");
+    snprintf(p, sizeof p, "rm -rf '%s' '%s' '%s' '%s' '%s'", root, home, tokens, repo, out_dir);
     CHECK(system(p) == 0);
 }
 
@@ -203,6 +286,7 @@ int am_test_main(int argc, char **argv) {
     if (!mkdtemp(g_tmp)) return 1;
     test_refusals();
     test_written();
+    test_hub_id();
     test_api();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);

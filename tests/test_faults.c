@@ -2,7 +2,8 @@
  * the ASan build). For each operation — from_pretrained (safetensors and .bin), forward, generate
  * (GPT-2 greedy and beam; Llama, T5 and BART greedy), a classification pipeline, the image-classification and
  * object-detection pipelines (decode, processor, model, post-processing), tokenizer load (tokenizer.json and legacy
- * vocab files), encode and decode, save_pretrained (safetensors and .bin, sharded), and hub
+ * vocab files), encode and decode, save_pretrained (safetensors and .bin, sharded), export onnx (GPT-2
+ * with past: no folder left by a failure), and hub
  * downloads from a local server — the N-th allocation made by automodel's own code fails, for
  * N = 1, 2, ... until the operation makes fewer than N allocations. Every injected failure must
  * give AM_ERR_NO_MEMORY and a non-empty message, or a success with the same result as without the
@@ -289,6 +290,36 @@ static am_status op_save(void *ctx) {
     return AM_OK;
 }
 
+/* export onnx (GPT-2 --with-past: the decoder pair and the merged If graph): a failure must leave
+ * neither the folder nor its temporary sibling; a success, the same files as without failures */
+typedef struct export_ctx {
+    const am_model *m;
+    char dir[128];
+    uint64_t want;
+} export_ctx;
+
+static am_status op_export(void *ctx) {
+    export_ctx *c = ctx;
+    rm_rf(c->dir);
+    am_onnx_export_options o = am_onnx_export_options_default();
+    o.with_past = true;
+    am_status st = am_model_export_onnx(c->m, c->dir, &o);
+    char tmp[192];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", c->dir, (long)getpid());
+    struct stat sb;
+    if (st) {
+        if (stat(c->dir, &sb) == 0 || stat(tmp, &sb) == 0) {
+            return am__error(AM_ERR_INTERNAL, "export onnx failed (%s) but left %s behind", am_status_name(st),
+                             stat(c->dir, &sb) == 0 ? c->dir : tmp);
+        }
+        return st;
+    }
+    uint64_t h = hash_folder(c->dir);
+    if (!c->want) c->want = h;
+    else if (h != c->want) return am__error(AM_ERR_INTERNAL, "the exported files differ from the run without failures");
+    return AM_OK;
+}
+
 typedef struct hub_ctx {
     char home[128];
     bool model;
@@ -429,6 +460,10 @@ int am_test_main(int argc, char **argv) {
         gc.gen.output_scores = true;
         sweep("generate beam", op_forward, &gc);
         am_tensors_free(gc.want);
+        export_ctx xc = {.m = g};
+        snprintf(xc.dir, sizeof xc.dir, "%s/onnx", g_work);
+        sweep("export onnx", op_export, &xc);
+        rm_rf(xc.dir);
         am_model_free(g);
     }
     /* the other decoders: Llama (RoPE, GQA) and the encoder-decoders (T5 relative bias, BART) */

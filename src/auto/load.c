@@ -988,6 +988,19 @@ am_model *am_model_from_pretrained(am_task task, const char *path, const am_load
     unsigned flags = AM__HUB_WEIGHTS | AM__HUB_GENERATION_CONFIG | (o.config ? 0 : AM__HUB_CONFIG);
     if (am__hub_resolve(path, &ho, flags, NULL, NULL, &dir) != AM_OK) return NULL;
     am_model *m = load_local(task, dir, path, &o);
+    if (m && !am__is_dir(path)) { /* {cache}/models--org--name/snapshots/{commit}[/{subfolder}] */
+        size_t n = strlen(dir), sl = o.subfolder && *o.subfolder ? strlen(o.subfolder) + 1 : 0;
+        if (n > sl) dir[n - sl] = 0;
+        const char *c = strrchr(dir, '/');
+        m->hub_commit = am__strdup(c ? c + 1 : dir);
+        m->hub_cache_dir = o.cache_dir ? am__strdup(o.cache_dir) : NULL;
+        m->hub_subfolder = sl ? am__strdup(o.subfolder) : NULL;
+        if (!m->hub_commit || (o.cache_dir && !m->hub_cache_dir) || (sl && !m->hub_subfolder)) {
+            am__error(AM_ERR_NO_MEMORY, "from_pretrained: out of memory");
+            am_model_free(m);
+            m = NULL;
+        }
+    }
     free(dir);
     return m;
 }
@@ -1121,6 +1134,9 @@ void am_model_free(am_model *m) {
     free(m->log_msgs);
     free(m->log_levels);
     free(m->name_or_path);
+    free(m->hub_commit);
+    free(m->hub_cache_dir);
+    free(m->hub_subfolder);
     free(m->hf_device_map);
     for (size_t i = 0; i < m->n_offloaded; i++) am_tensor_free(m->offloaded[i]);
     free(m->offloaded);

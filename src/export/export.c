@@ -5,6 +5,7 @@
 #include "auto/auto.h"
 #include "core/error.h"
 #include "export/onnx.h"
+#include "hub/hub.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,12 +27,14 @@ am_onnx_export_options am_onnx_export_options_default(void) {
 static const char *const k_bs[] = {"batch_size", "sequence_length", NULL};
 static const char *const k_b[] = {"batch_size", NULL};
 
-/* positions of RoBERTa's create_position_ids_from_input_ids: pad + cumsum(ids != pad) * (ids != pad) */
-static const char *roberta_positions(am__ox *g, const char *ids, int64_t pad) {
+/* positions of RoBERTa's create_position_ids_from_input_ids: pad + (cumsum(ids != pad) + past) * (ids != pad)
+ * (past: the past length scalar, or NULL for 0) */
+static const char *roberta_positions(am__ox *g, const char *ids, int64_t pad, const char *past) {
     const char *padc = am__ox_i64(g, 1, &pad, true);
     const char *ne = am__ox_1(g, "Not", am__ox_2(g, "Equal", ids, padc));
     ne = am__ox_op(g, "Cast", 1, &ne, 1, &(am__ox_attr){"to", 2, AM__OX_INT64, 0, NULL, 0}, 1);
     const char *cs = am__ox_2(g, "CumSum", ne, am__ox_i64(g, 1, (int64_t[]){1}, true));
+    if (past) cs = am__ox_2(g, "Add", cs, past);
     return am__ox_2(g, "Add", am__ox_2(g, "Mul", cs, ne), padc);
 }
 
@@ -86,10 +89,9 @@ static void vit_graph(am__ox *g, const am_model *m, const am__describe *d) {
     x = am__ox_2(g, "Add", x, am__ox_weight(g, d->vit_emb, "position_embeddings"));
     const char *h = am__ox_norm(g, &d->final_ln, am__ox_stack(g, d->stack, x, NULL, NULL));
     static const char *const k_seq[] = {"batch_size", "sequence_length", NULL};
-    if (m->spec->task == AM_TASK_BASE) {
+    if (m->spec->task == AM_TASK_BASE) /* Optimum's feature-extraction outputs: last_hidden_state only */
         am__ox_output_as(g, h, "last_hidden_state", 3, k_seq, (int64_t[]){0, 0, H});
-        if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
-    } else { /* image classification on the CLS token (nn.Identity without labels) */
+    else { /* image classification on the CLS token (nn.Identity without labels) */
         const char *f = first_token(g, h);
         am__ox_output_as(g, d->classifier ? am__ox_linear(g, d->classifier, false, f) : f, "logits", 2, k_b,
                          (int64_t[]){0, d->classifier ? out_features(d->classifier) : H});
@@ -112,7 +114,9 @@ static void model_graph(am__ox *g, const am_model *m, const am__describe *d, gra
     am__ox_io(g, false, mask, AM__OX_INT64, 2, kind == G_DECODER_PAST ? k_mask_past : k_bs, NULL);
     if (types) am__ox_io(g, false, types, AM__OX_INT64, 2, k_bs, NULL);
     const char *pos = NULL;
-    if (kind != G_MODEL) {
+    /* position_ids: Optimum 1.13's TextDecoderWithPositionIdsOnnxConfig (GPT-2, Llama) takes them for
+     * text-generation, with or without past (model.onnx of a causal LM too); 1.12 took none */
+    if ((kind != G_MODEL || (d->decoder && m->spec->task == AM_TASK_CAUSAL_LM)) && !d->causal_encoder) {
         pos = "position_ids";
         am__ox_io(g, false, pos, AM__OX_INT64, 2, k_bs, NULL);
     }
@@ -155,14 +159,24 @@ static void model_graph(am__ox *g, const am_model *m, const am__describe *d, gra
                           am__ox_i64(g, 1, (int64_t[]){0}, false));
         am__ox_rope(g, st->rope, rp, &cache);
     }
-    if (d->roberta_positions) pos = roberta_positions(g, ids, d->pad);
+    /* BERT / RoBERTa causal LM with past: positions after past_key_values.0.key's length (dim 2),
+     * as their forward's past_key_values_length */
+    const char *plen = kind == G_DECODER_PAST && d->causal_encoder
+                           ? am__ox_2(g, "Gather", am__ox_1(g, "Shape", pk[0]), am__ox_i64(g, 1, (int64_t[]){2}, true))
+                           : NULL;
+    if (d->roberta_positions) pos = roberta_positions(g, ids, d->pad, plen);
+    else if (plen && d->emb->pos) /* past .. past + T - 1 */
+        pos = am__ox_op(g, "Range", 3,
+                        (const char *[]){plen, am__ox_2(g, "Add", plen, am__ox_2(g, "Gather", am__ox_1(g, "Shape", ids), am__ox_i64(g, 1, (int64_t[]){1}, true))),
+                                         am__ox_i64(g, 1, (int64_t[]){1}, true)},
+                        0, NULL, 1);
     /* rotary models take their positions in the attention, not in the embeddings */
     const char *x = am__ox_embed(g, d->emb, ids, types, d->emb->pos ? pos : NULL);
     const char *h = am__ox_stack(g, st, x, am__ox_mask(g, mask, ids, st->causal), kind == G_MODEL && !st->rope ? NULL : &cache);
     switch (m->spec->task) {
-    case AM_TASK_BASE:
+    case AM_TASK_BASE: /* Optimum's feature-extraction outputs (OnnxConfig._TASK_TO_COMMON_OUTPUTS): last_hidden_state
+                        * only; its ModelPatcher drops pooler_output from the traced outputs */
         am__ox_output_as(g, h, "last_hidden_state", 3, k_bs, (int64_t[]){0, 0, H});
-        if (d->pooler) am__ox_output_as(g, am__ox_1(g, "Tanh", am__ox_linear(g, d->pooler, false, first_token(g, h))), "pooler_output", 2, k_b, (int64_t[]){0, H});
         break;
     case AM_TASK_SEQUENCE_CLASSIFICATION: {
         const char *p = d->pool_last ? last_non_pad(g, ids, h, d) : first_token(g, h);
@@ -210,6 +224,10 @@ out:
     free(prv);
 }
 
+void am__ox_decoder_graph(am__ox *g, const am_model *m, const am__describe *d, bool past) {
+    model_graph(g, m, d, past ? G_DECODER_PAST : G_DECODER);
+}
+
 /* ---- files ---- */
 
 static am_status write_pb(const am__pb *pb, const char *dir, const char *name) {
@@ -224,7 +242,7 @@ static am_status write_pb(const am__pb *pb, const char *dir, const char *name) {
 
 /* what Optimum's exporter copies next to the graphs (save_preprocessors) */
 static const char *const k_side_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
-                                           "merges.txt", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model",
+                                           "merges.txt", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
                                            "preprocessor_config.json", NULL};
 
 static am_status copy_side_files(const char *src, const char *dir) {
@@ -298,23 +316,29 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     const char *s2s_file[3], *s2s_data[3];
     int n_s2s = 0;
     if ((d.s2s || d.xdec) && (s = am__ox_s2s_plan(m, &d, o.with_past, &n_s2s, s2s_kind, s2s_file, s2s_data)) != AM_OK) return s;
-    if (o.with_past && !d.s2s && !d.xdec && (!d.decoder || m->spec->task != AM_TASK_CAUSAL_LM))
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama), not %s", m->spec->class_name);
+    if (o.with_past && !d.s2s && !d.xdec && (!(d.decoder || d.causal_encoder) || m->spec->task != AM_TASK_CAUSAL_LM))
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama, BERT, RoBERTa), not %s",
+                         m->spec->class_name);
     /* the weights' bytes decide inline or external data before the graph is built */
     int64_t bytes = 0;
-    size_t np = am_model_state_dict_count(m);
-    for (size_t i = 0; i < np; i++) {
-        const am_tensor *t = am_model_state_dict_tensor(m, i);
-        if (t && am__dtype_is_float(t->dtype))
+    am__named_param *np = NULL;
+    size_t nparam = 0;
+    if ((s = am__named_params(m->root, &np, &nparam)) != AM_OK) return s; /* out of memory: an error, not a miscount */
+    for (size_t i = 0; i < nparam; i++) {
+        const am_tensor *t = np[i].p->t;
+        if (t && (!np[i].p->is_buffer || np[i].p->persistent) && am__dtype_is_float(t->dtype))
             bytes += am__shape_numel(t->ndim, t->shape) * (o.dtype == AM_F32 || (o.dtype == AM_DTYPE_AUTO && t->dtype == AM_F32) ? 4 : 2);
     }
+    am__named_params_free(np, nparam);
     bool external = o.external_data == 1 || (o.external_data == 0 && (uint64_t)bytes + (64u << 20) > ONNX_PROTO_LIMIT);
-    /* Optimum's files: model.onnx, or with past the decoder without and with the KV cache inputs */
+    /* Optimum's files: model.onnx, or with past the decoder without and with the KV cache inputs,
+     * and the two merged under an If (onnx_merged.c; G_MODEL there stands for "merged") */
     static const struct { graph_kind kind; const char *file, *data; } k_plain[] = {{G_MODEL, "model.onnx", "model.onnx_data"}},
                                                                      k_past[] = {{G_DECODER, "decoder_model.onnx", "decoder_model.onnx_data"},
                                                                                  {G_DECODER_PAST, "decoder_with_past_model.onnx",
-                                                                                  "decoder_with_past_model.onnx_data"}};
-    int nfiles = d.s2s || d.xdec ? n_s2s : o.with_past ? 2 : 1;
+                                                                                  "decoder_with_past_model.onnx_data"},
+                                                                                 {G_MODEL, "decoder_model_merged.onnx", "decoder_model_merged.onnx_data"}};
+    int nfiles = d.s2s || d.xdec ? n_s2s : o.with_past ? 3 : 1;
     /* a sibling temporary folder, renamed into place: no partial output */
     char *tmp = am__strfmt("%s.tmp.%ld", out_dir, (long)getpid());
     if (!tmp) s = am__error(AM_ERR_NO_MEMORY, "export onnx: out of memory");
@@ -333,6 +357,7 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         g.data_name = d.s2s || d.xdec ? s2s_data[f] : o.with_past ? k_past[f].data : k_plain[f].data;
         if (d.s2s || d.xdec) am__ox_s2s_graph(&g, m, &d, s2s_kind[f], o.with_past);
         else if (d.patch) vit_graph(&g, m, &d);
+        else if (o.with_past && k_past[f].kind == G_MODEL) am__ox_merged_graph(&g, m, &d);
         else model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);
         am__pb model;
         s = am__ox_model(&g, "main_graph", &model);
@@ -347,6 +372,16 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     if (s == AM_OK) s = am__model_save_configs(m, tmp, o.dtype);
     const char *src = o.source_dir ? o.source_dir : m->name_or_path;
     if (s == AM_OK && src && am__is_dir(src)) s = copy_side_files(src, tmp);
+    else if (s == AM_OK && m->hub_commit && m->name_or_path) { /* a hub id: the same snapshot's tokenizer files, from the cache or fetched */
+        am__hub_opts ho = am__hub_opts_default();
+        ho.revision = m->hub_commit;
+        ho.cache_dir = m->hub_cache_dir;
+        ho.subfolder = m->hub_subfolder;
+        char *dir = NULL;
+        s = am__hub_resolve(m->name_or_path, &ho, AM__HUB_TOKENIZER | AM__HUB_PREPROCESSOR, NULL, NULL, &dir);
+        if (s == AM_OK) s = copy_side_files(dir, tmp);
+        free(dir);
+    }
     if (s == AM_OK && am__is_dir(out_dir) && rmdir(out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot replace: %s", out_dir, strerror(errno));
     if (s == AM_OK && rename(tmp, out_dir) != 0) s = am__error(AM_ERR_IO, "%s: cannot rename %s into place: %s", out_dir, tmp, strerror(errno));
     if (s != AM_OK && made) remove_tree(tmp);

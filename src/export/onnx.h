@@ -65,6 +65,10 @@ typedef struct am__ox {
     am__pb data;            /* its contents (borrowed chunks and padding) */
     const char *data_name;  /* its file name, relative to the graph ("model.onnx_data") */
     am_status st;           /* first failure (message set) */
+    /* casts_outer: the Cast after a non-float32 weight goes to outer_nodes, not nodes, so graphs
+     * built one after the other as subgraphs (am__ox_subgraph) share it from the outer graph */
+    bool casts_outer;
+    am__pb outer_nodes;
 } am__ox;
 
 void am__ox_init(am__ox *g, int opset, am_dtype wdtype);
@@ -87,6 +91,15 @@ const char *am__ox_weight(am__ox *g, const am__module *mod, const char *pname);
 void am__ox_io(am__ox *g, bool output, const char *name, int elem, int ndim, const char *const *dims, const int64_t *fixed);
 /* Renames the value `from` to the graph output name `to` (an Identity node). */
 void am__ox_output_as(am__ox *g, const char *from, const char *to, int ndim, const char *const *dims, const int64_t *fixed);
+/* A node whose outputs carry the given names (not generated ones), with graph attributes (type
+ * GRAPH, AttributeProto.g: an If's then_branch / else_branch) gname[k] = graph[k] (am__ox_subgraph;
+ * consumed when the node is written) after the attributes a[]. */
+void am__ox_node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int ngraph, const char *const *gname,
+                 am__pb *const *graph, int nout, const char *const *out);
+/* The nodes built so far, with `outputs` (value infos as g->outputs holds them; copied), as a
+ * GraphProto named name for an If branch: no inputs, no initializers (they stay with the outer
+ * graph, whose values the branch reads). g->nodes is emptied. */
+am_status am__ox_subgraph(am__ox *g, const char *name, const am__pb *outputs, am__pb *out);
 /* Finishes the ModelProto (opset import, producer) into *out; g's parts are consumed. */
 am_status am__ox_model(am__ox *g, const char *graph_name, am__pb *out);
 
@@ -128,4 +141,12 @@ typedef enum am__s2s_graph { AM__S2S_MODEL, AM__S2S_ENCODER, AM__S2S_DECODER, AM
 /* Refusals before anything is written (AM_OK: exportable); the files it writes into kinds / names (n). */
 am_status am__ox_s2s_plan(const am_model *m, const am__describe *d, bool with_past, int *n, am__s2s_graph *kinds, const char **files, const char **data);
 void am__ox_s2s_graph(am__ox *g, const am_model *m, const am__describe *d, am__s2s_graph kind, bool with_past);
+
+/* ---- decoders with a KV cache ---- */
+
+/* Optimum's decoder_model.onnx (past false) / decoder_with_past_model.onnx (past true) graph (export.c) */
+void am__ox_decoder_graph(am__ox *g, const am_model *m, const am__describe *d, bool past);
+/* Optimum's decoder_model_merged.onnx (onnx_merged.c): both graphs above as the branches of an If
+ * on the input use_cache_branch, their weights shared from the outer graph */
+void am__ox_merged_graph(am__ox *g, const am_model *m, const am__describe *d);
 #endif

@@ -88,7 +88,9 @@ am_status am__pb_write(const am__pb *m, FILE *f, const char *path) {
 /* ---- the builder ---- */
 
 static bool failed(am__ox *g) {
-    if (g->st == AM_OK && (g->nodes.oom || g->nodes.b.failed || g->inits.oom || g->inits.b.failed || g->data.oom || g->data.b.failed))
+    if (g->st == AM_OK && (g->nodes.oom || g->nodes.b.failed || g->inits.oom || g->inits.b.failed || g->data.oom || g->data.b.failed ||
+                          g->outer_nodes.oom || g->outer_nodes.b.failed || g->inputs.oom || g->inputs.b.failed || g->outputs.oom ||
+                          g->outputs.b.failed))
         g->st = am__error(AM_ERR_NO_MEMORY, "export: out of memory while building the graph");
     return g->st != AM_OK;
 }
@@ -106,6 +108,7 @@ void am__ox_free(am__ox *g) {
     am__pb_free(&g->inputs);
     am__pb_free(&g->outputs);
     am__pb_free(&g->data);
+    am__pb_free(&g->outer_nodes);
     for (size_t i = 0; i < g->n_strs; i++) free(g->strs[i]);
     free(g->strs);
     free(g->tens);
@@ -153,7 +156,9 @@ static void attr(am__pb *n, const am__ox_attr *a) {
     am__pb_msg_field(n, 5, &p);
 }
 
-const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout) {
+/* writes the node: outputs out[] when given, else "<name>_<k>" after the generated name */
+static const char *node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int ngraph, const char *const *gname,
+                        am__pb *const *graph, int nout, const char *const *out) {
     if (failed(g)) return NULL;
     for (int i = 0; i < nin; i++) /* NULL: a producer failed (its error is set); "" omits an optional input */
         if (!in[i]) {
@@ -165,7 +170,7 @@ const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in,
     am__pb n = {0};
     for (int i = 0; i < nin; i++) am__pb_str_field(&n, 1, in[i]);
     for (int k = 0; k < nout; k++) {
-        const char *o = am__ox_out(g, name, k);
+        const char *o = out ? out[k] : am__ox_out(g, name, k);
         if (!o) {
             am__pb_free(&n);
             return NULL;
@@ -175,8 +180,22 @@ const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in,
     am__pb_str_field(&n, 3, name);
     am__pb_str_field(&n, 4, op);
     for (int i = 0; i < nattr; i++) attr(&n, &a[i]);
+    for (int i = 0; i < ngraph; i++) { /* AttributeProto: name 1, g 6, type 20 = GRAPH (5) */
+        am__pb p = {0};
+        am__pb_str_field(&p, 1, gname[i]);
+        am__pb_varint_field(&p, 20, 5);
+        am__pb_msg_field(&p, 6, graph[i]);
+        am__pb_msg_field(&n, 5, &p);
+    }
     am__pb_msg_field(&g->nodes, 1, &n);
     return failed(g) ? NULL : name;
+}
+const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout) {
+    return node(g, op, nin, in, nattr, a, 0, NULL, NULL, nout, NULL);
+}
+void am__ox_node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int ngraph, const char *const *gname,
+                 am__pb *const *graph, int nout, const char *const *out) {
+    node(g, op, nin, in, nattr, a, ngraph, gname, graph, nout, out);
 }
 const char *am__ox_1(am__ox *g, const char *op, const char *x) { return am__ox_op(g, op, 1, (const char *[]){x}, 0, NULL, 1); }
 const char *am__ox_2(am__ox *g, const char *op, const char *x, const char *y) { return am__ox_op(g, op, 2, (const char *[]){x, y}, 0, NULL, 1); }
@@ -313,8 +332,19 @@ const char *am__ox_weight(am__ox *g, const am__module *mod, const char *pname) {
     size_t es = dt == AM_F32 ? 4 : 2;
     initializer(g, name, onnx_elem(dt), t->ndim, t->shape, p, (uint64_t)numel * es);
     const char *v = name;
-    if (dt != AM_F32) /* computed in float32, as automodel's own kernels widen stored weights */
+    if (dt != AM_F32) { /* computed in float32, as automodel's own kernels widen stored weights */
+        if (g->casts_outer) { /* into the outer graph's nodes (a merged decoder's branches share it) */
+            am__pb t = g->nodes;
+            g->nodes = g->outer_nodes;
+            g->outer_nodes = t;
+        }
         v = am__ox_op(g, "Cast", 1, &name, 1, &(am__ox_attr){"to", 2, AM__OX_FLOAT, 0, NULL, 0}, 1);
+        if (g->casts_outer) {
+            am__pb t = g->nodes;
+            g->nodes = g->outer_nodes;
+            g->outer_nodes = t;
+        }
+    }
     if (!v || !grow((void **)&g->tens, &g->cap_tens, g->n_tens, sizeof *g->tens) ||
         !grow((void **)&g->tname, &g->cap_tname, g->n_tens, sizeof *g->tname)) {
         if (g->st == AM_OK) g->st = am__error(AM_ERR_NO_MEMORY, "export: out of memory");
@@ -363,6 +393,20 @@ static void concat(am__pb *dst, const am__pb *src) {
     for (size_t i = 0; i < src->n_ext; i++) add_ext(dst, base + src->ext[i].at, src->ext[i].p, src->ext[i].n);
 }
 
+am_status am__ox_subgraph(am__ox *g, const char *name, const am__pb *outputs, am__pb *out) {
+    memset(out, 0, sizeof *out);
+    if (failed(g)) return g->st;
+    concat(out, &g->nodes); /* GraphProto: node 1, name 2, output 12 */
+    am__pb_str_field(out, 2, name);
+    concat(out, outputs);
+    am__pb_free(&g->nodes);
+    if (out->oom || out->b.failed) {
+        am__pb_free(out);
+        return g->st = am__error(AM_ERR_NO_MEMORY, "export: out of memory building the subgraph %s", name);
+    }
+    return AM_OK;
+}
+
 am_status am__ox_model(am__ox *g, const char *graph_name, am__pb *out) {
     memset(out, 0, sizeof *out);
     if (failed(g)) return g->st;
@@ -383,7 +427,7 @@ am_status am__ox_model(am__ox *g, const char *graph_name, am__pb *out) {
     am__pb_varint_field(&op, 2, (uint64_t)g->opset);
     am__pb_msg_field(m, 8, &op);
     am__pb_msg_field(m, 7, &graph);
-    if (m->oom || m->b.failed || graph.oom) {
+    if (m->oom || m->b.failed || graph.oom || graph.b.failed) {
         am__pb_free(m);
         return g->st = am__error(AM_ERR_NO_MEMORY, "export: out of memory writing the model");
     }

@@ -200,6 +200,7 @@ static void bert_describe(const am_model *m, am__describe *d) {
         d->cls_dense = b->cls_dense; /* RobertaClassificationHead */
         d->cls_act = AM_ACT_TANH;
     }
+    d->causal_encoder = m->spec->task == AM_TASK_CAUSAL_LM;
 }
 
 /* ---- generation (BertLMHeadModel / RobertaForCausalLM) ---- */

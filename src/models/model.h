@@ -39,6 +39,9 @@ typedef struct am__describe {
      * final_ln), its GPT-2 decoder with cross-attention and enc_to_dec_proj (NULL when the widths agree) */
     const struct am__causal_impl *xdec;
     const am__module *enc_to_dec;
+    /* BertLMHeadModel / RobertaForCausalLM: --with-past graphs can be written too, without a
+     * position_ids input (the positions count on from the past length, as their forward does) */
+    bool causal_encoder;
 } am__describe;
 
 typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);
@@ -88,6 +91,9 @@ struct am_model {
     bool qs_built;
     /* the graph description for export/ (NULL: the architecture cannot be exported yet) */
     void (*describe)(const am_model *m, am__describe *d);
+    /* loaded from a hub id: the snapshot's commit, and the load's cache_dir / subfolder (NULL when
+     * not given), so later files of the same snapshot (the export's tokenizer files) can be fetched */
+    char *hub_commit, *hub_cache_dir, *hub_subfolder;
 };
 
 typedef am_status (*am__build_fn)(am_model *m);

@@ -21,6 +21,8 @@ for i in m.graph.input:
         ok = dims[0] == "batch_size" and dims[2] == "past_sequence_length" and i.name.endswith((".key", ".value"))
     elif i.name == "attention_mask" and not seq2seq and any(n.name.startswith("past_key_values.") for n in m.graph.input):
         ok = dims == ["batch_size", "past_sequence_length + sequence_length"]
+    elif i.name == "use_cache_branch":  # the merged decoder's If condition (Optimum: bool [1])
+        ok = dims == [1] and i.type.tensor_type.elem_type == onnx.TensorProto.BOOL
     elif i.name == "pixel_values":
         ok = dims == ["batch_size", "num_channels", "height", "width"]
     elif seq2seq and i.name.startswith("past_key_values."):  # Optimum's seq2seq cache: decoder and encoder parts

@@ -1,6 +1,8 @@
-// tests/onnx/ort_generate.cjs OUT_DIR CASE_DIR — drive an exported --with-past decoder step by step
-// through ONNX Runtime (npm onnxruntime-node, on NODE_PATH) as transformers' greedy search drives the
+// tests/onnx/ort_generate.cjs OUT_DIR CASE_DIR [merged] — drive an exported --with-past decoder step by
+// step through ONNX Runtime (npm onnxruntime-node, on NODE_PATH) as transformers' greedy search drives the
 // model: decoder_model.onnx on the prompt, then decoder_with_past_model.onnx one token at a time with
+// (merged: decoder_model_merged.onnx for every step, as Optimum's ORTModelForCausalLM drives it:
+// use_cache_branch false with empty past tensors [B, kv heads, 0, head dim] on the prompt, then true),
 // past_key_values.N.key/value = the previous present.N.key/value, position_ids from the attention
 // mask (cumsum - 1, 1 where masked), finished rows continued with pad_token_id after eos. Every
 // greedy run of the fixture case (gen1: one prompt, gen: a left-padded batch of 2) must produce the
@@ -13,11 +15,18 @@ const readSt = require('./safetensors.cjs');
 const i64 = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 
 (async () => {
-  const [dir, caseDir] = process.argv.slice(2);
+  const [dir, caseDir, mode] = process.argv.slice(2);
+  const merged = mode === 'merged';
   const exp = JSON.parse(fs.readFileSync(path.join(caseDir, 'expected.json')));
   const t = readSt(path.join(caseDir, 'expected.safetensors'));
-  const first = await ort.InferenceSession.create(path.join(dir, 'decoder_model.onnx'));
-  const next = await ort.InferenceSession.create(path.join(dir, 'decoder_with_past_model.onnx'));
+  const first = await ort.InferenceSession.create(path.join(dir, merged ? 'decoder_model_merged.onnx' : 'decoder_model.onnx'));
+  const next = merged ? first : await ort.InferenceSession.create(path.join(dir, 'decoder_with_past_model.onnx'));
+  const pastNames = first.inputNames.filter((n) => n.startsWith('past_key_values.'));
+  if (merged && (!first.inputNames.includes('use_cache_branch') || !pastNames.length)) throw new Error(`merged decoder inputs ${first.inputNames}`);
+  // the empty past of the first merged step: [B, kv heads, 0, head dim] from the case's config
+  const cfgJ = JSON.parse(fs.readFileSync(path.join(caseDir, 'config.json')));
+  const heads = cfgJ.n_head || cfgJ.num_attention_heads, kvh = cfgJ.num_key_value_heads || heads;
+  const hd = (cfgJ.n_embd || cfgJ.hidden_size) / heads;
   let bad = 0, runs = 0;
   for (const g of exp.generation) {
     if (!['gen', 'gen1'].includes(g.name) || g.call.do_sample || g.call.num_beams !== 1) continue;
@@ -39,11 +48,16 @@ const i64 = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map
       const feeds = {};
       if (!past) {
         feeds.input_ids = i64(ids); feeds.attention_mask = i64(mask); feeds.position_ids = i64(pos);
+        if (merged) {
+          for (const n of pastNames) feeds[n] = new ort.Tensor('float32', new Float32Array(0), [B, kvh, 0, hd]);
+          feeds.use_cache_branch = new ort.Tensor('bool', [false], [1]);
+        }
       } else {
         feeds.input_ids = i64(ids.map((r) => [r[L - 1]]));
         feeds.attention_mask = i64(mask);
         feeds.position_ids = i64(pos.map((r) => [r[L - 1]]));
         Object.assign(feeds, past);
+        if (merged) feeds.use_cache_branch = new ort.Tensor('bool', [true], [1]);
       }
       const r = await (past ? next : first).run(feeds);
       const lg = r.logits, V = lg.dims[2], Tq = lg.dims[1];
@@ -62,7 +76,7 @@ const i64 = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map
     }
     const want = g.sequences;
     const same = JSON.stringify(want) === JSON.stringify(ids);
-    console.log(`${same ? 'ok  ' : 'FAIL'} ${g.name}: ${JSON.stringify(ids)}${same ? '' : ' want ' + JSON.stringify(want)}`);
+    console.log(`${same ? 'ok  ' : 'FAIL'} ${merged ? 'merged ' : ''}${g.name}: ${JSON.stringify(ids)}${same ? '' : ' want ' + JSON.stringify(want)}`);
     if (!same) bad++;
   }
   if (!runs) { console.log('FAIL: the case has no greedy run'); bad++; }
