@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
+#include "bench_bw.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,22 +35,6 @@ static float frand(void) { /* roughly N(0,1): sum of 4 uniforms, centred and sca
     return (s - 2.0f) * 1.7320508f;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2"))) static float sum_avx2(const float *p, int64_t n) {
-    __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
-    for (int64_t i = 0; i + 32 <= n; i += 32) {
-        a = _mm256_add_ps(a, _mm256_loadu_ps(p + i));
-        b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8));
-        c = _mm256_add_ps(c, _mm256_loadu_ps(p + i + 16));
-        d = _mm256_add_ps(d, _mm256_loadu_ps(p + i + 24));
-    }
-    float t[8];
-    _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
-    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-#endif
-
 /* read bandwidth now (the machine is shared: it moves between rows): the best of 3 sums of 128 MiB */
 static double read_bw(void) {
     static float *b;
@@ -61,11 +46,7 @@ static double read_bw(void) {
     volatile float sink = 0;
     for (int r = 0; r < 3; r++) {
         double t0 = now();
-#if defined(__x86_64__) && defined(__GNUC__)
-        sink = sum_avx2(b, n);
-#else
-        for (int64_t i = 0; i < n; i++) sink = sink + b[i];
-#endif
+        sink = sum_any(b, n);
         double dt = now() - t0;
         if ((double)n * 4 / dt / 1e9 > best) best = (double)n * 4 / dt / 1e9;
     }
@@ -83,7 +64,7 @@ int main(int argc, char **argv) {
     double scale = argc > 2 ? atof(argv[2]) : 1.0;
     am_set_num_threads(threads);
     am_log_set_level(AM_LOG_ERROR);
-    printf("threads %d, int8 GEMV ISA %s, clock %s, read bandwidth measured before each weight kind (1 thread, AVX2 sum of 128 MiB)\n\n", threads, am__qgemv_isa(),
+    printf("threads %d, int8 GEMV ISA %s, clock %s, read bandwidth measured before each weight kind (1 thread, sum of 128 MiB, bench_bw.h)\n\n", threads, am__qgemv_isa(),
            g_cpu ? "process CPU" : "wall");
     static const shape k_sh[] = {{"c_attn", 2304, 768}, {"attn.c_proj", 768, 768}, {"c_fc", 3072, 768}, {"mlp.c_proj", 768, 3072}, {"lm_head", 50257, 768}};
     static const char *const k_kind[] = {"f32", "q8 th0", "q8 th6", "q8 th6+8 outl", "nf4", "fp4"};
