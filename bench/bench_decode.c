@@ -6,20 +6,26 @@
  * Quantized at load (docs/quantization.md): q8 (LLM.int8, threshold 6), nf4, nf4dq (double quant),
  * fp4; the rest of the model float32; "oneDNN" is not applicable there (quantized products pick
  * their own path by row count).
+ * AM_BENCH_THREADS=1 (or 2): that thread count only (default both).
  * usage: bench_decode [gpt2|llama|all] [f32|bf16|f16|q8|nf4|nf4dq|fp4|all] [new_tokens] [workdir] */
 #include "automodel.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include "models/causal.h"
+#include "bench_bw.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+/* AM_BENCH_CLOCK=cpu: process CPU time (single-thread comparisons on a shared machine; with 2
+ * threads it sums both, so use wall time there) */
 static double now(void) {
+    static int cpu = -1;
+    if (cpu < 0) cpu = getenv("AM_BENCH_CLOCK") && !strcmp(getenv("AM_BENCH_CLOCK"), "cpu");
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -31,29 +37,6 @@ typedef struct {
     float out[256];
 } bw_ctx;
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2"))) static float sum_avx2(const float *p, int64_t n) {
-    __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
-    for (int64_t i = 0; i + 32 <= n; i += 32) {
-        a = _mm256_add_ps(a, _mm256_loadu_ps(p + i));
-        b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8));
-        c = _mm256_add_ps(c, _mm256_loadu_ps(p + i + 16));
-        d = _mm256_add_ps(d, _mm256_loadu_ps(p + i + 24));
-    }
-    float t[8];
-    _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
-    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-#endif
-static float sum_any(const float *p, int64_t n) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2")) return sum_avx2(p, n);
-#endif
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) s += p[i];
-    return s;
-}
 static void bw_part(void *v, int64_t b, int64_t e) {
     bw_ctx *c = v;
     for (int64_t i = b; i < e; i++) c->out[i % 256] += sum_any(c->p + i * c->chunk, c->chunk);
@@ -144,6 +127,7 @@ int main(int argc, char **argv) {
     mkdir(work, 0755);
     am_log_set_level(AM_LOG_ERROR);
     double bw1 = read_bandwidth(1), bw2 = read_bandwidth(2), mc = memcpy_bandwidth();
+    printf("clock: %s\n", getenv("AM_BENCH_CLOCK") && !strcmp(getenv("AM_BENCH_CLOCK"), "cpu") ? "process CPU" : "wall");
     printf("machine: %d threads available, GEMV ISA %s\ncpu: %s\n", am_get_num_threads(), am__gemv_isa(), am_cpu_report_json());
     printf("read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads); memcpy %.1f GB/s (read+write)\n\n", bw1, bw2, mc);
     printf("| model | dtype | threads | weights read/token | bound tok/s | prefill 128 tok/s | decode tok/s (GEMV) | %% of bound | decode tok/s (oneDNN) |\n");
@@ -196,16 +180,20 @@ int main(int argc, char **argv) {
             int64_t V = am_tensor_dim(am_model_get_parameter(m, "lm_head.weight"), 0);
             am_tensors *in = prompt_of(128, V);
             for (int th = 1; th <= 2; th++) {
+                if (getenv("AM_BENCH_THREADS") && atoi(getenv("AM_BENCH_THREADS")) != th) continue;
                 am_set_num_threads(th);
                 time_generate(m, in, 2); /* warm-up: page in the mapping, build primitives */
                 am__gemv_disabled = 0;
                 double tp = time_generate(m, in, 1);
                 double tn = time_generate(m, in, new_tokens);
                 double dec = (double)(new_tokens - 1) / (tn - tp);
-                am__gemv_disabled = 1;
-                double tp2 = time_generate(m, in, 1), tn2 = time_generate(m, in, new_tokens);
-                double dec2 = (double)(new_tokens - 1) / (tn2 - tp2);
-                am__gemv_disabled = 0;
+                double dec2 = 0;
+                if (!k_qc[d]) { /* quantized products ignore am__gemv_disabled: nothing to compare */
+                    am__gemv_disabled = 1;
+                    double tp2 = time_generate(m, in, 1), tn2 = time_generate(m, in, new_tokens);
+                    dec2 = (double)(new_tokens - 1) / (tn2 - tp2);
+                    am__gemv_disabled = 0;
+                }
                 double bw = th == 1 ? bw1 : bw2, bound = bw * 1e9 / bytes;
                 char d2[32] = "-";
                 if (!k_qc[d]) snprintf(d2, sizeof d2, "%.2f", dec2);

@@ -239,6 +239,15 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"), always_inline)) static inlin
             bool two = m + 1 < c->M;
             const float *xa = c->x + m * K, *xb = two ? xa + K : xa;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            if (!two) /* one input row (decode): half the FMAs, same stream, same sums */
+                for (int64_t k = 0; k < K16; k += 16) {
+                    __m512 va = _mm512_loadu_ps(xa + k);
+                    a0 = _mm512_fmadd_ps(va, ld16(w0, wt, k), a0);
+                    a1 = _mm512_fmadd_ps(va, ld16(w1, wt, k), a1);
+                    a2 = _mm512_fmadd_ps(va, ld16(w2, wt, k), a2);
+                    a3 = _mm512_fmadd_ps(va, ld16(w3, wt, k), a3);
+                }
+            else
             for (int64_t k = 0; k < K16; k += 16) {
                 __m512 va = _mm512_loadu_ps(xa + k), vb = _mm512_loadu_ps(xb + k);
                 __m512 v0 = ld16(w0, wt, k), v1 = ld16(w1, wt, k), v2 = ld16(w2, wt, k), v3 = ld16(w3, wt, k);
