@@ -11,6 +11,7 @@
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include "models/causal.h"
+#include "readsum.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,29 +32,6 @@ typedef struct {
     float out[256];
 } bw_ctx;
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2"))) static float sum_avx2(const float *p, int64_t n) {
-    __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
-    for (int64_t i = 0; i + 32 <= n; i += 32) {
-        a = _mm256_add_ps(a, _mm256_loadu_ps(p + i));
-        b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8));
-        c = _mm256_add_ps(c, _mm256_loadu_ps(p + i + 16));
-        d = _mm256_add_ps(d, _mm256_loadu_ps(p + i + 24));
-    }
-    float t[8];
-    _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
-    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-#endif
-static float sum_any(const float *p, int64_t n) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2")) return sum_avx2(p, n);
-#endif
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) s += p[i];
-    return s;
-}
 static void bw_part(void *v, int64_t b, int64_t e) {
     bw_ctx *c = v;
     for (int64_t i = b; i < e; i++) c->out[i % 256] += sum_any(c->p + i * c->chunk, c->chunk);
