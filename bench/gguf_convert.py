@@ -189,13 +189,18 @@ class Writer:
             offset += (-offset) % ALIGN
         head += b"".join(infos)
         tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(head)
-            f.write(b"\0" * ((-len(head)) % ALIGN))
-            for _, _, _, data in self.tensors:
-                f.write(data)
-                f.write(b"\0" * ((-len(data)) % ALIGN))
-        os.replace(tmp, path)  # no partial file on failure
+        try:
+            with open(tmp, "wb") as f:
+                f.write(head)
+                f.write(b"\0" * ((-len(head)) % ALIGN))
+                for _, _, _, data in self.tensors:
+                    f.write(data)
+                    f.write(b"\0" * ((-len(data)) % ALIGN))
+            os.replace(tmp, path)  # no partial file on failure
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
 
 
 # ---- GPT-2 ----

@@ -60,8 +60,7 @@ if (mode === "tokenize") {
     console.log(JSON.stringify({ ids: out }));
 } else if (mode === "bench") {
     const threads = Number(rest[1]), plen = Number(rest[2]), n = Number(rest[3]), reps = Number(rest[4]);
-    const V = model.tokens ? model.fileInsights.vocabularySize ?? 0 : 0;
-    const nv = V || Number(model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0);
+    const nv = Number(model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0); // = token_embd's rows
     if (!nv) throw new Error(`${modelPath}: cannot read the vocabulary size`);
     const ids = Array.from({ length: plen }, (_, i) => (i * 7919 + 13) % nv);
     const { seq } = await newSequence(threads, plen + n + 16);
