@@ -12,7 +12,7 @@
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
 #include "models/causal.h"
-#include "bench_bw.h"
+#include "readsum.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

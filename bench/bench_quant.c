@@ -10,7 +10,7 @@
 #include "core/tensor.h"
 #include "core/threadpool.h"
 #include "kernels/kernels.h"
-#include "bench_bw.h"
+#include "readsum.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     double scale = argc > 2 ? atof(argv[2]) : 1.0;
     am_set_num_threads(threads);
     am_log_set_level(AM_LOG_ERROR);
-    printf("threads %d, int8 GEMV ISA %s, clock %s, read bandwidth measured before each weight kind (1 thread, sum of 128 MiB, bench_bw.h)\n\n", threads, am__qgemv_isa(),
+    printf("threads %d, int8 GEMV ISA %s, clock %s, read bandwidth measured before each weight kind (1 thread, sum of 128 MiB, readsum.h)\n\n", threads, am__qgemv_isa(),
            g_cpu ? "process CPU" : "wall");
     static const shape k_sh[] = {{"c_attn", 2304, 768}, {"attn.c_proj", 768, 768}, {"c_fc", 3072, 768}, {"mlp.c_proj", 768, 3072}, {"lm_head", 50257, 768}};
     static const char *const k_kind[] = {"f32", "q8 th0", "q8 th6", "q8 th6+8 outl", "nf4", "fp4"};

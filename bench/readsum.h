@@ -1,8 +1,10 @@
-/* bench/bench_bw.h — the read-bandwidth probe the decode benchmarks share: sum a float buffer far
- * larger than the caches (AVX2 when the CPU has it). Header-only, included by bench_*.c. */
-#ifndef AM_BENCH_BW_H
-#define AM_BENCH_BW_H
+/* bench/readsum.h — the read loop of the benchmarks' memory-bandwidth figures (bench_decode,
+ * bench_bandwidth): the sum of n floats, AVX2 with four accumulators where the CPU has it, so that
+ * the loads, not the adds, are the limit. */
+#ifndef AM_BENCH_READSUM_H
+#define AM_BENCH_READSUM_H
 #include <stdint.h>
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 __attribute__((target("avx2"))) static float sum_avx2(const float *p, int64_t n) {
@@ -18,7 +20,7 @@ __attribute__((target("avx2"))) static float sum_avx2(const float *p, int64_t n)
     return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
 #endif
-static float sum_any(const float *p, int64_t n) {
+static inline float sum_any(const float *p, int64_t n) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx2")) return sum_avx2(p, n);
 #endif
