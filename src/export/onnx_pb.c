@@ -153,7 +153,17 @@ static void attr(am__pb *n, const am__ox_attr *a) {
     am__pb_msg_field(n, 5, &p);
 }
 
-const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout) {
+/* a STRING attribute */
+static void str_attr(am__pb *n, const char *name, const char *v) {
+    am__pb p = {0};
+    am__pb_str_field(&p, 1, name);
+    am__pb_varint_field(&p, 20, 3);
+    am__pb_str_field(&p, 4, v);
+    am__pb_msg_field(n, 5, &p);
+}
+
+static const char *op_node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nstr, const char *const *str,
+                           int nout) {
     if (failed(g)) return NULL;
     for (int i = 0; i < nin; i++) /* NULL: a producer failed (its error is set); "" omits an optional input */
         if (!in[i]) {
@@ -175,8 +185,15 @@ const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in,
     am__pb_str_field(&n, 3, name);
     am__pb_str_field(&n, 4, op);
     for (int i = 0; i < nattr; i++) attr(&n, &a[i]);
+    for (int i = 0; i < nstr; i++) str_attr(&n, str[2 * i], str[2 * i + 1]);
     am__pb_msg_field(&g->nodes, 1, &n);
     return failed(g) ? NULL : name;
+}
+const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout) {
+    return op_node(g, op, nin, in, nattr, a, 0, NULL, nout);
+}
+const char *am__ox_op_s(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nstr, const char *const *str) {
+    return op_node(g, op, nin, in, nattr, a, nstr, str, 1);
 }
 const char *am__ox_1(am__ox *g, const char *op, const char *x) { return am__ox_op(g, op, 1, (const char *[]){x}, 0, NULL, 1); }
 const char *am__ox_2(am__ox *g, const char *op, const char *x, const char *y) { return am__ox_op(g, op, 2, (const char *[]){x, y}, 0, NULL, 1); }
