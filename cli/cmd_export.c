@@ -159,24 +159,49 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
         types[i] = i % T >= 2 && !padded;
         pos[i] = i % T; /* right padding: what a forward without position_ids uses */
     }
+    /* audio (input_values): a batch of 2 x NS samples, row 2 zero-padded over its last quarter;
+     * images: the config's image_size, except where the graph resizes its positions to the image
+     * (every model but ViT's plain encoder): 5/4 of its height and 3/4 of its width */
+    enum { NS = 3000 };
+    bool audio = names && strstr(names, "input_values") != NULL, image = names && strstr(names, "pixel_values") != NULL;
+    int64_t amask[B * NS];
+    for (int i = 0; i < B * NS; i++) amask[i] = !(i / NS == 1 && i % NS >= NS - NS / 4);
     am_tensors *in = rc ? NULL : am_tensors_new();
     for (char *line = names, *save = NULL; in && (line = strtok_r(line, "\n", &save)); line = NULL) {
-        am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? i64_tensor(B, T, mask)
+        am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? (audio ? i64_tensor(B, NS, amask) : i64_tensor(B, T, mask))
                      : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos) : NULL;
-        if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, image_size, image_size] in [-1, 1) */
-            int64_t C = 3, S = 224;
+        if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, height, width] in [-1, 1) */
+            int64_t C = 3, S = 224, h, w;
+            long long lh = 0, lw = 0;
+            char *isz = am_config_get_json(c, "image_size");
             am_config_get_int(c, "num_channels", &C);
-            if (am_config_get_int(c, "image_size", &S) != AM_OK || C <= 0 || C > 64 || S <= 0 || S > 4096) {
-                rc = am_cli_usage_error("--validate: no test image for this config (image_size must be one number)");
+            if (am_config_get_int(c, "image_size", &S) == AM_OK) h = w = S;
+            else if (isz && sscanf(isz, " [ %lld , %lld ]", &lh, &lw) == 2) h = lh, w = lw;
+            else h = w = 0;
+            am_free(isz);
+            if (strcmp(am_config_model_type(c), "vit") != 0) h = h * 5 / 4, w = w * 3 / 4;
+            if (C <= 0 || C > 64 || h <= 0 || h > 4096 || w <= 0 || w > 4096) {
+                rc = am_cli_usage_error("--validate: no test image for this config (image_size must be a number or [height, width])");
                 break;
             }
-            int64_t shape[4] = {B, C, S, S};
+            int64_t shape[4] = {B, C, h, w};
             if ((t = am_tensor_new(AM_F32, 4, shape))) {
                 float *px = am_tensor_data(t);
-                for (int64_t i = 0; i < B * C * S * S; i++) {
+                for (int64_t i = 0; i < B * C * h * w; i++) {
                     x = x * 6364136223846793005ull + 1442695040888963407ull;
                     px[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
                 }
+            }
+            if (t) printf("validation image: %lldx%lld\n", (long long)h, (long long)w);
+        }
+        if (!t && !strcmp(line, "input_values")) { /* [B, NS] in [-1, 1), zero where padded */
+            if ((t = am_tensor_new(AM_F32, 2, (int64_t[]){B, NS}))) {
+                float *v = am_tensor_data(t);
+                for (int64_t i = 0; i < B * NS; i++) {
+                    x = x * 6364136223846793005ull + 1442695040888963407ull;
+                    v[i] = amask[i] ? (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f : 0.0f;
+                }
+                printf("validation audio: %d samples, row 2 zero-padded over its last %d\n", NS, NS / 4);
             }
         }
         if (!t) {
@@ -206,8 +231,10 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
          * to the dtype); the graph computes in float32: a few units in the last place of the dtype */
         am_dtype dt = am_model_dtype(m);
         double tol = dt == AM_BF16 ? 4e-2 : dt == AM_F16 ? 5e-3 : 1e-4;
-        printf("validation with ONNX Runtime (batch %d; text: padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n",
-               B, T, tol);
+        if (image || audio) printf("validation with ONNX Runtime (batch %d) against automodel's forward, atol = rtol = %g:\n", B, tol);
+        else
+            printf("validation with ONNX Runtime (batch %d; text: padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n",
+                   B, T, tol);
         for (char *line = report, *save = NULL; (line = strtok_r(line, "\n", &save)); line = NULL) {
             char name[256];
             double d = 0, mref = 0;
