@@ -14,6 +14,7 @@ static const char *const k_optimum_tasks[][2] = {
     {"feature-extraction", "base"},          {"text-classification", "sequence-classification"},
     {"token-classification", "token-classification"}, {"question-answering", "question-answering"},
     {"fill-mask", "masked-lm"},              {"text-generation", "causal-lm"},
+    {"image-segmentation", "semantic-segmentation"}, {"automatic-speech-recognition", "ctc"},
 };
 
 typedef struct export_ctx {

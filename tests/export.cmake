@@ -31,6 +31,8 @@ if(AM_NODE AND AM_NPM)
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_media.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c})
     set_tests_properties(test_onnx_media_${c} PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
   endforeach()
+  add_test(NAME test_onnx_media_variants COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_media_variants.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+  set_tests_properties(test_onnx_media_variants PROPERTIES LABELS net TIMEOUT 600 FIXTURES_REQUIRED onnx_ort ENVIRONMENT "${AM_TEST_ENV}")
   foreach(c ${AM_ONNX_GEN_CASES})
     add_test(NAME test_onnx_generate_${c}
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/onnx/run_generate.sh $<TARGET_FILE:automodel> ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${c})
