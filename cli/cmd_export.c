@@ -14,6 +14,7 @@ static const char *const k_optimum_tasks[][2] = {
     {"feature-extraction", "base"},          {"text-classification", "sequence-classification"},
     {"token-classification", "token-classification"}, {"question-answering", "question-answering"},
     {"fill-mask", "masked-lm"},              {"text-generation", "causal-lm"},
+    {"image-segmentation", "semantic-segmentation"}, {"automatic-speech-recognition", "ctc"},
     {"text2text-generation", "seq2seq-lm"},
 };
 
@@ -308,26 +309,51 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
     if (am_config_get_bool(c, "is_encoder_decoder", &ed) == AM_OK && ed && am_config_get_int(c, "eos_token_id", &eos) == AM_OK && eos >= 0)
         for (int b = 0; b < B; b++) ids[b * T + (b == 1 ? T - 3 : T - 1)] = eos; /* T5 / BART inputs end with </s> (their classifiers read it) */
     if (!rc && s2s) rc = validate_s2s(m, out_dir, js, st, B, T, ids, mask);
+    /* audio (input_values): a batch of 2 x NS samples, row 2 zero-padded over its last quarter;
+     * images: the config's image_size, except where the graph resizes its positions to the image
+     * (every model but ViT's plain encoder): 5/4 of its height and 3/4 of its width */
+    enum { NS = 3000 };
+    bool audio = names && strstr(names, "input_values") != NULL, image = names && strstr(names, "pixel_values") != NULL;
+    int64_t amask[B * NS];
+    for (int i = 0; i < B * NS; i++) amask[i] = !(i / NS == 1 && i % NS >= NS - NS / 4);
     am_tensors *in = rc || s2s ? NULL : am_tensors_new();
     for (char *line = names, *save = NULL; in && (line = strtok_r(line, "\n", &save)); line = NULL) {
-        am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? i64_tensor(B, T, mask)
+        am_tensor *t = !strcmp(line, "input_ids") ? i64_tensor(B, T, ids) : !strcmp(line, "attention_mask") ? (audio ? i64_tensor(B, NS, amask) : i64_tensor(B, T, mask))
                      : !strcmp(line, "token_type_ids") ? i64_tensor(B, T, types) : !strcmp(line, "position_ids") ? i64_tensor(B, T, pos)
                      : !strcmp(line, "decoder_input_ids") ? i64_tensor(B, T, ids) /* an encoder-decoder's base model */
                                                           : NULL;
-        if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, image_size, image_size] in [-1, 1) */
-            int64_t C = 3, S = 224;
+        if (!t && !strcmp(line, "pixel_values")) { /* [B, num_channels, height, width] in [-1, 1) */
+            int64_t C = 3, S = 224, h, w;
+            long long lh = 0, lw = 0;
+            char *isz = am_config_get_json(c, "image_size");
             am_config_get_int(c, "num_channels", &C);
-            if (am_config_get_int(c, "image_size", &S) != AM_OK || C <= 0 || C > 64 || S <= 0 || S > 4096) {
-                rc = am_cli_usage_error("--validate: no test image for this config (image_size must be one number)");
+            if (am_config_get_int(c, "image_size", &S) == AM_OK) h = w = S;
+            else if (isz && sscanf(isz, " [ %lld , %lld ]", &lh, &lw) == 2) h = lh, w = lw;
+            else h = w = 0;
+            am_free(isz);
+            if (strcmp(am_config_model_type(c), "vit") != 0) h = h * 5 / 4, w = w * 3 / 4;
+            if (C <= 0 || C > 64 || h <= 0 || h > 4096 || w <= 0 || w > 4096) {
+                rc = am_cli_usage_error("--validate: no test image for this config (image_size must be a number or [height, width])");
                 break;
             }
-            int64_t shape[4] = {B, C, S, S};
+            int64_t shape[4] = {B, C, h, w};
             if ((t = am_tensor_new(AM_F32, 4, shape))) {
                 float *px = am_tensor_data(t);
-                for (int64_t i = 0; i < B * C * S * S; i++) {
+                for (int64_t i = 0; i < B * C * h * w; i++) {
                     x = x * 6364136223846793005ull + 1442695040888963407ull;
                     px[i] = (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
                 }
+            }
+            if (t) printf("validation image: %lldx%lld\n", (long long)h, (long long)w);
+        }
+        if (!t && !strcmp(line, "input_values")) { /* [B, NS] in [-1, 1), zero where padded */
+            if ((t = am_tensor_new(AM_F32, 2, (int64_t[]){B, NS}))) {
+                float *v = am_tensor_data(t);
+                for (int64_t i = 0; i < B * NS; i++) {
+                    x = x * 6364136223846793005ull + 1442695040888963407ull;
+                    v[i] = amask[i] ? (float)((double)(x >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f : 0.0f;
+                }
+                printf("validation audio: %d samples, row 2 zero-padded over its last %d\n", NS, NS / 4);
             }
         }
         if (!t) {
@@ -353,8 +379,10 @@ static int validate(am_model *m, const char *out_dir, bool with_past) {
     if (io && am_tensors_save_safetensors(io, st) != AM_OK) rc = am_cli_fail("--validate");
     if (!rc && io) rc = run_node(js, "run", model, st, &report);
     if (!rc && !s2s) {
-        printf("validation with ONNX Runtime (batch %d; text: padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n",
-               B, T, validate_tol(m));
+        if (image || audio) printf("validation with ONNX Runtime (batch %d) against automodel's forward, atol = rtol = %g:\n", B, validate_tol(m));
+        else
+            printf("validation with ONNX Runtime (batch %d; text: padding, sequence length %d) against automodel's forward, atol = rtol = %g:\n",
+                   B, T, validate_tol(m));
         rc = check_report(report, validate_tol(m));
     }
     am_tensors_free(in);

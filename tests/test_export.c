@@ -78,6 +78,7 @@ static void test_refusals(void) {
     refused(NULL, "opset 18 is not supported (14 to 17)", "%s %s --opset 18", b, out_dir);
     refused(NULL, "--with-past needs a decoder's causal LM head", "%s %s --with-past", b, out_dir);
     refused(NULL, "--with-past needs a decoder's causal LM head", "%s %s --with-past", am_test_fixture("models/gpt2_seqcls"), out_dir);
+    refused(NULL, "--with-past needs a decoder's causal LM head", "%s %s --with-past", am_test_fixture("models/wav2vec2_audiocls"), out_dir);
     refused(NULL, "--external-data must be auto, always or never", "%s %s --external-data sometimes", b, out_dir);
     char *out;
     int rc = cli(&out, "export tflite %s %s", b, out_dir);
@@ -87,6 +88,15 @@ static void test_refusals(void) {
     refused(NULL, "hidden_act", "%s %s --set hidden_act=swishy", b, out_dir);
     refused(NULL, "hidden_size", "%s %s --set hidden_size=100000000000", b, out_dir);
     refused(NULL, "num_hidden_layers", "%s %s --set num_hidden_layers=1000000000", b, out_dir);
+    /* Wav2Vec2 reads return_attention_mask from preprocessor_config.json: a broken one is named */
+    char w2v[300], cmd[8192];
+    snprintf(w2v, sizeof w2v, "%s/w2v", g_tmp);
+    snprintf(cmd, sizeof cmd, "mkdir '%s' && cp '%s'/config.json '%s'/model.safetensors '%s'/ && printf '{\"return_attention_mask\": tru' > '%s'/preprocessor_config.json",
+             w2v, am_test_fixture("models/wav2vec2_audiocls"), am_test_fixture("models/wav2vec2_audiocls"), w2v, w2v);
+    CHECK(system(cmd) == 0);
+    refused("w2v", "preprocessor_config.json", "%s %s", w2v, out_dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w2v);
+    CHECK(system(cmd) == 0);
     /* an existing, non-empty folder is never overwritten */
     CHECK(mkdir(out_dir, 0755) == 0);
     char f[600];

@@ -4,6 +4,7 @@
 #include "automodel.h"
 #include "auto/auto.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "export/onnx.h"
 #include "hub/hub.h"
 #include <dirent.h>
@@ -264,6 +265,28 @@ static am_status copy_side_files(const char *src, const char *dir) {
     return s;
 }
 
+/* Wav2Vec2's attention_mask input: there unless the feature extractor next to the model says
+ * return_attention_mask false (Optimum's Wav2Vec2 graphs then take input_values alone). A
+ * preprocessor_config.json that cannot be read or parsed is an error naming it. */
+static am_status w2v_wants_mask(const char *src, bool *mask) {
+    *mask = true;
+    char *p = src && am__is_dir(src) ? am__path_join(src, "preprocessor_config.json") : NULL;
+    am_status s = AM_OK;
+    if (p && am__is_file(p) && (s = am__check_confined(p, src)) == AM_OK) {
+        char *text = NULL;
+        size_t len = 0;
+        cJSON *j = NULL;
+        if ((s = am__read_file(p, &text, &len)) == AM_OK && (s = am__json_parse(text, len, p, &j)) == AM_OK) {
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "return_attention_mask");
+            if (cJSON_IsBool(r)) *mask = cJSON_IsTrue(r);
+        }
+        cJSON_Delete(j);
+        free(text);
+    }
+    free(p);
+    return s;
+}
+
 static void remove_tree(const char *dir) {
     DIR *d = opendir(dir);
     if (d) {
@@ -300,7 +323,7 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: dtype must be float32, float16 or bfloat16");
     if (o.external_data < -1 || o.external_data > 1) return am__error(AM_ERR_INVALID_ARGUMENT, "export onnx: external_data must be -1, 0 or 1");
     if (!m->describe)
-        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama, vit, t5, bart, whisper, vision-encoder-decoder)",
+        return am__error(AM_ERR_UNSUPPORTED, "export onnx: %s (model_type %s) cannot be exported yet (supported: bert, roberta, distilbert, gpt2, llama, vit, yolos, segformer, t5, bart, whisper, vision-encoder-decoder, wav2vec2)",
                          m->spec->class_name, m->spec->model_type);
     if (m->quant_bits)
         return am__error(AM_ERR_UNSUPPORTED, "export onnx: a model loaded in %d-bit cannot be exported (its weights are bitsandbytes codes); "
@@ -319,6 +342,8 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
     if (o.with_past && !d.s2s && !d.xdec && (!(d.decoder || d.causal_encoder) || m->spec->task != AM_TASK_CAUSAL_LM))
         return am__error(AM_ERR_UNSUPPORTED, "export onnx: --with-past needs a decoder's causal LM head (GPT-2, Llama, BERT, RoBERTa), not %s",
                          m->spec->class_name);
+    bool w2v_mask = false;
+    if (d.wav2vec2 && (s = w2v_wants_mask(o.source_dir ? o.source_dir : m->name_or_path, &w2v_mask)) != AM_OK) return s;
     /* the weights' bytes decide inline or external data before the graph is built */
     int64_t bytes = 0;
     am__named_param *np = NULL;
@@ -356,6 +381,8 @@ am_status am_model_export_onnx(const am_model *m, const char *out_dir, const am_
         g.external = external;
         g.data_name = d.s2s || d.xdec ? s2s_data[f] : o.with_past ? k_past[f].data : k_plain[f].data;
         if (d.s2s || d.xdec) am__ox_s2s_graph(&g, m, &d, s2s_kind[f], o.with_past);
+        else if (d.yolos || d.segformer) am__ox_vision_graph(&g, m, &d);
+        else if (d.wav2vec2) am__ox_audio_graph(&g, m, &d, w2v_mask);
         else if (d.patch) vit_graph(&g, m, &d);
         else if (o.with_past && k_past[f].kind == G_MODEL) am__ox_merged_graph(&g, m, &d);
         else model_graph(&g, m, &d, o.with_past ? k_past[f].kind : k_plain[f].kind);

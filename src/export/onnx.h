@@ -77,6 +77,8 @@ void am__ox_free(am__ox *g);
  * the name of its (first) output, owned by g. nout > 1: outputs are "<name>_<k>", see am__ox_out. */
 const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout);
 const char *am__ox_out(am__ox *g, const char *first, int k);
+/* am__ox_op with string attributes as well: nstr (name, value) pairs in str[2 * nstr] */
+const char *am__ox_op_s(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nstr, const char *const *str);
 const char *am__ox_name(am__ox *g, const char *s); /* a copy of s owned by g */
 const char *am__ox_1(am__ox *g, const char *op, const char *x);
 const char *am__ox_2(am__ox *g, const char *op, const char *x, const char *y);
@@ -149,4 +151,10 @@ void am__ox_decoder_graph(am__ox *g, const am_model *m, const am__describe *d, b
 /* Optimum's decoder_model_merged.onnx (onnx_merged.c): both graphs above as the branches of an If
  * on the input use_cache_branch, their weights shared from the outer graph */
 void am__ox_merged_graph(am__ox *g, const am_model *m, const am__describe *d);
+
+/* ---- vision and audio graphs (onnx_vision.c, onnx_audio.c), from models/media.h's parts ---- */
+/* YOLOS / SegFormer: pixel_values [batch_size, num_channels, height, width] in, the head's outputs */
+void am__ox_vision_graph(am__ox *g, const am_model *m, const am__describe *d);
+/* Wav2Vec2: input_values [batch_size, sequence_length] (+ attention_mask when with_mask) in */
+void am__ox_audio_graph(am__ox *g, const am_model *m, const am__describe *d, bool with_mask);
 #endif

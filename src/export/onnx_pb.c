@@ -156,9 +156,19 @@ static void attr(am__pb *n, const am__ox_attr *a) {
     am__pb_msg_field(n, 5, &p);
 }
 
-/* writes the node: outputs out[] when given, else "<name>_<k>" after the generated name */
-static const char *node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int ngraph, const char *const *gname,
-                        am__pb *const *graph, int nout, const char *const *out) {
+/* a STRING attribute */
+static void str_attr(am__pb *n, const char *name, const char *v) {
+    am__pb p = {0};
+    am__pb_str_field(&p, 1, name);
+    am__pb_varint_field(&p, 20, 3);
+    am__pb_str_field(&p, 4, v);
+    am__pb_msg_field(n, 5, &p);
+}
+
+/* writes the node: string attributes str[2i] = str[2i+1], graph attributes; outputs out[] when
+ * given, else "<name>_<k>" after the generated name */
+static const char *node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nstr, const char *const *str,
+                        int ngraph, const char *const *gname, am__pb *const *graph, int nout, const char *const *out) {
     if (failed(g)) return NULL;
     for (int i = 0; i < nin; i++) /* NULL: a producer failed (its error is set); "" omits an optional input */
         if (!in[i]) {
@@ -187,15 +197,19 @@ static const char *node(am__ox *g, const char *op, int nin, const char *const *i
         am__pb_msg_field(&p, 6, graph[i]);
         am__pb_msg_field(&n, 5, &p);
     }
+    for (int i = 0; i < nstr; i++) str_attr(&n, str[2 * i], str[2 * i + 1]);
     am__pb_msg_field(&g->nodes, 1, &n);
     return failed(g) ? NULL : name;
 }
 const char *am__ox_op(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nout) {
-    return node(g, op, nin, in, nattr, a, 0, NULL, NULL, nout, NULL);
+    return node(g, op, nin, in, nattr, a, 0, NULL, 0, NULL, NULL, nout, NULL);
 }
 void am__ox_node(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int ngraph, const char *const *gname,
                  am__pb *const *graph, int nout, const char *const *out) {
-    node(g, op, nin, in, nattr, a, ngraph, gname, graph, nout, out);
+    node(g, op, nin, in, nattr, a, 0, NULL, ngraph, gname, graph, nout, out);
+}
+const char *am__ox_op_s(am__ox *g, const char *op, int nin, const char *const *in, int nattr, const am__ox_attr *a, int nstr, const char *const *str) {
+    return node(g, op, nin, in, nattr, a, nstr, str, 0, NULL, NULL, 1, NULL);
 }
 const char *am__ox_1(am__ox *g, const char *op, const char *x) { return am__ox_op(g, op, 1, (const char *[]){x}, 0, NULL, 1); }
 const char *am__ox_2(am__ox *g, const char *op, const char *x, const char *y) { return am__ox_op(g, op, 2, (const char *[]){x, y}, 0, NULL, 1); }

@@ -42,6 +42,11 @@ typedef struct am__describe {
     /* BertLMHeadModel / RobertaForCausalLM: --with-past graphs can be written too, without a
      * position_ids input (the positions count on from the past length, as their forward does) */
     bool causal_encoder;
+    /* vision / audio models whose graphs export/onnx_vision.c and onnx_audio.c write from the
+     * architecture's own parts (models/media.h); NULL for the others */
+    const struct am__yolos *yolos;
+    const struct am__segformer *segformer;
+    const struct am__wav2vec2 *wav2vec2;
 } am__describe;
 
 typedef am_status (*am__forward_fn)(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out);

@@ -6,7 +6,7 @@
  * classifier). Convolutions go to oneDNN (kernels/conv.c); attention to the shared kernel. */
 #include "core/error.h"
 #include "core/util.h"
-#include "models/model.h"
+#include "models/media.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,32 +21,11 @@ const am__config_default am__segformer_defaults[] = {
 
 static const char *const k_seg_inputs[] = {"pixel_values", NULL};
 
-#define SEG_MAX_STAGES 8
-#define SEG_LN_EPS 1e-5 /* nn.LayerNorm's default: SegFormer's norms do not read layer_norm_eps */
-
-typedef struct seg_block {
-    am__module *ln1, *q, *k, *v, *sr, *sr_ln, *o, *ln2, *fc1, *dw, *fc2;
-    am__drop probs, d_attn, d_mlp1, d_mlp2;
-} seg_block;
-
-typedef struct seg_stage {
-    am__module *proj, *proj_ln, *ln;
-    int64_t C, heads, sr, patch, stride, inner, nblocks;
-    seg_block *blk;
-} seg_stage;
-
-typedef struct seg_impl {
-    seg_stage st[SEG_MAX_STAGES];
-    int64_t nst, Cin;
-    am__act act;
-    am__module *mlp[SEG_MAX_STAGES], *fuse, *bn, *cls; /* decode head */
-    am__drop cls_drop;
-} seg_impl;
 
 static void seg_free(void *p) {
-    seg_impl *s = p;
+    am__segformer *s = p;
     if (!s) return;
-    for (int64_t i = 0; i < SEG_MAX_STAGES; i++) free(s->st[i].blk);
+    for (int64_t i = 0; i < AM__SEG_MAX_STAGES; i++) free(s->st[i].blk);
     free(s);
 }
 
@@ -65,18 +44,18 @@ static am_status conv(const am__module *m, int64_t B, int64_t C, int64_t H, int6
 static float *fbuf(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
 
 /* one SegformerLayer on token rows x [B, h*w, C] */
-static am_status seg_layer(am_model *m, am__fwd *cx, const seg_stage *st, const seg_block *bk, int64_t B, int64_t h, int64_t w, float *x, seg_impl *si) {
+static am_status seg_layer(am_model *m, am__fwd *cx, const am__seg_stage *st, const am__seg_block *bk, int64_t B, int64_t h, int64_t w, float *x, am__segformer *si) {
     int64_t T = h * w, M = B * T, C = st->C, D = C / st->heads, rh = h, rw = w;
     float *n1 = fbuf(M * C), *q = fbuf(M * C), *red = NULL, *k = fbuf(M * C), *v = fbuf(M * C), *ctx = fbuf(M * C), *o = fbuf(M * C);
     float *f1 = fbuf(M * st->inner), *f2 = fbuf(M * st->inner);
     am_status s = n1 && q && k && v && ctx && o && f1 && f2 ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for %lld tokens", (long long)M);
-    if (s == AM_OK) s = am__layernorm_fwd(bk->ln1, M, x, n1, SEG_LN_EPS);
+    if (s == AM_OK) s = am__layernorm_fwd(bk->ln1, M, x, n1, AM__SEG_LN_EPS);
     if (s == AM_OK) s = am__linear_fwd(bk->q, M, n1, q);
     const float *kv_in = n1;
     if (s == AM_OK && bk->sr) { /* sequence reduction: a Conv2d with kernel = stride = sr, then LayerNorm */
         if (!(red = fbuf(M * C))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory");
         if (s == AM_OK) s = conv(bk->sr, B, C, h, w, n1, false, st->sr, st->sr, 0, 1, red, &rh, &rw);
-        if (s == AM_OK) s = am__layernorm_fwd(bk->sr_ln, B * rh * rw, red, red, SEG_LN_EPS);
+        if (s == AM_OK) s = am__layernorm_fwd(bk->sr_ln, B * rh * rw, red, red, AM__SEG_LN_EPS);
         kv_in = red;
     }
     int64_t S = rh * rw;
@@ -94,7 +73,7 @@ static am_status seg_layer(am_model *m, am__fwd *cx, const seg_stage *st, const 
     if (s == AM_OK) {
         am__drop_fwd(cx, bk->d_attn, M * C, o);
         for (int64_t i = 0; i < M * C; i++) x[i] += o[i]; /* drop_path: identity in eval mode */
-        s = am__layernorm_fwd(bk->ln2, M, x, n1, SEG_LN_EPS);
+        s = am__layernorm_fwd(bk->ln2, M, x, n1, AM__SEG_LN_EPS);
     }
     /* Mix-FFN: dense1, depthwise 3x3, act, dropout, dense2, dropout */
     if (s == AM_OK) s = am__linear_fwd(bk->fc1, M, n1, f1);
@@ -126,7 +105,7 @@ static am_status put_nchw(am_tensors *out, const char *name, int64_t B, int64_t 
 }
 
 /* SegformerDecodeHead on the stage outputs (token rows) -> logits [B, labels, h0, w0] */
-static am_status decode_head(am__fwd *cx, seg_impl *si, int64_t B, float *const *so, const int64_t *hh, const int64_t *ww, am_tensors *out) {
+static am_status decode_head(am__fwd *cx, am__segformer *si, int64_t B, float *const *so, const int64_t *hh, const int64_t *ww, am_tensors *out) {
     int64_t n = si->nst, Dd = am__module_find_param(si->mlp[0], "weight")->shape[0], h0 = hh[0], w0 = ww[0], T0 = h0 * w0, M = B * T0;
     int64_t L = am__module_find_param(si->cls, "weight")->shape[0];
     float *cat = fbuf(M * n * Dd), *fused = fbuf(M * Dd), *logits = fbuf(M * L), *tmp = NULL;
@@ -173,7 +152,7 @@ static am_status decode_head(am__fwd *cx, seg_impl *si, int64_t B, float *const 
 }
 
 static am_status seg_forward(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out) {
-    seg_impl *si = m->impl;
+    am__segformer *si = m->impl;
     const am_tensor *pv = am_tensors_get(in, "pixel_values");
     if (!pv) return am__error(AM_ERR_INVALID_ARGUMENT, "forward: missing required input 'pixel_values'");
     if (pv->ndim != 4 || pv->shape[1] != si->Cin || pv->shape[0] == 0)
@@ -181,13 +160,13 @@ static am_status seg_forward(am_model *m, const am_tensors *in, const am_forward
     am_tensor *px = am__tensor_convert(pv, AM_F32);
     if (!px) return am__error(AM_ERR_NO_MEMORY, "forward: out of memory for pixel_values");
     am__fwd cx = am__fwd_begin(m);
-    int64_t B = px->shape[0], C = si->Cin, h = px->shape[2], w = px->shape[3], hh[SEG_MAX_STAGES], ww[SEG_MAX_STAGES];
-    float *so[SEG_MAX_STAGES] = {0};
+    int64_t B = px->shape[0], C = si->Cin, h = px->shape[2], w = px->shape[3], hh[AM__SEG_MAX_STAGES], ww[AM__SEG_MAX_STAGES];
+    float *so[AM__SEG_MAX_STAGES] = {0};
     const float *x = px->data;
     bool nchw = true, hs = opts && opts->output_hidden_states, cls = m->spec->task == AM_TASK_SEMANTIC_SEGMENTATION;
     am_status s = AM_OK;
     for (int64_t i = 0; s == AM_OK && i < si->nst; i++) {
-        const seg_stage *st = &si->st[i];
+        const am__seg_stage *st = &si->st[i];
         int64_t oh = (h + 2 * (st->patch / 2) - st->patch) / st->stride + 1, ow = (w + 2 * (st->patch / 2) - st->patch) / st->stride + 1;
         if (oh <= 0 || ow <= 0) {
             s = am__error(AM_ERR_SHAPE, "forward: the %lldx%lld input is too small for stage %lld", (long long)h, (long long)w, (long long)i);
@@ -195,9 +174,9 @@ static am_status seg_forward(am_model *m, const am_tensors *in, const am_forward
         }
         if (!(so[i] = fbuf(B * oh * ow * st->C))) s = am__error(AM_ERR_NO_MEMORY, "forward: out of memory for stage %lld", (long long)i);
         if (s == AM_OK) s = conv(st->proj, B, C, h, w, x, nchw, st->patch, st->stride, st->patch / 2, 1, so[i], &oh, &ow);
-        if (s == AM_OK) s = am__layernorm_fwd(st->proj_ln, B * oh * ow, so[i], so[i], SEG_LN_EPS);
+        if (s == AM_OK) s = am__layernorm_fwd(st->proj_ln, B * oh * ow, so[i], so[i], AM__SEG_LN_EPS);
         for (int64_t j = 0; s == AM_OK && j < st->nblocks; j++) s = seg_layer(m, &cx, st, &st->blk[j], B, oh, ow, so[i], si);
-        if (s == AM_OK) s = am__layernorm_fwd(st->ln, B * oh * ow, so[i], so[i], SEG_LN_EPS);
+        if (s == AM_OK) s = am__layernorm_fwd(st->ln, B * oh * ow, so[i], so[i], AM__SEG_LN_EPS);
         char name[64];
         snprintf(name, sizeof name, "hidden_states.%lld", (long long)i);
         if (s == AM_OK && hs) s = put_nchw(out, name, B, oh, ow, st->C, so[i]);
@@ -243,23 +222,26 @@ static am__module *batchnorm2d(am__module *parent, const char *name, int64_t n) 
     return m;
 }
 
+static void seg_describe(const am_model *m, am__describe *d) { *d = (am__describe){.segformer = m->impl}; }
+
 am_status am__segformer_build(am_model *m) {
     const am_config *c = m->config;
-    seg_impl *si = calloc(1, sizeof *si);
+    am__segformer *si = calloc(1, sizeof *si);
     if (!si) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     m->impl = si;
     m->impl_free = seg_free;
     m->forward = seg_forward;
+    m->describe = seg_describe;
     m->input_names = k_seg_inputs;
     am_task task = m->spec->task;
     if (task != AM_TASK_BASE && task != AM_TASK_SEMANTIC_SEGMENTATION)
         return am__error(AM_ERR_UNSUPPORTED, "SegFormer has no head for task %s", am_task_name(task));
     int64_t n = am__config_int(c, "num_encoder_blocks", 4);
-    if (n < 1 || n > SEG_MAX_STAGES) return am__error(AM_ERR_FORMAT, "config: num_encoder_blocks must be 1..%d", SEG_MAX_STAGES);
+    if (n < 1 || n > AM__SEG_MAX_STAGES) return am__error(AM_ERR_FORMAT, "config: num_encoder_blocks must be 1..%d", AM__SEG_MAX_STAGES);
     if (!am__config_bool(c, "reshape_last_stage", true)) return am__error(AM_ERR_UNSUPPORTED, "config: reshape_last_stage false is not supported");
     si->nst = n;
     si->Cin = am__config_int(c, "num_channels", 3);
-    int64_t depths[SEG_MAX_STAGES], sr[SEG_MAX_STAGES], hid[SEG_MAX_STAGES], ps[SEG_MAX_STAGES], strides[SEG_MAX_STAGES], heads[SEG_MAX_STAGES], ratio[SEG_MAX_STAGES];
+    int64_t depths[AM__SEG_MAX_STAGES], sr[AM__SEG_MAX_STAGES], hid[AM__SEG_MAX_STAGES], ps[AM__SEG_MAX_STAGES], strides[AM__SEG_MAX_STAGES], heads[AM__SEG_MAX_STAGES], ratio[AM__SEG_MAX_STAGES];
     am_status s = int_list(c, "depths", n, depths);
     if (s == AM_OK) s = int_list(c, "sr_ratios", n, sr);
     if (s == AM_OK) s = int_list(c, "hidden_sizes", n, hid);
@@ -280,24 +262,24 @@ am_status am__segformer_build(am_model *m) {
     am__module *pel = am__module_new(enc, "patch_embeddings", "ModuleList"), *bl = am__module_new(enc, "block", "ModuleList");
     char idx[32], e[64];
     for (int64_t i = 0; i < n; i++) {
-        seg_stage *st = &si->st[i];
+        am__seg_stage *st = &si->st[i];
         int64_t Cprev = i ? hid[i - 1] : si->Cin;
-        *st = (seg_stage){.C = hid[i], .heads = heads[i], .sr = sr[i], .patch = ps[i], .stride = strides[i], .inner = hid[i] * ratio[i], .nblocks = depths[i]};
+        *st = (am__seg_stage){.C = hid[i], .heads = heads[i], .sr = sr[i], .patch = ps[i], .stride = strides[i], .inner = hid[i] * ratio[i], .nblocks = depths[i]};
         if (hid[i] % heads[i])
             return am__error(AM_ERR_FORMAT, "config: hidden_sizes[%lld] (%lld) must be a multiple of num_attention_heads[%lld] (%lld)", (long long)i,
                              (long long)hid[i], (long long)i, (long long)heads[i]);
         snprintf(idx, sizeof idx, "%lld", (long long)i);
         am__module *pe = am__module_new(pel, idx, "SegformerOverlapPatchEmbeddings");
         st->proj = am__nn_conv2d(pe, "proj", Cprev, hid[i], ps[i], ps[i], strides[i], strides[i], ps[i] / 2, ps[i] / 2, 1, true);
-        st->proj_ln = am__nn_layernorm(pe, "layer_norm", hid[i], SEG_LN_EPS);
+        st->proj_ln = am__nn_layernorm(pe, "layer_norm", hid[i], AM__SEG_LN_EPS);
         if (!(st->blk = calloc((size_t)depths[i], sizeof *st->blk))) return am__error(AM_ERR_NO_MEMORY, "out of memory");
         am__module *list = am__module_new(bl, idx, "ModuleList");
         for (int64_t j = 0; j < depths[i]; j++, cur++) {
-            seg_block *bk = &st->blk[j];
+            am__seg_block *bk = &st->blk[j];
             char jdx[32];
             snprintf(jdx, sizeof jdx, "%lld", (long long)j);
             am__module *L = am__module_new(list, jdx, "SegformerLayer");
-            bk->ln1 = am__nn_layernorm(L, "layer_norm_1", hid[i], SEG_LN_EPS);
+            bk->ln1 = am__nn_layernorm(L, "layer_norm_1", hid[i], AM__SEG_LN_EPS);
             am__module *att = am__module_new(L, "attention", "SegformerAttention");
             am__module *sa = am__module_new(att, "self", "SegformerEfficientSelfAttention");
             bk->q = am__nn_linear(sa, "query", hid[i], hid[i], true);
@@ -306,7 +288,7 @@ am_status am__segformer_build(am_model *m) {
             bk->probs = (am__drop){am__nn_dropout(sa, "dropout", ap), 0};
             if (sr[i] > 1) {
                 bk->sr = am__nn_conv2d(sa, "sr", hid[i], hid[i], sr[i], sr[i], sr[i], sr[i], 0, 0, 1, true);
-                bk->sr_ln = am__nn_layernorm(sa, "layer_norm", hid[i], SEG_LN_EPS);
+                bk->sr_ln = am__nn_layernorm(sa, "layer_norm", hid[i], AM__SEG_LN_EPS);
             }
             am__module *so = am__module_new(att, "output", "SegformerSelfOutput");
             bk->o = am__nn_linear(so, "dense", hid[i], hid[i], true);
@@ -316,7 +298,7 @@ am_status am__segformer_build(am_model *m) {
                 am__format_py_float((double)p, e, sizeof e);
                 am__module_set_extra(am__module_new(L, "drop_path", "SegformerDropPath"), "p=%s", e);
             } else am__nn_leaf(L, "drop_path", "Identity");
-            bk->ln2 = am__nn_layernorm(L, "layer_norm_2", hid[i], SEG_LN_EPS);
+            bk->ln2 = am__nn_layernorm(L, "layer_norm_2", hid[i], AM__SEG_LN_EPS);
             am__module *mlp = am__module_new(L, "mlp", "SegformerMixFFN");
             bk->fc1 = am__nn_linear(mlp, "dense1", hid[i], st->inner, true);
             bk->dw = am__nn_conv2d(am__module_new(mlp, "dwconv", "SegformerDWConv"), "dwconv", st->inner, st->inner, 3, 3, 1, 1, 1, 1, st->inner, true);
@@ -329,7 +311,7 @@ am_status am__segformer_build(am_model *m) {
     am__module *lnl = am__module_new(enc, "layer_norm", "ModuleList");
     for (int64_t i = 0; i < n; i++) {
         snprintf(idx, sizeof idx, "%lld", (long long)i);
-        si->st[i].ln = am__nn_layernorm(lnl, idx, hid[i], SEG_LN_EPS);
+        si->st[i].ln = am__nn_layernorm(lnl, idx, hid[i], AM__SEG_LN_EPS);
     }
     if (task == AM_TASK_BASE) return AM_OK;
     int64_t Dd = am__config_int(c, "decoder_hidden_size", 256), L = am_config_num_labels(c);

@@ -8,7 +8,7 @@
  * Convolutions go to oneDNN through kernels/conv.c (a Conv1d is a 2-D convolution of height 1). */
 #include "core/error.h"
 #include "core/rng.h"
-#include "models/model.h"
+#include "models/media.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +31,6 @@ const am__config_default am__wav2vec2_defaults[] = {
 
 static const char *const k_w2v_inputs[] = {"input_values", "attention_mask", NULL};
 
-#define W2V_MAX_CONV 64 /* conv layers (7 in every released checkpoint) */
 
 /* the config's conv_dim / conv_stride / conv_kernel list `key` into out[n] */
 static am_status int_list(const am_config *c, const char *key, int64_t *out, int64_t *n) {
@@ -39,7 +38,7 @@ static am_status int_list(const am_config *c, const char *key, int64_t *out, int
     if (!cJSON_IsArray(v)) return am__error(AM_ERR_FORMAT, "config: \"%s\" must be a list of positive integers", key);
     int64_t k = 0;
     for (const cJSON *e = v->child; e; e = e->next, k++) {
-        if (k >= W2V_MAX_CONV) return am__error(AM_ERR_FORMAT, "config: \"%s\" has more than %d entries", key, W2V_MAX_CONV);
+        if (k >= AM__W2V_MAX_CONV) return am__error(AM_ERR_FORMAT, "config: \"%s\" has more than %d entries", key, AM__W2V_MAX_CONV);
         if (!cJSON_IsNumber(e) || e->valuedouble < 1 || e->valuedouble > 1e6 || e->valuedouble != floor(e->valuedouble))
             return am__error(AM_ERR_FORMAT, "config: \"%s\"[%lld] must be a positive integer", key, (long long)k);
         out[k] = (int64_t)e->valuedouble;
@@ -51,7 +50,7 @@ static am_status int_list(const am_config *c, const char *key, int64_t *out, int
 /* Wav2Vec2Config.__init__: num_feat_extract_layers = len(conv_dim), output_hidden_size defaults to
  * hidden_size, and the three conv lists must have the same length. */
 am_status am__wav2vec2_config_init(am_config *c, const char *origin) {
-    int64_t dim[W2V_MAX_CONV], st[W2V_MAX_CONV], kr[W2V_MAX_CONV], nd, ns, nk;
+    int64_t dim[AM__W2V_MAX_CONV], st[AM__W2V_MAX_CONV], kr[AM__W2V_MAX_CONV], nd, ns, nk;
     am_status s = int_list(c, "conv_dim", dim, &nd);
     if (s == AM_OK) s = int_list(c, "conv_stride", st, &ns);
     if (s == AM_OK) s = int_list(c, "conv_kernel", kr, &nk);
@@ -68,34 +67,9 @@ am_status am__wav2vec2_config_init(am_config *c, const char *origin) {
     return s;
 }
 
-typedef struct w2v_conv {
-    am__module *conv, *norm; /* norm: GroupNorm (group, layer 0) or LayerNorm (layer), NULL when none */
-    int64_t in, out, kernel, stride;
-} w2v_conv;
-
-typedef struct w2v_impl {
-    int64_t nconv, H, C; /* conv layers, hidden size, channels of the last conv layer */
-    w2v_conv conv[W2V_MAX_CONV];
-    bool layer_norm_convs; /* feat_extract_norm "layer" (else "group") */
-    am__act feat_act;
-    am__module *fp_ln, *fp_proj, *spec_embed; /* feature_projection; masked_spec_embed (NULL when absent) */
-    am__drop fp_drop;
-    double eps;
-    am__module *pos_conv; /* weight_g / weight_v / bias */
-    int64_t pos_k, pos_groups;
-    am__module *enc_ln; /* encoder.layer_norm: before the layers (post-norm), after them (stable) */
-    am__drop enc_drop;
-    bool stable;
-    am__stack enc;
-    double layerdrop;
-    /* heads */
-    am__module *layer_weights_owner, *projector, *classifier, *lm_head;
-    am__drop final_drop;
-    bool weighted;
-} w2v_impl;
 
 static void w2v_free(void *p) {
-    w2v_impl *w = p;
+    am__wav2vec2 *w = p;
     if (!w) return;
     am__stack_free(&w->enc);
     free(w);
@@ -139,13 +113,13 @@ static am_status group_norm(const am__module *gn, int64_t B, int64_t T, int64_t 
 }
 
 /* Wav2Vec2FeatureEncoder on samples [B, L]: *out = frames [B, *T, C] (owned) */
-static am_status feature_encoder(const w2v_impl *w, int64_t B, int64_t L, const float *x, float **out, int64_t *Tout) {
+static am_status feature_encoder(const am__wav2vec2 *w, int64_t B, int64_t L, const float *x, float **out, int64_t *Tout) {
     *out = NULL;
     const float *cur = x;
     float *own = NULL;
     int64_t len = L, C = 1;
     for (int64_t i = 0; i < w->nconv; i++) {
-        const w2v_conv *cv = &w->conv[i];
+        const am__w2v_conv *cv = &w->conv[i];
         if (len < cv->kernel) {
             free(own);
             return am__error(AM_ERR_SHAPE,
@@ -178,7 +152,7 @@ static am_status feature_encoder(const w2v_impl *w, int64_t B, int64_t L, const 
 /* _get_feat_extract_output_lengths of every row's sample count, then
  * _get_feature_vector_attention_mask: frames [0, len) of each row are valid. The index len - 1
  * goes through Python's indexing as in transformers (a length of 0 marks the last frame). */
-static am_status frame_mask(const w2v_impl *w, const int64_t *am, int64_t B, int64_t L, int64_t T, uint8_t *mask, int64_t *lens) {
+static am_status frame_mask(const am__wav2vec2 *w, const int64_t *am, int64_t B, int64_t L, int64_t T, uint8_t *mask, int64_t *lens) {
     for (int64_t b = 0; b < B; b++) {
         int64_t n = 0;
         for (int64_t i = 0; i < L; i++) n += am[b * L + i];
@@ -228,7 +202,7 @@ static am_status spec_mask(am__rng *r, int64_t B, int64_t T, const int64_t *lens
 }
 
 /* _mask_hidden_states in training mode: time spans replaced by masked_spec_embed, feature spans zeroed */
-static am_status spec_augment(const w2v_impl *w, const am_config *c, am__fwd *cx, int64_t B, int64_t T, const int64_t *lens, float *x) {
+static am_status spec_augment(const am__wav2vec2 *w, const am_config *c, am__fwd *cx, int64_t B, int64_t T, const int64_t *lens, float *x) {
     double tp = am__config_float(c, "mask_time_prob", 0.05), fp = am__config_float(c, "mask_feature_prob", 0.0);
     if (!cx->training || !am__config_bool(c, "apply_spec_augment", true) || (tp <= 0 && fp <= 0)) return AM_OK;
     am__rng r;
@@ -255,35 +229,48 @@ static am_status spec_augment(const w2v_impl *w, const am_config *c, am__fwd *cx
     return s;
 }
 
-/* Wav2Vec2PositionalConvEmbedding: x [B, T, H] += gelu(conv(x)) with the weight-normed grouped conv
- * (weight = weight_v * weight_g / ||weight_v||, the norm over all dims but the kernel's, as torch's
- * weight_norm(dim=2)), padding K/2 on both sides, the last frame dropped when K is even */
-static am_status pos_conv(const w2v_impl *w, int64_t B, int64_t T, float *x) {
+/* torch's weight_norm(dim=2) of the positional conv, folded: wt [H, H/G, K] = weight_v *
+ * weight_g / ||weight_v||, the norm over all dims but the kernel's (also export/onnx_audio.c's
+ * constant weight) */
+am_status am__w2v_pos_weight(const am__wav2vec2 *w, float *wt) {
     const am__module *pc = w->pos_conv;
-    am_tensor *gt = am__mod_tensor(pc, "weight_g"), *vt = am__mod_tensor(pc, "weight_v");
-    const float *g = am__f32_cached(gt), *v = am__f32_cached(vt), *bias = am__f32_cached(am__mod_tensor(pc, "bias"));
+    const float *g = am__f32_cached(am__mod_tensor(pc, "weight_g")), *v = am__f32_cached(am__mod_tensor(pc, "weight_v"));
+    int64_t K = w->pos_k, HC = w->H * (w->H / w->pos_groups);
+    double *nrm = calloc((size_t)K, sizeof(double));
+    if (!g || !v || !nrm) {
+        free(nrm);
+        return am__error(AM_ERR_NO_MEMORY, "out of memory for the positional convolution's weight");
+    }
+    for (int64_t i = 0; i < HC; i++)
+        for (int64_t k = 0; k < K; k++) nrm[k] += (double)v[i * K + k] * v[i * K + k];
+    for (int64_t k = 0; k < K; k++) nrm[k] = g[k] / sqrt(nrm[k]);
+    for (int64_t i = 0; i < HC; i++)
+        for (int64_t k = 0; k < K; k++) wt[i * K + k] = (float)(v[i * K + k] * nrm[k]);
+    free(nrm);
+    return AM_OK;
+}
+
+/* Wav2Vec2PositionalConvEmbedding: x [B, T, H] += gelu(conv(x)) with the weight-normed grouped conv
+ * (am__w2v_pos_weight), padding K/2 on both sides, the last frame dropped when K is even */
+static am_status pos_conv(const am__wav2vec2 *w, int64_t B, int64_t T, float *x) {
+    const float *bias = am__f32_cached(am__mod_tensor(w->pos_conv, "bias"));
     int64_t H = w->H, K = w->pos_k, G = w->pos_groups, CI = H / G, P = K / 2, To = T + 2 * P - K + 1;
     float *wt = fbuf(H * CI * K), *y = fbuf(B * To * H);
-    double *nrm = calloc((size_t)K, sizeof(double));
-    am_status s = g && v && bias && wt && y && nrm ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the positional convolution");
+    am_status s = bias && wt && y ? AM_OK : am__error(AM_ERR_NO_MEMORY, "forward: out of memory for the positional convolution");
+    if (s == AM_OK) s = am__w2v_pos_weight(w, wt);
     if (s == AM_OK) {
-        for (int64_t i = 0; i < H * CI; i++)
-            for (int64_t k = 0; k < K; k++) nrm[k] += (double)v[i * K + k] * v[i * K + k];
-        for (int64_t k = 0; k < K; k++) nrm[k] = g[k] / sqrt(nrm[k]);
-        for (int64_t i = 0; i < H * CI; i++)
-            for (int64_t k = 0; k < K; k++) wt[i * K + k] = (float)(v[i * K + k] * nrm[k]);
         int64_t oh, ow;
         am__conv2d_f32(B, H, 1, T, x, false, H, G, 1, K, 1, 1, 0, P, wt, bias, y, &oh, &ow);
         am__act_f32(w->feat_act, B * To * H, y);
         for (int64_t b = 0; b < B; b++) /* frames 0..T-1 of each row: Wav2Vec2SamePadLayer drops the extra one */
             for (int64_t i = 0; i < T * H; i++) x[b * T * H + i] += y[b * To * H + i];
     }
-    free(wt), free(y), free(nrm);
+    free(wt), free(y);
     return s;
 }
 
 /* the encoder (either kind) on x [B, T, H]; hidden states "hidden_states.N" to hs when not NULL */
-static am_status encoder(const w2v_impl *w, am__fwd *cx, int64_t B, int64_t T, float *x, const uint8_t *mask, am_tensors *hs) {
+static am_status encoder(const am__wav2vec2 *w, am__fwd *cx, int64_t B, int64_t T, float *x, const uint8_t *mask, am_tensors *hs) {
     int64_t H = w->H, M = B * T;
     if (mask) /* padded frames are zeroed before the positional convolution */
         for (int64_t i = 0; i < M; i++)
@@ -340,7 +327,7 @@ static am_status take_inputs(const am_tensors *in, am_tensor **xv, am_tensor **m
 }
 
 /* the weighted layer sum: softmax(layer_weights) over the hidden states in `hs` -> out [M, H] */
-static am_status weighted_sum(const w2v_impl *w, const am_tensors *hs, int64_t M, float *out) {
+static am_status weighted_sum(const am__wav2vec2 *w, const am_tensors *hs, int64_t M, float *out) {
     int64_t n = w->enc.n + 1, H = w->H;
     const float *lw = am__f32_cached(am__mod_tensor(w->layer_weights_owner, "layer_weights"));
     float *p = fbuf(n);
@@ -363,7 +350,7 @@ static am_status weighted_sum(const w2v_impl *w, const am_tensors *hs, int64_t M
 }
 
 static am_status w2v_forward(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out) {
-    w2v_impl *w = m->impl;
+    am__wav2vec2 *w = m->impl;
     am_tensor *xv = NULL, *mk = NULL;
     am_status s = take_inputs(in, &xv, &mk);
     if (s != AM_OK) return s;
@@ -444,13 +431,16 @@ static void uniform_init(am__param *p, double a, double b) {
     p->init_a = a, p->init_b = b;
 }
 
+static void w2v_describe(const am_model *m, am__describe *d) { *d = (am__describe){.wav2vec2 = m->impl}; }
+
 am_status am__wav2vec2_build(am_model *m) {
     const am_config *c = m->config;
-    w2v_impl *w = calloc(1, sizeof *w);
+    am__wav2vec2 *w = calloc(1, sizeof *w);
     if (!w) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     m->impl = w;
     m->impl_free = w2v_free;
     m->forward = w2v_forward;
+    m->describe = w2v_describe;
     m->input_names = k_w2v_inputs;
     am_task task = m->spec->task;
     if (task != AM_TASK_BASE && task != AM_TASK_AUDIO_CLASSIFICATION && task != AM_TASK_CTC)
@@ -461,7 +451,7 @@ am_status am__wav2vec2_build(am_model *m) {
         return am__error(AM_ERR_UNSUPPORTED, "config: add_adapter true (Wav2Vec2Adapter) is not supported");
     }
     if (!am__config_is_null(c, "adapter_attn_dim")) return am__error(AM_ERR_UNSUPPORTED, "config: adapter_attn_dim (attention adapters) is not supported");
-    int64_t dim[W2V_MAX_CONV], st[W2V_MAX_CONV], kr[W2V_MAX_CONV], nd, ns, nk;
+    int64_t dim[AM__W2V_MAX_CONV], st[AM__W2V_MAX_CONV], kr[AM__W2V_MAX_CONV], nd, ns, nk;
     am_status s = int_list(c, "conv_dim", dim, &nd);
     if (s == AM_OK) s = int_list(c, "conv_stride", st, &ns);
     if (s == AM_OK) s = int_list(c, "conv_kernel", kr, &nk);
@@ -494,8 +484,8 @@ am_status am__wav2vec2_build(am_model *m) {
     am__module *fe = am__module_new(base, "feature_extractor", "Wav2Vec2FeatureEncoder"), *cl = am__module_new(fe, "conv_layers", "ModuleList");
     char idx[32];
     for (int64_t i = 0; i < nd; i++) {
-        w2v_conv *cv = &w->conv[i];
-        *cv = (w2v_conv){NULL, NULL, i ? dim[i - 1] : 1, dim[i], kr[i], st[i]};
+        am__w2v_conv *cv = &w->conv[i];
+        *cv = (am__w2v_conv){NULL, NULL, i ? dim[i - 1] : 1, dim[i], kr[i], st[i]};
         bool group = !w->layer_norm_convs && i == 0;
         snprintf(idx, sizeof idx, "%lld", (long long)i);
         am__module *L = am__module_new(cl, idx, w->layer_norm_convs ? "Wav2Vec2LayerNormConvLayer" : group ? "Wav2Vec2GroupNormConvLayer" : "Wav2Vec2NoLayerNormConvLayer");

@@ -3,6 +3,7 @@
  * bicubically to the image's patch grid; YolosModel (pooler) and YolosForObjectDetection (MLP heads
  * on the detection tokens: class logits, sigmoid boxes). */
 #include "models/vit.h"
+#include "models/media.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include <math.h>
@@ -19,18 +20,9 @@ const am__config_default am__yolos_defaults[] = {
 
 static const char *const k_yolos_inputs[] = {"pixel_values", NULL};
 
-typedef struct yolos_impl {
-    am__module *emb, *proj, *encoder, *ln, *pooler;
-    am__module *cls_head[3], *box_head[3]; /* YolosMLPPredictionHead layers */
-    am__drop drop;
-    am__stack enc;
-    double eps;
-    int64_t C, patch, img_h, img_w, det;
-    bool mid;
-} yolos_impl;
 
-static void yolos_impl_free(void *p) {
-    yolos_impl *y = p;
+static void am__yolos_free(void *p) {
+    am__yolos *y = p;
     if (!y) return;
     am__stack_free(&y->enc);
     free(y);
@@ -38,7 +30,7 @@ static void yolos_impl_free(void *p) {
 
 /* InterpolateInitialPositionEmbeddings / InterpolateMidPositionEmbeddings: table [1 + N0 + det, H]
  * on the config's patch grid -> out [1 + gh*gw + det, H] (F.interpolate to a size, bicubic) */
-static am_status resize_positions(const yolos_impl *y, const float *pos, int64_t H, int64_t gh, int64_t gw, float *out) {
+static am_status resize_positions(const am__yolos *y, const float *pos, int64_t H, int64_t gh, int64_t gw, float *out) {
     int64_t ph = y->img_h / y->patch, pw = y->img_w / y->patch, n = gh * gw;
     memcpy(out, pos, (size_t)H * sizeof(float));
     am_status s = am__bicubic_hwc(ph, pw, H, pos + H, gh, gw, 0, 0, out + H);
@@ -55,7 +47,7 @@ static am_status mlp_head(am__module *const *layers, int64_t M, int64_t H, const
     return s == AM_OK ? am__linear_fwd(layers[2], M, t2, y) : s;
 }
 
-static am_status yolos_heads(am_model *m, yolos_impl *y, int64_t B, int64_t T, const float *seq, am_tensors *out) {
+static am_status yolos_heads(am_model *m, am__yolos *y, int64_t B, int64_t T, const float *seq, am_tensors *out) {
     int64_t H = y->enc.H, D = y->det, M = B * D;
     int64_t L = am__module_find_param(y->cls_head[2], "weight")->shape[0];
     float *det = malloc((size_t)(M * H) * sizeof(float)), *t1 = malloc((size_t)(M * H) * sizeof(float)), *t2 = malloc((size_t)(M * H) * sizeof(float));
@@ -79,7 +71,7 @@ static am_status yolos_heads(am_model *m, yolos_impl *y, int64_t B, int64_t T, c
 }
 
 static am_status yolos_forward(am_model *m, const am_tensors *in, const am_forward_options *opts, am_tensors *out) {
-    yolos_impl *y = m->impl;
+    am__yolos *y = m->impl;
     am_tensor *px = NULL;
     am_status s = am__pixel_values(in, y->C, &px);
     if (s != AM_OK) return s;
@@ -154,13 +146,16 @@ static void mlp_head_tree(am__module *root, const char *name, int64_t H, int64_t
     layers[2] = am__nn_linear(list, "2", H, out, true);
 }
 
+static void yolos_describe(const am_model *m, am__describe *d) { *d = (am__describe){.yolos = m->impl}; }
+
 am_status am__yolos_build(am_model *m) {
     const am_config *c = m->config;
-    yolos_impl *y = calloc(1, sizeof *y);
+    am__yolos *y = calloc(1, sizeof *y);
     if (!y) return am__error(AM_ERR_NO_MEMORY, "out of memory");
     m->impl = y;
-    m->impl_free = yolos_impl_free;
+    m->impl_free = am__yolos_free;
     m->forward = yolos_forward;
+    m->describe = yolos_describe;
     m->input_names = k_yolos_inputs;
     am_task task = m->spec->task;
     if (task != AM_TASK_BASE && task != AM_TASK_OBJECT_DETECTION) return am__error(AM_ERR_UNSUPPORTED, "YOLOS has no head for task %s", am_task_name(task));
