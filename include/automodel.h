@@ -473,8 +473,11 @@ AM_API am_onnx_export_options am_onnx_export_options_default(void);
  * LM, Optimum 1.13) -> last_hidden_state (no pooler_output, as Optimum's feature-extraction),
  * logits, start_logits/end_logits) with dynamic axes batch_size and sequence_length. The folder
  * is written under a temporary name and renamed, so a failure leaves nothing; an existing
- * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama, ViT (input
- * pixel_values [batch_size, num_channels, height, width]) with every head.
+ * non-empty out_dir is refused. Supported: BERT, RoBERTa, DistilBERT, GPT-2, Llama, ViT, YOLOS,
+ * SegFormer (input pixel_values [batch_size, num_channels, height, width]), Wav2Vec2 (input_values
+ * [batch_size, sequence_length]) with every head; T5, BART, WhisperForConditionalGeneration and
+ * VisionEncoderDecoder as Optimum's encoder_model.onnx + decoder_model.onnx (+ with_past
+ * decoder_with_past_model.onnx), their heads without generation as model.onnx.
  * With with_past, the decoders' inputs add position_ids (not BERT / RoBERTa, which count positions
  * from the past length) and past_key_values.N.key/value
  * [batch_size, kv heads, past_sequence_length, head dim]; outputs add present.N.key/value. */
