@@ -110,6 +110,31 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void nk_av
     const int64_t K = c->K, K8 = K & ~(int64_t)7;
     const size_t ws = wsize(wt);
     int64_t n = n0;
+    if (c->M == 1) /* decode: 8 rows per block, 8 independent FMA chains (two FMA ports of latency 4); each row summed in the same order as below */
+        for (; n + 8 <= n1; n += 8) {
+            const size_t rs = (size_t)K * ws;
+            const char *w0 = (const char *)c->w + (size_t)(n * K) * ws, *w1 = w0 + rs, *w2 = w1 + rs, *w3 = w2 + rs, *w4 = w3 + rs,
+                       *w5 = w4 + rs, *w6 = w5 + rs, *w7 = w6 + rs;
+            const float *xa = c->x;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            for (int64_t k = 0; k < K8; k += 8) {
+                __m256 va = _mm256_loadu_ps(xa + k);
+                a0 = _mm256_fmadd_ps(va, ld8(w0, wt, k), a0);
+                a1 = _mm256_fmadd_ps(va, ld8(w1, wt, k), a1);
+                a2 = _mm256_fmadd_ps(va, ld8(w2, wt, k), a2);
+                a3 = _mm256_fmadd_ps(va, ld8(w3, wt, k), a3);
+                a4 = _mm256_fmadd_ps(va, ld8(w4, wt, k), a4);
+                a5 = _mm256_fmadd_ps(va, ld8(w5, wt, k), a5);
+                a6 = _mm256_fmadd_ps(va, ld8(w6, wt, k), a6);
+                a7 = _mm256_fmadd_ps(va, ld8(w7, wt, k), a7);
+            }
+            float ra[8] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3), hsum8(a4), hsum8(a5), hsum8(a6), hsum8(a7)};
+            for (int r = 0; r < 8; r++) {
+                const char *wr = w0 + (size_t)r * rs;
+                for (int64_t k = K8; k < K; k++) ra[r] += xa[k] * ld_w(wr, wt, k);
+                c->y[n + r] = ra[r] + (c->bias ? c->bias[n + r] : 0.0f);
+            }
+        }
     for (; n + 4 <= n1; n += 4) {
         const char *w0 = (const char *)c->w + (size_t)(n * K) * ws;
         const char *w1 = w0 + (size_t)K * ws, *w2 = w1 + (size_t)K * ws, *w3 = w2 + (size_t)K * ws;
@@ -232,6 +257,32 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"), always_inline)) static inlin
     const int64_t K = c->K, K16 = K & ~(int64_t)15;
     const size_t ws = wsize(wt);
     int64_t n = n0;
+    if (c->M == 1) /* decode: 8 rows per block, 8 independent FMA chains; each row summed in the same order as below */
+        for (; n + 8 <= n1; n += 8) {
+            const size_t rs = (size_t)K * ws;
+            const char *w0 = (const char *)c->w + (size_t)(n * K) * ws, *w1 = w0 + rs, *w2 = w1 + rs, *w3 = w2 + rs, *w4 = w3 + rs,
+                       *w5 = w4 + rs, *w6 = w5 + rs, *w7 = w6 + rs;
+            const float *xa = c->x;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            for (int64_t k = 0; k < K16; k += 16) {
+                __m512 va = _mm512_loadu_ps(xa + k);
+                a0 = _mm512_fmadd_ps(va, ld16(w0, wt, k), a0);
+                a1 = _mm512_fmadd_ps(va, ld16(w1, wt, k), a1);
+                a2 = _mm512_fmadd_ps(va, ld16(w2, wt, k), a2);
+                a3 = _mm512_fmadd_ps(va, ld16(w3, wt, k), a3);
+                a4 = _mm512_fmadd_ps(va, ld16(w4, wt, k), a4);
+                a5 = _mm512_fmadd_ps(va, ld16(w5, wt, k), a5);
+                a6 = _mm512_fmadd_ps(va, ld16(w6, wt, k), a6);
+                a7 = _mm512_fmadd_ps(va, ld16(w7, wt, k), a7);
+            }
+            float ra[8] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3),
+                           _mm512_reduce_add_ps(a4), _mm512_reduce_add_ps(a5), _mm512_reduce_add_ps(a6), _mm512_reduce_add_ps(a7)};
+            for (int r = 0; r < 8; r++) {
+                const char *wr = w0 + (size_t)r * rs;
+                for (int64_t k = K16; k < K; k++) ra[r] += xa[k] * ld_w(wr, wt, k);
+                c->y[n + r] = ra[r] + (c->bias ? c->bias[n + r] : 0.0f);
+            }
+        }
     for (; n + 4 <= n1; n += 4) {
         const char *w0 = (const char *)c->w + (size_t)(n * K) * ws;
         const char *w1 = w0 + (size_t)K * ws, *w2 = w1 + (size_t)K * ws, *w3 = w2 + (size_t)K * ws;
