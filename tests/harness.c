@@ -2,6 +2,8 @@
 #include "harness.h"
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -81,6 +83,20 @@ bool am_test_cli_random_model(char *dir, const char *config_json) {
     }
     char *init[] = {"automodel", "init", cfg, model, "--seed", "1", NULL};
     return write_bytes(cfg, config_json, strlen(config_json)) && write_bytes(in, buf, 8 + padded + 128) && am_test_cli_peak_rss_kb(init) > 0;
+}
+
+int am_test_cli(const char *cli, char **out, const char *fmt, ...) {
+    char args[16384], cmd[20000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", cli, args);
+    char *o = NULL;
+    int rc = am_test_run(cmd, &o);
+    if (out) *out = o;
+    else free(o);
+    return rc;
 }
 
 char *am_test_read_file(const char *path, size_t *len) {

@@ -38,6 +38,9 @@ int am_test_main(int argc, char **argv);
 const char *am_test_fixture(const char *rel);
 /* Run a shell command, capture stdout into a malloc'd string (may be NULL); returns exit status. */
 int am_test_run(const char *cmd, char **out);
+/* Runs `CLI ARGS 2>&1` (ARGS printf-formatted); returns the exit status, *out the whole output
+ * (owned; NULL out: discarded). */
+int am_test_cli(const char *cli, char **out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 char *am_test_read_file(const char *path, size_t *len);
 /* The automodel CLI (AM_CLI) run as a fresh process with argv (stdout to /dev/null; fork + exec at
  * once: nothing of this process's thread pool runs in the child); its peak RSS from wait4, in kB;

@@ -14,20 +14,8 @@ static const char *g_cli;
 static char g_tmp[256];
 static char g_seqcls[4096], g_mism[4096], g_bert_tok[4096], g_gpt2_tok[4096];
 
-/* Runs `automodel ARGS 2>&1`; returns the exit status, *out the whole output (owned). */
-static int cli(char **out, const char *fmt, ...) {
-    char args[16384], cmd[20000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", g_cli, args);
-    char *o = NULL;
-    int rc = am_test_run(cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return rc;
-}
+/* `automodel ARGS 2>&1` (harness.c) */
+#define cli(out, ...) am_test_cli(g_cli, out, __VA_ARGS__)
 
 static bool has(const char *out, const char *s) { return out && strstr(out, s); }
 

@@ -16,19 +16,8 @@
 static const char *g_cli;
 static char g_tmp[256];
 
-static int cli(char **out, const char *fmt, ...) {
-    char args[8192], cmd[9000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", g_cli, args);
-    char *o = NULL;
-    int rc = am_test_run(cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return rc;
-}
+/* `automodel ARGS 2>&1` (harness.c) */
+#define cli(out, ...) am_test_cli(g_cli, out, __VA_ARGS__)
 
 static bool exists(const char *p) {
     struct stat st;
