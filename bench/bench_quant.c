@@ -1,6 +1,7 @@
 /* bench/bench_quant.c — the quantized linear kernels alone (kernels/quant.c), per GPT-2 124M layer
  * shape: int8 (LLM.int8, threshold 0 / 6 with and without outlier columns), NF4, FP4, and the
- * float32 GEMV for the same shapes and for the tied lm_head [50257, 768], at M=1 (decode GEMV) and
+ * float32 GEMV for the same shapes and for the tied lm_head [50257, 768] (also float16: the head's
+ * type under 8/4-bit, transformers' default float16 there), at M=1 (decode GEMV) and
  * M=128 (prefill), with the bytes each call reads and the rate that makes (GB/s) next to the read
  * bandwidth measured in the same run. Random weights and activations (N(0,1)-like); "outliers" sets
  * 8 input columns to 20 (above the 6.0 threshold), as a trained model's hidden states have a few.
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
     printf("threads %d, int8 GEMV ISA %s, clock %s, read bandwidth measured before each weight kind (1 thread, sum of 128 MiB, readsum.h)\n\n", threads, am__qgemv_isa(),
            g_cpu ? "process CPU" : "wall");
     static const shape k_sh[] = {{"c_attn", 2304, 768}, {"attn.c_proj", 768, 768}, {"c_fc", 3072, 768}, {"mlp.c_proj", 768, 3072}, {"lm_head", 50257, 768}};
-    static const char *const k_kind[] = {"f32", "q8 th0", "q8 th6", "q8 th6+8 outl", "nf4", "fp4"};
+    static const char *const k_kind[] = {"f32", "q8 th0", "q8 th6", "q8 th6+8 outl", "nf4", "fp4", "f16"};
     printf("| layer [N,K] | weights | M | us/call | GB/s | read bw GB/s | %% of bw |\n|---|---|---|---|---|---|---|\n");
     for (size_t s = 0; s < sizeof k_sh / sizeof k_sh[0]; s++) {
         int64_t N = k_sh[s].N, K = k_sh[s].K;
@@ -77,17 +78,21 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < N * K; i++) w[i] = frand() * 0.02f;
         for (int64_t i = 0; i < 128 * K; i++) x[i] = frand();
         for (int64_t i = 0; i < N; i++) b[i] = frand() * 0.01f;
-        for (int kind = 0; kind < 6; kind++) {
-            bool lm = N > 10000;
-            if (lm && kind) continue; /* the head stays float32 */
-            double bytes = kind == 0 ? (double)(N * K) * 4 : kind <= 3 ? (double)(N * K) + 4.0 * (double)N : (double)(N * K) / 2 + (double)(N * K) / 16;
+        for (int kind = 0; kind < 7; kind++) {
+            bool lm = N > 10000, f16 = kind == 6;
+            if (lm && kind && !f16) continue; /* the head stays unquantized */
+            double bytes = kind == 0 ? (double)(N * K) * 4 : f16 ? (double)(N * K) * 2 : kind <= 3 ? (double)(N * K) + 4.0 * (double)N : (double)(N * K) / 2 + (double)(N * K) / 16;
             /* enough copies that a round of calls streams 128 MB: the weights come from memory, not the L3 */
             int nc = (int)(128e6 / bytes) + 1;
             if (nc > 256) nc = 256;
             am_tensor *qc[256] = {0};
             float *wc[256] = {0};
+            uint16_t *hc[256] = {0};
             for (int c = 0; c < nc; c++) {
-                if (kind && c) { /* copies of the first: same bytes, same state */
+                if (f16) {
+                    if (!(hc[c] = malloc((size_t)(N * K) * sizeof(uint16_t)))) return 1;
+                    for (int64_t i = 0; i < N * K; i++) hc[c][i] = am__f32_to_f16(w[i]);
+                } else if (kind && c) { /* copies of the first: same bytes, same state */
                     const am__qweight *q = am__qweight_of(qc[0]);
                     am_tensor *t = am__tensor_empty(qc[0]->dtype, 2, qc[0]->shape);
                     memcpy(t->data, qc[0]->data, am_tensor_nbytes(qc[0]));
@@ -102,18 +107,20 @@ int main(int argc, char **argv) {
                 for (int m = 0; m < 128; m++)
                     for (int j = 0; j < 8; j++) x[m * K + (j * 97 + 5) % K] = 20.0f;
             double bw = read_bw();
-            for (int M = 1; M <= 128; M += 127) {
+            for (int M = 1; M <= (f16 ? 1 : 128); M += 127) {
                 int reps = (int)((M == 1 ? 1e9 : 4e9) * scale / (double)(N * K * M)) + 2;
                 /* warm-up, then timed */
                 if (reps < nc) reps = nc;
                 for (int r = 0; r < nc; r++) {
-                    if (kind) am__qlinear(M, x, qc[r], b, y);
+                    if (f16) am__gemv(1, N, K, x, hc[r], AM__W_F16, false, b, y);
+                    else if (kind) am__qlinear(M, x, qc[r], b, y);
                     else if (M == 1) am__gemv(M, N, K, x, wc[r], AM__W_F32, false, b, y);
                     else am__linear_f32(M, N, K, x, wc[r], b, y);
                 }
                 double t0 = now();
                 for (int r = 0; r < reps; r++) {
-                    if (kind) am__qlinear(M, x, qc[r % nc], b, y);
+                    if (f16) am__gemv(1, N, K, x, hc[r % nc], AM__W_F16, false, b, y);
+                    else if (kind) am__qlinear(M, x, qc[r % nc], b, y);
                     else if (M == 1) am__gemv(M, N, K, x, wc[r % nc], AM__W_F32, false, b, y);
                     else am__linear_f32(M, N, K, x, wc[r % nc], b, y);
                 }
@@ -127,6 +134,7 @@ int main(int argc, char **argv) {
                 for (int64_t i = 0; i < 128 * K; i++) x[i] = frand();
             for (int c = 0; c < nc; c++) {
                 am_tensor_free(qc[c]);
+                free(hc[c]);
                 if (c) free(wc[c]);
             }
         }

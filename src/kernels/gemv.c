@@ -110,30 +110,21 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void nk_av
     const int64_t K = c->K, K8 = K & ~(int64_t)7;
     const size_t ws = wsize(wt);
     int64_t n = n0;
-    if (c->M == 1) /* decode: 8 rows per block, 8 independent FMA chains (two FMA ports of latency 4); each row summed in the same order as below */
-        for (; n + 8 <= n1; n += 8) {
-            const size_t rs = (size_t)K * ws;
-            const char *w0 = (const char *)c->w + (size_t)(n * K) * ws, *w1 = w0 + rs, *w2 = w1 + rs, *w3 = w2 + rs, *w4 = w3 + rs,
-                       *w5 = w4 + rs, *w6 = w5 + rs, *w7 = w6 + rs;
-            const float *xa = c->x;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-            for (int64_t k = 0; k < K8; k += 8) {
-                __m256 va = _mm256_loadu_ps(xa + k);
-                a0 = _mm256_fmadd_ps(va, ld8(w0, wt, k), a0);
-                a1 = _mm256_fmadd_ps(va, ld8(w1, wt, k), a1);
-                a2 = _mm256_fmadd_ps(va, ld8(w2, wt, k), a2);
-                a3 = _mm256_fmadd_ps(va, ld8(w3, wt, k), a3);
-                a4 = _mm256_fmadd_ps(va, ld8(w4, wt, k), a4);
-                a5 = _mm256_fmadd_ps(va, ld8(w5, wt, k), a5);
-                a6 = _mm256_fmadd_ps(va, ld8(w6, wt, k), a6);
-                a7 = _mm256_fmadd_ps(va, ld8(w7, wt, k), a7);
+    if (c->M == 1) /* decode: one row at a time, weights in address order (see nk_avx512_body); two
+                    * FMA chains, as one (96 FMAs of latency 4 for a 768-wide row) capped float16
+                    * at ~80% of the read bandwidth */
+        for (; n < n1; n++) {
+            const char *wr = (const char *)c->w + (size_t)(n * K) * ws;
+            __m256 a = _mm256_setzero_ps(), b = a;
+            int64_t k = 0;
+            for (; k + 16 <= K8; k += 16) {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(c->x + k), ld8(wr, wt, k), a);
+                b = _mm256_fmadd_ps(_mm256_loadu_ps(c->x + k + 8), ld8(wr, wt, k + 8), b);
             }
-            float ra[8] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3), hsum8(a4), hsum8(a5), hsum8(a6), hsum8(a7)};
-            for (int r = 0; r < 8; r++) {
-                const char *wr = w0 + (size_t)r * rs;
-                for (int64_t k = K8; k < K; k++) ra[r] += xa[k] * ld_w(wr, wt, k);
-                c->y[n + r] = ra[r] + (c->bias ? c->bias[n + r] : 0.0f);
-            }
+            if (k < K8) a = _mm256_fmadd_ps(_mm256_loadu_ps(c->x + k), ld8(wr, wt, k), a);
+            float r = hsum8(_mm256_add_ps(a, b));
+            for (int64_t k = K8; k < K; k++) r += c->x[k] * ld_w(wr, wt, k);
+            c->y[n] = r + (c->bias ? c->bias[n] : 0.0f);
         }
     for (; n + 4 <= n1; n += 4) {
         const char *w0 = (const char *)c->w + (size_t)(n * K) * ws;
@@ -257,32 +248,19 @@ __attribute__((target("avx512f,avx512bw,fma,f16c"), always_inline)) static inlin
     const int64_t K = c->K, K16 = K & ~(int64_t)15;
     const size_t ws = wsize(wt);
     int64_t n = n0;
-    if (c->M == 1) /* decode: 8 rows per block, 8 independent FMA chains; each row summed in the same order as below */
-        for (; n + 8 <= n1; n += 8) {
-            const size_t rs = (size_t)K * ws;
-            const char *w0 = (const char *)c->w + (size_t)(n * K) * ws, *w1 = w0 + rs, *w2 = w1 + rs, *w3 = w2 + rs, *w4 = w3 + rs,
-                       *w5 = w4 + rs, *w6 = w5 + rs, *w7 = w6 + rs;
-            const float *xa = c->x;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-            for (int64_t k = 0; k < K16; k += 16) {
-                __m512 va = _mm512_loadu_ps(xa + k);
-                a0 = _mm512_fmadd_ps(va, ld16(w0, wt, k), a0);
-                a1 = _mm512_fmadd_ps(va, ld16(w1, wt, k), a1);
-                a2 = _mm512_fmadd_ps(va, ld16(w2, wt, k), a2);
-                a3 = _mm512_fmadd_ps(va, ld16(w3, wt, k), a3);
-                a4 = _mm512_fmadd_ps(va, ld16(w4, wt, k), a4);
-                a5 = _mm512_fmadd_ps(va, ld16(w5, wt, k), a5);
-                a6 = _mm512_fmadd_ps(va, ld16(w6, wt, k), a6);
-                a7 = _mm512_fmadd_ps(va, ld16(w7, wt, k), a7);
-            }
-            float ra[8] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3),
-                           _mm512_reduce_add_ps(a4), _mm512_reduce_add_ps(a5), _mm512_reduce_add_ps(a6), _mm512_reduce_add_ps(a7)};
-            for (int r = 0; r < 8; r++) {
-                const char *wr = w0 + (size_t)r * rs;
-                for (int64_t k = K16; k < K; k++) ra[r] += xa[k] * ld_w(wr, wt, k);
-                c->y[n + r] = ra[r] + (c->bias ? c->bias[n + r] : 0.0f);
-            }
+    if (c->M == 1) { /* decode: one row at a time, so the weights stream strictly in address order
+                       * (interleaving rows, 2 to 8 at a time, ran at half the read bandwidth on Zen 4:
+                       * bench_quant lm_head f16 and f32); one FMA chain per row, summed in the same order as below, and
+                       * the next row's loads overlap this row's chain out of order */
+        for (; n < n1; n++) {
+            const char *wr = (const char *)c->w + (size_t)(n * K) * ws;
+            __m512 a = _mm512_setzero_ps();
+            for (int64_t k = 0; k < K16; k += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(c->x + k), ld16(wr, wt, k), a);
+            float r = _mm512_reduce_add_ps(a);
+            for (int64_t k = K16; k < K; k++) r += c->x[k] * ld_w(wr, wt, k);
+            c->y[n] = r + (c->bias ? c->bias[n] : 0.0f);
         }
+    }
     for (; n + 4 <= n1; n += 4) {
         const char *w0 = (const char *)c->w + (size_t)(n * K) * ws;
         const char *w1 = w0 + (size_t)K * ws, *w2 = w1 + (size_t)K * ws, *w3 = w2 + (size_t)K * ws;
