@@ -224,6 +224,9 @@ int am_test_main(int argc, char **argv) {
         {1, 130, 130, 2, 2, 80, false, false, false, false, false, false, 0.11180340f}, /* D not a multiple of 16 */
         {3, 1, 1, 3, 1, 24, true, false, false, false, true, false, 0.2f},          /* first decode step */
         {1, 200, 200, 1, 1, 64, true, false, false, false, false, false, 0.125f},   /* causal block skipping */
+        {2, 1, 150, 4, 2, 64, true, true, false, false, true, false, 0.125f},      /* one query row (a decode step) over 3 key blocks, padding, GQA */
+        {2, 1, 70, 4, 4, 16, false, true, false, true, true, true, 1.0f},          /* one query row: position bias, a fully masked row */
+        {1, 1, 130, 2, 2, 20, true, false, true, false, true, false, 0.2236068f},  /* one query row, D not a multiple of the vector width */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
     dropout_case();
