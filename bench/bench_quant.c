@@ -98,8 +98,8 @@ int main(int argc, char **argv) {
                     memcpy(t->data, qc[0]->data, am_tensor_nbytes(qc[0]));
                     qc[c] = kind <= 3 ? am__qweight_int8_from(t, q->scb, q->threshold)
                                       : am__qweight_4bit_from(t, q->type, N, K, q->absmax, NULL, NULL, NULL, 0, q->code, AM_F32);
-                } else if (kind >= 1 && kind <= 3) qc[c] = am__quantize_int8(w, false, N, K, kind == 1 ? 0.0f : 6.0f);
-                else if (kind >= 4) qc[c] = am__quantize_4bit(w, false, N, K, kind == 4 ? AM__Q_NF4 : AM__Q_FP4, false, AM_F32);
+                } else if (kind >= 1 && kind <= 3) qc[c] = am__quantize_int8(w, false, N, K, kind == 1 ? 0.0f : 6.0f, NULL);
+                else if (kind >= 4) qc[c] = am__quantize_4bit(w, false, N, K, kind == 4 ? AM__Q_NF4 : AM__Q_FP4, false, AM_F32, NULL);
                 else if (!(wc[c] = c ? malloc((size_t)(N * K) * sizeof(float)) : w)) return 1;
                 else if (c) memcpy(wc[c], w, (size_t)(N * K) * sizeof(float));
             }

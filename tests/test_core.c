@@ -24,6 +24,21 @@ int am_test_main(int argc, char **argv) {
     am_tensor_free(r);
     am_tensor_free(t);
 
+    /* an arena: views carved in order, 64-byte aligned, each holding the storage; a tensor that
+     * does not fit (and a NULL arena) gets its own; the memory lives until the last view goes */
+    am__arena ar;
+    CHECK(!am__arena_init(&ar, 0) && ar.st == NULL);
+    CHECK(am__arena_init(&ar, am__arena_bytes(10) + am__arena_bytes(48)) && ar.st);
+    int64_t s10[1] = {10}, s12[1] = {12};
+    am_tensor *a1 = am__arena_tensor(&ar, AM_I8, 1, s10), *a2 = am__arena_tensor(&ar, AM_F32, 1, s12), *a3 = am__arena_tensor(&ar, AM_I8, 1, s10),
+              *a4 = am__arena_tensor(NULL, AM_I8, 1, s10);
+    CHECK(a1 && a2 && a3 && a4 && a1->storage == ar.st && a2->storage == ar.st && a3->storage != ar.st && a4->storage != ar.st);
+    CHECK((char *)a2->data - (char *)a1->data == 64 && (uintptr_t)a1->data % 64 == 0 && ar.st->refcount == 3);
+    am__arena_release(&ar);
+    CHECK(ar.st == NULL && a1->storage->refcount == 2);
+    memset(a2->data, 7, 48); /* still owned by the views (ASan: no use after free) */
+    am_tensor_free(a1), am_tensor_free(a2), am_tensor_free(a3), am_tensor_free(a4);
+
     /* bf16/f16 round trips of representable values are exact; rounding is to nearest even */
     CHECK(am__bf16_to_f32(am__f32_to_bf16(1.5f)) == 1.5f);
     CHECK(am__f16_to_f32(am__f32_to_f16(-2.25f)) == -2.25f);

@@ -56,7 +56,7 @@ static void check_int8(int64_t M, int64_t N, int64_t K, float th, bool kn) {
     for (int64_t i = 0; i < M * K; i++) x[i] = 2 * rnd();
     for (int64_t i = 0; i < N; i++) b[i] = rnd();
     if (K > 5) x[(M - 1) * K + 3] = 9.0f, x[5] = -7.5f; /* outlier columns 3 and 5 */
-    am_tensor *t = am__quantize_int8(w, kn, N, K, th);
+    am_tensor *t = am__quantize_int8(w, kn, N, K, th, NULL);
     CHECK(t != NULL);
     if (!t) return;
     const am__qweight *q = am__qweight_of(t);
@@ -102,7 +102,7 @@ static void check_outliers(void) {
     for (int64_t i = 0; i < N * K; i++) w[i] = rnd();
     for (int64_t i = 0; i < M * K; i++) x[i] = 0.1f * rnd();
     for (int64_t m = 0; m < M; m++) x[m * K + 7] = 40.0f;
-    am_tensor *t0 = am__quantize_int8(w, false, N, K, 0), *t6 = am__quantize_int8(w, false, N, K, 6);
+    am_tensor *t0 = am__quantize_int8(w, false, N, K, 0, NULL), *t6 = am__quantize_int8(w, false, N, K, 6, NULL);
     am__linear_w(M, x, t0, false, NULL, y0, AM__PREC_DEFAULT);
     am__linear_w(M, x, t6, false, NULL, y6, AM__PREC_DEFAULT);
     double e0 = 0, e6 = 0;
@@ -129,7 +129,7 @@ static void check_4bit(int64_t M, int64_t N, int64_t K, am__qtype ty, bool dq, a
     for (int64_t i = 0; i < n; i++) w[i] = rnd() * (1 + (float)(i % 7));
     for (int64_t i = 0; i < M * K; i++) x[i] = rnd();
     for (int64_t i = 0; i < N; i++) b[i] = rnd();
-    am_tensor *t = am__quantize_4bit(w, kn, N, K, ty, dq, compute);
+    am_tensor *t = am__quantize_4bit(w, kn, N, K, ty, dq, compute, NULL);
     CHECK(t != NULL);
     if (!t) return;
     const am__qweight *q = am__qweight_of(t);
@@ -223,6 +223,14 @@ static void check_models(const char *root) {
     o.load_in_8bit = false, o.load_in_4bit = true, o.bnb_4bit_quant_type = "nf4";
     am_model *m4 = load(bert, &o);
     if (!f || !m8 || !m4) return;
+    /* the 13 quantized weights' codes were carved from one arena (2 MiB pages: core/tensor.h), in
+     * load order; the arena's own reference is gone, so the model's weights hold it alone */
+    for (int b = 0; b < 2; b++) {
+        const am_tensor *q0 = am_model_get_parameter(b ? m4 : m8, "bert.encoder.layer.0.attention.self.query.weight");
+        const am_tensor *q1 = am_model_get_parameter(b ? m4 : m8, "bert.encoder.layer.1.output.dense.weight");
+        CHECKF(q0 && q1 && q0->storage == q1->storage && q0->storage->refcount == 13 && (const char *)q1->data > (const char *)q0->data,
+               "%d-bit weights: one arena (refcount %d)", b ? 4 : 8, q0 ? q0->storage->refcount : -1);
+    }
     char *r8 = am_model_repr(m8), *r4 = am_model_repr(m4);
     /* every encoder Linear and the pooler are converted; the classifier (the last module:
      * get_keys_to_not_convert) stays nn.Linear */

@@ -58,9 +58,12 @@ am_status am__qplan(const am_model *m, const am__qconfig *qin, am__qconfig *q);
 int am__qplan_wants(const am_model *m, const am__qconfig *q, const am__named_param *e, const am_tensor *cur, bool *kn, int64_t *N, int64_t *K);
 /* The quantized copy of a float weight (any float dtype, mapped or not), its values first rounded
  * to round_to (float16 / bfloat16: as param.to(dtype) before quantizing); NULL out of memory. */
-am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K);
+am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K, am__arena *arena);
 /* Bytes a quantized [N, K] weight holds (for the up-front memory check). */
 uint64_t am__qplan_bytes(const am__qconfig *q, int64_t N, int64_t K);
+/* What its codes take in an arena (the int8 rows or packed 4-bit codes; the scales are separate):
+ * both quantizers sum these first and carve every weight from one arena (core/tensor.h). */
+size_t am__qplan_arena_bytes(const am__qconfig *q, int64_t N, int64_t K);
 /* A checkpoint saved quantized: each int8 weight with its SCB, each packed 4-bit weight with its
  * quant-state tensors, becomes one quantized tensor (kernels/quant.c) under the weight's key; the
  * state keys are removed (names[] and t[] compacted, *n updated). Errors name `file`. */

@@ -715,7 +715,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
     /* before the first allocation: what the assignment and the initialisation below will
      * allocate (everything not served as a view of the mapped file), against available memory */
     uint64_t need = 0, mapped = 0;
-    size_t n_alloc = 0;
+    size_t n_alloc = 0, arena_bytes = 0;
     for (size_t i = 0; s == AM_OK && i < n; i++) {
         am__param *p = np[i].p;
         if (is_tie_alias(m, np[i].name)) continue;
@@ -736,6 +736,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             int64_t qn, qk;
             if (same && plan && am__dtype_is_float(src->dtype) && !is_tied(m, np[i].name) && am__qplan_wants(m, plan, &np[i], NULL, &kn, &qn, &qk) == 1) {
                 need = add_sat(need, am__qplan_bytes(plan, qn, qk)); /* quantized as it is read */
+                arena_bytes += am__qplan_arena_bytes(plan, qn, qk);
                 n_alloc++;
                 continue;
             }
@@ -748,6 +749,8 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         n_alloc++;
     }
     if (s == AM_OK) s = check_memory(origin, need, n_alloc, mapped);
+    am__arena arena = {0}; /* the quantized weights' codes, in one block of huge pages */
+    if (s == AM_OK) am__arena_init(&arena, arena_bytes);
     for (size_t i = 0; s == AM_OK && i < n; i++) {
         am__param *p = np[i].p;
         if (p->is_buffer && !p->persistent) continue;
@@ -803,7 +806,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
             /* quantized from the checkpoint's tensor, whose mapped pages then leave the resident
              * set; rounded to the model's dtype first, as transformers casts (param.to(dtype))
              * before set_module_quantized_tensor_to_device */
-            am_tensor *qt = am__qplan_quantize(plan, src, param_dtype(m, p), qkn, qn, qk);
+            am_tensor *qt = am__qplan_quantize(plan, src, param_dtype(m, p), qkn, qn, qk, &arena);
             if (!qt) {
                 char *why = am__strfmt(" (tensor '%s' of %s quantized to %d bits)", k, ck.file, plan->bits);
                 s = alloc_error(origin, np[i].name, p->ndim, p->shape, AM_F32, why ? why : "");
@@ -931,6 +934,7 @@ static am_status load_weights(am_model *m, const char *dir, const char *name_or_
         finish_info(m);
         if (!ok) s = am__error(AM_ERR_NO_MEMORY, "out of memory writing the loading report");
     }
+    am__arena_release(&arena);
     for (size_t i = 0; i < n_mm; i++) free(mms[i].key);
     free(mms);
     free(pd);

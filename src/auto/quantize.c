@@ -249,7 +249,12 @@ uint64_t am__qplan_bytes(const am__qconfig *q, int64_t N, int64_t K) {
     return (nk + 1) / 2 + nb * (q->dq ? 5 : 4);    /* codes, absmax (+ its nested codes) */
 }
 
-am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K) {
+size_t am__qplan_arena_bytes(const am__qconfig *q, int64_t N, int64_t K) {
+    size_t nk = (size_t)N * (size_t)K;
+    return am__arena_bytes(q->bits == 8 ? nk : (nk + 1) / 2);
+}
+
+am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dtype round_to, bool kn, int64_t N, int64_t K, am__arena *arena) {
     const float *wf = src->dtype == AM_F32 && round_to == AM_F32 && (uintptr_t)src->data % sizeof(float) == 0 ? src->data : NULL;
     /* otherwise a float32 copy, rounded through round_to: its own pages (mmap), returned to the
      * system when done, so that one weight's scratch at a time is ever resident (heap blocks of
@@ -272,7 +277,8 @@ am_tensor *am__qplan_quantize(const am__qconfig *q, const am_tensor *src, am_dty
         }
         wf = tmp;
     }
-    am_tensor *qt = !wf ? NULL : q->bits == 8 ? am__quantize_int8(wf, kn, N, K, q->threshold) : am__quantize_4bit(wf, kn, N, K, q->q4, q->dq, q->compute);
+    am_tensor *qt = !wf ? NULL : q->bits == 8 ? am__quantize_int8(wf, kn, N, K, q->threshold, arena)
+                                      : am__quantize_4bit(wf, kn, N, K, q->q4, q->dq, q->compute, arena);
     if (tmp) munmap(tmp, bytes);
     return qt;
 }
@@ -285,7 +291,16 @@ am_status am__model_quantize(am_model *m, const am__qconfig *qin) {
     am__named_param *np = NULL;
     size_t n = 0;
     s = am__named_params(m->root, &np, &n);
-    size_t done = 0;
+    size_t done = 0, arena_bytes = 0;
+    for (size_t i = 0; i < n && s == AM_OK; i++) { /* what this pass quantizes, for one arena */
+        bool kn = false;
+        int64_t N = 0, K = 0;
+        int w = np[i].p->t ? am__qplan_wants(m, &q, &np[i], np[i].p->t, &kn, &N, &K) : 0;
+        if (w < 0) s = AM_ERR_NO_MEMORY;
+        if (w > 0 && !am__qweight_of(np[i].p->t)) arena_bytes += am__qplan_arena_bytes(&q, N, K);
+    }
+    am__arena arena;
+    am__arena_init(&arena, arena_bytes);
     for (size_t i = 0; i < n && s == AM_OK; i++) {
         am__param *p = np[i].p;
         am__module *own = np[i].owner;
@@ -302,7 +317,7 @@ am_status am__model_quantize(am_model *m, const am__qconfig *qin) {
             break;
         }
         /* quantized as it was loaded (am__qplan in load_weights), stored quantized, or here */
-        am_tensor *qt = pq ? am_tensor_retain(p->t) : am__qplan_quantize(&q, p->t, p->t->dtype, kn, N, K);
+        am_tensor *qt = pq ? am_tensor_retain(p->t) : am__qplan_quantize(&q, p->t, p->t->dtype, kn, N, K, &arena);
         if (!qt) {
             s = am__error(AM_ERR_NO_MEMORY, "out of memory quantizing '%s'", np[i].name);
             break;
@@ -322,6 +337,7 @@ am_status am__model_quantize(am_model *m, const am__qconfig *qin) {
                                      am__module_find_param(own, "bias") ? "True" : "False");
         done++;
     }
+    am__arena_release(&arena);
     am__named_params_free(np, n);
     if (s == AM_OK) {
         char *js = to_json(qin);

@@ -217,6 +217,40 @@ am__storage *am__storage_new(size_t nbytes) {
     return st;
 }
 
+size_t am__arena_bytes(size_t nbytes) { return (nbytes + 63) & ~(size_t)63; }
+
+bool am__arena_init(am__arena *a, size_t nbytes) {
+    a->off = 0;
+    a->st = NULL;
+    if (!nbytes) return false;
+    am__storage *st = calloc(1, sizeof *st);
+    void *p = am__aligned_alloc(nbytes);
+    if (!st || !p) {
+        free(st);
+        free(p);
+        return false;
+    }
+    st->refcount = 1;
+    st->ptr = p;
+    st->nbytes = nbytes;
+    a->st = st;
+    return true;
+}
+
+am_tensor *am__arena_tensor(am__arena *a, am_dtype dt, int ndim, const int64_t *shape) {
+    size_t n = (size_t)am__shape_numel(ndim, shape) * am_dtype_size(dt);
+    if (!a || !a->st || a->off > a->st->nbytes || am__arena_bytes(n) > a->st->nbytes - a->off) return am__tensor_empty(dt, ndim, shape);
+    am_tensor *t = am__tensor_view_storage(a->st, a->off, dt, ndim, shape);
+    if (t) a->off += am__arena_bytes(n);
+    return t;
+}
+
+void am__arena_release(am__arena *a) {
+    am__storage_release(a->st);
+    a->st = NULL;
+    a->off = 0;
+}
+
 am__storage *am__storage_from_mapping(am__mapping *map, const void *ptr, size_t nbytes) {
     am__storage *st = calloc(1, sizeof *st);
     if (!st) {

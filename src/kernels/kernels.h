@@ -181,9 +181,11 @@ typedef struct am__qweight {
 } am__qweight;
 /* The quant state of a quantized weight, NULL for any other tensor. */
 const am__qweight *am__qweight_of(const struct am_tensor *t);
-/* Quantize float32 W ([N,K], or [K,N] with kn) into a new tensor; NULL with the error set. */
-struct am_tensor *am__quantize_int8(const float *w, bool kn, int64_t N, int64_t K, float threshold);
-struct am_tensor *am__quantize_4bit(const float *w, bool kn, int64_t N, int64_t K, am__qtype type, bool double_quant, am_dtype compute);
+/* Quantize float32 W ([N,K], or [K,N] with kn) into a new tensor, its codes carved from arena
+ * when one is given and has room (core/tensor.h); NULL with the error set. */
+struct am__arena;
+struct am_tensor *am__quantize_int8(const float *w, bool kn, int64_t N, int64_t K, float threshold, struct am__arena *arena);
+struct am_tensor *am__quantize_4bit(const float *w, bool kn, int64_t N, int64_t K, am__qtype type, bool double_quant, am_dtype compute, struct am__arena *arena);
 /* Attach a stored state to an owned int8 [N,K] / uint8 packed tensor (checkpoints); returns it, or
  * NULL (out of memory) leaving it untouched. absmax_q non-NULL: the nested form. code NULL: the table. */
 struct am_tensor *am__qweight_int8_from(struct am_tensor *cb, const float *scb, float threshold);
