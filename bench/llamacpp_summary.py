@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/llamacpp_summary.py WORKDIR — the Markdown summary of bench/bench_llamacpp.sh's
 WORKDIR/results.jsonl: medians over every repetition of every round; 1 thread on process CPU time
-and on wall time, 2 threads on wall time; the bandwidth bound (weight bytes read per decoded token /
+and on wall time, 2 threads on wall time; the bandwidth bound (weight and KV-cache bytes read per decoded token /
 the median read bandwidth measured in the same run at that thread count) and the share of it each
 engine reaches; issue 15's target ratios, met or not."""
 import json
@@ -39,11 +39,29 @@ def fig(label, cap, th, what, clock):
     return med([x[f"{what}_{clock}_ms"] for x in rs]) if rs else float("nan")
 
 
-def bytes_of(label, cap="none", th=1):
+def weight_bytes(label):
     for k, r in meta.items():
         if k[0] == label:
             return r["bytes_per_token"]
     return float("nan")
+
+
+# The KV cache a decode step reads back: keys and values of every layer over the positions so far.
+# The measured steps make tokens 2..N, attending over prompt + 1 .. prompt + N - 1 positions: on
+# average prompt + N/2. automodel keeps the cache in float32, llama.cpp in float16 (its default).
+cfg = json.load(open(f"{work}/gpt2-124M/config.json"))
+n_layer, n_embd = cfg.get("n_layer", 12), cfg.get("n_embd", 768)
+
+
+def kv_bytes(label):
+    r = next((r for k, r in meta.items() if k[0] == label), None)
+    if r is None:
+        return float("nan")
+    return 2 * n_layer * n_embd * (r["prompt_len"] + r["new_tokens"] / 2) * (4 if label.startswith("automodel") else 2)
+
+
+def bytes_of(label, cap="none", th=1):
+    return weight_bytes(label) + kv_bytes(label)
 
 
 rounds = max(r["round"] for r in rows)
@@ -86,9 +104,10 @@ table("none", "Native ISA")
 if any(k[1] == "avx2" for k in runs):
     table("avx2", "automodel capped at AVX2 (llama.cpp columns: the same native runs)")
 
-print("**Bandwidth bound** (weight bytes read per decoded token ÷ read bandwidth at that thread count; "
+print("**Bandwidth bound** (bytes read per decoded token ÷ read bandwidth at that thread count; the bytes are "
+      "the weights plus the KV cache read back at the average position of the measured steps; "
       "1 thread: CPU-time bandwidth against the CPU-time decode; 2 threads: wall against wall)\n")
-print("| engine | ISA cap | bytes/token | " + " | ".join(f"{t} thr bound ms | {t} thr decode ms | {t} thr % of bound" for t in threads) + " |")
+print("| engine | ISA cap | weights + KV cache = bytes/token | " + " | ".join(f"{t} thr bound ms | {t} thr decode ms | {t} thr % of bound" for t in threads) + " |")
 print("|---|---|---|" + "---|---|---|" * len(threads))
 for label, cap in sorted({(k[0], k[1]) for k in runs}):
     b = bytes_of(label)
@@ -97,7 +116,7 @@ for label, cap in sorted({(k[0], k[1]) for k in runs}):
         d = fig(label, cap, t, "decode", "cpu" if t == 1 else "wall")
         bound = b / (med(bw.get(t, [])) * 1e9) * 1e3
         cells += [f"{bound:.2f}", f"{d:.2f}", f"{100 * bound / d:.0f}%"]
-    print(f"| {label} | {cap} | {b / 1e6:.0f} MB | " + " | ".join(cells) + " |")
+    print(f"| {label} | {cap} | {weight_bytes(label) / 1e6:.0f} + {kv_bytes(label) / 1e6:.1f} = {b / 1e6:.0f} MB | " + " | ".join(cells) + " |")
 print()
 
 print("**Issue 15 targets** (ratio = llama.cpp ms / automodel ms, i.e. automodel's speed relative to llama.cpp's)\n")
