@@ -221,20 +221,8 @@ size_t am__arena_bytes(size_t nbytes) { return (nbytes + 63) & ~(size_t)63; }
 
 bool am__arena_init(am__arena *a, size_t nbytes) {
     a->off = 0;
-    a->st = NULL;
-    if (!nbytes) return false;
-    am__storage *st = calloc(1, sizeof *st);
-    void *p = am__aligned_alloc(nbytes);
-    if (!st || !p) {
-        free(st);
-        free(p);
-        return false;
-    }
-    st->refcount = 1;
-    st->ptr = p;
-    st->nbytes = nbytes;
-    a->st = st;
-    return true;
+    a->st = nbytes ? am__storage_new(nbytes) : NULL;
+    return a->st != NULL;
 }
 
 am_tensor *am__arena_tensor(am__arena *a, am_dtype dt, int ndim, const int64_t *shape) {

@@ -59,7 +59,8 @@ typedef struct am__arena {
 } am__arena;
 /* What a tensor of nbytes takes in an arena (64-byte aligned). */
 size_t am__arena_bytes(size_t nbytes);
-/* An arena of nbytes; false (no error set) when it cannot be had, and users allocate per tensor. */
+/* An arena of nbytes (am__storage_new); false when it cannot be had (0 bytes, or out of memory:
+ * that error stays set), and am__arena_tensor then allocates per tensor. */
 bool am__arena_init(am__arena *a, size_t nbytes);
 /* Uninitialised contiguous tensor from the arena when a is non-NULL and has room, else from
  * am__tensor_empty. */
