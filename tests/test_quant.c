@@ -621,6 +621,41 @@ static void check_layer_errors(const char *root) {
     }
 }
 
+/* issue 15's "done when": the README's 8-bit and 4-bit commands, read from the README itself and
+ * run from the repository root as written (./build/automodel replaced by AM_CLI) */
+static void check_readme_commands(const char *root) {
+    const char *cli = getenv("AM_CLI");
+    if (!cli) return;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/../README.md", root);
+    char *md = am_test_read_file(path, NULL);
+    CHECKF(md != NULL, "%s: cannot read", path);
+    if (!md) return;
+    int found = 0;
+    const char *prefix = "./build/automodel ";
+    for (char *l = md; l && *l;) {
+        char *e = strchr(l, '\n');
+        if (e) *e = 0;
+        if (!strncmp(l, prefix, strlen(prefix)) && strstr(l, "--load-in-")) {
+            char cmd[4096];
+            snprintf(cmd, sizeof cmd, "cd '%s/..' && '%s' %s 2>/dev/null", root, cli, l + strlen(prefix));
+            char *out = NULL;
+            int rc = am_test_run(cmd, &out);
+            bool gen = strstr(l, " generate ") != NULL;
+            /* generate streams the continuation (generation_config: 200 new tokens, sampled with the
+             * CLI's fixed default seed, so the same text every run);
+             * the pipeline prints the top label first, spam for this text */
+            bool ok = rc == 0 && out && (gen ? strlen(out) > 20 : !strncmp(out, "spam", 4));
+            CHECKF(ok, "README: %s: exit %d, output '%.200s'", l, rc, out ? out : "");
+            free(out);
+            found++;
+        }
+        l = e ? e + 1 : NULL;
+    }
+    CHECKF(found == 2, "README: %d --load-in-8bit/4bit commands, want 2", found);
+    free(md);
+}
+
 int am_test_main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "models";
     if (strlen(root) > 1900) return 1;
@@ -628,6 +663,6 @@ int am_test_main(int argc, char **argv) {
     check_models(root);
     check_roundtrip(root);
     check_layer_errors(root);
-    if (!getenv("AM_QUANT_KERNELS_ONLY")) check_sms_quality(root), check_gpt2_perplexity(root);
+    if (!getenv("AM_QUANT_KERNELS_ONLY")) check_sms_quality(root), check_gpt2_perplexity(root), check_readme_commands(root);
     return 0;
 }
